@@ -1,0 +1,419 @@
+//! The federation: the states, agencies, principals and sharing groups a hub serves, as
+//! the operator records them in the federation file (`deploy/federation.example.toml`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::{
+    id::{AgencyId, PrincipalName},
+    principal::{PrincipalId, PrincipalKind, Role},
+    scope::GroupId,
+};
+
+/// Why a federation file was refused. Each names the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FederationError {
+    /// The file is not valid TOML or does not match the schema.
+    #[error("federation file is not valid: {0}")]
+    Syntax(String),
+    /// The trust domain is not a DNS name.
+    #[error("trust_domain {0:?} must be a lowercase DNS name such as liaison.example")]
+    TrustDomain(String),
+    /// Two entries share an id.
+    #[error("{kind} {id} is defined twice")]
+    Duplicate {
+        /// `state`, `agency`, `principal` or `sharing group`.
+        kind: &'static str,
+        /// The repeated id.
+        id: String,
+    },
+    /// An agency names a state the file does not define.
+    #[error("agency {agency} names state {state}, which is not in [[states]]")]
+    UnknownState {
+        /// The agency.
+        agency: String,
+        /// The missing state code.
+        state: String,
+    },
+    /// A national agency's id does not start with its state's code.
+    #[error("agency {agency} belongs to state {state}: its id must start with {state}-")]
+    StatePrefix {
+        /// The agency.
+        agency: String,
+        /// The state code.
+        state: String,
+    },
+    /// A sharing group names an agency the file does not define.
+    #[error("sharing group {group} names agency {agency}, which is not in [[agencies]]")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The missing agency.
+        agency: String,
+    },
+    /// A principal has no role.
+    #[error("principal {0} has no roles")]
+    NoRoles(String),
+    /// Hub roles on a principal of a member agency.
+    #[error("principal {0}: operator and oversight_auditor are roles of the hub agency only")]
+    HubRoleOutsideHub(String),
+}
+
+/// A state and its treaty position. Example data must be checked by the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// ISO 3166-1 alpha-2 code.
+    pub code: String,
+    /// English short name.
+    pub name: String,
+    /// Party to the Convention on Cybercrime (ETS 185).
+    pub budapest_convention: bool,
+    /// Party to its Second Additional Protocol (CETS 224).
+    pub second_protocol: bool,
+    /// An OSCE participating State.
+    pub osce_participating_state: bool,
+}
+
+/// What kind of body an agency is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgencyKind {
+    /// A police cybercrime unit.
+    Police,
+    /// A national CERT/CSIRT.
+    Cert,
+    /// An interior or security ministry.
+    Ministry,
+    /// An international or EU body.
+    International,
+    /// The hub itself: its operator and oversight auditors.
+    Hub,
+}
+
+impl AgencyKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgencyKind::Police => "police",
+            AgencyKind::Cert => "cert",
+            AgencyKind::Ministry => "ministry",
+            AgencyKind::International => "international",
+            AgencyKind::Hub => "hub",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "police" => AgencyKind::Police,
+            "cert" => AgencyKind::Cert,
+            "ministry" => AgencyKind::Ministry,
+            "international" => AgencyKind::International,
+            "hub" => AgencyKind::Hub,
+            _ => return None,
+        })
+    }
+}
+
+/// A principal of an agency, as the federation file lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalEntry {
+    /// System or person.
+    pub kind: PrincipalKind,
+    /// Name within the agency.
+    pub name: PrincipalName,
+    /// Roles; at least one.
+    pub roles: Vec<Role>,
+}
+
+/// A member agency.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyEntry {
+    /// Agency id.
+    pub id: AgencyId,
+    /// English name.
+    pub name: String,
+    /// Name in the agency's language, if recorded.
+    #[serde(default)]
+    pub native_name: Option<String>,
+    /// BCP 47 tag of `native_name`.
+    #[serde(default)]
+    pub native_language: Option<String>,
+    /// What kind of body it is.
+    pub kind: AgencyKind,
+    /// The state code, for national agencies.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Its principals.
+    #[serde(default)]
+    pub principals: Vec<PrincipalEntry>,
+}
+
+/// A sharing group.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharingGroupEntry {
+    /// Group id.
+    pub id: GroupId,
+    /// Display name.
+    pub name: String,
+    /// Member agencies.
+    pub members: Vec<AgencyId>,
+}
+
+/// A validated federation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Federation {
+    trust_domain: String,
+    states: BTreeMap<String, State>,
+    agencies: Vec<AgencyEntry>,
+    sharing_groups: Vec<SharingGroupEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FederationFile {
+    trust_domain: String,
+    #[serde(default)]
+    states: Vec<State>,
+    #[serde(default)]
+    agencies: Vec<AgencyEntry>,
+    #[serde(default)]
+    sharing_groups: Vec<SharingGroupEntry>,
+}
+
+impl Federation {
+    /// Parses and validates a federation file's text.
+    pub fn from_toml(text: &str) -> Result<Self, FederationError> {
+        let file: FederationFile =
+            toml::from_str(text).map_err(|error| FederationError::Syntax(error.to_string()))?;
+        Self::validate(file)
+    }
+
+    fn validate(file: FederationFile) -> Result<Self, FederationError> {
+        let domain_ok = !file.trust_domain.is_empty()
+            && file.trust_domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+        if !domain_ok {
+            return Err(FederationError::TrustDomain(file.trust_domain));
+        }
+        let mut states = BTreeMap::new();
+        for state in file.states {
+            let code = state.code.clone();
+            if states.insert(code.clone(), state).is_some() {
+                return Err(FederationError::Duplicate {
+                    kind: "state",
+                    id: code,
+                });
+            }
+        }
+        let mut agency_ids = BTreeSet::new();
+        for agency in &file.agencies {
+            if !agency_ids.insert(agency.id.clone()) {
+                return Err(FederationError::Duplicate {
+                    kind: "agency",
+                    id: agency.id.to_string(),
+                });
+            }
+            if let Some(state) = &agency.state {
+                if !states.contains_key(state) {
+                    return Err(FederationError::UnknownState {
+                        agency: agency.id.to_string(),
+                        state: state.clone(),
+                    });
+                }
+                if agency.id.state_code() != Some(state.as_str()) {
+                    return Err(FederationError::StatePrefix {
+                        agency: agency.id.to_string(),
+                        state: state.clone(),
+                    });
+                }
+            }
+            let mut names = BTreeSet::new();
+            for principal in &agency.principals {
+                let label = format!(
+                    "{}/{}/{}",
+                    agency.id,
+                    principal.kind.as_str(),
+                    principal.name
+                );
+                if !names.insert((principal.kind.as_str(), principal.name.clone())) {
+                    return Err(FederationError::Duplicate {
+                        kind: "principal",
+                        id: label,
+                    });
+                }
+                if principal.roles.is_empty() {
+                    return Err(FederationError::NoRoles(label));
+                }
+                let hub_role = principal
+                    .roles
+                    .iter()
+                    .any(|role| matches!(role, Role::Operator | Role::OversightAuditor));
+                if hub_role && agency.kind != AgencyKind::Hub {
+                    return Err(FederationError::HubRoleOutsideHub(label));
+                }
+            }
+        }
+        let mut group_ids = BTreeSet::new();
+        for group in &file.sharing_groups {
+            if !group_ids.insert(group.id.clone()) {
+                return Err(FederationError::Duplicate {
+                    kind: "sharing group",
+                    id: group.id.to_string(),
+                });
+            }
+            if let Some(missing) = group
+                .members
+                .iter()
+                .find(|member| !agency_ids.contains(*member))
+            {
+                return Err(FederationError::UnknownMember {
+                    group: group.id.to_string(),
+                    agency: missing.to_string(),
+                });
+            }
+        }
+        Ok(Self {
+            trust_domain: file.trust_domain,
+            states,
+            agencies: file.agencies,
+            sharing_groups: file.sharing_groups,
+        })
+    }
+
+    /// The SPIFFE trust domain of principal URIs.
+    pub fn trust_domain(&self) -> &str {
+        &self.trust_domain
+    }
+
+    /// The agencies, in file order.
+    pub fn agencies(&self) -> &[AgencyEntry] {
+        &self.agencies
+    }
+
+    /// A state by code.
+    pub fn state(&self, code: &str) -> Option<&State> {
+        self.states.get(code)
+    }
+
+    /// The states, by code.
+    pub fn states(&self) -> impl Iterator<Item = &State> {
+        self.states.values()
+    }
+
+    /// The sharing groups.
+    pub fn sharing_groups(&self) -> &[SharingGroupEntry] {
+        &self.sharing_groups
+    }
+
+    /// Every principal with its agency.
+    pub fn principals(&self) -> impl Iterator<Item = (PrincipalId, &PrincipalEntry)> {
+        self.agencies.iter().flat_map(|agency| {
+            agency.principals.iter().map(move |principal| {
+                (
+                    PrincipalId::new(agency.id.clone(), principal.kind, principal.name.clone()),
+                    principal,
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+trust_domain = "liaison.test"
+
+[[states]]
+code = "RS"
+name = "Serbia"
+budapest_convention = true
+second_protocol = true
+osce_participating_state = true
+
+[[agencies]]
+id = "RS-MUP"
+name = "Ministry of Interior of the Republic of Serbia"
+native_name = "Министарство унутрашњих послова Републике Србије"
+native_language = "sr-Cyrl"
+kind = "ministry"
+state = "RS"
+principals = [
+  { kind = "system", name = "feed", roles = ["system"] },
+  { kind = "person", name = "officer", roles = ["officer"] },
+]
+
+[[agencies]]
+id = "INT-HUB"
+name = "Liaison hub"
+kind = "hub"
+principals = [{ kind = "person", name = "operator", roles = ["operator"] }]
+
+[[sharing_groups]]
+id = "belgrade-declaration"
+name = "Belgrade declaration signatories"
+members = ["RS-MUP"]
+"#;
+
+    #[test]
+    fn parses_a_valid_file() {
+        let federation = Federation::from_toml(SMALL).unwrap();
+        assert_eq!(federation.trust_domain(), "liaison.test");
+        assert_eq!(federation.agencies().len(), 2);
+        assert_eq!(federation.principals().count(), 3);
+        assert!(federation.state("RS").unwrap().budapest_convention);
+        assert_eq!(federation.sharing_groups()[0].members.len(), 1);
+    }
+
+    #[test]
+    fn refuses_inconsistent_files_naming_the_entry() {
+        let cases = [
+            (
+                SMALL.replace("state = \"RS\"", "state = \"HU\""),
+                "names state HU",
+            ),
+            (
+                SMALL.replace("members = [\"RS-MUP\"]", "members = [\"UA-CERT\"]"),
+                "names agency UA-CERT",
+            ),
+            (
+                SMALL.replace("roles = [\"officer\"]", "roles = [\"operator\"]"),
+                "RS-MUP/person/officer",
+            ),
+            (
+                SMALL.replace("roles = [\"officer\"]", "roles = []"),
+                "has no roles",
+            ),
+            (
+                SMALL.replace("name = \"feed\"", "name = \"officer\", kind2 = 1"),
+                "not valid",
+            ),
+            (
+                SMALL.replace("id = \"RS-MUP\"", "id = \"rs-mup\""),
+                "agency id must be",
+            ),
+            (
+                SMALL.replace("liaison.test", "Liaison Test"),
+                "trust_domain",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = Federation::from_toml(&text).unwrap_err().to_string();
+            assert!(
+                error.contains(expected),
+                "{error:?} should contain {expected:?}"
+            );
+        }
+    }
+}

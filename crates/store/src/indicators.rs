@@ -1,0 +1,343 @@
+//! The indicator tables: publication (with its outbox row, in one transaction), reads and
+//! the indicator event stream.
+
+use liaison_core::{
+    AgencyId, Evaluation, FraudCategory, FraudMethod, Indicator, NewIndicator, ObjectId,
+    Observable, PrincipalId, Scope, Timestamp, Tlp,
+};
+use sqlx::Row;
+
+use crate::{Store, StoreError, backend::BackendOps, with_pool};
+
+/// The result of a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored now.
+    Stored(Indicator),
+    /// The request_id was seen before: the first result, nothing stored.
+    Duplicate(Indicator),
+}
+
+/// What happened to an indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndicatorEventKind {
+    /// Published.
+    Published,
+    /// Revoked by its publisher.
+    Revoked,
+}
+
+impl IndicatorEventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            IndicatorEventKind::Published => "published",
+            IndicatorEventKind::Revoked => "revoked",
+        }
+    }
+}
+
+/// A sequenced event of the indicator stream, with the indicator as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicatorEvent {
+    /// Stream position.
+    pub position: u64,
+    /// What happened.
+    pub kind: IndicatorEventKind,
+    /// When it happened.
+    pub time: Timestamp,
+    /// The indicator.
+    pub indicator: Indicator,
+}
+
+/// Topic of indicator events in `outbox` and `events`.
+pub(crate) const TOPIC: &str = "indicators";
+const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
+
+const INDICATOR_COLUMNS: &str = "i.id, i.source_agency_id, i.publisher, i.title, i.description, i.countermeasures, \
+     i.category, i.language, i.first_seen_us, i.valid_until_us, i.confidence, i.evaluation, i.tlp, \
+     i.scope_kind, i.scope_value, i.anonymous, i.linked_fraud_method_id, i.created_us, i.revoked_us, i.revoke_reason";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+/// Decodes the indicator columns; observables are loaded separately.
+fn indicator_from_row<R>(row: &R) -> Result<Indicator, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = row.try_get("id")?;
+    let source: String = row.try_get("source_agency_id")?;
+    let publisher: String = row.try_get("publisher")?;
+    let title: Option<String> = row.try_get("title")?;
+    let category: Option<String> = row.try_get("category")?;
+    let tlp: String = row.try_get("tlp")?;
+    let scope_kind: String = row.try_get("scope_kind")?;
+    let scope_value: String = row.try_get("scope_value")?;
+    let evaluation: Option<String> = row.try_get("evaluation")?;
+    let confidence: i64 = row.try_get("confidence")?;
+    let linked: Option<String> = row.try_get("linked_fraud_method_id")?;
+    let revoked_us: Option<i64> = row.try_get("revoked_us")?;
+    let fraud_method = match title {
+        None => None,
+        Some(title) => {
+            let category = category.unwrap_or_default();
+            Some(FraudMethod {
+                title,
+                description: row
+                    .try_get::<Option<String>, _>("description")?
+                    .unwrap_or_default(),
+                countermeasures: row
+                    .try_get::<Option<String>, _>("countermeasures")?
+                    .unwrap_or_default(),
+                category: FraudCategory::parse(&category)
+                    .ok_or_else(|| corrupt("category", &category))?,
+            })
+        }
+    };
+    Ok(Indicator {
+        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
+        source_agency: AgencyId::parse(&source).map_err(|_| corrupt("agency id", &source))?,
+        publisher: parse_principal(&publisher)?,
+        content: NewIndicator {
+            fraud_method,
+            observables: Vec::new(),
+            language: row.try_get("language")?,
+            first_seen: row
+                .try_get::<Option<i64>, _>("first_seen_us")?
+                .map(Timestamp::from_micros),
+            valid_until: row
+                .try_get::<Option<i64>, _>("valid_until_us")?
+                .map(Timestamp::from_micros),
+            confidence: u8::try_from(confidence)
+                .map_err(|_| corrupt("confidence", &confidence.to_string()))?,
+            evaluation: evaluation
+                .map(|code| Evaluation::parse(&code).ok_or_else(|| corrupt("evaluation", &code)))
+                .transpose()?,
+            tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            scope: Scope::from_storage(&scope_kind, &scope_value)
+                .map_err(|_| corrupt("scope", &scope_value))?,
+            anonymous: row.try_get("anonymous")?,
+        },
+        linked_fraud_method: linked
+            .map(|id| {
+                ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))
+            })
+            .transpose()?,
+        created: Timestamp::from_micros(row.try_get("created_us")?),
+        revoked: match revoked_us {
+            None => None,
+            Some(micros) => Some((
+                Timestamp::from_micros(micros),
+                row.try_get::<Option<String>, _>("revoke_reason")?
+                    .unwrap_or_default(),
+            )),
+        },
+    })
+}
+
+/// Principals are stored as `AGENCY/kind/name`.
+fn parse_principal(text: &str) -> Result<PrincipalId, StoreError> {
+    let mut parts = text.splitn(3, '/');
+    let (Some(agency), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(corrupt("principal", text));
+    };
+    Ok(PrincipalId::new(
+        AgencyId::parse(agency).map_err(|_| corrupt("principal", text))?,
+        kind.parse().map_err(|_| corrupt("principal", text))?,
+        liaison_core::PrincipalName::parse(name).map_err(|_| corrupt("principal", text))?,
+    ))
+}
+
+/// Loads the observables of an indicator read without them.
+macro_rules! load_observables {
+    ($executor:expr, $indicator:expr) => {{
+        let rows = sqlx::query("SELECT type, value FROM indicator_observables WHERE indicator_id = $1 ORDER BY ordinal")
+            .bind($indicator.id.as_str())
+            .fetch_all($executor)
+            .await?;
+        for row in &rows {
+            let kind: String = row.try_get("type")?;
+            let value: String = row.try_get("value")?;
+            let observable = Observable::from_stored(&kind, &value).map_err(|_| corrupt("observable", &kind))?;
+            $indicator.content.observables.push(observable);
+        }
+    }};
+}
+
+impl Store {
+    /// Stores a new indicator with its outbox row in one transaction; a repeated
+    /// `request_id` of the same publisher returns the first result and stores nothing.
+    pub async fn publish_indicator(
+        &self,
+        publisher: &PrincipalId,
+        request_id: &str,
+        content: NewIndicator,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        match self
+            .try_publish_indicator(publisher, request_id, &content, now)
+            .await
+        {
+            // Two concurrent retries with one request_id: the loser finds the winner's row.
+            Err(error) if error.is_unique_violation() => {
+                self.try_publish_indicator(publisher, request_id, &content, now)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_publish_indicator(
+        &self,
+        publisher: &PrincipalId,
+        request_id: &str,
+        content: &NewIndicator,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        let principal_key = publisher.to_string();
+        let indicator = Indicator {
+            id: ObjectId::generate(ObjectId::INDICATOR),
+            source_agency: publisher.agency().clone(),
+            publisher: publisher.clone(),
+            content: content.clone(),
+            linked_fraud_method: None,
+            created: now,
+            revoked: None,
+        };
+        let stored = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let earlier: Option<(String, String)> = sqlx::query_as(
+                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+            )
+            .bind(&principal_key)
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((method, object_id)) = earlier {
+                tx.rollback().await?;
+                if method != METHOD_PUBLISH {
+                    return Err(StoreError::RequestIdReused(method));
+                }
+                let id = ObjectId::parse(ObjectId::INDICATOR, &object_id).map_err(|_| corrupt("indicator id", &object_id))?;
+                let first = self.get_indicator(&id).await?.ok_or_else(|| corrupt("missing indicator", &object_id))?;
+                return Ok(PublishOutcome::Duplicate(first));
+            }
+            let method = indicator.content.fraud_method.as_ref();
+            let (scope_kind, scope_value) = indicator.content.scope.to_storage();
+            sqlx::query(
+                "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                    scope_kind, scope_value, anonymous, created_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(indicator.id.as_str())
+            .bind(indicator.source_agency.as_str())
+            .bind(&principal_key)
+            .bind(method.map(|m| m.title.as_str()))
+            .bind(method.map(|m| m.description.as_str()))
+            .bind(method.map(|m| m.countermeasures.as_str()))
+            .bind(method.map(|m| m.category.as_str()))
+            .bind(&indicator.content.language)
+            .bind(indicator.content.first_seen.map(Timestamp::as_micros))
+            .bind(indicator.content.valid_until.map(Timestamp::as_micros))
+            .bind(i64::from(indicator.content.confidence))
+            .bind(indicator.content.evaluation.map(Evaluation::code))
+            .bind(indicator.content.tlp.as_str())
+            .bind(scope_kind)
+            .bind(scope_value)
+            .bind(indicator.content.anonymous)
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            for (ordinal, observable) in indicator.content.observables.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(indicator.id.as_str())
+                .bind(ordinal as i64)
+                .bind(observable.kind().as_str())
+                .bind(observable.value())
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&principal_key)
+            .bind(request_id)
+            .bind(METHOD_PUBLISH)
+            .bind(indicator.id.as_str())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now);
+            tx.commit().await?;
+            indicator
+        });
+        self.signals.outbox.notify_one();
+        Ok(PublishOutcome::Stored(stored))
+    }
+
+    /// One indicator, with its observables.
+    pub async fn get_indicator(&self, id: &ObjectId) -> Result<Option<Indicator>, StoreError> {
+        let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators i WHERE i.id = $1");
+        with_pool!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(pool).await?;
+            match row {
+                None => Ok(None),
+                Some(row) => {
+                    let mut indicator = indicator_from_row(&row)?;
+                    load_observables!(pool, indicator);
+                    Ok(Some(indicator))
+                }
+            }
+        })
+    }
+
+    /// The indicator events after position `after`, oldest first, at most `limit`. Only
+    /// sequenced (hence committed) events exist to be read.
+    pub async fn indicator_events_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<IndicatorEvent>, StoreError> {
+        let sql = format!(
+            "SELECT e.position, e.event_kind, e.created_us AS event_us, {INDICATOR_COLUMNS}
+             FROM events e JOIN indicators i ON i.id = e.object_id
+             WHERE e.topic = $1 AND e.position > $2 ORDER BY e.position LIMIT $3"
+        );
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(TOPIC)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let position: i64 = row.try_get("position")?;
+                let kind: String = row.try_get("event_kind")?;
+                let mut indicator = indicator_from_row(row)?;
+                load_observables!(pool, indicator);
+                events.push(IndicatorEvent {
+                    position: u64::try_from(position).map_err(|_| corrupt("position", &position.to_string()))?,
+                    kind: match kind.as_str() {
+                        "published" => IndicatorEventKind::Published,
+                        "revoked" => IndicatorEventKind::Revoked,
+                        _ => return Err(corrupt("event kind", &kind)),
+                    },
+                    time: Timestamp::from_micros(row.try_get("event_us")?),
+                    indicator,
+                });
+            }
+            Ok(events)
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Liaison's storage: one database, SQLite by default and PostgreSQL in production, with
+//! the same schema and the same queries (`$1` placeholders work on both).
+//!
+//! Only this crate speaks SQL. Services call typed methods on [`Store`] that take and
+//! return `liaison-core` types.
+//!
+//! Streams are served from the `events` table, whose positions the [`sequencer`] assigns
+//! after commit from the `outbox` queue, so that cursor order is commit order.
+
+mod backend;
+mod directory;
+mod error;
+mod indicators;
+mod migrate;
+pub mod sequencer;
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    postgres::{PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+use tokio::sync::{Notify, watch};
+
+pub use directory::{AgencyRecord, Page, StateRecord};
+pub use error::StoreError;
+pub use indicators::{IndicatorEvent, IndicatorEventKind, PublishOutcome};
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body
+/// is compiled once per backend, so one query text serves both.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Which database a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// One SQLite file: a single node.
+    Sqlite,
+    /// PostgreSQL: one or many replicas.
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Wake-ups between writers, the sequencer and stream readers in this process.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    /// Signalled after a commit that wrote outbox rows.
+    outbox: Notify,
+    /// The highest sequenced event position known to this process.
+    high_water: watch::Sender<u64>,
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    pub(crate) signals: Arc<Signals>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub async fn open_sqlite(path: &std::path::Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Self::with_backend(Backend::Sqlite(pool)))
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user:password@host/database`).
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::with_backend(Backend::Postgres(pool)))
+    }
+
+    /// Opens the database a URL names: `postgres://…`/`postgresql://…`, or `sqlite://PATH`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(url).await
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Self::open_sqlite(std::path::Path::new(path)).await
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    fn with_backend(backend: Backend) -> Self {
+        let (high_water, _) = watch::channel(0);
+        Self {
+            backend,
+            signals: Arc::new(Signals {
+                outbox: Notify::new(),
+                high_water,
+            }),
+        }
+    }
+
+    /// Which database this is.
+    pub fn backend_kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Applies the migrations not yet applied. Safe to run from several replicas at once
+    /// on PostgreSQL (they serialise on an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::run(self).await
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    /// Follows the sequenced high-water mark: readers wait on it for new events.
+    pub fn watch_high_water(&self) -> watch::Receiver<u64> {
+        self.signals.high_water.subscribe()
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! The sequencer: the one place where stream positions are assigned.
+//!
+//! Writers put an `outbox` row in the same transaction as their change. The sequencer
+//! takes every committed outbox row present — whatever its id — gives each the next
+//! position in `events`, and deletes it, in one transaction. Positions therefore follow
+//! commit order, and a reader that resumes after position N can never miss a row that
+//! committed late with a smaller id (DESIGN.md, "Cursor order must be commit order").
+//!
+//! Exactly one sequencing transaction runs at a time: on PostgreSQL it holds a
+//! transaction-scoped advisory lock, so several replicas can run side by side; on SQLite
+//! `BEGIN IMMEDIATE` serialises it with every writer.
+
+use std::{future::Future, time::Duration};
+
+use liaison_core::Timestamp;
+use sqlx::AssertSqlSafe;
+use tokio::task::JoinHandle;
+
+use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
+
+/// Most outbox rows moved in one transaction.
+const BATCH: i64 = 1_000;
+
+/// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
+/// queues the notification that wakes the sequencer of every replica on commit.
+macro_rules! write_outbox {
+    ($tx:ident, $pool:ident, $topic:expr, $kind:expr, $object_id:expr, $now:expr) => {{
+        sqlx::query(
+            "INSERT INTO outbox (topic, event_kind, object_id, created_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($topic)
+        .bind($kind)
+        .bind($object_id)
+        .bind($now.as_micros())
+        .execute(&mut *$tx)
+        .await?;
+        if let Some(sql) = $pool.notify_outbox_sql() {
+            sqlx::query(sql).execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use write_outbox;
+
+impl Store {
+    /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
+    pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let (moved, high_water) = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            if let Some(lock) = pool.sequencer_lock_sql() {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await?;
+            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+                "SELECT id, topic, event_kind, object_id, created_us FROM outbox ORDER BY id LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                tx.rollback().await?;
+                (0, high_water)
+            } else {
+                let mut position = high_water;
+                for (_, topic, kind, object_id, created_us) in &rows {
+                    position += 1;
+                    sqlx::query(
+                        "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(position)
+                    .bind(topic)
+                    .bind(kind)
+                    .bind(object_id)
+                    .bind(*created_us)
+                    .bind(now.as_micros())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // Delete exactly the rows taken: a row that committed meanwhile stays queued.
+                let ids: Vec<String> = rows.iter().map(|row| row.0.to_string()).collect();
+                let delete = format!("DELETE FROM outbox WHERE id IN ({})", ids.join(","));
+                sqlx::query(AssertSqlSafe(delete)).execute(&mut *tx).await?;
+                if matches!(self.backend, Backend::Postgres(_)) {
+                    sqlx::query("SELECT pg_notify('liaison_events', $1)")
+                        .bind(position.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                (rows.len(), position)
+            }
+        });
+        self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
+        Ok(moved)
+    }
+
+    /// Reads the highest sequenced position from the database.
+    pub async fn refresh_high_water(&self) -> Result<u64, StoreError> {
+        let high_water: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events").fetch_one(pool).await?
+        });
+        let high_water = u64::try_from(high_water).unwrap_or(0);
+        self.raise_high_water(high_water);
+        Ok(high_water)
+    }
+
+    fn raise_high_water(&self, position: u64) {
+        self.signals.high_water.send_if_modified(|current| {
+            let higher = position > *current;
+            if higher {
+                *current = position;
+            }
+            higher
+        });
+    }
+
+    /// Starts the sequencer (and, on PostgreSQL, the listener that hears other replicas'
+    /// commits). Both stop when `shutdown` completes.
+    pub fn spawn_sequencer(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let listener = match &store.backend {
+                Backend::Postgres(pool) => {
+                    Some(tokio::spawn(listen_postgres(store.clone(), pool.clone())))
+                }
+                Backend::Sqlite(_) => None,
+            };
+            tokio::pin!(shutdown);
+            loop {
+                let now = Timestamp::from_system_time(std::time::SystemTime::now());
+                match store.sequence_batch(now).await {
+                    Ok(moved) if moved as i64 == BATCH => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "sequencer failed; retrying"),
+                }
+                tokio::select! {
+                    () = store.signals.outbox.notified() => {}
+                    // A backstop only: commits wake the sequencer through notifications.
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = &mut shutdown => break,
+                }
+            }
+            if let Some(listener) = listener {
+                listener.abort();
+            }
+        })
+    }
+}
+
+/// Relays PostgreSQL notifications: new outbox rows wake the sequencer; new positions
+/// raise the high-water mark that stream readers wait on.
+async fn listen_postgres(store: Store, pool: sqlx::PgPool) {
+    loop {
+        let result: Result<(), StoreError> = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener
+                .listen_all(["liaison_outbox", "liaison_events"])
+                .await?;
+            store.refresh_high_water().await?;
+            loop {
+                let notification = listener.recv().await?;
+                match notification.channel() {
+                    "liaison_outbox" => store.signals.outbox.notify_one(),
+                    _ => {
+                        if let Ok(position) = notification.payload().parse::<u64>() {
+                            store.raise_high_water(position);
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "lost the PostgreSQL notification listener; reconnecting");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
