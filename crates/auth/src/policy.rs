@@ -84,6 +84,12 @@ impl Caller {
         }
     }
 
+    /// Follow a stream of shared items: any principal of an active member agency; each item
+    /// is then checked with [`Caller::may_receive`].
+    pub fn may_subscribe(&self) -> Result<(), Denied> {
+        self.active_member()
+    }
+
     /// Publish indicators: systems and officers of an active member agency.
     pub fn may_publish_indicator(&self) -> Result<(), Denied> {
         self.active_member()?;

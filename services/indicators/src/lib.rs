@@ -1,1 +1,196 @@
+//! The Liaison indicator service: fraud methods, countermeasures and observables.
+//!
+//! Implemented: `Publish`, `PublishMany` (one transaction per item), `GetIndicator` and
+//! `Subscribe`. The rest answers UNIMPLEMENTED until the indicators issue lands.
 
+mod convert;
+mod subscribe;
+
+use liaison_auth::Caller;
+use liaison_core::{NewIndicator, ObjectId, Scope, Timestamp, Violations};
+use liaison_proto::v1::{self, indicator_service_server};
+use liaison_rpc::{Authenticator, ServiceError, Shutdown, request_id};
+use liaison_store::{PublishOutcome, Store};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
+
+/// The indicator service.
+#[derive(Debug, Clone)]
+pub struct IndicatorService {
+    store: Store,
+    auth: Authenticator,
+    shutdown: Shutdown,
+}
+
+impl IndicatorService {
+    /// An indicator service over `store`; open subscriptions end when `shutdown` fires.
+    pub fn new(store: Store, shutdown: Shutdown) -> Self {
+        Self {
+            auth: Authenticator::new(store.clone()),
+            store,
+            shutdown,
+        }
+    }
+
+    /// The tonic server for this service.
+    pub fn into_server(self) -> indicator_service_server::IndicatorServiceServer<Self> {
+        indicator_service_server::IndicatorServiceServer::new(self)
+    }
+
+    /// Validates and stores one indicator for `caller`.
+    async fn publish_one(
+        &self,
+        caller: &Caller,
+        request_id_value: &str,
+        indicator: Option<v1::Indicator>,
+    ) -> Result<PublishOutcome, ServiceError> {
+        request_id(request_id_value, "request_id")?;
+        let indicator = indicator.ok_or_else(|| ServiceError::invalid("indicator", "indicator is required"))?;
+        let content = NewIndicator::validate(convert::draft_from_proto(indicator), "indicator")?;
+        caller.may_publish_with(content.tlp, &content.scope)?;
+        self.check_scope_members(&content.scope).await?;
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        Ok(self
+            .store
+            .publish_indicator(caller.principal(), request_id_value, content, now)
+            .await?)
+    }
+
+    /// Every agency a scope names must be a member.
+    async fn check_scope_members(&self, scope: &Scope) -> Result<(), ServiceError> {
+        if let Scope::Agencies(agencies) = scope {
+            let mut violations = Violations::new();
+            for agency in agencies {
+                if self.store.get_agency(agency).await?.is_none() {
+                    violations.add("indicator.scope.agencies.agency_ids", format!("{agency} is not a member agency"));
+                }
+            }
+            if !violations.is_empty() {
+                return Err(violations.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl indicator_service_server::IndicatorService for IndicatorService {
+    async fn publish(&self, request: Request<v1::PublishRequest>) -> Result<Response<v1::PublishResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        caller.may_publish_indicator().map_err(ServiceError::from)?;
+        let request = request.into_inner();
+        let outcome = self.publish_one(&caller, &request.request_id, request.indicator).await?;
+        let (indicator, duplicate) = match outcome {
+            PublishOutcome::Stored(indicator) => (indicator, false),
+            PublishOutcome::Duplicate(indicator) => (indicator, true),
+        };
+        tracing::info!(indicator = %indicator.id, agency = %caller.agency(), duplicate, "indicator published");
+        Ok(Response::new(v1::PublishResponse {
+            indicator: Some(convert::indicator_to_proto(&indicator, &caller)),
+            duplicate,
+        }))
+    }
+
+    async fn publish_many(
+        &self,
+        request: Request<Streaming<v1::PublishManyRequest>>,
+    ) -> Result<Response<v1::PublishManyResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        caller.may_publish_indicator().map_err(ServiceError::from)?;
+        let mut stream = request.into_inner();
+        let mut response = v1::PublishManyResponse::default();
+        let mut index = 0u32;
+        while let Some(item) = stream.next().await {
+            let item = item?;
+            let mut result = v1::PublishResult {
+                index,
+                request_id: item.request_id.clone(),
+                ..v1::PublishResult::default()
+            };
+            match self.publish_one(&caller, &item.request_id, item.indicator).await {
+                Ok(PublishOutcome::Stored(indicator)) => {
+                    result.outcome = v1::publish_result::Outcome::Accepted as i32;
+                    result.indicator_id = indicator.id.to_string();
+                    response.accepted_count += 1;
+                }
+                Ok(PublishOutcome::Duplicate(indicator)) => {
+                    result.outcome = v1::publish_result::Outcome::Duplicate as i32;
+                    result.indicator_id = indicator.id.to_string();
+                    response.duplicate_count += 1;
+                }
+                Err(ServiceError::InvalidArgument(violations)) => {
+                    result.outcome = v1::publish_result::Outcome::Invalid as i32;
+                    result.violations = violations
+                        .into_iter()
+                        .map(|violation| v1::FieldViolation {
+                            field: violation.field,
+                            description: violation.description,
+                        })
+                        .collect();
+                    response.invalid_count += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            response.results.push(result);
+            index += 1;
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_indicator(
+        &self,
+        request: Request<v1::GetIndicatorRequest>,
+    ) -> Result<Response<v1::GetIndicatorResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let id = ObjectId::parse(ObjectId::INDICATOR, &request.get_ref().indicator_id)
+            .map_err(|error| ServiceError::invalid("indicator_id", error.to_string()))?;
+        let indicator = self.store.get_indicator(&id).await.map_err(ServiceError::from)?;
+        // Not found and not visible answer alike, so ids reveal nothing.
+        let indicator = indicator
+            .filter(|indicator| {
+                let content = &indicator.content;
+                caller.may_receive(&indicator.source_agency, &content.scope, content.tlp).is_ok()
+            })
+            .ok_or(ServiceError::NotFound("indicator"))?;
+        Ok(Response::new(v1::GetIndicatorResponse {
+            indicator: Some(convert::indicator_to_proto(&indicator, &caller)),
+        }))
+    }
+
+    type SubscribeStream = BoxStream<v1::SubscribeResponse>;
+
+    async fn subscribe(
+        &self,
+        request: Request<v1::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        caller.may_subscribe().map_err(ServiceError::from)?;
+        let request = request.into_inner();
+        let filter = subscribe::Filter::from_request(&request)?;
+        let after = request.after.map_or(0, |cursor| cursor.position);
+        let stream = subscribe::spawn(self.store.clone(), caller, filter, after, self.shutdown.clone());
+        Ok(Response::new(stream))
+    }
+
+    async fn list_indicators(&self, _request: tonic::Request<v1::ListIndicatorsRequest>) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ListIndicators").into())
+    }
+    async fn revoke_indicator(&self, _request: tonic::Request<v1::RevokeIndicatorRequest>) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/RevokeIndicator").into())
+    }
+    async fn link_observables(&self, _request: tonic::Request<v1::LinkObservablesRequest>) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/LinkObservables").into())
+    }
+    async fn report_sighting(&self, _request: tonic::Request<v1::ReportSightingRequest>) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ReportSighting").into())
+    }
+    async fn lookup(&self, _request: tonic::Request<v1::LookupRequest>) -> Result<tonic::Response<v1::LookupResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/Lookup").into())
+    }
+    async fn export_stix(&self, _request: tonic::Request<v1::ExportStixRequest>) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ExportStix").into())
+    }
+    async fn import_stix(&self, _request: tonic::Request<v1::ImportStixRequest>) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
+        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ImportStix").into())
+    }
+}

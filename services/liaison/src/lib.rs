@@ -1,1 +1,14 @@
+//! The Liaison hub as a library: configuration, the mutual-TLS listener and the assembly of
+//! every service into one gRPC server. The `liaison` binary and `liaison-testkit` both
+//! start hubs through [`Hub::bind`].
 
+pub mod config;
+pub mod dev;
+mod hub;
+mod tls;
+
+pub use config::{DatabaseConfig, HubConfig, Secret, TlsFiles};
+pub use hub::{BoundHub, Hub, HubError};
+
+/// The example federation shipped in `deploy/federation.example.toml`, which `--dev` loads.
+pub const EXAMPLE_FEDERATION: &str = include_str!("../../../deploy/federation.example.toml");

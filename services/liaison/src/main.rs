@@ -1,1 +1,49 @@
-fn main() {}
+//! `liaison`: the hub binary. Argument parsing, configuration, wiring, shutdown.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Serve(args) => {
+            liaison_telemetry::init(args.log_format.into(), "info");
+            let config = match cli::serve_config(args) {
+                Ok(config) => config,
+                Err(message) => {
+                    eprintln!("liaison: configuration error: {message}");
+                    return ExitCode::from(cli::EX_USAGE);
+                }
+            };
+            let hub = match liaison::Hub::bind(config).await {
+                Ok(hub) => hub,
+                Err(error) => {
+                    eprintln!("liaison: cannot start: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("liaison: listening on {} (mutual TLS, TLS 1.3)", hub.local_addr());
+            match hub.serve(cli::shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("liaison: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        cli::Command::Dev(cli::DevCommand::Init(args)) => match cli::dev_init(args) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("liaison: dev init: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,40 @@
+//! Conversions between prost and domain values.
+
+use liaison_core::Timestamp;
+
+/// A domain timestamp as `google.protobuf.Timestamp`.
+pub fn to_timestamp(time: Timestamp) -> prost_types::Timestamp {
+    let (seconds, nanos) = time.seconds_nanos();
+    prost_types::Timestamp { seconds, nanos }
+}
+
+/// A `google.protobuf.Timestamp` from a request; `None` when out of range.
+pub fn from_timestamp(time: &prost_types::Timestamp) -> Option<Timestamp> {
+    Timestamp::from_seconds_nanos(time.seconds, time.nanos)
+}
+
+/// A request's `page_size`: 0 means `default`, anything above `max` is capped, negative
+/// values are refused.
+pub fn page_size(requested: i32, default: u32, max: u32) -> Result<u32, crate::ServiceError> {
+    match u32::try_from(requested) {
+        Ok(0) => Ok(default),
+        Ok(size) => Ok(size.min(max)),
+        Err(_) => Err(crate::ServiceError::invalid("page_size", "page_size must not be negative")),
+    }
+}
+
+/// Longest accepted `request_id`.
+pub const REQUEST_ID_MAX: usize = 128;
+
+/// Checks a write's `request_id`: required, 1 to 128 printable ASCII characters.
+pub fn request_id(value: &str, field: &str) -> Result<(), crate::ServiceError> {
+    let ok = !value.is_empty() && value.len() <= REQUEST_ID_MAX && value.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::ServiceError::invalid(
+            field,
+            "request_id is required: 1 to 128 printable ASCII characters, unique per write (a UUID, say)",
+        ))
+    }
+}

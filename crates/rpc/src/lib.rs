@@ -1,0 +1,20 @@
+//! The handler toolkit every service uses:
+//!
+//! - [`ConnectionInfo`]: what the TLS layer learnt of a connection (peer address, the
+//!   identity from the client certificate), attached to every request;
+//! - [`Authenticator`]: turns that identity into a [`Caller`](liaison_auth::Caller) with
+//!   roles and memberships from the directory;
+//! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
+//!   for bad input and safe messages;
+//! - conversions between prost and domain values that several services need.
+
+mod caller;
+mod convert;
+mod error;
+
+pub use caller::{Authenticator, ConnectionInfo};
+pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
+pub use error::ServiceError;
+
+mod shutdown;
+pub use shutdown::Shutdown;

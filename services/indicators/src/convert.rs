@@ -1,0 +1,202 @@
+//! Indicator messages to domain values and back. Invalid input cannot get past
+//! [`draft_from_proto`] and [`NewIndicator::validate`].
+
+use liaison_auth::Caller;
+use liaison_core::{
+    FraudCategory, Indicator, ObservableType, Tlp,
+    indicator::{FraudMethodDraft, IndicatorDraft, ScopeDraft},
+};
+use liaison_proto::v1;
+use liaison_rpc::{from_timestamp, to_timestamp};
+
+pub(crate) fn tlp_from_proto(value: i32) -> Option<Tlp> {
+    match v1::Tlp::try_from(value).ok()? {
+        v1::Tlp::Unspecified => None,
+        v1::Tlp::Clear => Some(Tlp::Clear),
+        v1::Tlp::Green => Some(Tlp::Green),
+        v1::Tlp::Amber => Some(Tlp::Amber),
+        v1::Tlp::AmberStrict => Some(Tlp::AmberStrict),
+        v1::Tlp::Red => Some(Tlp::Red),
+    }
+}
+
+fn tlp_to_proto(tlp: Tlp) -> v1::Tlp {
+    match tlp {
+        Tlp::Clear => v1::Tlp::Clear,
+        Tlp::Green => v1::Tlp::Green,
+        Tlp::Amber => v1::Tlp::Amber,
+        Tlp::AmberStrict => v1::Tlp::AmberStrict,
+        Tlp::Red => v1::Tlp::Red,
+    }
+}
+
+const CATEGORIES: [(v1::FraudCategory, FraudCategory); 11] = [
+    (v1::FraudCategory::Phishing, FraudCategory::Phishing),
+    (v1::FraudCategory::BusinessEmailCompromise, FraudCategory::BusinessEmailCompromise),
+    (v1::FraudCategory::InvestmentFraud, FraudCategory::InvestmentFraud),
+    (v1::FraudCategory::RomanceFraud, FraudCategory::RomanceFraud),
+    (v1::FraudCategory::TechSupportFraud, FraudCategory::TechSupportFraud),
+    (v1::FraudCategory::SimSwap, FraudCategory::SimSwap),
+    (v1::FraudCategory::CardNotPresentFraud, FraudCategory::CardNotPresentFraud),
+    (v1::FraudCategory::RansomwareExtortion, FraudCategory::RansomwareExtortion),
+    (v1::FraudCategory::CryptoAssetFraud, FraudCategory::CryptoAssetFraud),
+    (v1::FraudCategory::FakeOnlineShop, FraudCategory::FakeOnlineShop),
+    (v1::FraudCategory::Other, FraudCategory::Other),
+];
+
+pub(crate) fn category_from_proto(value: i32) -> Option<FraudCategory> {
+    CATEGORIES
+        .iter()
+        .find(|(proto, _)| *proto as i32 == value)
+        .map(|(_, domain)| *domain)
+}
+
+fn category_to_proto(category: FraudCategory) -> v1::FraudCategory {
+    CATEGORIES
+        .iter()
+        .find(|(_, domain)| *domain == category)
+        .map_or(v1::FraudCategory::Unspecified, |(proto, _)| *proto)
+}
+
+const OBSERVABLE_TYPES: [(v1::ObservableType, ObservableType); 13] = [
+    (v1::ObservableType::Domain, ObservableType::Domain),
+    (v1::ObservableType::Url, ObservableType::Url),
+    (v1::ObservableType::Ipv4, ObservableType::Ipv4),
+    (v1::ObservableType::Ipv6, ObservableType::Ipv6),
+    (v1::ObservableType::Email, ObservableType::Email),
+    (v1::ObservableType::Phone, ObservableType::Phone),
+    (v1::ObservableType::Iban, ObservableType::Iban),
+    (v1::ObservableType::CryptoWallet, ObservableType::CryptoWallet),
+    (v1::ObservableType::Sha256, ObservableType::Sha256),
+    (v1::ObservableType::Sha1, ObservableType::Sha1),
+    (v1::ObservableType::Md5, ObservableType::Md5),
+    (v1::ObservableType::CardBin, ObservableType::CardBin),
+    (v1::ObservableType::MessengerHandle, ObservableType::MessengerHandle),
+];
+
+pub(crate) fn observable_type_from_proto(value: i32) -> Option<ObservableType> {
+    OBSERVABLE_TYPES
+        .iter()
+        .find(|(proto, _)| *proto as i32 == value)
+        .map(|(_, domain)| *domain)
+}
+
+fn observable_type_to_proto(kind: ObservableType) -> v1::ObservableType {
+    OBSERVABLE_TYPES
+        .iter()
+        .find(|(_, domain)| *domain == kind)
+        .map_or(v1::ObservableType::Unspecified, |(proto, _)| *proto)
+}
+
+/// The raw values of an indicator message. Fields the hub sets (`id`, `source_agency_id`,
+/// `create_time`, `revoke_*`, `linked_fraud_method_id`) are ignored.
+pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
+    IndicatorDraft {
+        fraud_method: indicator.fraud_method.map(|method| FraudMethodDraft {
+            title: method.title,
+            description: method.description,
+            countermeasures: method.countermeasures,
+            category: category_from_proto(method.category),
+        }),
+        observables: indicator
+            .observables
+            .into_iter()
+            .map(|observable| (observable_type_from_proto(observable.r#type), observable.value))
+            .collect(),
+        language: indicator.language,
+        first_seen: indicator.first_seen_time.as_ref().and_then(from_timestamp),
+        valid_until: indicator.valid_until_time.as_ref().and_then(from_timestamp),
+        confidence: indicator.confidence,
+        evaluation: indicator.evaluation.map(|evaluation| {
+            let source = match v1::evaluation::SourceReliability::try_from(evaluation.source_reliability) {
+                Ok(v1::evaluation::SourceReliability::A) => Some('A'),
+                Ok(v1::evaluation::SourceReliability::B) => Some('B'),
+                Ok(v1::evaluation::SourceReliability::C) => Some('C'),
+                Ok(v1::evaluation::SourceReliability::X) => Some('X'),
+                _ => None,
+            };
+            let accuracy = u8::try_from(evaluation.information_accuracy)
+                .ok()
+                .filter(|accuracy| (1..=4).contains(accuracy));
+            (source, accuracy)
+        }),
+        tlp: tlp_from_proto(indicator.tlp),
+        scope: match indicator.scope.and_then(|scope| scope.target) {
+            None => ScopeDraft::Missing,
+            Some(v1::scope::Target::AllMembers(_)) => ScopeDraft::AllMembers,
+            Some(v1::scope::Target::SharingGroupId(group)) => ScopeDraft::SharingGroup(group),
+            Some(v1::scope::Target::Agencies(list)) => ScopeDraft::Agencies(list.agency_ids),
+        },
+        anonymous: indicator.anonymous,
+    }
+}
+
+/// An indicator as `viewer` may see it: the source of an anonymous item is hidden from
+/// other agencies.
+pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::Indicator {
+    let content = &indicator.content;
+    let reveal_source = !content.anonymous || viewer.agency() == &indicator.source_agency;
+    v1::Indicator {
+        id: indicator.id.to_string(),
+        fraud_method: content.fraud_method.as_ref().map(|method| v1::FraudMethod {
+            title: method.title.clone(),
+            description: method.description.clone(),
+            countermeasures: method.countermeasures.clone(),
+            category: category_to_proto(method.category) as i32,
+        }),
+        observables: content
+            .observables
+            .iter()
+            .map(|observable| v1::Observable {
+                r#type: observable_type_to_proto(observable.kind()) as i32,
+                value: observable.value().to_owned(),
+            })
+            .collect(),
+        language: content.language.clone(),
+        first_seen_time: content.first_seen.map(to_timestamp),
+        valid_until_time: content.valid_until.map(to_timestamp),
+        confidence: u32::from(content.confidence),
+        evaluation: content.evaluation.map(|evaluation| v1::Evaluation {
+            source_reliability: match evaluation.source_reliability() {
+                'A' => v1::evaluation::SourceReliability::A,
+                'B' => v1::evaluation::SourceReliability::B,
+                'C' => v1::evaluation::SourceReliability::C,
+                _ => v1::evaluation::SourceReliability::X,
+            } as i32,
+            information_accuracy: i32::from(evaluation.information_accuracy()),
+        }),
+        tlp: tlp_to_proto(content.tlp) as i32,
+        scope: Some(scope_to_proto(&content.scope)),
+        source_agency_id: if reveal_source {
+            indicator.source_agency.to_string()
+        } else {
+            String::new()
+        },
+        anonymous: content.anonymous,
+        linked_fraud_method_id: indicator
+            .linked_fraud_method
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        create_time: Some(to_timestamp(indicator.created)),
+        revoke_time: indicator.revoked.as_ref().map(|(time, _)| to_timestamp(*time)),
+        revoke_reason: indicator
+            .revoked
+            .as_ref()
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn scope_to_proto(scope: &liaison_core::Scope) -> v1::Scope {
+    use liaison_core::Scope;
+    v1::Scope {
+        target: Some(match scope {
+            Scope::AllMembers => v1::scope::Target::AllMembers(v1::AllMembers {}),
+            Scope::SharingGroup(group) => v1::scope::Target::SharingGroupId(group.to_string()),
+            Scope::Agencies(agencies) => v1::scope::Target::Agencies(v1::AgencyList {
+                agency_ids: agencies.iter().map(ToString::to_string).collect(),
+            }),
+        }),
+    }
+}

@@ -1,0 +1,165 @@
+//! Subscriptions: catch up from the store after a cursor, then follow new events.
+//!
+//! Every subscriber reads the sequenced `events` table itself, in pages, and waits on the
+//! high-water mark when it has caught up. No queue per subscriber is kept in the hub, so a
+//! slow reader holds only its own page and its own channel (bounded): it never slows the
+//! publisher or another subscriber.
+
+use std::time::Duration;
+
+use liaison_auth::Caller;
+use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
+use liaison_proto::v1;
+use liaison_rpc::{ServiceError, Shutdown, to_timestamp};
+use liaison_store::{IndicatorEvent, IndicatorEventKind, Store};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, codegen::BoxStream};
+
+use crate::convert;
+
+/// Events read from the store per query.
+const PAGE: u32 = 256;
+/// Messages buffered per subscriber before the reader waits for the client.
+const CHANNEL: usize = 64;
+/// How long a caught-up reader waits before it looks again without a wake-up, a backstop
+/// against a notification lost with a database connection.
+const BACKSTOP: Duration = Duration::from_secs(5);
+
+/// What a subscriber asked for; empty lists match everything.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    categories: Vec<FraudCategory>,
+    observable_types: Vec<ObservableType>,
+    tlps: Vec<Tlp>,
+    source_agencies: Vec<AgencyId>,
+}
+
+impl Filter {
+    pub(crate) fn from_request(request: &v1::SubscribeRequest) -> Result<Self, ServiceError> {
+        let mut violations = liaison_core::Violations::new();
+        let mut filter = Filter::default();
+        for (index, value) in request.categories.iter().enumerate() {
+            match convert::category_from_proto(*value) {
+                Some(category) => filter.categories.push(category),
+                None => violations.add(format!("categories[{index}]"), "unknown fraud category"),
+            }
+        }
+        for (index, value) in request.observable_types.iter().enumerate() {
+            match convert::observable_type_from_proto(*value) {
+                Some(kind) => filter.observable_types.push(kind),
+                None => violations.add(format!("observable_types[{index}]"), "unknown observable type"),
+            }
+        }
+        for (index, value) in request.tlps.iter().enumerate() {
+            match convert::tlp_from_proto(*value) {
+                Some(tlp) => filter.tlps.push(tlp),
+                None => violations.add(format!("tlps[{index}]"), "unknown TLP marking"),
+            }
+        }
+        for (index, value) in request.source_agency_ids.iter().enumerate() {
+            if let Some(agency) = violations.check(format!("source_agency_ids[{index}]"), AgencyId::parse(value)) {
+                filter.source_agencies.push(agency);
+            }
+        }
+        violations.into_result(|| filter).map_err(ServiceError::from)
+    }
+
+    fn matches(&self, event: &IndicatorEvent, viewer: &Caller) -> bool {
+        let indicator = &event.indicator;
+        let content = &indicator.content;
+        let category_ok = self.categories.is_empty()
+            || content
+                .fraud_method
+                .as_ref()
+                .is_some_and(|method| self.categories.contains(&method.category));
+        let type_ok =
+            self.observable_types.is_empty() || indicator.observable_types().any(|kind| self.observable_types.contains(&kind));
+        let tlp_ok = self.tlps.is_empty() || self.tlps.contains(&content.tlp);
+        // Filtering by source must not reveal the source of anonymous items.
+        let source_visible = !content.anonymous || viewer.agency() == &indicator.source_agency;
+        let source_ok =
+            self.source_agencies.is_empty() || (source_visible && self.source_agencies.contains(&indicator.source_agency));
+        category_ok && type_ok && tlp_ok && source_ok
+    }
+}
+
+/// Starts delivering to a new subscriber; the returned stream is the response body.
+pub(crate) fn spawn(
+    store: Store,
+    caller: Caller,
+    filter: Filter,
+    after: u64,
+    shutdown: Shutdown,
+) -> BoxStream<v1::SubscribeResponse> {
+    let (sender, receiver) = mpsc::channel(CHANNEL);
+    tokio::spawn(deliver(store, caller, filter, after, sender, shutdown));
+    Box::pin(ReceiverStream::new(receiver))
+}
+
+async fn deliver(
+    store: Store,
+    caller: Caller,
+    filter: Filter,
+    mut cursor: u64,
+    sender: mpsc::Sender<Result<v1::SubscribeResponse, Status>>,
+    mut shutdown: Shutdown,
+) {
+    let mut high_water = store.watch_high_water();
+    loop {
+        let events = match store.indicator_events_after(cursor, PAGE).await {
+            Ok(events) => events,
+            Err(error) => {
+                let _ = sender.send(Err(ServiceError::from(error).into())).await;
+                return;
+            }
+        };
+        if events.is_empty() {
+            let caught_up_at = cursor;
+            tokio::select! {
+                changed = async { high_water.wait_for(|position| *position > caught_up_at).await.map(|_| ()) } => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = sender.closed() => return,
+                () = shutdown.wait() => {
+                    let status = Status::unavailable("the hub is shutting down; resume from the last cursor");
+                    let _ = sender.send(Err(status)).await;
+                    return;
+                }
+                () = tokio::time::sleep(BACKSTOP) => {}
+            }
+            continue;
+        }
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        for event in events {
+            cursor = event.position;
+            let indicator = &event.indicator;
+            let content = &indicator.content;
+            let visible = caller
+                .may_receive(&indicator.source_agency, &content.scope, content.tlp)
+                .is_ok();
+            let expired = content.valid_until.is_some_and(|until| until <= now);
+            if !visible || expired || !filter.matches(&event, &caller) {
+                continue;
+            }
+            let message = convert::indicator_to_proto(indicator, &caller);
+            let response = v1::SubscribeResponse {
+                event: Some(v1::IndicatorEvent {
+                    cursor: Some(v1::Cursor {
+                        position: event.position,
+                    }),
+                    event_time: Some(to_timestamp(event.time)),
+                    event: Some(match event.kind {
+                        IndicatorEventKind::Published => v1::indicator_event::Event::Published(message),
+                        IndicatorEventKind::Revoked => v1::indicator_event::Event::Revoked(message),
+                    }),
+                }),
+            };
+            if sender.send(Ok(response)).await.is_err() {
+                return;
+            }
+        }
+    }
+}

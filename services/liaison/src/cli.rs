@@ -1,0 +1,206 @@
+//! Command-line interface and the merge of flags, environment and configuration file.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use liaison::{
+    DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, TlsFiles,
+    config::ConfigFile,
+    dev::ensure_dev_pki,
+};
+use liaison_core::Federation;
+
+/// Exit code for bad configuration (sysexits.h `EX_USAGE`).
+pub const EX_USAGE: u8 = 64;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+const DEFAULT_DATA_DIR: &str = "liaison-data";
+
+/// Liaison: a hub where agencies exchange cyber-cooperation traffic over gRPC with mutual TLS.
+#[derive(Debug, Parser)]
+#[command(name = "liaison", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the hub: every service in one process on one port.
+    ///
+    /// Settings come from flags, then LIAISON_* environment variables, then the
+    /// configuration file, then defaults. `liaison serve --dev` needs nothing else: it
+    /// creates a development PKI in DATA_DIR/pki and loads the example federation.
+    Serve(ServeArgs),
+    /// Development tools.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Write a development PKI: a hub CA, a server certificate for localhost, 127.0.0.1
+    /// and ::1, and a client certificate for every principal of the federation.
+    Init(DevInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevInitArgs {
+    /// Directory to write ca.pem, server.pem, server.key and principals/<AGENCY-ID>/<name>.{pem,key} into.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Federation file naming the principals [default: the example federation]
+    #[arg(long, env = "LIAISON_FEDERATION")]
+    pub federation: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see deploy/liaison.example.toml).
+    #[arg(long, env = "LIAISON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50051]
+    #[arg(long, env = "LIAISON_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory: the SQLite database and, with --dev, the development PKI [default: ./liaison-data]
+    #[arg(long, env = "LIAISON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host/db); SQLite in the data directory when unset.
+    #[arg(long, env = "LIAISON_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Federation file: agencies, principals, sharing groups [default with --dev: the example federation]
+    #[arg(long, env = "LIAISON_FEDERATION")]
+    pub federation: Option<PathBuf>,
+    /// Hub CA certificate (PEM) that client certificates must chain to.
+    #[arg(long, env = "LIAISON_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Server certificate (PEM).
+    #[arg(long, env = "LIAISON_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "LIAISON_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Development mode: create DATA_DIR/pki on first start and load the example federation.
+    #[arg(long, env = "LIAISON_DEV")]
+    pub dev: bool,
+    /// Log line format.
+    #[arg(long, env = "LIAISON_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for liaison_telemetry::LogFormat {
+    fn from(format: LogFormatArg) -> Self {
+        match format {
+            LogFormatArg::Text => liaison_telemetry::LogFormat::Text,
+            LogFormatArg::Json => liaison_telemetry::LogFormat::Json,
+        }
+    }
+}
+
+/// Merges flags and environment (already merged by clap) over the file over defaults.
+pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let listen = match args.listen.or(file.listen) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN.parse().map_err(|_| "bad default listen address".to_owned())?,
+    };
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let database = match args.database_url.map(Secret::new).or(file.database_url) {
+        None => DatabaseConfig::Sqlite(data_dir.join("liaison.db")),
+        Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+            DatabaseConfig::Postgres(url)
+        }
+        Some(url) => match url.expose().strip_prefix("sqlite://") {
+            Some(path) => DatabaseConfig::Sqlite(PathBuf::from(path)),
+            None => return Err("database URL must start with postgres://, postgresql:// or sqlite://".into()),
+        },
+    };
+    let federation_toml = match args.federation.or(file.federation) {
+        Some(path) => std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?,
+        None if args.dev => EXAMPLE_FEDERATION.to_owned(),
+        None => return Err("no federation file: pass --federation FILE, or --dev for the example federation".into()),
+    };
+    let federation = Federation::from_toml(&federation_toml).map_err(|error| error.to_string())?;
+    let tls = match (
+        args.tls_ca.or(file.tls.ca),
+        args.tls_cert.or(file.tls.cert),
+        args.tls_key.or(file.tls.key),
+    ) {
+        (Some(ca_cert), Some(server_cert), Some(server_key)) => TlsFiles {
+            ca_cert,
+            server_cert,
+            server_key,
+        },
+        (None, None, None) if args.dev => {
+            let (files, created) = ensure_dev_pki(&data_dir, &federation).map_err(|error| error.to_string())?;
+            if created {
+                eprintln!(
+                    "liaison: created a development PKI in {} (client certificates under principals/)",
+                    data_dir.join("pki").display()
+                );
+            }
+            files
+        }
+        _ => return Err("TLS needs --tls-ca, --tls-cert and --tls-key (or --dev for a development PKI)".into()),
+    };
+    Ok(HubConfig {
+        listen,
+        database,
+        tls,
+        federation_toml,
+        shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
+        handshake_timeout: Duration::from_secs(10),
+    })
+}
+
+/// `liaison dev init`.
+pub fn dev_init(args: DevInitArgs) -> Result<String, String> {
+    let text = match &args.federation {
+        Some(path) => std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?,
+        None => EXAMPLE_FEDERATION.to_owned(),
+    };
+    let federation = Federation::from_toml(&text).map_err(|error| error.to_string())?;
+    let paths = liaison_pki::dev_init(&args.dir, &federation).map_err(|error| error.to_string())?;
+    Ok(format!(
+        "wrote a development PKI to {}:\n  CA certificate      {}\n  server certificate  {} (localhost, 127.0.0.1, ::1)\n  server key          {}\n  {} client certificates under {}/principals/<AGENCY-ID>/<name>.pem and .key",
+        paths.dir.display(),
+        paths.ca_cert.display(),
+        paths.server_cert.display(),
+        paths.server_key.display(),
+        paths.principals,
+        paths.dir.display(),
+    ))
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,162 @@
+//! The hub's configuration: a typed struct, validated before anything starts.
+//!
+//! Sources, highest precedence first: command-line flags, `LIAISON_*` environment
+//! variables, the TOML file given by `--config`/`LIAISON_CONFIG`, built-in defaults. The
+//! merge is done by the binary; this module holds the result and the file's schema.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+/// A value that must never be printed: `Debug` and `Display` show `<redacted>`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the hub keeps its data.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (it may hold a password).
+    Postgres(Secret),
+}
+
+/// The hub's TLS material, PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The hub CA: client certificates must chain to it.
+    pub ca_cert: PathBuf,
+    /// The server certificate (chain).
+    pub server_cert: PathBuf,
+    /// The server's private key.
+    pub server_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The files of a dev PKI directory.
+    pub fn in_dev_pki(dir: &Path) -> Self {
+        let paths = liaison_pki::DevPkiPaths::in_dir(dir);
+        Self {
+            ca_cert: paths.ca_cert,
+            server_cert: paths.server_cert,
+            server_key: paths.server_key,
+        }
+    }
+}
+
+/// Everything a hub needs to start.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// TLS files.
+    pub tls: TlsFiles,
+    /// The federation file's text, loaded into the directory at start.
+    pub federation_toml: String,
+    /// How long in-flight calls may run after shutdown begins.
+    pub shutdown_grace: Duration,
+    /// How long a TLS handshake may take before the connection is dropped.
+    pub handshake_timeout: Duration,
+}
+
+/// The TOML configuration file. Every key is optional; unknown keys are an error, so a
+/// typo is caught at start rather than silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `listen = "127.0.0.1:50051"`.
+    pub listen: Option<SocketAddr>,
+    /// `data_dir = "/var/lib/liaison"`.
+    pub data_dir: Option<PathBuf>,
+    /// `database_url = "postgres://…"`.
+    pub database_url: Option<Secret>,
+    /// `federation = "/etc/liaison/federation.toml"`.
+    pub federation: Option<PathBuf>,
+    /// `[tls]` section.
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// `shutdown_grace_seconds = 20`.
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+/// The `[tls]` section of the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// CA certificate path.
+    pub ca: Option<PathBuf>,
+    /// Server certificate path.
+    pub cert: Option<PathBuf>,
+    /// Server key path.
+    pub key: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let config = DatabaseConfig::Postgres(Secret::new("postgres://liaison:hunter2@db/liaison"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn config_file_parses_and_refuses_unknown_keys() {
+        let file: ConfigFile = toml::from_str(
+            "listen = \"0.0.0.0:443\"\ndatabase_url = \"postgres://x\"\n[tls]\nca = \"/etc/liaison/ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.listen.unwrap().port(), 443);
+        assert_eq!(file.tls.ca.unwrap(), PathBuf::from("/etc/liaison/ca.pem"));
+        assert!(toml::from_str::<ConfigFile>("listne = \"0.0.0.0:443\"").is_err());
+    }
+
+    #[test]
+    fn the_example_configuration_in_deploy_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/liaison.example.toml");
+        ConfigFile::load(&path).unwrap();
+    }
+
+    #[test]
+    fn the_example_federation_is_valid() {
+        let federation = liaison_core::Federation::from_toml(crate::EXAMPLE_FEDERATION).unwrap();
+        // 9 signatory states, 8 bodies, 4 dialogue partners, the hub.
+        assert_eq!(federation.agencies().len(), 22);
+        assert!(!federation.state("VN").unwrap().budapest_convention);
+    }
+}

@@ -1,0 +1,200 @@
+//! Assembles every service into one gRPC server behind the mutual-TLS listener.
+//!
+//! The stack a call passes through, outermost first:
+//! 1. TCP accept and TLS 1.3 handshake with a verified client certificate (`tls.rs`);
+//!    the principal is read from the certificate once per connection.
+//! 2. HTTP/2 with keep-alive and stream limits (tonic's server builder below).
+//! 3. The service's handler, which asks `liaison-rpc`'s `Authenticator` for the caller
+//!    (roles and memberships from the directory) and `liaison-auth`'s policy for a decision.
+//! 4. The store, in one transaction with the outbox row that feeds the streams.
+
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use liaison_audit_service::AuditServiceImpl;
+use liaison_cbm::CbmServiceImpl;
+use liaison_core::Federation;
+use liaison_directory::DirectoryService;
+use liaison_indicators::IndicatorService;
+use liaison_mla::MlaServiceImpl;
+use liaison_proto::v1;
+use liaison_rpc::Shutdown;
+use liaison_store::{Store, StoreError};
+use tokio::{net::TcpListener, sync::mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
+
+use crate::{DatabaseConfig, HubConfig, tls};
+
+/// Why a hub could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A TLS file is missing or unusable.
+    #[error("{path}: {reason}")]
+    Tls {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The federation file is invalid.
+    #[error("federation file: {0}")]
+    Federation(#[from] liaison_core::FederationError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Starts hubs.
+#[derive(Debug)]
+pub struct Hub;
+
+impl Hub {
+    /// Validates the configuration, opens and migrates the database, loads the federation
+    /// into the directory and binds the listener. Nothing is served until
+    /// [`BoundHub::serve`].
+    pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
+        let federation = Federation::from_toml(&config.federation_toml)?;
+        let tls_config = tls::server_config(&config.tls)?;
+        let store = match &config.database {
+            DatabaseConfig::Sqlite(path) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|source| HubError::DataDir {
+                        path: parent.to_owned(),
+                        source,
+                    })?;
+                }
+                Store::open_sqlite(path).await?
+            }
+            DatabaseConfig::Postgres(url) => Store::connect_postgres(url.expose()).await?,
+        };
+        store.migrate().await?;
+        store.load_federation(&federation).await?;
+        store.refresh_high_water().await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| HubError::Bind {
+                address: config.listen,
+                source,
+            })?;
+        Ok(BoundHub {
+            local_addr: listener.local_addr().map_err(|source| HubError::Bind {
+                address: config.listen,
+                source,
+            })?,
+            listener,
+            tls_config,
+            trust_domain: federation.trust_domain().to_owned(),
+            store,
+            config,
+        })
+    }
+}
+
+/// A hub that is bound and ready to serve.
+#[derive(Debug)]
+pub struct BoundHub {
+    config: HubConfig,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls_config: Arc<rustls::ServerConfig>,
+    trust_domain: String,
+    store: Store,
+}
+
+impl BoundHub {
+    /// The address the hub listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The hub's store, for tests that inspect what was written.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, ends open streams, lets
+    /// in-flight calls finish for up to the configured grace period, and closes the database.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
+        let (stop_sender, stop) = Shutdown::new();
+        let sequencer = self.store.spawn_sequencer({
+            let mut stop = stop.clone();
+            async move { stop.wait().await }
+        });
+
+        let (connections, incoming) = mpsc::channel(128);
+        let accept = tokio::spawn(tls::accept_loop(
+            self.listener,
+            self.tls_config,
+            self.trust_domain,
+            self.config.handshake_timeout,
+            connections,
+        ));
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<v1::directory_service_server::DirectoryServiceServer<DirectoryService>>().await;
+        health.set_serving::<v1::indicator_service_server::IndicatorServiceServer<IndicatorService>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+
+        let router = Server::builder()
+            // Dead peers are found and their streams freed.
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // Bounded streams per connection; pending resets bounded (CVE-2023-44487).
+            .max_concurrent_streams(Some(128))
+            .http2_max_pending_accept_reset_streams(Some(32))
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(DirectoryService::new(self.store.clone()).into_server())
+            .add_service(IndicatorService::new(self.store.clone(), stop.clone()).into_server())
+            .add_service(MlaServiceImpl.into_server())
+            .add_service(CbmServiceImpl.into_server())
+            .add_service(AuditServiceImpl.into_server());
+
+        tracing::info!(address = %self.local_addr, "hub serving");
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new calls; open streams end; in-flight calls may finish");
+            let _ = stop_sender.send(true);
+        };
+        let server = router.serve_with_incoming_shutdown(ReceiverStream::new(incoming), signal);
+        let grace = self.config.shutdown_grace;
+        let mut stopping = stop.clone();
+        let result = tokio::select! {
+            result = server => result.map_err(HubError::from),
+            () = async move { stopping.wait().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        accept.abort();
+        let _ = sequencer.await;
+        self.store.close().await;
+        tracing::info!("hub stopped");
+        result
+    }
+}
