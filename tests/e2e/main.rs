@@ -1,1 +1,12 @@
+//! End-to-end tests: each starts a real hub (`liaison-testkit`) on 127.0.0.1 with a fresh
+//! PKI and database, and talks to it with real gRPC clients over mutual TLS. Every test
+//! runs twice, on SQLite and on PostgreSQL.
 
+mod support;
+
+
+mod directory;
+mod indicators;
+mod restart;
+mod subscribe;
+mod tls;

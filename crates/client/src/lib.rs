@@ -1,1 +1,213 @@
+//! A typed Rust client for Liaison: connects over mutual TLS and hands out the generated
+//! service clients. Used by `liaisonctl` and the end-to-end tests.
+//!
+//! Errors are explained for people: which file failed to load, that nothing listens at the
+//! endpoint, that the server refused the client certificate.
 
+use std::{
+    error::Error as StdError,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use liaison_proto::v1::{
+    audit_service_client::AuditServiceClient, cbm_service_client::CbmServiceClient,
+    directory_service_client::DirectoryServiceClient, indicator_service_client::IndicatorServiceClient,
+    mla_service_client::MlaServiceClient,
+};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// What a client needs to connect.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// `https://host:port`.
+    pub endpoint: String,
+    /// The hub CA, PEM: the server's certificate must chain to it.
+    pub ca_pem: String,
+    /// The client certificate, PEM.
+    pub cert_pem: String,
+    /// The client key, PEM.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoint", &self.endpoint)
+            .field("key_pem", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a client could not be set up or a call failed at the transport.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A PEM file could not be read or holds the wrong thing.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The endpoint is not a URL.
+    #[error("endpoint {0:?} is not a URL such as https://localhost:50051")]
+    Endpoint(String),
+    /// The connection failed; the text says why in a person's terms.
+    #[error("{0}")]
+    Connect(String),
+}
+
+impl ClientConfig {
+    /// Reads the CA, certificate and key from PEM files.
+    pub fn from_files(endpoint: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, ClientError> {
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            ca_pem: read_pem(ca, "CERTIFICATE", "the hub CA certificate")?,
+            cert_pem: read_pem(cert, "CERTIFICATE", "a client certificate")?,
+            key_pem: read_pem(key, "PRIVATE KEY", "a private key")?,
+        })
+    }
+}
+
+fn read_pem(path: &Path, label: &str, what: &str) -> Result<String, ClientError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ClientError::File {
+        path: path.to_owned(),
+        reason: format!("cannot read {what}: {error}"),
+    })?;
+    if !text.contains(&format!("{label}-----")) {
+        return Err(ClientError::File {
+            path: path.to_owned(),
+            reason: format!("does not hold {what} in PEM form"),
+        });
+    }
+    Ok(text)
+}
+
+/// A connected client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    channel: Channel,
+    endpoint: String,
+}
+
+impl Client {
+    /// Connects and completes the TLS handshake.
+    pub async fn connect(config: &ClientConfig) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::from_shared(config.endpoint.clone())
+            .map_err(|_| ClientError::Endpoint(config.endpoint.clone()))?;
+        let host = endpoint
+            .uri()
+            .host()
+            .ok_or_else(|| ClientError::Endpoint(config.endpoint.clone()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&config.ca_pem))
+            .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
+            .domain_name(host);
+        let channel = endpoint
+            .tls_config(tls)
+            .map_err(|error| ClientError::Connect(explain(&config.endpoint, &error)))?
+            .connect()
+            .await
+            .map_err(|error| ClientError::Connect(explain(&config.endpoint, &error)))?;
+        Ok(Self {
+            channel,
+            endpoint: config.endpoint.clone(),
+        })
+    }
+
+    /// The endpoint connected to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The directory service.
+    pub fn directory(&self) -> DirectoryServiceClient<Channel> {
+        DirectoryServiceClient::new(self.channel.clone())
+    }
+
+    /// The indicator service.
+    pub fn indicators(&self) -> IndicatorServiceClient<Channel> {
+        IndicatorServiceClient::new(self.channel.clone())
+    }
+
+    /// The MLA service.
+    pub fn mla(&self) -> MlaServiceClient<Channel> {
+        MlaServiceClient::new(self.channel.clone())
+    }
+
+    /// The CBM service.
+    pub fn cbm(&self) -> CbmServiceClient<Channel> {
+        CbmServiceClient::new(self.channel.clone())
+    }
+
+    /// The audit service.
+    pub fn audit(&self) -> AuditServiceClient<Channel> {
+        AuditServiceClient::new(self.channel.clone())
+    }
+}
+
+/// Explains a failed call or connection in a person's terms, from the error's causes.
+pub fn explain(endpoint: &str, error: &(dyn StdError + 'static)) -> String {
+    let mut causes = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = current {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return format!("nothing is listening at {endpoint}: is the hub running, and is the endpoint right?");
+                }
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof => {
+                    return format!(
+                        "the hub at {endpoint} closed the connection during the TLS handshake: \
+                         it refused the client certificate (not issued by its CA, expired or revoked)"
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return explain_tls(endpoint, tls);
+        }
+        causes.push(cause.to_string());
+        current = cause.source();
+    }
+    causes.dedup();
+    format!("cannot reach the hub at {endpoint}: {}", causes.join(": "))
+}
+
+fn explain_tls(endpoint: &str, error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::AlertReceived(alert) => format!(
+            "the hub at {endpoint} refused the client certificate ({alert:?}): it must be issued by the hub's CA, \
+             unexpired and not revoked"
+        ),
+        rustls::Error::InvalidCertificate(reason) => format!(
+            "the hub at {endpoint} presented a certificate this client does not trust ({reason:?}): check the CA file"
+        ),
+        other => format!("TLS with the hub at {endpoint} failed: {other}"),
+    }
+}
+
+/// Explains a failed call: transport failures through [`explain`], statuses by their code.
+pub fn explain_status(endpoint: &str, status: &tonic::Status) -> String {
+    if let Some(source) = status.source() {
+        let explained = explain(endpoint, source);
+        if !explained.starts_with("cannot reach") {
+            return explained;
+        }
+    }
+    let message = status.message();
+    match status.code() {
+        tonic::Code::Unauthenticated => format!("the hub does not know this client: {message}"),
+        tonic::Code::PermissionDenied => format!("not allowed: {message}"),
+        tonic::Code::NotFound => format!("not found: {message}"),
+        tonic::Code::InvalidArgument => format!("invalid request: {message}"),
+        tonic::Code::Unimplemented => format!("the hub does not offer this yet: {message}"),
+        tonic::Code::Unavailable => format!("the hub is unavailable: {message}"),
+        code => format!("{code:?}: {message}"),
+    }
+}

@@ -284,6 +284,14 @@ impl Store {
         Ok(PublishOutcome::Stored(stored))
     }
 
+    /// How many indicators are stored, revoked ones included.
+    pub async fn indicator_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM indicators").fetch_one(pool).await?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// One indicator, with its observables.
     pub async fn get_indicator(&self, id: &ObjectId) -> Result<Option<Indicator>, StoreError> {
         let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators i WHERE i.id = $1");

@@ -1,1 +1,196 @@
+//! `TestHub`: a real hub on 127.0.0.1 port 0, with a fresh development PKI, the example
+//! federation and a fresh database — a SQLite file in a temporary directory, or a new
+//! PostgreSQL database on the server named by `LIAISON_TEST_DATABASE_URL` (which
+//! `scripts/test` starts). Each test gets its own hub and database; nothing is shared.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use liaison_testkit::{Backend, TestHub};
+//! let hub = TestHub::start(Backend::Sqlite).await?;
+//! let client = hub.client("UA-CERT", "feed").await?;
+//! hub.stop().await?;
+//! # Ok(()) }
+//! ```
 
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use liaison::{DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki};
+use liaison_client::{Client, ClientConfig};
+use liaison_core::Federation;
+use liaison_pki::{CertificateAuthority, DevPkiPaths, IssuedCertificate};
+use liaison_store::Store;
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The variable naming the PostgreSQL server for tests: an admin URL such as
+/// `postgres://postgres@127.0.0.1:5433/postgres`.
+pub const POSTGRES_URL_VARIABLE: &str = "LIAISON_TEST_DATABASE_URL";
+
+/// Which database a test hub uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the hub's temporary directory.
+    Sqlite,
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+}
+
+/// A running hub for one test.
+#[derive(Debug)]
+pub struct TestHub {
+    data_dir: TempDir,
+    config: HubConfig,
+    endpoint: String,
+    pki: DevPkiPaths,
+    store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), liaison::HubError>>>,
+}
+
+impl TestHub {
+    /// Starts a hub on a fresh PKI and database.
+    pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir().context("temporary data directory")?;
+        let federation = Federation::from_toml(EXAMPLE_FEDERATION)?;
+        let (tls, _) = ensure_dev_pki(data_dir.path(), &federation)?;
+        let database = match backend {
+            Backend::Sqlite => DatabaseConfig::Sqlite(data_dir.path().join("liaison.db")),
+            Backend::Postgres => DatabaseConfig::Postgres(Secret::new(fresh_postgres_database().await?)),
+        };
+        let config = HubConfig {
+            listen: "127.0.0.1:0".parse()?,
+            database,
+            tls,
+            federation_toml: EXAMPLE_FEDERATION.to_owned(),
+            shutdown_grace: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+        };
+        let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
+        Self::launch(data_dir, config, pki).await
+    }
+
+    async fn launch(data_dir: TempDir, config: HubConfig, pki: DevPkiPaths) -> anyhow::Result<Self> {
+        let hub = liaison::Hub::bind(config.clone()).await?;
+        let endpoint = format!("https://127.0.0.1:{}", hub.local_addr().port());
+        let store = hub.store().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(hub.serve(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            data_dir,
+            config,
+            endpoint,
+            pki,
+            store,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The hub's store, to check what was (not) written.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The development PKI's files.
+    pub fn pki(&self) -> &DevPkiPaths {
+        &self.pki
+    }
+
+    /// The hub's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.path().to_owned()
+    }
+
+    /// The hub CA, to issue further certificates (expired ones, odd ones).
+    pub fn ca(&self) -> anyhow::Result<CertificateAuthority> {
+        let cert = std::fs::read_to_string(&self.pki.ca_cert)?;
+        let key = std::fs::read_to_string(&self.pki.ca_key)?;
+        Ok(CertificateAuthority::from_pem(&cert, &key)?)
+    }
+
+    /// Client settings for a principal of the example federation.
+    pub fn client_config(&self, agency: &str, name: &str) -> anyhow::Result<ClientConfig> {
+        let (cert, key) = self.pki.principal(agency, name);
+        Ok(ClientConfig::from_files(&self.endpoint, &self.pki.ca_cert, &cert, &key)?)
+    }
+
+    /// Client settings for a certificate issued by the test.
+    pub fn client_config_with(&self, issued: &IssuedCertificate) -> anyhow::Result<ClientConfig> {
+        Ok(ClientConfig {
+            endpoint: self.endpoint.clone(),
+            ca_pem: std::fs::read_to_string(&self.pki.ca_cert)?,
+            cert_pem: issued.cert_pem.clone(),
+            key_pem: issued.key_pem.clone(),
+        })
+    }
+
+    /// A connected client for a principal of the example federation (`UA-CERT`, `feed`).
+    pub async fn client(&self, agency: &str, name: &str) -> anyhow::Result<Client> {
+        Ok(Client::connect(&self.client_config(agency, name)?).await?)
+    }
+
+    /// Stops the hub gracefully and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown().await
+    }
+
+    async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.context("hub task panicked")??;
+        }
+        Ok(())
+    }
+
+    /// Stops the hub and starts a new one on the same data directory and database (on a
+    /// new port).
+    pub async fn restart(mut self) -> anyhow::Result<Self> {
+        self.shutdown().await?;
+        let config = self.config.clone();
+        let pki = self.pki.clone();
+        let data_dir = tempfile::tempdir()?;
+        let data_dir = std::mem::replace(&mut self.data_dir, data_dir);
+        Self::launch(data_dir, config, pki).await
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Creates a new database on the test server and returns its URL.
+async fn fresh_postgres_database() -> anyhow::Result<String> {
+    let Ok(admin_url) = std::env::var(POSTGRES_URL_VARIABLE) else {
+        bail!(
+            "{POSTGRES_URL_VARIABLE} is not set: PostgreSQL tests need a server. Run the suite with \
+             scripts/test, which starts a throwaway PostgreSQL"
+        );
+    };
+    let name = format!("liaison_test_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let mut connection = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .with_context(|| format!("connecting to the test PostgreSQL named by {POSTGRES_URL_VARIABLE}"))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    let Some((server, _)) = admin_url.rsplit_once('/') else {
+        bail!("{POSTGRES_URL_VARIABLE} must end with /DATABASE");
+    };
+    Ok(format!("{server}/{name}"))
+}

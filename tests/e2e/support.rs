@@ -1,0 +1,118 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::time::Duration;
+
+use liaison_proto::v1;
+use tonic::Streaming;
+
+/// Runs an async test function on both backends: `both!(name)` makes `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() -> anyhow::Result<()> {
+                    super::$name(liaison_testkit::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() -> anyhow::Result<()> {
+                    super::$name(liaison_testkit::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A fraud method in Ukrainian, scoped to all members, TLP:GREEN.
+pub fn fraud_method(title: &str) -> v1::Indicator {
+    v1::Indicator {
+        fraud_method: Some(v1::FraudMethod {
+            title: title.to_owned(),
+            description: "Шахраї телефонують від імені служби безпеки банку й просять назвати код з SMS.".into(),
+            countermeasures: "Банк ніколи не просить коди з SMS. Покладіть слухавку й передзвоніть на офіційний номер."
+                .into(),
+            category: v1::FraudCategory::Phishing as i32,
+        }),
+        observables: vec![
+            v1::Observable {
+                r#type: v1::ObservableType::Phone as i32,
+                value: "+380 44 123 45 67".into(),
+            },
+            v1::Observable {
+                r#type: v1::ObservableType::Domain as i32,
+                value: "Privat-Bezpeka.example".into(),
+            },
+        ],
+        language: "uk".into(),
+        confidence: 80,
+        evaluation: Some(v1::Evaluation {
+            source_reliability: v1::evaluation::SourceReliability::B as i32,
+            information_accuracy: v1::evaluation::InformationAccuracy::InformationAccuracy2 as i32,
+        }),
+        tlp: v1::Tlp::Green as i32,
+        scope: Some(all_members()),
+        ..v1::Indicator::default()
+    }
+}
+
+/// The all-members scope.
+pub fn all_members() -> v1::Scope {
+    v1::Scope {
+        target: Some(v1::scope::Target::AllMembers(v1::AllMembers {})),
+    }
+}
+
+/// A scope naming agencies.
+pub fn named(agencies: &[&str]) -> v1::Scope {
+    v1::Scope {
+        target: Some(v1::scope::Target::Agencies(v1::AgencyList {
+            agency_ids: agencies.iter().map(|id| (*id).to_owned()).collect(),
+        })),
+    }
+}
+
+/// A publish request with a fresh request id.
+pub fn publish(indicator: v1::Indicator) -> v1::PublishRequest {
+    v1::PublishRequest {
+        request_id: format!("req-{}", unique()),
+        indicator: Some(indicator),
+    }
+}
+
+/// A process-unique number.
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The next event of a subscription, failing the test after [`PATIENCE`].
+pub async fn next_event(stream: &mut Streaming<v1::SubscribeResponse>) -> anyhow::Result<v1::IndicatorEvent> {
+    let message = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+        .ok_or_else(|| anyhow::anyhow!("the stream ended"))?;
+    message.event.ok_or_else(|| anyhow::anyhow!("empty event"))
+}
+
+/// The published indicator of an event.
+pub fn published(event: &v1::IndicatorEvent) -> anyhow::Result<&v1::Indicator> {
+    match &event.event {
+        Some(v1::indicator_event::Event::Published(indicator)) => Ok(indicator),
+        other => anyhow::bail!("expected a published event, got {other:?}"),
+    }
+}
+
+/// Subscribes after `position`.
+pub fn subscribe_after(position: u64) -> v1::SubscribeRequest {
+    v1::SubscribeRequest {
+        after: Some(v1::Cursor { position }),
+        ..v1::SubscribeRequest::default()
+    }
+}
