@@ -52,6 +52,9 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub on a fresh PKI and database.
     pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        if std::env::var_os("LIAISON_LOG").is_some() {
+            liaison_telemetry::init(liaison_telemetry::LogFormat::Text, "info");
+        }
         let data_dir = tempfile::tempdir().context("temporary data directory")?;
         let federation = Federation::from_toml(EXAMPLE_FEDERATION)?;
         let (tls, _) = ensure_dev_pki(data_dir.path(), &federation)?;

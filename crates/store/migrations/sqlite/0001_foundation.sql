@@ -49,7 +49,7 @@ CREATE TABLE indicators (
     language TEXT NOT NULL,
     first_seen_us BIGINT,
     valid_until_us BIGINT,
-    confidence INTEGER NOT NULL,
+    confidence BIGINT NOT NULL,
     evaluation TEXT,
     tlp TEXT NOT NULL,
     scope_kind TEXT NOT NULL,
@@ -63,7 +63,7 @@ CREATE TABLE indicators (
 
 CREATE TABLE indicator_observables (
     indicator_id TEXT NOT NULL REFERENCES indicators (id),
-    ordinal INTEGER NOT NULL,
+    ordinal BIGINT NOT NULL,
     type TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (indicator_id, ordinal)
