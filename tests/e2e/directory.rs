@@ -9,31 +9,75 @@ use sha2::{Digest, Sha256};
 
 use crate::both;
 
-both!(who_am_i_names_the_certificate_principal, agencies_list_pages_through_the_federation);
+both!(
+    who_am_i_names_the_certificate_principal,
+    agencies_list_pages_through_the_federation
+);
 
 async fn who_am_i_names_the_certificate_principal(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     for (agency, name, kind, role) in [
-        ("UA-CERT", "feed", v1::PrincipalKind::System, v1::Role::System),
-        ("VN-BCA", "officer", v1::PrincipalKind::Person, v1::Role::Officer),
-        ("INT-HUB", "operator", v1::PrincipalKind::Person, v1::Role::Operator),
+        (
+            "UA-CERT",
+            "feed",
+            v1::PrincipalKind::System,
+            v1::Role::System,
+        ),
+        (
+            "VN-BCA",
+            "officer",
+            v1::PrincipalKind::Person,
+            v1::Role::Officer,
+        ),
+        (
+            "INT-HUB",
+            "operator",
+            v1::PrincipalKind::Person,
+            v1::Role::Operator,
+        ),
     ] {
         let client = hub.client(agency, name).await?;
-        let answer = client.directory().who_am_i(v1::WhoAmIRequest {}).await?.into_inner();
-        let principal = answer.principal.clone().and_then(|p| p.r#ref).expect("principal");
+        let answer = client
+            .directory()
+            .who_am_i(v1::WhoAmIRequest {})
+            .await?
+            .into_inner();
+        let principal = answer
+            .principal
+            .clone()
+            .and_then(|p| p.r#ref)
+            .expect("principal");
         assert_eq!(principal.agency_id, agency);
         assert_eq!(principal.name, name);
         assert_eq!(principal.kind, kind as i32);
-        assert!(answer.principal.unwrap().roles.contains(&(role as i32)), "{agency}/{name} lacks {role:?}");
+        assert!(
+            answer.principal.unwrap().roles.contains(&(role as i32)),
+            "{agency}/{name} lacks {role:?}"
+        );
         assert_eq!(answer.agency.as_ref().map(|a| a.id.as_str()), Some(agency));
 
         let (cert_path, _) = hub.pki().principal(agency, name);
         let der = CertificateDer::from_pem_file(cert_path)?;
-        assert_eq!(answer.certificate_sha256, hex::encode(Sha256::digest(der.as_ref())));
+        assert_eq!(
+            answer.certificate_sha256,
+            hex::encode(Sha256::digest(der.as_ref()))
+        );
     }
-    let vn = hub.client("VN-BCA", "feed").await?.directory().who_am_i(v1::WhoAmIRequest {}).await?.into_inner();
-    let state = vn.agency.and_then(|agency| agency.state).expect("Viet Nam's state");
-    assert!(!state.budapest_convention_party, "example federation: Viet Nam is not a Party");
+    let vn = hub
+        .client("VN-BCA", "feed")
+        .await?
+        .directory()
+        .who_am_i(v1::WhoAmIRequest {})
+        .await?
+        .into_inner();
+    let state = vn
+        .agency
+        .and_then(|agency| agency.state)
+        .expect("Viet Nam's state");
+    assert!(
+        !state.budapest_convention_party,
+        "example federation: Viet Nam is not a Party"
+    );
     hub.stop().await
 }
 
@@ -44,7 +88,10 @@ async fn agencies_list_pages_through_the_federation(backend: Backend) -> anyhow:
     let mut page_token = String::new();
     loop {
         let page = directory
-            .list_agencies(v1::ListAgenciesRequest { page_size: 5, page_token })
+            .list_agencies(v1::ListAgenciesRequest {
+                page_size: 5,
+                page_token,
+            })
             .await?
             .into_inner();
         assert!(page.agencies.len() <= 5);
@@ -57,22 +104,34 @@ async fn agencies_list_pages_through_the_federation(backend: Backend) -> anyhow:
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), 22, "{seen:?}");
     assert_eq!(unique.len(), seen.len(), "an agency was listed twice");
-    assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "not in id order");
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "not in id order"
+    );
 
     let serbia = directory
-        .get_agency(v1::GetAgencyRequest { agency_id: "RS-MUP".into() })
+        .get_agency(v1::GetAgencyRequest {
+            agency_id: "RS-MUP".into(),
+        })
         .await?
         .into_inner()
         .agency
         .expect("agency");
-    assert_eq!(serbia.native_name.map(|text| text.text).as_deref(), Some("Министарство унутрашњих послова Републике Србије"));
+    assert_eq!(
+        serbia.native_name.map(|text| text.text).as_deref(),
+        Some("Министарство унутрашњих послова Републике Србије")
+    );
     let missing = directory
-        .get_agency(v1::GetAgencyRequest { agency_id: "XX-NONE".into() })
+        .get_agency(v1::GetAgencyRequest {
+            agency_id: "XX-NONE".into(),
+        })
         .await
         .expect_err("unknown agency");
     assert_eq!(missing.code(), tonic::Code::NotFound);
     let malformed = directory
-        .get_agency(v1::GetAgencyRequest { agency_id: "../etc".into() })
+        .get_agency(v1::GetAgencyRequest {
+            agency_id: "../etc".into(),
+        })
         .await
         .expect_err("malformed id");
     assert_eq!(malformed.code(), tonic::Code::InvalidArgument);

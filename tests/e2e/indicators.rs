@@ -16,7 +16,9 @@ both!(
     anonymous_items_hide_their_source,
 );
 
-async fn invalid_input_names_every_field_and_stores_nothing(backend: Backend) -> anyhow::Result<()> {
+async fn invalid_input_names_every_field_and_stores_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut indicators = hub.client("UA-CERT", "feed").await?.indicators();
     let mut bad = fraud_method("Фішинг під виглядом банку");
@@ -26,22 +28,52 @@ async fn invalid_input_names_every_field_and_stores_nothing(backend: Backend) ->
     });
     bad.tlp = v1::Tlp::Unspecified as i32;
     bad.confidence = 250;
-    let status = indicators.publish(publish(bad)).await.expect_err("invalid input was accepted");
+    let status = indicators
+        .publish(publish(bad))
+        .await
+        .expect_err("invalid input was accepted");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    let violations = status.get_details_bad_request().expect("field violations").field_violations;
-    let fields: Vec<&str> = violations.iter().map(|violation| violation.field.as_str()).collect();
-    assert_eq!(fields, ["indicator.observables[2].value", "indicator.confidence", "indicator.tlp"]);
-    assert!(violations[0].description.contains("IBAN"), "{:?}", violations[0]);
+    let violations = status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations;
+    let fields: Vec<&str> = violations
+        .iter()
+        .map(|violation| violation.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "indicator.observables[2].value",
+            "indicator.confidence",
+            "indicator.tlp"
+        ]
+    );
+    assert!(
+        violations[0].description.contains("IBAN"),
+        "{:?}",
+        violations[0]
+    );
 
     let missing_request_id = v1::PublishRequest {
         request_id: String::new(),
         indicator: Some(fraud_method("без request_id")),
     };
-    let status = indicators.publish(missing_request_id).await.expect_err("no request_id");
+    let status = indicators
+        .publish(missing_request_id)
+        .await
+        .expect_err("no request_id");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert_eq!(status.get_details_bad_request().unwrap().field_violations[0].field, "request_id");
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "request_id"
+    );
 
-    assert_eq!(hub.store().indicator_count().await?, 0, "an invalid indicator was stored");
+    assert_eq!(
+        hub.store().indicator_count().await?,
+        0,
+        "an invalid indicator was stored"
+    );
     hub.stop().await
 }
 
@@ -64,11 +96,21 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
     let mut named_amber = fraud_method("Інвестиційне шахрайство через месенджер");
     named_amber.tlp = v1::Tlp::Amber as i32;
     named_amber.scope = Some(named(&["RS-MUP"]));
-    let amber = officer_ua.publish(publish(named_amber)).await?.into_inner().indicator.unwrap();
+    let amber = officer_ua
+        .publish(publish(named_amber))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
     let mut red = fraud_method("Підміна SIM-картки");
     red.tlp = v1::Tlp::Red as i32;
     red.scope = Some(named(&["RS-MUP"]));
-    let red = officer_ua.publish(publish(red)).await?.into_inner().indicator.unwrap();
+    let red = officer_ua
+        .publish(publish(red))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
     let public = officer_ua
         .publish(publish(fraud_method("Фальшива технічна підтримка")))
         .await?
@@ -78,8 +120,19 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
 
     // What each principal receives from the start of the stream, up to the public marker.
     let mut received = std::collections::BTreeMap::new();
-    for (agency, name) in [("RS-MUP", "officer"), ("RS-MUP", "feed"), ("HU-NNI", "officer"), ("UA-CERT", "feed")] {
-        let mut stream = hub.client(agency, name).await?.indicators().subscribe(subscribe_after(0)).await?.into_inner();
+    for (agency, name) in [
+        ("RS-MUP", "officer"),
+        ("RS-MUP", "feed"),
+        ("HU-NNI", "officer"),
+        ("UA-CERT", "feed"),
+    ] {
+        let mut stream = hub
+            .client(agency, name)
+            .await?
+            .indicators()
+            .subscribe(subscribe_after(0))
+            .await?
+            .into_inner();
         let mut ids = Vec::new();
         loop {
             let event = next_event(&mut stream).await?;
@@ -92,28 +145,56 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
         }
         received.insert(format!("{agency}/{name}"), ids);
     }
-    assert_eq!(received["RS-MUP/officer"], [amber.id.clone(), red.id.clone(), public.id.clone()]);
-    assert_eq!(received["RS-MUP/feed"], [amber.id.clone(), public.id.clone()], "TLP:RED reached a system");
-    assert_eq!(received["HU-NNI/officer"], [public.id.clone()], "a named scope leaked");
-    assert_eq!(received["UA-CERT/feed"], [amber.id.clone(), public.id.clone()], "own RED went to a system");
+    assert_eq!(
+        received["RS-MUP/officer"],
+        [amber.id.clone(), red.id.clone(), public.id.clone()]
+    );
+    assert_eq!(
+        received["RS-MUP/feed"],
+        [amber.id.clone(), public.id.clone()],
+        "TLP:RED reached a system"
+    );
+    assert_eq!(
+        received["HU-NNI/officer"],
+        std::slice::from_ref(&public.id),
+        "a named scope leaked"
+    );
+    assert_eq!(
+        received["UA-CERT/feed"],
+        [amber.id.clone(), public.id.clone()],
+        "own RED went to a system"
+    );
 
     // Get answers NOT_FOUND for what the caller may not see, as for what does not exist.
     let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
     let hidden = hungary
-        .get_indicator(v1::GetIndicatorRequest { indicator_id: amber.id.clone() })
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: amber.id.clone(),
+        })
         .await
         .expect_err("HU-NNI read an item scoped to RS-MUP");
     assert_eq!(hidden.code(), tonic::Code::NotFound);
     let mut serbia = hub.client("RS-MUP", "officer").await?.indicators();
-    let visible = serbia.get_indicator(v1::GetIndicatorRequest { indicator_id: red.id.clone() }).await?.into_inner();
-    assert_eq!(visible.indicator.unwrap().fraud_method.unwrap().title, "Підміна SIM-картки");
+    let visible = serbia
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: red.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        visible.indicator.unwrap().fraud_method.unwrap().title,
+        "Підміна SIM-картки"
+    );
 
     // A system may not publish TLP:RED.
     let mut feed = hub.client("UA-CERT", "feed").await?.indicators();
     let mut red_from_feed = fraud_method("RED from a feed");
     red_from_feed.tlp = v1::Tlp::Red as i32;
     red_from_feed.scope = Some(named(&["RS-MUP"]));
-    let denied = feed.publish(publish(red_from_feed)).await.expect_err("a system published RED");
+    let denied = feed
+        .publish(publish(red_from_feed))
+        .await
+        .expect_err("a system published RED");
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     hub.stop().await
 }
@@ -124,15 +205,32 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
     let mut anonymous = fraud_method("Lừa đảo đầu tư tiền ảo qua mạng xã hội");
     anonymous.language = "vi".into();
     anonymous.anonymous = true;
-    let id = vietnam.publish(publish(anonymous)).await?.into_inner().indicator.unwrap().id;
+    let id = vietnam
+        .publish(publish(anonymous))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap()
+        .id;
 
-    let own = vietnam.get_indicator(v1::GetIndicatorRequest { indicator_id: id.clone() }).await?.into_inner();
+    let own = vietnam
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: id.clone(),
+        })
+        .await?
+        .into_inner();
     assert_eq!(own.indicator.unwrap().source_agency_id, "VN-BCA");
     let mut netherlands = hub.client("NL-NCSC", "feed").await?.indicators();
-    let other = netherlands.get_indicator(v1::GetIndicatorRequest { indicator_id: id }).await?.into_inner();
+    let other = netherlands
+        .get_indicator(v1::GetIndicatorRequest { indicator_id: id })
+        .await?
+        .into_inner();
     let other = other.indicator.unwrap();
     assert!(other.anonymous);
-    assert_eq!(other.source_agency_id, "", "the source of an anonymous item was revealed");
+    assert_eq!(
+        other.source_agency_id, "",
+        "the source of an anonymous item was revealed"
+    );
 
     // Filtering by source must not reveal it either.
     let by_source = v1::SubscribeRequest {
@@ -147,6 +245,10 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
         .indicator
         .unwrap();
     let first = next_event(&mut stream).await?;
-    assert_eq!(published(&first)?.id, marker.id, "the anonymous item matched a source filter");
+    assert_eq!(
+        published(&first)?.id,
+        marker.id,
+        "the anonymous item matched a source filter"
+    );
     hub.stop().await
 }

@@ -4,7 +4,6 @@
 
 mod support;
 
-
 mod directory;
 mod indicators;
 mod restart;

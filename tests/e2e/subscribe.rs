@@ -18,7 +18,13 @@ both!(
 
 async fn subscribers_before_and_after_both_receive(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let mut early = hub.client("RS-MUP", "feed").await?.indicators().subscribe(subscribe_after(0)).await?.into_inner();
+    let mut early = hub
+        .client("RS-MUP", "feed")
+        .await?
+        .indicators()
+        .subscribe(subscribe_after(0))
+        .await?
+        .into_inner();
 
     let mut publisher = hub.client("UA-CERT", "officer").await?.indicators();
     let sent = publisher
@@ -28,28 +34,50 @@ async fn subscribers_before_and_after_both_receive(backend: Backend) -> anyhow::
         .indicator
         .unwrap();
     assert_eq!(sent.source_agency_id, "UA-CERT");
-    assert_eq!(sent.observables[0].value, "privat-bezpeka.example", "domain not normalised");
-    assert_eq!(sent.observables[1].value, "+380441234567", "phone not normalised to E.164");
+    assert_eq!(
+        sent.observables[0].value, "privat-bezpeka.example",
+        "domain not normalised"
+    );
+    assert_eq!(
+        sent.observables[1].value, "+380441234567",
+        "phone not normalised to E.164"
+    );
 
     let event = next_event(&mut early).await?;
     let received = published(&event)?;
     assert_eq!(received.id, sent.id);
-    assert_eq!(received.fraud_method.as_ref().unwrap().title, "Шахрайство з онлайн-купівлею");
+    assert_eq!(
+        received.fraud_method.as_ref().unwrap().title,
+        "Шахрайство з онлайн-купівлею"
+    );
     assert!(event.cursor.unwrap().position > 0);
 
-    let mut late = hub.client("HU-NNI", "feed").await?.indicators().subscribe(subscribe_after(0)).await?.into_inner();
+    let mut late = hub
+        .client("HU-NNI", "feed")
+        .await?
+        .indicators()
+        .subscribe(subscribe_after(0))
+        .await?
+        .into_inner();
     let event = next_event(&mut late).await?;
     assert_eq!(published(&event)?.id, sent.id);
     hub.stop().await
 }
 
-async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(backend: Backend) -> anyhow::Result<()> {
+async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut publisher = hub.client("SI-POLICIJA", "feed").await?.indicators();
     let mut expected = Vec::new();
     for round in 0..5 {
         let title = format!("Spletna goljufija št. {round}");
-        let indicator = publisher.publish(publish(fraud_method(&title))).await?.into_inner().indicator.unwrap();
+        let indicator = publisher
+            .publish(publish(fraud_method(&title)))
+            .await?
+            .into_inner()
+            .indicator
+            .unwrap();
         expected.push(indicator.id);
     }
     let mut reader = hub.client("ME-UP", "feed").await?.indicators();
@@ -64,13 +92,24 @@ async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(backend: Backen
     drop(stream);
     for round in 5..8 {
         let title = format!("Spletna goljufija št. {round}");
-        let indicator = publisher.publish(publish(fraud_method(&title))).await?.into_inner().indicator.unwrap();
+        let indicator = publisher
+            .publish(publish(fraud_method(&title)))
+            .await?
+            .into_inner()
+            .indicator
+            .unwrap();
         expected.push(indicator.id);
     }
-    let mut stream = reader.subscribe(subscribe_after(cursor)).await?.into_inner();
+    let mut stream = reader
+        .subscribe(subscribe_after(cursor))
+        .await?
+        .into_inner();
     while received.len() < expected.len() {
         let event = next_event(&mut stream).await?;
-        assert!(event.cursor.unwrap().position > cursor, "cursor went backwards");
+        assert!(
+            event.cursor.unwrap().position > cursor,
+            "cursor went backwards"
+        );
         cursor = event.cursor.unwrap().position;
         received.push(published(&event)?.id.clone());
     }
@@ -83,13 +122,21 @@ async fn concurrent_writers_and_a_resuming_reader(backend: Backend) -> anyhow::R
     const EACH: usize = 15;
     let hub = TestHub::start(backend).await?;
     let mut writers = Vec::new();
-    for agency in ["UA-CERT", "RS-MUP", "HU-NNI", "AL-ASP"].into_iter().take(WRITERS) {
+    for agency in ["UA-CERT", "RS-MUP", "HU-NNI", "AL-ASP"]
+        .into_iter()
+        .take(WRITERS)
+    {
         let mut client = hub.client(agency, "feed").await?.indicators();
         writers.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for round in 0..EACH {
                 let title = format!("{agency} concurrent {round}");
-                let indicator = client.publish(publish(fraud_method(&title))).await?.into_inner().indicator.unwrap();
+                let indicator = client
+                    .publish(publish(fraud_method(&title)))
+                    .await?
+                    .into_inner()
+                    .indicator
+                    .unwrap();
                 ids.push(indicator.id);
             }
             anyhow::Ok(ids)
@@ -100,7 +147,10 @@ async fn concurrent_writers_and_a_resuming_reader(backend: Backend) -> anyhow::R
     let mut received = Vec::new();
     let mut cursor = 0;
     while received.len() < WRITERS * EACH {
-        let mut stream = reader.subscribe(subscribe_after(cursor)).await?.into_inner();
+        let mut stream = reader
+            .subscribe(subscribe_after(cursor))
+            .await?
+            .into_inner();
         for _ in 0..7 {
             if received.len() == WRITERS * EACH {
                 break;
@@ -121,4 +171,3 @@ async fn concurrent_writers_and_a_resuming_reader(backend: Backend) -> anyhow::R
     assert_eq!(unique, written, "delivered and written differ");
     hub.stop().await
 }
-

@@ -93,7 +93,9 @@ pub fn unique() -> u64 {
 }
 
 /// The next event of a subscription, failing the test after [`PATIENCE`].
-pub async fn next_event(stream: &mut Streaming<v1::SubscribeResponse>) -> anyhow::Result<v1::IndicatorEvent> {
+pub async fn next_event(
+    stream: &mut Streaming<v1::SubscribeResponse>,
+) -> anyhow::Result<v1::IndicatorEvent> {
     let message = tokio::time::timeout(PATIENCE, stream.message())
         .await
         .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??

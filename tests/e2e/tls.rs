@@ -21,12 +21,23 @@ both!(
 /// A WhoAmI call with the given settings; `Err` when the connection or the call fails.
 async fn who_am_i(config: &ClientConfig) -> anyhow::Result<v1::WhoAmIResponse> {
     let client = Client::connect(config).await?;
-    Ok(client.directory().who_am_i(v1::WhoAmIRequest {}).await?.into_inner())
+    Ok(client
+        .directory()
+        .who_am_i(v1::WhoAmIRequest {})
+        .await?
+        .into_inner())
 }
 
 async fn still_serves(hub: &TestHub) -> anyhow::Result<()> {
     let answer = who_am_i(&hub.client_config("UA-CERT", "feed")?).await?;
-    assert_eq!(answer.principal.and_then(|p| p.r#ref).map(|r| r.agency_id).as_deref(), Some("UA-CERT"));
+    assert_eq!(
+        answer
+            .principal
+            .and_then(|p| p.r#ref)
+            .map(|r| r.agency_id)
+            .as_deref(),
+        Some("UA-CERT")
+    );
     Ok(())
 }
 
@@ -37,12 +48,20 @@ async fn no_client_certificate_is_refused(backend: Backend) -> anyhow::Result<()
         .ca_certificate(Certificate::from_pem(ca))
         .domain_name("127.0.0.1");
     let outcome = async {
-        let channel: Channel = Endpoint::from_shared(hub.endpoint().to_owned())?.tls_config(tls)?.connect().await?;
-        let answer = DirectoryServiceClient::new(channel).who_am_i(v1::WhoAmIRequest {}).await?;
+        let channel: Channel = Endpoint::from_shared(hub.endpoint().to_owned())?
+            .tls_config(tls)?
+            .connect()
+            .await?;
+        let answer = DirectoryServiceClient::new(channel)
+            .who_am_i(v1::WhoAmIRequest {})
+            .await?;
         anyhow::Ok(answer)
     }
     .await;
-    assert!(outcome.is_err(), "a client without a certificate was served: {outcome:?}");
+    assert!(
+        outcome.is_err(),
+        "a client without a certificate was served: {outcome:?}"
+    );
     still_serves(&hub).await?;
     hub.stop().await
 }
@@ -60,7 +79,10 @@ async fn certificate_from_another_ca_is_refused(backend: Backend) -> anyhow::Res
         ..genuine
     };
     let outcome = who_am_i(&config).await;
-    assert!(outcome.is_err(), "a certificate from another CA was accepted");
+    assert!(
+        outcome.is_err(),
+        "a certificate from another CA was accepted"
+    );
     still_serves(&hub).await?;
     hub.stop().await
 }
@@ -83,7 +105,9 @@ async fn plaintext_http2_is_refused(backend: Backend) -> anyhow::Result<()> {
     let plain = hub.endpoint().replace("https://", "http://");
     let outcome = async {
         let channel = Endpoint::from_shared(plain)?.connect().await?;
-        let answer = DirectoryServiceClient::new(channel).who_am_i(v1::WhoAmIRequest {}).await?;
+        let answer = DirectoryServiceClient::new(channel)
+            .who_am_i(v1::WhoAmIRequest {})
+            .await?;
         anyhow::Ok(answer)
     }
     .await;
@@ -108,7 +132,11 @@ async fn certificate_without_principal_is_unauthenticated(backend: Backend) -> a
             .who_am_i(v1::WhoAmIRequest {})
             .await
             .expect_err("served a certificate naming no known principal");
-        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{uris:?}: {status:?}");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unauthenticated,
+            "{uris:?}: {status:?}"
+        );
     }
     hub.stop().await
 }

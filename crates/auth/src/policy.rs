@@ -108,12 +108,12 @@ impl Caller {
         if tlp == Tlp::Red && self.principal().kind() != PrincipalKind::Person {
             return Err(Denied("TLP:RED can be published by persons only"));
         }
-        if let Scope::SharingGroup(group) = scope {
-            if !self.groups.contains(group) {
-                return Err(Denied(
-                    "the caller's agency is not a member of the sharing group",
-                ));
-            }
+        if let Scope::SharingGroup(group) = scope
+            && !self.groups.contains(group)
+        {
+            return Err(Denied(
+                "the caller's agency is not a member of the sharing group",
+            ));
         }
         Ok(())
     }

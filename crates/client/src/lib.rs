@@ -12,8 +12,8 @@ use std::{
 
 use liaison_proto::v1::{
     audit_service_client::AuditServiceClient, cbm_service_client::CbmServiceClient,
-    directory_service_client::DirectoryServiceClient, indicator_service_client::IndicatorServiceClient,
-    mla_service_client::MlaServiceClient,
+    directory_service_client::DirectoryServiceClient,
+    indicator_service_client::IndicatorServiceClient, mla_service_client::MlaServiceClient,
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -60,7 +60,12 @@ pub enum ClientError {
 
 impl ClientConfig {
     /// Reads the CA, certificate and key from PEM files.
-    pub fn from_files(endpoint: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, ClientError> {
+    pub fn from_files(
+        endpoint: &str,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Self, ClientError> {
         Ok(Self {
             endpoint: endpoint.to_owned(),
             ca_pem: read_pem(ca, "CERTIFICATE", "the hub CA certificate")?,
@@ -150,21 +155,58 @@ impl Client {
     }
 }
 
+/// What kind of failure an error is, for exit codes and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Nothing listens at the endpoint.
+    NotListening,
+    /// The hub refused the client certificate.
+    CertificateRefused,
+    /// The hub's certificate is not trusted by this client.
+    ServerUntrusted,
+    /// Another transport failure.
+    Transport,
+    /// The hub answered with an error status.
+    Status,
+}
+
 /// Explains a failed call or connection in a person's terms, from the error's causes.
 pub fn explain(endpoint: &str, error: &(dyn StdError + 'static)) -> String {
+    classify(endpoint, error).1
+}
+
+/// Classifies and explains a failure from its chain of causes.
+pub fn classify(endpoint: &str, error: &(dyn StdError + 'static)) -> (FailureKind, String) {
+    let refused = || {
+        (
+            FailureKind::CertificateRefused,
+            format!(
+                "the hub at {endpoint} closed the connection: it most likely refused the client certificate \
+                 (not issued by the hub's CA, expired or revoked)"
+            ),
+        )
+    };
     let mut causes = Vec::new();
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(cause) = current {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return explain_tls(endpoint, tls);
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
-                    return format!("nothing is listening at {endpoint}: is the hub running, and is the endpoint right?");
+                    return (
+                        FailureKind::NotListening,
+                        format!(
+                            "nothing is listening at {endpoint}: is the hub running, and is the endpoint right?"
+                        ),
+                    );
                 }
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof => {
-                    return format!(
-                        "the hub at {endpoint} closed the connection during the TLS handshake: \
-                         it refused the client certificate (not issued by its CA, expired or revoked)"
-                    );
+                    return refused();
                 }
                 _ => {}
             }
@@ -172,42 +214,61 @@ pub fn explain(endpoint: &str, error: &(dyn StdError + 'static)) -> String {
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return explain_tls(endpoint, tls);
         }
-        causes.push(cause.to_string());
+        let text = cause.to_string();
+        // TLS 1.3 clients learn that their certificate was refused only when the hub closes
+        // the connection after the handshake.
+        if text.contains("connection closed")
+            || text.contains("connection reset")
+            || text.contains("received fatal alert")
+        {
+            return refused();
+        }
+        causes.push(text);
         current = cause.source();
     }
     causes.dedup();
-    format!("cannot reach the hub at {endpoint}: {}", causes.join(": "))
+    (
+        FailureKind::Transport,
+        format!("cannot reach the hub at {endpoint}: {}", causes.join(": ")),
+    )
 }
 
-fn explain_tls(endpoint: &str, error: &rustls::Error) -> String {
+fn explain_tls(endpoint: &str, error: &rustls::Error) -> (FailureKind, String) {
     match error {
-        rustls::Error::AlertReceived(alert) => format!(
-            "the hub at {endpoint} refused the client certificate ({alert:?}): it must be issued by the hub's CA, \
-             unexpired and not revoked"
+        rustls::Error::AlertReceived(alert) => (
+            FailureKind::CertificateRefused,
+            format!(
+                "the hub at {endpoint} refused the client certificate ({alert:?}): it must be issued by the \
+                 hub's CA, unexpired and not revoked"
+            ),
         ),
-        rustls::Error::InvalidCertificate(reason) => format!(
-            "the hub at {endpoint} presented a certificate this client does not trust ({reason:?}): check the CA file"
+        rustls::Error::InvalidCertificate(reason) => (
+            FailureKind::ServerUntrusted,
+            format!(
+                "the hub at {endpoint} presented a certificate this client does not trust ({reason:?}): check the CA file"
+            ),
         ),
-        other => format!("TLS with the hub at {endpoint} failed: {other}"),
+        other => (
+            FailureKind::Transport,
+            format!("TLS with the hub at {endpoint} failed: {other}"),
+        ),
     }
 }
 
-/// Explains a failed call: transport failures through [`explain`], statuses by their code.
-pub fn explain_status(endpoint: &str, status: &tonic::Status) -> String {
+/// Explains a failed call: transport failures through [`classify`], statuses by their code.
+pub fn explain_status(endpoint: &str, status: &tonic::Status) -> (FailureKind, String) {
     if let Some(source) = status.source() {
-        let explained = explain(endpoint, source);
-        if !explained.starts_with("cannot reach") {
-            return explained;
-        }
+        return classify(endpoint, source);
     }
     let message = status.message();
-    match status.code() {
+    let text = match status.code() {
         tonic::Code::Unauthenticated => format!("the hub does not know this client: {message}"),
         tonic::Code::PermissionDenied => format!("not allowed: {message}"),
         tonic::Code::NotFound => format!("not found: {message}"),
-        tonic::Code::InvalidArgument => format!("invalid request: {message}"),
+        tonic::Code::InvalidArgument => "the hub refused the request as invalid".to_owned(),
         tonic::Code::Unimplemented => format!("the hub does not offer this yet: {message}"),
         tonic::Code::Unavailable => format!("the hub is unavailable: {message}"),
         code => format!("{code:?}: {message}"),
-    }
+    };
+    (FailureKind::Status, text)
 }

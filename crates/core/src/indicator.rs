@@ -293,13 +293,13 @@ impl NewIndicator {
                 "language must be a BCP 47 tag such as uk, sr-Cyrl, vi or lv",
             );
         }
-        if let (Some(first_seen), Some(valid_until)) = (draft.first_seen, draft.valid_until) {
-            if valid_until <= first_seen {
-                violations.add(
-                    field("valid_until_time"),
-                    "valid_until_time must be after first_seen_time",
-                );
-            }
+        if let (Some(first_seen), Some(valid_until)) = (draft.first_seen, draft.valid_until)
+            && valid_until <= first_seen
+        {
+            violations.add(
+                field("valid_until_time"),
+                "valid_until_time must be after first_seen_time",
+            );
         }
         let confidence = u8::try_from(draft.confidence).ok().filter(|c| *c <= 100);
         if confidence.is_none() {
@@ -327,13 +327,13 @@ impl NewIndicator {
             );
         }
         let scope = validate_scope(draft.scope, &field("scope"), &mut violations);
-        if let (Some(Tlp::Red), Some(scope)) = (draft.tlp, &scope) {
-            if !matches!(scope, Scope::Agencies(_)) {
-                violations.add(
-                    field("scope"),
-                    "TLP:RED items must be scoped to named agencies",
-                );
-            }
+        if let (Some(Tlp::Red), Some(scope)) = (draft.tlp, &scope)
+            && !matches!(scope, Scope::Agencies(_))
+        {
+            violations.add(
+                field("scope"),
+                "TLP:RED items must be scoped to named agencies",
+            );
         }
 
         violations.into_result(|| NewIndicator {

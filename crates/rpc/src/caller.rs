@@ -35,20 +35,41 @@ impl Authenticator {
     /// certificate or for a principal the directory does not know; PERMISSION_DENIED for a
     /// suspended agency.
     pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, ServiceError> {
-        let info = request
-            .extensions()
-            .get::<ConnectionInfo>()
-            .ok_or(ServiceError::Unauthenticated(IdentityError::NoCertificate.to_string()))?;
+        let info =
+            request
+                .extensions()
+                .get::<ConnectionInfo>()
+                .ok_or(ServiceError::Unauthenticated(
+                    IdentityError::NoCertificate.to_string(),
+                ))?;
         let identity = info.identity.as_ref().clone()?;
         let principal = identity.principal();
-        let roles = self.store.principal_roles(principal).await?.ok_or_else(|| {
-            ServiceError::Unauthenticated("the client certificate names a principal this hub does not know".into())
-        })?;
-        let agency = self.store.get_agency(principal.agency()).await?.ok_or_else(|| {
-            ServiceError::Unauthenticated("the client certificate names an agency this hub does not know".into())
-        })?;
+        let roles = self
+            .store
+            .principal_roles(principal)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(
+                    "the client certificate names a principal this hub does not know".into(),
+                )
+            })?;
+        let agency = self
+            .store
+            .get_agency(principal.agency())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(
+                    "the client certificate names an agency this hub does not know".into(),
+                )
+            })?;
         let groups = self.store.groups_of(principal.agency()).await?;
-        let caller = Caller::new(identity, roles, agency.kind == AgencyKind::Hub, agency.suspended, groups);
+        let caller = Caller::new(
+            identity,
+            roles,
+            agency.kind == AgencyKind::Hub,
+            agency.suspended,
+            groups,
+        );
         caller.may_call()?;
         Ok(caller)
     }

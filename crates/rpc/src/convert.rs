@@ -19,7 +19,10 @@ pub fn page_size(requested: i32, default: u32, max: u32) -> Result<u32, crate::S
     match u32::try_from(requested) {
         Ok(0) => Ok(default),
         Ok(size) => Ok(size.min(max)),
-        Err(_) => Err(crate::ServiceError::invalid("page_size", "page_size must not be negative")),
+        Err(_) => Err(crate::ServiceError::invalid(
+            "page_size",
+            "page_size must not be negative",
+        )),
     }
 }
 
@@ -28,7 +31,9 @@ pub const REQUEST_ID_MAX: usize = 128;
 
 /// Checks a write's `request_id`: required, 1 to 128 printable ASCII characters.
 pub fn request_id(value: &str, field: &str) -> Result<(), crate::ServiceError> {
-    let ok = !value.is_empty() && value.len() <= REQUEST_ID_MAX && value.bytes().all(|b| b.is_ascii_graphic());
+    let ok = !value.is_empty()
+        && value.len() <= REQUEST_ID_MAX
+        && value.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(())
     } else {

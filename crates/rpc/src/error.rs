@@ -89,8 +89,15 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Store(StoreError::RequestIdReused(_)) => {
                 let mut details = ErrorDetails::new();
-                details.add_bad_request_violation("request_id", "request_id was already used for a different call");
-                Status::with_error_details(code, "request_id was already used for a different call", details)
+                details.add_bad_request_violation(
+                    "request_id",
+                    "request_id was already used for a different call",
+                );
+                Status::with_error_details(
+                    code,
+                    "request_id was already used for a different call",
+                    details,
+                )
             }
             ServiceError::Store(store_error) => {
                 tracing::error!(error = %store_error, "store failure");

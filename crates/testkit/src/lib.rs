@@ -60,7 +60,9 @@ impl TestHub {
         let (tls, _) = ensure_dev_pki(data_dir.path(), &federation)?;
         let database = match backend {
             Backend::Sqlite => DatabaseConfig::Sqlite(data_dir.path().join("liaison.db")),
-            Backend::Postgres => DatabaseConfig::Postgres(Secret::new(fresh_postgres_database().await?)),
+            Backend::Postgres => {
+                DatabaseConfig::Postgres(Secret::new(fresh_postgres_database().await?))
+            }
         };
         let config = HubConfig {
             listen: "127.0.0.1:0".parse()?,
@@ -74,7 +76,11 @@ impl TestHub {
         Self::launch(data_dir, config, pki).await
     }
 
-    async fn launch(data_dir: TempDir, config: HubConfig, pki: DevPkiPaths) -> anyhow::Result<Self> {
+    async fn launch(
+        data_dir: TempDir,
+        config: HubConfig,
+        pki: DevPkiPaths,
+    ) -> anyhow::Result<Self> {
         let hub = liaison::Hub::bind(config.clone()).await?;
         let endpoint = format!("https://127.0.0.1:{}", hub.local_addr().port());
         let store = hub.store().clone();
@@ -123,7 +129,12 @@ impl TestHub {
     /// Client settings for a principal of the example federation.
     pub fn client_config(&self, agency: &str, name: &str) -> anyhow::Result<ClientConfig> {
         let (cert, key) = self.pki.principal(agency, name);
-        Ok(ClientConfig::from_files(&self.endpoint, &self.pki.ca_cert, &cert, &key)?)
+        Ok(ClientConfig::from_files(
+            &self.endpoint,
+            &self.pki.ca_cert,
+            &cert,
+            &key,
+        )?)
     }
 
     /// Client settings for a certificate issued by the test.
@@ -184,10 +195,15 @@ async fn fresh_postgres_database() -> anyhow::Result<String> {
              scripts/test, which starts a throwaway PostgreSQL"
         );
     };
-    let name = format!("liaison_test_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let name = format!(
+        "liaison_test_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
     let mut connection = sqlx::PgConnection::connect(&admin_url)
         .await
-        .with_context(|| format!("connecting to the test PostgreSQL named by {POSTGRES_URL_VARIABLE}"))?;
+        .with_context(|| {
+            format!("connecting to the test PostgreSQL named by {POSTGRES_URL_VARIABLE}")
+        })?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await?;

@@ -18,23 +18,41 @@ impl AuditServiceImpl {
 
 #[tonic::async_trait]
 impl audit_service_server::AuditService for AuditServiceImpl {
-    async fn query_records(&self, _request: tonic::Request<v1::QueryRecordsRequest>) -> Result<tonic::Response<v1::QueryRecordsResponse>, Status> {
+    async fn query_records(
+        &self,
+        _request: tonic::Request<v1::QueryRecordsRequest>,
+    ) -> Result<tonic::Response<v1::QueryRecordsResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/QueryRecords").into())
     }
     type ExportRecordsStream = BoxStream<v1::ExportRecordsResponse>;
-    async fn export_records(&self, _request: tonic::Request<v1::ExportRecordsRequest>) -> Result<tonic::Response<Self::ExportRecordsStream>, Status> {
+    async fn export_records(
+        &self,
+        _request: tonic::Request<v1::ExportRecordsRequest>,
+    ) -> Result<tonic::Response<Self::ExportRecordsStream>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/ExportRecords").into())
     }
-    async fn get_checkpoint(&self, _request: tonic::Request<v1::GetCheckpointRequest>) -> Result<tonic::Response<v1::GetCheckpointResponse>, Status> {
+    async fn get_checkpoint(
+        &self,
+        _request: tonic::Request<v1::GetCheckpointRequest>,
+    ) -> Result<tonic::Response<v1::GetCheckpointResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetCheckpoint").into())
     }
-    async fn get_inclusion_proof(&self, _request: tonic::Request<v1::GetInclusionProofRequest>) -> Result<tonic::Response<v1::GetInclusionProofResponse>, Status> {
+    async fn get_inclusion_proof(
+        &self,
+        _request: tonic::Request<v1::GetInclusionProofRequest>,
+    ) -> Result<tonic::Response<v1::GetInclusionProofResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetInclusionProof").into())
     }
-    async fn get_consistency_proof(&self, _request: tonic::Request<v1::GetConsistencyProofRequest>) -> Result<tonic::Response<v1::GetConsistencyProofResponse>, Status> {
+    async fn get_consistency_proof(
+        &self,
+        _request: tonic::Request<v1::GetConsistencyProofRequest>,
+    ) -> Result<tonic::Response<v1::GetConsistencyProofResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetConsistencyProof").into())
     }
-    async fn get_log_keys(&self, _request: tonic::Request<v1::GetLogKeysRequest>) -> Result<tonic::Response<v1::GetLogKeysResponse>, Status> {
+    async fn get_log_keys(
+        &self,
+        _request: tonic::Request<v1::GetLogKeysRequest>,
+    ) -> Result<tonic::Response<v1::GetLogKeysResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetLogKeys").into())
     }
 }

@@ -35,7 +35,10 @@ impl DirectoryService {
 
 #[tonic::async_trait]
 impl directory_service_server::DirectoryService for DirectoryService {
-    async fn who_am_i(&self, request: Request<v1::WhoAmIRequest>) -> Result<Response<v1::WhoAmIResponse>, Status> {
+    async fn who_am_i(
+        &self,
+        request: Request<v1::WhoAmIRequest>,
+    ) -> Result<Response<v1::WhoAmIResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         let agency = self
             .store
@@ -46,7 +49,11 @@ impl directory_service_server::DirectoryService for DirectoryService {
         Ok(Response::new(v1::WhoAmIResponse {
             principal: Some(v1::Principal {
                 r#ref: Some(convert::principal_ref(caller.principal())),
-                roles: caller.roles().iter().map(|role| convert::role(*role) as i32).collect(),
+                roles: caller
+                    .roles()
+                    .iter()
+                    .map(|role| convert::role(*role) as i32)
+                    .collect(),
             }),
             agency: Some(convert::agency(agency)),
             certificate_sha256: caller.identity().certificate_sha256().to_owned(),
@@ -64,8 +71,9 @@ impl directory_service_server::DirectoryService for DirectoryService {
         let after = if request.page_token.is_empty() {
             None
         } else {
-            let id = AgencyId::parse(&request.page_token)
-                .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this hub issued"))?;
+            let id = AgencyId::parse(&request.page_token).map_err(|_| {
+                ServiceError::invalid("page_token", "page_token is not one this hub issued")
+            })?;
             Some(id)
         };
         let page = self
@@ -79,7 +87,10 @@ impl directory_service_server::DirectoryService for DirectoryService {
         }))
     }
 
-    async fn get_agency(&self, request: Request<v1::GetAgencyRequest>) -> Result<Response<v1::GetAgencyResponse>, Status> {
+    async fn get_agency(
+        &self,
+        request: Request<v1::GetAgencyRequest>,
+    ) -> Result<Response<v1::GetAgencyResponse>, Status> {
         self.auth.caller(&request).await?;
         let id = AgencyId::parse(&request.get_ref().agency_id)
             .map_err(|error| ServiceError::invalid("agency_id", error.to_string()))?;
@@ -94,49 +105,94 @@ impl directory_service_server::DirectoryService for DirectoryService {
         }))
     }
 
-    async fn list_points_of_contact(&self, _request: tonic::Request<v1::ListPointsOfContactRequest>) -> Result<tonic::Response<v1::ListPointsOfContactResponse>, Status> {
+    async fn list_points_of_contact(
+        &self,
+        _request: tonic::Request<v1::ListPointsOfContactRequest>,
+    ) -> Result<tonic::Response<v1::ListPointsOfContactResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ListPointsOfContact").into())
     }
-    async fn set_point_of_contact(&self, _request: tonic::Request<v1::SetPointOfContactRequest>) -> Result<tonic::Response<v1::SetPointOfContactResponse>, Status> {
+    async fn set_point_of_contact(
+        &self,
+        _request: tonic::Request<v1::SetPointOfContactRequest>,
+    ) -> Result<tonic::Response<v1::SetPointOfContactResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/SetPointOfContact").into())
     }
-    async fn delete_point_of_contact(&self, _request: tonic::Request<v1::DeletePointOfContactRequest>) -> Result<tonic::Response<v1::DeletePointOfContactResponse>, Status> {
+    async fn delete_point_of_contact(
+        &self,
+        _request: tonic::Request<v1::DeletePointOfContactRequest>,
+    ) -> Result<tonic::Response<v1::DeletePointOfContactResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/DeletePointOfContact").into())
     }
-    async fn list_sharing_groups(&self, _request: tonic::Request<v1::ListSharingGroupsRequest>) -> Result<tonic::Response<v1::ListSharingGroupsResponse>, Status> {
+    async fn list_sharing_groups(
+        &self,
+        _request: tonic::Request<v1::ListSharingGroupsRequest>,
+    ) -> Result<tonic::Response<v1::ListSharingGroupsResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ListSharingGroups").into())
     }
-    async fn get_sharing_group(&self, _request: tonic::Request<v1::GetSharingGroupRequest>) -> Result<tonic::Response<v1::GetSharingGroupResponse>, Status> {
+    async fn get_sharing_group(
+        &self,
+        _request: tonic::Request<v1::GetSharingGroupRequest>,
+    ) -> Result<tonic::Response<v1::GetSharingGroupResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/GetSharingGroup").into())
     }
-    async fn create_sharing_group(&self, _request: tonic::Request<v1::CreateSharingGroupRequest>) -> Result<tonic::Response<v1::CreateSharingGroupResponse>, Status> {
+    async fn create_sharing_group(
+        &self,
+        _request: tonic::Request<v1::CreateSharingGroupRequest>,
+    ) -> Result<tonic::Response<v1::CreateSharingGroupResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/CreateSharingGroup").into())
     }
-    async fn update_sharing_group(&self, _request: tonic::Request<v1::UpdateSharingGroupRequest>) -> Result<tonic::Response<v1::UpdateSharingGroupResponse>, Status> {
+    async fn update_sharing_group(
+        &self,
+        _request: tonic::Request<v1::UpdateSharingGroupRequest>,
+    ) -> Result<tonic::Response<v1::UpdateSharingGroupResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/UpdateSharingGroup").into())
     }
-    async fn issue_token(&self, _request: tonic::Request<v1::IssueTokenRequest>) -> Result<tonic::Response<v1::IssueTokenResponse>, Status> {
+    async fn issue_token(
+        &self,
+        _request: tonic::Request<v1::IssueTokenRequest>,
+    ) -> Result<tonic::Response<v1::IssueTokenResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/IssueToken").into())
     }
-    async fn get_token_keys(&self, _request: tonic::Request<v1::GetTokenKeysRequest>) -> Result<tonic::Response<v1::GetTokenKeysResponse>, Status> {
+    async fn get_token_keys(
+        &self,
+        _request: tonic::Request<v1::GetTokenKeysRequest>,
+    ) -> Result<tonic::Response<v1::GetTokenKeysResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/GetTokenKeys").into())
     }
-    async fn register_agency(&self, _request: tonic::Request<v1::RegisterAgencyRequest>) -> Result<tonic::Response<v1::RegisterAgencyResponse>, Status> {
+    async fn register_agency(
+        &self,
+        _request: tonic::Request<v1::RegisterAgencyRequest>,
+    ) -> Result<tonic::Response<v1::RegisterAgencyResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RegisterAgency").into())
     }
-    async fn suspend_agency(&self, _request: tonic::Request<v1::SuspendAgencyRequest>) -> Result<tonic::Response<v1::SuspendAgencyResponse>, Status> {
+    async fn suspend_agency(
+        &self,
+        _request: tonic::Request<v1::SuspendAgencyRequest>,
+    ) -> Result<tonic::Response<v1::SuspendAgencyResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/SuspendAgency").into())
     }
-    async fn reinstate_agency(&self, _request: tonic::Request<v1::ReinstateAgencyRequest>) -> Result<tonic::Response<v1::ReinstateAgencyResponse>, Status> {
+    async fn reinstate_agency(
+        &self,
+        _request: tonic::Request<v1::ReinstateAgencyRequest>,
+    ) -> Result<tonic::Response<v1::ReinstateAgencyResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ReinstateAgency").into())
     }
-    async fn register_certificate(&self, _request: tonic::Request<v1::RegisterCertificateRequest>) -> Result<tonic::Response<v1::RegisterCertificateResponse>, Status> {
+    async fn register_certificate(
+        &self,
+        _request: tonic::Request<v1::RegisterCertificateRequest>,
+    ) -> Result<tonic::Response<v1::RegisterCertificateResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RegisterCertificate").into())
     }
-    async fn revoke_certificate(&self, _request: tonic::Request<v1::RevokeCertificateRequest>) -> Result<tonic::Response<v1::RevokeCertificateResponse>, Status> {
+    async fn revoke_certificate(
+        &self,
+        _request: tonic::Request<v1::RevokeCertificateRequest>,
+    ) -> Result<tonic::Response<v1::RevokeCertificateResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RevokeCertificate").into())
     }
-    async fn assign_roles(&self, _request: tonic::Request<v1::AssignRolesRequest>) -> Result<tonic::Response<v1::AssignRolesResponse>, Status> {
+    async fn assign_roles(
+        &self,
+        _request: tonic::Request<v1::AssignRolesRequest>,
+    ) -> Result<tonic::Response<v1::AssignRolesResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/AssignRoles").into())
     }
 }

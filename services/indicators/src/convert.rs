@@ -32,15 +32,36 @@ fn tlp_to_proto(tlp: Tlp) -> v1::Tlp {
 
 const CATEGORIES: [(v1::FraudCategory, FraudCategory); 11] = [
     (v1::FraudCategory::Phishing, FraudCategory::Phishing),
-    (v1::FraudCategory::BusinessEmailCompromise, FraudCategory::BusinessEmailCompromise),
-    (v1::FraudCategory::InvestmentFraud, FraudCategory::InvestmentFraud),
+    (
+        v1::FraudCategory::BusinessEmailCompromise,
+        FraudCategory::BusinessEmailCompromise,
+    ),
+    (
+        v1::FraudCategory::InvestmentFraud,
+        FraudCategory::InvestmentFraud,
+    ),
     (v1::FraudCategory::RomanceFraud, FraudCategory::RomanceFraud),
-    (v1::FraudCategory::TechSupportFraud, FraudCategory::TechSupportFraud),
+    (
+        v1::FraudCategory::TechSupportFraud,
+        FraudCategory::TechSupportFraud,
+    ),
     (v1::FraudCategory::SimSwap, FraudCategory::SimSwap),
-    (v1::FraudCategory::CardNotPresentFraud, FraudCategory::CardNotPresentFraud),
-    (v1::FraudCategory::RansomwareExtortion, FraudCategory::RansomwareExtortion),
-    (v1::FraudCategory::CryptoAssetFraud, FraudCategory::CryptoAssetFraud),
-    (v1::FraudCategory::FakeOnlineShop, FraudCategory::FakeOnlineShop),
+    (
+        v1::FraudCategory::CardNotPresentFraud,
+        FraudCategory::CardNotPresentFraud,
+    ),
+    (
+        v1::FraudCategory::RansomwareExtortion,
+        FraudCategory::RansomwareExtortion,
+    ),
+    (
+        v1::FraudCategory::CryptoAssetFraud,
+        FraudCategory::CryptoAssetFraud,
+    ),
+    (
+        v1::FraudCategory::FakeOnlineShop,
+        FraudCategory::FakeOnlineShop,
+    ),
     (v1::FraudCategory::Other, FraudCategory::Other),
 ];
 
@@ -66,12 +87,18 @@ const OBSERVABLE_TYPES: [(v1::ObservableType, ObservableType); 13] = [
     (v1::ObservableType::Email, ObservableType::Email),
     (v1::ObservableType::Phone, ObservableType::Phone),
     (v1::ObservableType::Iban, ObservableType::Iban),
-    (v1::ObservableType::CryptoWallet, ObservableType::CryptoWallet),
+    (
+        v1::ObservableType::CryptoWallet,
+        ObservableType::CryptoWallet,
+    ),
     (v1::ObservableType::Sha256, ObservableType::Sha256),
     (v1::ObservableType::Sha1, ObservableType::Sha1),
     (v1::ObservableType::Md5, ObservableType::Md5),
     (v1::ObservableType::CardBin, ObservableType::CardBin),
-    (v1::ObservableType::MessengerHandle, ObservableType::MessengerHandle),
+    (
+        v1::ObservableType::MessengerHandle,
+        ObservableType::MessengerHandle,
+    ),
 ];
 
 pub(crate) fn observable_type_from_proto(value: i32) -> Option<ObservableType> {
@@ -101,20 +128,26 @@ pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
         observables: indicator
             .observables
             .into_iter()
-            .map(|observable| (observable_type_from_proto(observable.r#type), observable.value))
+            .map(|observable| {
+                (
+                    observable_type_from_proto(observable.r#type),
+                    observable.value,
+                )
+            })
             .collect(),
         language: indicator.language,
         first_seen: indicator.first_seen_time.as_ref().and_then(from_timestamp),
         valid_until: indicator.valid_until_time.as_ref().and_then(from_timestamp),
         confidence: indicator.confidence,
         evaluation: indicator.evaluation.map(|evaluation| {
-            let source = match v1::evaluation::SourceReliability::try_from(evaluation.source_reliability) {
-                Ok(v1::evaluation::SourceReliability::A) => Some('A'),
-                Ok(v1::evaluation::SourceReliability::B) => Some('B'),
-                Ok(v1::evaluation::SourceReliability::C) => Some('C'),
-                Ok(v1::evaluation::SourceReliability::X) => Some('X'),
-                _ => None,
-            };
+            let source =
+                match v1::evaluation::SourceReliability::try_from(evaluation.source_reliability) {
+                    Ok(v1::evaluation::SourceReliability::A) => Some('A'),
+                    Ok(v1::evaluation::SourceReliability::B) => Some('B'),
+                    Ok(v1::evaluation::SourceReliability::C) => Some('C'),
+                    Ok(v1::evaluation::SourceReliability::X) => Some('X'),
+                    _ => None,
+                };
             let accuracy = u8::try_from(evaluation.information_accuracy)
                 .ok()
                 .filter(|accuracy| (1..=4).contains(accuracy));
@@ -179,7 +212,10 @@ pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::
             .map(ToString::to_string)
             .unwrap_or_default(),
         create_time: Some(to_timestamp(indicator.created)),
-        revoke_time: indicator.revoked.as_ref().map(|(time, _)| to_timestamp(*time)),
+        revoke_time: indicator
+            .revoked
+            .as_ref()
+            .map(|(time, _)| to_timestamp(*time)),
         revoke_reason: indicator
             .revoked
             .as_ref()

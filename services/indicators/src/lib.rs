@@ -45,7 +45,8 @@ impl IndicatorService {
         indicator: Option<v1::Indicator>,
     ) -> Result<PublishOutcome, ServiceError> {
         request_id(request_id_value, "request_id")?;
-        let indicator = indicator.ok_or_else(|| ServiceError::invalid("indicator", "indicator is required"))?;
+        let indicator =
+            indicator.ok_or_else(|| ServiceError::invalid("indicator", "indicator is required"))?;
         let content = NewIndicator::validate(convert::draft_from_proto(indicator), "indicator")?;
         caller.may_publish_with(content.tlp, &content.scope)?;
         self.check_scope_members(&content.scope).await?;
@@ -62,7 +63,10 @@ impl IndicatorService {
             let mut violations = Violations::new();
             for agency in agencies {
                 if self.store.get_agency(agency).await?.is_none() {
-                    violations.add("indicator.scope.agencies.agency_ids", format!("{agency} is not a member agency"));
+                    violations.add(
+                        "indicator.scope.agencies.agency_ids",
+                        format!("{agency} is not a member agency"),
+                    );
                 }
             }
             if !violations.is_empty() {
@@ -75,11 +79,16 @@ impl IndicatorService {
 
 #[tonic::async_trait]
 impl indicator_service_server::IndicatorService for IndicatorService {
-    async fn publish(&self, request: Request<v1::PublishRequest>) -> Result<Response<v1::PublishResponse>, Status> {
+    async fn publish(
+        &self,
+        request: Request<v1::PublishRequest>,
+    ) -> Result<Response<v1::PublishResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         caller.may_publish_indicator().map_err(ServiceError::from)?;
         let request = request.into_inner();
-        let outcome = self.publish_one(&caller, &request.request_id, request.indicator).await?;
+        let outcome = self
+            .publish_one(&caller, &request.request_id, request.indicator)
+            .await?;
         let (indicator, duplicate) = match outcome {
             PublishOutcome::Stored(indicator) => (indicator, false),
             PublishOutcome::Duplicate(indicator) => (indicator, true),
@@ -107,7 +116,10 @@ impl indicator_service_server::IndicatorService for IndicatorService {
                 request_id: item.request_id.clone(),
                 ..v1::PublishResult::default()
             };
-            match self.publish_one(&caller, &item.request_id, item.indicator).await {
+            match self
+                .publish_one(&caller, &item.request_id, item.indicator)
+                .await
+            {
                 Ok(PublishOutcome::Stored(indicator)) => {
                     result.outcome = v1::publish_result::Outcome::Accepted as i32;
                     result.indicator_id = indicator.id.to_string();
@@ -144,12 +156,18 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let caller = self.auth.caller(&request).await?;
         let id = ObjectId::parse(ObjectId::INDICATOR, &request.get_ref().indicator_id)
             .map_err(|error| ServiceError::invalid("indicator_id", error.to_string()))?;
-        let indicator = self.store.get_indicator(&id).await.map_err(ServiceError::from)?;
+        let indicator = self
+            .store
+            .get_indicator(&id)
+            .await
+            .map_err(ServiceError::from)?;
         // Not found and not visible answer alike, so ids reveal nothing.
         let indicator = indicator
             .filter(|indicator| {
                 let content = &indicator.content;
-                caller.may_receive(&indicator.source_agency, &content.scope, content.tlp).is_ok()
+                caller
+                    .may_receive(&indicator.source_agency, &content.scope, content.tlp)
+                    .is_ok()
             })
             .ok_or(ServiceError::NotFound("indicator"))?;
         Ok(Response::new(v1::GetIndicatorResponse {
@@ -168,29 +186,56 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let request = request.into_inner();
         let filter = subscribe::Filter::from_request(&request)?;
         let after = request.after.map_or(0, |cursor| cursor.position);
-        let stream = subscribe::spawn(self.store.clone(), caller, filter, after, self.shutdown.clone());
+        let stream = subscribe::spawn(
+            self.store.clone(),
+            caller,
+            filter,
+            after,
+            self.shutdown.clone(),
+        );
         Ok(Response::new(stream))
     }
 
-    async fn list_indicators(&self, _request: tonic::Request<v1::ListIndicatorsRequest>) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
+    async fn list_indicators(
+        &self,
+        _request: tonic::Request<v1::ListIndicatorsRequest>,
+    ) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ListIndicators").into())
     }
-    async fn revoke_indicator(&self, _request: tonic::Request<v1::RevokeIndicatorRequest>) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
+    async fn revoke_indicator(
+        &self,
+        _request: tonic::Request<v1::RevokeIndicatorRequest>,
+    ) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/RevokeIndicator").into())
     }
-    async fn link_observables(&self, _request: tonic::Request<v1::LinkObservablesRequest>) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
+    async fn link_observables(
+        &self,
+        _request: tonic::Request<v1::LinkObservablesRequest>,
+    ) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/LinkObservables").into())
     }
-    async fn report_sighting(&self, _request: tonic::Request<v1::ReportSightingRequest>) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
+    async fn report_sighting(
+        &self,
+        _request: tonic::Request<v1::ReportSightingRequest>,
+    ) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ReportSighting").into())
     }
-    async fn lookup(&self, _request: tonic::Request<v1::LookupRequest>) -> Result<tonic::Response<v1::LookupResponse>, Status> {
+    async fn lookup(
+        &self,
+        _request: tonic::Request<v1::LookupRequest>,
+    ) -> Result<tonic::Response<v1::LookupResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/Lookup").into())
     }
-    async fn export_stix(&self, _request: tonic::Request<v1::ExportStixRequest>) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
+    async fn export_stix(
+        &self,
+        _request: tonic::Request<v1::ExportStixRequest>,
+    ) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ExportStix").into())
     }
-    async fn import_stix(&self, _request: tonic::Request<v1::ImportStixRequest>) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
+    async fn import_stix(
+        &self,
+        _request: tonic::Request<v1::ImportStixRequest>,
+    ) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ImportStix").into())
     }
 }

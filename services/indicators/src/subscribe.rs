@@ -48,7 +48,10 @@ impl Filter {
         for (index, value) in request.observable_types.iter().enumerate() {
             match convert::observable_type_from_proto(*value) {
                 Some(kind) => filter.observable_types.push(kind),
-                None => violations.add(format!("observable_types[{index}]"), "unknown observable type"),
+                None => violations.add(
+                    format!("observable_types[{index}]"),
+                    "unknown observable type",
+                ),
             }
         }
         for (index, value) in request.tlps.iter().enumerate() {
@@ -58,11 +61,16 @@ impl Filter {
             }
         }
         for (index, value) in request.source_agency_ids.iter().enumerate() {
-            if let Some(agency) = violations.check(format!("source_agency_ids[{index}]"), AgencyId::parse(value)) {
+            if let Some(agency) = violations.check(
+                format!("source_agency_ids[{index}]"),
+                AgencyId::parse(value),
+            ) {
                 filter.source_agencies.push(agency);
             }
         }
-        violations.into_result(|| filter).map_err(ServiceError::from)
+        violations
+            .into_result(|| filter)
+            .map_err(ServiceError::from)
     }
 
     fn matches(&self, event: &IndicatorEvent, viewer: &Caller) -> bool {
@@ -73,13 +81,15 @@ impl Filter {
                 .fraud_method
                 .as_ref()
                 .is_some_and(|method| self.categories.contains(&method.category));
-        let type_ok =
-            self.observable_types.is_empty() || indicator.observable_types().any(|kind| self.observable_types.contains(&kind));
+        let type_ok = self.observable_types.is_empty()
+            || indicator
+                .observable_types()
+                .any(|kind| self.observable_types.contains(&kind));
         let tlp_ok = self.tlps.is_empty() || self.tlps.contains(&content.tlp);
         // Filtering by source must not reveal the source of anonymous items.
         let source_visible = !content.anonymous || viewer.agency() == &indicator.source_agency;
-        let source_ok =
-            self.source_agencies.is_empty() || (source_visible && self.source_agencies.contains(&indicator.source_agency));
+        let source_ok = self.source_agencies.is_empty()
+            || (source_visible && self.source_agencies.contains(&indicator.source_agency));
         category_ok && type_ok && tlp_ok && source_ok
     }
 }
@@ -152,7 +162,9 @@ async fn deliver(
                     }),
                     event_time: Some(to_timestamp(event.time)),
                     event: Some(match event.kind {
-                        IndicatorEventKind::Published => v1::indicator_event::Event::Published(message),
+                        IndicatorEventKind::Published => {
+                            v1::indicator_event::Event::Published(message)
+                        }
                         IndicatorEventKind::Revoked => v1::indicator_event::Event::Revoked(message),
                     }),
                 }),

@@ -4,8 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison::{
-    DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, TlsFiles,
-    config::ConfigFile,
+    DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, TlsFiles, config::ConfigFile,
     dev::ensure_dev_pki,
 };
 use liaison_core::Federation;
@@ -111,7 +110,9 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
     };
     let listen = match args.listen.or(file.listen) {
         Some(listen) => listen,
-        None => DEFAULT_LISTEN.parse().map_err(|_| "bad default listen address".to_owned())?,
+        None => DEFAULT_LISTEN
+            .parse()
+            .map_err(|_| "bad default listen address".to_owned())?,
     };
     let data_dir = args
         .data_dir
@@ -119,19 +120,31 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let database = match args.database_url.map(Secret::new).or(file.database_url) {
         None => DatabaseConfig::Sqlite(data_dir.join("liaison.db")),
-        Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+        Some(url)
+            if url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://") =>
+        {
             DatabaseConfig::Postgres(url)
         }
         Some(url) => match url.expose().strip_prefix("sqlite://") {
             Some(path) => DatabaseConfig::Sqlite(PathBuf::from(path)),
-            None => return Err("database URL must start with postgres://, postgresql:// or sqlite://".into()),
+            None => {
+                return Err(
+                    "database URL must start with postgres://, postgresql:// or sqlite://".into(),
+                );
+            }
         },
     };
-    let federation_toml = match args.federation.or(file.federation) {
-        Some(path) => std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?,
-        None if args.dev => EXAMPLE_FEDERATION.to_owned(),
-        None => return Err("no federation file: pass --federation FILE, or --dev for the example federation".into()),
-    };
+    let federation_toml =
+        match args.federation.or(file.federation) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|error| format!("{}: {error}", path.display()))?,
+            None if args.dev => EXAMPLE_FEDERATION.to_owned(),
+            None => return Err(
+                "no federation file: pass --federation FILE, or --dev for the example federation"
+                    .into(),
+            ),
+        };
     let federation = Federation::from_toml(&federation_toml).map_err(|error| error.to_string())?;
     let tls = match (
         args.tls_ca.or(file.tls.ca),
@@ -144,7 +157,8 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
             server_key,
         },
         (None, None, None) if args.dev => {
-            let (files, created) = ensure_dev_pki(&data_dir, &federation).map_err(|error| error.to_string())?;
+            let (files, created) =
+                ensure_dev_pki(&data_dir, &federation).map_err(|error| error.to_string())?;
             if created {
                 eprintln!(
                     "liaison: created a development PKI in {} (client certificates under principals/)",
@@ -153,7 +167,12 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
             }
             files
         }
-        _ => return Err("TLS needs --tls-ca, --tls-cert and --tls-key (or --dev for a development PKI)".into()),
+        _ => {
+            return Err(
+                "TLS needs --tls-ca, --tls-cert and --tls-key (or --dev for a development PKI)"
+                    .into(),
+            );
+        }
     };
     Ok(HubConfig {
         listen,
@@ -168,7 +187,9 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
 /// `liaison dev init`.
 pub fn dev_init(args: DevInitArgs) -> Result<String, String> {
     let text = match &args.federation {
-        Some(path) => std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?
+        }
         None => EXAMPLE_FEDERATION.to_owned(),
     };
     let federation = Federation::from_toml(&text).map_err(|error| error.to_string())?;
@@ -189,13 +210,14 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

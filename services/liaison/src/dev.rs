@@ -10,7 +10,10 @@ use crate::TlsFiles;
 
 /// The PKI of `DATA_DIR/pki`, created on first use for every principal of `federation`.
 /// Returns the TLS files and whether they were created now.
-pub fn ensure_dev_pki(data_dir: &Path, federation: &Federation) -> Result<(TlsFiles, bool), PkiError> {
+pub fn ensure_dev_pki(
+    data_dir: &Path,
+    federation: &Federation,
+) -> Result<(TlsFiles, bool), PkiError> {
     let dir = data_dir.join("pki");
     let created = !DevPkiPaths::in_dir(&dir).ca_cert.exists();
     if created {
@@ -33,6 +36,10 @@ mod tests {
         let (_, created_again) = ensure_dev_pki(dir.path(), &federation).unwrap();
         assert!(!created_again);
         assert_eq!(std::fs::read(&files.ca_cert).unwrap(), first);
-        assert!(dir.path().join("pki/principals/RS-MUP/officer.pem").exists());
+        assert!(
+            dir.path()
+                .join("pki/principals/RS-MUP/officer.pem")
+                .exists()
+        );
     }
 }

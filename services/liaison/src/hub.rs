@@ -136,7 +136,10 @@ impl BoundHub {
 
     /// Serves until `shutdown` completes, then stops accepting, ends open streams, lets
     /// in-flight calls finish for up to the configured grace period, and closes the database.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HubError> {
         let (stop_sender, stop) = Shutdown::new();
         let sequencer = self.store.spawn_sequencer({
             let mut stop = stop.clone();
@@ -153,8 +156,12 @@ impl BoundHub {
         ));
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<v1::directory_service_server::DirectoryServiceServer<DirectoryService>>().await;
-        health.set_serving::<v1::indicator_service_server::IndicatorServiceServer<IndicatorService>>().await;
+        health
+            .set_serving::<v1::directory_service_server::DirectoryServiceServer<DirectoryService>>()
+            .await;
+        health
+            .set_serving::<v1::indicator_service_server::IndicatorServiceServer<IndicatorService>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -178,7 +185,9 @@ impl BoundHub {
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {
             shutdown.await;
-            tracing::info!("shutting down: no new calls; open streams end; in-flight calls may finish");
+            tracing::info!(
+                "shutting down: no new calls; open streams end; in-flight calls may finish"
+            );
             let _ = stop_sender.send(true);
         };
         let server = router.serve_with_incoming_shutdown(ReceiverStream::new(incoming), signal);

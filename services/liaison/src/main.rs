@@ -26,7 +26,10 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            eprintln!("liaison: listening on {} (mutual TLS, TLS 1.3)", hub.local_addr());
+            eprintln!(
+                "liaison: listening on {} (mutual TLS, TLS 1.3)",
+                hub.local_addr()
+            );
             match hub.serve(cli::shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

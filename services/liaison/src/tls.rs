@@ -98,13 +98,21 @@ impl Connected for TlsConnection {
 }
 
 impl AsyncRead for TlsConnection {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsConnection {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -164,14 +172,20 @@ pub(crate) async fn accept_loop(
                     let info = connection_info(&stream, remote_addr, &trust_domain);
                     let _ = sink.send(Ok(TlsConnection { stream, info })).await;
                 }
-                Ok(Err(error)) => tracing::info!(peer = %remote_addr, %error, "TLS handshake refused"),
+                Ok(Err(error)) => {
+                    tracing::info!(peer = %remote_addr, %error, "TLS handshake refused")
+                }
                 Err(_) => tracing::info!(peer = %remote_addr, "TLS handshake timed out"),
             }
         });
     }
 }
 
-fn connection_info(stream: &TlsStream<TcpStream>, remote_addr: SocketAddr, trust_domain: &str) -> ConnectionInfo {
+fn connection_info(
+    stream: &TlsStream<TcpStream>,
+    remote_addr: SocketAddr,
+    trust_domain: &str,
+) -> ConnectionInfo {
     let (_, session) = stream.get_ref();
     let identity = match session.peer_certificates().and_then(|chain| chain.first()) {
         Some(certificate) => PeerIdentity::from_certificate(certificate, trust_domain),

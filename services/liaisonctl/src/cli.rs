@@ -1,0 +1,179 @@
+//! Arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// liaisonctl: talk to a Liaison hub over mutual TLS.
+///
+/// Connection settings come from flags or LIAISON_* environment variables. With
+/// `--dev --as AGENCY-ID/name`, the certificate, key and CA are taken from the
+/// development PKI that `liaison serve --dev` created in its data directory.
+///
+/// Exit codes: 0 success; 1 the hub refused or failed the call; 2 bad arguments;
+/// 64 bad configuration (a file that cannot be read); 69 the hub cannot be reached;
+/// 77 the hub does not accept this identity or denies the action.
+#[derive(Debug, Parser)]
+#[command(name = "liaisonctl", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Output format: tables for people, JSON for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "LIAISON_OUTPUT")]
+    pub output: OutputFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the hub and who to be.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Hub endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "LIAISON_ENDPOINT",
+        default_value = "https://127.0.0.1:50051"
+    )]
+    pub endpoint: String,
+    /// Hub CA certificate (PEM).
+    #[arg(long, global = true, env = "LIAISON_CA")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM).
+    #[arg(long, global = true, env = "LIAISON_CERT")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, global = true, env = "LIAISON_KEY")]
+    pub key: Option<PathBuf>,
+    /// Use the development PKI of the hub's data directory (see --as and --data-dir).
+    #[arg(long, global = true, env = "LIAISON_DEV")]
+    pub dev: bool,
+    /// With --dev: the principal to act as, AGENCY-ID/name (e.g. UA-CERT/officer).
+    #[arg(
+        long = "as",
+        global = true,
+        env = "LIAISON_AS",
+        value_name = "AGENCY-ID/NAME"
+    )]
+    pub as_principal: Option<String>,
+    /// With --dev: the hub's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "LIAISON_DATA_DIR",
+        default_value = "liaison-data"
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show who the hub thinks you are: principal, agency, roles, certificate.
+    Whoami,
+    /// Member agencies.
+    #[command(subcommand)]
+    Agencies(AgenciesCommand),
+    /// Fraud-method indicators.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgenciesCommand {
+    /// List every member agency.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndicatorsCommand {
+    /// Publish a fraud method and/or observables.
+    Publish(Box<PublishArgs>),
+    /// Show one indicator.
+    Get {
+        /// Indicator id (ind_…).
+        id: String,
+    },
+    /// Follow new indicators as they are published (Ctrl-C to stop).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Title of the fraud method; omit to publish observables on their own.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// How the fraud works.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Countermeasures.
+    #[arg(long, default_value = "")]
+    pub countermeasures: String,
+    /// Category of the fraud method.
+    #[arg(long, value_enum, default_value_t = Category::Other)]
+    pub category: Category,
+    /// An observable, TYPE=VALUE (repeatable). Types: domain, url, ipv4, ipv6, email,
+    /// phone, iban, crypto-wallet, sha256, sha1, md5, card-bin, messenger.
+    #[arg(long = "observable", value_name = "TYPE=VALUE")]
+    pub observables: Vec<String>,
+    /// BCP 47 language of the texts (uk, sr-Cyrl, vi, lv, en, …).
+    #[arg(long, default_value = "en")]
+    pub language: String,
+    /// TLP 2.0 marking: clear, green, amber, amber+strict, red.
+    #[arg(long, default_value = "green")]
+    pub tlp: String,
+    /// Who receives it: all, group:GROUP-ID, or agencies:ID,ID,…
+    #[arg(long, default_value = "all")]
+    pub scope: String,
+    /// Confidence, 0 to 100.
+    #[arg(long, default_value_t = 50)]
+    pub confidence: u32,
+    /// Evaluation code: source reliability A, B, C or X and accuracy 1-4, e.g. B2.
+    #[arg(long)]
+    pub evaluation: Option<String>,
+    /// Hide the source agency from recipients.
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Expiry, RFC 3339 (2027-01-31T00:00:00Z).
+    #[arg(long)]
+    pub valid_until: Option<String>,
+    /// Idempotency key; a retry with the same key stores nothing twice [default: random]
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Resume after this cursor (the last one printed); 0 replays everything you may see.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// Only these categories (repeatable).
+    #[arg(long = "category", value_enum)]
+    pub categories: Vec<Category>,
+    /// Only these TLP markings (repeatable).
+    #[arg(long = "tlp")]
+    pub tlps: Vec<String>,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Category {
+    Phishing,
+    BusinessEmailCompromise,
+    InvestmentFraud,
+    RomanceFraud,
+    TechSupportFraud,
+    SimSwap,
+    CardNotPresentFraud,
+    RansomwareExtortion,
+    CryptoAssetFraud,
+    FakeOnlineShop,
+    Other,
+}

@@ -1,0 +1,222 @@
+//! `liaisonctl` end to end: the real binary against a real hub over mutual TLS, the way a
+//! liaison officer uses it (`--dev --as AGENCY/name` against the hub's data directory).
+
+use std::{path::Path, process::Output, time::Duration};
+
+use liaison_testkit::{Backend, TestHub};
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() -> anyhow::Result<()> {
+                    super::$name(liaison_testkit::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() -> anyhow::Result<()> {
+                    super::$name(liaison_testkit::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+both!(
+    whoami_and_agencies,
+    publish_get_and_watch,
+    errors_a_person_understands
+);
+
+/// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
+async fn liaisonctl(hub: &TestHub, principal: &str, args: &[&str]) -> anyhow::Result<Output> {
+    liaisonctl_raw(hub.endpoint(), &hub.data_dir(), principal, args).await
+}
+
+async fn liaisonctl_raw(
+    endpoint: &str,
+    data_dir: &Path,
+    principal: &str,
+    args: &[&str],
+) -> anyhow::Result<Output> {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+        .arg("--endpoint")
+        .arg(endpoint)
+        .arg("--dev")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--as")
+        .arg(principal)
+        .args(args)
+        .env_remove("LIAISON_CA")
+        .env_remove("LIAISON_CERT")
+        .env_remove("LIAISON_KEY")
+        .env_remove("LIAISON_OUTPUT")
+        .kill_on_drop(true)
+        .output();
+    Ok(tokio::time::timeout(Duration::from_secs(30), output).await??)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let table = liaisonctl(&hub, "UA-CERT/officer", &["whoami"]).await?;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("FIELD "), "{text}");
+    assert!(text.contains("UA-CERT/person/officer"), "{text}");
+    assert!(text.contains("officer, auditor"), "{text}");
+
+    let json = liaisonctl(&hub, "VN-BCA/feed", &["whoami", "--output", "json"]).await?;
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout)?;
+    assert_eq!(value["agency_id"], "VN-BCA");
+    assert_eq!(value["kind"], "system");
+    assert_eq!(value["roles"], serde_json::json!(["system"]));
+
+    let agencies = liaisonctl(&hub, "RS-MUP/feed", &["agencies", "list", "-o", "json"]).await?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&agencies.stdout)?;
+    assert_eq!(list.len(), 22);
+    let vietnam = list
+        .iter()
+        .find(|agency| agency["id"] == "VN-BCA")
+        .expect("VN-BCA listed");
+    assert_eq!(vietnam["native_name"], "Bộ Công an");
+    assert_eq!(vietnam["state"]["budapest_convention_party"], false);
+    hub.stop().await
+}
+
+async fn publish_get_and_watch(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let published = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "indicators",
+            "publish",
+            "--title",
+            "Lažni investicioni sajt sa kriptovalutama",
+            "--category",
+            "crypto-asset-fraud",
+            "--language",
+            "sr-Latn",
+            "--observable",
+            "url=HTTPS://Kripto-Profit.example/prijava",
+            "--observable",
+            "wallet=0x52908400098527886E0F7030069857D2E4169EE7",
+            "--tlp",
+            "amber",
+            "--scope",
+            "agencies:RS-MUP,ME-UP",
+            "--evaluation",
+            "B2",
+            "--output",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(published.status.success(), "{}", stderr(&published));
+    let value: serde_json::Value = serde_json::from_slice(&published.stdout)?;
+    let id = value["indicator"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        value["indicator"]["observables"][0]["value"],
+        "https://kripto-profit.example/prijava"
+    );
+    assert_eq!(value["indicator"]["tlp"], "AMBER");
+
+    let shown = liaisonctl(&hub, "ME-UP/officer", &["indicators", "get", &id]).await?;
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(stdout(&shown).contains("Lažni investicioni sajt sa kriptovalutama"));
+
+    let hidden = liaisonctl(&hub, "HU-NNI/officer", &["indicators", "get", &id]).await?;
+    assert_eq!(hidden.status.code(), Some(1));
+    assert!(stderr(&hidden).contains("not found"), "{}", stderr(&hidden));
+
+    let watched = liaisonctl(
+        &hub,
+        "ME-UP/feed",
+        &["indicators", "watch", "--limit", "1", "-o", "json"],
+    )
+    .await?;
+    assert!(watched.status.success(), "{}", stderr(&watched));
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(&watched).lines().next().unwrap_or_default())?;
+    assert_eq!(line["indicator"]["id"], id.as_str());
+    assert_eq!(line["event"], "published");
+    assert!(line["cursor"].as_u64().unwrap_or(0) > 0);
+    hub.stop().await
+}
+
+async fn errors_a_person_understands(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+
+    let invalid = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &[
+            "indicators",
+            "publish",
+            "--title",
+            "Шахрайство",
+            "--observable",
+            "iban=UA00 1234",
+        ],
+    )
+    .await?;
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(
+        stderr(&invalid).contains("indicator.observables[0].value: not a valid IBAN"),
+        "{}",
+        stderr(&invalid)
+    );
+
+    let unknown = liaisonctl(&hub, "UA-CERT/nobody", &["whoami"]).await?;
+    assert_eq!(unknown.status.code(), Some(64));
+    assert!(
+        stderr(&unknown).contains("nobody.pem"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let not_listening = liaisonctl_raw(
+        "https://127.0.0.1:9",
+        &hub.data_dir(),
+        "UA-CERT/officer",
+        &["whoami"],
+    )
+    .await?;
+    assert_eq!(not_listening.status.code(), Some(69));
+    assert!(
+        stderr(&not_listening).contains("nothing is listening"),
+        "{}",
+        stderr(&not_listening)
+    );
+
+    // A certificate from another CA: the hub refuses it.
+    let elsewhere = tempfile::tempdir()?;
+    let elsewhere = elsewhere.path();
+    let federation = liaison_core_example()?;
+    liaison_pki::dev_init(&elsewhere.join("pki"), &federation)?;
+    std::fs::copy(&hub.pki().ca_cert, elsewhere.join("pki/ca.pem"))?;
+    let refused = liaisonctl_raw(hub.endpoint(), elsewhere, "UA-CERT/officer", &["whoami"]).await?;
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("refused the client certificate"),
+        "{}",
+        stderr(&refused)
+    );
+    hub.stop().await
+}
+
+fn liaison_core_example() -> anyhow::Result<liaison_core::Federation> {
+    Ok(liaison_core::Federation::from_toml(include_str!(
+        "../../../../deploy/federation.example.toml"
+    ))?)
+}
