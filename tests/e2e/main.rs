@@ -6,6 +6,7 @@ mod support;
 
 mod directory;
 mod indicators;
+mod lifecycle;
 mod restart;
 mod subscribe;
 mod tls;

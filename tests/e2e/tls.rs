@@ -140,3 +140,44 @@ async fn certificate_without_principal_is_unauthenticated(backend: Backend) -> a
     }
     hub.stop().await
 }
+
+both!(tls_1_2_is_refused);
+
+/// A raw TLS handshake with a valid client certificate, offering only `version`.
+async fn handshake(
+    hub: &TestHub,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(&hub.pki().ca_cert)?)?;
+    let (cert, key) = hub.pki().principal("UA-CERT", "feed");
+    let chain = vec![CertificateDer::from_pem_file(cert)?];
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[version])?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(key)?)?;
+    let address = hub.endpoint().trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(address).await?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut stream = connector
+        .connect(ServerName::try_from("127.0.0.1")?, tcp)
+        .await?;
+    // In TLS 1.3 the server's verdict on the client certificate arrives after the
+    // handshake: write and flush once so that a refusal surfaces here.
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
+    tokio::io::AsyncWriteExt::flush(&mut stream).await?;
+    Ok(())
+}
+
+async fn tls_1_2_is_refused(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let outcome = handshake(&hub, &rustls::version::TLS12).await;
+    assert!(outcome.is_err(), "a TLS 1.2 handshake succeeded");
+    handshake(&hub, &rustls::version::TLS13).await?;
+    hub.stop().await
+}

@@ -124,6 +124,11 @@ impl Client {
         })
     }
 
+    /// The underlying channel, for clients of other services (health checking, say).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// The endpoint connected to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint

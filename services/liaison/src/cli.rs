@@ -226,3 +226,144 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
 }
+
+#[cfg(test)]
+mod tests {
+    //! The deployment files must agree with the binary: every `LIAISON_*` variable they set
+    //! exists, embedded configuration parses, and every port is the one the hub listens on.
+
+    use std::{collections::BTreeSet, path::Path};
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn deploy_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+    }
+
+    fn deploy_files() -> Vec<(PathBuf, String)> {
+        let mut files = Vec::new();
+        let mut pending = vec![deploy_dir()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    files.push((path, text));
+                }
+            }
+        }
+        files
+    }
+
+    fn known_variables() -> BTreeSet<String> {
+        let command = Cli::command();
+        let mut names: BTreeSet<String> = command
+            .get_subcommands()
+            .flat_map(|sub| {
+                sub.get_arguments()
+                    .chain(sub.get_subcommands().flat_map(|s| s.get_arguments()))
+            })
+            .filter_map(|arg| arg.get_env().map(|env| env.to_string_lossy().into_owned()))
+            .collect();
+        names.insert("LIAISON_LOG".into());
+        names
+    }
+
+    #[test]
+    fn deployment_files_use_only_variables_the_hub_reads() {
+        let known = known_variables();
+        assert!(known.contains("LIAISON_DATABASE_URL"));
+        for (path, text) in deploy_files() {
+            for word in text.split(|c: char| !(c.is_ascii_uppercase() || c == '_')) {
+                if word.starts_with("LIAISON_") && word.len() > "LIAISON_".len() {
+                    assert!(
+                        known.contains(word),
+                        "{} sets {word}, which liaison does not read",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kubernetes_configuration_parses_and_ports_agree() {
+        let manifest =
+            std::fs::read_to_string(deploy_dir().join("kubernetes/liaison.yaml")).unwrap();
+        let embedded: String = manifest
+            .split("liaison.toml: |\n")
+            .nth(1)
+            .expect("ConfigMap with liaison.toml")
+            .lines()
+            .take_while(|line| line.is_empty() || line.starts_with("    "))
+            .map(|line| format!("{}\n", line.trim_start()))
+            .collect();
+        let config: ConfigFile = toml::from_str(&embedded).expect("embedded liaison.toml parses");
+        let port = config.listen.expect("listen").port();
+        assert!(manifest.contains(&format!("containerPort: {port}")));
+        let compose = std::fs::read_to_string(deploy_dir().join("compose.yaml")).unwrap();
+        assert!(compose.contains(&format!("\"{port}:{port}\"")));
+        assert!(compose.contains(&format!("0.0.0.0:{port}")));
+        let dockerfile = std::fs::read_to_string(deploy_dir().join("Dockerfile")).unwrap();
+        assert!(dockerfile.contains(&format!("EXPOSE {port}")));
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_dev_needs_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("liaison.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nshutdown_grace_seconds = 3\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "liaison",
+            "serve",
+            "--dev",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:7001",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        let config = serve_config(args).unwrap();
+        assert_eq!(
+            config.listen.port(),
+            7001,
+            "the flag must win over the file"
+        );
+        assert_eq!(
+            config.shutdown_grace,
+            Duration::from_secs(3),
+            "the file must win over the default"
+        );
+        assert!(config.tls.ca_cert.exists(), "--dev creates the PKI");
+        assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        let cli = Cli::try_parse_from(["liaison", "serve", "--data-dir", "/nonexistent"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        let error = serve_config(args).unwrap_err();
+        assert!(error.contains("--federation"), "{error}");
+        let cli = Cli::try_parse_from(["liaison", "serve", "--dev", "--database-url", "mysql://x"])
+            .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(serve_config(args).unwrap_err().contains("postgres://"));
+    }
+}
