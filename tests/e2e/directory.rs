@@ -7,7 +7,7 @@ use liaison_testkit::{Backend, TestHub};
 use rustls_pki_types::{CertificateDer, pem::PemObject};
 use sha2::{Digest, Sha256};
 
-use crate::both;
+use liaison_testkit::both;
 
 both!(
     who_am_i_names_the_certificate_principal,

@@ -4,9 +4,10 @@ use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub};
 use tonic_types::StatusExt;
 
-use crate::{
-    both,
-    support::{fraud_method, named, next_event, publish, published, subscribe_after},
+use liaison_testkit::both;
+
+use crate::support::{
+    fraud_method, named, next_event, publish, publish_method, published, subscribe_after,
 };
 
 both!(
@@ -111,12 +112,7 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
         .into_inner()
         .indicator
         .unwrap();
-    let public = officer_ua
-        .publish(publish(fraud_method("Фальшива технічна підтримка")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let public = publish_method(&mut officer_ua, "Фальшива технічна підтримка").await?;
 
     // What each principal receives from the start of the stream, up to the public marker.
     let mut received = std::collections::BTreeMap::new();
@@ -238,12 +234,7 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
         ..subscribe_after(0)
     };
     let mut stream = netherlands.subscribe(by_source).await?.into_inner();
-    let marker = vietnam
-        .publish(publish(fraud_method("Marker, not anonymous")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let marker = publish_method(&mut vietnam, "Marker, not anonymous").await?;
     let first = next_event(&mut stream).await?;
     assert_eq!(
         published(&first)?.id,

@@ -7,7 +7,9 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::{both, support::subscribe_after};
+use liaison_testkit::both;
+
+use crate::support::subscribe_after;
 
 both!(
     health_reports_serving,

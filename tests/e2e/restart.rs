@@ -3,9 +3,10 @@
 use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub};
 
-use crate::{
-    both,
-    support::{fraud_method, next_event, publish, published, subscribe_after},
+use liaison_testkit::both;
+
+use crate::support::{
+    fraud_method, next_event, publish, publish_method, published, subscribe_after,
 };
 
 both!(a_restart_keeps_everything);
@@ -62,11 +63,5 @@ async fn a_restart_keeps_everything(backend: Backend) -> anyhow::Result<()> {
 
 async fn publisher_after_restart(hub: &TestHub) -> anyhow::Result<String> {
     let mut publisher = hub.client("MK-MVR", "officer").await?.indicators();
-    Ok(publisher
-        .publish(publish(fraud_method("По рестартот")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap()
-        .id)
+    Ok(publish_method(&mut publisher, "По рестартот").await?.id)
 }

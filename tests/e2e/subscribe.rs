@@ -5,10 +5,9 @@ use std::collections::BTreeSet;
 
 use liaison_testkit::{Backend, TestHub};
 
-use crate::{
-    both,
-    support::{fraud_method, next_event, publish, published, subscribe_after},
-};
+use liaison_testkit::both;
+
+use crate::support::{next_event, publish_method, published, subscribe_after};
 
 both!(
     subscribers_before_and_after_both_receive,
@@ -27,12 +26,7 @@ async fn subscribers_before_and_after_both_receive(backend: Backend) -> anyhow::
         .into_inner();
 
     let mut publisher = hub.client("UA-CERT", "officer").await?.indicators();
-    let sent = publisher
-        .publish(publish(fraud_method("Шахрайство з онлайн-купівлею")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let sent = publish_method(&mut publisher, "Шахрайство з онлайн-купівлею").await?;
     assert_eq!(sent.source_agency_id, "UA-CERT");
     assert_eq!(
         sent.observables[0].value, "privat-bezpeka.example",
@@ -72,12 +66,7 @@ async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(
     let mut expected = Vec::new();
     for round in 0..5 {
         let title = format!("Spletna goljufija št. {round}");
-        let indicator = publisher
-            .publish(publish(fraud_method(&title)))
-            .await?
-            .into_inner()
-            .indicator
-            .unwrap();
+        let indicator = publish_method(&mut publisher, &title).await?;
         expected.push(indicator.id);
     }
     let mut reader = hub.client("ME-UP", "feed").await?.indicators();
@@ -92,12 +81,7 @@ async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(
     drop(stream);
     for round in 5..8 {
         let title = format!("Spletna goljufija št. {round}");
-        let indicator = publisher
-            .publish(publish(fraud_method(&title)))
-            .await?
-            .into_inner()
-            .indicator
-            .unwrap();
+        let indicator = publish_method(&mut publisher, &title).await?;
         expected.push(indicator.id);
     }
     let mut stream = reader
@@ -131,12 +115,7 @@ async fn concurrent_writers_and_a_resuming_reader(backend: Backend) -> anyhow::R
             let mut ids = Vec::new();
             for round in 0..EACH {
                 let title = format!("{agency} concurrent {round}");
-                let indicator = client
-                    .publish(publish(fraud_method(&title)))
-                    .await?
-                    .into_inner()
-                    .indicator
-                    .unwrap();
+                let indicator = publish_method(&mut client, &title).await?;
                 ids.push(indicator.id);
             }
             anyhow::Ok(ids)

@@ -2,29 +2,8 @@
 
 use std::time::Duration;
 
-use liaison_proto::v1;
-use tonic::Streaming;
-
-/// Runs an async test function on both backends: `both!(name)` makes `name::sqlite` and
-/// `name::postgres`.
-#[macro_export]
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() -> anyhow::Result<()> {
-                    super::$name(liaison_testkit::Backend::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() -> anyhow::Result<()> {
-                    super::$name(liaison_testkit::Backend::Postgres).await
-                }
-            }
-        )*
-    };
-}
+use liaison_proto::v1::{self, indicator_service_client::IndicatorServiceClient};
+use tonic::{Streaming, transport::Channel};
 
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -117,4 +96,18 @@ pub fn subscribe_after(position: u64) -> v1::SubscribeRequest {
         after: Some(v1::Cursor { position }),
         ..v1::SubscribeRequest::default()
     }
+}
+
+/// Publishes a fraud method with `title` and returns the stored indicator.
+pub async fn publish_method(
+    client: &mut IndicatorServiceClient<Channel>,
+    title: &str,
+) -> anyhow::Result<v1::Indicator> {
+    let response = client
+        .publish(publish(fraud_method(title)))
+        .await?
+        .into_inner();
+    response
+        .indicator
+        .ok_or_else(|| anyhow::anyhow!("no indicator in the response"))
 }

@@ -8,7 +8,7 @@ use liaison_proto::v1::{self, directory_service_client::DirectoryServiceClient};
 use liaison_testkit::{Backend, TestHub};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::both;
+use liaison_testkit::both;
 
 both!(
     no_client_certificate_is_refused,

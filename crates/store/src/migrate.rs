@@ -1,5 +1,8 @@
-//! Schema migrations, embedded in the binary: one list per backend, applied in order, each
-//! in its own transaction, recorded in `schema_migrations`.
+//! Schema migrations, embedded in the binary, applied in order, each in its own
+//! transaction, recorded in `schema_migrations`.
+//!
+//! One SQL text serves both backends: it is written in the common subset of SQLite and
+//! PostgreSQL, and [`for_postgres`] rewrites the few SQLite spellings that differ.
 
 use sqlx::AssertSqlSafe;
 
@@ -8,16 +11,27 @@ use crate::{Store, StoreError, with_pool};
 struct Migration {
     version: i64,
     name: &'static str,
-    sqlite: &'static str,
-    postgres: &'static str,
+    sql: &'static str,
 }
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    sql: include_str!("../migrations/0001_foundation.sql"),
 }];
+
+/// SQLite spellings and their PostgreSQL equivalents.
+const POSTGRES_SPELLINGS: &[(&str, &str)] =
+    &[("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")];
+
+/// The PostgreSQL text of a migration.
+fn for_postgres(sql: &str) -> String {
+    POSTGRES_SPELLINGS
+        .iter()
+        .fold(sql.to_owned(), |sql, (sqlite, postgres)| {
+            sql.replace(sqlite, postgres)
+        })
+}
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x4c49_4149_534f_4e01;
@@ -48,7 +62,11 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
                 return Err(StoreError::NewerSchema(current));
             }
             for migration in MIGRATIONS.iter().filter(|migration| migration.version > current) {
-                let sql = if is_postgres { migration.postgres } else { migration.sqlite };
+                let sql = if is_postgres {
+                    for_postgres(migration.sql)
+                } else {
+                    migration.sql.to_owned()
+                };
                 let failed = |source| StoreError::Migration {
                     version: migration.version,
                     name: migration.name,
@@ -74,4 +92,22 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
         }
         result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_text_has_no_sqlite_spellings() {
+        for migration in MIGRATIONS {
+            let postgres = for_postgres(migration.sql);
+            assert!(
+                !postgres.contains("AUTOINCREMENT"),
+                "migration {}",
+                migration.version
+            );
+        }
+        assert!(for_postgres(MIGRATIONS[0].sql).contains("id BIGSERIAL PRIMARY KEY"));
+    }
 }

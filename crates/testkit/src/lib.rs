@@ -24,6 +24,27 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 
+/// Runs an async test function `fn(Backend) -> anyhow::Result<()>` on both backends:
+/// `both!(name)` makes the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() -> anyhow::Result<()> {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() -> anyhow::Result<()> {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
 /// The variable naming the PostgreSQL server for tests: an admin URL such as
 /// `postgres://postgres@127.0.0.1:5433/postgres`.
 pub const POSTGRES_URL_VARIABLE: &str = "LIAISON_TEST_DATABASE_URL";

@@ -114,9 +114,12 @@ pub struct PublishArgs {
     /// Countermeasures.
     #[arg(long, default_value = "")]
     pub countermeasures: String,
-    /// Category of the fraud method.
-    #[arg(long, value_enum, default_value_t = Category::Other)]
-    pub category: Category,
+    /// Category of the fraud method: phishing, business-email-compromise,
+    /// investment-fraud, romance-fraud, tech-support-fraud, sim-swap,
+    /// card-not-present-fraud, ransomware-extortion, crypto-asset-fraud, fake-online-shop,
+    /// other.
+    #[arg(long, default_value = "other")]
+    pub category: String,
     /// An observable, TYPE=VALUE (repeatable). Types: domain, url, ipv4, ipv6, email,
     /// phone, iban, crypto-wallet, sha256, sha1, md5, card-bin, messenger.
     #[arg(long = "observable", value_name = "TYPE=VALUE")]
@@ -152,28 +155,13 @@ pub struct WatchArgs {
     /// Resume after this cursor (the last one printed); 0 replays everything you may see.
     #[arg(long, default_value_t = 0)]
     pub after: u64,
-    /// Only these categories (repeatable).
-    #[arg(long = "category", value_enum)]
-    pub categories: Vec<Category>,
+    /// Only these categories (repeatable), as for `publish --category`.
+    #[arg(long = "category")]
+    pub categories: Vec<String>,
     /// Only these TLP markings (repeatable).
     #[arg(long = "tlp")]
     pub tlps: Vec<String>,
     /// Stop after this many events.
     #[arg(long)]
     pub limit: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Category {
-    Phishing,
-    BusinessEmailCompromise,
-    InvestmentFraud,
-    RomanceFraud,
-    TechSupportFraud,
-    SimSwap,
-    CardNotPresentFraud,
-    RansomwareExtortion,
-    CryptoAssetFraud,
-    FakeOnlineShop,
-    Other,
 }

@@ -5,10 +5,7 @@ use liaison_proto::v1;
 use serde_json::json;
 
 use crate::{
-    cli::{
-        AgenciesCommand, Category, Cli, Command, IndicatorsCommand, OutputFormat, PublishArgs,
-        WatchArgs,
-    },
+    cli::{AgenciesCommand, Cli, Command, IndicatorsCommand, OutputFormat, PublishArgs, WatchArgs},
     connect::{EXIT_UNREACHABLE, connect},
     output,
 };
@@ -218,20 +215,20 @@ async fn agencies_list(client: &Client, format: OutputFormat) -> Result<(), Fail
     Ok(())
 }
 
-fn category(category: Category) -> v1::FraudCategory {
-    match category {
-        Category::Phishing => v1::FraudCategory::Phishing,
-        Category::BusinessEmailCompromise => v1::FraudCategory::BusinessEmailCompromise,
-        Category::InvestmentFraud => v1::FraudCategory::InvestmentFraud,
-        Category::RomanceFraud => v1::FraudCategory::RomanceFraud,
-        Category::TechSupportFraud => v1::FraudCategory::TechSupportFraud,
-        Category::SimSwap => v1::FraudCategory::SimSwap,
-        Category::CardNotPresentFraud => v1::FraudCategory::CardNotPresentFraud,
-        Category::RansomwareExtortion => v1::FraudCategory::RansomwareExtortion,
-        Category::CryptoAssetFraud => v1::FraudCategory::CryptoAssetFraud,
-        Category::FakeOnlineShop => v1::FraudCategory::FakeOnlineShop,
-        Category::Other => v1::FraudCategory::Other,
-    }
+/// A category as the API names it (`crypto-asset-fraud` is `FRAUD_CATEGORY_CRYPTO_ASSET_FRAUD`).
+fn parse_category(text: &str) -> Result<v1::FraudCategory, Failure> {
+    let name = format!(
+        "FRAUD_CATEGORY_{}",
+        text.trim().to_ascii_uppercase().replace('-', "_")
+    );
+    v1::FraudCategory::from_str_name(&name)
+        .filter(|category| *category != v1::FraudCategory::Unspecified)
+        .ok_or_else(|| {
+            Failure::new(
+                EXIT_USAGE,
+                format!("--category {text:?}: see `liaisonctl indicators publish --help` for the categories"),
+            )
+        })
 }
 
 fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
@@ -345,12 +342,13 @@ fn parse_time(text: &str) -> Result<prost_types::Timestamp, Failure> {
 }
 
 async fn publish(client: &Client, format: OutputFormat, args: PublishArgs) -> Result<(), Failure> {
+    let category = parse_category(&args.category)?;
     let indicator = v1::Indicator {
         fraud_method: args.title.map(|title| v1::FraudMethod {
             title,
             description: args.description,
             countermeasures: args.countermeasures,
-            category: category(args.category) as i32,
+            category: category as i32,
         }),
         observables: args
             .observables
@@ -427,9 +425,9 @@ async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Result
         }),
         categories: args
             .categories
-            .into_iter()
-            .map(|c| category(c) as i32)
-            .collect(),
+            .iter()
+            .map(|text| parse_category(text).map(|category| category as i32))
+            .collect::<Result<_, _>>()?,
         tlps: args
             .tlps
             .iter()

@@ -3,25 +3,7 @@
 
 use std::{path::Path, process::Output, time::Duration};
 
-use liaison_testkit::{Backend, TestHub};
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() -> anyhow::Result<()> {
-                    super::$name(liaison_testkit::Backend::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() -> anyhow::Result<()> {
-                    super::$name(liaison_testkit::Backend::Postgres).await
-                }
-            }
-        )*
-    };
-}
+use liaison_testkit::{Backend, TestHub, both};
 
 both!(
     whoami_and_agencies,
