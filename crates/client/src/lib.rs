@@ -210,7 +210,9 @@ pub fn classify(endpoint: &str, error: &(dyn StdError + 'static)) -> (FailureKin
                         ),
                     );
                 }
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof => {
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => {
                     return refused();
                 }
                 _ => {}
@@ -221,11 +223,16 @@ pub fn classify(endpoint: &str, error: &(dyn StdError + 'static)) -> (FailureKin
         }
         let text = cause.to_string();
         // TLS 1.3 clients learn that their certificate was refused only when the hub closes
-        // the connection after the handshake.
-        if text.contains("connection closed")
-            || text.contains("connection reset")
-            || text.contains("received fatal alert")
-        {
+        // the connection after the handshake; the words differ with timing.
+        const REFUSAL_SIGNS: [&str; 5] = [
+            "connection closed",
+            "connection reset",
+            "received fatal alert",
+            "broken pipe",
+            "unexpected eof",
+        ];
+        let lower = text.to_ascii_lowercase();
+        if REFUSAL_SIGNS.iter().any(|sign| lower.contains(sign)) {
             return refused();
         }
         causes.push(text);
