@@ -230,6 +230,8 @@ pub struct DevPkiPaths {
     pub server_cert: PathBuf,
     /// Server key.
     pub server_key: PathBuf,
+    /// The audit log's Ed25519 signing key (PKCS#8 DER).
+    pub audit_key: PathBuf,
     /// How many principal certificates were written.
     pub principals: usize,
 }
@@ -243,6 +245,7 @@ impl DevPkiPaths {
             ca_key: dir.join("ca.key"),
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server.key"),
+            audit_key: dir.join("audit-log.key"),
             principals: 0,
         }
     }
@@ -271,6 +274,7 @@ pub fn dev_init(dir: &Path, federation: &Federation) -> Result<DevPkiPaths, PkiE
     let ca = CertificateAuthority::generate("Liaison development hub CA")?;
     let server = ca.issue_server(&DEV_SERVER_NAMES, Validity::days(825))?;
     write_file(&paths.ca_key, ca.key_pem(), true)?;
+    write_audit_key(&paths.audit_key)?;
     write_file(&paths.server_cert, &server.cert_pem, false)?;
     write_file(&paths.server_key, &server.key_pem, true)?;
     for (principal, _) in federation.principals() {
@@ -286,9 +290,23 @@ pub fn dev_init(dir: &Path, federation: &Federation) -> Result<DevPkiPaths, PkiE
     Ok(paths)
 }
 
+/// Writes a new Ed25519 key for signing audit checkpoints (PKCS#8 DER, owner-only).
+pub fn write_audit_key(path: &Path) -> Result<(), PkiError> {
+    let (_, pkcs8) =
+        liaison_audit::SigningKey::generate("liaison").map_err(|error| PkiError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(error.to_string()),
+        })?;
+    write_bytes(path, &pkcs8, true)
+}
+
 /// Writes `contents` to `path`, creating parent directories; private keys are readable by
 /// the owner only.
 pub fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
+    write_bytes(path, contents.as_bytes(), private)
+}
+
+fn write_bytes(path: &Path, contents: &[u8], private: bool) -> Result<(), PkiError> {
     let io_error = |source| PkiError::Io {
         path: path.to_owned(),
         source,
@@ -306,7 +324,7 @@ pub fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), PkiE
     #[cfg(not(unix))]
     let _ = private;
     let mut file = options.open(path).map_err(io_error)?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(io_error)
+    std::io::Write::write_all(&mut file, contents).map_err(io_error)
 }
 
 #[cfg(test)]

@@ -63,6 +63,9 @@ impl Authenticator {
                 )
             })?;
         let groups = self.store.groups_of(principal.agency()).await?;
+        if let Some(audit) = request.extensions().get::<crate::AuditContext>() {
+            audit.set_roles(&roles);
+        }
         let caller = Caller::new(
             identity,
             roles,

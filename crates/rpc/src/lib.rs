@@ -6,12 +6,15 @@
 //!   roles and memberships from the directory;
 //! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
 //!   for bad input and safe messages;
+//! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
 //! - conversions between prost and domain values that several services need.
 
+mod audit;
 mod caller;
 mod convert;
 mod error;
 
+pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER};
 pub use caller::{Authenticator, ConnectionInfo};
 pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
 pub use error::ServiceError;

@@ -49,6 +49,9 @@ pub struct IndicatorEvent {
     pub indicator: Indicator,
 }
 
+/// Makes the canonical audit record of a write from the object as stored.
+pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
+
 /// Topic of indicator events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "indicators";
 const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
@@ -172,20 +175,23 @@ macro_rules! load_observables {
 impl Store {
     /// Stores a new indicator with its outbox row in one transaction; a repeated
     /// `request_id` of the same publisher returns the first result and stores nothing.
+    ///
+    /// `audit_record` makes the audit record of the publication from the stored indicator;
+    /// it is committed in the same transaction, so no indicator exists without its record.
     pub async fn publish_indicator(
         &self,
         publisher: &PrincipalId,
         request_id: &str,
         content: NewIndicator,
         now: Timestamp,
+        audit_record: &AuditRecordFn<'_>,
     ) -> Result<PublishOutcome, StoreError> {
-        match self
-            .try_publish_indicator(publisher, request_id, &content, now)
-            .await
-        {
+        let attempt =
+            self.try_publish_indicator(publisher, request_id, &content, now, audit_record);
+        match attempt.await {
             // Two concurrent retries with one request_id: the loser finds the winner's row.
             Err(error) if error.is_unique_violation() => {
-                self.try_publish_indicator(publisher, request_id, &content, now)
+                self.try_publish_indicator(publisher, request_id, &content, now, audit_record)
                     .await
             }
             other => other,
@@ -198,6 +204,7 @@ impl Store {
         request_id: &str,
         content: &NewIndicator,
         now: Timestamp,
+        audit_record: &AuditRecordFn<'_>,
     ) -> Result<PublishOutcome, StoreError> {
         let principal_key = publisher.to_string();
         let indicator = Indicator {
@@ -276,7 +283,11 @@ impl Store {
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now);
+            crate::sequencer::write_outbox!(
+                tx, pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now, None::<String>
+            );
+            let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", indicator.id.as_str(), now, Some(record));
             tx.commit().await?;
             indicator
         });

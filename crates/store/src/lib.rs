@@ -7,6 +7,7 @@
 //! Streams are served from the `events` table, whose positions the [`sequencer`] assigns
 //! after commit from the `outbox` queue, so that cursor order is commit order.
 
+mod audit;
 mod backend;
 mod directory;
 mod error;
@@ -16,6 +17,7 @@ pub mod sequencer;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
+use liaison_core::Timestamp;
 use sqlx::{
     postgres::{PgPool, PgPoolOptions},
     sqlite::{
@@ -24,9 +26,10 @@ use sqlx::{
 };
 use tokio::sync::{Notify, watch};
 
+pub use audit::StoredCheckpoint;
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
-pub use indicators::{IndicatorEvent, IndicatorEventKind, PublishOutcome};
+pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body
 /// is compiled once per backend, so one query text serves both.

@@ -14,11 +14,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "audit log",
+        sql: include_str!("../migrations/0002_audit_log.sql"),
+    },
+];
 
 /// SQLite spellings and their PostgreSQL equivalents.
 const POSTGRES_SPELLINGS: &[(&str, &str)] =

@@ -1,4 +1,5 @@
-//! The sequencer: the one place where stream positions are assigned.
+//! The sequencer: the one place where stream positions and audit-log leaf indexes are
+//! assigned.
 //!
 //! Writers put an `outbox` row in the same transaction as their change. The sequencer
 //! takes every committed outbox row present — whatever its id — gives each the next
@@ -24,14 +25,15 @@ const BATCH: i64 = 1_000;
 /// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
 /// queues the notification that wakes the sequencer of every replica on commit.
 macro_rules! write_outbox {
-    ($tx:ident, $pool:ident, $topic:expr, $kind:expr, $object_id:expr, $now:expr) => {{
+    ($tx:ident, $pool:ident, $topic:expr, $kind:expr, $object_id:expr, $now:expr, $payload:expr) => {{
         sqlx::query(
-            "INSERT INTO outbox (topic, event_kind, object_id, created_us) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind($topic)
         .bind($kind)
         .bind($object_id)
         .bind($now.as_micros())
+        .bind($payload)
         .execute(&mut *$tx)
         .await?;
         if let Some(sql) = $pool.notify_outbox_sql() {
@@ -52,8 +54,11 @@ impl Store {
             let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
                 .fetch_one(&mut *tx)
                 .await?;
-            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-                "SELECT id, topic, event_kind, object_id, created_us FROM outbox ORDER BY id LIMIT $1",
+            let audit_size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log")
+                .fetch_one(&mut *tx)
+                .await?;
+            let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
+                "SELECT id, topic, event_kind, object_id, created_us, payload FROM outbox ORDER BY id LIMIT $1",
             )
             .bind(BATCH)
             .fetch_all(&mut *tx)
@@ -63,7 +68,23 @@ impl Store {
                 (0, high_water)
             } else {
                 let mut position = high_water;
-                for (_, topic, kind, object_id, created_us) in &rows {
+                let mut leaf_index = audit_size;
+                for (_, topic, kind, object_id, created_us, payload) in &rows {
+                    if topic == crate::audit::TOPIC {
+                        // Audit records become leaves of the Merkle log, in sequencing order.
+                        let record = payload.as_deref().unwrap_or_default();
+                        sqlx::query(
+                            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(leaf_index)
+                        .bind(record)
+                        .bind(hex::encode(liaison_audit::leaf_hash(record.as_bytes())))
+                        .bind(now.as_micros())
+                        .execute(&mut *tx)
+                        .await?;
+                        leaf_index += 1;
+                        continue;
+                    }
                     position += 1;
                     sqlx::query(
                         "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)

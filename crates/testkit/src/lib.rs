@@ -78,7 +78,7 @@ impl TestHub {
         }
         let data_dir = tempfile::tempdir().context("temporary data directory")?;
         let federation = Federation::from_toml(EXAMPLE_FEDERATION)?;
-        let (tls, _) = ensure_dev_pki(data_dir.path(), &federation)?;
+        let (tls, audit_key, _) = ensure_dev_pki(data_dir.path(), &federation)?;
         let database = match backend {
             Backend::Sqlite => DatabaseConfig::Sqlite(data_dir.path().join("liaison.db")),
             Backend::Postgres => {
@@ -90,6 +90,7 @@ impl TestHub {
             database,
             tls,
             federation_toml: EXAMPLE_FEDERATION.to_owned(),
+            audit_key,
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
         };

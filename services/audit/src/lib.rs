@@ -1,23 +1,150 @@
-//! The Liaison audit service. Its API is defined in `proto/liaison/v1/audit.proto`; every RPC
-//! answers UNIMPLEMENTED until its issue lands, so clients can be written against it now.
+//! The Liaison audit service: signed checkpoints of the audit log, inclusion and
+//! consistency proofs, the log's public key, and the signer that makes checkpoints.
+//!
+//! Only auditors (agency or oversight) may call it. `QueryRecords` and `ExportRecords`
+//! answer UNIMPLEMENTED until the audit issue is finished.
 
+mod signer;
+
+use std::sync::Arc;
+
+use liaison_audit::{Checkpoint, SigningKey, VerifierKey};
+use liaison_auth::Denied;
+use liaison_core::Role;
 use liaison_proto::v1::{self, audit_service_server};
-use liaison_rpc::ServiceError;
-use tonic::{Status, codegen::BoxStream};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError};
+use liaison_store::Store;
+use tonic::{Request, Response, Status, codegen::BoxStream};
 
-/// The AuditService implementation.
-#[derive(Debug, Clone, Default)]
-pub struct AuditServiceImpl;
+pub use signer::{sign_new_records, spawn_signer};
+
+/// The audit service.
+#[derive(Debug, Clone)]
+pub struct AuditServiceImpl {
+    store: Store,
+    auth: Authenticator,
+    verifier: VerifierKey,
+}
 
 impl AuditServiceImpl {
+    /// An audit service over `store`, publishing the public half of `key`.
+    pub fn new(store: Store, key: &Arc<SigningKey>) -> Self {
+        Self {
+            auth: Authenticator::new(store.clone()),
+            store,
+            verifier: key.verifier_key(),
+        }
+    }
+
     /// The tonic server for this service.
     pub fn into_server(self) -> audit_service_server::AuditServiceServer<Self> {
         audit_service_server::AuditServiceServer::new(self)
+    }
+
+    async fn auditor<T>(&self, request: &Request<T>) -> Result<(), ServiceError> {
+        let caller = self.auth.caller(request).await?;
+        if caller.has_role(Role::Auditor) || caller.has_role(Role::OversightAuditor) {
+            Ok(())
+        } else {
+            Err(Denied("the audit service is for auditors").into())
+        }
+    }
+
+    async fn leaf_hashes(&self, size: u64) -> Result<Vec<liaison_audit::Hash>, ServiceError> {
+        let hashes = self.store.audit_leaf_hashes(0, size).await?;
+        if (hashes.len() as u64) < size {
+            return Err(ServiceError::invalid(
+                "tree_size",
+                "tree_size is larger than the log",
+            ));
+        }
+        Ok(hashes)
     }
 }
 
 #[tonic::async_trait]
 impl audit_service_server::AuditService for AuditServiceImpl {
+    async fn get_checkpoint(
+        &self,
+        request: Request<v1::GetCheckpointRequest>,
+    ) -> Result<Response<v1::GetCheckpointResponse>, Status> {
+        self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        let stored = self
+            .store
+            .latest_checkpoint()
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(ServiceError::NotFound("checkpoint"))?;
+        let checkpoint = Checkpoint::verify(&stored.note, &self.verifier).map_err(|error| {
+            ServiceError::Store(liaison_store::StoreError::Corrupt(error.to_string()))
+        })?;
+        Ok(Response::new(v1::GetCheckpointResponse {
+            checkpoint: Some(v1::AuditCheckpoint {
+                signed_note: stored.note,
+                origin: checkpoint.origin().to_owned(),
+                tree_size: checkpoint.size(),
+                root_hash: checkpoint.root().to_vec(),
+                ..v1::AuditCheckpoint::default()
+            }),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<v1::GetInclusionProofRequest>,
+    ) -> Result<Response<v1::GetInclusionProofResponse>, Status> {
+        self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        let request = request.into_inner();
+        let hashes = self.leaf_hashes(request.tree_size).await?;
+        let proof = liaison_audit::inclusion_proof(&hashes, request.leaf_index)
+            .map_err(|error| ServiceError::invalid("leaf_index", error.to_string()))?;
+        let leaf = usize::try_from(request.leaf_index)
+            .ok()
+            .and_then(|index| hashes.get(index));
+        Ok(Response::new(v1::GetInclusionProofResponse {
+            leaf_index: request.leaf_index,
+            tree_size: request.tree_size,
+            leaf_hash: leaf.map(|hash| hash.to_vec()).unwrap_or_default(),
+            hashes: proof.iter().map(|hash| hash.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<v1::GetConsistencyProofRequest>,
+    ) -> Result<Response<v1::GetConsistencyProofResponse>, Status> {
+        self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        let request = request.into_inner();
+        let hashes = self.leaf_hashes(request.new_tree_size).await?;
+        let proof = liaison_audit::consistency_proof(&hashes, request.old_tree_size)
+            .map_err(|error| ServiceError::invalid("old_tree_size", error.to_string()))?;
+        Ok(Response::new(v1::GetConsistencyProofResponse {
+            old_tree_size: request.old_tree_size,
+            new_tree_size: request.new_tree_size,
+            hashes: proof.iter().map(|hash| hash.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_log_keys(
+        &self,
+        request: Request<v1::GetLogKeysRequest>,
+    ) -> Result<Response<v1::GetLogKeysResponse>, Status> {
+        self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        Ok(Response::new(v1::GetLogKeysResponse {
+            keys: vec![v1::AuditLogKey {
+                key_name: self.verifier.name().to_owned(),
+                verifier_key: self.verifier.to_string(),
+                public_key: self.verifier.public_key().to_vec(),
+                key_hash: self.verifier.key_id().to_vec(),
+                ..v1::AuditLogKey::default()
+            }],
+        }))
+    }
+
     async fn query_records(
         &self,
         _request: tonic::Request<v1::QueryRecordsRequest>,
@@ -30,29 +157,5 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         _request: tonic::Request<v1::ExportRecordsRequest>,
     ) -> Result<tonic::Response<Self::ExportRecordsStream>, Status> {
         Err(ServiceError::Unimplemented("liaison.v1.AuditService/ExportRecords").into())
-    }
-    async fn get_checkpoint(
-        &self,
-        _request: tonic::Request<v1::GetCheckpointRequest>,
-    ) -> Result<tonic::Response<v1::GetCheckpointResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetCheckpoint").into())
-    }
-    async fn get_inclusion_proof(
-        &self,
-        _request: tonic::Request<v1::GetInclusionProofRequest>,
-    ) -> Result<tonic::Response<v1::GetInclusionProofResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetInclusionProof").into())
-    }
-    async fn get_consistency_proof(
-        &self,
-        _request: tonic::Request<v1::GetConsistencyProofRequest>,
-    ) -> Result<tonic::Response<v1::GetConsistencyProofResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetConsistencyProof").into())
-    }
-    async fn get_log_keys(
-        &self,
-        _request: tonic::Request<v1::GetLogKeysRequest>,
-    ) -> Result<tonic::Response<v1::GetLogKeysResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/GetLogKeys").into())
     }
 }

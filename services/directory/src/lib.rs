@@ -5,9 +5,10 @@
 
 mod convert;
 
+use liaison_audit::Access;
 use liaison_core::AgencyId;
 use liaison_proto::v1::{self, directory_service_server};
-use liaison_rpc::{Authenticator, ServiceError, page_size, to_timestamp};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError, page_size, to_timestamp};
 use liaison_store::Store;
 use tonic::{Request, Response, Status};
 
@@ -46,6 +47,9 @@ impl directory_service_server::DirectoryService for DirectoryService {
             .await
             .map_err(ServiceError::from)?
             .ok_or(ServiceError::NotFound("agency"))?;
+        let audit = AuditContext::of(&request);
+        audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
+        audit.commit_read(&self.store).await?;
         Ok(Response::new(v1::WhoAmIResponse {
             principal: Some(v1::Principal {
                 r#ref: Some(convert::principal_ref(caller.principal())),
@@ -66,6 +70,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         request: Request<v1::ListAgenciesRequest>,
     ) -> Result<Response<v1::ListAgenciesResponse>, Status> {
         self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let after = if request.page_token.is_empty() {
@@ -81,6 +86,10 @@ impl directory_service_server::DirectoryService for DirectoryService {
             .list_agencies(after.as_ref().map(AgencyId::as_str), limit)
             .await
             .map_err(ServiceError::from)?;
+        for agency in &page.items {
+            audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
+        }
+        audit.commit_read(&self.store).await?;
         Ok(Response::new(v1::ListAgenciesResponse {
             agencies: page.items.into_iter().map(convert::agency).collect(),
             next_page_token: page.next.unwrap_or_default(),
@@ -100,6 +109,9 @@ impl directory_service_server::DirectoryService for DirectoryService {
             .await
             .map_err(ServiceError::from)?
             .ok_or(ServiceError::NotFound("agency"))?;
+        let audit = AuditContext::of(&request);
+        audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
+        audit.commit_read(&self.store).await?;
         Ok(Response::new(v1::GetAgencyResponse {
             agency: Some(convert::agency(agency)),
         }))

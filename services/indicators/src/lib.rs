@@ -6,10 +6,11 @@
 mod convert;
 mod subscribe;
 
+use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::Caller;
-use liaison_core::{NewIndicator, ObjectId, Scope, Timestamp, Violations};
+use liaison_core::{Indicator, NewIndicator, ObjectId, Scope, Timestamp, Violations};
 use liaison_proto::v1::{self, indicator_service_server};
-use liaison_rpc::{Authenticator, ServiceError, Shutdown, request_id};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, request_id};
 use liaison_store::{PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
@@ -37,10 +38,12 @@ impl IndicatorService {
         indicator_service_server::IndicatorServiceServer::new(self)
     }
 
-    /// Validates and stores one indicator for `caller`.
+    /// Validates and stores one indicator for `caller`, with its audit record in the same
+    /// transaction; a repeated request_id is recorded as a read of the first result.
     async fn publish_one(
         &self,
         caller: &Caller,
+        audit: &AuditContext,
         request_id_value: &str,
         indicator: Option<v1::Indicator>,
     ) -> Result<PublishOutcome, ServiceError> {
@@ -51,10 +54,25 @@ impl IndicatorService {
         caller.may_publish_with(content.tlp, &content.scope)?;
         self.check_scope_members(&content.scope).await?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        Ok(self
+        let record = |indicator: &Indicator| {
+            audit.write_record(ObjectAccess {
+                id: indicator.id.to_string(),
+                access: Access::Write,
+                owner_agency: Some(indicator.source_agency.to_string()),
+            })
+        };
+        let outcome = self
             .store
-            .publish_indicator(caller.principal(), request_id_value, content, now)
-            .await?)
+            .publish_indicator(caller.principal(), request_id_value, content, now, &record)
+            .await?;
+        match &outcome {
+            PublishOutcome::Stored(_) => audit.mark_recorded(),
+            PublishOutcome::Duplicate(first) => {
+                audit.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
+                audit.commit_read(&self.store).await?;
+            }
+        }
+        Ok(outcome)
     }
 
     /// Every agency a scope names must be a member.
@@ -85,9 +103,10 @@ impl indicator_service_server::IndicatorService for IndicatorService {
     ) -> Result<Response<v1::PublishResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         caller.may_publish_indicator().map_err(ServiceError::from)?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let outcome = self
-            .publish_one(&caller, &request.request_id, request.indicator)
+            .publish_one(&caller, &audit, &request.request_id, request.indicator)
             .await?;
         let (indicator, duplicate) = match outcome {
             PublishOutcome::Stored(indicator) => (indicator, false),
@@ -106,6 +125,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
     ) -> Result<Response<v1::PublishManyResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         caller.may_publish_indicator().map_err(ServiceError::from)?;
+        let audit = AuditContext::of(&request);
         let mut stream = request.into_inner();
         let mut response = v1::PublishManyResponse::default();
         let mut index = 0u32;
@@ -117,7 +137,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
                 ..v1::PublishResult::default()
             };
             match self
-                .publish_one(&caller, &item.request_id, item.indicator)
+                .publish_one(&caller, &audit.fork(), &item.request_id, item.indicator)
                 .await
             {
                 Ok(PublishOutcome::Stored(indicator)) => {
@@ -170,6 +190,13 @@ impl indicator_service_server::IndicatorService for IndicatorService {
                     .is_ok()
             })
             .ok_or(ServiceError::NotFound("indicator"))?;
+        let audit = AuditContext::of(&request);
+        audit.touch(
+            indicator.id.as_str(),
+            Access::Read,
+            Some(&indicator.source_agency),
+        );
+        audit.commit_read(&self.store).await?;
         Ok(Response::new(v1::GetIndicatorResponse {
             indicator: Some(convert::indicator_to_proto(&indicator, &caller)),
         }))
@@ -183,12 +210,14 @@ impl indicator_service_server::IndicatorService for IndicatorService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = self.auth.caller(&request).await?;
         caller.may_subscribe().map_err(ServiceError::from)?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let filter = subscribe::Filter::from_request(&request)?;
         let after = request.after.map_or(0, |cursor| cursor.position);
         let stream = subscribe::spawn(
             self.store.clone(),
             caller,
+            audit,
             filter,
             after,
             self.shutdown.clone(),

@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use liaison_audit::Access;
 use liaison_auth::Caller;
 use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
 use liaison_proto::v1;
-use liaison_rpc::{ServiceError, Shutdown, to_timestamp};
+use liaison_rpc::{AuditContext, ServiceError, Shutdown, to_timestamp};
 use liaison_store::{IndicatorEvent, IndicatorEventKind, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -98,18 +99,22 @@ impl Filter {
 pub(crate) fn spawn(
     store: Store,
     caller: Caller,
+    audit: AuditContext,
     filter: Filter,
     after: u64,
     shutdown: Shutdown,
 ) -> BoxStream<v1::SubscribeResponse> {
     let (sender, receiver) = mpsc::channel(CHANNEL);
-    tokio::spawn(deliver(store, caller, filter, after, sender, shutdown));
+    tokio::spawn(deliver(
+        store, caller, audit, filter, after, sender, shutdown,
+    ));
     Box::pin(ReceiverStream::new(receiver))
 }
 
 async fn deliver(
     store: Store,
     caller: Caller,
+    audit: AuditContext,
     filter: Filter,
     mut cursor: u64,
     sender: mpsc::Sender<Result<v1::SubscribeResponse, Status>>,
@@ -143,6 +148,8 @@ async fn deliver(
             continue;
         }
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let mut batch = Vec::new();
+        let delivery = audit.fork();
         for event in events {
             cursor = event.position;
             let indicator = &event.indicator;
@@ -154,8 +161,13 @@ async fn deliver(
             if !visible || expired || !filter.matches(&event, &caller) {
                 continue;
             }
+            delivery.touch(
+                indicator.id.as_str(),
+                Access::Deliver,
+                Some(&indicator.source_agency),
+            );
             let message = convert::indicator_to_proto(indicator, &caller);
-            let response = v1::SubscribeResponse {
+            batch.push(v1::SubscribeResponse {
                 event: Some(v1::IndicatorEvent {
                     cursor: Some(v1::Cursor {
                         position: event.position,
@@ -168,7 +180,17 @@ async fn deliver(
                         IndicatorEventKind::Revoked => v1::indicator_event::Event::Revoked(message),
                     }),
                 }),
-            };
+            });
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        // One record per page delivered, committed before the page leaves the hub.
+        if let Err(error) = delivery.commit_read(&store).await {
+            let _ = sender.send(Err(error.into())).await;
+            return;
+        }
+        for response in batch {
             if sender.send(Ok(response)).await.is_err() {
                 return;
             }

@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Federation file: agencies, principals, sharing groups [default with --dev: the example federation]
     #[arg(long, env = "LIAISON_FEDERATION")]
     pub federation: Option<PathBuf>,
+    /// Ed25519 key (PKCS#8 DER) that signs audit checkpoints [default with --dev: DATA_DIR/pki/audit-log.key]
+    #[arg(long, env = "LIAISON_AUDIT_KEY")]
+    pub audit_key: Option<PathBuf>,
     /// Hub CA certificate (PEM) that client certificates must chain to.
     #[arg(long, env = "LIAISON_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
@@ -146,18 +149,31 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
             ),
         };
     let federation = Federation::from_toml(&federation_toml).map_err(|error| error.to_string())?;
-    let tls = match (
+    let audit_key = args.audit_key.or(file.audit_key);
+    let (tls, audit_key) = match (
         args.tls_ca.or(file.tls.ca),
         args.tls_cert.or(file.tls.cert),
         args.tls_key.or(file.tls.key),
     ) {
-        (Some(ca_cert), Some(server_cert), Some(server_key)) => TlsFiles {
-            ca_cert,
-            server_cert,
-            server_key,
-        },
+        (Some(ca_cert), Some(server_cert), Some(server_key)) => {
+            let audit_key = match audit_key {
+                Some(path) => path,
+                None if args.dev => {
+                    let (_, dev_key, _) = ensure_dev_pki(&data_dir, &federation)
+                        .map_err(|error| error.to_string())?;
+                    dev_key
+                }
+                None => return Err("no audit signing key: pass --audit-key FILE (or --dev)".into()),
+            };
+            let files = TlsFiles {
+                ca_cert,
+                server_cert,
+                server_key,
+            };
+            (files, audit_key)
+        }
         (None, None, None) if args.dev => {
-            let (files, created) =
+            let (files, dev_key, created) =
                 ensure_dev_pki(&data_dir, &federation).map_err(|error| error.to_string())?;
             if created {
                 eprintln!(
@@ -165,7 +181,7 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
                     data_dir.join("pki").display()
                 );
             }
-            files
+            (files, audit_key.unwrap_or(dev_key))
         }
         _ => {
             return Err(
@@ -179,6 +195,7 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
         database,
         tls,
         federation_toml,
+        audit_key,
         shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
         handshake_timeout: Duration::from_secs(10),
     })

@@ -79,6 +79,8 @@ pub struct HubConfig {
     pub tls: TlsFiles,
     /// The federation file's text, loaded into the directory at start.
     pub federation_toml: String,
+    /// The Ed25519 key (PKCS#8 DER file) that signs audit checkpoints.
+    pub audit_key: PathBuf,
     /// How long in-flight calls may run after shutdown begins.
     pub shutdown_grace: Duration,
     /// How long a TLS handshake may take before the connection is dropped.
@@ -98,6 +100,8 @@ pub struct ConfigFile {
     pub database_url: Option<Secret>,
     /// `federation = "/etc/liaison/federation.toml"`.
     pub federation: Option<PathBuf>,
+    /// `audit_key = "/etc/liaison/audit-log.key"`: signs audit checkpoints.
+    pub audit_key: Option<PathBuf>,
     /// `[tls]` section.
     #[serde(default)]
     pub tls: TlsSection,

@@ -4,12 +4,15 @@
 //! 1. TCP accept and TLS 1.3 handshake with a verified client certificate (`tls.rs`);
 //!    the principal is read from the certificate once per connection.
 //! 2. HTTP/2 with keep-alive and stream limits (tonic's server builder below).
-//! 3. The service's handler, which asks `liaison-rpc`'s `Authenticator` for the caller
+//! 3. The audit layer: opens the call's audit record and writes it when the call ends,
+//!    unless the handler already committed it with the data it touched.
+//! 4. The service's handler, which asks `liaison-rpc`'s `Authenticator` for the caller
 //!    (roles and memberships from the directory) and `liaison-auth`'s policy for a decision.
-//! 4. The store, in one transaction with the outbox row that feeds the streams.
+//! 5. The store, in one transaction with the outbox row that feeds the streams.
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use liaison_audit::SigningKey;
 use liaison_audit_service::AuditServiceImpl;
 use liaison_cbm::CbmServiceImpl;
 use liaison_core::Federation;
@@ -17,7 +20,7 @@ use liaison_directory::DirectoryService;
 use liaison_indicators::IndicatorService;
 use liaison_mla::MlaServiceImpl;
 use liaison_proto::v1;
-use liaison_rpc::Shutdown;
+use liaison_rpc::{AuditLayer, Shutdown};
 use liaison_store::{Store, StoreError};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -58,6 +61,14 @@ pub enum HubError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The audit signing key is missing or unusable.
+    #[error("audit signing key {path}: {reason}")]
+    AuditKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The gRPC server failed.
     #[error("server: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -77,6 +88,16 @@ impl Hub {
     pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
         let federation = Federation::from_toml(&config.federation_toml)?;
         let tls_config = tls::server_config(&config.tls)?;
+        let audit_origin = format!("{}/audit", federation.trust_domain());
+        let audit_key = std::fs::read(&config.audit_key)
+            .map_err(|error| error.to_string())
+            .and_then(|pkcs8| {
+                SigningKey::from_pkcs8(&audit_origin, &pkcs8).map_err(|error| error.to_string())
+            })
+            .map_err(|reason| HubError::AuditKey {
+                path: config.audit_key.clone(),
+                reason,
+            })?;
         let store = match &config.database {
             DatabaseConfig::Sqlite(path) => {
                 if let Some(parent) = path.parent() {
@@ -106,6 +127,8 @@ impl Hub {
             listener,
             tls_config,
             trust_domain: federation.trust_domain().to_owned(),
+            audit_key: Arc::new(audit_key),
+            audit_origin,
             store,
             config,
         })
@@ -120,6 +143,8 @@ pub struct BoundHub {
     local_addr: SocketAddr,
     tls_config: Arc<rustls::ServerConfig>,
     trust_domain: String,
+    audit_key: Arc<SigningKey>,
+    audit_origin: String,
     store: Store,
 }
 
@@ -146,6 +171,12 @@ impl BoundHub {
             async move { stop.wait().await }
         });
 
+        let signer = liaison_audit_service::spawn_signer(
+            self.store.clone(),
+            self.audit_key.clone(),
+            self.audit_origin.clone(),
+            stop.clone(),
+        );
         let (connections, incoming) = mpsc::channel(128);
         let accept = tokio::spawn(tls::accept_loop(
             self.listener,
@@ -168,6 +199,8 @@ impl BoundHub {
             .build_v1()?;
 
         let router = Server::builder()
+            // Every call leaves an audit record, allowed or denied (see liaison_rpc::audit).
+            .layer(AuditLayer::new(self.store.clone()))
             // Dead peers are found and their streams freed.
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -180,7 +213,7 @@ impl BoundHub {
             .add_service(IndicatorService::new(self.store.clone(), stop.clone()).into_server())
             .add_service(MlaServiceImpl.into_server())
             .add_service(CbmServiceImpl.into_server())
-            .add_service(AuditServiceImpl.into_server());
+            .add_service(AuditServiceImpl::new(self.store.clone(), &self.audit_key).into_server());
 
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {
@@ -201,6 +234,7 @@ impl BoundHub {
             }
         };
         accept.abort();
+        let _ = signer.await;
         let _ = sequencer.await;
         self.store.close().await;
         tracing::info!("hub stopped");

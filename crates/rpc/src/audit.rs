@@ -1,0 +1,365 @@
+//! Recording every call: [`AuditLayer`] opens an [`AuditContext`] for each request and
+//! makes sure a record is written when the call ends; handlers add the objects they touch
+//! and commit data accesses themselves — in the transaction of a write, or before the data
+//! of a read leaves the hub — so that nothing is released or changed unrecorded.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
+
+use http::HeaderMap;
+use http_body::Frame;
+use liaison_audit::{Access, Actor, AuditRecord, ObjectAccess};
+use liaison_core::{AgencyId, Role, Timestamp};
+use liaison_store::Store;
+use tonic::{Status, body::Body};
+
+use crate::{ConnectionInfo, ServiceError};
+
+/// The metadata key of the caller's justification: a case reference or legal basis.
+pub const PURPOSE_HEADER: &str = "x-liaison-purpose";
+/// Longest justification kept, in characters.
+const PURPOSE_MAX_CHARS: usize = 500;
+
+/// The audit record being built for one call. Cheap to clone; clones share the record.
+#[derive(Debug, Clone)]
+pub struct AuditContext(Arc<Mutex<AuditState>>);
+
+#[derive(Debug)]
+struct AuditState {
+    record: AuditRecord,
+    /// A handler committed the record of what the call did.
+    recorded: bool,
+}
+
+impl AuditContext {
+    /// A context for a call to `method` on a connection.
+    pub fn start(
+        method: &str,
+        connection: Option<&ConnectionInfo>,
+        headers: &HeaderMap,
+        now: Timestamp,
+    ) -> Self {
+        let mut actor = Actor::default();
+        if let Some(Ok(identity)) = connection.map(|info| info.identity.as_ref()) {
+            let principal = identity.principal();
+            actor.agency = Some(principal.agency().to_string());
+            actor.kind = Some(principal.kind().as_str().to_owned());
+            actor.name = Some(principal.name().to_string());
+            actor.certificate_sha256 = Some(identity.certificate_sha256().to_owned());
+        }
+        let justification = headers
+            .get(PURPOSE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(PURPOSE_MAX_CHARS).collect::<String>())
+            .filter(|value| !value.trim().is_empty());
+        let trace_id = headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split('-').nth(1))
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| ulid::Ulid::new().to_string().to_ascii_lowercase());
+        Self(Arc::new(Mutex::new(AuditState {
+            record: AuditRecord {
+                time_us: now.as_micros(),
+                actor,
+                method: method.to_owned(),
+                objects: Vec::new(),
+                outcome: 0,
+                deny_reason: None,
+                justification,
+                client_address: connection
+                    .and_then(|info| info.remote_addr)
+                    .map(|addr| addr.to_string()),
+                trace_id,
+            },
+            recorded: false,
+        })))
+    }
+
+    /// The context of a request; a detached one when no layer opened it (unit tests).
+    pub fn of<T>(request: &tonic::Request<T>) -> Self {
+        request
+            .extensions()
+            .get::<AuditContext>()
+            .cloned()
+            .unwrap_or_else(|| {
+                Self::start(
+                    "",
+                    request.extensions().get::<ConnectionInfo>(),
+                    &HeaderMap::new(),
+                    Timestamp::from_micros(0),
+                )
+            })
+    }
+
+    fn with<R>(&self, change: impl FnOnce(&mut AuditState) -> R) -> R {
+        // A poisoned lock only means another thread panicked mid-update; the record is
+        // still the best account of the call.
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut state)
+    }
+
+    /// A context for one item of a call (one publication of a stream, say): the same
+    /// caller and call, none of the objects touched so far.
+    pub fn fork(&self) -> Self {
+        self.with(|state| {
+            let mut record = state.record.clone();
+            record.objects.clear();
+            Self(Arc::new(Mutex::new(AuditState {
+                record,
+                recorded: false,
+            })))
+        })
+    }
+
+    /// Records the caller's roles, from the directory.
+    pub fn set_roles(&self, roles: &[Role]) {
+        self.with(|state| {
+            state.record.actor.roles = roles.iter().map(|role| role.as_str().to_owned()).collect()
+        });
+    }
+
+    /// Notes an object the call touched.
+    pub fn touch(&self, id: &str, access: Access, owner: Option<&AgencyId>) {
+        self.with(|state| {
+            state.record.objects.push(ObjectAccess {
+                id: id.to_owned(),
+                access,
+                owner_agency: owner.map(ToString::to_string),
+            });
+        });
+    }
+
+    /// The caller's justification, if sent.
+    pub fn justification(&self) -> Option<String> {
+        self.with(|state| state.record.justification.clone())
+    }
+
+    /// The record so far, with an outcome.
+    pub fn record(&self, outcome: tonic::Code) -> AuditRecord {
+        self.with(|state| {
+            let mut record = state.record.clone();
+            record.outcome = outcome as i32;
+            record
+        })
+    }
+
+    /// The encoded record of a successful write that also touched `extra`, for the
+    /// write's own transaction. Call [`AuditContext::mark_recorded`] once it committed.
+    pub fn write_record(&self, extra: ObjectAccess) -> Vec<u8> {
+        let mut record = self.record(tonic::Code::Ok);
+        record.objects.push(extra);
+        record.canonical_bytes()
+    }
+
+    /// Marks the call as recorded by its handler.
+    pub fn mark_recorded(&self) {
+        self.with(|state| state.recorded = true);
+    }
+
+    /// Commits the record of a successful read before its data is returned; if the record
+    /// cannot be written, the read fails.
+    pub async fn commit_read(&self, store: &Store) -> Result<(), ServiceError> {
+        let record = self.record(tonic::Code::Ok).canonical_bytes();
+        store.append_audit(&record, now()).await?;
+        self.mark_recorded();
+        Ok(())
+    }
+
+    /// Writes the end-of-call record unless the handler already recorded a success.
+    fn finish(&self, store: &Store, code: i32, message: Option<String>) {
+        let record = self.with(|state| {
+            if state.recorded && code == 0 {
+                return None;
+            }
+            let mut record = state.record.clone();
+            record.outcome = code;
+            if code == tonic::Code::PermissionDenied as i32 {
+                record.deny_reason = message;
+            }
+            Some(record)
+        });
+        let Some(record) = record else { return };
+        let store = store.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.append_audit(&record.canonical_bytes(), now()).await {
+                    tracing::error!(%error, method = %record.method, "could not write an audit record");
+                }
+            });
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
+}
+
+/// The tower layer that opens an [`AuditContext`] for every call and records its end.
+#[derive(Debug, Clone)]
+pub struct AuditLayer {
+    store: Store,
+}
+
+impl AuditLayer {
+    /// A layer writing to `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl<S> tower::Layer<S> for AuditLayer {
+    type Service = AuditMiddleware<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuditMiddleware {
+            inner,
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// The service [`AuditLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct AuditMiddleware<S> {
+    inner: S,
+    store: Store,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, ReqBody> tower::Service<http::Request<ReqBody>> for AuditMiddleware<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        // The clone is not ready; swap it in and call the one that is.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let context = AuditContext::start(
+            request.uri().path(),
+            request.extensions().get::<ConnectionInfo>(),
+            request.headers(),
+            now(),
+        );
+        request.extensions_mut().insert(context.clone());
+        let store = self.store.clone();
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            // A trailers-only response (an error) carries its status in the headers.
+            if let Some(code) = grpc_status(response.headers()) {
+                context.finish(&store, code, grpc_message(response.headers()));
+                return Ok(response);
+            }
+            Ok(response.map(|body| {
+                Body::new(AuditedBody {
+                    inner: body,
+                    finish: Some((context, store)),
+                })
+            }))
+        })
+    }
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<i32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+fn grpc_message(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get("grpc-message")?.to_str().ok()?;
+    // grpc-message is percent-encoded.
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&raw[index + 1..index + 3], 16)
+        {
+            decoded.push(byte);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&decoded).into_owned())
+}
+
+/// A response body that records the call when its trailers pass, or when it is dropped
+/// unfinished (the client went away).
+struct AuditedBody {
+    inner: Body,
+    finish: Option<(AuditContext, Store)>,
+}
+
+impl AuditedBody {
+    fn finish(&mut self, code: i32, message: Option<String>) {
+        if let Some((context, store)) = self.finish.take() {
+            context.finish(&store, code, message);
+        }
+    }
+}
+
+impl http_body::Body for AuditedBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = grpc_status(trailers).unwrap_or(tonic::Code::Unknown as i32);
+                    let message = grpc_message(trailers);
+                    self.finish(code, message);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let status: &Status = status;
+                self.finish(status.code() as i32, Some(status.message().to_owned()));
+            }
+            Poll::Ready(None) => self.finish(tonic::Code::Unknown as i32, None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        self.finish(tonic::Code::Cancelled as i32, None);
+    }
+}
