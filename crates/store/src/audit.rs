@@ -121,6 +121,14 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        let size = checkpoint.size;
+        self.signals.checkpoint_size.send_if_modified(|current| {
+            let grew = size > *current;
+            if grew {
+                *current = size;
+            }
+            grew
+        });
         Ok(())
     }
 }

@@ -65,6 +65,10 @@ pub(crate) struct Signals {
     outbox: Notify,
     /// The highest sequenced event position known to this process.
     high_water: watch::Sender<u64>,
+    /// The audit log's size as this process last sequenced it.
+    audit_size: watch::Sender<u64>,
+    /// The largest tree size this process signed or saw signed.
+    checkpoint_size: watch::Sender<u64>,
 }
 
 /// A handle on the database. Cheap to clone.
@@ -114,12 +118,13 @@ impl Store {
     }
 
     fn with_backend(backend: Backend) -> Self {
-        let (high_water, _) = watch::channel(0);
         Self {
             backend,
             signals: Arc::new(Signals {
                 outbox: Notify::new(),
-                high_water,
+                high_water: watch::channel(0).0,
+                audit_size: watch::channel(0).0,
+                checkpoint_size: watch::channel(0).0,
             }),
         }
     }
@@ -146,6 +151,16 @@ impl Store {
     /// Follows the sequenced high-water mark: readers wait on it for new events.
     pub fn watch_high_water(&self) -> watch::Receiver<u64> {
         self.signals.high_water.subscribe()
+    }
+
+    /// Follows the audit log's size as sequenced by this process.
+    pub fn watch_audit_size(&self) -> watch::Receiver<u64> {
+        self.signals.audit_size.subscribe()
+    }
+
+    /// Follows the size of the latest checkpoint saved by this process.
+    pub fn watch_checkpoint_size(&self) -> watch::Receiver<u64> {
+        self.signals.checkpoint_size.subscribe()
     }
 
     /// Checks that the database answers.

@@ -46,7 +46,7 @@ pub(crate) use write_outbox;
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let (moved, high_water) = with_pool!(self, pool => {
+        let (moved, high_water, audit_size) = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             if let Some(lock) = pool.sequencer_lock_sql() {
                 sqlx::query(lock).execute(&mut *tx).await?;
@@ -65,7 +65,7 @@ impl Store {
             .await?;
             if rows.is_empty() {
                 tx.rollback().await?;
-                (0, high_water)
+                (0, high_water, audit_size)
             } else {
                 let mut position = high_water;
                 let mut leaf_index = audit_size;
@@ -110,10 +110,18 @@ impl Store {
                         .await?;
                 }
                 tx.commit().await?;
-                (rows.len(), position)
+                (rows.len(), position, leaf_index)
             }
         });
         self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
+        let audit_size = u64::try_from(audit_size).unwrap_or(0);
+        self.signals.audit_size.send_if_modified(|size| {
+            let grew = audit_size > *size;
+            if grew {
+                *size = audit_size;
+            }
+            grew
+        });
         Ok(moved)
     }
 

@@ -1,0 +1,266 @@
+//! The audit log: every call leaves a record — allowed, invalid, denied, unauthenticated —
+//! and the log is a Merkle tree whose signed checkpoints, inclusion and consistency proofs
+//! verify with the key the audit service publishes.
+
+use liaison_audit::{
+    Checkpoint, Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion,
+};
+use liaison_pki::Validity;
+use liaison_proto::v1;
+use liaison_testkit::{Backend, TestHub, both};
+use serde_json::Value;
+
+use crate::support::{PATIENCE, fraud_method, named, publish};
+
+both!(
+    every_call_leaves_a_record,
+    checkpoints_and_proofs_verify,
+    only_auditors_use_the_audit_service
+);
+
+/// Waits until the log holds at least `size` records and returns them all, parsed.
+async fn records_when(hub: &TestHub, size: u64) -> anyhow::Result<Vec<Value>> {
+    let mut watch = hub.store().watch_audit_size();
+    tokio::time::timeout(PATIENCE, watch.wait_for(|current| *current >= size))
+        .await
+        .map_err(|_| anyhow::anyhow!("the audit log did not reach {size} records"))??;
+    let records = hub.store().audit_records(0, 10_000).await?;
+    records
+        .into_iter()
+        .map(|(_, text)| Ok(serde_json::from_str(&text)?))
+        .collect()
+}
+
+fn by_method<'a>(records: &'a [Value], method: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|record| record["method"] == method)
+        .collect()
+}
+
+async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut officer = hub.client("UA-CERT", "officer").await?.indicators();
+    let stored = officer
+        .publish(publish(fraud_method("Фішинг через фальшиві SMS")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
+    let mut invalid = fraud_method("x");
+    invalid.tlp = 0;
+    officer
+        .publish(publish(invalid))
+        .await
+        .expect_err("invalid");
+    let mut feed = hub.client("UA-CERT", "feed").await?.indicators();
+    let mut red = fraud_method("RED from a system");
+    red.tlp = v1::Tlp::Red as i32;
+    red.scope = Some(named(&["RS-MUP"]));
+    feed.publish(publish(red)).await.expect_err("denied");
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let mut request = tonic::Request::new(v1::GetIndicatorRequest {
+        indicator_id: stored.id.clone(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-liaison-purpose", "case HU-2026-117".parse()?);
+    hungary.get_indicator(request).await?;
+    let ghost = hub.ca()?.issue_client_with_uris(
+        &["spiffe://liaison.example/agency/UA-CERT/person/ghost"],
+        Validity::days(1),
+    )?;
+    let ghost_client = liaison_client::Client::connect(&hub.client_config_with(&ghost)?).await?;
+    ghost_client
+        .directory()
+        .who_am_i(v1::WhoAmIRequest {})
+        .await
+        .expect_err("unknown principal");
+
+    let records = records_when(&hub, 5).await?;
+    let publishes = by_method(&records, "/liaison.v1.IndicatorService/Publish");
+    let written = publishes
+        .iter()
+        .find(|r| r["outcome"] == 0)
+        .expect("the publication's record");
+    assert_eq!(written["objects"][0]["id"], stored.id.as_str());
+    assert_eq!(written["objects"][0]["access"], "write");
+    assert_eq!(written["objects"][0]["owner"], "UA-CERT");
+    assert_eq!(written["actor"]["agency"], "UA-CERT");
+    assert_eq!(
+        written["actor"]["roles"],
+        serde_json::json!(["officer", "auditor"])
+    );
+    assert!(
+        written["actor"]["certificate_sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)
+    );
+    assert!(
+        publishes.iter().any(|r| r["outcome"] == 3),
+        "the invalid call left no record"
+    );
+    let denied = publishes
+        .iter()
+        .find(|r| r["outcome"] == 7)
+        .expect("the denied call's record");
+    assert_eq!(denied["actor"]["kind"], "system");
+    assert!(
+        denied["deny_reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("TLP:RED")),
+        "{denied}"
+    );
+
+    let reads = by_method(&records, "/liaison.v1.IndicatorService/GetIndicator");
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["actor"]["agency"], "HU-NNI");
+    assert_eq!(reads[0]["justification"], "case HU-2026-117");
+    assert_eq!(
+        reads[0]["objects"][0]["owner"], "UA-CERT",
+        "the owner's auditors must see the read"
+    );
+
+    let unknown = by_method(&records, "/liaison.v1.DirectoryService/WhoAmI");
+    assert!(
+        unknown
+            .iter()
+            .any(|r| r["outcome"] == 16 && r["actor"]["name"] == "ghost"),
+        "{unknown:?}"
+    );
+    hub.stop().await
+}
+
+async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
+    let mut watch = hub.store().watch_checkpoint_size();
+    tokio::time::timeout(PATIENCE, watch.wait_for(|current| *current >= size))
+        .await
+        .map_err(|_| anyhow::anyhow!("no checkpoint of size {size}"))??;
+    Ok(())
+}
+
+fn hash(bytes: &[u8]) -> anyhow::Result<Hash> {
+    Ok(bytes.try_into()?)
+}
+
+async fn checkpoints_and_proofs_verify(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut officer = hub.client("RS-MUP", "officer").await?.indicators();
+    for round in 0..3 {
+        officer
+            .publish(publish(fraud_method(&format!("Превара број {round}"))))
+            .await?;
+    }
+    records_when(&hub, 3).await?;
+    wait_for_checkpoint(&hub, 3).await?;
+    let mut audit = hub.client("INT-HUB", "auditor").await?.audit();
+    let keys = audit
+        .get_log_keys(v1::GetLogKeysRequest {})
+        .await?
+        .into_inner()
+        .keys;
+    let key: VerifierKey = keys[0].verifier_key.parse()?;
+    let first = audit
+        .get_checkpoint(v1::GetCheckpointRequest {})
+        .await?
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    let old = Checkpoint::verify(&first.signed_note, &key)?;
+    assert!(old.size() >= 3);
+    assert_eq!(old.origin(), "liaison.example/audit");
+
+    // Every record in the signed tree is included in it.
+    let records = hub.store().audit_records(0, 10_000).await?;
+    for (index, text) in records.iter().take(old.size() as usize) {
+        let proof = audit
+            .get_inclusion_proof(v1::GetInclusionProofRequest {
+                leaf_index: *index,
+                tree_size: old.size(),
+            })
+            .await?
+            .into_inner();
+        let hashes: Vec<Hash> = proof
+            .hashes
+            .iter()
+            .map(|h| hash(h))
+            .collect::<Result<_, _>>()?;
+        verify_inclusion(
+            &leaf_hash(text.as_bytes()),
+            *index,
+            old.size(),
+            &hashes,
+            old.root(),
+        )?;
+        // An edited record is not.
+        let edited = text.replace("\"outcome\":0", "\"outcome\":1");
+        assert!(
+            verify_inclusion(
+                &leaf_hash(edited.as_bytes()),
+                *index,
+                old.size(),
+                &hashes,
+                old.root()
+            )
+            .is_err()
+        );
+    }
+
+    // More calls, a newer checkpoint, and a proof that it extends the old one.
+    officer
+        .publish(publish(fraud_method("Још једна превара")))
+        .await?;
+    wait_for_checkpoint(&hub, old.size() + 1).await?;
+    let second = audit
+        .get_checkpoint(v1::GetCheckpointRequest {})
+        .await?
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    let new = Checkpoint::verify(&second.signed_note, &key)?;
+    assert!(new.size() > old.size());
+    let proof = audit
+        .get_consistency_proof(v1::GetConsistencyProofRequest {
+            old_tree_size: old.size(),
+            new_tree_size: new.size(),
+        })
+        .await?
+        .into_inner();
+    let hashes: Vec<Hash> = proof
+        .hashes
+        .iter()
+        .map(|h| hash(h))
+        .collect::<Result<_, _>>()?;
+    verify_consistency(old.size(), new.size(), old.root(), new.root(), &hashes)?;
+
+    let too_big = audit
+        .get_inclusion_proof(v1::GetInclusionProofRequest {
+            leaf_index: 0,
+            tree_size: 1_000_000,
+        })
+        .await
+        .expect_err("a proof for a tree that does not exist");
+    assert_eq!(too_big.code(), tonic::Code::InvalidArgument);
+    hub.stop().await
+}
+
+async fn only_auditors_use_the_audit_service(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    for (agency, name) in [("UA-CERT", "feed"), ("INT-HUB", "operator")] {
+        let mut audit = hub.client(agency, name).await?.audit();
+        let status = audit
+            .get_log_keys(v1::GetLogKeysRequest {})
+            .await
+            .expect_err("not an auditor");
+        assert_eq!(
+            status.code(),
+            tonic::Code::PermissionDenied,
+            "{agency}/{name}"
+        );
+    }
+    let mut agency_auditor = hub.client("UA-CERT", "officer").await?.audit();
+    agency_auditor
+        .get_log_keys(v1::GetLogKeysRequest {})
+        .await?;
+    hub.stop().await
+}
