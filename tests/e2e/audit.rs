@@ -264,3 +264,108 @@ async fn only_auditors_use_the_audit_service(backend: Backend) -> anyhow::Result
         .await?;
     hub.stop().await
 }
+
+both!(agency_auditors_see_their_agency_and_who_read_its_data);
+
+async fn agency_auditors_see_their_agency_and_who_read_its_data(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut ukraine = hub.client("UA-CERT", "officer").await?.indicators();
+    let shared = ukraine
+        .publish(publish(fraud_method("Шахрайство з криптовалютою")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    hungary
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: shared.id.clone(),
+        })
+        .await?;
+    hub.client("RS-MUP", "officer")
+        .await?
+        .directory()
+        .who_am_i(v1::WhoAmIRequest {})
+        .await?;
+    records_when(&hub, 3).await?;
+
+    // Audit queries are recorded too; they may or may not be sequenced yet, so leave them out.
+    let methods = |records: Vec<v1::AuditRecord>| -> Vec<(String, String)> {
+        records
+            .into_iter()
+            .filter(|record| !record.method.contains("AuditService"))
+            .map(|record| {
+                let agency = record
+                    .actor
+                    .and_then(|actor| actor.principal)
+                    .map(|p| p.agency_id)
+                    .unwrap_or_default();
+                (
+                    agency,
+                    record.method.trim_start_matches("/liaison.v1.").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let query = v1::QueryRecordsRequest::default();
+    let ua = hub
+        .client("UA-CERT", "officer")
+        .await?
+        .audit()
+        .query_records(query.clone())
+        .await?
+        .into_inner()
+        .records;
+    assert_eq!(
+        methods(ua),
+        [
+            ("UA-CERT".to_owned(), "IndicatorService/Publish".to_owned()),
+            (
+                "HU-NNI".to_owned(),
+                "IndicatorService/GetIndicator".to_owned()
+            ),
+        ],
+        "Ukraine's auditors see their own action and who read their indicator"
+    );
+    let hu = hub
+        .client("HU-NNI", "officer")
+        .await?
+        .audit()
+        .query_records(query.clone())
+        .await?
+        .into_inner()
+        .records;
+    assert_eq!(
+        methods(hu),
+        [(
+            "HU-NNI".to_owned(),
+            "IndicatorService/GetIndicator".to_owned()
+        )]
+    );
+    let oversight = hub
+        .client("INT-HUB", "auditor")
+        .await?
+        .audit()
+        .query_records(query)
+        .await?
+        .into_inner()
+        .records;
+    assert_eq!(methods(oversight).len(), 3);
+
+    let by_object = v1::QueryRecordsRequest {
+        object_id: shared.id.clone(),
+        ..v1::QueryRecordsRequest::default()
+    };
+    let touching = hub
+        .client("INT-HUB", "auditor")
+        .await?
+        .audit()
+        .query_records(by_object)
+        .await?
+        .into_inner()
+        .records;
+    assert_eq!(touching.len(), 2);
+    hub.stop().await
+}

@@ -9,6 +9,90 @@ use crate::{Store, StoreError, Timestamp, backend::BackendOps, with_pool};
 /// Topic of audit records in the outbox.
 pub(crate) const TOPIC: &str = "audit";
 
+/// The fields of a record the log keeps in columns for queries.
+#[derive(Debug, Default)]
+pub(crate) struct Indexed {
+    pub(crate) time_us: i64,
+    pub(crate) actor_agency: Option<String>,
+    pub(crate) actor_principal: Option<String>,
+    pub(crate) method: String,
+    pub(crate) outcome: i64,
+    pub(crate) objects: Vec<(String, Option<String>)>,
+}
+
+impl Indexed {
+    /// Reads the query fields of a canonical record; a record that does not parse is still
+    /// logged (its bytes are what the tree commits to), with empty fields.
+    pub(crate) fn of(record: &str) -> Self {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(record) else {
+            return Self::default();
+        };
+        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        let actor = &value["actor"];
+        let actor_principal = match (
+            actor["agency"].as_str(),
+            actor["kind"].as_str(),
+            actor["name"].as_str(),
+        ) {
+            (Some(agency), Some(kind), Some(name)) => Some(format!("{agency}/{kind}/{name}")),
+            _ => None,
+        };
+        Self {
+            time_us: value["time_us"].as_i64().unwrap_or_default(),
+            actor_agency: text(&actor["agency"]),
+            actor_principal,
+            method: text(&value["method"]).unwrap_or_default(),
+            outcome: value["outcome"].as_i64().unwrap_or(2),
+            objects: value["objects"]
+                .as_array()
+                .map(|objects| {
+                    objects
+                        .iter()
+                        .filter_map(|object| Some((text(&object["id"])?, text(&object["owner"]))))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Appends one leaf (inside the sequencer's transaction `$tx`).
+macro_rules! insert_leaf {
+    ($tx:ident, $leaf_index:expr, $record:expr, $now:expr) => {{
+        let record: &str = $record;
+        let indexed = crate::audit::Indexed::of(record);
+        sqlx::query(
+            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
+                actor_principal, method, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind($leaf_index)
+        .bind(record)
+        .bind(hex::encode(liaison_audit::leaf_hash(record.as_bytes())))
+        .bind($now.as_micros())
+        .bind(indexed.time_us)
+        .bind(&indexed.actor_agency)
+        .bind(&indexed.actor_principal)
+        .bind(&indexed.method)
+        .bind(indexed.outcome)
+        .execute(&mut *$tx)
+        .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (object_id, owner) in &indexed.objects {
+            if !seen.insert(object_id.clone()) {
+                continue;
+            }
+            sqlx::query("INSERT INTO audit_objects (leaf_index, object_id, owner_agency) VALUES ($1, $2, $3)")
+                .bind($leaf_index)
+                .bind(object_id)
+                .bind(owner)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use insert_leaf;
+
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -130,5 +214,124 @@ impl Store {
             grew
         });
         Ok(())
+    }
+}
+
+/// Which outcomes a query wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutcomeClass {
+    /// Any outcome.
+    #[default]
+    Any,
+    /// Succeeded (OK).
+    Ok,
+    /// Refused: PERMISSION_DENIED or UNAUTHENTICATED.
+    Denied,
+    /// Failed otherwise.
+    Failed,
+}
+
+/// A query over the audit log. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Records at or after this time (microseconds).
+    pub start_us: Option<i64>,
+    /// Records before this time.
+    pub end_us: Option<i64>,
+    /// The acting agency.
+    pub actor_agency: Option<String>,
+    /// The acting principal, `AGENCY/kind/name`.
+    pub actor_principal: Option<String>,
+    /// The full method.
+    pub method: Option<String>,
+    /// An object touched.
+    pub object_id: Option<String>,
+    /// The owner of an object touched.
+    pub owner_agency: Option<String>,
+    /// Outcome class.
+    pub outcome: OutcomeClass,
+    /// Exact gRPC codes.
+    pub codes: Vec<i64>,
+    /// For an agency's auditors: only records whose actor is this agency or that touched
+    /// an object it owns.
+    pub visible_to: Option<String>,
+    /// Paging: strictly after (or, newest first, before) this leaf index.
+    pub after: Option<u64>,
+    /// Newest first.
+    pub newest_first: bool,
+    /// Most records returned.
+    pub limit: u32,
+}
+
+impl Store {
+    /// Records matching `query`, with their leaf indexes.
+    pub async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<(u64, String)>, StoreError> {
+        let rows: Vec<(i64, String)> = with_pool!(self, pool => {
+            let mut sql = sqlx::QueryBuilder::new("SELECT l.leaf_index, l.record FROM audit_log l WHERE 1 = 1");
+            if let Some(start) = query.start_us {
+                sql.push(" AND l.time_us >= ").push_bind(start);
+            }
+            if let Some(end) = query.end_us {
+                sql.push(" AND l.time_us < ").push_bind(end);
+            }
+            if let Some(agency) = &query.actor_agency {
+                sql.push(" AND l.actor_agency = ").push_bind(agency.clone());
+            }
+            if let Some(principal) = &query.actor_principal {
+                sql.push(" AND l.actor_principal = ").push_bind(principal.clone());
+            }
+            if let Some(method) = &query.method {
+                sql.push(" AND l.method = ").push_bind(method.clone());
+            }
+            if let Some(object) = &query.object_id {
+                sql.push(" AND EXISTS (SELECT 1 FROM audit_objects o WHERE o.leaf_index = l.leaf_index AND o.object_id = ")
+                    .push_bind(object.clone())
+                    .push(")");
+            }
+            if let Some(owner) = &query.owner_agency {
+                sql.push(" AND EXISTS (SELECT 1 FROM audit_objects o WHERE o.leaf_index = l.leaf_index AND o.owner_agency = ")
+                    .push_bind(owner.clone())
+                    .push(")");
+            }
+            if let Some(agency) = &query.visible_to {
+                sql.push(" AND (l.actor_agency = ")
+                    .push_bind(agency.clone())
+                    .push(" OR EXISTS (SELECT 1 FROM audit_objects o WHERE o.leaf_index = l.leaf_index AND o.owner_agency = ")
+                    .push_bind(agency.clone())
+                    .push("))");
+            }
+            match query.outcome {
+                OutcomeClass::Any => {}
+                OutcomeClass::Ok => {
+                    sql.push(" AND l.outcome = 0");
+                }
+                OutcomeClass::Denied => {
+                    sql.push(" AND l.outcome IN (7, 16)");
+                }
+                OutcomeClass::Failed => {
+                    sql.push(" AND l.outcome NOT IN (0, 7, 16)");
+                }
+            }
+            if !query.codes.is_empty() {
+                sql.push(" AND l.outcome IN (");
+                let mut codes = sql.separated(", ");
+                for code in &query.codes {
+                    codes.push_bind(*code);
+                }
+                sql.push(")");
+            }
+            if let Some(after) = query.after {
+                let after = i64::try_from(after).unwrap_or(i64::MAX);
+                sql.push(if query.newest_first { " AND l.leaf_index < " } else { " AND l.leaf_index > " })
+                    .push_bind(after);
+            }
+            sql.push(if query.newest_first { " ORDER BY l.leaf_index DESC" } else { " ORDER BY l.leaf_index" });
+            sql.push(" LIMIT ").push_bind(i64::from(query.limit));
+            sql.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(index, record)| (u64::try_from(index).unwrap_or(0), record))
+            .collect())
     }
 }

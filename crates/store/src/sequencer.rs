@@ -73,15 +73,7 @@ impl Store {
                     if topic == crate::audit::TOPIC {
                         // Audit records become leaves of the Merkle log, in sequencing order.
                         let record = payload.as_deref().unwrap_or_default();
-                        sqlx::query(
-                            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(leaf_index)
-                        .bind(record)
-                        .bind(hex::encode(liaison_audit::leaf_hash(record.as_bytes())))
-                        .bind(now.as_micros())
-                        .execute(&mut *tx)
-                        .await?;
+                        crate::audit::insert_leaf!(tx, leaf_index, record, now);
                         leaf_index += 1;
                         continue;
                     }

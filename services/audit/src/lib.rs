@@ -1,9 +1,13 @@
 //! The Liaison audit service: signed checkpoints of the audit log, inclusion and
 //! consistency proofs, the log's public key, and the signer that makes checkpoints.
 //!
-//! Only auditors (agency or oversight) may call it. `QueryRecords` and `ExportRecords`
-//! answer UNIMPLEMENTED until the audit issue is finished.
+//! Only auditors may call it. Oversight auditors see every record; an agency's auditors
+//! see the records whose actor is their agency and those of access to objects their agency
+//! owns (in exports, other leaves come with their hash only, so the tree still verifies).
 
+mod convert;
+mod export;
+mod query;
 mod signer;
 
 use std::sync::Arc;
@@ -12,7 +16,7 @@ use liaison_audit::{Checkpoint, SigningKey, VerifierKey};
 use liaison_auth::Denied;
 use liaison_core::Role;
 use liaison_proto::v1::{self, audit_service_server};
-use liaison_rpc::{AuditContext, Authenticator, ServiceError};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -24,15 +28,18 @@ pub struct AuditServiceImpl {
     store: Store,
     auth: Authenticator,
     verifier: VerifierKey,
+    shutdown: Shutdown,
 }
 
 impl AuditServiceImpl {
-    /// An audit service over `store`, publishing the public half of `key`.
-    pub fn new(store: Store, key: &Arc<SigningKey>) -> Self {
+    /// An audit service over `store`, publishing the public half of `key`; followed
+    /// exports end when `shutdown` fires.
+    pub fn new(store: Store, key: &Arc<SigningKey>, shutdown: Shutdown) -> Self {
         Self {
             auth: Authenticator::new(store.clone()),
             store,
             verifier: key.verifier_key(),
+            shutdown,
         }
     }
 
@@ -41,10 +48,14 @@ impl AuditServiceImpl {
         audit_service_server::AuditServiceServer::new(self)
     }
 
-    async fn auditor<T>(&self, request: &Request<T>) -> Result<(), ServiceError> {
+    /// The caller, if an auditor, and whose records it may see: `None` for oversight
+    /// auditors (every record), the agency for an agency's auditors.
+    async fn auditor<T>(&self, request: &Request<T>) -> Result<Option<String>, ServiceError> {
         let caller = self.auth.caller(request).await?;
-        if caller.has_role(Role::Auditor) || caller.has_role(Role::OversightAuditor) {
-            Ok(())
+        if caller.has_role(Role::OversightAuditor) {
+            Ok(None)
+        } else if caller.has_role(Role::Auditor) {
+            Ok(Some(caller.agency().to_string()))
         } else {
             Err(Denied("the audit service is for auditors").into())
         }
@@ -147,15 +158,55 @@ impl audit_service_server::AuditService for AuditServiceImpl {
 
     async fn query_records(
         &self,
-        _request: tonic::Request<v1::QueryRecordsRequest>,
-    ) -> Result<tonic::Response<v1::QueryRecordsResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/QueryRecords").into())
+        request: Request<v1::QueryRecordsRequest>,
+    ) -> Result<Response<v1::QueryRecordsResponse>, Status> {
+        let visible_to = self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        let request = request.into_inner();
+        let query = query::from_request(&request, visible_to)?;
+        let limit = query.limit as usize;
+        let rows = self
+            .store
+            .query_audit(&query)
+            .await
+            .map_err(ServiceError::from)?;
+        let next_page_token = if rows.len() == limit {
+            rows.last()
+                .map(|(index, _)| index.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(v1::QueryRecordsResponse {
+            records: rows
+                .iter()
+                .map(|(index, text)| convert::record(*index, text))
+                .collect(),
+            next_page_token,
+        }))
     }
+
     type ExportRecordsStream = BoxStream<v1::ExportRecordsResponse>;
+
     async fn export_records(
         &self,
-        _request: tonic::Request<v1::ExportRecordsRequest>,
-    ) -> Result<tonic::Response<Self::ExportRecordsStream>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.AuditService/ExportRecords").into())
+        request: Request<v1::ExportRecordsRequest>,
+    ) -> Result<Response<Self::ExportRecordsStream>, Status> {
+        let visible_to = self.auditor(&request).await?;
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        let request = request.into_inner();
+        if request.end_index != 0 && request.end_index < request.start_index {
+            return Err(ServiceError::invalid(
+                "end_index",
+                "end_index must not be below start_index",
+            )
+            .into());
+        }
+        Ok(Response::new(export::spawn(
+            self.store.clone(),
+            visible_to,
+            request,
+            self.shutdown.clone(),
+        )))
     }
 }

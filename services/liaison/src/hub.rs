@@ -213,7 +213,10 @@ impl BoundHub {
             .add_service(IndicatorService::new(self.store.clone(), stop.clone()).into_server())
             .add_service(MlaServiceImpl.into_server())
             .add_service(CbmServiceImpl.into_server())
-            .add_service(AuditServiceImpl::new(self.store.clone(), &self.audit_key).into_server());
+            .add_service(
+                AuditServiceImpl::new(self.store.clone(), &self.audit_key, stop.clone())
+                    .into_server(),
+            );
 
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {

@@ -82,6 +82,90 @@ pub enum Command {
     /// Fraud-method indicators.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// The audit log: query, export, verify and follow it (auditors only).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Search audit records. Agency auditors see their agency's actions and the access to
+    /// what their agency owns; oversight auditors see everything.
+    Query(AuditQueryArgs),
+    /// Write the log's records as JSON lines, ending with the signed checkpoint that
+    /// covers them, for `audit verify FILE`.
+    Export(AuditExportArgs),
+    /// Verify an exported file, or the live log, against a signed checkpoint and the
+    /// hub's public key. Also checks, as a witness, that the log extends the last
+    /// checkpoint this client verified for the hub: a rewritten or forked history fails.
+    Verify(AuditVerifyArgs),
+    /// Follow new audit records as they are logged (Ctrl-C to stop).
+    Tail(AuditTailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditQueryArgs {
+    /// Only records of this acting agency.
+    #[arg(long)]
+    pub agency: Option<String>,
+    /// Only records of this principal, AGENCY-ID/kind/name.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only this method, e.g. /liaison.v1.IndicatorService/GetIndicator.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Only records that touched this object (ind_…, an agency id, …).
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Only records that touched objects owned by this agency.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only outcomes of this class: ok, denied or failed.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// From this time, RFC 3339.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time, RFC 3339.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Newest records first.
+    #[arg(long)]
+    pub newest_first: bool,
+    /// At most this many records.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// First leaf index.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Write to this file instead of standard output.
+    #[arg(long = "file", short = 'f')]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// An exported file to verify offline; without it the live log is verified.
+    pub file: Option<PathBuf>,
+    /// The hub's verifier key (`name+keyid+base64`); default: the key this client pinned
+    /// for the hub on first use.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Where the witness state (pinned key, last verified checkpoint) is kept
+    /// [default: $XDG_STATE_HOME/liaisonctl or ~/.local/state/liaisonctl]
+    #[arg(long, env = "LIAISON_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// Stop after this many records.
+    #[arg(long)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,17 +5,21 @@ use liaison_proto::v1;
 use serde_json::json;
 
 use crate::{
-    cli::{AgenciesCommand, Cli, Command, IndicatorsCommand, OutputFormat, PublishArgs, WatchArgs},
+    audit,
+    cli::{
+        AgenciesCommand, AuditCommand, Cli, Command, IndicatorsCommand, OutputFormat, PublishArgs,
+        WatchArgs,
+    },
     connect::{EXIT_UNREACHABLE, connect},
     output,
 };
 
 /// Exit code: the hub refused or failed the call.
-const EXIT_CALL_FAILED: u8 = 1;
+pub(crate) const EXIT_CALL_FAILED: u8 = 1;
 /// Exit code: the hub does not accept this identity or denies the action (`EX_NOPERM`).
 const EXIT_DENIED: u8 = 77;
 /// Exit code: bad arguments, as clap uses.
-const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// Why a command failed, and the exit code that says so.
 #[derive(Debug)]
@@ -32,7 +36,7 @@ impl Failure {
         }
     }
 
-    fn from_status(client: &Client, status: &tonic::Status) -> Self {
+    pub(crate) fn from_status(client: &Client, status: &tonic::Status) -> Self {
         let (kind, mut message) = explain_status(client.endpoint(), status);
         let code = match (kind, status.code()) {
             (FailureKind::CertificateRefused, _) => EXIT_DENIED,
@@ -68,9 +72,16 @@ fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
 
 /// Runs the command the arguments name.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let client = connect(&cli.connection).await?;
     let format = cli.output;
-    match cli.command {
+    let command = match cli.command {
+        // Verifying an exported file needs no hub.
+        Command::Audit(AuditCommand::Verify(args)) if args.file.is_some() => {
+            return audit::verify(None, &cli.connection.endpoint, format, args).await;
+        }
+        command => command,
+    };
+    let client = connect(&cli.connection).await?;
+    match command {
         Command::Whoami => whoami(&client, format).await,
         Command::Agencies(AgenciesCommand::List) => agencies_list(&client, format).await,
         Command::Indicators(IndicatorsCommand::Publish(args)) => {
@@ -78,10 +89,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Indicators(IndicatorsCommand::Get { id }) => get(&client, format, id).await,
         Command::Indicators(IndicatorsCommand::Watch(args)) => watch(&client, format, args).await,
+        Command::Audit(AuditCommand::Query(args)) => audit::query(&client, format, args).await,
+        Command::Audit(AuditCommand::Export(args)) => audit::export(&client, args).await,
+        Command::Audit(AuditCommand::Verify(args)) => {
+            audit::verify(Some(&client), &cli.connection.endpoint, format, args).await
+        }
+        Command::Audit(AuditCommand::Tail(args)) => audit::tail(&client, format, args).await,
     }
 }
 
-fn print_json(value: &serde_json::Value) {
+pub(crate) fn print_json(value: &serde_json::Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -327,7 +344,7 @@ fn parse_evaluation(code: &str) -> Result<v1::Evaluation, Failure> {
     })
 }
 
-fn parse_time(text: &str) -> Result<prost_types::Timestamp, Failure> {
+pub(crate) fn parse_time(text: &str) -> Result<prost_types::Timestamp, Failure> {
     let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|_| {
             Failure::new(

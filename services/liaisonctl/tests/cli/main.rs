@@ -202,3 +202,195 @@ fn liaison_core_example() -> anyhow::Result<liaison_core::Federation> {
         "../../../../deploy/federation.example.toml"
     ))?)
 }
+
+both!(audit_query_export_and_verify);
+
+async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
+    let mut watch = hub.store().watch_checkpoint_size();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        watch.wait_for(|current| *current >= size),
+    )
+    .await??;
+    Ok(())
+}
+
+async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let state = tempfile::tempdir()?;
+    let state_dir = state.path().to_str().unwrap_or_default().to_owned();
+    for title in ["Rēķinu krāpšana", "Viltus investīciju platforma"] {
+        let published = liaisonctl(
+            &hub,
+            "UA-CERT/officer",
+            &[
+                "indicators",
+                "publish",
+                "--title",
+                title,
+                "--language",
+                "lv",
+                "--observable",
+                "domain=ieguldijumi.example",
+            ],
+        )
+        .await?;
+        assert!(published.status.success(), "{}", stderr(&published));
+    }
+    wait_for_checkpoint(&hub, 2).await?;
+
+    let query = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &[
+            "audit",
+            "query",
+            "--method",
+            "/liaison.v1.IndicatorService/Publish",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(query.status.success(), "{}", stderr(&query));
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&query.stdout)?;
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["principal"], "UA-CERT/person/officer");
+    assert_eq!(records[0]["objects"][0]["access"], "write");
+
+    // First live verification pins the hub's key and remembers the checkpoint.
+    let live = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(live.status.success(), "{}", stderr(&live));
+    assert!(
+        stdout(&live).contains("pinned the hub's key"),
+        "{}",
+        stdout(&live)
+    );
+
+    let file = state.path().join("export.jsonl");
+    let file_arg = file.to_str().unwrap_or_default().to_owned();
+    let exported = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "export", "-f", &file_arg],
+    )
+    .await?;
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let verified = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(verified.status.success(), "{}", stderr(&verified));
+
+    // Tampering with the file is caught and the record named.
+    let text = std::fs::read_to_string(&file)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let altered = text
+        .replacen("UA-CERT/officer", "UA-CERT/0fficer", 1)
+        .replacen("\\\"officer\\\"", "\\\"0fficer\\\"", 1);
+    let tampered = state.path().join("tampered.jsonl");
+    std::fs::write(&tampered, &altered)?;
+    let caught = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &[
+            "audit",
+            "verify",
+            tampered.to_str().unwrap_or_default(),
+            "--state-dir",
+            &state_dir,
+        ],
+    )
+    .await?;
+    assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+    assert!(
+        stderr(&caught).contains("was altered"),
+        "{}",
+        stderr(&caught)
+    );
+
+    let mut without_one = lines.clone();
+    without_one.remove(1);
+    std::fs::write(&tampered, without_one.join("\n"))?;
+    let caught = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &[
+            "audit",
+            "verify",
+            tampered.to_str().unwrap_or_default(),
+            "--state-dir",
+            &state_dir,
+        ],
+    )
+    .await?;
+    assert_eq!(caught.status.code(), Some(1));
+    assert!(
+        stderr(&caught).contains("record 1 is missing"),
+        "{}",
+        stderr(&caught)
+    );
+
+    // The log grows; the live log verifies as an extension; the old export is now stale.
+    let more = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "indicators",
+            "publish",
+            "--title",
+            "Нова превара",
+            "--language",
+            "sr-Cyrl",
+        ],
+    )
+    .await?;
+    assert!(more.status.success());
+    let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        state
+            .path()
+            .join("witness")
+            .read_dir()?
+            .next()
+            .unwrap()?
+            .path(),
+    )?)?;
+    let old_size = before["size"].as_u64().unwrap_or(0);
+    wait_for_checkpoint(&hub, old_size + 1).await?;
+    let again = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("consistent with the checkpoint"),
+        "{}",
+        stdout(&again)
+    );
+    let stale = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
+    )
+    .await?;
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("older than one already verified"),
+        "{}",
+        stderr(&stale)
+    );
+
+    // Only auditors.
+    let refused = liaisonctl(&hub, "UA-CERT/feed", &["audit", "query"]).await?;
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    hub.stop().await
+}

@@ -1,0 +1,155 @@
+//! ExportRecords: the log's leaves in order, then the signed checkpoint that covers them;
+//! with `follow`, new leaves and checkpoints as they come.
+
+use liaison_proto::v1;
+use liaison_rpc::{ServiceError, Shutdown};
+use liaison_store::{AuditQuery, Store, StoredCheckpoint};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, codegen::BoxStream};
+
+use crate::convert;
+
+/// Leaves read from the store per query.
+const PAGE: u32 = 500;
+
+pub(crate) fn spawn(
+    store: Store,
+    visible_to: Option<String>,
+    request: v1::ExportRecordsRequest,
+    shutdown: Shutdown,
+) -> BoxStream<v1::ExportRecordsResponse> {
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(async move {
+        if let Err(status) = export(&store, visible_to, request, shutdown, &sender).await {
+            let _ = sender.send(Err(status)).await;
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
+}
+
+type Sender = mpsc::Sender<Result<v1::ExportRecordsResponse, Status>>;
+
+async fn export(
+    store: &Store,
+    visible_to: Option<String>,
+    request: v1::ExportRecordsRequest,
+    mut shutdown: Shutdown,
+    sender: &Sender,
+) -> Result<(), Status> {
+    let mut next = request.start_index;
+    let mut checkpoints = store.watch_checkpoint_size();
+    loop {
+        // Export up to the latest signed size, so that the stream ends with the checkpoint
+        // that covers every leaf it sent.
+        let checkpoint = store
+            .latest_checkpoint()
+            .await
+            .map_err(ServiceError::from)?;
+        let signed = checkpoint.as_ref().map_or(0, |checkpoint| checkpoint.size);
+        let end = if request.end_index == 0 {
+            signed
+        } else {
+            request.end_index.min(signed)
+        };
+        while next < end {
+            let leaves = store
+                .audit_records(next, PAGE.min(u32::try_from(end - next).unwrap_or(PAGE)))
+                .await
+                .map_err(ServiceError::from)?;
+            let hashes = store
+                .audit_leaf_hashes(next, next + leaves.len() as u64)
+                .await
+                .map_err(ServiceError::from)?;
+            let visible = visible_leaves(store, &visible_to, next, leaves.len()).await?;
+            for ((index, text), hash) in leaves.iter().zip(hashes) {
+                let show = visible
+                    .as_ref()
+                    .is_none_or(|visible| visible.contains(index));
+                let leaf = v1::AuditLeaf {
+                    leaf_index: *index,
+                    leaf_hash: hash.to_vec(),
+                    leaf_data: if show {
+                        text.clone().into_bytes()
+                    } else {
+                        Vec::new()
+                    },
+                    record: show.then(|| convert::record(*index, text)),
+                };
+                send(sender, v1::export_records_response::Item::Leaf(leaf)).await?;
+                next = index + 1;
+            }
+            if leaves.is_empty() {
+                break;
+            }
+        }
+        if let Some(checkpoint) = checkpoint.filter(|checkpoint| checkpoint.size == next) {
+            send(
+                sender,
+                v1::export_records_response::Item::Checkpoint(checkpoint_message(checkpoint)),
+            )
+            .await?;
+        }
+        if !request.follow || (request.end_index != 0 && next >= request.end_index) {
+            return Ok(());
+        }
+        let current = signed;
+        tokio::select! {
+            changed = checkpoints.wait_for(|size| *size > current) => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+            }
+            () = sender.closed() => return Ok(()),
+            () = shutdown.wait() => {
+                return Err(Status::unavailable("the hub is shutting down; resume from the next leaf index"));
+            }
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// For an agency's auditors, which of the leaves `from..from + count` they may read.
+async fn visible_leaves(
+    store: &Store,
+    visible_to: &Option<String>,
+    from: u64,
+    count: usize,
+) -> Result<Option<Vec<u64>>, Status> {
+    let Some(agency) = visible_to else {
+        return Ok(None);
+    };
+    let query = AuditQuery {
+        visible_to: Some(agency.clone()),
+        after: from.checked_sub(1),
+        limit: u32::try_from(count).unwrap_or(u32::MAX),
+        ..AuditQuery::default()
+    };
+    let rows = store
+        .query_audit(&query)
+        .await
+        .map_err(ServiceError::from)?;
+    let end = from + count as u64;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(index, _)| index)
+            .filter(|index| *index < end)
+            .collect(),
+    ))
+}
+
+async fn send(sender: &Sender, item: v1::export_records_response::Item) -> Result<(), Status> {
+    sender
+        .send(Ok(v1::ExportRecordsResponse { item: Some(item) }))
+        .await
+        .map_err(|_| Status::cancelled("the client went away"))
+}
+
+fn checkpoint_message(checkpoint: StoredCheckpoint) -> v1::AuditCheckpoint {
+    v1::AuditCheckpoint {
+        signed_note: checkpoint.note,
+        tree_size: checkpoint.size,
+        root_hash: checkpoint.root.to_vec(),
+        ..v1::AuditCheckpoint::default()
+    }
+}

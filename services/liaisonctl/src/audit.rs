@@ -1,0 +1,604 @@
+//! `liaisonctl audit …`: query, export, verify (with a witness's memory), tail.
+
+use std::{
+    io::{BufRead, Write},
+    path::{Path, PathBuf},
+};
+
+use liaison_audit::{Checkpoint, Hash, TreeBuilder, VerifierKey, leaf_hash, verify_consistency};
+use liaison_client::Client;
+use liaison_proto::v1;
+use serde_json::{Value, json};
+
+use crate::{
+    cli::{AuditExportArgs, AuditQueryArgs, AuditTailArgs, AuditVerifyArgs, OutputFormat},
+    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, parse_time, print_json},
+    output,
+};
+
+/// Exit code: the log failed verification.
+const EXIT_VERIFY_FAILED: u8 = 1;
+
+pub async fn query(
+    client: &Client,
+    format: OutputFormat,
+    args: AuditQueryArgs,
+) -> Result<(), Failure> {
+    let principal = match &args.principal {
+        None => None,
+        Some(text) => {
+            let parts: Vec<&str> = text.split('/').collect();
+            let [agency, kind, name] = parts[..] else {
+                return Err(Failure::new(
+                    EXIT_USAGE,
+                    format!("--principal {text:?}: expected AGENCY-ID/kind/name"),
+                ));
+            };
+            Some(v1::PrincipalRef {
+                agency_id: agency.into(),
+                kind: if kind == "system" {
+                    v1::PrincipalKind::System
+                } else {
+                    v1::PrincipalKind::Person
+                } as i32,
+                name: name.into(),
+            })
+        }
+    };
+    let outcome_class = match args.outcome.as_deref() {
+        None => v1::AuditOutcomeClass::Unspecified,
+        Some("ok") => v1::AuditOutcomeClass::Ok,
+        Some("denied") => v1::AuditOutcomeClass::Denied,
+        Some("failed") => v1::AuditOutcomeClass::Failed,
+        Some(other) => {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!("--outcome {other:?}: expected ok, denied or failed"),
+            ));
+        }
+    };
+    let mut request = v1::QueryRecordsRequest {
+        page_size: i32::try_from(args.limit.min(1_000)).unwrap_or(1_000),
+        start_time: args.since.as_deref().map(parse_time).transpose()?,
+        end_time: args.until.as_deref().map(parse_time).transpose()?,
+        agency_id: args.agency.unwrap_or_default(),
+        principal,
+        method: args.method.unwrap_or_default(),
+        object_id: args.object.unwrap_or_default(),
+        owner_agency_id: args.owner.unwrap_or_default(),
+        outcome_class: outcome_class as i32,
+        newest_first: args.newest_first,
+        ..v1::QueryRecordsRequest::default()
+    };
+    let mut audit = client.audit();
+    let mut records = Vec::new();
+    while records.len() < args.limit {
+        let page = audit
+            .query_records(request.clone())
+            .await
+            .map_err(|status| Failure::from_status(client, &status))?
+            .into_inner();
+        records.extend(page.records);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        request.page_token = page.next_page_token;
+    }
+    records.truncate(args.limit);
+    match format {
+        OutputFormat::Json => {
+            print_json(&json!(records.iter().map(record_json).collect::<Vec<_>>()))
+        }
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = records.iter().map(record_row).collect();
+            print!(
+                "{}",
+                output::table(
+                    &["INDEX", "TIME", "PRINCIPAL", "METHOD", "OUTCOME", "OBJECTS"],
+                    &rows
+                )
+            );
+        }
+    }
+    Ok(())
+}
+
+fn principal_text(record: &v1::AuditRecord) -> String {
+    record
+        .actor
+        .as_ref()
+        .and_then(|actor| actor.principal.as_ref())
+        .map(|p| {
+            let kind = if p.kind == v1::PrincipalKind::System as i32 {
+                "system"
+            } else {
+                "person"
+            };
+            format!("{}/{}/{}", p.agency_id, kind, p.name)
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn outcome_text(record: &v1::AuditRecord) -> String {
+    let code = record.outcome.as_ref().map_or(2, |outcome| outcome.code);
+    format!("{:?}", tonic::Code::from_i32(code))
+}
+
+fn record_row(record: &v1::AuditRecord) -> Vec<String> {
+    vec![
+        record.leaf_index.to_string(),
+        output::time(record.time.as_ref()),
+        principal_text(record),
+        record.method.trim_start_matches("/liaison.v1.").to_owned(),
+        outcome_text(record),
+        record
+            .objects
+            .iter()
+            .map(|o| o.object_id.clone())
+            .collect::<Vec<_>>()
+            .join(","),
+    ]
+}
+
+fn record_json(record: &v1::AuditRecord) -> Value {
+    json!({
+        "leaf_index": record.leaf_index,
+        "time": output::time(record.time.as_ref()),
+        "principal": principal_text(record),
+        "certificate_sha256": record.actor.as_ref().map(|a| a.certificate_sha256.clone()),
+        "method": record.method,
+        "outcome": record.outcome.as_ref().map_or(2, |o| o.code),
+        "deny_reason": record.outcome.as_ref().map(|o| o.deny_reason.clone()).filter(|r| !r.is_empty()),
+        "justification": Some(record.justification.clone()).filter(|j| !j.is_empty()),
+        "client_address": record.client_address,
+        "objects": record.objects.iter().map(|o| json!({
+            "id": o.object_id,
+            "access": output::enum_name(v1::AuditAccessKind::try_from(o.access).ok()
+                .map(|a| a.as_str_name().trim_start_matches("AUDIT_ACCESS_KIND_"))),
+            "owner": Some(o.owner_agency_id.clone()).filter(|owner| !owner.is_empty()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One line of an export file.
+fn leaf_line(leaf: &v1::AuditLeaf) -> Value {
+    json!({
+        "leaf_index": leaf.leaf_index,
+        "leaf_hash": hex::encode(&leaf.leaf_hash),
+        "record": (!leaf.leaf_data.is_empty()).then(|| String::from_utf8_lossy(&leaf.leaf_data).into_owned()),
+    })
+}
+
+pub async fn export(client: &Client, args: AuditExportArgs) -> Result<(), Failure> {
+    let request = v1::ExportRecordsRequest {
+        start_index: args.from,
+        ..v1::ExportRecordsRequest::default()
+    };
+    let mut stream = client
+        .audit()
+        .export_records(request)
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+        .into_inner();
+    let mut out: Box<dyn Write> = match &args.file {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                Failure::new(EXIT_USAGE, format!("{}: {error}", path.display()))
+            })?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut count = 0u64;
+    while let Some(message) = stream
+        .message()
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+    {
+        let line = match message.item {
+            Some(v1::export_records_response::Item::Leaf(leaf)) => {
+                count += 1;
+                if count.is_multiple_of(10_000) {
+                    eprintln!("exported {count} records…");
+                }
+                leaf_line(&leaf)
+            }
+            Some(v1::export_records_response::Item::Checkpoint(checkpoint)) => {
+                json!({ "checkpoint": checkpoint.signed_note })
+            }
+            None => continue,
+        };
+        writeln!(out, "{line}").map_err(|error| {
+            Failure::new(EXIT_CALL_FAILED, format!("writing the export: {error}"))
+        })?;
+    }
+    out.flush()
+        .map_err(|error| Failure::new(EXIT_CALL_FAILED, format!("writing the export: {error}")))?;
+    eprintln!("exported {count} records");
+    Ok(())
+}
+
+/// An exported log read back.
+struct Export {
+    leaves: Vec<(u64, Hash, Option<String>)>,
+    checkpoint: Option<String>,
+}
+
+fn read_export(path: &Path) -> Result<Export, Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|error| Failure::new(EXIT_USAGE, format!("{}: {error}", path.display())))?;
+    let mut export = Export {
+        leaves: Vec::new(),
+        checkpoint: None,
+    };
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let bad = |why: &str| {
+            Failure::new(
+                EXIT_VERIFY_FAILED,
+                format!("{} line {}: {why}", path.display(), number + 1),
+            )
+        };
+        let line = line.map_err(|error| bad(&error.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(&line).map_err(|_| bad("not a JSON line of an audit export"))?;
+        if let Some(note) = value["checkpoint"].as_str() {
+            export.checkpoint = Some(note.to_owned());
+            continue;
+        }
+        let index = value["leaf_index"]
+            .as_u64()
+            .ok_or_else(|| bad("no leaf_index"))?;
+        let hash = value["leaf_hash"]
+            .as_str()
+            .and_then(|text| hex::decode(text).ok())
+            .and_then(|bytes| Hash::try_from(bytes).ok())
+            .ok_or_else(|| bad("no valid leaf_hash"))?;
+        export
+            .leaves
+            .push((index, hash, value["record"].as_str().map(str::to_owned)));
+    }
+    Ok(export)
+}
+
+/// What the client remembers of a hub: the pinned key and the last verified checkpoint.
+struct Witness {
+    path: PathBuf,
+    state: Option<Value>,
+}
+
+impl Witness {
+    fn open(state_dir: Option<PathBuf>, endpoint: &str) -> Self {
+        let dir = state_dir
+            .or_else(|| {
+                std::env::var_os("XDG_STATE_HOME").map(|dir| PathBuf::from(dir).join("liaisonctl"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|home| PathBuf::from(home).join(".local/state/liaisonctl"))
+            })
+            .unwrap_or_else(|| PathBuf::from(".liaisonctl"));
+        let name: String = endpoint
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join("witness").join(format!("{name}.json"));
+        let state = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        Self { path, state }
+    }
+
+    fn key(&self) -> Option<String> {
+        self.state.as_ref()?["key"].as_str().map(str::to_owned)
+    }
+
+    fn last(&self) -> Option<(u64, Hash)> {
+        let state = self.state.as_ref()?;
+        let size = state["size"].as_u64()?;
+        let root = hex::decode(state["root"].as_str()?).ok()?.try_into().ok()?;
+        Some((size, root))
+    }
+
+    fn save(&self, key: &str, checkpoint: &Checkpoint, note: &str) -> Result<(), Failure> {
+        let state = json!({
+            "key": key,
+            "size": checkpoint.size(),
+            "root": hex::encode(checkpoint.root()),
+            "note": note,
+        });
+        let write = || -> std::io::Result<()> {
+            if let Some(parent) = self.path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&self.path, serde_json::to_vec_pretty(&state)?)
+        };
+        write().map_err(|error| {
+            Failure::new(
+                EXIT_CALL_FAILED,
+                format!("{}: {error}", self.path.display()),
+            )
+        })
+    }
+}
+
+/// Checks leaves from index 0 against a checkpoint; returns the root of every prefix the
+/// witness needs (its last verified size).
+fn check_leaves(
+    leaves: &[(u64, Hash, Option<String>)],
+    checkpoint: &Checkpoint,
+    witness_size: Option<u64>,
+) -> Result<Option<Hash>, Failure> {
+    let fail = |message: String| Failure::new(EXIT_VERIFY_FAILED, message);
+    let mut tree = TreeBuilder::new();
+    let mut witness_root = None;
+    for (position, (index, hash, record)) in leaves.iter().enumerate() {
+        if *index != position as u64 {
+            return Err(fail(format!(
+                "record {position} is missing: the export jumps to leaf {index} (records removed or reordered)"
+            )));
+        }
+        if let Some(record) = record
+            && leaf_hash(record.as_bytes()) != *hash
+        {
+            return Err(fail(format!(
+                "record {index} was altered: its content does not match its leaf hash"
+            )));
+        }
+        if witness_size == Some(tree.size()) {
+            witness_root = Some(tree.root());
+        }
+        if tree.size() == checkpoint.size() {
+            break;
+        }
+        tree.push(*hash);
+    }
+    if witness_size == Some(tree.size()) {
+        witness_root = Some(tree.root());
+    }
+    if tree.size() < checkpoint.size() {
+        return Err(fail(format!(
+            "record {} is missing: the export ends after {} records but the checkpoint covers {}",
+            tree.size(),
+            tree.size(),
+            checkpoint.size()
+        )));
+    }
+    if tree.root() != *checkpoint.root() {
+        return Err(fail(format!(
+            "the {} records do not hash to the signed root: the log was altered after it was signed",
+            checkpoint.size()
+        )));
+    }
+    Ok(witness_root)
+}
+
+pub async fn verify(
+    client: Option<&Client>,
+    endpoint: &str,
+    format: OutputFormat,
+    args: AuditVerifyArgs,
+) -> Result<(), Failure> {
+    let witness = Witness::open(args.state_dir.clone(), endpoint);
+    let (leaves, note, live_key) = match (&args.file, client) {
+        (Some(path), _) => {
+            let export = read_export(path)?;
+            let note = export.checkpoint.ok_or_else(|| {
+                Failure::new(
+                    EXIT_VERIFY_FAILED,
+                    format!("{}: no signed checkpoint in the export", path.display()),
+                )
+            })?;
+            (export.leaves, note, None)
+        }
+        (None, Some(client)) => live_leaves(client).await?,
+        (None, None) => return Err(Failure::new(EXIT_USAGE, "nothing to verify")),
+    };
+    let key_text = args
+        .key
+        .clone()
+        .or_else(|| witness.key())
+        .or_else(|| live_key.clone())
+        .ok_or_else(|| {
+            Failure::new(
+                EXIT_USAGE,
+                "no hub key: pass --key, or verify the live log once to pin it",
+            )
+        })?;
+    let pinned_now = args.key.is_none() && witness.key().is_none();
+    let key: VerifierKey = key_text
+        .parse()
+        .map_err(|error| Failure::new(EXIT_USAGE, format!("--key: {error}")))?;
+    if let (Some(live), Some(pinned)) = (&live_key, witness.key())
+        && *live != pinned
+    {
+        return Err(Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!(
+                "the hub now publishes key {live}, not the key pinned for it ({pinned}); refusing"
+            ),
+        ));
+    }
+    let checkpoint = Checkpoint::verify(&note, &key).map_err(|error| {
+        Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!("the checkpoint does not verify with the hub's key: {error}"),
+        )
+    })?;
+    let last = witness.last();
+    if let Some((size, _)) = last
+        && size > checkpoint.size()
+    {
+        return Err(Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!(
+                "this checkpoint (size {}) is older than one already verified for this hub (size {size}): \
+                 the hub rolled its log back, or the export is stale",
+                checkpoint.size()
+            ),
+        ));
+    }
+    let witness_root = check_leaves(&leaves, &checkpoint, last.map(|(size, _)| size))?;
+    if let Some((size, root)) = last {
+        // The export starts at leaf 0, so the earlier tree is recomputed locally; a live
+        // verification also asks the hub for a consistency proof.
+        if witness_root != Some(root) {
+            return Err(Failure::new(
+                EXIT_VERIFY_FAILED,
+                format!(
+                    "the log does not extend the checkpoint of size {size} verified before: its history was rewritten or forked"
+                ),
+            ));
+        }
+        if let Some(client) = client {
+            let proof = client
+                .audit()
+                .get_consistency_proof(v1::GetConsistencyProofRequest {
+                    old_tree_size: size,
+                    new_tree_size: checkpoint.size(),
+                })
+                .await
+                .map_err(|status| Failure::from_status(client, &status))?
+                .into_inner();
+            let hashes: Vec<Hash> = proof
+                .hashes
+                .iter()
+                .filter_map(|h| Hash::try_from(h.as_slice()).ok())
+                .collect();
+            verify_consistency(size, checkpoint.size(), &root, checkpoint.root(), &hashes)
+                .map_err(|error| {
+                    Failure::new(
+                        EXIT_VERIFY_FAILED,
+                        format!("the hub's consistency proof from size {size} fails: {error}"),
+                    )
+                })?;
+        }
+    }
+    witness.save(&key_text, &checkpoint, &note)?;
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "verified": true,
+            "tree_size": checkpoint.size(),
+            "root": hex::encode(checkpoint.root()),
+            "previous_size": last.map(|(size, _)| size),
+            "key": key_text,
+        })),
+        OutputFormat::Table => {
+            println!(
+                "verified: {} records, root {}",
+                checkpoint.size(),
+                hex::encode(checkpoint.root())
+            );
+            if let Some((size, _)) = last {
+                println!("consistent with the checkpoint of size {size} verified before");
+            }
+            if pinned_now {
+                println!(
+                    "pinned the hub's key {key_text}: compare it with the operator's published key"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every leaf from 0 and the checkpoint covering them, from the live hub, with its key.
+async fn live_leaves(
+    client: &Client,
+) -> Result<(Vec<(u64, Hash, Option<String>)>, String, Option<String>), Failure> {
+    let mut audit = client.audit();
+    let keys = audit
+        .get_log_keys(v1::GetLogKeysRequest {})
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+        .into_inner()
+        .keys;
+    let key = keys.first().map(|key| key.verifier_key.clone());
+    let mut stream = audit
+        .export_records(v1::ExportRecordsRequest::default())
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+        .into_inner();
+    let mut leaves = Vec::new();
+    let mut note = None;
+    while let Some(message) = stream
+        .message()
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+    {
+        match message.item {
+            Some(v1::export_records_response::Item::Leaf(leaf)) => {
+                let hash = Hash::try_from(leaf.leaf_hash.as_slice()).map_err(|_| {
+                    Failure::new(
+                        EXIT_VERIFY_FAILED,
+                        format!("leaf {} has no valid hash", leaf.leaf_index),
+                    )
+                })?;
+                let record = (!leaf.leaf_data.is_empty())
+                    .then(|| String::from_utf8_lossy(&leaf.leaf_data).into_owned());
+                leaves.push((leaf.leaf_index, hash, record));
+            }
+            Some(v1::export_records_response::Item::Checkpoint(checkpoint)) => {
+                note = Some(checkpoint.signed_note)
+            }
+            None => {}
+        }
+    }
+    let note =
+        note.ok_or_else(|| Failure::new(EXIT_VERIFY_FAILED, "the hub sent no checkpoint"))?;
+    Ok((leaves, note, key))
+}
+
+pub async fn tail(
+    client: &Client,
+    format: OutputFormat,
+    args: AuditTailArgs,
+) -> Result<(), Failure> {
+    let mut audit = client.audit();
+    let start = audit
+        .get_checkpoint(v1::GetCheckpointRequest {})
+        .await
+        .map(|response| response.into_inner().checkpoint.map_or(0, |c| c.tree_size))
+        .unwrap_or(0);
+    let mut stream = audit
+        .export_records(v1::ExportRecordsRequest {
+            start_index: start,
+            follow: true,
+            ..v1::ExportRecordsRequest::default()
+        })
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+        .into_inner();
+    if format == OutputFormat::Table {
+        eprintln!("following the audit log from record {start} (Ctrl-C to stop)");
+    }
+    let mut seen = 0u64;
+    loop {
+        if args.limit.is_some_and(|limit| seen >= limit) {
+            return Ok(());
+        }
+        let message = tokio::select! {
+            message = stream.message() => message.map_err(|status| Failure::from_status(client, &status))?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
+        let Some(v1::export_records_response::Item::Leaf(leaf)) = message.item else {
+            continue;
+        };
+        seen += 1;
+        let Some(record) = leaf.record else { continue };
+        match format {
+            OutputFormat::Json => println!("{}", record_json(&record)),
+            OutputFormat::Table => println!("{}", record_row(&record).join("  ")),
+        }
+    }
+}
