@@ -27,7 +27,7 @@ async fn records_when(hub: &TestHub, size: u64) -> anyhow::Result<Vec<Value>> {
     let records = hub.store().audit_records(0, 10_000).await?;
     records
         .into_iter()
-        .map(|(_, text)| Ok(serde_json::from_str(&text)?))
+        .map(|row| Ok(serde_json::from_str(&row.record)?))
         .collect()
 }
 
@@ -172,7 +172,8 @@ async fn checkpoints_and_proofs_verify(backend: Backend) -> anyhow::Result<()> {
 
     // Every record in the signed tree is included in it.
     let records = hub.store().audit_records(0, 10_000).await?;
-    for (index, text) in records.iter().take(old.size() as usize) {
+    for row in records.iter().take(old.size() as usize) {
+        let (index, text) = (&row.index, &row.record);
         let proof = audit
             .get_inclusion_proof(v1::GetInclusionProofRequest {
                 leaf_index: *index,
@@ -367,5 +368,58 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         .into_inner()
         .records;
     assert_eq!(touching.len(), 2);
+    hub.stop().await
+}
+
+both!(a_write_whose_audit_record_fails_leaves_no_data);
+
+/// A trigger makes every audit insert fail: the write fails and stores nothing, and a read
+/// releases nothing.
+async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut officer = hub.client("TR-EGM", "officer").await?.indicators();
+    let earlier = officer
+        .publish(publish(fraud_method("Sahte yatırım sitesi")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
+    let fault = match hub.store().backend_kind() {
+        liaison_store::BackendKind::Sqlite => {
+            "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;"
+        }
+        liaison_store::BackendKind::Postgres => {
+            "CREATE FUNCTION inject_audit_fault() RETURNS trigger AS $$
+             BEGIN IF NEW.topic = 'audit' THEN RAISE EXCEPTION 'injected audit fault'; END IF; RETURN NEW; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION inject_audit_fault();"
+        }
+    };
+    hub.store().execute_for_tests(fault).await?;
+
+    let failed = officer
+        .publish(publish(fraud_method("Kayıtsız yazma")))
+        .await
+        .expect_err("written without its record");
+    assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+    assert!(
+        !failed.message().contains("injected"),
+        "the cause leaked to the client: {failed:?}"
+    );
+    assert_eq!(
+        hub.store().indicator_count().await?,
+        1,
+        "the write left data behind"
+    );
+
+    let mut reader = hub.client("RO-IGPR", "officer").await?.indicators();
+    let read = reader
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: earlier.id,
+        })
+        .await
+        .expect_err("a read was released without its record");
+    assert_eq!(read.code(), tonic::Code::Internal);
     hub.stop().await
 }

@@ -39,3 +39,12 @@ CREATE TABLE audit_checkpoints (
     note TEXT NOT NULL,
     signed_us BIGINT NOT NULL
 );
+
+-- The next leaf index, kept apart from the log so that a deleted row leaves a gap that
+-- verification names, rather than being silently refilled by the next record.
+CREATE TABLE audit_sequence (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    next_leaf BIGINT NOT NULL
+);
+
+INSERT INTO audit_sequence (id, next_leaf) VALUES (1, 0);

@@ -93,6 +93,17 @@ macro_rules! insert_leaf {
 }
 pub(crate) use insert_leaf;
 
+/// One leaf of the log as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLeafRow {
+    /// Leaf index.
+    pub index: u64,
+    /// The record's canonical encoding.
+    pub record: String,
+    /// The stored leaf hash.
+    pub leaf_hash: Hash,
+}
+
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -128,7 +139,7 @@ impl Store {
     /// How many records the log holds.
     pub async fn audit_size(&self) -> Result<u64, StoreError> {
         let size: i64 = with_pool!(self, pool => {
-            sqlx::query_scalar("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log").fetch_one(pool).await?
+            sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1").fetch_one(pool).await?
         });
         Ok(u64::try_from(size).unwrap_or(0))
     }
@@ -149,24 +160,31 @@ impl Store {
         hashes.iter().map(|hash| decode_hash(hash)).collect()
     }
 
-    /// Records from leaf `from`, at most `limit`, with their indexes.
+    /// Records from leaf `from`, at most `limit`, with their indexes and leaf hashes.
     pub async fn audit_records(
         &self,
         from: u64,
         limit: u32,
-    ) -> Result<Vec<(u64, String)>, StoreError> {
+    ) -> Result<Vec<AuditLeafRow>, StoreError> {
         let from = i64::try_from(from).unwrap_or(i64::MAX);
-        let rows: Vec<(i64, String)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT leaf_index, record FROM audit_log WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2")
-                .bind(from)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
+        let rows: Vec<(i64, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT leaf_index, record, leaf_hash FROM audit_log WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2",
+            )
+            .bind(from)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(index, record)| (u64::try_from(index).unwrap_or(0), record))
-            .collect())
+        rows.into_iter()
+            .map(|(index, record, hash)| {
+                Ok(AuditLeafRow {
+                    index: u64::try_from(index).unwrap_or(0),
+                    record,
+                    leaf_hash: decode_hash(&hash)?,
+                })
+            })
+            .collect()
     }
 
     /// The checkpoint of the largest tree signed so far.
@@ -333,5 +351,19 @@ impl Store {
             .into_iter()
             .map(|(index, record)| (u64::try_from(index).unwrap_or(0), record))
             .collect())
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl Store {
+    /// Runs raw SQL against the database, bypassing every rule: for tests that play an
+    /// attacker with database access (tampering with the log) or inject faults (a trigger
+    /// that makes audit inserts fail). Compiled only with the `test-support` feature.
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        with_pool!(self, pool => {
+            sqlx::raw_sql(sql).execute(pool).await?;
+        });
+        Ok(())
     }
 }

@@ -26,7 +26,7 @@ use sqlx::{
 };
 use tokio::sync::{Notify, watch};
 
-pub use audit::{AuditQuery, OutcomeClass, StoredCheckpoint};
+pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};

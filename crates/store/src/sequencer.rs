@@ -54,7 +54,7 @@ impl Store {
             let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
                 .fetch_one(&mut *tx)
                 .await?;
-            let audit_size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log")
+            let audit_size: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
             let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
@@ -90,6 +90,12 @@ impl Store {
                     .bind(now.as_micros())
                     .execute(&mut *tx)
                     .await?;
+                }
+                if leaf_index != audit_size {
+                    sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
+                        .bind(leaf_index)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<String> = rows.iter().map(|row| row.0.to_string()).collect();

@@ -53,37 +53,38 @@ async fn export(
             request.end_index.min(signed)
         };
         while next < end {
-            let leaves = store
-                .audit_records(next, PAGE.min(u32::try_from(end - next).unwrap_or(PAGE)))
+            let rows = store
+                .audit_records(next, PAGE)
                 .await
                 .map_err(ServiceError::from)?;
-            let hashes = store
-                .audit_leaf_hashes(next, next + leaves.len() as u64)
-                .await
-                .map_err(ServiceError::from)?;
-            let visible = visible_leaves(store, &visible_to, next, leaves.len()).await?;
-            for ((index, text), hash) in leaves.iter().zip(hashes) {
+            // Leaves past `end` wait for the checkpoint that covers them; a gap (a row removed
+            // behind the hub's back) is left for the verifier to name.
+            let rows: Vec<_> = rows.into_iter().filter(|row| row.index < end).collect();
+            if rows.is_empty() {
+                break;
+            }
+            let until = rows.last().map_or(next, |row| row.index + 1);
+            let visible = visible_leaves(store, &visible_to, next, until).await?;
+            for row in &rows {
                 let show = visible
                     .as_ref()
-                    .is_none_or(|visible| visible.contains(index));
+                    .is_none_or(|visible| visible.contains(&row.index));
                 let leaf = v1::AuditLeaf {
-                    leaf_index: *index,
-                    leaf_hash: hash.to_vec(),
+                    leaf_index: row.index,
+                    leaf_hash: row.leaf_hash.to_vec(),
                     leaf_data: if show {
-                        text.clone().into_bytes()
+                        row.record.clone().into_bytes()
                     } else {
                         Vec::new()
                     },
-                    record: show.then(|| convert::record(*index, text)),
+                    record: show.then(|| convert::record(row.index, &row.record)),
                 };
                 send(sender, v1::export_records_response::Item::Leaf(leaf)).await?;
-                next = index + 1;
-            }
-            if leaves.is_empty() {
-                break;
+                next = row.index + 1;
             }
         }
-        if let Some(checkpoint) = checkpoint.filter(|checkpoint| checkpoint.size == next) {
+        next = next.max(end);
+        if let Some(checkpoint) = checkpoint.filter(|checkpoint| checkpoint.size == end) {
             send(
                 sender,
                 v1::export_records_response::Item::Checkpoint(checkpoint_message(checkpoint)),
@@ -109,12 +110,12 @@ async fn export(
     }
 }
 
-/// For an agency's auditors, which of the leaves `from..from + count` they may read.
+/// For an agency's auditors, which of the leaves `from..until` they may read.
 async fn visible_leaves(
     store: &Store,
     visible_to: &Option<String>,
     from: u64,
-    count: usize,
+    until: u64,
 ) -> Result<Option<Vec<u64>>, Status> {
     let Some(agency) = visible_to else {
         return Ok(None);
@@ -122,18 +123,17 @@ async fn visible_leaves(
     let query = AuditQuery {
         visible_to: Some(agency.clone()),
         after: from.checked_sub(1),
-        limit: u32::try_from(count).unwrap_or(u32::MAX),
+        limit: u32::try_from(until.saturating_sub(from)).unwrap_or(u32::MAX),
         ..AuditQuery::default()
     };
     let rows = store
         .query_audit(&query)
         .await
         .map_err(ServiceError::from)?;
-    let end = from + count as u64;
     Ok(Some(
         rows.into_iter()
             .map(|(index, _)| index)
-            .filter(|index| *index < end)
+            .filter(|index| *index < until)
             .collect(),
     ))
 }

@@ -44,7 +44,15 @@ pub async fn sign_new_records(
     if size <= tree.size() {
         return Ok(());
     }
-    for hash in store.audit_leaf_hashes(tree.size(), size).await? {
+    let hashes = store.audit_leaf_hashes(tree.size(), size).await?;
+    if hashes.len() as u64 != size - tree.size() {
+        // A gap: rows were removed behind the hub's back. Never sign over it.
+        return Err(StoreError::Corrupt(format!(
+            "the audit log is missing leaves between {} and {size}; not signing",
+            tree.size()
+        )));
+    }
+    for hash in hashes {
         tree.push(hash);
     }
     let root = tree.root();

@@ -394,3 +394,73 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
     hub.stop().await
 }
+
+both!(verify_names_the_record_tampered_with_in_the_database);
+
+/// An attacker with database access alters, swaps or deletes stored audit records; a live
+/// `audit verify` names the first record that breaks the log.
+async fn verify_names_the_record_tampered_with_in_the_database(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    for (attack, expected) in [
+        ("alter", "record 2 was altered"),
+        ("swap", "record 1 was altered"),
+        ("delete", "record 2 is missing"),
+    ] {
+        let hub = TestHub::start(backend).await?;
+        for title in ["Krāpšana ar SMS", "Viltus banka", "Romāna krāpšana"] {
+            let published = liaisonctl(
+                &hub,
+                "NL-NCSC/officer",
+                &[
+                    "indicators",
+                    "publish",
+                    "--title",
+                    title,
+                    "--language",
+                    "lv",
+                ],
+            )
+            .await?;
+            assert!(published.status.success(), "{}", stderr(&published));
+        }
+        wait_for_checkpoint(&hub, 3).await?;
+        let records = hub.store().audit_records(0, 10).await?;
+        let quote = |text: &str| text.replace('\'', "''");
+        let sql = match attack {
+            "alter" => "UPDATE audit_log SET record = replace(record, 'NL-NCSC', 'NL-NCSD') WHERE leaf_index = 2".to_owned(),
+            "swap" => format!(
+                "UPDATE audit_log SET record = '{}' WHERE leaf_index = 1; UPDATE audit_log SET record = '{}' WHERE leaf_index = 2",
+                quote(&records[2].record),
+                quote(&records[1].record)
+            ),
+            _ => "DELETE FROM audit_log WHERE leaf_index = 2".to_owned(),
+        };
+        hub.store().execute_for_tests(&sql).await?;
+        let state = tempfile::tempdir()?;
+        let verified = liaisonctl(
+            &hub,
+            "INT-HUB/auditor",
+            &[
+                "audit",
+                "verify",
+                "--state-dir",
+                state.path().to_str().unwrap_or_default(),
+            ],
+        )
+        .await?;
+        assert_eq!(
+            verified.status.code(),
+            Some(1),
+            "{attack}: {}",
+            stdout(&verified)
+        );
+        assert!(
+            stderr(&verified).contains(expected),
+            "{attack}: {}",
+            stderr(&verified)
+        );
+        hub.stop().await?;
+    }
+    Ok(())
+}
