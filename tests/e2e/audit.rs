@@ -10,7 +10,7 @@ use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub, both};
 use serde_json::Value;
 
-use crate::support::{PATIENCE, fraud_method, named, publish};
+use crate::support::{PATIENCE, fraud_method, named, publish, purposeful};
 
 both!(
     every_call_leaves_a_record,
@@ -281,9 +281,9 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         .unwrap();
     let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
     hungary
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: shared.id.clone(),
-        })
+        }))
         .await?;
     hub.client("RS-MUP", "officer")
         .await?
@@ -415,9 +415,9 @@ async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> an
 
     let mut reader = hub.client("RO-IGPR", "officer").await?.indicators();
     let read = reader
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: earlier.id,
-        })
+        }))
         .await
         .expect_err("a read was released without its record");
     assert_eq!(read.code(), tonic::Code::Internal);

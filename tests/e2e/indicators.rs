@@ -7,7 +7,8 @@ use tonic_types::StatusExt;
 use liaison_testkit::both;
 
 use crate::support::{
-    fraud_method, named, next_event, publish, publish_method, published, subscribe_after,
+    fraud_method, named, next_event, publish, publish_method, published, purposeful,
+    subscribe_after,
 };
 
 both!(
@@ -126,7 +127,7 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
             .client(agency, name)
             .await?
             .indicators()
-            .subscribe(subscribe_after(0))
+            .subscribe(purposeful(subscribe_after(0)))
             .await?
             .into_inner();
         let mut ids = Vec::new();
@@ -164,17 +165,17 @@ async fn scope_and_tlp_decide_who_receives(backend: Backend) -> anyhow::Result<(
     // Get answers NOT_FOUND for what the caller may not see, as for what does not exist.
     let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
     let hidden = hungary
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: amber.id.clone(),
-        })
+        }))
         .await
         .expect_err("HU-NNI read an item scoped to RS-MUP");
     assert_eq!(hidden.code(), tonic::Code::NotFound);
     let mut serbia = hub.client("RS-MUP", "officer").await?.indicators();
     let visible = serbia
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: red.id.clone(),
-        })
+        }))
         .await?
         .into_inner();
     assert_eq!(
@@ -210,15 +211,15 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
         .id;
 
     let own = vietnam
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: id.clone(),
-        })
+        }))
         .await?
         .into_inner();
     assert_eq!(own.indicator.unwrap().source_agency_id, "VN-BCA");
     let mut netherlands = hub.client("NL-NCSC", "feed").await?.indicators();
     let other = netherlands
-        .get_indicator(v1::GetIndicatorRequest { indicator_id: id })
+        .get_indicator(purposeful(v1::GetIndicatorRequest { indicator_id: id }))
         .await?
         .into_inner();
     let other = other.indicator.unwrap();
@@ -233,7 +234,10 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
         source_agency_ids: vec!["VN-BCA".into()],
         ..subscribe_after(0)
     };
-    let mut stream = netherlands.subscribe(by_source).await?.into_inner();
+    let mut stream = netherlands
+        .subscribe(purposeful(by_source))
+        .await?
+        .into_inner();
     let marker = publish_method(&mut vietnam, "Marker, not anonymous").await?;
     let first = next_event(&mut stream).await?;
     assert_eq!(
@@ -241,5 +245,60 @@ async fn anonymous_items_hide_their_source(backend: Backend) -> anyhow::Result<(
         marker.id,
         "the anonymous item matched a source filter"
     );
+    hub.stop().await
+}
+
+both!(reading_personal_data_needs_a_stated_purpose);
+
+async fn reading_personal_data_needs_a_stated_purpose(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut publisher = hub.client("EU-EUROPOL", "officer").await?.indicators();
+    // The fixture carries a phone number: personal data.
+    let personal = publish_method(&mut publisher, "Money-mule recruitment").await?;
+    let mut domains_only = fraud_method("Fake shop domains");
+    domains_only
+        .observables
+        .retain(|observable| observable.r#type == v1::ObservableType::Domain as i32);
+    let impersonal = publisher
+        .publish(publish(domains_only))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap();
+
+    let mut reader = hub.client("NL-NCSC", "officer").await?.indicators();
+    let refused = reader
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: personal.id.clone(),
+        })
+        .await
+        .expect_err("personal data read without a purpose");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let violations = refused
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations;
+    assert_eq!(violations[0].field, "x-liaison-purpose");
+    reader
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
+            indicator_id: personal.id,
+        }))
+        .await?;
+    reader
+        .get_indicator(v1::GetIndicatorRequest {
+            indicator_id: impersonal.id,
+        })
+        .await?;
+
+    let refused = reader
+        .subscribe(subscribe_after(0))
+        .await
+        .expect_err("a feed of personal data without a purpose");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let domains = v1::SubscribeRequest {
+        observable_types: vec![v1::ObservableType::Domain as i32],
+        ..subscribe_after(0)
+    };
+    reader.subscribe(domains).await?;
     hub.stop().await
 }

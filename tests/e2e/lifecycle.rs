@@ -9,7 +9,7 @@ use tonic_health::pb::{
 
 use liaison_testkit::both;
 
-use crate::support::subscribe_after;
+use crate::support::{purposeful, subscribe_after};
 
 both!(
     health_reports_serving,
@@ -49,7 +49,7 @@ async fn shutdown_ends_open_streams_with_unavailable(backend: Backend) -> anyhow
         .client("INT-SELEC", "feed")
         .await?
         .indicators()
-        .subscribe(subscribe_after(0))
+        .subscribe(purposeful(subscribe_after(0)))
         .await?
         .into_inner();
     let stopping = tokio::spawn(hub.stop());

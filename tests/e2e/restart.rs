@@ -6,7 +6,7 @@ use liaison_testkit::{Backend, TestHub};
 use liaison_testkit::both;
 
 use crate::support::{
-    fraud_method, next_event, publish, publish_method, published, subscribe_after,
+    fraud_method, next_event, publish, publish_method, published, purposeful, subscribe_after,
 };
 
 both!(a_restart_keeps_everything);
@@ -26,7 +26,7 @@ async fn a_restart_keeps_everything(backend: Backend) -> anyhow::Result<()> {
         .client("BA-MSB", "feed")
         .await?
         .indicators()
-        .subscribe(subscribe_after(0))
+        .subscribe(purposeful(subscribe_after(0)))
         .await?
         .into_inner();
     let cursor = next_event(&mut stream).await?.cursor.unwrap().position;
@@ -35,16 +35,19 @@ async fn a_restart_keeps_everything(backend: Backend) -> anyhow::Result<()> {
     let hub = hub.restart().await?;
     let mut reader = hub.client("BA-MSB", "feed").await?.indicators();
     let again = reader
-        .get_indicator(v1::GetIndicatorRequest {
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: sent.id.clone(),
-        })
+        }))
         .await?
         .into_inner();
     assert_eq!(
         again.indicator.unwrap().fraud_method.unwrap().title,
         "Лажни повици во име на полицијата"
     );
-    let mut stream = reader.subscribe(subscribe_after(0)).await?.into_inner();
+    let mut stream = reader
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
     let event = next_event(&mut stream).await?;
     assert_eq!(published(&event)?.id, sent.id);
     assert_eq!(

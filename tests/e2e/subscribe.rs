@@ -7,7 +7,7 @@ use liaison_testkit::{Backend, TestHub};
 
 use liaison_testkit::both;
 
-use crate::support::{next_event, publish_method, published, subscribe_after};
+use crate::support::{next_event, publish_method, published, purposeful, subscribe_after};
 
 both!(
     subscribers_before_and_after_both_receive,
@@ -21,7 +21,7 @@ async fn subscribers_before_and_after_both_receive(backend: Backend) -> anyhow::
         .client("RS-MUP", "feed")
         .await?
         .indicators()
-        .subscribe(subscribe_after(0))
+        .subscribe(purposeful(subscribe_after(0)))
         .await?
         .into_inner();
 
@@ -50,7 +50,7 @@ async fn subscribers_before_and_after_both_receive(backend: Backend) -> anyhow::
         .client("HU-NNI", "feed")
         .await?
         .indicators()
-        .subscribe(subscribe_after(0))
+        .subscribe(purposeful(subscribe_after(0)))
         .await?
         .into_inner();
     let event = next_event(&mut late).await?;
@@ -70,7 +70,10 @@ async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(
         expected.push(indicator.id);
     }
     let mut reader = hub.client("ME-UP", "feed").await?.indicators();
-    let mut stream = reader.subscribe(subscribe_after(0)).await?.into_inner();
+    let mut stream = reader
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
     let mut received = Vec::new();
     let mut cursor = 0;
     for _ in 0..2 {
@@ -85,7 +88,7 @@ async fn resuming_from_the_last_cursor_loses_and_repeats_nothing(
         expected.push(indicator.id);
     }
     let mut stream = reader
-        .subscribe(subscribe_after(cursor))
+        .subscribe(purposeful(subscribe_after(cursor)))
         .await?
         .into_inner();
     while received.len() < expected.len() {
@@ -127,7 +130,7 @@ async fn concurrent_writers_and_a_resuming_reader(backend: Backend) -> anyhow::R
     let mut cursor = 0;
     while received.len() < WRITERS * EACH {
         let mut stream = reader
-            .subscribe(subscribe_after(cursor))
+            .subscribe(purposeful(subscribe_after(cursor)))
             .await?
             .into_inner();
         for _ in 0..7 {

@@ -111,3 +111,9 @@ pub async fn publish_method(
         .indicator
         .ok_or_else(|| anyhow::anyhow!("no indicator in the response"))
 }
+
+/// A request with a justification, as reads of personal data (the phone numbers in
+/// [`fraud_method`]) require.
+pub fn purposeful<T>(message: T) -> tonic::Request<T> {
+    liaison_client::with_purpose(message, "Справа № 42/2026 (end-to-end test)")
+}

@@ -160,6 +160,28 @@ impl Client {
     }
 }
 
+/// The metadata key of a call's justification: a case reference or legal basis. Reads of
+/// personal data and MLA content need one; the hub's audit log keeps it.
+pub const PURPOSE_HEADER: &str = "x-liaison-purpose";
+
+/// A request carrying a justification. Text that is not printable ASCII is sent
+/// percent-encoded (UTF-8), since metadata values are ASCII; the hub decodes it.
+pub fn with_purpose<T>(message: T, purpose: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let mut encoded = String::with_capacity(purpose.len());
+    for byte in purpose.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if let Ok(value) = encoded.parse() {
+        request.metadata_mut().insert(PURPOSE_HEADER, value);
+    }
+    request
+}
+
 /// What kind of failure an error is, for exit codes and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {

@@ -56,6 +56,19 @@ impl ObservableType {
         ObservableType::MessengerHandle,
     ];
 
+    /// True for values that identify or can identify a natural person — e-mail addresses,
+    /// phone numbers, IBANs, messenger handles: reading them needs a stated purpose, which
+    /// the audit log keeps (Directive (EU) 2016/680, Art. 25).
+    pub fn is_personal_data(self) -> bool {
+        matches!(
+            self,
+            ObservableType::Email
+                | ObservableType::Phone
+                | ObservableType::Iban
+                | ObservableType::MessengerHandle
+        )
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -54,7 +54,12 @@ impl AuditContext {
         let justification = headers
             .get(PURPOSE_HEADER)
             .and_then(|value| value.to_str().ok())
-            .map(|value| value.chars().take(PURPOSE_MAX_CHARS).collect::<String>())
+            .map(|value| {
+                percent_decode(value)
+                    .chars()
+                    .take(PURPOSE_MAX_CHARS)
+                    .collect::<String>()
+            })
             .filter(|value| !value.trim().is_empty());
         let trace_id = headers
             .get("traceparent")
@@ -141,6 +146,20 @@ impl AuditContext {
     /// The caller's justification, if sent.
     pub fn justification(&self) -> Option<String> {
         self.with(|state| state.record.justification.clone())
+    }
+
+    /// Refuses the call unless the caller stated a purpose (`x-liaison-purpose`): reads of
+    /// personal data and of MLA content must be justified, and the justification is logged.
+    pub fn require_justification(&self) -> Result<(), ServiceError> {
+        if self.justification().is_some() {
+            Ok(())
+        } else {
+            Err(ServiceError::invalid(
+                PURPOSE_HEADER,
+                "reading personal data needs a justification: send the case reference or legal basis in the \
+                 x-liaison-purpose metadata",
+            ))
+        }
     }
 
     /// The record so far, with an outcome.
@@ -287,24 +306,34 @@ fn grpc_status(headers: &HeaderMap) -> Option<i32> {
 }
 
 fn grpc_message(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get("grpc-message")?.to_str().ok()?;
-    // grpc-message is percent-encoded.
+    Some(percent_decode(headers.get("grpc-message")?.to_str().ok()?))
+}
+
+/// Decodes `%XX` escapes as UTF-8: grpc-message is percent-encoded, and so is a
+/// justification that is not ASCII (a Cyrillic case reference, say), since metadata values
+/// are ASCII.
+pub fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
     while index < bytes.len() {
-        if bytes[index] == b'%'
-            && index + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&raw[index + 1..index + 3], 16)
-        {
-            decoded.push(byte);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
+        let hex = |byte: u8| char::from(byte).to_digit(16);
+        let escaped = (bytes[index] == b'%' && index + 3 <= bytes.len())
+            .then(|| Some(hex(bytes[index + 1])? * 16 + hex(bytes[index + 2])?))
+            .flatten()
+            .and_then(|value| u8::try_from(value).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(bytes[index]);
+                index += 1;
+            }
         }
     }
-    Some(String::from_utf8_lossy(&decoded).into_owned())
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// A response body that records the call when its trailers pass, or when it is dropped
@@ -361,5 +390,26 @@ impl http_body::Body for AuditedBody {
 impl Drop for AuditedBody {
     fn drop(&mut self) {
         self.finish(tonic::Code::Cancelled as i32, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn justifications_are_decoded_from_ascii_metadata() {
+        assert_eq!(percent_decode("case HU-2026-117"), "case HU-2026-117");
+        assert_eq!(
+            percent_decode("%D0%A1%D0%BF%D1%80%D0%B0%D0%B2%D0%B0 12"),
+            "Справа 12"
+        );
+        assert_eq!(percent_decode("V%E1%BB%A5 %C3%A1n"), "Vụ án");
+        // Malformed escapes pass through; nothing panics on odd input.
+        for odd in ["50%", "%zz", "%a", "%aЖ", "%", "%%41"] {
+            let _ = percent_decode(odd);
+        }
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%%41"), "%A");
     }
 }

@@ -14,7 +14,7 @@ mod caller;
 mod convert;
 mod error;
 
-pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER};
+pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
 pub use caller::{Authenticator, ConnectionInfo};
 pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
 pub use error::ServiceError;

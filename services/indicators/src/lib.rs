@@ -8,7 +8,9 @@ mod subscribe;
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::Caller;
-use liaison_core::{Indicator, NewIndicator, ObjectId, Scope, Timestamp, Violations};
+use liaison_core::{
+    Indicator, NewIndicator, ObjectId, ObservableType, Scope, Timestamp, Violations,
+};
 use liaison_proto::v1::{self, indicator_service_server};
 use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, request_id};
 use liaison_store::{PublishOutcome, Store};
@@ -191,6 +193,12 @@ impl indicator_service_server::IndicatorService for IndicatorService {
             })
             .ok_or(ServiceError::NotFound("indicator"))?;
         let audit = AuditContext::of(&request);
+        if indicator
+            .observable_types()
+            .any(ObservableType::is_personal_data)
+        {
+            audit.require_justification()?;
+        }
         audit.touch(
             indicator.id.as_str(),
             Access::Read,
@@ -213,6 +221,9 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let filter = subscribe::Filter::from_request(&request)?;
+        if filter.may_deliver_personal_data() {
+            audit.require_justification()?;
+        }
         let after = request.after.map_or(0, |cursor| cursor.position);
         let stream = subscribe::spawn(
             self.store.clone(),

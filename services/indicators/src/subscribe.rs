@@ -74,6 +74,15 @@ impl Filter {
             .map_err(ServiceError::from)
     }
 
+    /// False only when the filter asks for observable types none of which is personal data.
+    pub(crate) fn may_deliver_personal_data(&self) -> bool {
+        self.observable_types.is_empty()
+            || self
+                .observable_types
+                .iter()
+                .any(|kind| kind.is_personal_data())
+    }
+
     fn matches(&self, event: &IndicatorEvent, viewer: &Caller) -> bool {
         let indicator = &event.indicator;
         let content = &indicator.content;

@@ -21,6 +21,10 @@ pub struct Cli {
     /// Output format: tables for people, JSON for scripts.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "LIAISON_OUTPUT")]
     pub output: OutputFormat,
+    /// Why you are reading: a case reference or legal basis. Required to read personal data
+    /// (e-mail addresses, phone numbers, IBANs, messenger handles); kept in the audit log.
+    #[arg(long, global = true, env = "LIAISON_PURPOSE")]
+    pub purpose: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -1,6 +1,6 @@
 //! The commands.
 
-use liaison_client::{Client, FailureKind, explain_status};
+use liaison_client::{Client, FailureKind, explain_status, with_purpose};
 use liaison_proto::v1;
 use serde_json::json;
 
@@ -50,6 +50,9 @@ impl Failure {
         };
         for (field, description) in field_violations(status) {
             message.push_str(&format!("\n  {field}: {description}"));
+            if field == liaison_client::PURPOSE_HEADER {
+                message.push_str("\n  (liaisonctl: pass --purpose TEXT or set LIAISON_PURPOSE)");
+            }
         }
         Self::new(code, message)
     }
@@ -87,8 +90,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Indicators(IndicatorsCommand::Publish(args)) => {
             publish(&client, format, *args).await
         }
-        Command::Indicators(IndicatorsCommand::Get { id }) => get(&client, format, id).await,
-        Command::Indicators(IndicatorsCommand::Watch(args)) => watch(&client, format, args).await,
+        Command::Indicators(IndicatorsCommand::Get { id }) => {
+            get(&client, format, id, cli.purpose.as_deref()).await
+        }
+        Command::Indicators(IndicatorsCommand::Watch(args)) => {
+            watch(&client, format, args, cli.purpose.as_deref()).await
+        }
         Command::Audit(AuditCommand::Query(args)) => audit::query(&client, format, args).await,
         Command::Audit(AuditCommand::Export(args)) => audit::export(&client, args).await,
         Command::Audit(AuditCommand::Verify(args)) => {
@@ -419,10 +426,26 @@ async fn publish(client: &Client, format: OutputFormat, args: PublishArgs) -> Re
     Ok(())
 }
 
-async fn get(client: &Client, format: OutputFormat, id: String) -> Result<(), Failure> {
+/// A request with the caller's purpose, when one was given.
+fn request<T>(message: T, purpose: Option<&str>) -> tonic::Request<T> {
+    match purpose {
+        Some(purpose) => with_purpose(message, purpose),
+        None => tonic::Request::new(message),
+    }
+}
+
+async fn get(
+    client: &Client,
+    format: OutputFormat,
+    id: String,
+    purpose: Option<&str>,
+) -> Result<(), Failure> {
     let indicator = client
         .indicators()
-        .get_indicator(v1::GetIndicatorRequest { indicator_id: id })
+        .get_indicator(request(
+            v1::GetIndicatorRequest { indicator_id: id },
+            purpose,
+        ))
         .await
         .map_err(|status| Failure::from_status(client, &status))?
         .into_inner()
@@ -435,8 +458,13 @@ async fn get(client: &Client, format: OutputFormat, id: String) -> Result<(), Fa
     Ok(())
 }
 
-async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Result<(), Failure> {
-    let request = v1::SubscribeRequest {
+async fn watch(
+    client: &Client,
+    format: OutputFormat,
+    args: WatchArgs,
+    purpose: Option<&str>,
+) -> Result<(), Failure> {
+    let subscription = v1::SubscribeRequest {
         after: Some(v1::Cursor {
             position: args.after,
         }),
@@ -454,7 +482,7 @@ async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Result
     };
     let mut stream = client
         .indicators()
-        .subscribe(request)
+        .subscribe(request(subscription, purpose))
         .await
         .map_err(|status| Failure::from_status(client, &status))?
         .into_inner();

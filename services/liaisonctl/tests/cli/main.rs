@@ -35,6 +35,7 @@ async fn liaisonctl_raw(
         .env_remove("LIAISON_CERT")
         .env_remove("LIAISON_KEY")
         .env_remove("LIAISON_OUTPUT")
+        .env("LIAISON_PURPOSE", "Lieta Nr. 7/2026 (CLI test)")
         .kill_on_drop(true)
         .output();
     Ok(tokio::time::timeout(Duration::from_secs(30), output).await??)
