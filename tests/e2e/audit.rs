@@ -423,3 +423,79 @@ async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> an
     assert_eq!(read.code(), tonic::Code::Internal);
     hub.stop().await
 }
+
+both!(inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log);
+
+async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const SIZE: u64 = 10_000;
+    let hub = TestHub::start(backend).await?;
+    let records: Vec<Vec<u8>> = (0..SIZE)
+        .map(|index| {
+            liaison_audit::AuditRecord {
+                time_us: 1_764_000_000_000_000 + i64::try_from(index).unwrap_or_default(),
+                method: "/liaison.v1.IndicatorService/GetIndicator".into(),
+                trace_id: format!("bulk-{index}"),
+                justification: Some(format!("Lieta Nr. {index}/2026")),
+                ..liaison_audit::AuditRecord::default()
+            }
+            .canonical_bytes()
+        })
+        .collect();
+    let now = liaison_core::Timestamp::from_system_time(std::time::SystemTime::now());
+    for chunk in records.chunks(1_000) {
+        hub.store().append_audit_batch(chunk, now).await?;
+    }
+    wait_for_checkpoint(&hub, SIZE).await?;
+    let mut audit = hub.client("INT-HUB", "auditor").await?.audit();
+    let key: VerifierKey = audit
+        .get_log_keys(v1::GetLogKeysRequest {})
+        .await?
+        .into_inner()
+        .keys[0]
+        .verifier_key
+        .parse()?;
+    let note = audit
+        .get_checkpoint(v1::GetCheckpointRequest {})
+        .await?
+        .into_inner()
+        .checkpoint
+        .unwrap()
+        .signed_note;
+    let checkpoint = Checkpoint::verify(&note, &key)?;
+    assert!(checkpoint.size() >= SIZE);
+    // A fixed pseudo-random sequence of leaves (linear congruential), so failures repeat.
+    let mut state: u64 = 0x5eed;
+    for _ in 0..25 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let index = (state >> 33) % SIZE;
+        let proof = audit
+            .get_inclusion_proof(v1::GetInclusionProofRequest {
+                leaf_index: index,
+                tree_size: checkpoint.size(),
+            })
+            .await?
+            .into_inner();
+        let hashes: Vec<Hash> = proof
+            .hashes
+            .iter()
+            .map(|h| hash(h))
+            .collect::<Result<_, _>>()?;
+        let leaf = leaf_hash(&records[usize::try_from(index)?]);
+        verify_inclusion(&leaf, index, checkpoint.size(), &hashes, checkpoint.root())?;
+        assert!(
+            verify_inclusion(
+                &leaf,
+                (index + 1) % SIZE,
+                checkpoint.size(),
+                &hashes,
+                checkpoint.root()
+            )
+            .is_err()
+        );
+    }
+    hub.stop().await
+}

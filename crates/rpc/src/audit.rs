@@ -33,6 +33,8 @@ struct AuditState {
     record: AuditRecord,
     /// A handler committed the record of what the call did.
     recorded: bool,
+    /// False only under [`AuditLayer::disabled`], for benchmarks of what auditing costs.
+    enabled: bool,
 }
 
 impl AuditContext {
@@ -83,6 +85,7 @@ impl AuditContext {
                 trace_id,
             },
             recorded: false,
+            enabled: true,
         })))
     }
 
@@ -121,6 +124,7 @@ impl AuditContext {
             Self(Arc::new(Mutex::new(AuditState {
                 record,
                 recorded: false,
+                enabled: state.enabled,
             })))
         })
     }
@@ -187,6 +191,9 @@ impl AuditContext {
     /// Commits the record of a successful read before its data is returned; if the record
     /// cannot be written, the read fails.
     pub async fn commit_read(&self, store: &Store) -> Result<(), ServiceError> {
+        if !self.with(|state| state.enabled) {
+            return Ok(());
+        }
         let record = self.record(tonic::Code::Ok).canonical_bytes();
         store.append_audit(&record, now()).await?;
         self.mark_recorded();
@@ -196,7 +203,7 @@ impl AuditContext {
     /// Writes the end-of-call record unless the handler already recorded a success.
     fn finish(&self, store: &Store, code: i32, message: Option<String>) {
         let record = self.with(|state| {
-            if state.recorded && code == 0 {
+            if !state.enabled || (state.recorded && code == 0) {
                 return None;
             }
             let mut record = state.record.clone();
@@ -226,12 +233,26 @@ fn now() -> Timestamp {
 #[derive(Debug, Clone)]
 pub struct AuditLayer {
     store: Store,
+    enabled: bool,
 }
 
 impl AuditLayer {
     /// A layer writing to `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            enabled: true,
+        }
+    }
+
+    /// A layer that records nothing, so that a benchmark can measure what auditing adds
+    /// to a call. Writes still carry their record (it is part of their transaction); reads
+    /// and call outcomes are not recorded. Never for a real hub.
+    pub fn disabled(store: Store) -> Self {
+        Self {
+            store,
+            enabled: false,
+        }
     }
 }
 
@@ -242,6 +263,7 @@ impl<S> tower::Layer<S> for AuditLayer {
         AuditMiddleware {
             inner,
             store: self.store.clone(),
+            enabled: self.enabled,
         }
     }
 }
@@ -251,6 +273,7 @@ impl<S> tower::Layer<S> for AuditLayer {
 pub struct AuditMiddleware<S> {
     inner: S,
     store: Store,
+    enabled: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -282,6 +305,9 @@ where
             request.headers(),
             now(),
         );
+        if !self.enabled {
+            context.with(|state| state.enabled = false);
+        }
         request.extensions_mut().insert(context.clone());
         let store = self.store.clone();
         Box::pin(async move {

@@ -136,6 +136,24 @@ impl Store {
         Ok(())
     }
 
+    /// Commits many audit records in one transaction (imports, benchmarks).
+    pub async fn append_audit_batch(
+        &self,
+        records: &[Vec<u8>],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for record in records {
+                let record = String::from_utf8_lossy(record).into_owned();
+                crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, Some(record));
+            }
+            tx.commit().await?;
+        });
+        self.signals.outbox.notify_one();
+        Ok(())
+    }
+
     /// How many records the log holds.
     pub async fn audit_size(&self) -> Result<u64, StoreError> {
         let size: i64 = with_pool!(self, pool => {

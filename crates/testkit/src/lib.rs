@@ -73,6 +73,12 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub on a fresh PKI and database.
     pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, true).await
+    }
+
+    /// Starts a hub that records calls in its audit log or, for benchmarks of what
+    /// auditing costs, does not.
+    pub async fn start_with(backend: Backend, audit_calls: bool) -> anyhow::Result<Self> {
         if std::env::var_os("LIAISON_LOG").is_some() {
             liaison_telemetry::init(liaison_telemetry::LogFormat::Text, "info");
         }
@@ -93,6 +99,7 @@ impl TestHub {
             audit_key,
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
+            audit_calls,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         Self::launch(data_dir, config, pki).await

@@ -198,6 +198,7 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
         audit_key,
         shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
         handshake_timeout: Duration::from_secs(10),
+        audit_calls: true,
     })
 }
 

@@ -85,6 +85,9 @@ pub struct HubConfig {
     pub shutdown_grace: Duration,
     /// How long a TLS handshake may take before the connection is dropped.
     pub handshake_timeout: Duration,
+    /// Record every call in the audit log. Always true for a real hub; false only for
+    /// benchmarks that measure what auditing costs (not settable from flags or files).
+    pub audit_calls: bool,
 }
 
 /// The TOML configuration file. Every key is optional; unknown keys are an error, so a

@@ -200,7 +200,11 @@ impl BoundHub {
 
         let router = Server::builder()
             // Every call leaves an audit record, allowed or denied (see liaison_rpc::audit).
-            .layer(AuditLayer::new(self.store.clone()))
+            .layer(if self.config.audit_calls {
+                AuditLayer::new(self.store.clone())
+            } else {
+                AuditLayer::disabled(self.store.clone())
+            })
             // Dead peers are found and their streams freed.
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
