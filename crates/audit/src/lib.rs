@@ -8,6 +8,7 @@
 //!   Go's `golang.org/x/mod/sumdb/note`.
 //! - [`checkpoint`]: signed tree heads in the C2SP tlog-checkpoint format.
 //! - [`record`]: the audit record and its canonical encoding, the bytes a leaf commits to.
+//! - [`tree`]: [`ProofTree`], the tree kept level by level for fast proofs.
 //!
 //! A sequencer hashes each record's canonical encoding with [`leaf_hash`], appends it to a
 //! [`TreeBuilder`] and signs a [`Checkpoint`] of the new size and root. A reviewer checks
@@ -19,6 +20,7 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod record;
+pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{HASH_LEN, Hash, TreeBuilder, empty_root, leaf_hash, node_hash, root};
@@ -28,3 +30,4 @@ pub use proof::{
     verify_inclusion,
 };
 pub use record::{Access, Actor, AuditRecord, ObjectAccess};
+pub use tree::ProofTree;

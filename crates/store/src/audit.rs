@@ -56,42 +56,67 @@ impl Indexed {
     }
 }
 
-/// Appends one leaf (inside the sequencer's transaction `$tx`).
-macro_rules! insert_leaf {
-    ($tx:ident, $leaf_index:expr, $record:expr, $now:expr) => {{
-        let record: &str = $record;
-        let indexed = crate::audit::Indexed::of(record);
-        sqlx::query(
-            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
-                actor_principal, method, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind($leaf_index)
-        .bind(record)
-        .bind(hex::encode(liaison_audit::leaf_hash(record.as_bytes())))
-        .bind($now.as_micros())
-        .bind(indexed.time_us)
-        .bind(&indexed.actor_agency)
-        .bind(&indexed.actor_principal)
-        .bind(&indexed.method)
-        .bind(indexed.outcome)
-        .execute(&mut *$tx)
-        .await?;
-        let mut seen = std::collections::BTreeSet::new();
-        for (object_id, owner) in &indexed.objects {
-            if !seen.insert(object_id.clone()) {
-                continue;
+/// A record about to become a leaf.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    pub(crate) index: i64,
+    pub(crate) hash: String,
+    pub(crate) indexed: Indexed,
+    pub(crate) record: String,
+}
+
+impl Leaf {
+    pub(crate) fn new(index: i64, record: String) -> Self {
+        Self {
+            index,
+            hash: hex::encode(liaison_audit::leaf_hash(record.as_bytes())),
+            indexed: Indexed::of(&record),
+            record,
+        }
+    }
+}
+
+/// Appends leaves (inside the sequencer's transaction `$tx`), with multi-row inserts.
+macro_rules! insert_leaves {
+    ($tx:ident, $leaves:expr, $now:expr) => {{
+        let leaves: &[crate::audit::Leaf] = &$leaves;
+        for chunk in leaves.chunks(crate::sequencer::INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency, \
+                 actor_principal, method, outcome) ",
+            );
+            insert.push_values(chunk, |mut row, leaf| {
+                row.push_bind(leaf.index)
+                    .push_bind(leaf.record.clone())
+                    .push_bind(leaf.hash.clone())
+                    .push_bind($now.as_micros())
+                    .push_bind(leaf.indexed.time_us)
+                    .push_bind(leaf.indexed.actor_agency.clone())
+                    .push_bind(leaf.indexed.actor_principal.clone())
+                    .push_bind(leaf.indexed.method.clone())
+                    .push_bind(leaf.indexed.outcome);
+            });
+            insert.build().execute(&mut *$tx).await?;
+        }
+        let mut objects = Vec::new();
+        for leaf in leaves {
+            let mut seen = std::collections::BTreeSet::new();
+            for (object_id, owner) in &leaf.indexed.objects {
+                if seen.insert(object_id.clone()) {
+                    objects.push((leaf.index, object_id.clone(), owner.clone()));
+                }
             }
-            sqlx::query("INSERT INTO audit_objects (leaf_index, object_id, owner_agency) VALUES ($1, $2, $3)")
-                .bind($leaf_index)
-                .bind(object_id)
-                .bind(owner)
-                .execute(&mut *$tx)
-                .await?;
+        }
+        for chunk in objects.chunks(crate::sequencer::INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_objects (leaf_index, object_id, owner_agency) ");
+            insert.push_values(chunk, |mut row, (index, object_id, owner)| {
+                row.push_bind(*index).push_bind(object_id.clone()).push_bind(owner.clone());
+            });
+            insert.build().execute(&mut *$tx).await?;
         }
     }};
 }
-pub(crate) use insert_leaf;
+pub(crate) use insert_leaves;
 
 /// One leaf of the log as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

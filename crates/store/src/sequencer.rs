@@ -21,6 +21,8 @@ use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
 
 /// Most outbox rows moved in one transaction.
 const BATCH: i64 = 1_000;
+/// Rows per multi-row INSERT (at most 9 parameters a row: well under both databases' limits).
+pub(crate) const INSERT_CHUNK: usize = 500;
 
 /// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
 /// queues the notification that wakes the sequencer of every replica on commit.
@@ -69,28 +71,35 @@ impl Store {
             } else {
                 let mut position = high_water;
                 let mut leaf_index = audit_size;
+                let mut events = Vec::new();
+                let mut leaves = Vec::new();
                 for (_, topic, kind, object_id, created_us, payload) in &rows {
                     if topic == crate::audit::TOPIC {
                         // Audit records become leaves of the Merkle log, in sequencing order.
-                        let record = payload.as_deref().unwrap_or_default();
-                        crate::audit::insert_leaf!(tx, leaf_index, record, now);
+                        let record = payload.clone().unwrap_or_default();
+                        leaves.push(crate::audit::Leaf::new(leaf_index, record));
                         leaf_index += 1;
-                        continue;
+                    } else {
+                        position += 1;
+                        events.push((position, topic.clone(), kind.clone(), object_id.clone(), *created_us));
                     }
-                    position += 1;
-                    sqlx::query(
-                        "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(position)
-                    .bind(topic)
-                    .bind(kind)
-                    .bind(object_id)
-                    .bind(*created_us)
-                    .bind(now.as_micros())
-                    .execute(&mut *tx)
-                    .await?;
                 }
+                // Multi-row inserts: one statement per chunk instead of one per row.
+                for chunk in events.chunks(INSERT_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us) ",
+                    );
+                    insert.push_values(chunk, |mut row, (position, topic, kind, object_id, created_us)| {
+                        row.push_bind(*position)
+                            .push_bind(topic.clone())
+                            .push_bind(kind.clone())
+                            .push_bind(object_id.clone())
+                            .push_bind(*created_us)
+                            .push_bind(now.as_micros());
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                crate::audit::insert_leaves!(tx, leaves, now);
                 if leaf_index != audit_size {
                     sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
                         .bind(leaf_index)

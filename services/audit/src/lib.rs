@@ -10,9 +10,9 @@ mod export;
 mod query;
 mod signer;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use liaison_audit::{Checkpoint, SigningKey, VerifierKey};
+use liaison_audit::{Checkpoint, ProofTree, SigningKey, VerifierKey};
 use liaison_auth::Denied;
 use liaison_core::Role;
 use liaison_proto::v1::{self, audit_service_server};
@@ -29,6 +29,8 @@ pub struct AuditServiceImpl {
     auth: Authenticator,
     verifier: VerifierKey,
     shutdown: Shutdown,
+    /// The log's tree, extended from the store as it grows, for proofs in `O(log² n)`.
+    proof_tree: Arc<Mutex<ProofTree>>,
 }
 
 impl AuditServiceImpl {
@@ -40,6 +42,7 @@ impl AuditServiceImpl {
             store,
             verifier: key.verifier_key(),
             shutdown,
+            proof_tree: Arc::default(),
         }
     }
 
@@ -61,15 +64,40 @@ impl AuditServiceImpl {
         }
     }
 
-    async fn leaf_hashes(&self, size: u64) -> Result<Vec<liaison_audit::Hash>, ServiceError> {
-        let hashes = self.store.audit_leaf_hashes(0, size).await?;
-        if (hashes.len() as u64) < size {
-            return Err(ServiceError::invalid(
-                "tree_size",
-                "tree_size is larger than the log",
-            ));
+    /// Runs `prove` on the log's tree once it covers `size` leaves.
+    async fn with_tree<T>(
+        &self,
+        size: u64,
+        prove: impl FnOnce(&ProofTree) -> Result<T, liaison_audit::ProofError>,
+        field: &str,
+    ) -> Result<T, ServiceError> {
+        let known = self.lock_tree().size();
+        if known < size {
+            let hashes = self.store.audit_leaf_hashes(known, size).await?;
+            if (hashes.len() as u64) < size - known {
+                return Err(ServiceError::invalid(
+                    field,
+                    "tree size is larger than the log",
+                ));
+            }
+            let mut tree = self.lock_tree();
+            // Another call may have extended it meanwhile.
+            if tree.size() == known {
+                for hash in hashes {
+                    tree.push(hash);
+                }
+            }
         }
-        Ok(hashes)
+        let tree = self.lock_tree();
+        prove(&tree).map_err(|error| ServiceError::invalid(field, error.to_string()))
+    }
+
+    fn lock_tree(&self) -> std::sync::MutexGuard<'_, ProofTree> {
+        // The tree is only ever extended whole leaves at a time; a poisoned lock still
+        // holds a consistent prefix.
+        self.proof_tree
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -108,12 +136,18 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         self.auditor(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
-        let hashes = self.leaf_hashes(request.tree_size).await?;
-        let proof = liaison_audit::inclusion_proof(&hashes, request.leaf_index)
-            .map_err(|error| ServiceError::invalid("leaf_index", error.to_string()))?;
-        let leaf = usize::try_from(request.leaf_index)
-            .ok()
-            .and_then(|index| hashes.get(index));
+        let (proof, leaf) = self
+            .with_tree(
+                request.tree_size,
+                |tree| {
+                    Ok((
+                        tree.inclusion_proof(request.leaf_index, request.tree_size)?,
+                        tree.leaf(request.leaf_index),
+                    ))
+                },
+                "leaf_index",
+            )
+            .await?;
         Ok(Response::new(v1::GetInclusionProofResponse {
             leaf_index: request.leaf_index,
             tree_size: request.tree_size,
@@ -129,9 +163,13 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         self.auditor(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
-        let hashes = self.leaf_hashes(request.new_tree_size).await?;
-        let proof = liaison_audit::consistency_proof(&hashes, request.old_tree_size)
-            .map_err(|error| ServiceError::invalid("old_tree_size", error.to_string()))?;
+        let proof = self
+            .with_tree(
+                request.new_tree_size,
+                |tree| tree.consistency_proof(request.old_tree_size, request.new_tree_size),
+                "old_tree_size",
+            )
+            .await?;
         Ok(Response::new(v1::GetConsistencyProofResponse {
             old_tree_size: request.old_tree_size,
             new_tree_size: request.new_tree_size,
