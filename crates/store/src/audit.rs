@@ -20,38 +20,60 @@ pub(crate) struct Indexed {
     pub(crate) objects: Vec<(String, Option<String>)>,
 }
 
+/// The fields of a canonical record the log indexes; everything else is ignored.
+#[derive(serde::Deserialize)]
+struct RawRecord {
+    #[serde(default)]
+    time_us: i64,
+    #[serde(default)]
+    actor: RawActor,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    objects: Vec<RawObject>,
+    #[serde(default = "unknown_outcome")]
+    outcome: i64,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct RawActor {
+    agency: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawObject {
+    id: String,
+    owner: Option<String>,
+}
+
+fn unknown_outcome() -> i64 {
+    2
+}
+
 impl Indexed {
     /// Reads the query fields of a canonical record; a record that does not parse is still
     /// logged (its bytes are what the tree commits to), with empty fields.
     pub(crate) fn of(record: &str) -> Self {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(record) else {
+        let Ok(raw) = serde_json::from_str::<RawRecord>(record) else {
             return Self::default();
         };
-        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
-        let actor = &value["actor"];
-        let actor_principal = match (
-            actor["agency"].as_str(),
-            actor["kind"].as_str(),
-            actor["name"].as_str(),
-        ) {
+        let actor_principal = match (&raw.actor.agency, &raw.actor.kind, &raw.actor.name) {
             (Some(agency), Some(kind), Some(name)) => Some(format!("{agency}/{kind}/{name}")),
             _ => None,
         };
         Self {
-            time_us: value["time_us"].as_i64().unwrap_or_default(),
-            actor_agency: text(&actor["agency"]),
+            time_us: raw.time_us,
+            actor_agency: raw.actor.agency,
             actor_principal,
-            method: text(&value["method"]).unwrap_or_default(),
-            outcome: value["outcome"].as_i64().unwrap_or(2),
-            objects: value["objects"]
-                .as_array()
-                .map(|objects| {
-                    objects
-                        .iter()
-                        .filter_map(|object| Some((text(&object["id"])?, text(&object["owner"]))))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            method: raw.method,
+            outcome: raw.outcome,
+            objects: raw
+                .objects
+                .into_iter()
+                .map(|object| (object.id, object.owner))
+                .collect(),
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
 
 /// Most outbox rows moved in one transaction.
-const BATCH: i64 = 1_000;
+const BATCH: i64 = 2_000;
 /// Rows per multi-row INSERT (at most 9 parameters a row: well under both databases' limits).
 pub(crate) const INSERT_CHUNK: usize = 500;
 

@@ -9,7 +9,7 @@ use liaison_audit::Access;
 use liaison_core::AgencyId;
 use liaison_proto::v1::{self, directory_service_server};
 use liaison_rpc::{AuditContext, Authenticator, ServiceError, page_size, to_timestamp};
-use liaison_store::Store;
+use liaison_store::{AgencyRecord, Store};
 use tonic::{Request, Response, Status};
 
 /// The directory service.
@@ -28,6 +28,23 @@ impl DirectoryService {
         }
     }
 
+    /// Loads an agency and commits the audit record of reading it.
+    async fn read_agency<T>(
+        &self,
+        request: &Request<T>,
+        id: &AgencyId,
+    ) -> Result<AgencyRecord, ServiceError> {
+        let agency = self
+            .store
+            .get_agency(id)
+            .await?
+            .ok_or(ServiceError::NotFound("agency"))?;
+        let audit = AuditContext::of(request);
+        audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
+        audit.commit_read(&self.store).await?;
+        Ok(agency)
+    }
+
     /// The tonic server for this service.
     pub fn into_server(self) -> directory_service_server::DirectoryServiceServer<Self> {
         directory_service_server::DirectoryServiceServer::new(self)
@@ -41,15 +58,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         request: Request<v1::WhoAmIRequest>,
     ) -> Result<Response<v1::WhoAmIResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
-        let agency = self
-            .store
-            .get_agency(caller.agency())
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or(ServiceError::NotFound("agency"))?;
-        let audit = AuditContext::of(&request);
-        audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
-        audit.commit_read(&self.store).await?;
+        let agency = self.read_agency(&request, caller.agency()).await?;
         Ok(Response::new(v1::WhoAmIResponse {
             principal: Some(v1::Principal {
                 r#ref: Some(convert::principal_ref(caller.principal())),
@@ -103,15 +112,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         self.auth.caller(&request).await?;
         let id = AgencyId::parse(&request.get_ref().agency_id)
             .map_err(|error| ServiceError::invalid("agency_id", error.to_string()))?;
-        let agency = self
-            .store
-            .get_agency(&id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or(ServiceError::NotFound("agency"))?;
-        let audit = AuditContext::of(&request);
-        audit.touch(agency.id.as_str(), Access::Read, Some(&agency.id));
-        audit.commit_read(&self.store).await?;
+        let agency = self.read_agency(&request, &id).await?;
         Ok(Response::new(v1::GetAgencyResponse {
             agency: Some(convert::agency(agency)),
         }))

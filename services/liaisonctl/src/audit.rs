@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     cli::{AuditExportArgs, AuditQueryArgs, AuditTailArgs, AuditVerifyArgs, OutputFormat},
-    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, parse_time, print_json},
+    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, next_followed, parse_time, print_json},
     output,
 };
 
@@ -584,11 +584,7 @@ pub async fn tail(
         if args.limit.is_some_and(|limit| seen >= limit) {
             return Ok(());
         }
-        let message = tokio::select! {
-            message = stream.message() => message.map_err(|status| Failure::from_status(client, &status))?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let Some(message) = message else {
+        let Some(message) = next_followed(client, &mut stream).await? else {
             return Ok(());
         };
         let Some(v1::export_records_response::Item::Leaf(leaf)) = message.item else {

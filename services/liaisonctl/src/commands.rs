@@ -73,6 +73,18 @@ fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The next message of a followed stream; `None` when the user pressed Ctrl-C or the hub
+/// ended the stream cleanly.
+pub(crate) async fn next_followed<T>(
+    client: &Client,
+    stream: &mut tonic::Streaming<T>,
+) -> Result<Option<T>, Failure> {
+    tokio::select! {
+        message = stream.message() => message.map_err(|status| Failure::from_status(client, &status)),
+        _ = tokio::signal::ctrl_c() => Ok(None),
+    }
+}
+
 /// Runs the command the arguments name.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let format = cli.output;
@@ -503,15 +515,11 @@ async fn watch(
         if args.limit.is_some_and(|limit| seen >= limit) {
             return Ok(());
         }
-        let message = tokio::select! {
-            message = stream.message() => message.map_err(|status| Failure::from_status(client, &status))?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+        let Some(message) = next_followed(client, &mut stream).await? else {
+            return Ok(());
         };
-        let Some(event) = message.and_then(|message| message.event) else {
-            return Err(Failure::new(
-                EXIT_UNREACHABLE,
-                "the hub ended the stream; resume with --after <last cursor>",
-            ));
+        let Some(event) = message.event else {
+            continue;
         };
         let cursor = event.cursor.map_or(0, |cursor| cursor.position);
         let (kind, indicator) = match &event.event {
