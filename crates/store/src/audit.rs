@@ -98,48 +98,6 @@ impl Leaf {
     }
 }
 
-/// Appends leaves (inside the sequencer's transaction `$tx`), with multi-row inserts.
-macro_rules! insert_leaves {
-    ($tx:ident, $leaves:expr, $now:expr) => {{
-        let leaves: &[crate::audit::Leaf] = &$leaves;
-        for chunk in leaves.chunks(crate::sequencer::INSERT_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency, \
-                 actor_principal, method, outcome) ",
-            );
-            insert.push_values(chunk, |mut row, leaf| {
-                row.push_bind(leaf.index)
-                    .push_bind(leaf.record.clone())
-                    .push_bind(leaf.hash.clone())
-                    .push_bind($now.as_micros())
-                    .push_bind(leaf.indexed.time_us)
-                    .push_bind(leaf.indexed.actor_agency.clone())
-                    .push_bind(leaf.indexed.actor_principal.clone())
-                    .push_bind(leaf.indexed.method.clone())
-                    .push_bind(leaf.indexed.outcome);
-            });
-            insert.build().execute(&mut *$tx).await?;
-        }
-        let mut objects = Vec::new();
-        for leaf in leaves {
-            let mut seen = std::collections::BTreeSet::new();
-            for (object_id, owner) in &leaf.indexed.objects {
-                if seen.insert(object_id.clone()) {
-                    objects.push((leaf.index, object_id.clone(), owner.clone()));
-                }
-            }
-        }
-        for chunk in objects.chunks(crate::sequencer::INSERT_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_objects (leaf_index, object_id, owner_agency) ");
-            insert.push_values(chunk, |mut row, (index, object_id, owner)| {
-                row.push_bind(*index).push_bind(object_id.clone()).push_bind(owner.clone());
-            });
-            insert.build().execute(&mut *$tx).await?;
-        }
-    }};
-}
-pub(crate) use insert_leaves;
-
 /// One leaf of the log as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditLeafRow {

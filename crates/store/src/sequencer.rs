@@ -99,7 +99,7 @@ impl Store {
                     });
                     insert.build().execute(&mut *tx).await?;
                 }
-                crate::audit::insert_leaves!(tx, leaves, now);
+                pool.insert_leaves(&mut tx, &leaves, now.as_micros()).await?;
                 if leaf_index != audit_size {
                     sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
                         .bind(leaf_index)
