@@ -262,14 +262,14 @@ fn read_export(path: &Path) -> Result<Export, Failure> {
     Ok(export)
 }
 
-/// What the client remembers of a hub: the pinned key and the last verified checkpoint.
+/// What the client remembers of a log: the pinned key and the last verified checkpoint.
 struct Witness {
     path: PathBuf,
     state: Option<Value>,
 }
 
 impl Witness {
-    fn open(state_dir: Option<PathBuf>, endpoint: &str) -> Self {
+    fn open(state_dir: Option<PathBuf>, origin: &str) -> Self {
         let dir = state_dir
             .or_else(|| {
                 std::env::var_os("XDG_STATE_HOME").map(|dir| PathBuf::from(dir).join("liaisonctl"))
@@ -279,7 +279,7 @@ impl Witness {
                     .map(|home| PathBuf::from(home).join(".local/state/liaisonctl"))
             })
             .unwrap_or_else(|| PathBuf::from(".liaisonctl"));
-        let name: String = endpoint
+        let name: String = origin
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -386,7 +386,6 @@ pub async fn verify(
     format: OutputFormat,
     args: AuditVerifyArgs,
 ) -> Result<(), Failure> {
-    let witness = Witness::open(args.state_dir.clone(), endpoint);
     let (leaves, note, live_key) = match (&args.file, client) {
         (Some(path), _) => {
             let export = read_export(path)?;
@@ -401,6 +400,11 @@ pub async fn verify(
         (None, Some(client)) => live_leaves(client).await?,
         (None, None) => return Err(Failure::new(EXIT_USAGE, "nothing to verify")),
     };
+    // A witness remembers logs by their origin (the checkpoint's first line), like
+    // transparency-log witnesses: the same log verified live or from a file, through
+    // whatever endpoint, shares one memory.
+    let origin = note.lines().next().unwrap_or(endpoint);
+    let witness = Witness::open(args.state_dir.clone(), origin);
     let key_text = args
         .key
         .clone()

@@ -465,3 +465,81 @@ async fn verify_names_the_record_tampered_with_in_the_database(
     }
     Ok(())
 }
+
+both!(a_hub_that_rewrote_its_history_is_caught_by_a_witness);
+
+/// A witness verified the log once. The hub then rewrites a past record — consistently,
+/// with its leaf hash — and, restarted, signs checkpoints of the rewritten tree with its
+/// real key. The witness's next verification fails.
+async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    for title in ["Pirmā krāpšana", "Otrā krāpšana", "Trešā krāpšana"] {
+        let published = liaisonctl(
+            &hub,
+            "SI-POLICIJA/officer",
+            &[
+                "indicators",
+                "publish",
+                "--title",
+                title,
+                "--language",
+                "lv",
+            ],
+        )
+        .await?;
+        assert!(published.status.success(), "{}", stderr(&published));
+    }
+    wait_for_checkpoint(&hub, 3).await?;
+    let state = tempfile::tempdir()?;
+    let state_dir = state.path().to_str().unwrap_or_default().to_owned();
+    let first = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    let records = hub.store().audit_records(0, 10).await?;
+    let rewritten = records[1].record.replace("SI-POLICIJA", "SI-POLICIJB");
+    let hash = hex::encode(liaison_audit::leaf_hash(rewritten.as_bytes()));
+    hub.store()
+        .execute_for_tests(&format!(
+            "UPDATE audit_log SET record = '{}', leaf_hash = '{hash}' WHERE leaf_index = 1",
+            rewritten.replace('\'', "''")
+        ))
+        .await?;
+    let hub = hub.restart().await?;
+    let size = hub.store().audit_size().await?;
+    wait_for_checkpoint(&hub, size).await?;
+
+    let second = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
+    assert!(
+        stderr(&second).contains("history was rewritten or forked"),
+        "{}",
+        stderr(&second)
+    );
+    // A witness that never looked before cannot tell: the rewritten log is self-consistent.
+    let fresh = tempfile::tempdir()?;
+    let naive = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &[
+            "audit",
+            "verify",
+            "--state-dir",
+            fresh.path().to_str().unwrap_or_default(),
+        ],
+    )
+    .await?;
+    assert!(naive.status.success(), "{}", stderr(&naive));
+    hub.stop().await
+}
