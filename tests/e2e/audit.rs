@@ -268,6 +268,16 @@ async fn only_auditors_use_the_audit_service(backend: Backend) -> anyhow::Result
 
 both!(agency_auditors_see_their_agency_and_who_read_its_data);
 
+async fn query_as(
+    hub: &TestHub,
+    agency: &str,
+    name: &str,
+    query: v1::QueryRecordsRequest,
+) -> anyhow::Result<Vec<v1::AuditRecord>> {
+    let mut audit = hub.client(agency, name).await?.audit();
+    Ok(audit.query_records(query).await?.into_inner().records)
+}
+
 async fn agency_auditors_see_their_agency_and_who_read_its_data(
     backend: Backend,
 ) -> anyhow::Result<()> {
@@ -311,14 +321,7 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
             .collect()
     };
     let query = v1::QueryRecordsRequest::default();
-    let ua = hub
-        .client("UA-CERT", "officer")
-        .await?
-        .audit()
-        .query_records(query.clone())
-        .await?
-        .into_inner()
-        .records;
+    let ua = query_as(&hub, "UA-CERT", "officer", query.clone()).await?;
     assert_eq!(
         methods(ua),
         [
@@ -330,14 +333,7 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         ],
         "Ukraine's auditors see their own action and who read their indicator"
     );
-    let hu = hub
-        .client("HU-NNI", "officer")
-        .await?
-        .audit()
-        .query_records(query.clone())
-        .await?
-        .into_inner()
-        .records;
+    let hu = query_as(&hub, "HU-NNI", "officer", query.clone()).await?;
     assert_eq!(
         methods(hu),
         [(
@@ -345,28 +341,14 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
             "IndicatorService/GetIndicator".to_owned()
         )]
     );
-    let oversight = hub
-        .client("INT-HUB", "auditor")
-        .await?
-        .audit()
-        .query_records(query)
-        .await?
-        .into_inner()
-        .records;
+    let oversight = query_as(&hub, "INT-HUB", "auditor", query).await?;
     assert_eq!(methods(oversight).len(), 3);
 
     let by_object = v1::QueryRecordsRequest {
         object_id: shared.id.clone(),
         ..v1::QueryRecordsRequest::default()
     };
-    let touching = hub
-        .client("INT-HUB", "auditor")
-        .await?
-        .audit()
-        .query_records(by_object)
-        .await?
-        .into_inner()
-        .records;
+    let touching = query_as(&hub, "INT-HUB", "auditor", by_object).await?;
     assert_eq!(touching.len(), 2);
     hub.stop().await
 }

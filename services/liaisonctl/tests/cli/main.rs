@@ -206,6 +206,28 @@ fn liaison_core_example() -> anyhow::Result<liaison_core::Federation> {
 
 both!(audit_query_export_and_verify);
 
+/// Publishes a fraud method per title as `principal` (in Latvian), then waits until a
+/// checkpoint covers at least `titles.len()` records.
+async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> anyhow::Result<()> {
+    for title in titles {
+        let published = liaisonctl(
+            hub,
+            principal,
+            &[
+                "indicators",
+                "publish",
+                "--title",
+                title,
+                "--language",
+                "lv",
+            ],
+        )
+        .await?;
+        assert!(published.status.success(), "{}", stderr(&published));
+    }
+    wait_for_checkpoint(hub, titles.len() as u64).await
+}
+
 async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
     let mut watch = hub.store().watch_checkpoint_size();
     tokio::time::timeout(
@@ -409,23 +431,12 @@ async fn verify_names_the_record_tampered_with_in_the_database(
         ("delete", "record 2 is missing"),
     ] {
         let hub = TestHub::start(backend).await?;
-        for title in ["Krāpšana ar SMS", "Viltus banka", "Romāna krāpšana"] {
-            let published = liaisonctl(
-                &hub,
-                "NL-NCSC/officer",
-                &[
-                    "indicators",
-                    "publish",
-                    "--title",
-                    title,
-                    "--language",
-                    "lv",
-                ],
-            )
-            .await?;
-            assert!(published.status.success(), "{}", stderr(&published));
-        }
-        wait_for_checkpoint(&hub, 3).await?;
+        publish_and_sign(
+            &hub,
+            "NL-NCSC/officer",
+            &["Krāpšana ar SMS", "Viltus banka", "Romāna krāpšana"],
+        )
+        .await?;
         let records = hub.store().audit_records(0, 10).await?;
         let quote = |text: &str| text.replace('\'', "''");
         let sql = match attack {
@@ -475,23 +486,12 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    for title in ["Pirmā krāpšana", "Otrā krāpšana", "Trešā krāpšana"] {
-        let published = liaisonctl(
-            &hub,
-            "SI-POLICIJA/officer",
-            &[
-                "indicators",
-                "publish",
-                "--title",
-                title,
-                "--language",
-                "lv",
-            ],
-        )
-        .await?;
-        assert!(published.status.success(), "{}", stderr(&published));
-    }
-    wait_for_checkpoint(&hub, 3).await?;
+    publish_and_sign(
+        &hub,
+        "SI-POLICIJA/officer",
+        &["Pirmā krāpšana", "Otrā krāpšana", "Trešā krāpšana"],
+    )
+    .await?;
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
     let first = liaisonctl(
