@@ -10,7 +10,7 @@ use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub, both};
 use serde_json::Value;
 
-use crate::support::{PATIENCE, fraud_method, named, publish, purposeful};
+use crate::support::{PATIENCE, fraud_method, named, publish, publish_method, purposeful};
 
 both!(
     every_call_leaves_a_record,
@@ -41,12 +41,7 @@ fn by_method<'a>(records: &'a [Value], method: &str) -> Vec<&'a Value> {
 async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut officer = hub.client("UA-CERT", "officer").await?.indicators();
-    let stored = officer
-        .publish(publish(fraud_method("Фішинг через фальшиві SMS")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let stored = publish_method(&mut officer, "Фішинг через фальшиві SMS").await?;
     let mut invalid = fraud_method("x");
     invalid.tlp = 0;
     officer
@@ -283,12 +278,7 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
 ) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut ukraine = hub.client("UA-CERT", "officer").await?.indicators();
-    let shared = ukraine
-        .publish(publish(fraud_method("Шахрайство з криптовалютою")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let shared = publish_method(&mut ukraine, "Шахрайство з криптовалютою").await?;
     let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
     hungary
         .get_indicator(purposeful(v1::GetIndicatorRequest {
@@ -360,12 +350,7 @@ both!(a_write_whose_audit_record_fails_leaves_no_data);
 async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut officer = hub.client("TR-EGM", "officer").await?.indicators();
-    let earlier = officer
-        .publish(publish(fraud_method("Sahte yatırım sitesi")))
-        .await?
-        .into_inner()
-        .indicator
-        .unwrap();
+    let earlier = publish_method(&mut officer, "Sahte yatırım sitesi").await?;
     let fault = match hub.store().backend_kind() {
         liaison_store::BackendKind::Sqlite => {
             "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'

@@ -2,7 +2,7 @@
 //! inclusion or consistency proof — costs `O(log² n)` instead of `O(n)`.
 
 use crate::{
-    merkle::{Hash, leaf_hash, node_hash, split_point},
+    merkle::{Hash, node_hash, split_point},
     proof::ProofError,
 };
 
@@ -44,11 +44,6 @@ impl ProofTree {
             self.levels[level + 1].push(joined);
             level += 1;
         }
-    }
-
-    /// Builds the tree of the given records' leaf hashes.
-    pub fn from_data<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Self {
-        Self::new(records.into_iter().map(leaf_hash).collect())
     }
 
     /// The hash of leaf `index`, if the tree has it.
@@ -170,7 +165,7 @@ impl ProofTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{consistency_proof, inclusion_proof, root};
+    use crate::{consistency_proof, inclusion_proof, leaf_hash, root};
 
     fn leaves(n: usize) -> Vec<Hash> {
         (0..n)

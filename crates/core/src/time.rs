@@ -1,7 +1,7 @@
 //! Instants as microseconds since the Unix epoch: one representation for the domain, the
 //! store (an integer column on both databases) and the API (converted at the handler).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// An instant, in microseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,12 +44,6 @@ impl Timestamp {
         let micros = self.0.rem_euclid(1_000_000);
         // rem_euclid keeps micros in 0..1_000_000, so the product fits in i32.
         (seconds, (micros * 1_000) as i32)
-    }
-
-    /// This instant plus a duration, saturating.
-    pub fn saturating_add(self, duration: Duration) -> Self {
-        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
-        Self(self.0.saturating_add(micros))
     }
 }
 

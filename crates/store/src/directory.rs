@@ -260,15 +260,4 @@ impl Store {
             })
             .collect()
     }
-
-    /// True when the sharing group exists.
-    pub async fn group_exists(&self, group: &GroupId) -> Result<bool, StoreError> {
-        let found: Option<String> = with_pool!(self, pool => {
-            sqlx::query_scalar("SELECT id FROM sharing_groups WHERE id = $1")
-                .bind(group.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(found.is_some())
-    }
 }

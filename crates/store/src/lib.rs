@@ -162,10 +162,4 @@ impl Store {
     pub fn watch_checkpoint_size(&self) -> watch::Receiver<u64> {
         self.signals.checkpoint_size.subscribe()
     }
-
-    /// Checks that the database answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
-        Ok(())
-    }
 }

@@ -206,6 +206,16 @@ fn liaison_core_example() -> anyhow::Result<liaison_core::Federation> {
 
 both!(audit_query_export_and_verify);
 
+/// `liaisonctl audit verify FILE` as the hub's oversight auditor, with a witness state.
+async fn verify_file(hub: &TestHub, file: &str, state_dir: &str) -> anyhow::Result<Output> {
+    liaisonctl(
+        hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", file, "--state-dir", state_dir],
+    )
+    .await
+}
+
 /// Publishes a fraud method per title as `principal` (in Latvian), then waits until a
 /// checkpoint covers at least `titles.len()` records.
 async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> anyhow::Result<()> {
@@ -320,18 +330,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
         .replacen("\\\"officer\\\"", "\\\"0fficer\\\"", 1);
     let tampered = state.path().join("tampered.jsonl");
     std::fs::write(&tampered, &altered)?;
-    let caught = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &[
-            "audit",
-            "verify",
-            tampered.to_str().unwrap_or_default(),
-            "--state-dir",
-            &state_dir,
-        ],
-    )
-    .await?;
+    let caught = verify_file(&hub, tampered.to_str().unwrap_or_default(), &state_dir).await?;
     assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
     assert!(
         stderr(&caught).contains("was altered"),
@@ -342,18 +341,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     let mut without_one = lines.clone();
     without_one.remove(1);
     std::fs::write(&tampered, without_one.join("\n"))?;
-    let caught = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &[
-            "audit",
-            "verify",
-            tampered.to_str().unwrap_or_default(),
-            "--state-dir",
-            &state_dir,
-        ],
-    )
-    .await?;
+    let caught = verify_file(&hub, tampered.to_str().unwrap_or_default(), &state_dir).await?;
     assert_eq!(caught.status.code(), Some(1));
     assert!(
         stderr(&caught).contains("record 1 is missing"),
