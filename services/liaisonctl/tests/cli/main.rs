@@ -314,12 +314,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     assert!(exported.status.success(), "{}", stderr(&exported));
-    let verified = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
-    )
-    .await?;
+    let verified = verify_file(&hub, &file_arg, &state_dir).await?;
     assert!(verified.status.success(), "{}", stderr(&verified));
 
     // Tampering with the file is caught and the record named.
@@ -387,12 +382,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
         "{}",
         stdout(&again)
     );
-    let stale = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
-    )
-    .await?;
+    let stale = verify_file(&hub, &file_arg, &state_dir).await?;
     assert_eq!(stale.status.code(), Some(1));
     assert!(
         stderr(&stale).contains("older than one already verified"),
