@@ -72,7 +72,8 @@ async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
         .await
         .expect_err("unknown principal");
 
-    let records = records_when(&hub, 5).await?;
+    // Five calls, four token issues (three granted, the ghost's refused).
+    let records = records_when(&hub, 9).await?;
     let publishes = by_method(&records, "/liaison.v1.IndicatorService/Publish");
     let written = publishes
         .iter()
@@ -82,6 +83,11 @@ async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(written["objects"][0]["access"], "write");
     assert_eq!(written["objects"][0]["owner"], "UA-CERT");
     assert_eq!(written["actor"]["agency"], "UA-CERT");
+    let issued = by_method(&records, "/liaison.v1.DirectoryService/IssueToken");
+    assert_eq!(
+        written["actor"]["token_id"], issued[0]["actor"]["token_id"],
+        "the write names the token it was made with"
+    );
     assert_eq!(
         written["actor"]["roles"],
         serde_json::json!(["officer", "auditor"])
@@ -292,11 +298,14 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         .await?;
     records_when(&hub, 3).await?;
 
-    // Audit queries are recorded too; they may or may not be sequenced yet, so leave them out.
+    // Audit queries and token issues are recorded too; they may or may not be sequenced
+    // yet, so leave them out.
     let methods = |records: Vec<v1::AuditRecord>| -> Vec<(String, String)> {
         records
             .into_iter()
-            .filter(|record| !record.method.contains("AuditService"))
+            .filter(|record| {
+                !record.method.contains("AuditService") && !record.method.ends_with("/IssueToken")
+            })
             .map(|record| {
                 let agency = record
                     .actor
@@ -351,6 +360,14 @@ async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> an
     let hub = TestHub::start(backend).await?;
     let mut officer = hub.client("TR-EGM", "officer").await?.indicators();
     let earlier = publish_method(&mut officer, "Sahte yatırım sitesi").await?;
+    // The reader fetches its access token now: issuing one is recorded too, and would fail
+    // once the fault is in.
+    let mut reader = hub.client("RO-IGPR", "officer").await?.indicators();
+    reader
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
+            indicator_id: earlier.id.clone(),
+        }))
+        .await?;
     let fault = match hub.store().backend_kind() {
         liaison_store::BackendKind::Sqlite => {
             "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'
@@ -380,7 +397,6 @@ async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> an
         "the write left data behind"
     );
 
-    let mut reader = hub.client("RO-IGPR", "officer").await?.indicators();
     let read = reader
         .get_indicator(purposeful(v1::GetIndicatorRequest {
             indicator_id: earlier.id,

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use liaison_client::AuthChannel;
 use liaison_proto::v1::{self, indicator_service_client::IndicatorServiceClient};
-use tonic::{Streaming, transport::Channel};
+use tonic::Streaming;
 
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -100,7 +101,7 @@ pub fn subscribe_after(position: u64) -> v1::SubscribeRequest {
 
 /// Publishes a fraud method with `title` and returns the stored indicator.
 pub async fn publish_method(
-    client: &mut IndicatorServiceClient<Channel>,
+    client: &mut IndicatorServiceClient<AuthChannel>,
     title: &str,
 ) -> anyhow::Result<v1::Indicator> {
     let response = client

@@ -4,6 +4,14 @@ use liaison_core::{PrincipalId, Timestamp};
 use sha2::{Digest, Sha256};
 use x509_parser::{extensions::GeneralName, prelude::FromDer};
 
+/// The DER of every PEM `CERTIFICATE` block in `pem`, in order; other blocks are skipped.
+pub fn pem_certificates(pem: &str) -> impl Iterator<Item = Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map_while(Result::ok)
+        .filter(|block| block.label == "CERTIFICATE")
+        .map(|block| block.contents)
+}
+
 /// Why a certificate that passed TLS verification names no usable principal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
@@ -32,6 +40,8 @@ pub struct PeerIdentity {
     principal: PrincipalId,
     certificate_sha256: String,
     not_after: Timestamp,
+    issuer: Vec<u8>,
+    serial: Vec<u8>,
 }
 
 impl PeerIdentity {
@@ -70,6 +80,8 @@ impl PeerIdentity {
             principal,
             certificate_sha256: hex::encode(Sha256::digest(der)),
             not_after,
+            issuer: certificate.issuer().as_raw().to_vec(),
+            serial: certificate.raw_serial().to_vec(),
         })
     }
 
@@ -82,6 +94,12 @@ impl PeerIdentity {
     /// revocation list name.
     pub fn certificate_sha256(&self) -> &str {
         &self.certificate_sha256
+    }
+
+    /// The issuer's distinguished name (DER) and the certificate's serial number (raw
+    /// bytes): what a CRL names.
+    pub fn issuer_and_serial(&self) -> (&[u8], &[u8]) {
+        (&self.issuer, &self.serial)
     }
 
     /// When the certificate expires.

@@ -5,8 +5,12 @@
 //! - [`policy`]: the access rules as pure functions of a [`Caller`] and the stored record
 //!   (never of ids or copies sent in the request). Every service asks here.
 
+pub mod authorize;
 pub mod identity;
 pub mod policy;
+pub mod token;
 
-pub use identity::{IdentityError, PeerIdentity};
+pub use authorize::{Action, authorize, check_gate};
+pub use identity::{IdentityError, PeerIdentity, pem_certificates};
 pub use policy::{Caller, Denied};
+pub use token::{TokenAuthority, TokenError, TokenKey, VerifiedToken};

@@ -1,8 +1,7 @@
-//! Access rules. Each rule is a pure function of the caller and the stored record it acts
-//! on, and answers allow or deny-with-a-reason (the reason goes to the audit record, the
-//! client sees only PERMISSION_DENIED or NOT_FOUND).
+//! The caller as the access rules see it. The rules themselves are in
+//! [`authorize`](crate::authorize).
 
-use liaison_core::{AgencyId, GroupId, PrincipalId, PrincipalKind, Role, Scope, Tlp};
+use liaison_core::{AgencyId, GroupId, PrincipalId, Role};
 
 use crate::identity::PeerIdentity;
 
@@ -65,14 +64,14 @@ impl Caller {
         self.roles.contains(&role)
     }
 
-    fn active_member(&self) -> Result<(), Denied> {
-        if self.suspended {
-            return Err(Denied("the caller's agency is suspended"));
-        }
-        if self.is_hub {
-            return Err(Denied("hub principals exchange no traffic"));
-        }
-        Ok(())
+    /// True for principals of the hub agency itself (operator, oversight auditors).
+    pub fn is_hub(&self) -> bool {
+        self.is_hub
+    }
+
+    /// The caller agency's sharing groups.
+    pub fn groups(&self) -> &[GroupId] {
+        &self.groups
     }
 
     /// Any call at all: a suspended agency may do nothing.
@@ -83,67 +82,6 @@ impl Caller {
             Ok(())
         }
     }
-
-    /// Follow a stream of shared items: any principal of an active member agency; each item
-    /// is then checked with [`Caller::may_receive`].
-    pub fn may_subscribe(&self) -> Result<(), Denied> {
-        self.active_member()
-    }
-
-    /// Publish indicators: systems and officers of an active member agency.
-    pub fn may_publish_indicator(&self) -> Result<(), Denied> {
-        self.active_member()?;
-        if self.has_role(Role::System) || self.has_role(Role::Officer) {
-            Ok(())
-        } else {
-            Err(Denied(
-                "publishing indicators needs the system or officer role",
-            ))
-        }
-    }
-
-    /// Publish with this handling: TLP:RED only by persons (a feed cannot judge who needs
-    /// to know), and a scope naming a group only if the caller's agency belongs to it.
-    pub fn may_publish_with(&self, tlp: Tlp, scope: &Scope) -> Result<(), Denied> {
-        if tlp == Tlp::Red && self.principal().kind() != PrincipalKind::Person {
-            return Err(Denied("TLP:RED can be published by persons only"));
-        }
-        if let Scope::SharingGroup(group) = scope
-            && !self.groups.contains(group)
-        {
-            return Err(Denied(
-                "the caller's agency is not a member of the sharing group",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Receive (read, list, be delivered) an item with this source, scope and TLP.
-    ///
-    /// TLP:RED goes to persons only, never to systems, whatever the scope, and only to
-    /// agencies the scope names. Otherwise the publishing agency sees its own items, and
-    /// others see what the scope gives them.
-    pub fn may_receive(&self, source: &AgencyId, scope: &Scope, tlp: Tlp) -> Result<(), Denied> {
-        self.active_member()?;
-        if tlp == Tlp::Red && self.principal().kind() != PrincipalKind::Person {
-            return Err(Denied("TLP:RED is never delivered to system principals"));
-        }
-        if source == self.agency() {
-            return Ok(());
-        }
-        let in_scope = match scope {
-            Scope::AllMembers => tlp != Tlp::Red,
-            Scope::SharingGroup(group) => tlp != Tlp::Red && self.groups.contains(group),
-            Scope::Agencies(_) => scope.names(self.agency()),
-        };
-        if in_scope {
-            Ok(())
-        } else {
-            Err(Denied(
-                "the item's scope does not include the caller's agency",
-            ))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -151,7 +89,10 @@ mod tests {
     use liaison_core::PrincipalName;
     use liaison_pki::{CertificateAuthority, Validity};
 
+    use liaison_core::{PrincipalKind, Scope, Tlp};
+
     use super::*;
+    use crate::authorize::{Action, authorize};
 
     fn caller(agency: &str, kind: PrincipalKind, roles: Vec<Role>, groups: &[&str]) -> Caller {
         let ca = CertificateAuthority::generate("test").unwrap();
@@ -219,7 +160,15 @@ mod tests {
         ];
         for (index, (who, scope, tlp, allowed)) in cases.into_iter().enumerate() {
             assert_eq!(
-                who.may_receive(&source, scope, tlp).is_ok(),
+                authorize(
+                    who,
+                    Action::Receive {
+                        source: &source,
+                        scope,
+                        tlp
+                    }
+                )
+                .is_ok(),
                 allowed,
                 "case {index}"
             );
@@ -231,14 +180,26 @@ mod tests {
         let ua_system = caller("UA-CERT", PrincipalKind::System, vec![Role::System], &[]);
         let named_other = Scope::agencies(vec![agency("RS-MUP")]).unwrap();
         assert!(
-            ua_system
-                .may_receive(&agency("UA-CERT"), &named_other, Tlp::Amber)
-                .is_ok()
+            authorize(
+                &ua_system,
+                Action::Receive {
+                    source: &agency("UA-CERT"),
+                    scope: &named_other,
+                    tlp: Tlp::Amber
+                }
+            )
+            .is_ok()
         );
         assert!(
-            ua_system
-                .may_receive(&agency("UA-CERT"), &named_other, Tlp::Red)
-                .is_err()
+            authorize(
+                &ua_system,
+                Action::Receive {
+                    source: &agency("UA-CERT"),
+                    scope: &named_other,
+                    tlp: Tlp::Red
+                }
+            )
+            .is_err()
         );
     }
 
@@ -251,15 +212,30 @@ mod tests {
             &["dialogue"],
         );
         let auditor = caller("UA-CERT", PrincipalKind::Person, vec![Role::Auditor], &[]);
-        assert!(ua_system.may_publish_indicator().is_ok());
-        assert!(auditor.may_publish_indicator().is_err());
+        let publish = "liaison.v1.IndicatorService/Publish";
+        assert!(crate::authorize::check_gate(&ua_system, publish).is_ok());
+        assert!(crate::authorize::check_gate(&auditor, publish).is_err());
         let named = Scope::agencies(vec![agency("RS-MUP")]).unwrap();
-        assert!(ua_system.may_publish_with(Tlp::Red, &named).is_err());
+        assert!(
+            authorize(
+                &ua_system,
+                Action::Publish {
+                    tlp: Tlp::Red,
+                    scope: &named
+                }
+            )
+            .is_err()
+        );
         let other_group = Scope::SharingGroup(GroupId::parse("other").unwrap());
         assert!(
-            ua_system
-                .may_publish_with(Tlp::Green, &other_group)
-                .is_err()
+            authorize(
+                &ua_system,
+                Action::Publish {
+                    tlp: Tlp::Green,
+                    scope: &other_group
+                }
+            )
+            .is_err()
         );
     }
 }

@@ -17,6 +17,10 @@ use liaison_proto::v1::{
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+mod token;
+
+pub use token::AuthChannel;
+
 /// What a client needs to connect.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -89,10 +93,12 @@ fn read_pem(path: &Path, label: &str, what: &str) -> Result<String, ClientError>
     Ok(text)
 }
 
-/// A connected client.
+/// A connected client. Calls carry a certificate-bound access token, which the client
+/// obtains from the hub's directory and refreshes by itself (see [`AuthChannel`]).
 #[derive(Debug, Clone)]
 pub struct Client {
     channel: Channel,
+    authorized: AuthChannel,
     endpoint: String,
 }
 
@@ -119,14 +125,21 @@ impl Client {
             .await
             .map_err(|error| ClientError::Connect(explain(&config.endpoint, &error)))?;
         Ok(Self {
+            authorized: AuthChannel::new(channel.clone()),
             channel,
             endpoint: config.endpoint.clone(),
         })
     }
 
-    /// The underlying channel, for clients of other services (health checking, say).
+    /// The underlying channel, without tokens: for clients of other services (health
+    /// checking, say) and for calls that must go out on the certificate alone.
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+
+    /// The channel that adds the access token to every call.
+    pub fn authorized_channel(&self) -> AuthChannel {
+        self.authorized.clone()
     }
 
     /// The endpoint connected to.
@@ -135,28 +148,28 @@ impl Client {
     }
 
     /// The directory service.
-    pub fn directory(&self) -> DirectoryServiceClient<Channel> {
-        DirectoryServiceClient::new(self.channel.clone())
+    pub fn directory(&self) -> DirectoryServiceClient<AuthChannel> {
+        DirectoryServiceClient::new(self.authorized.clone())
     }
 
     /// The indicator service.
-    pub fn indicators(&self) -> IndicatorServiceClient<Channel> {
-        IndicatorServiceClient::new(self.channel.clone())
+    pub fn indicators(&self) -> IndicatorServiceClient<AuthChannel> {
+        IndicatorServiceClient::new(self.authorized.clone())
     }
 
     /// The MLA service.
-    pub fn mla(&self) -> MlaServiceClient<Channel> {
-        MlaServiceClient::new(self.channel.clone())
+    pub fn mla(&self) -> MlaServiceClient<AuthChannel> {
+        MlaServiceClient::new(self.authorized.clone())
     }
 
     /// The CBM service.
-    pub fn cbm(&self) -> CbmServiceClient<Channel> {
-        CbmServiceClient::new(self.channel.clone())
+    pub fn cbm(&self) -> CbmServiceClient<AuthChannel> {
+        CbmServiceClient::new(self.authorized.clone())
     }
 
     /// The audit service.
-    pub fn audit(&self) -> AuditServiceClient<Channel> {
-        AuditServiceClient::new(self.channel.clone())
+    pub fn audit(&self) -> AuditServiceClient<AuthChannel> {
+        AuditServiceClient::new(self.authorized.clone())
     }
 }
 

@@ -37,6 +37,9 @@ pub enum PkiError {
     /// `dev init` into a directory that already holds a CA.
     #[error("{0} already holds a CA (ca.pem); choose an empty directory")]
     AlreadyInitialised(PathBuf),
+    /// A PEM text that should hold a certificate does not.
+    #[error("not a PEM certificate")]
+    NotACertificate,
 }
 
 /// When a certificate is valid.
@@ -142,6 +145,33 @@ impl CertificateAuthority {
         &self.key_pem
     }
 
+    /// A CRL signed by this CA revoking the certificates (PEM) in `revoked`, valid for 30
+    /// days; `number` is the CRL number, which must grow with each CRL issued.
+    pub fn crl(&self, revoked: &[&str], number: u64) -> Result<String, PkiError> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut revoked_certs = Vec::new();
+        for pem in revoked {
+            let (_, der) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+                .map_err(|_| PkiError::NotACertificate)?;
+            let certificate = der.parse_x509().map_err(|_| PkiError::NotACertificate)?;
+            revoked_certs.push(rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(certificate.raw_serial()),
+                revocation_time: now,
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now - time::Duration::minutes(5),
+            next_update: now + time::Duration::days(30),
+            crl_number: rcgen::SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
+    }
+
     /// A TLS server certificate for DNS names and IP addresses.
     pub fn issue_server(
         &self,
@@ -232,6 +262,10 @@ pub struct DevPkiPaths {
     pub server_key: PathBuf,
     /// The audit log's Ed25519 signing key (PKCS#8 DER).
     pub audit_key: PathBuf,
+    /// The Ed25519 key that signs access tokens (PKCS#8 DER).
+    pub token_key: PathBuf,
+    /// The CA's certificate revocation list (PEM), empty at first.
+    pub crl: PathBuf,
     /// How many principal certificates were written.
     pub principals: usize,
 }
@@ -246,6 +280,8 @@ impl DevPkiPaths {
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server.key"),
             audit_key: dir.join("audit-log.key"),
+            token_key: dir.join("token-signing.key"),
+            crl: dir.join("crl.pem"),
             principals: 0,
         }
     }
@@ -275,6 +311,8 @@ pub fn dev_init(dir: &Path, federation: &Federation) -> Result<DevPkiPaths, PkiE
     let server = ca.issue_server(&DEV_SERVER_NAMES, Validity::days(825))?;
     write_file(&paths.ca_key, ca.key_pem(), true)?;
     write_audit_key(&paths.audit_key)?;
+    write_audit_key(&paths.token_key)?;
+    write_file(&paths.crl, &ca.crl(&[], 1)?, false)?;
     write_file(&paths.server_cert, &server.cert_pem, false)?;
     write_file(&paths.server_key, &server.key_pem, true)?;
     for (principal, _) in federation.principals() {
@@ -290,7 +328,8 @@ pub fn dev_init(dir: &Path, federation: &Federation) -> Result<DevPkiPaths, PkiE
     Ok(paths)
 }
 
-/// Writes a new Ed25519 key for signing audit checkpoints (PKCS#8 DER, owner-only).
+/// Writes a new Ed25519 key (PKCS#8 DER, owner-only): for signing audit checkpoints or
+/// access tokens.
 pub fn write_audit_key(path: &Path) -> Result<(), PkiError> {
     let (_, pkcs8) =
         liaison_audit::SigningKey::generate("liaison").map_err(|error| PkiError::Io {

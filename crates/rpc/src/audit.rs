@@ -136,6 +136,16 @@ impl AuditContext {
         });
     }
 
+    /// The call's full method path (`/liaison.v1.X/Y`).
+    pub fn method(&self) -> String {
+        self.with(|state| state.record.method.clone())
+    }
+
+    /// Records the id (`jti`) of the token the call presented.
+    pub fn set_token_id(&self, jti: &str) {
+        self.with(|state| state.record.actor.token_id = Some(jti.to_owned()));
+    }
+
     /// Notes an object the call touched.
     pub fn touch(&self, id: &str, access: Access, owner: Option<&AgencyId>) {
         self.with(|state| {
@@ -208,7 +218,9 @@ impl AuditContext {
             }
             let mut record = state.record.clone();
             record.outcome = code;
-            if code == tonic::Code::PermissionDenied as i32 {
+            if code == tonic::Code::PermissionDenied as i32
+                || code == tonic::Code::Unauthenticated as i32
+            {
                 record.deny_reason = message;
             }
             Some(record)

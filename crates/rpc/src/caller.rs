@@ -1,12 +1,31 @@
-//! From a connection's certificate to a caller with roles.
+//! From a connection's certificate (and the token sent with a call) to a caller with roles.
+//!
+//! The rules, in order:
+//! 1. The connection's client certificate must name a principal (the TLS layer read it
+//!    once) and must not be revoked, by the operator or by the CA's CRL.
+//! 2. The principal and its agency must be in the directory; a suspended agency may do
+//!    nothing.
+//! 3. With a token (`authorization: Bearer …`), the token must verify against the hub's
+//!    token keys and be bound to this very certificate (`cnf.x5t#S256`); the caller then
+//!    holds the token's roles that the directory still grants (a role withdrawn after the
+//!    token was issued is gone at once).
+//! 4. Without a token the caller falls back to the certificate alone and holds at most the
+//!    `system` role: integration feeds keep working over plain mutual TLS, while a person's
+//!    officer, auditor and operator roles need a token, which the Rust client and
+//!    `liaisonctl` obtain and refresh by themselves. Calls that need no role (WhoAmI,
+//!    IssueToken, the directory's reads) work with the certificate alone.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use liaison_auth::{Caller, IdentityError, PeerIdentity};
-use liaison_core::federation::AgencyKind;
+use liaison_auth::{Caller, Denied, IdentityError, PeerIdentity, TokenAuthority, VerifiedToken};
+use liaison_core::{Role, Timestamp, federation::AgencyKind};
 use liaison_store::Store;
+use tokio::sync::watch;
 
-use crate::ServiceError;
+use crate::{Revocations, ServiceError};
+
+/// The metadata key of the bearer token.
+pub const AUTHORIZATION_HEADER: &str = "authorization";
 
 /// What the TLS layer learnt of one connection. Attached to every request on it (as a
 /// request extension); computed once per connection.
@@ -18,22 +37,57 @@ pub struct ConnectionInfo {
     pub identity: Arc<Result<PeerIdentity, IdentityError>>,
 }
 
+/// The hub-wide access machinery every service shares: token keys and revocations.
+#[derive(Debug, Clone)]
+pub struct AccessControl {
+    /// Verifies (and, in the directory, issues) tokens. `None`: tokens are not offered and
+    /// every caller is authenticated by certificate alone.
+    pub tokens: Option<Arc<TokenAuthority>>,
+    /// Revoked certificates.
+    pub revocations: Revocations,
+    /// How often open streams re-check their caller without a change notice: the bound on
+    /// how long a change made on another node takes to close a stream here.
+    pub recheck_every: Duration,
+}
+
+impl AccessControl {
+    /// No tokens, nothing revoked: for unit tests of single services.
+    pub fn certificates_only() -> Self {
+        Self {
+            tokens: None,
+            revocations: Revocations::new(),
+            recheck_every: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Resolves callers against the directory.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
+    access: AccessControl,
 }
 
 impl Authenticator {
     /// An authenticator reading the directory in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, access: AccessControl) -> Self {
+        Self { store, access }
     }
 
-    /// The caller of `request`: its certificate's principal, which the directory must
-    /// know, with its roles and its agency's memberships. UNAUTHENTICATED without a usable
-    /// certificate or for a principal the directory does not know; PERMISSION_DENIED for a
-    /// suspended agency.
+    /// The token authority, when tokens are on.
+    pub fn tokens(&self) -> Option<&TokenAuthority> {
+        self.access.tokens.as_deref()
+    }
+
+    /// The revoked certificates.
+    pub fn revocations(&self) -> &Revocations {
+        &self.access.revocations
+    }
+
+    /// The caller of `request`, by the rules in this module's documentation.
+    /// UNAUTHENTICATED without a usable certificate, for a revoked one, for a refused token
+    /// or for a principal the directory does not know; PERMISSION_DENIED for a suspended
+    /// agency.
     pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, ServiceError> {
         let info =
             request
@@ -43,6 +97,125 @@ impl Authenticator {
                     IdentityError::NoCertificate.to_string(),
                 ))?;
         let identity = info.identity.as_ref().clone()?;
+        if self.access.revocations.is_revoked(&identity) {
+            return Err(ServiceError::Unauthenticated(
+                "the client certificate has been revoked".into(),
+            ));
+        }
+        let audit = request.extensions().get::<crate::AuditContext>();
+        let token = self.token(request, &identity)?;
+        if let (Some(audit), Some(token)) = (audit, &token) {
+            audit.set_token_id(&token.claims.jti);
+        }
+        let (directory_roles, agency_kind, suspended, groups) =
+            self.directory_entry(&identity).await?;
+        let roles: Vec<Role> = match &token {
+            Some(token) => directory_roles
+                .into_iter()
+                .filter(|role| token.roles.contains(role))
+                .collect(),
+            None => directory_roles
+                .into_iter()
+                .filter(|role| *role == Role::System)
+                .collect(),
+        };
+        if let Some(audit) = audit {
+            audit.set_roles(&roles);
+        }
+        let caller = Caller::new(
+            identity,
+            roles,
+            agency_kind == AgencyKind::Hub,
+            suspended,
+            groups,
+        );
+        Self::check_gate(request, &caller)?;
+        Ok(caller)
+    }
+
+    /// The method's gate (`liaison_auth::authorize`), for the method the audit layer saw.
+    fn check_gate<T>(request: &tonic::Request<T>, caller: &Caller) -> Result<(), ServiceError> {
+        let method = request
+            .extensions()
+            .get::<crate::AuditContext>()
+            .map(crate::AuditContext::method)
+            .unwrap_or_default();
+        liaison_auth::check_gate(caller, &method)?;
+        Ok(())
+    }
+
+    /// The caller's directory roles (all of them, whatever the call presented), for
+    /// `IssueToken`. Same checks as [`Authenticator::caller`] but no token is looked at.
+    pub async fn certificate_caller<T>(
+        &self,
+        request: &tonic::Request<T>,
+    ) -> Result<Caller, ServiceError> {
+        let info =
+            request
+                .extensions()
+                .get::<ConnectionInfo>()
+                .ok_or(ServiceError::Unauthenticated(
+                    IdentityError::NoCertificate.to_string(),
+                ))?;
+        let identity = info.identity.as_ref().clone()?;
+        if self.access.revocations.is_revoked(&identity) {
+            return Err(ServiceError::Unauthenticated(
+                "the client certificate has been revoked".into(),
+            ));
+        }
+        let (roles, agency_kind, suspended, groups) = self.directory_entry(&identity).await?;
+        if let Some(audit) = request.extensions().get::<crate::AuditContext>() {
+            audit.set_roles(&roles);
+        }
+        let caller = Caller::new(
+            identity,
+            roles,
+            agency_kind == AgencyKind::Hub,
+            suspended,
+            groups,
+        );
+        Self::check_gate(request, &caller)?;
+        Ok(caller)
+    }
+
+    fn token<T>(
+        &self,
+        request: &tonic::Request<T>,
+        identity: &PeerIdentity,
+    ) -> Result<Option<VerifiedToken>, ServiceError> {
+        let Some(value) = request.metadata().get(AUTHORIZATION_HEADER) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(
+                    "the authorization metadata must be `Bearer <token>`".into(),
+                )
+            })?;
+        let Some(authority) = self.access.tokens.as_deref() else {
+            return Err(ServiceError::Unauthenticated(
+                "this hub issues no tokens; call without one".into(),
+            ));
+        };
+        authority
+            .verify(
+                token.trim(),
+                identity.principal(),
+                identity.certificate_sha256(),
+                now(),
+            )
+            .map(Some)
+            .map_err(|error| ServiceError::Unauthenticated(error.to_string()))
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn directory_entry(
+        &self,
+        identity: &PeerIdentity,
+    ) -> Result<(Vec<Role>, AgencyKind, bool, Vec<liaison_core::GroupId>), ServiceError> {
         let principal = identity.principal();
         let roles = self
             .store
@@ -63,17 +236,61 @@ impl Authenticator {
                 )
             })?;
         let groups = self.store.groups_of(principal.agency()).await?;
-        if let Some(audit) = request.extensions().get::<crate::AuditContext>() {
-            audit.set_roles(&roles);
-        }
-        let caller = Caller::new(
-            identity,
-            roles,
-            agency.kind == AgencyKind::Hub,
-            agency.suspended,
-            groups,
-        );
-        caller.may_call()?;
-        Ok(caller)
+        Ok((roles, agency.kind, agency.suspended, groups))
     }
+
+    /// Re-checks the caller of an open stream: its certificate is not revoked, its agency
+    /// is not suspended, and the directory still grants every role it was admitted with.
+    pub async fn recheck(&self, caller: &Caller) -> Result<(), ServiceError> {
+        if self.access.revocations.is_revoked(caller.identity()) {
+            return Err(ServiceError::Unauthenticated(
+                "the client certificate has been revoked".into(),
+            ));
+        }
+        let (roles, _, suspended, _) = self.directory_entry(caller.identity()).await?;
+        if suspended {
+            return Err(Denied("the caller's agency is suspended").into());
+        }
+        if !caller.roles().iter().all(|role| roles.contains(role)) {
+            return Err(Denied("the caller's roles have changed; subscribe again").into());
+        }
+        Ok(())
+    }
+
+    /// A watch that wakes an open stream when it should re-check its caller.
+    pub fn watch_access(&self) -> AccessWatch {
+        let mut ticks = tokio::time::interval(self.access.recheck_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.reset();
+        AccessWatch {
+            directory: self.store.watch_directory(),
+            revocations: self.access.revocations.watch(),
+            ticks,
+        }
+    }
+}
+
+/// Wakes when the directory or the revocations changed in this process, or after the
+/// re-check interval (for changes made on other nodes).
+#[derive(Debug)]
+pub struct AccessWatch {
+    directory: watch::Receiver<u64>,
+    revocations: watch::Receiver<u64>,
+    ticks: tokio::time::Interval,
+}
+
+impl AccessWatch {
+    /// Resolves at the next reason to re-check. Cancel-safe.
+    pub async fn changed(&mut self) {
+        // A closed channel fails its pattern and disables its branch; the ticks remain.
+        tokio::select! {
+            Ok(()) = self.directory.changed() => {}
+            Ok(()) = self.revocations.changed() => {}
+            _ = self.ticks.tick() => {}
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }

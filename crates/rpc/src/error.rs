@@ -22,6 +22,9 @@ pub enum ServiceError {
     /// No such object, or one the caller may not know exists.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The object to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
     /// A state change that the object's current state forbids.
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
@@ -66,6 +69,7 @@ impl ServiceError {
             ServiceError::Unauthenticated(_) => Code::Unauthenticated,
             ServiceError::PermissionDenied(_) => Code::PermissionDenied,
             ServiceError::NotFound(_) => Code::NotFound,
+            ServiceError::AlreadyExists(_) => Code::AlreadyExists,
             ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
             ServiceError::Unimplemented(_) => Code::Unimplemented,
             ServiceError::Store(StoreError::RequestIdReused(_)) => Code::InvalidArgument,

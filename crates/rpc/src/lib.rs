@@ -13,11 +13,13 @@ mod audit;
 mod caller;
 mod convert;
 mod error;
+mod revocation;
 
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
-pub use caller::{Authenticator, ConnectionInfo};
+pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
 pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
 pub use error::ServiceError;
+pub use revocation::Revocations;
 
 mod shutdown;
 pub use shutdown::Shutdown;

@@ -7,6 +7,7 @@
 //! Streams are served from the `events` table, whose positions the [`sequencer`] assigns
 //! after commit from the `outbox` queue, so that cursor order is commit order.
 
+mod access;
 mod audit;
 mod backend;
 mod directory;
@@ -26,6 +27,7 @@ use sqlx::{
 };
 use tokio::sync::{Notify, watch};
 
+pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
@@ -69,6 +71,8 @@ pub(crate) struct Signals {
     audit_size: watch::Sender<u64>,
     /// The largest tree size this process signed or saw signed.
     checkpoint_size: watch::Sender<u64>,
+    /// Bumped after every operator write to the directory.
+    directory: watch::Sender<u64>,
 }
 
 /// A handle on the database. Cheap to clone.
@@ -125,6 +129,7 @@ impl Store {
                 high_water: watch::channel(0).0,
                 audit_size: watch::channel(0).0,
                 checkpoint_size: watch::channel(0).0,
+                directory: watch::channel(0).0,
             }),
         }
     }

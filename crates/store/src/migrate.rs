@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit log",
         sql: include_str!("../migrations/0002_audit_log.sql"),
     },
+    Migration {
+        version: 3,
+        name: "access control",
+        sql: include_str!("../migrations/0003_access.sql"),
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

@@ -15,7 +15,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use liaison::{DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki};
+use liaison::{
+    AccessConfig, DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki,
+};
 use liaison_client::{Client, ClientConfig};
 use liaison_core::Federation;
 use liaison_pki::{CertificateAuthority, DevPkiPaths, IssuedCertificate};
@@ -91,17 +93,27 @@ impl TestHub {
                 DatabaseConfig::Postgres(Secret::new(fresh_postgres_database().await?))
             }
         };
-        let config = HubConfig {
+        let mut config = HubConfig {
             listen: "127.0.0.1:0".parse()?,
             database,
             tls,
             federation_toml: EXAMPLE_FEDERATION.to_owned(),
             audit_key,
+            access: AccessConfig {
+                token_key: PathBuf::new(),
+                previous_token_keys: Vec::new(),
+                token_lifetime: AccessConfig::DEFAULT_TOKEN_LIFETIME,
+                crl: None,
+                // Short, so that tests of CRL reloads and cross-node revocation are quick.
+                reload_interval: Duration::from_millis(200),
+            },
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             audit_calls,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
+        config.access.token_key = pki.token_key.clone();
+        config.access.crl = Some(pki.crl.clone());
         Self::launch(data_dir, config, pki).await
     }
 

@@ -1,8 +1,9 @@
 //! ExportRecords: the log's leaves in order, then the signed checkpoint that covers them;
 //! with `follow`, new leaves and checkpoints as they come.
 
+use liaison_auth::Caller;
 use liaison_proto::v1;
-use liaison_rpc::{ServiceError, Shutdown};
+use liaison_rpc::{Authenticator, ServiceError, Shutdown};
 use liaison_store::{AuditQuery, Store, StoredCheckpoint};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -15,13 +16,14 @@ const PAGE: u32 = 500;
 
 pub(crate) fn spawn(
     store: Store,
+    caller: (Authenticator, Caller),
     visible_to: Option<String>,
     request: v1::ExportRecordsRequest,
     shutdown: Shutdown,
 ) -> BoxStream<v1::ExportRecordsResponse> {
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(async move {
-        if let Err(status) = export(&store, visible_to, request, shutdown, &sender).await {
+        if let Err(status) = export(&store, caller, visible_to, request, shutdown, &sender).await {
             let _ = sender.send(Err(status)).await;
         }
     });
@@ -32,6 +34,7 @@ type Sender = mpsc::Sender<Result<v1::ExportRecordsResponse, Status>>;
 
 async fn export(
     store: &Store,
+    (auth, caller): (Authenticator, Caller),
     visible_to: Option<String>,
     request: v1::ExportRecordsRequest,
     mut shutdown: Shutdown,
@@ -39,6 +42,7 @@ async fn export(
 ) -> Result<(), Status> {
     let mut next = request.start_index;
     let mut checkpoints = store.watch_checkpoint_size();
+    let mut access = auth.watch_access();
     loop {
         // Export up to the latest signed size, so that the stream ends with the checkpoint
         // that covers every leaf it sent.
@@ -96,8 +100,8 @@ async fn export(
         }
         let current = signed;
         tokio::select! {
-            changed = checkpoints.wait_for(|size| *size > current) => {
-                if changed.is_err() {
+            changed = async { checkpoints.wait_for(|size| *size > current).await.is_ok() } => {
+                if !changed {
                     return Ok(());
                 }
             }
@@ -106,6 +110,8 @@ async fn export(
                 return Err(Status::unavailable("the hub is shutting down; resume from the next leaf index"));
             }
             () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            // Revoked, suspended or the auditor role withdrawn: the tail ends.
+            () = access.changed() => auth.recheck(&caller).await?,
         }
     }
 }

@@ -13,10 +13,9 @@ mod signer;
 use std::sync::{Arc, Mutex};
 
 use liaison_audit::{Checkpoint, ProofTree, SigningKey, VerifierKey};
-use liaison_auth::Denied;
-use liaison_core::Role;
+use liaison_auth::{Action, authorize};
 use liaison_proto::v1::{self, audit_service_server};
-use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown};
+use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -36,9 +35,14 @@ pub struct AuditServiceImpl {
 impl AuditServiceImpl {
     /// An audit service over `store`, publishing the public half of `key`; followed
     /// exports end when `shutdown` fires.
-    pub fn new(store: Store, key: &Arc<SigningKey>, shutdown: Shutdown) -> Self {
+    pub fn new(
+        store: Store,
+        access: AccessControl,
+        key: &Arc<SigningKey>,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), access),
             store,
             verifier: key.verifier_key(),
             shutdown,
@@ -55,12 +59,16 @@ impl AuditServiceImpl {
     /// auditors (every record), the agency for an agency's auditors.
     async fn auditor<T>(&self, request: &Request<T>) -> Result<Option<String>, ServiceError> {
         let caller = self.auth.caller(request).await?;
-        if caller.has_role(Role::OversightAuditor) {
+        if authorize(&caller, Action::ReadAllAudit).is_ok() {
             Ok(None)
-        } else if caller.has_role(Role::Auditor) {
-            Ok(Some(caller.agency().to_string()))
         } else {
-            Err(Denied("the audit service is for auditors").into())
+            authorize(
+                &caller,
+                Action::ReadAuditOf {
+                    agency: caller.agency(),
+                },
+            )?;
+            Ok(Some(caller.agency().to_string()))
         }
     }
 
@@ -230,6 +238,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::ExportRecordsRequest>,
     ) -> Result<Response<Self::ExportRecordsStream>, Status> {
+        let caller = self.auth.caller(&request).await?;
         let visible_to = self.auditor(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
@@ -242,6 +251,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         }
         Ok(Response::new(export::spawn(
             self.store.clone(),
+            (self.auth.clone(), caller),
             visible_to,
             request,
             self.shutdown.clone(),

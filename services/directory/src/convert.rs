@@ -2,7 +2,7 @@
 
 use liaison_core::{PrincipalId, PrincipalKind, Role, federation::AgencyKind};
 use liaison_proto::v1;
-use liaison_store::AgencyRecord;
+use liaison_store::{AgencyRecord, SharingGroupRecord};
 
 pub(crate) fn principal_ref(principal: &PrincipalId) -> v1::PrincipalRef {
     v1::PrincipalRef {
@@ -51,5 +51,13 @@ pub(crate) fn agency(record: AgencyRecord) -> v1::Agency {
         } else {
             v1::AgencyStatus::Active
         } as i32,
+    }
+}
+
+pub(crate) fn group(record: SharingGroupRecord) -> v1::SharingGroup {
+    v1::SharingGroup {
+        id: record.id.as_str().to_owned(),
+        name: record.name,
+        member_agency_ids: record.members.iter().map(ToString::to_string).collect(),
     }
 }

@@ -1,31 +1,235 @@
-//! The Liaison directory service: who is in the federation and who the caller is.
+//! The Liaison directory service: who is in the federation, who the caller is, tokens,
+//! and the operator's changes (agencies, certificates, roles, sharing groups).
 //!
-//! Implemented: `WhoAmI`, `ListAgencies`, `GetAgency`. The operator, token, contact and
-//! sharing-group RPCs answer UNIMPLEMENTED until their issues land.
+//! Points of contact answer UNIMPLEMENTED until the CBM issue lands.
+//!
+//! Every operator write is validated field by field, then committed with its idempotency
+//! key and audit record in one transaction (`liaison_store::access`). Suspensions and
+//! revocations take effect at once for new calls and, through the directory's change
+//! notice, for open streams.
 
 mod convert;
+mod operator;
 
-use liaison_audit::Access;
-use liaison_core::AgencyId;
+use std::{fmt, sync::Arc};
+
+use sha2::Digest;
+
+use liaison_audit::{Access, ObjectAccess};
+use liaison_auth::{Caller, PeerIdentity};
+use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
 use liaison_proto::v1::{self, directory_service_server};
-use liaison_rpc::{AuditContext, Authenticator, ServiceError, page_size, to_timestamp};
-use liaison_store::{AgencyRecord, Store};
+use liaison_rpc::{
+    AccessControl, AuditContext, Authenticator, ServiceError, page_size, request_id, to_timestamp,
+};
+use liaison_store::{AgencyRecord, DirectoryChange, DirectoryWrite, SharingGroupRecord, Store};
 use tonic::{Request, Response, Status};
 
+/// Checks that a DER certificate was issued by the hub CA (chain and validity), as the
+/// TLS layer would at a handshake.
+pub type CertificateCheck = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
+
 /// The directory service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DirectoryService {
     store: Store,
     auth: Authenticator,
+    trust_domain: String,
+    check_certificate: CertificateCheck,
+}
+
+impl fmt::Debug for DirectoryService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectoryService")
+            .field("trust_domain", &self.trust_domain)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DirectoryService {
-    /// A directory service over `store`.
-    pub fn new(store: Store) -> Self {
+    /// A directory service over `store` for the federation `trust_domain`;
+    /// `check_certificate` vets certificates the operator registers.
+    pub fn new(
+        store: Store,
+        access: AccessControl,
+        trust_domain: &str,
+        check_certificate: CertificateCheck,
+    ) -> Self {
         Self {
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), access),
             store,
+            trust_domain: trust_domain.to_owned(),
+            check_certificate,
         }
+    }
+
+    /// The change record of an operator write on `object_id`, owned by `owner`.
+    fn change<'a, T>(
+        request: &Request<T>,
+        caller: &'a Caller,
+        request_id: &'a str,
+        method: &'static str,
+        object_id: &str,
+        owner: Option<&AgencyId>,
+    ) -> DirectoryChange<'a> {
+        let audit = AuditContext::of(request);
+        DirectoryChange {
+            actor: caller.principal(),
+            request_id,
+            method,
+            object_id: object_id.to_owned(),
+            audit_record: audit.write_record(ObjectAccess {
+                id: object_id.to_owned(),
+                access: Access::Write,
+                owner_agency: owner.map(ToString::to_string),
+            }),
+            now: now(),
+        }
+    }
+
+    /// Maps a write's outcome; on success marks the call recorded.
+    fn written<T>(request: &Request<T>, outcome: DirectoryWrite) -> Result<(), ServiceError> {
+        match outcome {
+            DirectoryWrite::Done | DirectoryWrite::Repeated => {
+                AuditContext::of(request).mark_recorded();
+                Ok(())
+            }
+            DirectoryWrite::Missing(what) => Err(ServiceError::NotFound(what)),
+            DirectoryWrite::Exists(what) => Err(ServiceError::AlreadyExists(what)),
+        }
+    }
+
+    async fn agency_record(&self, id: &AgencyId) -> Result<AgencyRecord, ServiceError> {
+        self.store
+            .get_agency(id)
+            .await?
+            .ok_or(ServiceError::NotFound("agency"))
+    }
+
+    /// Suspends or reinstates an agency (never the hub itself).
+    async fn set_suspended<T>(
+        &self,
+        request: &Request<T>,
+        request_id_value: &str,
+        agency_id: &str,
+        reason: &str,
+        suspended: bool,
+    ) -> Result<v1::Agency, ServiceError> {
+        let caller = self.auth.caller(request).await?;
+        let mut violations = Violations::new();
+        request_id(request_id_value, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        let id = operator::agency_id(&mut violations, "agency_id", agency_id);
+        operator::text(&mut violations, "reason", reason);
+        violations.into_result(|| ())?;
+        let Some(id) = id else {
+            return Err(ServiceError::invalid("agency_id", "required"));
+        };
+        let agency = self.agency_record(&id).await?;
+        if agency.kind == liaison_core::federation::AgencyKind::Hub {
+            return Err(ServiceError::FailedPrecondition(
+                "the hub agency cannot be suspended".into(),
+            ));
+        }
+        let method = if suspended {
+            "liaison.v1.DirectoryService/SuspendAgency"
+        } else {
+            "liaison.v1.DirectoryService/ReinstateAgency"
+        };
+        let change = Self::change(
+            request,
+            &caller,
+            request_id_value,
+            method,
+            id.as_str(),
+            Some(&id),
+        );
+        let outcome = self
+            .store
+            .set_agency_suspended(&change, &id, suspended)
+            .await?;
+        Self::written(request, outcome)?;
+        tracing::warn!(agency = %id, suspended, operator = %caller.principal(), "agency status changed");
+        Ok(convert::agency(self.agency_record(&id).await?))
+    }
+
+    async fn group_members_exist(&self, members: &[AgencyId]) -> Result<(), ServiceError> {
+        let mut violations = Violations::new();
+        for (index, member) in members.iter().enumerate() {
+            match self.store.get_agency(member).await? {
+                None => violations.add(
+                    format!("sharing_group.member_agency_ids[{index}]"),
+                    "no such agency",
+                ),
+                Some(agency) if agency.kind == liaison_core::federation::AgencyKind::Hub => {
+                    violations.add(
+                        format!("sharing_group.member_agency_ids[{index}]"),
+                        "the hub exchanges no traffic",
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        violations.into_result(|| ()).map_err(ServiceError::from)
+    }
+
+    async fn put_group<T>(
+        &self,
+        request: &Request<T>,
+        request_id_value: &str,
+        group: Option<&v1::SharingGroup>,
+        create: bool,
+    ) -> Result<v1::SharingGroup, ServiceError> {
+        let caller = self.auth.caller(request).await?;
+        let mut violations = Violations::new();
+        request_id(request_id_value, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        // A created group's id is the server's, derived from the request so that a retry
+        // names the same group.
+        let made_id = create.then(|| {
+            let digest = hex::encode(sha2::Sha256::digest(
+                format!("{}\n{request_id_value}", caller.principal()).as_bytes(),
+            ));
+            GroupId::parse(&format!("grp_{}", &digest[..26]))
+        });
+        let made_id = match made_id {
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return Err(ServiceError::invalid("request_id", "unusable")),
+            None => None,
+        };
+        let parsed = operator::group(&mut violations, group, made_id);
+        violations.into_result(|| ())?;
+        let Some((id, name, members)) = parsed else {
+            return Err(ServiceError::invalid("sharing_group", "required"));
+        };
+        self.group_members_exist(&members).await?;
+        let record = SharingGroupRecord { id, name, members };
+        let method = if create {
+            "liaison.v1.DirectoryService/CreateSharingGroup"
+        } else {
+            "liaison.v1.DirectoryService/UpdateSharingGroup"
+        };
+        let change = Self::change(
+            request,
+            &caller,
+            request_id_value,
+            method,
+            record.id.as_str(),
+            None,
+        );
+        let outcome = self
+            .store
+            .put_sharing_group(&change, &record, create)
+            .await?;
+        Self::written(request, outcome)?;
+        let stored = self
+            .store
+            .get_sharing_group(&record.id)
+            .await?
+            .ok_or(ServiceError::NotFound("sharing group"))?;
+        Ok(convert::group(stored))
     }
 
     /// Loads an agency and commits the audit record of reading it.
@@ -120,92 +324,479 @@ impl directory_service_server::DirectoryService for DirectoryService {
 
     async fn list_points_of_contact(
         &self,
-        _request: tonic::Request<v1::ListPointsOfContactRequest>,
-    ) -> Result<tonic::Response<v1::ListPointsOfContactResponse>, Status> {
+        request: Request<v1::ListPointsOfContactRequest>,
+    ) -> Result<Response<v1::ListPointsOfContactResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ListPointsOfContact").into())
     }
+
     async fn set_point_of_contact(
         &self,
-        _request: tonic::Request<v1::SetPointOfContactRequest>,
-    ) -> Result<tonic::Response<v1::SetPointOfContactResponse>, Status> {
+        request: Request<v1::SetPointOfContactRequest>,
+    ) -> Result<Response<v1::SetPointOfContactResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/SetPointOfContact").into())
     }
+
     async fn delete_point_of_contact(
         &self,
-        _request: tonic::Request<v1::DeletePointOfContactRequest>,
-    ) -> Result<tonic::Response<v1::DeletePointOfContactResponse>, Status> {
+        request: Request<v1::DeletePointOfContactRequest>,
+    ) -> Result<Response<v1::DeletePointOfContactResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/DeletePointOfContact").into())
     }
+
     async fn list_sharing_groups(
         &self,
-        _request: tonic::Request<v1::ListSharingGroupsRequest>,
-    ) -> Result<tonic::Response<v1::ListSharingGroupsResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ListSharingGroups").into())
+        request: Request<v1::ListSharingGroupsRequest>,
+    ) -> Result<Response<v1::ListSharingGroupsResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        // The hub's principals see every group; members the groups they belong to.
+        let member = (!caller.is_hub()).then(|| caller.agency().clone());
+        let groups = self
+            .store
+            .list_sharing_groups(member.as_ref())
+            .await
+            .map_err(ServiceError::from)?;
+        for group in &groups {
+            audit.touch(group.id.as_str(), Access::Read, None);
+        }
+        audit.commit_read(&self.store).await?;
+        Ok(Response::new(v1::ListSharingGroupsResponse {
+            sharing_groups: groups.into_iter().map(convert::group).collect(),
+            next_page_token: String::new(),
+        }))
     }
+
     async fn get_sharing_group(
         &self,
-        _request: tonic::Request<v1::GetSharingGroupRequest>,
-    ) -> Result<tonic::Response<v1::GetSharingGroupResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/GetSharingGroup").into())
+        request: Request<v1::GetSharingGroupRequest>,
+    ) -> Result<Response<v1::GetSharingGroupResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let id = GroupId::parse(&request.get_ref().sharing_group_id)
+            .map_err(|error| ServiceError::invalid("sharing_group_id", error.to_string()))?;
+        // A group the caller's agency is not in answers as if it did not exist.
+        let group = self
+            .store
+            .get_sharing_group(&id)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|group| caller.is_hub() || group.members.contains(caller.agency()))
+            .ok_or(ServiceError::NotFound("sharing group"))?;
+        let audit = AuditContext::of(&request);
+        audit.touch(group.id.as_str(), Access::Read, None);
+        audit.commit_read(&self.store).await?;
+        Ok(Response::new(v1::GetSharingGroupResponse {
+            sharing_group: Some(convert::group(group)),
+        }))
     }
+
     async fn create_sharing_group(
         &self,
-        _request: tonic::Request<v1::CreateSharingGroupRequest>,
-    ) -> Result<tonic::Response<v1::CreateSharingGroupResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/CreateSharingGroup").into())
+        request: Request<v1::CreateSharingGroupRequest>,
+    ) -> Result<Response<v1::CreateSharingGroupResponse>, Status> {
+        let message = request.get_ref().clone();
+        let group = self
+            .put_group(
+                &request,
+                &message.request_id,
+                message.sharing_group.as_ref(),
+                true,
+            )
+            .await?;
+        Ok(Response::new(v1::CreateSharingGroupResponse {
+            sharing_group: Some(group),
+        }))
     }
+
     async fn update_sharing_group(
         &self,
-        _request: tonic::Request<v1::UpdateSharingGroupRequest>,
-    ) -> Result<tonic::Response<v1::UpdateSharingGroupResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/UpdateSharingGroup").into())
+        request: Request<v1::UpdateSharingGroupRequest>,
+    ) -> Result<Response<v1::UpdateSharingGroupResponse>, Status> {
+        let message = request.get_ref().clone();
+        let group = self
+            .put_group(
+                &request,
+                &message.request_id,
+                message.sharing_group.as_ref(),
+                false,
+            )
+            .await?;
+        Ok(Response::new(v1::UpdateSharingGroupResponse {
+            sharing_group: Some(group),
+        }))
     }
+
     async fn issue_token(
         &self,
-        _request: tonic::Request<v1::IssueTokenRequest>,
-    ) -> Result<tonic::Response<v1::IssueTokenResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/IssueToken").into())
+        request: Request<v1::IssueTokenRequest>,
+    ) -> Result<Response<v1::IssueTokenResponse>, Status> {
+        // The roles a token carries are the directory's, whatever the call presented.
+        let caller = self.auth.certificate_caller(&request).await?;
+        let Some(tokens) = self.auth.tokens() else {
+            return Err(ServiceError::FailedPrecondition(
+                "this hub issues no tokens (no token key is configured)".into(),
+            )
+            .into());
+        };
+        let audience = &request.get_ref().audience;
+        if !audience.is_empty() && audience != tokens.audience() {
+            return Err(ServiceError::invalid(
+                "audience",
+                format!(
+                    "tokens are issued for {} only; leave it empty",
+                    tokens.audience()
+                ),
+            )
+            .into());
+        }
+        let identity: &PeerIdentity = caller.identity();
+        let (token, claims) = tokens
+            .issue(
+                caller.principal(),
+                caller.roles(),
+                identity.certificate_sha256(),
+                now(),
+            )
+            .map_err(|error| ServiceError::Unauthenticated(error.to_string()))?;
+        let audit = AuditContext::of(&request);
+        audit.set_token_id(&claims.jti);
+        audit.touch(
+            &format!("token:{}", claims.jti),
+            Access::Write,
+            Some(caller.agency()),
+        );
+        audit.commit_read(&self.store).await?;
+        let expire = i64::try_from(claims.exp).unwrap_or(i64::MAX);
+        Ok(Response::new(v1::IssueTokenResponse {
+            token,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: expire,
+                nanos: 0,
+            }),
+        }))
     }
+
     async fn get_token_keys(
         &self,
-        _request: tonic::Request<v1::GetTokenKeysRequest>,
-    ) -> Result<tonic::Response<v1::GetTokenKeysResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/GetTokenKeys").into())
+        request: Request<v1::GetTokenKeysRequest>,
+    ) -> Result<Response<v1::GetTokenKeysResponse>, Status> {
+        self.auth.caller(&request).await?;
+        let jwks_json = match self.auth.tokens() {
+            Some(tokens) => tokens.jwks_json(),
+            None => r#"{"keys":[]}"#.to_owned(),
+        };
+        AuditContext::of(&request).commit_read(&self.store).await?;
+        Ok(Response::new(v1::GetTokenKeysResponse { jwks_json }))
     }
+
     async fn register_agency(
         &self,
-        _request: tonic::Request<v1::RegisterAgencyRequest>,
-    ) -> Result<tonic::Response<v1::RegisterAgencyResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RegisterAgency").into())
+        request: Request<v1::RegisterAgencyRequest>,
+    ) -> Result<Response<v1::RegisterAgencyResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let message = request.get_ref();
+        let mut violations = Violations::new();
+        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        let known_state = match message
+            .agency
+            .as_ref()
+            .and_then(|agency| agency.state.as_ref())
+        {
+            Some(state) => self
+                .store
+                .get_state(&state.code)
+                .await
+                .map_err(ServiceError::from)?,
+            None => None,
+        };
+        let agency = operator::new_agency(&mut violations, message.agency.as_ref(), known_state);
+        violations.into_result(|| ()).map_err(ServiceError::from)?;
+        let Some(agency) = agency else {
+            return Err(ServiceError::invalid("agency", "required").into());
+        };
+        let change = Self::change(
+            &request,
+            &caller,
+            &message.request_id,
+            "liaison.v1.DirectoryService/RegisterAgency",
+            agency.id.as_str(),
+            Some(&agency.id),
+        );
+        let outcome = self
+            .store
+            .register_agency(&change, &agency)
+            .await
+            .map_err(ServiceError::from)?;
+        Self::written(&request, outcome)?;
+        tracing::info!(agency = %agency.id, operator = %caller.principal(), "agency registered");
+        let stored = self.agency_record(&agency.id).await?;
+        Ok(Response::new(v1::RegisterAgencyResponse {
+            agency: Some(convert::agency(stored)),
+        }))
     }
+
     async fn suspend_agency(
         &self,
-        _request: tonic::Request<v1::SuspendAgencyRequest>,
-    ) -> Result<tonic::Response<v1::SuspendAgencyResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/SuspendAgency").into())
+        request: Request<v1::SuspendAgencyRequest>,
+    ) -> Result<Response<v1::SuspendAgencyResponse>, Status> {
+        let message = request.get_ref().clone();
+        let agency = self
+            .set_suspended(
+                &request,
+                &message.request_id,
+                &message.agency_id,
+                &message.reason,
+                true,
+            )
+            .await?;
+        Ok(Response::new(v1::SuspendAgencyResponse {
+            agency: Some(agency),
+        }))
     }
+
     async fn reinstate_agency(
         &self,
-        _request: tonic::Request<v1::ReinstateAgencyRequest>,
-    ) -> Result<tonic::Response<v1::ReinstateAgencyResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ReinstateAgency").into())
+        request: Request<v1::ReinstateAgencyRequest>,
+    ) -> Result<Response<v1::ReinstateAgencyResponse>, Status> {
+        let message = request.get_ref().clone();
+        let agency = self
+            .set_suspended(
+                &request,
+                &message.request_id,
+                &message.agency_id,
+                &message.reason,
+                false,
+            )
+            .await?;
+        Ok(Response::new(v1::ReinstateAgencyResponse {
+            agency: Some(agency),
+        }))
     }
+
     async fn register_certificate(
         &self,
-        _request: tonic::Request<v1::RegisterCertificateRequest>,
-    ) -> Result<tonic::Response<v1::RegisterCertificateResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RegisterCertificate").into())
+        request: Request<v1::RegisterCertificateRequest>,
+    ) -> Result<Response<v1::RegisterCertificateResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let message = request.get_ref();
+        let mut violations = Violations::new();
+        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        let der = pem_certificate(&message.certificate_pem);
+        let identity = match &der {
+            None => {
+                violations.add("certificate_pem", "one PEM CERTIFICATE block is required");
+                None
+            }
+            Some(der) => match (self.check_certificate)(der) {
+                Err(reason) => {
+                    violations.add(
+                        "certificate_pem",
+                        format!("not a valid certificate of the hub CA: {reason}"),
+                    );
+                    None
+                }
+                Ok(()) => violations.check(
+                    "certificate_pem",
+                    PeerIdentity::from_certificate(der, &self.trust_domain),
+                ),
+            },
+        };
+        let agency = match &identity {
+            Some(identity) => self
+                .store
+                .get_agency(identity.principal().agency())
+                .await
+                .map_err(ServiceError::from)?,
+            None => None,
+        };
+        if identity.is_some() && agency.is_none() {
+            violations.add(
+                "certificate_pem",
+                "the certificate names an agency the directory does not know; register it first",
+            );
+        }
+        let is_hub = agency
+            .as_ref()
+            .is_some_and(|agency| agency.kind == liaison_core::federation::AgencyKind::Hub);
+        let roles = operator::roles(
+            &mut violations,
+            "roles",
+            &message.roles,
+            identity
+                .as_ref()
+                .map(|identity| (identity.principal(), is_hub)),
+        );
+        violations.into_result(|| ()).map_err(ServiceError::from)?;
+        let Some(identity) = identity else {
+            return Err(ServiceError::invalid("certificate_pem", "required").into());
+        };
+        if self
+            .store
+            .is_certificate_revoked(identity.certificate_sha256())
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(ServiceError::FailedPrecondition(
+                "this certificate is revoked and cannot be registered".into(),
+            )
+            .into());
+        }
+        let principal = identity.principal();
+        let change = Self::change(
+            &request,
+            &caller,
+            &message.request_id,
+            "liaison.v1.DirectoryService/RegisterCertificate",
+            &format!("certificate:{}", identity.certificate_sha256()),
+            Some(principal.agency()),
+        );
+        let outcome = self
+            .store
+            .register_certificate(
+                &change,
+                principal,
+                &roles,
+                identity.certificate_sha256(),
+                identity.not_after(),
+            )
+            .await
+            .map_err(ServiceError::from)?;
+        Self::written(&request, outcome)?;
+        tracing::info!(principal = %principal, certificate = identity.certificate_sha256(), operator = %caller.principal(), "certificate registered");
+        Ok(Response::new(v1::RegisterCertificateResponse {
+            principal: Some(v1::Principal {
+                r#ref: Some(convert::principal_ref(principal)),
+                roles: roles
+                    .iter()
+                    .map(|role| convert::role(*role) as i32)
+                    .collect(),
+            }),
+            certificate_sha256: identity.certificate_sha256().to_owned(),
+        }))
     }
+
     async fn revoke_certificate(
         &self,
-        _request: tonic::Request<v1::RevokeCertificateRequest>,
-    ) -> Result<tonic::Response<v1::RevokeCertificateResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/RevokeCertificate").into())
+        request: Request<v1::RevokeCertificateRequest>,
+    ) -> Result<Response<v1::RevokeCertificateResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let message = request.get_ref();
+        let mut violations = Violations::new();
+        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        let fingerprint = operator::fingerprint(
+            &mut violations,
+            "certificate_sha256",
+            &message.certificate_sha256,
+        );
+        let reason = operator::text(&mut violations, "reason", &message.reason);
+        violations.into_result(|| ()).map_err(ServiceError::from)?;
+        if fingerprint == caller.identity().certificate_sha256() {
+            return Err(ServiceError::FailedPrecondition(
+                "an operator cannot revoke the certificate it is calling with".into(),
+            )
+            .into());
+        }
+        let change = Self::change(
+            &request,
+            &caller,
+            &message.request_id,
+            "liaison.v1.DirectoryService/RevokeCertificate",
+            &format!("certificate:{fingerprint}"),
+            None,
+        );
+        let outcome = self
+            .store
+            .revoke_certificate(&change, &fingerprint, &reason)
+            .await
+            .map_err(ServiceError::from)?;
+        Self::written(&request, outcome)?;
+        // This node stops the certificate at once; others within their refresh interval.
+        self.auth.revocations().revoke_fingerprint(&fingerprint);
+        tracing::warn!(certificate = %fingerprint, operator = %caller.principal(), "certificate revoked");
+        Ok(Response::new(v1::RevokeCertificateResponse {}))
     }
+
     async fn assign_roles(
         &self,
-        _request: tonic::Request<v1::AssignRolesRequest>,
-    ) -> Result<tonic::Response<v1::AssignRolesResponse>, Status> {
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/AssignRoles").into())
+        request: Request<v1::AssignRolesRequest>,
+    ) -> Result<Response<v1::AssignRolesResponse>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let message = request.get_ref();
+        let mut violations = Violations::new();
+        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
+            violations.add("request_id", "1 to 128 printable ASCII characters")
+        });
+        let principal =
+            operator::principal(&mut violations, "principal", message.principal.as_ref());
+        let agency = match &principal {
+            Some(principal) => self
+                .store
+                .get_agency(principal.agency())
+                .await
+                .map_err(ServiceError::from)?,
+            None => None,
+        };
+        let is_hub = agency
+            .as_ref()
+            .is_some_and(|agency| agency.kind == liaison_core::federation::AgencyKind::Hub);
+        let roles = operator::roles(
+            &mut violations,
+            "roles",
+            &message.roles,
+            principal.as_ref().map(|principal| (principal, is_hub)),
+        );
+        violations.into_result(|| ()).map_err(ServiceError::from)?;
+        let Some(principal) = principal else {
+            return Err(ServiceError::invalid("principal", "required").into());
+        };
+        if &principal == caller.principal() && !roles.contains(&liaison_core::Role::Operator) {
+            return Err(ServiceError::FailedPrecondition(
+                "an operator cannot withdraw its own operator role".into(),
+            )
+            .into());
+        }
+        let change = Self::change(
+            &request,
+            &caller,
+            &message.request_id,
+            "liaison.v1.DirectoryService/AssignRoles",
+            &format!("principal:{principal}"),
+            Some(principal.agency()),
+        );
+        let outcome = self
+            .store
+            .assign_roles(&change, &principal, &roles)
+            .await
+            .map_err(ServiceError::from)?;
+        Self::written(&request, outcome)?;
+        tracing::info!(principal = %principal, operator = %caller.principal(), "roles assigned");
+        Ok(Response::new(v1::AssignRolesResponse {
+            principal: Some(v1::Principal {
+                r#ref: Some(convert::principal_ref(&principal)),
+                roles: roles
+                    .iter()
+                    .map(|role| convert::role(*role) as i32)
+                    .collect(),
+            }),
+        }))
     }
+}
+
+/// The DER of the single PEM certificate in `pem`.
+fn pem_certificate(pem: &str) -> Option<Vec<u8>> {
+    let mut blocks = liaison_auth::pem_certificates(pem);
+    let first = blocks.next()?;
+    blocks.next().is_none().then_some(first)
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }

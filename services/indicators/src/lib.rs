@@ -7,12 +7,12 @@ mod convert;
 mod subscribe;
 
 use liaison_audit::{Access, ObjectAccess};
-use liaison_auth::Caller;
+use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{
     Indicator, NewIndicator, ObjectId, ObservableType, Scope, Timestamp, Violations,
 };
 use liaison_proto::v1::{self, indicator_service_server};
-use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, request_id};
+use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown, request_id};
 use liaison_store::{PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
@@ -27,9 +27,9 @@ pub struct IndicatorService {
 
 impl IndicatorService {
     /// An indicator service over `store`; open subscriptions end when `shutdown` fires.
-    pub fn new(store: Store, shutdown: Shutdown) -> Self {
+    pub fn new(store: Store, access: AccessControl, shutdown: Shutdown) -> Self {
         Self {
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), access),
             store,
             shutdown,
         }
@@ -53,7 +53,13 @@ impl IndicatorService {
         let indicator =
             indicator.ok_or_else(|| ServiceError::invalid("indicator", "indicator is required"))?;
         let content = NewIndicator::validate(convert::draft_from_proto(indicator), "indicator")?;
-        caller.may_publish_with(content.tlp, &content.scope)?;
+        authorize(
+            caller,
+            Action::Publish {
+                tlp: content.tlp,
+                scope: &content.scope,
+            },
+        )?;
         self.check_scope_members(&content.scope).await?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let record = |indicator: &Indicator| {
@@ -104,7 +110,6 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         request: Request<v1::PublishRequest>,
     ) -> Result<Response<v1::PublishResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
-        caller.may_publish_indicator().map_err(ServiceError::from)?;
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let outcome = self
@@ -126,7 +131,6 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         request: Request<Streaming<v1::PublishManyRequest>>,
     ) -> Result<Response<v1::PublishManyResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
-        caller.may_publish_indicator().map_err(ServiceError::from)?;
         let audit = AuditContext::of(&request);
         let mut stream = request.into_inner();
         let mut response = v1::PublishManyResponse::default();
@@ -187,9 +191,15 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let indicator = indicator
             .filter(|indicator| {
                 let content = &indicator.content;
-                caller
-                    .may_receive(&indicator.source_agency, &content.scope, content.tlp)
-                    .is_ok()
+                authorize(
+                    &caller,
+                    Action::Receive {
+                        source: &indicator.source_agency,
+                        scope: &content.scope,
+                        tlp: content.tlp,
+                    },
+                )
+                .is_ok()
             })
             .ok_or(ServiceError::NotFound("indicator"))?;
         let audit = AuditContext::of(&request);
@@ -217,7 +227,6 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         request: Request<v1::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = self.auth.caller(&request).await?;
-        caller.may_subscribe().map_err(ServiceError::from)?;
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let filter = subscribe::Filter::from_request(&request)?;
@@ -227,6 +236,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let after = request.after.map_or(0, |cursor| cursor.position);
         let stream = subscribe::spawn(
             self.store.clone(),
+            self.auth.clone(),
             caller,
             audit,
             filter,

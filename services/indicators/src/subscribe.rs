@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use liaison_audit::Access;
-use liaison_auth::Caller;
+use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, Shutdown, to_timestamp};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, to_timestamp};
 use liaison_store::{IndicatorEvent, IndicatorEventKind, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -107,6 +107,7 @@ impl Filter {
 /// Starts delivering to a new subscriber; the returned stream is the response body.
 pub(crate) fn spawn(
     store: Store,
+    auth: Authenticator,
     caller: Caller,
     audit: AuditContext,
     filter: Filter,
@@ -115,13 +116,15 @@ pub(crate) fn spawn(
 ) -> BoxStream<v1::SubscribeResponse> {
     let (sender, receiver) = mpsc::channel(CHANNEL);
     tokio::spawn(deliver(
-        store, caller, audit, filter, after, sender, shutdown,
+        store, auth, caller, audit, filter, after, sender, shutdown,
     ));
     Box::pin(ReceiverStream::new(receiver))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     store: Store,
+    auth: Authenticator,
     caller: Caller,
     audit: AuditContext,
     filter: Filter,
@@ -130,6 +133,7 @@ async fn deliver(
     mut shutdown: Shutdown,
 ) {
     let mut high_water = store.watch_high_water();
+    let mut access = auth.watch_access();
     loop {
         let events = match store.indicator_events_after(cursor, PAGE).await {
             Ok(events) => events,
@@ -153,6 +157,13 @@ async fn deliver(
                     return;
                 }
                 () = tokio::time::sleep(BACKSTOP) => {}
+                () = access.changed() => {
+                    // Revoked, suspended or a role withdrawn: the stream ends.
+                    if let Err(error) = auth.recheck(&caller).await {
+                        let _ = sender.send(Err(error.into())).await;
+                        return;
+                    }
+                }
             }
             continue;
         }
@@ -163,9 +174,15 @@ async fn deliver(
             cursor = event.position;
             let indicator = &event.indicator;
             let content = &indicator.content;
-            let visible = caller
-                .may_receive(&indicator.source_agency, &content.scope, content.tlp)
-                .is_ok();
+            let visible = authorize(
+                &caller,
+                Action::Receive {
+                    source: &indicator.source_agency,
+                    scope: &content.scope,
+                    tlp: content.tlp,
+                },
+            )
+            .is_ok();
             let expired = content.valid_until.is_some_and(|until| until <= now);
             if !visible || expired || !filter.matches(&event, &caller) {
                 continue;
@@ -200,9 +217,24 @@ async fn deliver(
             return;
         }
         for response in batch {
-            if sender.send(Ok(response)).await.is_err() {
-                return;
-            }
+            // A client that does not read holds the stream here; a revocation or
+            // suspension still ends it. Waiting for room (`reserve`) loses no message when
+            // a re-check interrupts the wait.
+            let permit = loop {
+                tokio::select! {
+                    permit = sender.reserve() => match permit {
+                        Ok(permit) => break permit,
+                        Err(_) => return,
+                    },
+                    () = access.changed() => {
+                        if let Err(error) = auth.recheck(&caller).await {
+                            let _ = sender.try_send(Err(error.into()));
+                            return;
+                        }
+                    }
+                }
+            };
+            permit.send(Ok(response));
         }
     }
 }

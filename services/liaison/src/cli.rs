@@ -30,7 +30,7 @@ pub enum Command {
     /// Settings come from flags, then LIAISON_* environment variables, then the
     /// configuration file, then defaults. `liaison serve --dev` needs nothing else: it
     /// creates a development PKI in DATA_DIR/pki and loads the example federation.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Development tools.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -82,6 +82,21 @@ pub struct ServeArgs {
     /// Server private key (PEM).
     #[arg(long, env = "LIAISON_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Ed25519 key (PKCS#8 DER) that signs access tokens [default with --dev: DATA_DIR/pki/token-signing.key]
+    #[arg(long, env = "LIAISON_TOKEN_KEY")]
+    pub token_key: Option<PathBuf>,
+    /// Token keys being rotated out, comma-separated: their tokens stay valid until they expire.
+    #[arg(long, env = "LIAISON_TOKEN_PREVIOUS_KEYS", value_delimiter = ',')]
+    pub token_previous_key: Vec<PathBuf>,
+    /// How long an access token lives, in seconds (at most 900) [default: 900]
+    #[arg(long, env = "LIAISON_TOKEN_LIFETIME_SECONDS")]
+    pub token_lifetime_seconds: Option<u64>,
+    /// The hub CA's certificate revocation list (PEM or DER), reloaded when it changes [default with --dev: DATA_DIR/pki/crl.pem]
+    #[arg(long, env = "LIAISON_TLS_CRL")]
+    pub tls_crl: Option<PathBuf>,
+    /// Seconds between CRL file checks, revoked-certificate refreshes and stream re-checks [default: 5]
+    #[arg(long, env = "LIAISON_REVOCATION_RELOAD_SECONDS")]
+    pub revocation_reload_seconds: Option<u64>,
     /// Development mode: create DATA_DIR/pki on first start and load the example federation.
     #[arg(long, env = "LIAISON_DEV")]
     pub dev: bool,
@@ -106,7 +121,8 @@ impl From<LogFormatArg> for liaison_telemetry::LogFormat {
 }
 
 /// Merges flags and environment (already merged by clap) over the file over defaults.
-pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
+pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
+    let args = *args;
     let file = match &args.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -190,12 +206,54 @@ pub fn serve_config(args: ServeArgs) -> Result<HubConfig, String> {
             );
         }
     };
+    let dev_pki = liaison_pki::DevPkiPaths::in_dir(&data_dir.join("pki"));
+    let token_key = match args.token_key.or(file.token_key) {
+        Some(path) => path,
+        None if args.dev => dev_pki.token_key.clone(),
+        None => return Err("no token signing key: pass --token-key FILE (or --dev)".into()),
+    };
+    let crl = match args.tls_crl.or(file.tls.crl) {
+        Some(path) => Some(path),
+        None if args.dev && dev_pki.crl.exists() => Some(dev_pki.crl.clone()),
+        None => None,
+    };
+    let token_lifetime = args
+        .token_lifetime_seconds
+        .or(file.token_lifetime_seconds)
+        .map_or(
+            liaison::AccessConfig::DEFAULT_TOKEN_LIFETIME,
+            Duration::from_secs,
+        );
+    if token_lifetime.is_zero() || token_lifetime > liaison::AccessConfig::DEFAULT_TOKEN_LIFETIME {
+        return Err("token lifetime must be 1 to 900 seconds".into());
+    }
+    let reload_interval = args
+        .revocation_reload_seconds
+        .or(file.revocation_reload_seconds)
+        .map_or(
+            liaison::AccessConfig::DEFAULT_RELOAD_INTERVAL,
+            Duration::from_secs,
+        );
+    if reload_interval.is_zero() {
+        return Err("the revocation reload interval must be at least 1 second".into());
+    }
+    let mut previous_token_keys = args.token_previous_key;
+    if previous_token_keys.is_empty() {
+        previous_token_keys = file.token_previous_keys;
+    }
     Ok(HubConfig {
         listen,
         database,
         tls,
         federation_toml,
         audit_key,
+        access: liaison::AccessConfig {
+            token_key,
+            previous_token_keys,
+            token_lifetime,
+            crl,
+            reload_interval,
+        },
         shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
         handshake_timeout: Duration::from_secs(10),
         audit_calls: true,

@@ -68,6 +68,32 @@ impl TlsFiles {
     }
 }
 
+/// Tokens and revocation.
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    /// The Ed25519 key (PKCS#8 DER file) that signs access tokens.
+    pub token_key: PathBuf,
+    /// Keys being rotated out: their tokens are still accepted until they expire; nothing
+    /// new is signed with them. Keep each for at least the token lifetime after the switch.
+    pub previous_token_keys: Vec<PathBuf>,
+    /// How long a token lives; at most 15 minutes.
+    pub token_lifetime: Duration,
+    /// The hub CA's certificate revocation list (PEM or DER), checked at every handshake
+    /// and reloaded when the file changes.
+    pub crl: Option<PathBuf>,
+    /// How often the CRL file is looked at and the directory's revoked certificates are
+    /// re-read; also how often open streams re-check their callers. Bounds how long a
+    /// revocation made on another node, or by a CRL change, takes to close a stream here.
+    pub reload_interval: Duration,
+}
+
+impl AccessConfig {
+    /// Default token lifetime.
+    pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+    /// Default reload interval.
+    pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+}
+
 /// Everything a hub needs to start.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -81,6 +107,8 @@ pub struct HubConfig {
     pub federation_toml: String,
     /// The Ed25519 key (PKCS#8 DER file) that signs audit checkpoints.
     pub audit_key: PathBuf,
+    /// Tokens and revocation.
+    pub access: AccessConfig,
     /// How long in-flight calls may run after shutdown begins.
     pub shutdown_grace: Duration,
     /// How long a TLS handshake may take before the connection is dropped.
@@ -105,6 +133,16 @@ pub struct ConfigFile {
     pub federation: Option<PathBuf>,
     /// `audit_key = "/etc/liaison/audit-log.key"`: signs audit checkpoints.
     pub audit_key: Option<PathBuf>,
+    /// `token_key = "/etc/liaison/token-signing.key"`: signs access tokens.
+    pub token_key: Option<PathBuf>,
+    /// `token_previous_keys = ["/etc/liaison/token-signing.old.key"]`: keys being rotated out.
+    #[serde(default)]
+    pub token_previous_keys: Vec<PathBuf>,
+    /// `token_lifetime_seconds = 900` (at most 900).
+    pub token_lifetime_seconds: Option<u64>,
+    /// `revocation_reload_seconds = 5`: CRL file checks, revoked-certificate refresh and
+    /// stream re-checks.
+    pub revocation_reload_seconds: Option<u64>,
     /// `[tls]` section.
     #[serde(default)]
     pub tls: TlsSection,
@@ -122,6 +160,8 @@ pub struct TlsSection {
     pub cert: Option<PathBuf>,
     /// Server key path.
     pub key: Option<PathBuf>,
+    /// The hub CA's CRL path.
+    pub crl: Option<PathBuf>,
 }
 
 impl ConfigFile {

@@ -20,8 +20,14 @@ pub fn ensure_dev_pki(
     let created = !paths.ca_cert.exists();
     if created {
         liaison_pki::dev_init(&dir, federation)?;
-    } else if !paths.audit_key.exists() {
-        liaison_pki::write_audit_key(&paths.audit_key)?;
+    } else {
+        // A PKI made by an earlier version lacks the newer files.
+        if !paths.audit_key.exists() {
+            liaison_pki::write_audit_key(&paths.audit_key)?;
+        }
+        if !paths.token_key.exists() {
+            liaison_pki::write_audit_key(&paths.token_key)?;
+        }
     }
     Ok((TlsFiles::in_dev_pki(&dir), paths.audit_key, created))
 }

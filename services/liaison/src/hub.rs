@@ -14,13 +14,14 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Durat
 
 use liaison_audit::SigningKey;
 use liaison_audit_service::AuditServiceImpl;
+use liaison_auth::{TokenAuthority, TokenKey};
 use liaison_cbm::CbmServiceImpl;
 use liaison_core::Federation;
-use liaison_directory::DirectoryService;
+use liaison_directory::{CertificateCheck, DirectoryService};
 use liaison_indicators::IndicatorService;
 use liaison_mla::MlaServiceImpl;
 use liaison_proto::v1;
-use liaison_rpc::{AuditLayer, Shutdown};
+use liaison_rpc::{AccessControl, AuditLayer, Revocations, Shutdown};
 use liaison_store::{Store, StoreError};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -69,6 +70,14 @@ pub enum HubError {
         /// What is wrong.
         reason: String,
     },
+    /// A token key is missing or unusable.
+    #[error("token signing key {path}: {reason}")]
+    TokenKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The gRPC server failed.
     #[error("server: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -87,7 +96,39 @@ impl Hub {
     /// [`BoundHub::serve`].
     pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
         let federation = Federation::from_toml(&config.federation_toml)?;
-        let tls_config = tls::server_config(&config.tls)?;
+        let revocations = Revocations::new();
+        let (tls_config, verifier) = tls::server_config(
+            &config.tls,
+            config.access.crl.as_deref(),
+            revocations.clone(),
+        )?;
+        let load_token_key = |path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|error| error.to_string())
+                .and_then(|pkcs8| TokenKey::from_pkcs8(&pkcs8).map_err(|error| error.to_string()))
+                .map_err(|reason| HubError::TokenKey {
+                    path: path.clone(),
+                    reason,
+                })
+        };
+        let signing = load_token_key(&config.access.token_key)?;
+        let previous = config
+            .access
+            .previous_token_keys
+            .iter()
+            .map(load_token_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        let tokens = Arc::new(TokenAuthority::new(
+            federation.trust_domain(),
+            signing,
+            previous,
+            config.access.token_lifetime,
+        ));
+        let access = AccessControl {
+            tokens: Some(tokens),
+            revocations,
+            recheck_every: config.access.reload_interval,
+        };
         let audit_origin = format!("{}/audit", federation.trust_domain());
         let audit_key = std::fs::read(&config.audit_key)
             .map_err(|error| error.to_string())
@@ -126,6 +167,8 @@ impl Hub {
             })?,
             listener,
             tls_config,
+            verifier,
+            access,
             trust_domain: federation.trust_domain().to_owned(),
             audit_key: Arc::new(audit_key),
             audit_origin,
@@ -142,6 +185,8 @@ pub struct BoundHub {
     listener: TcpListener,
     local_addr: SocketAddr,
     tls_config: Arc<rustls::ServerConfig>,
+    verifier: Arc<tls::HubClientVerifier>,
+    access: AccessControl,
     trust_domain: String,
     audit_key: Arc<SigningKey>,
     audit_origin: String,
@@ -177,11 +222,33 @@ impl BoundHub {
             self.audit_origin.clone(),
             stop.clone(),
         );
+        let revocation_refresh = self
+            .access
+            .revocations
+            .spawn_refresh(
+                self.store.clone(),
+                self.config.access.reload_interval,
+                stop.clone(),
+            )
+            .await?;
+        let crl_watch = self.config.access.crl.clone().map(|path| {
+            tokio::spawn(tls::watch_crl(
+                path,
+                self.verifier.clone(),
+                self.access.revocations.clone(),
+                self.config.access.reload_interval,
+                stop.clone(),
+            ))
+        });
+        let check_certificate: CertificateCheck = {
+            let verifier = self.verifier.clone();
+            Arc::new(move |der: &[u8]| verifier.check(der))
+        };
         let (connections, incoming) = mpsc::channel(128);
         let accept = tokio::spawn(tls::accept_loop(
             self.listener,
             self.tls_config,
-            self.trust_domain,
+            self.trust_domain.clone(),
             self.config.handshake_timeout,
             connections,
         ));
@@ -213,13 +280,29 @@ impl BoundHub {
             .http2_max_pending_accept_reset_streams(Some(32))
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(DirectoryService::new(self.store.clone()).into_server())
-            .add_service(IndicatorService::new(self.store.clone(), stop.clone()).into_server())
-            .add_service(MlaServiceImpl.into_server())
-            .add_service(CbmServiceImpl.into_server())
             .add_service(
-                AuditServiceImpl::new(self.store.clone(), &self.audit_key, stop.clone())
+                DirectoryService::new(
+                    self.store.clone(),
+                    self.access.clone(),
+                    &self.trust_domain,
+                    check_certificate,
+                )
+                .into_server(),
+            )
+            .add_service(
+                IndicatorService::new(self.store.clone(), self.access.clone(), stop.clone())
                     .into_server(),
+            )
+            .add_service(MlaServiceImpl::new(self.store.clone(), self.access.clone()).into_server())
+            .add_service(CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server())
+            .add_service(
+                AuditServiceImpl::new(
+                    self.store.clone(),
+                    self.access.clone(),
+                    &self.audit_key,
+                    stop.clone(),
+                )
+                .into_server(),
             );
 
         tracing::info!(address = %self.local_addr, "hub serving");
@@ -241,6 +324,10 @@ impl BoundHub {
             }
         };
         accept.abort();
+        revocation_refresh.abort();
+        if let Some(crl_watch) = crl_watch {
+            crl_watch.abort();
+        }
         let _ = signer.await;
         let _ = sequencer.await;
         self.store.close().await;

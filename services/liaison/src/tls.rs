@@ -5,19 +5,30 @@
 //! terminated with tokio-rustls and the accepted streams are handed to tonic.
 
 use std::{
+    collections::HashSet,
     io,
     net::SocketAddr,
-    path::Path,
+    path::{Path, PathBuf},
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, RwLock},
     task::{Context, Poll},
     time::Duration,
 };
 
 use liaison_auth::{IdentityError, PeerIdentity};
-use liaison_rpc::ConnectionInfo;
-use rustls::{RootCertStore, ServerConfig, server::WebPkiClientVerifier};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use liaison_rpc::{ConnectionInfo, Revocations, Shutdown};
+use rustls::{
+    DistinguishedName, RootCertStore, ServerConfig,
+    client::danger::HandshakeSignatureValid,
+    server::{
+        WebPkiClientVerifier,
+        danger::{ClientCertVerified, ClientCertVerifier},
+    },
+};
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, pem::PemObject,
+};
+use sha2::{Digest, Sha256};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -25,11 +36,151 @@ use tokio::{
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tonic::transport::server::Connected;
+use x509_parser::prelude::FromDer;
 
 use crate::{TlsFiles, hub::HubError};
 
-/// Builds the rustls server configuration from PEM files.
-pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, HubError> {
+/// The client-certificate verifier of every handshake: the hub CA's chain and CRL (rebuilt
+/// when the CRL file changes, without a restart), then the operator's revocations by
+/// fingerprint.
+#[derive(Debug)]
+pub(crate) struct HubClientVerifier {
+    roots: Arc<RootCertStore>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    hints: Vec<DistinguishedName>,
+    inner: RwLock<Arc<dyn ClientCertVerifier>>,
+    revocations: Revocations,
+}
+
+impl HubClientVerifier {
+    fn build(
+        roots: &Arc<RootCertStore>,
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Result<Arc<dyn ClientCertVerifier>, String> {
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
+        if !crls.is_empty() {
+            // The CA issues end-entity certificates directly; its own status is not in
+            // its CRL.
+            builder = builder.with_crls(crls).only_check_end_entity_revocation();
+        }
+        builder.build().map_err(|error| error.to_string())
+    }
+
+    /// Replaces the CRLs (an empty list: none).
+    pub(crate) fn set_crls(
+        &self,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Result<(), String> {
+        let verifier = Self::build(&self.roots, &self.provider, crls)?;
+        *self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = verifier;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Checks a DER certificate as a handshake would (for certificates the operator
+    /// registers).
+    pub(crate) fn check(&self, der: &[u8]) -> Result<(), String> {
+        let certificate = CertificateDer::from(der.to_vec());
+        self.verify_client_cert(&certificate, &[], rustls_pki_types::UnixTime::now())
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl ClientCertVerifier for HubClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)?;
+        let fingerprint = hex::encode(Sha256::digest(end_entity.as_ref()));
+        if self.revocations.is_fingerprint_revoked(&fingerprint) {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked,
+            ));
+        }
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
+}
+
+/// (issuer DER, serial number) of each certificate a CRL revokes.
+type CrlEntries = HashSet<(Vec<u8>, Vec<u8>)>;
+
+/// Reads a CRL file (PEM blocks, or one DER CRL) and the (issuer, serial) entries it
+/// revokes.
+pub(crate) fn read_crl(
+    path: &Path,
+) -> Result<(Vec<CertificateRevocationListDer<'static>>, CrlEntries), String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read: {error}"))?;
+    let ders: Vec<CertificateRevocationListDer<'static>> = if bytes.starts_with(b"-----") {
+        CertificateRevocationListDer::pem_slice_iter(&bytes)
+            .collect::<Result<_, _>>()
+            .map_err(|error| format!("not PEM CRLs: {error}"))?
+    } else {
+        vec![CertificateRevocationListDer::from(bytes)]
+    };
+    if ders.is_empty() {
+        return Err("the file holds no CRL".into());
+    }
+    let mut entries = HashSet::new();
+    for der in &ders {
+        let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+            .map_err(|error| format!("not a CRL: {error}"))?;
+        let issuer = crl.issuer().as_raw().to_vec();
+        for revoked in crl.iter_revoked_certificates() {
+            entries.insert((issuer.clone(), revoked.raw_serial().to_vec()));
+        }
+    }
+    Ok((ders, entries))
+}
+
+/// Builds the rustls server configuration from PEM files, with the verifier that checks
+/// the CRL (when one is configured) and `revocations`.
+pub(crate) fn server_config(
+    files: &TlsFiles,
+    crl: Option<&Path>,
+    revocations: Revocations,
+) -> Result<(Arc<ServerConfig>, Arc<HubClientVerifier>), HubError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let ca_certs = read_certificates(&files.ca_cert)?;
     let mut roots = RootCertStore::empty();
@@ -39,12 +190,30 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, HubEr
             reason: format!("not a usable CA certificate: {error}"),
         })?;
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|error| HubError::Tls {
-            path: files.ca_cert.clone(),
-            reason: error.to_string(),
+    let roots = Arc::new(roots);
+    let crls = match crl {
+        Some(path) => {
+            let (ders, entries) = read_crl(path).map_err(|reason| HubError::Tls {
+                path: path.to_owned(),
+                reason,
+            })?;
+            revocations.set_crl_entries(entries);
+            ders
+        }
+        None => Vec::new(),
+    };
+    let inner =
+        HubClientVerifier::build(&roots, &provider, crls).map_err(|reason| HubError::Tls {
+            path: crl.map_or_else(|| files.ca_cert.clone(), Path::to_owned),
+            reason,
         })?;
+    let verifier = Arc::new(HubClientVerifier {
+        hints: inner.root_hint_subjects().to_vec(),
+        roots,
+        provider: provider.clone(),
+        inner: RwLock::new(inner),
+        revocations,
+    });
     let chain = read_certificates(&files.server_cert)?;
     let key = PrivateKeyDer::from_pem_file(&files.server_key).map_err(|error| HubError::Tls {
         path: files.server_key.clone(),
@@ -56,14 +225,55 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, HubEr
             path: files.server_cert.clone(),
             reason: error.to_string(),
         })?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(verifier.clone())
         .with_single_cert(chain, key)
         .map_err(|error| HubError::Tls {
             path: files.server_key.clone(),
             reason: format!("the key does not match the certificate: {error}"),
         })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), verifier))
+}
+
+/// Watches the CRL file: when its contents change, the new CRL applies to the next
+/// handshake, and open connections' calls and streams are re-checked against it. A file
+/// that does not parse is logged and ignored: the last good CRL stays in force.
+pub(crate) async fn watch_crl(
+    path: PathBuf,
+    verifier: Arc<HubClientVerifier>,
+    revocations: Revocations,
+    every: Duration,
+    mut stop: Shutdown,
+) {
+    let mut last = std::fs::read(&path).ok();
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stop.wait() => return,
+        }
+        let current = std::fs::read(&path).ok();
+        if current == last || current.is_none() {
+            continue;
+        }
+        last = current;
+        match read_crl(&path) {
+            Ok((ders, entries)) => match verifier.set_crls(ders) {
+                Ok(()) => {
+                    let count = entries.len();
+                    revocations.set_crl_entries(entries);
+                    tracing::info!(path = %path.display(), revoked = count, "CRL reloaded");
+                }
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "CRL refused; keeping the previous one")
+                }
+            },
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "CRL unreadable; keeping the previous one")
+            }
+        }
+    }
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, HubError> {

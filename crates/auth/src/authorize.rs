@@ -1,0 +1,587 @@
+//! The one place that decides who may do what.
+//!
+//! A decision has two steps, both here:
+//! 1. **The call's gate** ([`gate`], [`check_gate`]): every RPC of every service has one
+//!    row in [`RULES`] saying which principals may call it at all — members or the hub's
+//!    own principals, and with which roles. It is checked before the request is even
+//!    validated, so a caller without the role learns nothing from error details. A method
+//!    without a row is refused: a new RPC is closed until someone writes its rule (and the
+//!    authorization matrix test fails until it has a row there too).
+//! 2. **The object** ([`authorize`] with an [`Action`]): the rules of DESIGN.md on the
+//!    stored record the call acts on — scope and TLP for shared items, the two parties for
+//!    an MLA request, the owner for a change. The record is always the one loaded from the
+//!    store, never ids or copies sent in the request.
+//!
+//! A denial carries a static reason for the audit record; the client sees PERMISSION_DENIED
+//! (or NOT_FOUND where even existence must not leak).
+
+use liaison_core::{AgencyId, PrincipalKind, Role, Scope, Tlp};
+
+use crate::policy::{Caller, Denied};
+
+/// Which agencies' principals a gate admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Any principal the directory knows, of a member agency or of the hub.
+    Anyone,
+    /// Principals of active member agencies; never the hub's own principals (the operator
+    /// and oversight auditors exchange no traffic).
+    Members,
+    /// The hub's own principals only.
+    Hub,
+    /// Members and the hub.
+    MembersAndHub,
+}
+
+/// The gate of one RPC: who, and holding at least one of `roles` (none listed: no role
+/// needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    /// Which agencies.
+    pub who: Who,
+    /// Roles, any one of which suffices; empty for none needed.
+    pub roles: &'static [Role],
+}
+
+const fn rule(who: Who, roles: &'static [Role]) -> Gate {
+    Gate { who, roles }
+}
+
+const EXCHANGE: &[Role] = &[Role::System, Role::Officer];
+const OFFICER: &[Role] = &[Role::Officer];
+const AUDITORS: &[Role] = &[Role::Auditor, Role::OversightAuditor];
+const OPERATOR: &[Role] = &[Role::Operator];
+const NONE: &[Role] = &[];
+
+/// Every RPC's gate, by full method path without the leading slash.
+pub const RULES: &[(&str, Gate)] = &[
+    // Directory: reads and tokens for everyone the hub knows; contacts for officers; the
+    // rest is the operator's.
+    (
+        "liaison.v1.DirectoryService/WhoAmI",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/ListAgencies",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/GetAgency",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/ListPointsOfContact",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/SetPointOfContact",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.DirectoryService/DeletePointOfContact",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.DirectoryService/ListSharingGroups",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/GetSharingGroup",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/CreateSharingGroup",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/UpdateSharingGroup",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/IssueToken",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/GetTokenKeys",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.DirectoryService/RegisterAgency",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/SuspendAgency",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/ReinstateAgency",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/RegisterCertificate",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/RevokeCertificate",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.DirectoryService/AssignRoles",
+        rule(Who::Hub, OPERATOR),
+    ),
+    // Indicators: systems and officers of member agencies.
+    (
+        "liaison.v1.IndicatorService/Publish",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/PublishMany",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/GetIndicator",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/ListIndicators",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/Subscribe",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/RevokeIndicator",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/LinkObservables",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/ReportSighting",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/Lookup",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/ExportStix",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.IndicatorService/ImportStix",
+        rule(Who::Members, EXCHANGE),
+    ),
+    // Audit: records for auditors (agency auditors see their agency's); checkpoints,
+    // proofs and keys reveal no record content and are open to every principal, so that
+    // anyone can act as a witness.
+    (
+        "liaison.v1.AuditService/QueryRecords",
+        rule(Who::MembersAndHub, AUDITORS),
+    ),
+    (
+        "liaison.v1.AuditService/ExportRecords",
+        rule(Who::MembersAndHub, AUDITORS),
+    ),
+    (
+        "liaison.v1.AuditService/GetCheckpoint",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.AuditService/GetInclusionProof",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.AuditService/GetConsistencyProof",
+        rule(Who::Anyone, NONE),
+    ),
+    (
+        "liaison.v1.AuditService/GetLogKeys",
+        rule(Who::Anyone, NONE),
+    ),
+    // MLA: decisions and content for officers of the parties; request metadata also for
+    // auditors; receipt keys for everyone.
+    (
+        "liaison.v1.MlaService/CreateDraft",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/UpdateDraft",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/DeleteDraft",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/SubmitRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/AcknowledgeRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/StartAssessment",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/RequestMoreInformation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ProvideInformation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ProposeConditions",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/AcceptConditions",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/AcceptRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/StartExecution",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ReportExecution",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/CloseRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/RefuseRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/PostponeRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ResumeAssessment",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/WithdrawRequest",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ConfirmPreservation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/RequestPreservationExtension",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ExtendPreservation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/HoldPreservation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ReleasePreservation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/GetRequest",
+        rule(Who::MembersAndHub, MLA_READERS),
+    ),
+    (
+        "liaison.v1.MlaService/ListRequests",
+        rule(Who::MembersAndHub, MLA_READERS),
+    ),
+    (
+        "liaison.v1.MlaService/WatchRequests",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/PostMessage",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ListMessages",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/UploadEvidence",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/DownloadEvidence",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ListEvidence",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.MlaService/ListReceipts",
+        rule(Who::MembersAndHub, MLA_READERS),
+    ),
+    (
+        "liaison.v1.MlaService/GetReceiptKeys",
+        rule(Who::Anyone, NONE),
+    ),
+    // CBM: officers act; systems may read and follow (never TLP:RED); auditors read;
+    // communication checks are started by the operator.
+    ("liaison.v1.CbmService/Notify", rule(Who::Members, OFFICER)),
+    (
+        "liaison.v1.CbmService/GetNotification",
+        rule(Who::MembersAndHub, CBM_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/ListNotifications",
+        rule(Who::MembersAndHub, CBM_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/AcknowledgeNotification",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/PostReply",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/ListReplies",
+        rule(Who::MembersAndHub, CBM_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/RequestConsultation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/AcknowledgeConsultation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/ScheduleConsultation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/RecordConsultationHeld",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/CloseConsultation",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/GetConsultation",
+        rule(Who::MembersAndHub, CBM_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/ListConsultations",
+        rule(Who::MembersAndHub, CBM_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/WatchInbox",
+        rule(Who::Members, EXCHANGE),
+    ),
+    (
+        "liaison.v1.CbmService/StartCommunicationCheck",
+        rule(Who::Hub, OPERATOR),
+    ),
+    (
+        "liaison.v1.CbmService/RespondToCommunicationCheck",
+        rule(Who::Members, OFFICER),
+    ),
+    (
+        "liaison.v1.CbmService/GetCommunicationCheckReport",
+        rule(Who::MembersAndHub, CHECK_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/ListCommunicationChecks",
+        rule(Who::MembersAndHub, CHECK_READERS),
+    ),
+    (
+        "liaison.v1.CbmService/ListCommunicationCheckResults",
+        rule(Who::MembersAndHub, CHECK_READERS),
+    ),
+];
+
+const MLA_READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::OversightAuditor];
+const CBM_READERS: &[Role] = &[
+    Role::System,
+    Role::Officer,
+    Role::Auditor,
+    Role::OversightAuditor,
+];
+const CHECK_READERS: &[Role] = &[
+    Role::Officer,
+    Role::Auditor,
+    Role::OversightAuditor,
+    Role::Operator,
+];
+
+/// The gate of a method (`/liaison.v1.X/Y` or `liaison.v1.X/Y`); `None` when it has no
+/// rule, which means refused.
+pub fn gate(method: &str) -> Option<Gate> {
+    let method = method.trim_start_matches('/');
+    RULES
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, gate)| *gate)
+}
+
+/// Step 1: may `caller` call `method` at all?
+pub fn check_gate(caller: &Caller, method: &str) -> Result<(), Denied> {
+    caller.may_call()?;
+    let gate = gate(method).ok_or(Denied("no access rule admits this method"))?;
+    match gate.who {
+        Who::Anyone | Who::MembersAndHub => {}
+        Who::Members if caller.is_hub() => {
+            return Err(Denied("hub principals exchange no traffic"));
+        }
+        Who::Members => {}
+        Who::Hub if !caller.is_hub() => {
+            return Err(Denied("only the hub's own principals may do this"));
+        }
+        Who::Hub => {}
+    }
+    if !gate.roles.is_empty() && !gate.roles.iter().any(|role| caller.has_role(*role)) {
+        return Err(Denied(
+            "the caller lacks the role this method needs (persons need a token for their roles)",
+        ));
+    }
+    Ok(())
+}
+
+/// Step 2: an action on a stored object.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    /// Publish a shared item with this handling.
+    Publish {
+        /// Its TLP.
+        tlp: Tlp,
+        /// Its scope.
+        scope: &'a Scope,
+    },
+    /// Receive (read, list, be delivered) a shared item: an indicator or a CBM
+    /// notification, as stored.
+    Receive {
+        /// The publishing agency.
+        source: &'a AgencyId,
+        /// The stored scope.
+        scope: &'a Scope,
+        /// The stored TLP.
+        tlp: Tlp,
+    },
+    /// Change a stored item (revoke an indicator, say): its owner's agency only.
+    Change {
+        /// The agency that owns the stored item.
+        owner: &'a AgencyId,
+    },
+    /// Act on or read an MLA request as one of its two parties.
+    MlaParty {
+        /// The stored requesting agency.
+        requesting: &'a AgencyId,
+        /// The stored requested agency.
+        requested: &'a AgencyId,
+    },
+    /// Read audit records about `agency` (its data or its principals' actions).
+    ReadAuditOf {
+        /// The agency the records are about.
+        agency: &'a AgencyId,
+    },
+    /// Read every audit record.
+    ReadAllAudit,
+}
+
+/// Step 2: may `caller` do `action` on the stored object it names?
+pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
+    caller.may_call()?;
+    match action {
+        Action::Publish { tlp, scope } => {
+            if tlp == Tlp::Red && caller.principal().kind() != PrincipalKind::Person {
+                return Err(Denied("TLP:RED can be published by persons only"));
+            }
+            if tlp == Tlp::Red && !matches!(scope, Scope::Agencies(_)) {
+                return Err(Denied("TLP:RED must be scoped to named agencies"));
+            }
+            if let Scope::SharingGroup(group) = scope
+                && !caller.groups().contains(group)
+            {
+                return Err(Denied(
+                    "the caller's agency is not a member of the sharing group",
+                ));
+            }
+            Ok(())
+        }
+        Action::Receive { source, scope, tlp } => {
+            if caller.is_hub() {
+                return Err(Denied("hub principals exchange no traffic"));
+            }
+            if tlp == Tlp::Red && caller.principal().kind() != PrincipalKind::Person {
+                return Err(Denied("TLP:RED is never delivered to system principals"));
+            }
+            if source == caller.agency() {
+                return Ok(());
+            }
+            let in_scope = match scope {
+                Scope::AllMembers => tlp != Tlp::Red,
+                Scope::SharingGroup(group) => tlp != Tlp::Red && caller.groups().contains(group),
+                Scope::Agencies(_) => scope.names(caller.agency()),
+            };
+            if in_scope {
+                Ok(())
+            } else {
+                Err(Denied(
+                    "the item's scope does not include the caller's agency",
+                ))
+            }
+        }
+        Action::Change { owner } => {
+            if owner == caller.agency() && !caller.is_hub() {
+                Ok(())
+            } else {
+                Err(Denied("only the owning agency may change this item"))
+            }
+        }
+        Action::MlaParty {
+            requesting,
+            requested,
+        } => {
+            if caller.is_hub() && caller.has_role(Role::OversightAuditor) {
+                return Ok(());
+            }
+            if !caller.is_hub() && (caller.agency() == requesting || caller.agency() == requested) {
+                Ok(())
+            } else {
+                Err(Denied(
+                    "only the two parties may see or act on this request",
+                ))
+            }
+        }
+        Action::ReadAuditOf { agency } => {
+            let oversight = caller.has_role(Role::OversightAuditor) && caller.is_hub();
+            let own_agency = caller.has_role(Role::Auditor) && caller.agency() == agency;
+            if oversight || own_agency {
+                Ok(())
+            } else {
+                Err(Denied(
+                    "agency auditors see only records about their own agency",
+                ))
+            }
+        }
+        Action::ReadAllAudit => {
+            if caller.has_role(Role::OversightAuditor) && caller.is_hub() {
+                Ok(())
+            } else {
+                Err(Denied("only the hub's oversight auditors see every record"))
+            }
+        }
+    }
+}
