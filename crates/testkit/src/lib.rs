@@ -210,9 +210,18 @@ impl TestHub {
 
     /// Stops the hub and starts a new one on the same data directory and database (on a
     /// new port).
-    pub async fn restart(mut self) -> anyhow::Result<Self> {
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`TestHub::restart`], with a changed configuration (rotated keys, say).
+    pub async fn restart_with(
+        mut self,
+        change: impl FnOnce(&mut HubConfig),
+    ) -> anyhow::Result<Self> {
         self.shutdown().await?;
-        let config = self.config.clone();
+        let mut config = self.config.clone();
+        change(&mut config);
         let pki = self.pki.clone();
         let data_dir = tempfile::tempdir()?;
         let data_dir = std::mem::replace(&mut self.data_dir, data_dir);
