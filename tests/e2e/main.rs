@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod audit;
+mod authorization;
 mod directory;
 mod indicators;
 mod lifecycle;

@@ -585,3 +585,119 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use liaison_core::{PrincipalName, Role};
+    use liaison_pki::{CertificateAuthority, Validity};
+
+    use super::*;
+    use crate::PeerIdentity;
+
+    fn caller(agency: &str, kind: PrincipalKind, roles: Vec<Role>, suspended: bool) -> Caller {
+        let ca = CertificateAuthority::generate("test").unwrap();
+        let principal = liaison_core::PrincipalId::new(
+            AgencyId::parse(agency).unwrap(),
+            kind,
+            PrincipalName::parse("p").unwrap(),
+        );
+        let issued = ca
+            .issue_client(&principal, "t.test", Validity::days(1))
+            .unwrap();
+        let der = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes())
+            .unwrap()
+            .1
+            .contents;
+        let identity = PeerIdentity::from_certificate(&der, "t.test").unwrap();
+        Caller::new(identity, roles, agency == "INT-HUB", suspended, Vec::new())
+    }
+
+    fn agency(id: &str) -> AgencyId {
+        AgencyId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn every_method_of_every_service_has_a_rule_and_unknown_methods_are_closed() {
+        let descriptors = liaison_proto::FILE_DESCRIPTOR_SET;
+        let set = <prost_types::FileDescriptorSet as prost::Message>::decode(descriptors).unwrap();
+        let mut count = 0;
+        for file in set
+            .file
+            .iter()
+            .filter(|file| file.package() == "liaison.v1")
+        {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/liaison.v1.{}/{}", service.name(), method.name());
+                    assert!(gate(&path).is_some(), "{path} has no access rule");
+                    count += 1;
+                }
+            }
+        }
+        assert_eq!(
+            count,
+            RULES.len(),
+            "a rule names a method that does not exist"
+        );
+        let officer = caller("UA-CERT", PrincipalKind::Person, vec![Role::Officer], false);
+        assert!(check_gate(&officer, "/liaison.v1.IndicatorService/Unknown").is_err());
+    }
+
+    #[test]
+    fn mla_requests_are_for_their_two_parties_and_oversight() {
+        let requesting = agency("RS-MUP");
+        let requested = agency("UA-CERT");
+        let action = Action::MlaParty {
+            requesting: &requesting,
+            requested: &requested,
+        };
+        let party = caller("UA-CERT", PrincipalKind::Person, vec![Role::Officer], false);
+        let third = caller("HU-NNI", PrincipalKind::Person, vec![Role::Officer], false);
+        let oversight = caller(
+            "INT-HUB",
+            PrincipalKind::Person,
+            vec![Role::OversightAuditor],
+            false,
+        );
+        let operator = caller(
+            "INT-HUB",
+            PrincipalKind::Person,
+            vec![Role::Operator],
+            false,
+        );
+        let suspended = caller("RS-MUP", PrincipalKind::Person, vec![Role::Officer], true);
+        assert!(authorize(&party, action).is_ok());
+        assert!(authorize(&third, action).is_err());
+        assert!(authorize(&oversight, action).is_ok());
+        assert!(authorize(&operator, action).is_err());
+        assert!(authorize(&suspended, action).is_err());
+    }
+
+    #[test]
+    fn changes_follow_the_stored_owner() {
+        let owner = agency("UA-CERT");
+        let own = caller("UA-CERT", PrincipalKind::System, vec![Role::System], false);
+        let other = caller("HU-NNI", PrincipalKind::System, vec![Role::System], false);
+        assert!(authorize(&own, Action::Change { owner: &owner }).is_ok());
+        assert!(authorize(&other, Action::Change { owner: &owner }).is_err());
+    }
+
+    #[test]
+    fn audit_visibility() {
+        let ua = agency("UA-CERT");
+        let ua_auditor = caller("UA-CERT", PrincipalKind::Person, vec![Role::Auditor], false);
+        let ua_officer = caller("UA-CERT", PrincipalKind::Person, vec![Role::Officer], false);
+        let hu_auditor = caller("HU-NNI", PrincipalKind::Person, vec![Role::Auditor], false);
+        // An oversight role held outside the hub counts for nothing.
+        let fake_oversight = caller(
+            "HU-NNI",
+            PrincipalKind::Person,
+            vec![Role::OversightAuditor],
+            false,
+        );
+        assert!(authorize(&ua_auditor, Action::ReadAuditOf { agency: &ua }).is_ok());
+        assert!(authorize(&ua_officer, Action::ReadAuditOf { agency: &ua }).is_err());
+        assert!(authorize(&hu_auditor, Action::ReadAuditOf { agency: &ua }).is_err());
+        assert!(authorize(&fake_oversight, Action::ReadAllAudit).is_err());
+    }
+}

@@ -248,44 +248,51 @@ impl indicator_service_server::IndicatorService for IndicatorService {
 
     async fn list_indicators(
         &self,
-        _request: tonic::Request<v1::ListIndicatorsRequest>,
+        request: tonic::Request<v1::ListIndicatorsRequest>,
     ) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ListIndicators").into())
     }
     async fn revoke_indicator(
         &self,
-        _request: tonic::Request<v1::RevokeIndicatorRequest>,
+        request: tonic::Request<v1::RevokeIndicatorRequest>,
     ) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/RevokeIndicator").into())
     }
     async fn link_observables(
         &self,
-        _request: tonic::Request<v1::LinkObservablesRequest>,
+        request: tonic::Request<v1::LinkObservablesRequest>,
     ) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/LinkObservables").into())
     }
     async fn report_sighting(
         &self,
-        _request: tonic::Request<v1::ReportSightingRequest>,
+        request: tonic::Request<v1::ReportSightingRequest>,
     ) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ReportSighting").into())
     }
     async fn lookup(
         &self,
-        _request: tonic::Request<v1::LookupRequest>,
+        request: tonic::Request<v1::LookupRequest>,
     ) -> Result<tonic::Response<v1::LookupResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/Lookup").into())
     }
     async fn export_stix(
         &self,
-        _request: tonic::Request<v1::ExportStixRequest>,
+        request: tonic::Request<v1::ExportStixRequest>,
     ) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ExportStix").into())
     }
     async fn import_stix(
         &self,
-        _request: tonic::Request<v1::ImportStixRequest>,
+        request: tonic::Request<v1::ImportStixRequest>,
     ) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
+        self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ImportStix").into())
     }
 }
