@@ -89,6 +89,9 @@ pub enum Command {
     /// The audit log: query, export, verify and follow it (auditors only).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The hub operator's commands: agencies, certificates, roles, sharing groups.
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
 }
 
 #[derive(Debug, Subcommand)]

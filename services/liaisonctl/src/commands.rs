@@ -114,6 +114,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             audit::verify(Some(&client), &cli.connection.endpoint, format, args).await
         }
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(&client, format, args).await,
+        Command::Admin(command) => crate::admin::run(&client, format, command).await,
     }
 }
 

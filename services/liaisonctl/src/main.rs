@@ -1,6 +1,7 @@
 //! `liaisonctl`: the thin admin client. Parses arguments, connects with mutual TLS, runs
 //! one command, prints a table (or JSON with `--output json`), exits non-zero on failure.
 
+mod admin;
 mod audit;
 mod cli;
 mod commands;

@@ -8,7 +8,8 @@ use liaison_testkit::{Backend, TestHub, both};
 both!(
     whoami_and_agencies,
     publish_get_and_watch,
-    errors_a_person_understands
+    errors_a_person_understands,
+    operator_administers_the_federation,
 );
 
 /// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
@@ -519,5 +520,178 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     )
     .await?;
     assert!(naive.status.success(), "{}", stderr(&naive));
+    hub.stop().await
+}
+
+async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let operator = "INT-HUB/operator";
+    let registered = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "agency",
+            "register",
+            "INT-CYBERLAB",
+            "--name",
+            "Cyber lab",
+            "--kind",
+            "international",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(registered.status.success(), "{}", stderr(&registered));
+    let value: serde_json::Value = serde_json::from_slice(&registered.stdout)?;
+    assert_eq!(value["status"], "active");
+
+    // A new person of the new agency: certificate issued by the CA, registered by the
+    // operator, then used.
+    let principal = liaison_core::PrincipalId::new(
+        liaison_core::AgencyId::parse("INT-CYBERLAB")?,
+        liaison_core::PrincipalKind::Person,
+        liaison_core::PrincipalName::parse("analyst")?,
+    );
+    let issued = hub.ca()?.issue_client(
+        &principal,
+        "liaison.example",
+        liaison_pki::Validity::days(30),
+    )?;
+    let (cert_path, key_path) = hub.pki().principal("INT-CYBERLAB", "analyst");
+    liaison_pki::write_file(&cert_path, &issued.cert_pem, false)?;
+    liaison_pki::write_file(&key_path, &issued.key_pem, true)?;
+    let cert = cert_path.to_string_lossy().into_owned();
+    let registered = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "certificate",
+            "register",
+            &cert,
+            "--role",
+            "officer",
+        ],
+    )
+    .await?;
+    assert!(registered.status.success(), "{}", stderr(&registered));
+    assert!(stdout(&registered).contains("INT-CYBERLAB/person/analyst"));
+    let me = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami", "-o", "json"]).await?;
+    let value: serde_json::Value = serde_json::from_slice(&me.stdout)?;
+    assert_eq!(value["roles"], serde_json::json!(["officer"]));
+
+    let roles = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "roles",
+            "INT-CYBERLAB/person/analyst",
+            "--role",
+            "officer",
+            "--role",
+            "auditor",
+        ],
+    )
+    .await?;
+    assert!(roles.status.success(), "{}", stderr(&roles));
+
+    let group = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "group",
+            "create",
+            "--name",
+            "Baltic and Balkan fraud desk",
+            "--member",
+            "RS-MUP",
+            "--member",
+            "INT-CYBERLAB",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(group.status.success(), "{}", stderr(&group));
+    let value: serde_json::Value = serde_json::from_slice(&group.stdout)?;
+    assert_eq!(
+        value["members"],
+        serde_json::json!(["INT-CYBERLAB", "RS-MUP"])
+    );
+
+    // Suspension: the agency's principals are refused (exit 77), then served again.
+    let suspended = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "agency",
+            "suspend",
+            "INT-CYBERLAB",
+            "--reason",
+            "Audit finding 2026-14",
+        ],
+    )
+    .await?;
+    assert!(suspended.status.success(), "{}", stderr(&suspended));
+    let refused = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami"]).await?;
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    let reinstated = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "agency",
+            "reinstate",
+            "INT-CYBERLAB",
+            "--reason",
+            "Finding closed",
+        ],
+    )
+    .await?;
+    assert!(reinstated.status.success(), "{}", stderr(&reinstated));
+
+    // Revocation by the certificate's file: the certificate is refused from then on.
+    let revoked = liaisonctl(
+        &hub,
+        operator,
+        &[
+            "admin",
+            "certificate",
+            "revoke",
+            &cert,
+            "--reason",
+            "Laptop stolen",
+        ],
+    )
+    .await?;
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let refused = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami"]).await?;
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+
+    // A member trying an operator command is told it is not allowed.
+    let denied = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &["admin", "agency", "suspend", "HU-NNI", "--reason", "Проба"],
+    )
+    .await?;
+    assert_eq!(denied.status.code(), Some(77), "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains("not allowed"),
+        "{}",
+        stderr(&denied)
+    );
+    let bad_role = liaisonctl(
+        &hub,
+        operator,
+        &["admin", "roles", "RS-MUP/person/officer", "--role", "king"],
+    )
+    .await?;
+    assert_eq!(bad_role.status.code(), Some(2), "{}", stderr(&bad_role));
     hub.stop().await
 }
