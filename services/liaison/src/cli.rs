@@ -41,6 +41,37 @@ pub enum DevCommand {
     /// Write a development PKI: a hub CA, a server certificate for localhost, 127.0.0.1
     /// and ::1, and a client certificate for every principal of the federation.
     Init(DevInitArgs),
+    /// Issue a client certificate from a development PKI's CA, for a principal the operator
+    /// will then register (`liaisonctl admin certificate register`).
+    Issue(DevIssueArgs),
+    /// Write the development CA's CRL, revoking the given certificates (replaces crl.pem; a
+    /// running hub picks it up within its reload interval).
+    Revoke(DevRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevIssueArgs {
+    /// The development PKI directory (e.g. liaison-data/pki).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The principal, AGENCY-ID/system/NAME or AGENCY-ID/person/NAME.
+    #[arg(long)]
+    pub principal: String,
+    /// Trust domain of the principal URI.
+    #[arg(long, default_value = "liaison.example")]
+    pub trust_domain: String,
+    /// Days of validity.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DevRevokeArgs {
+    /// The development PKI directory (e.g. liaison-data/pki).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Certificates (PEM files) to list as revoked; none writes an empty CRL.
+    pub certificates: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -281,6 +312,71 @@ pub fn dev_init(args: DevInitArgs) -> Result<String, String> {
     ))
 }
 
+fn dev_ca(dir: &std::path::Path) -> Result<liaison_pki::CertificateAuthority, String> {
+    let paths = liaison_pki::DevPkiPaths::in_dir(dir);
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))
+    };
+    liaison_pki::CertificateAuthority::from_pem(&read(&paths.ca_cert)?, &read(&paths.ca_key)?)
+        .map_err(|error| error.to_string())
+}
+
+/// `liaison dev issue`.
+pub fn dev_issue(args: DevIssueArgs) -> Result<String, String> {
+    let principal = liaison_core::PrincipalId::from_uri(
+        &format!("spiffe://{}/agency/{}", args.trust_domain, args.principal),
+        &args.trust_domain,
+    )
+    .map_err(|_| {
+        format!(
+            "principal {:?} must be AGENCY-ID/system/NAME or AGENCY-ID/person/NAME",
+            args.principal
+        )
+    })?;
+    let issued = dev_ca(&args.dir)?
+        .issue_client(
+            &principal,
+            &args.trust_domain,
+            liaison_pki::Validity::days(args.days),
+        )
+        .map_err(|error| error.to_string())?;
+    let paths = liaison_pki::DevPkiPaths::in_dir(&args.dir);
+    let (cert, key) = paths.principal(principal.agency().as_str(), principal.name().as_str());
+    liaison_pki::write_file(&cert, &issued.cert_pem, false).map_err(|error| error.to_string())?;
+    liaison_pki::write_file(&key, &issued.key_pem, true).map_err(|error| error.to_string())?;
+    Ok(format!(
+        "issued {}\n  certificate  {}\n  key          {}",
+        principal.to_uri(&args.trust_domain),
+        cert.display(),
+        key.display()
+    ))
+}
+
+/// `liaison dev revoke`.
+pub fn dev_revoke(args: DevRevokeArgs) -> Result<String, String> {
+    let ca = dev_ca(&args.dir)?;
+    let pems = args
+        .certificates
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&str> = pems.iter().map(String::as_str).collect();
+    // The CRL number grows with time, so that a newer CRL always has a larger one.
+    let number = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |elapsed| elapsed.as_secs());
+    let crl = ca.crl(&refs, number).map_err(|error| error.to_string())?;
+    let path = liaison_pki::DevPkiPaths::in_dir(&args.dir).crl;
+    liaison_pki::write_file(&path, &crl, false).map_err(|error| error.to_string())?;
+    Ok(format!(
+        "wrote {} revoking {} certificate(s)",
+        path.display(),
+        refs.len()
+    ))
+}
+
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -441,5 +537,105 @@ mod tests {
             panic!("serve")
         };
         assert!(serve_config(args).unwrap_err().contains("postgres://"));
+    }
+
+    #[test]
+    fn token_and_revocation_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["liaison", "serve", "--dev", "--data-dir", data_dir];
+            args.extend_from_slice(extra);
+            let Command::Serve(args) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("serve")
+            };
+            serve_config(args)
+        };
+        let config = parse(&[]).unwrap();
+        assert!(config.access.token_key.ends_with("pki/token-signing.key"));
+        assert!(config.access.crl.as_ref().unwrap().ends_with("pki/crl.pem"));
+        assert_eq!(config.access.token_lifetime, Duration::from_secs(900));
+        let config = parse(&[
+            "--token-previous-key",
+            "/k/old1.key,/k/old2.key",
+            "--token-lifetime-seconds",
+            "300",
+            "--revocation-reload-seconds",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(config.access.previous_token_keys.len(), 2);
+        assert_eq!(config.access.token_lifetime, Duration::from_secs(300));
+        assert_eq!(config.access.reload_interval, Duration::from_secs(2));
+        let error = parse(&["--token-lifetime-seconds", "3600"]).unwrap_err();
+        assert!(error.contains("900"), "{error}");
+        let error = parse(&["--revocation-reload-seconds", "0"]).unwrap_err();
+        assert!(error.contains("reload"), "{error}");
+        // Outside development mode the token key must be named.
+        let federation = dir.path().join("federation.toml");
+        std::fs::write(&federation, EXAMPLE_FEDERATION).unwrap();
+        let cli = Cli::try_parse_from([
+            "liaison",
+            "serve",
+            "--federation",
+            federation.to_str().unwrap(),
+            "--tls-ca",
+            "a",
+            "--tls-cert",
+            "b",
+            "--tls-key",
+            "c",
+            "--audit-key",
+            "d",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        let error = serve_config(args).unwrap_err();
+        assert!(
+            error.contains("--token-key") || error.contains("federation"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn dev_issue_and_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path().join("pki");
+        dev_init(DevInitArgs {
+            dir: pki.clone(),
+            federation: None,
+        })
+        .unwrap();
+        let summary = dev_issue(DevIssueArgs {
+            dir: pki.clone(),
+            principal: "UA-CERT/person/analyst".into(),
+            trust_domain: "liaison.example".into(),
+            days: 30,
+        })
+        .unwrap();
+        assert!(summary.contains("spiffe://liaison.example/agency/UA-CERT/person/analyst"));
+        let cert = pki.join("principals/UA-CERT/analyst.pem");
+        assert!(cert.exists());
+        assert!(
+            dev_issue(DevIssueArgs {
+                dir: pki.clone(),
+                principal: "UA-CERT/robot/x".into(),
+                trust_domain: "liaison.example".into(),
+                days: 30,
+            })
+            .unwrap_err()
+            .contains("AGENCY-ID/person/NAME")
+        );
+        dev_revoke(DevRevokeArgs {
+            dir: pki.clone(),
+            certificates: vec![cert],
+        })
+        .unwrap();
+        let pem = std::fs::read(pki.join("crl.pem")).unwrap();
+        let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let (_, crl) = <x509_parser::revocation_list::CertificateRevocationList<'_> as x509_parser::prelude::FromDer<'_, _>>::from_der(&block.contents).unwrap();
+        assert_eq!(crl.iter_revoked_certificates().count(), 1);
     }
 }

@@ -38,6 +38,12 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        cli::Command::Dev(cli::DevCommand::Issue(args)) => {
+            report("dev issue", cli::dev_issue(args))
+        }
+        cli::Command::Dev(cli::DevCommand::Revoke(args)) => {
+            report("dev revoke", cli::dev_revoke(args))
+        }
         cli::Command::Dev(cli::DevCommand::Init(args)) => match cli::dev_init(args) {
             Ok(summary) => {
                 println!("{summary}");
@@ -48,5 +54,19 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Prints a development command's summary, or its error.
+fn report(command: &str, result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("liaison: {command}: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
