@@ -69,6 +69,20 @@ fn principal(agency: &str, kind: PrincipalKind, name: &str) -> PrincipalId {
     )
 }
 
+/// Waits for `stream` to end with `code`; `whose` names the stream in the failure.
+async fn stream_ends_with(
+    stream: &mut tonic::Streaming<v1::SubscribeResponse>,
+    code: Code,
+    whose: &str,
+) -> anyhow::Result<()> {
+    let ended = tokio::time::timeout(STREAM_END, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("{whose} stream stayed open"))?;
+    let status = ended.expect_err("the stream ended without an error");
+    assert_eq!(status.code(), code, "{whose} stream: {status:?}");
+    Ok(())
+}
+
 fn operator_request<T>(message: T) -> Request<T> {
     Request::new(message)
 }
@@ -516,11 +530,12 @@ async fn suspension_cuts_off_calls_and_open_streams(backend: Backend) -> anyhow:
         .unwrap_or_default();
     assert_eq!(suspended.status, v1::AgencyStatus::Suspended as i32);
 
-    let ended = tokio::time::timeout(STREAM_END, stream.message())
-        .await
-        .map_err(|_| anyhow::anyhow!("the suspended agency's stream stayed open"))?;
-    let status = ended.expect_err("the stream ended without an error");
-    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    stream_ends_with(
+        &mut stream,
+        Code::PermissionDenied,
+        "the suspended agency's",
+    )
+    .await?;
 
     let refused = feed
         .indicators()
@@ -576,13 +591,12 @@ async fn revoked_certificate_is_refused_at_the_handshake_and_its_stream_ends(
         }))
         .await?;
 
-    let ended = tokio::time::timeout(STREAM_END, stream.message())
-        .await
-        .map_err(|_| anyhow::anyhow!("the revoked certificate's stream stayed open"))?;
-    assert_eq!(
-        ended.expect_err("the stream ended without an error").code(),
-        Code::Unauthenticated
-    );
+    stream_ends_with(
+        &mut stream,
+        Code::Unauthenticated,
+        "the revoked certificate's",
+    )
+    .await?;
     // Calls on the connection opened before the revocation are refused...
     let refused = feed
         .directory()
@@ -630,13 +644,12 @@ async fn a_changed_crl_applies_without_a_restart(backend: Backend) -> anyhow::Re
     let crl = hub.ca()?.crl(&[&revoked_pem], 2)?;
     std::fs::write(&hub.pki().crl, crl)?;
 
-    let ended = tokio::time::timeout(STREAM_END, stream.message())
-        .await
-        .map_err(|_| anyhow::anyhow!("the stream of a certificate in the new CRL stayed open"))?;
-    assert_eq!(
-        ended.expect_err("the stream ended without an error").code(),
-        Code::Unauthenticated
-    );
+    stream_ends_with(
+        &mut stream,
+        Code::Unauthenticated,
+        "a certificate in the new CRL's",
+    )
+    .await?;
     let outcome = async {
         Client::connect(&hub.client_config("HU-NNI", "feed")?)
             .await?

@@ -588,13 +588,19 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
 
 #[cfg(test)]
 mod tests {
-    use liaison_core::{PrincipalName, Role};
+    use liaison_core::{GroupId, PrincipalName, Role};
     use liaison_pki::{CertificateAuthority, Validity};
 
     use super::*;
     use crate::PeerIdentity;
 
-    fn caller(agency: &str, kind: PrincipalKind, roles: Vec<Role>, suspended: bool) -> Caller {
+    fn caller_in(
+        agency: &str,
+        kind: PrincipalKind,
+        roles: Vec<Role>,
+        suspended: bool,
+        groups: &[&str],
+    ) -> Caller {
         let ca = CertificateAuthority::generate("test").unwrap();
         let principal = liaison_core::PrincipalId::new(
             AgencyId::parse(agency).unwrap(),
@@ -609,11 +615,29 @@ mod tests {
             .1
             .contents;
         let identity = PeerIdentity::from_certificate(&der, "t.test").unwrap();
-        Caller::new(identity, roles, agency == "INT-HUB", suspended, Vec::new())
+        let groups = groups
+            .iter()
+            .map(|group| GroupId::parse(group).unwrap())
+            .collect();
+        Caller::new(identity, roles, agency == "INT-HUB", suspended, groups)
     }
 
     fn agency(id: &str) -> AgencyId {
         AgencyId::parse(id).unwrap()
+    }
+
+    /// An unsuspended caller whose agency belongs to `groups`.
+    fn grouped_caller(
+        agency: &str,
+        kind: PrincipalKind,
+        roles: Vec<Role>,
+        groups: &[&str],
+    ) -> Caller {
+        caller_in(agency, kind, roles, false, groups)
+    }
+
+    fn caller(agency: &str, kind: PrincipalKind, roles: Vec<Role>, suspended: bool) -> Caller {
+        caller_in(agency, kind, roles, suspended, &[])
     }
 
     #[test]
@@ -699,5 +723,118 @@ mod tests {
         assert!(authorize(&ua_officer, Action::ReadAuditOf { agency: &ua }).is_err());
         assert!(authorize(&hu_auditor, Action::ReadAuditOf { agency: &ua }).is_err());
         assert!(authorize(&fake_oversight, Action::ReadAllAudit).is_err());
+    }
+
+    #[test]
+    fn receive_matrix() {
+        let ua_system = grouped_caller(
+            "UA-CERT",
+            PrincipalKind::System,
+            vec![Role::System],
+            &["dialogue"],
+        );
+        let ua_person = grouped_caller(
+            "UA-CERT",
+            PrincipalKind::Person,
+            vec![Role::Officer],
+            &["dialogue"],
+        );
+        let rs_person = grouped_caller("RS-MUP", PrincipalKind::Person, vec![Role::Officer], &[]);
+        let hub = grouped_caller("INT-HUB", PrincipalKind::Person, vec![Role::Operator], &[]);
+        let source = agency("HU-NNI");
+        let group = Scope::SharingGroup(GroupId::parse("dialogue").unwrap());
+        let named_ua = Scope::agencies(vec![agency("UA-CERT")]).unwrap();
+
+        let cases = [
+            (&ua_system, &Scope::AllMembers, Tlp::Green, true),
+            (&ua_system, &group, Tlp::Amber, true),
+            (&rs_person, &group, Tlp::Amber, false),
+            (&ua_system, &named_ua, Tlp::AmberStrict, true),
+            (&rs_person, &named_ua, Tlp::Clear, false),
+            (&ua_system, &named_ua, Tlp::Red, false),
+            (&ua_person, &named_ua, Tlp::Red, true),
+            (&rs_person, &named_ua, Tlp::Red, false),
+            (&ua_person, &Scope::AllMembers, Tlp::Red, false),
+            (&hub, &Scope::AllMembers, Tlp::Clear, false),
+        ];
+        for (index, (who, scope, tlp, allowed)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                authorize(
+                    who,
+                    Action::Receive {
+                        source: &source,
+                        scope,
+                        tlp
+                    }
+                )
+                .is_ok(),
+                allowed,
+                "case {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn own_items_are_visible_except_red_to_systems() {
+        let ua_system = grouped_caller("UA-CERT", PrincipalKind::System, vec![Role::System], &[]);
+        let named_other = Scope::agencies(vec![agency("RS-MUP")]).unwrap();
+        assert!(
+            authorize(
+                &ua_system,
+                Action::Receive {
+                    source: &agency("UA-CERT"),
+                    scope: &named_other,
+                    tlp: Tlp::Amber
+                }
+            )
+            .is_ok()
+        );
+        assert!(
+            authorize(
+                &ua_system,
+                Action::Receive {
+                    source: &agency("UA-CERT"),
+                    scope: &named_other,
+                    tlp: Tlp::Red
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn publishing_rules() {
+        let ua_system = grouped_caller(
+            "UA-CERT",
+            PrincipalKind::System,
+            vec![Role::System],
+            &["dialogue"],
+        );
+        let auditor = grouped_caller("UA-CERT", PrincipalKind::Person, vec![Role::Auditor], &[]);
+        let publish = "liaison.v1.IndicatorService/Publish";
+        assert!(crate::authorize::check_gate(&ua_system, publish).is_ok());
+        assert!(crate::authorize::check_gate(&auditor, publish).is_err());
+        let named = Scope::agencies(vec![agency("RS-MUP")]).unwrap();
+        assert!(
+            authorize(
+                &ua_system,
+                Action::Publish {
+                    tlp: Tlp::Red,
+                    scope: &named
+                }
+            )
+            .is_err()
+        );
+        let other_group = Scope::SharingGroup(GroupId::parse("other").unwrap());
+        assert!(
+            authorize(
+                &ua_system,
+                Action::Publish {
+                    tlp: Tlp::Green,
+                    scope: &other_group
+                }
+            )
+            .is_err()
+        );
     }
 }

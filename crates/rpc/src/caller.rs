@@ -50,17 +50,6 @@ pub struct AccessControl {
     pub recheck_every: Duration,
 }
 
-impl AccessControl {
-    /// No tokens, nothing revoked: for unit tests of single services.
-    pub fn certificates_only() -> Self {
-        Self {
-            tokens: None,
-            revocations: Revocations::new(),
-            recheck_every: Duration::from_secs(5),
-        }
-    }
-}
-
 /// Resolves callers against the directory.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
@@ -87,8 +76,26 @@ impl Authenticator {
     /// The caller of `request`, by the rules in this module's documentation.
     /// UNAUTHENTICATED without a usable certificate, for a revoked one, for a refused token
     /// or for a principal the directory does not know; PERMISSION_DENIED for a suspended
-    /// agency.
+    /// agency or a method whose gate the caller does not pass.
     pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, ServiceError> {
+        self.resolve(request, true).await
+    }
+
+    /// The caller with all its directory roles, whatever token the call presented: for
+    /// `IssueToken`, which puts those roles into the token. Otherwise as
+    /// [`Authenticator::caller`].
+    pub async fn certificate_caller<T>(
+        &self,
+        request: &tonic::Request<T>,
+    ) -> Result<Caller, ServiceError> {
+        self.resolve(request, false).await
+    }
+
+    async fn resolve<T>(
+        &self,
+        request: &tonic::Request<T>,
+        use_token: bool,
+    ) -> Result<Caller, ServiceError> {
         let info =
             request
                 .extensions()
@@ -103,21 +110,22 @@ impl Authenticator {
             ));
         }
         let audit = request.extensions().get::<crate::AuditContext>();
-        let token = self.token(request, &identity)?;
-        if let (Some(audit), Some(token)) = (audit, &token) {
-            audit.set_token_id(&token.claims.jti);
-        }
         let (directory_roles, agency_kind, suspended, groups) =
             self.directory_entry(&identity).await?;
-        let roles: Vec<Role> = match &token {
-            Some(token) => directory_roles
+        let roles: Vec<Role> = if use_token {
+            let token = self.token(request, &identity)?;
+            if let (Some(audit), Some(token)) = (audit, &token) {
+                audit.set_token_id(&token.claims.jti);
+            }
+            directory_roles
                 .into_iter()
-                .filter(|role| token.roles.contains(role))
-                .collect(),
-            None => directory_roles
-                .into_iter()
-                .filter(|role| *role == Role::System)
-                .collect(),
+                .filter(|role| match &token {
+                    Some(token) => token.roles.contains(role),
+                    None => *role == Role::System,
+                })
+                .collect()
+        } else {
+            directory_roles
         };
         if let Some(audit) = audit {
             audit.set_roles(&roles);
@@ -142,40 +150,6 @@ impl Authenticator {
             .unwrap_or_default();
         liaison_auth::check_gate(caller, &method)?;
         Ok(())
-    }
-
-    /// The caller's directory roles (all of them, whatever the call presented), for
-    /// `IssueToken`. Same checks as [`Authenticator::caller`] but no token is looked at.
-    pub async fn certificate_caller<T>(
-        &self,
-        request: &tonic::Request<T>,
-    ) -> Result<Caller, ServiceError> {
-        let info =
-            request
-                .extensions()
-                .get::<ConnectionInfo>()
-                .ok_or(ServiceError::Unauthenticated(
-                    IdentityError::NoCertificate.to_string(),
-                ))?;
-        let identity = info.identity.as_ref().clone()?;
-        if self.access.revocations.is_revoked(&identity) {
-            return Err(ServiceError::Unauthenticated(
-                "the client certificate has been revoked".into(),
-            ));
-        }
-        let (roles, agency_kind, suspended, groups) = self.directory_entry(&identity).await?;
-        if let Some(audit) = request.extensions().get::<crate::AuditContext>() {
-            audit.set_roles(&roles);
-        }
-        let caller = Caller::new(
-            identity,
-            roles,
-            agency_kind == AgencyKind::Hub,
-            suspended,
-            groups,
-        );
-        Self::check_gate(request, &caller)?;
-        Ok(caller)
     }
 
     fn token<T>(

@@ -20,7 +20,7 @@ use liaison_auth::{Caller, PeerIdentity};
 use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
 use liaison_proto::v1::{self, directory_service_server};
 use liaison_rpc::{
-    AccessControl, AuditContext, Authenticator, ServiceError, page_size, request_id, to_timestamp,
+    AccessControl, AuditContext, Authenticator, ServiceError, page_size, to_timestamp,
 };
 use liaison_store::{AgencyRecord, DirectoryChange, DirectoryWrite, SharingGroupRecord, Store};
 use tonic::{Request, Response, Status};
@@ -116,10 +116,7 @@ impl DirectoryService {
         suspended: bool,
     ) -> Result<v1::Agency, ServiceError> {
         let caller = self.auth.caller(request).await?;
-        let mut violations = Violations::new();
-        request_id(request_id_value, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(request_id_value);
         let id = operator::agency_id(&mut violations, "agency_id", agency_id);
         operator::text(&mut violations, "reason", reason);
         violations.into_result(|| ())?;
@@ -182,10 +179,7 @@ impl DirectoryService {
         create: bool,
     ) -> Result<v1::SharingGroup, ServiceError> {
         let caller = self.auth.caller(request).await?;
-        let mut violations = Violations::new();
-        request_id(request_id_value, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(request_id_value);
         // A created group's id is the server's, derived from the request so that a retry
         // names the same group.
         let made_id = create.then(|| {
@@ -497,10 +491,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
     ) -> Result<Response<v1::RegisterAgencyResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         let message = request.get_ref();
-        let mut violations = Violations::new();
-        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(&message.request_id);
         let known_state = match message
             .agency
             .as_ref()
@@ -583,10 +574,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
     ) -> Result<Response<v1::RegisterCertificateResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         let message = request.get_ref();
-        let mut violations = Violations::new();
-        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(&message.request_id);
         let der = pem_certificate(&message.certificate_pem);
         let identity = match &der {
             None => {
@@ -687,10 +675,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
     ) -> Result<Response<v1::RevokeCertificateResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         let message = request.get_ref();
-        let mut violations = Violations::new();
-        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(&message.request_id);
         let fingerprint = operator::fingerprint(
             &mut violations,
             "certificate_sha256",
@@ -730,10 +715,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
     ) -> Result<Response<v1::AssignRolesResponse>, Status> {
         let caller = self.auth.caller(&request).await?;
         let message = request.get_ref();
-        let mut violations = Violations::new();
-        request_id(&message.request_id, "request_id").unwrap_or_else(|_| {
-            violations.add("request_id", "1 to 128 printable ASCII characters")
-        });
+        let mut violations = operator::violations_with_request_id(&message.request_id);
         let principal =
             operator::principal(&mut violations, "principal", message.principal.as_ref());
         let agency = match &principal {

@@ -32,6 +32,19 @@ fn kind_from_proto(value: i32) -> Option<AgencyKind> {
     }
 }
 
+/// The violations of an operator write, starting with its `request_id`'s.
+pub(crate) fn violations_with_request_id(request_id: &str) -> Violations {
+    let mut violations = Violations::new();
+    if let Err(liaison_rpc::ServiceError::InvalidArgument(bad)) =
+        liaison_rpc::request_id(request_id, "request_id")
+    {
+        for violation in bad {
+            violations.add(violation.field, violation.description);
+        }
+    }
+    violations
+}
+
 /// A required text of at most [`TEXT_MAX`] characters, trimmed.
 pub(crate) fn text(violations: &mut Violations, field: &str, value: &str) -> String {
     let value = value.trim();
