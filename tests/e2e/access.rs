@@ -27,6 +27,7 @@ both!(
     revoked_certificate_is_refused_at_the_handshake_and_its_stream_ends,
     a_changed_crl_applies_without_a_restart,
     operator_requests_are_validated_field_by_field,
+    the_client_refreshes_its_token_before_it_expires,
 );
 
 /// How long a stream may take to end after a revocation: generous, not a timing assertion.
@@ -773,4 +774,42 @@ fn bad_fields(status: &tonic::Status) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+async fn the_client_refreshes_its_token_before_it_expires(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let hub = hub
+        .restart_with(|config| config.access.token_lifetime = Duration::from_secs(2))
+        .await?;
+    let officer = hub.client("SI-POLICIJA", "officer").await?;
+    let mut directory = officer.directory();
+    directory.who_am_i(v1::WhoAmIRequest {}).await?;
+    // Past three quarters of the lifetime the next call fetches a new token first.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let me = directory.who_am_i(v1::WhoAmIRequest {}).await?.into_inner();
+    assert!(
+        !roles(&me).is_empty(),
+        "the call after the refresh lost its roles"
+    );
+    let issued = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let rows = hub.store().audit_records(0, 10_000).await?;
+            let count = rows
+                .iter()
+                .filter(|row| {
+                    row.record.contains("DirectoryService/IssueToken\"")
+                        && row.record.contains("SI-POLICIJA")
+                        && row.record.contains("\"outcome\":0")
+                })
+                .count();
+            if count >= 2 {
+                return anyhow::Ok(count);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the client did not fetch a second token"))??;
+    assert_eq!(issued, 2, "one token, then exactly one refresh");
+    hub.stop().await
 }
