@@ -8,6 +8,7 @@ mod audit;
 mod directory;
 mod indicators;
 mod lifecycle;
+mod limits;
 mod restart;
 mod subscribe;
 mod tls;
