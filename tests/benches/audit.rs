@@ -14,7 +14,7 @@ use liaison_audit::{AuditRecord, ProofTree};
 use liaison_core::Timestamp;
 use liaison_proto::v1;
 use liaison_store::Store;
-use liaison_testkit::{Backend, TestHub};
+use liaison_testkit::{Backend, Limits, TestHub};
 use sqlx::Connection;
 
 const RECORDS: usize = 50_000;
@@ -111,7 +111,12 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 
 /// WhoAmI latency over mutual TLS, p50 and p99.
 async fn latency(backend: Backend, audit_calls: bool) -> anyhow::Result<(Duration, Duration)> {
-    let hub = TestHub::start_with(backend, audit_calls).await?;
+    // One principal makes every call: no rate limit here.
+    let limits = Limits {
+        rate_limit_per_second: 0,
+        ..Limits::default()
+    };
+    let hub = TestHub::start_configured(backend, audit_calls, limits).await?;
     let mut directory = hub.client("UA-CERT", "feed").await?.directory();
     for _ in 0..200 {
         directory.who_am_i(v1::WhoAmIRequest {}).await?;

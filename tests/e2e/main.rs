@@ -10,6 +10,7 @@ mod authorization;
 mod directory;
 mod indicators;
 mod lifecycle;
+mod limits;
 mod restart;
 mod subscribe;
 mod tls;

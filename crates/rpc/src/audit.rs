@@ -17,7 +17,7 @@ use liaison_core::{AgencyId, Role, Timestamp};
 use liaison_store::Store;
 use tonic::{Status, body::Body};
 
-use crate::{ConnectionInfo, ServiceError};
+use crate::{ConnectionInfo, ServiceError, limits::Refused};
 
 /// The metadata key of the caller's justification: a case reference or legal basis.
 pub const PURPOSE_HEADER: &str = "x-liaison-purpose";
@@ -297,6 +297,7 @@ where
         + Send
         + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     ReqBody: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -320,10 +321,31 @@ where
         if !self.enabled {
             context.with(|state| state.enabled = false);
         }
+        // A call the rate limiter refused (the first of an episode; see crate::limits) is
+        // recorded here and answered without reaching a handler.
+        if let Some(refused) = request.extensions_mut().remove::<Refused>() {
+            context.finish(
+                &self.store,
+                refused.code as i32,
+                Some(refused.message.clone()),
+            );
+            return Box::pin(std::future::ready(Ok(refused.status().into_http())));
+        }
         request.extensions_mut().insert(context.clone());
         let store = self.store.clone();
         Box::pin(async move {
-            let response = inner.call(request).await?;
+            // Dropped before the handler answered: the client cancelled the call, or its
+            // grpc-timeout passed (tonic then answers CANCELLED "Timeout expired").
+            let mut unanswered = Unanswered(Some((context.clone(), store.clone())));
+            let response = inner.call(request).await;
+            unanswered.0 = None;
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    context.finish(&store, tonic::Code::Unknown as i32, None);
+                    return Err(error);
+                }
+            };
             // A trailers-only response (an error) carries its status in the headers.
             if let Some(code) = grpc_status(response.headers()) {
                 context.finish(&store, code, grpc_message(response.headers()));
@@ -372,6 +394,17 @@ pub fn percent_decode(raw: &str) -> String {
         }
     }
     String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// Records a call as CANCELLED if it is dropped before its handler answered.
+struct Unanswered(Option<(AuditContext, Store)>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some((context, store)) = self.0.take() {
+            context.finish(&store, tonic::Code::Cancelled as i32, None);
+        }
+    }
 }
 
 /// A response body that records the call when its trailers pass, or when it is dropped

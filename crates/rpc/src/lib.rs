@@ -7,6 +7,8 @@
 //! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
 //!   for bad input and safe messages;
 //! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
+//! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit and the cap on
+//!   how long a call may take to answer;
 //! - conversions between prost and domain values that several services need.
 
 mod audit;
@@ -23,3 +25,8 @@ pub use revocation::Revocations;
 
 mod shutdown;
 pub use shutdown::Shutdown;
+
+mod limits;
+pub use limits::{
+    DeadlineLayer, DeadlineMiddleware, RateLimit, RateLimitLayer, RateLimitMiddleware, grpc_timeout,
+};

@@ -15,9 +15,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use liaison::{
-    AccessConfig, DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki,
-};
+use liaison::{AccessConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki};
+pub use liaison::{DatabaseConfig, Limits};
 use liaison_client::{Client, ClientConfig};
 use liaison_core::Federation;
 use liaison_pki::{CertificateAuthority, DevPkiPaths, IssuedCertificate};
@@ -81,6 +80,20 @@ impl TestHub {
     /// Starts a hub that records calls in its audit log or, for benchmarks of what
     /// auditing costs, does not.
     pub async fn start_with(backend: Backend, audit_calls: bool) -> anyhow::Result<Self> {
+        Self::start_configured(backend, audit_calls, Limits::default()).await
+    }
+
+    /// Starts a hub with the given limits (message sizes, streams, rates, deadlines).
+    pub async fn start_with_limits(backend: Backend, limits: Limits) -> anyhow::Result<Self> {
+        Self::start_configured(backend, true, limits).await
+    }
+
+    /// Starts a hub with every setting a test may choose.
+    pub async fn start_configured(
+        backend: Backend,
+        audit_calls: bool,
+        limits: Limits,
+    ) -> anyhow::Result<Self> {
         if std::env::var_os("LIAISON_LOG").is_some() {
             liaison_telemetry::init(liaison_telemetry::LogFormat::Text, "info");
         }
@@ -110,6 +123,7 @@ impl TestHub {
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             audit_calls,
+            limits,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         config.access.token_key = pki.token_key.clone();
@@ -153,6 +167,11 @@ impl TestHub {
     /// The development PKI's files.
     pub fn pki(&self) -> &DevPkiPaths {
         &self.pki
+    }
+
+    /// The hub's configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
     }
 
     /// The hub's data directory.

@@ -4,7 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use liaison::{
-    DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Secret, TlsFiles, config::ConfigFile,
+    DatabaseConfig, EXAMPLE_FEDERATION, HubConfig, Limits, Secret, TlsFiles,
+    config::{ConfigFile, LimitsSection},
     dev::ensure_dev_pki,
 };
 use liaison_core::Federation;
@@ -134,6 +135,91 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "LIAISON_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
+    #[command(flatten)]
+    pub limits: Box<LimitArgs>,
+}
+
+/// Limits against abuse; each is also a key of the configuration file's `[limits]`
+/// section (without the leading dashes, with underscores).
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Limits against abuse")]
+pub struct LimitArgs {
+    /// Largest request message in bytes, after decompression [default: 4194304]
+    #[arg(long, env = "LIAISON_MAX_DECODED_MESSAGE_BYTES")]
+    pub max_decoded_message_bytes: Option<usize>,
+    /// Largest response message in bytes [default: 4194304]
+    #[arg(long, env = "LIAISON_MAX_ENCODED_MESSAGE_BYTES")]
+    pub max_encoded_message_bytes: Option<usize>,
+    /// HTTP/2 streams (calls) open at once per connection [default: 100]
+    #[arg(long, env = "LIAISON_MAX_CONCURRENT_STREAMS")]
+    pub max_concurrent_streams: Option<u32>,
+    /// Connections open at once; further ones are closed when accepted [default: 1024]
+    #[arg(long, env = "LIAISON_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Calls per second per principal, sustained; 0 turns the rate limit off [default: 50]
+    #[arg(long, env = "LIAISON_RATE_LIMIT_PER_SECOND")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Calls per principal at once above the sustained rate [default: 100]
+    #[arg(long, env = "LIAISON_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// Seconds a call may take to answer (a unary call: all of it) [default: 60]
+    #[arg(long, env = "LIAISON_MAX_CALL_SECONDS")]
+    pub max_call_seconds: Option<u64>,
+    /// Seconds of silence before the hub pings a connection (HTTP/2 PING) [default: 30]
+    #[arg(long, env = "LIAISON_KEEPALIVE_INTERVAL_SECONDS")]
+    pub keepalive_interval_seconds: Option<u64>,
+    /// Seconds to wait for a ping's answer before closing the connection [default: 10]
+    #[arg(long, env = "LIAISON_KEEPALIVE_TIMEOUT_SECONDS")]
+    pub keepalive_timeout_seconds: Option<u64>,
+    /// Streams a client may open and reset before they are accepted, then GOAWAY (CVE-2023-44487) [default: 32]
+    #[arg(long, env = "LIAISON_MAX_PENDING_RESET_STREAMS")]
+    pub max_pending_reset_streams: Option<usize>,
+    /// Largest request header block in bytes [default: 16384]
+    #[arg(long, env = "LIAISON_MAX_HEADER_LIST_BYTES")]
+    pub max_header_list_bytes: Option<u32>,
+    /// Largest HTTP/2 frame accepted in bytes, 16384 to 16777215 [default: 16384]
+    #[arg(long, env = "LIAISON_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: Option<u32>,
+}
+
+/// Merges the limits from flags and environment over the file's `[limits]` over the
+/// defaults, and checks them.
+pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, String> {
+    let default = Limits::default();
+    macro_rules! pick {
+        ($key:ident) => {
+            args.$key.or(file.$key)
+        };
+    }
+    let seconds =
+        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    let limits = Limits {
+        max_decoded_message_bytes: pick!(max_decoded_message_bytes)
+            .unwrap_or(default.max_decoded_message_bytes),
+        max_encoded_message_bytes: pick!(max_encoded_message_bytes)
+            .unwrap_or(default.max_encoded_message_bytes),
+        max_concurrent_streams: pick!(max_concurrent_streams)
+            .unwrap_or(default.max_concurrent_streams),
+        max_connections: pick!(max_connections).unwrap_or(default.max_connections),
+        rate_limit_per_second: pick!(rate_limit_per_second)
+            .unwrap_or(default.rate_limit_per_second),
+        rate_limit_burst: pick!(rate_limit_burst).unwrap_or(default.rate_limit_burst),
+        max_call_duration: seconds(pick!(max_call_seconds), default.max_call_duration),
+        keepalive_interval: seconds(
+            pick!(keepalive_interval_seconds),
+            default.keepalive_interval,
+        ),
+        keepalive_timeout: seconds(pick!(keepalive_timeout_seconds), default.keepalive_timeout),
+        max_pending_reset_streams: pick!(max_pending_reset_streams)
+            .unwrap_or(default.max_pending_reset_streams),
+        max_header_list_bytes: pick!(max_header_list_bytes)
+            .unwrap_or(default.max_header_list_bytes),
+        max_frame_bytes: pick!(max_frame_bytes).unwrap_or(default.max_frame_bytes),
+    };
+    limits
+        .validate()
+        .map_err(|error| format!("limits: {error}"))?;
+    Ok(limits)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -185,6 +271,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
             }
         },
     };
+    let limits = limits_config(*args.limits, file.limits)?;
     let federation_toml =
         match args.federation.or(file.federation) {
             Some(path) => std::fs::read_to_string(&path)
@@ -288,6 +375,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
         handshake_timeout: Duration::from_secs(10),
         audit_calls: true,
+        limits,
     })
 }
 
@@ -521,6 +609,226 @@ mod tests {
         );
         assert!(config.tls.ca_cert.exists(), "--dev creates the PKI");
         assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
+    }
+
+    /// Every limit: its `[limits]` key, a value other than the default, and where the
+    /// value lands in [`Limits`].
+    const LIMIT_KEYS: [&str; 12] = [
+        "max_decoded_message_bytes",
+        "max_encoded_message_bytes",
+        "max_concurrent_streams",
+        "max_connections",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "max_call_seconds",
+        "keepalive_interval_seconds",
+        "keepalive_timeout_seconds",
+        "max_pending_reset_streams",
+        "max_header_list_bytes",
+        "max_frame_bytes",
+    ];
+
+    /// Distinct non-default values, the n-th for the n-th key (`seed` shifts them).
+    fn limit_value(index: usize, seed: u64) -> u64 {
+        let base = match LIMIT_KEYS[index] {
+            "max_frame_bytes" => 20_000,
+            "max_decoded_message_bytes" | "max_encoded_message_bytes" => 5_000_000,
+            "max_header_list_bytes" => 5_000,
+            _ => 3,
+        };
+        base + seed * 100 + index as u64
+    }
+
+    fn limits_as_numbers(limits: &Limits) -> [u64; 12] {
+        [
+            limits.max_decoded_message_bytes as u64,
+            limits.max_encoded_message_bytes as u64,
+            limits.max_concurrent_streams.into(),
+            limits.max_connections as u64,
+            limits.rate_limit_per_second.into(),
+            limits.rate_limit_burst.into(),
+            limits.max_call_duration.as_secs(),
+            limits.keepalive_interval.as_secs(),
+            limits.keepalive_timeout.as_secs(),
+            limits.max_pending_reset_streams as u64,
+            limits.max_header_list_bytes.into(),
+            limits.max_frame_bytes.into(),
+        ]
+    }
+
+    fn limits_from(cli: &[String], file: &str) -> Result<Limits, String> {
+        let mut argv = vec!["liaison".to_owned(), "serve".to_owned()];
+        argv.extend(cli.iter().cloned());
+        let cli = Cli::try_parse_from(argv).map_err(|error| error.to_string())?;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        let file: ConfigFile = toml::from_str(file).map_err(|error| error.to_string())?;
+        limits_config(*args.limits, file.limits)
+    }
+
+    #[test]
+    fn every_limit_has_a_flag_an_environment_variable_and_a_key() {
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        for key in LIMIT_KEYS {
+            let flag = key.replace('_', "-");
+            let arg = serve
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(flag.as_str()))
+                .unwrap_or_else(|| panic!("no --{flag}"));
+            let variable = format!("LIAISON_{}", key.to_ascii_uppercase());
+            assert_eq!(
+                arg.get_env().map(|env| env.to_string_lossy().into_owned()),
+                Some(variable)
+            );
+            let text = format!("[limits]\n{key} = 5\n");
+            toml::from_str::<ConfigFile>(&text).unwrap_or_else(|error| panic!("{key}: {error}"));
+        }
+        assert!(
+            toml::from_str::<ConfigFile>("[limits]\nmax_conections = 5\n").is_err(),
+            "a misspelt limit must be refused"
+        );
+    }
+
+    #[test]
+    fn the_example_configuration_shows_the_default_limits() {
+        let file = ConfigFile::load(&deploy_dir().join("liaison.example.toml")).unwrap();
+        let limits = limits_config(LimitArgs::default(), file.limits).unwrap();
+        assert_eq!(limits, Limits::default());
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        assert_eq!(limits_from(&[], "").unwrap(), Limits::default());
+        let limits = Limits::default();
+        assert_eq!(limits.max_decoded_message_bytes, 4 * 1024 * 1024);
+        assert_eq!(limits.max_concurrent_streams, 100);
+        assert_eq!(limits.rate_limit_per_second, 50);
+        assert_eq!(limits.max_call_duration, Duration::from_secs(60));
+        limits.validate().unwrap();
+    }
+
+    #[test]
+    fn each_limit_comes_from_the_file_and_each_flag_beats_the_file() {
+        let file: String = std::iter::once("[limits]\n".to_owned())
+            .chain(
+                LIMIT_KEYS
+                    .iter()
+                    .enumerate()
+                    .map(|(index, key)| format!("{key} = {}\n", limit_value(index, 0))),
+            )
+            .collect();
+        let from_file = limits_from(&[], &file).unwrap();
+        let expected: Vec<u64> = (0..12).map(|index| limit_value(index, 0)).collect();
+        assert_eq!(limits_as_numbers(&from_file).to_vec(), expected);
+        assert_ne!(from_file, Limits::default());
+
+        let flags: Vec<String> = LIMIT_KEYS
+            .iter()
+            .enumerate()
+            .flat_map(|(index, key)| {
+                [
+                    format!("--{}", key.replace('_', "-")),
+                    limit_value(index, 1).to_string(),
+                ]
+            })
+            .collect();
+        let from_flags = limits_from(&flags, &file).unwrap();
+        let expected: Vec<u64> = (0..12).map(|index| limit_value(index, 1)).collect();
+        assert_eq!(limits_as_numbers(&from_flags).to_vec(), expected);
+    }
+
+    #[test]
+    fn each_limit_comes_from_the_environment_between_flags_and_file() {
+        // clap reads the real environment and std::env::set_var is banned here, so the
+        // test runs itself again as a child process with the variables set.
+        const CHILD: &str = "LIAISON_TEST_LIMITS_CHILD";
+        const NAME: &str =
+            "cli::tests::each_limit_comes_from_the_environment_between_flags_and_file";
+        if std::env::var_os(CHILD).is_some() {
+            // The file sets every limit; the environment every one but the first; a flag
+            // the second.
+            let file: String = std::iter::once("[limits]\n".to_owned())
+                .chain(
+                    LIMIT_KEYS
+                        .iter()
+                        .enumerate()
+                        .map(|(index, key)| format!("{key} = {}\n", limit_value(index, 0))),
+                )
+                .collect();
+            let flags = [
+                "--max-encoded-message-bytes".to_owned(),
+                limit_value(1, 2).to_string(),
+            ];
+            let limits = limits_from(&flags, &file).unwrap();
+            let mut expected: Vec<u64> = (0..12).map(|index| limit_value(index, 1)).collect();
+            expected[0] = limit_value(0, 0);
+            expected[1] = limit_value(1, 2);
+            assert_eq!(limits_as_numbers(&limits).to_vec(), expected);
+            println!("{CHILD}: checked");
+            return;
+        }
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", NAME, "--nocapture", "--test-threads=1"]);
+        child.env(CHILD, "1");
+        for (index, key) in LIMIT_KEYS.iter().enumerate() {
+            let variable = format!("LIAISON_{}", key.to_ascii_uppercase());
+            if index == 0 {
+                child.env_remove(variable);
+            } else {
+                child.env(variable, limit_value(index, 1).to_string());
+            }
+        }
+        let output = child.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("{CHILD}: checked")),
+            "the child test did not run:\n{stdout}\n{stderr}"
+        );
+    }
+
+    #[test]
+    fn limits_out_of_range_are_named() {
+        for (flag, value, named) in [
+            (
+                "--max-decoded-message-bytes",
+                "100",
+                "max_decoded_message_bytes",
+            ),
+            ("--max-concurrent-streams", "0", "max_concurrent_streams"),
+            ("--max-connections", "0", "max_connections"),
+            ("--rate-limit-burst", "0", "rate_limit_burst"),
+            ("--max-call-seconds", "0", "max_call_seconds"),
+            (
+                "--keepalive-interval-seconds",
+                "0",
+                "keepalive_interval_seconds",
+            ),
+            ("--max-frame-bytes", "1000", "max_frame_bytes"),
+            ("--max-frame-bytes", "16777216", "max_frame_bytes"),
+            ("--max-header-list-bytes", "10", "max_header_list_bytes"),
+        ] {
+            let error = limits_from(&[flag.to_owned(), value.to_owned()], "").unwrap_err();
+            assert!(error.contains(named), "{flag} {value}: {error}");
+        }
+        // A rate of zero turns the limit off, and then the burst does not matter.
+        let off = limits_from(
+            &[
+                "--rate-limit-per-second".into(),
+                "0".into(),
+                "--rate-limit-burst".into(),
+                "0".into(),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(off.rate_limit_per_second, 0);
+        // Not a number: clap names the flag.
+        let error = limits_from(&["--max-connections".into(), "many".into()], "").unwrap_err();
+        assert!(error.contains("--max-connections"), "{error}");
     }
 
     #[test]

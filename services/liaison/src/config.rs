@@ -116,6 +116,134 @@ pub struct HubConfig {
     /// Record every call in the audit log. Always true for a real hub; false only for
     /// benchmarks that measure what auditing costs (not settable from flags or files).
     pub audit_calls: bool,
+    /// Limits against abuse: message sizes, streams, connections, rates, deadlines.
+    pub limits: Limits,
+}
+
+/// Limits against abuse, each settable as a flag, a `LIAISON_*` variable or a key of the
+/// configuration file's `[limits]` section. The defaults suit a production hub serving a
+/// few dozen agencies' systems and officers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request message accepted, in bytes, measured **after** decompression: a
+    /// gzip-compressed message that inflates past it is refused (RESOURCE_EXHAUSTED), an
+    /// uncompressed one larger than it OUT_OF_RANGE, before it is buffered. Default 4 MiB.
+    pub max_decoded_message_bytes: usize,
+    /// Largest response message sent, in bytes (before compression); a larger one ends
+    /// the call with OUT_OF_RANGE. Default 4 MiB, what gRPC clients accept by default.
+    pub max_encoded_message_bytes: usize,
+    /// HTTP/2 streams (calls) open at once on one connection
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS); a client's further calls wait. Default 100.
+    pub max_concurrent_streams: u32,
+    /// Connections open at once, TLS handshakes included; a further connection is closed
+    /// as soon as it is accepted. Default 1024.
+    pub max_connections: usize,
+    /// Calls a second one principal may make in the long run; 0 turns the rate limit
+    /// off. Calls over it are answered RESOURCE_EXHAUSTED with a RetryInfo. Default 50.
+    pub rate_limit_per_second: u32,
+    /// Calls one principal may make at once above the sustained rate (the token bucket's
+    /// size). Default 100.
+    pub rate_limit_burst: u32,
+    /// Longest a call may take to answer: the whole call for unary and client-streaming
+    /// calls, the time until the stream starts for server-streaming ones. A client's
+    /// shorter grpc-timeout wins. Answered DEADLINE_EXCEEDED. Default 60 s.
+    pub max_call_duration: Duration,
+    /// How long a connection may be silent before the hub sends an HTTP/2 PING. Default
+    /// 30 s.
+    pub keepalive_interval: Duration,
+    /// How long the hub waits for the PING's acknowledgement before it closes the
+    /// connection (a dead peer, or one that stopped reading). Default 10 s.
+    pub keepalive_timeout: Duration,
+    /// Streams a client may open and reset before the hub accepted them, before the
+    /// connection is closed with GOAWAY (the HTTP/2 rapid-reset attack, CVE-2023-44487).
+    /// Default 32.
+    pub max_pending_reset_streams: usize,
+    /// Largest header block of a request, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+    /// Default 16 KiB.
+    pub max_header_list_bytes: u32,
+    /// Largest HTTP/2 frame the hub accepts, in bytes (SETTINGS_MAX_FRAME_SIZE), between
+    /// 16 384 and 16 777 215. Default 16 384.
+    pub max_frame_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_decoded_message_bytes: 4 * 1024 * 1024,
+            max_encoded_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_streams: 100,
+            max_connections: 1024,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            max_call_duration: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_pending_reset_streams: 32,
+            max_header_list_bytes: 16 * 1024,
+            max_frame_bytes: 16 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit leaves the hub usable; names the first that does not.
+    pub fn validate(&self) -> Result<(), String> {
+        let at_least = |name: &str, value: u64, minimum: u64| {
+            if value < minimum {
+                Err(format!("{name} must be at least {minimum} (it is {value})"))
+            } else {
+                Ok(())
+            }
+        };
+        let bytes = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+        at_least(
+            "max_decoded_message_bytes",
+            bytes(self.max_decoded_message_bytes),
+            4096,
+        )?;
+        at_least(
+            "max_encoded_message_bytes",
+            bytes(self.max_encoded_message_bytes),
+            4096,
+        )?;
+        at_least(
+            "max_concurrent_streams",
+            self.max_concurrent_streams.into(),
+            1,
+        )?;
+        at_least("max_connections", bytes(self.max_connections), 1)?;
+        if self.rate_limit_per_second > 0 {
+            at_least("rate_limit_burst", self.rate_limit_burst.into(), 1)?;
+        }
+        at_least("max_call_seconds", self.max_call_duration.as_secs(), 1)?;
+        at_least(
+            "keepalive_interval_seconds",
+            self.keepalive_interval.as_secs(),
+            1,
+        )?;
+        at_least(
+            "keepalive_timeout_seconds",
+            self.keepalive_timeout.as_secs(),
+            1,
+        )?;
+        at_least(
+            "max_pending_reset_streams",
+            bytes(self.max_pending_reset_streams),
+            1,
+        )?;
+        at_least(
+            "max_header_list_bytes",
+            self.max_header_list_bytes.into(),
+            4096,
+        )?;
+        if !(16_384..=16_777_215).contains(&self.max_frame_bytes) {
+            return Err(format!(
+                "max_frame_bytes must be between 16384 and 16777215 (it is {})",
+                self.max_frame_bytes
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The TOML configuration file. Every key is optional; unknown keys are an error, so a
@@ -148,6 +276,40 @@ pub struct ConfigFile {
     pub tls: TlsSection,
     /// `shutdown_grace_seconds = 20`.
     pub shutdown_grace_seconds: Option<u64>,
+    /// `[limits]` section.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// The `[limits]` section of the configuration file; see [`Limits`] for each key's
+/// meaning and default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Bytes, after decompression.
+    pub max_decoded_message_bytes: Option<usize>,
+    /// Bytes.
+    pub max_encoded_message_bytes: Option<usize>,
+    /// Streams per connection.
+    pub max_concurrent_streams: Option<u32>,
+    /// Connections.
+    pub max_connections: Option<usize>,
+    /// Calls per second per principal; 0 turns the rate limit off.
+    pub rate_limit_per_second: Option<u32>,
+    /// Calls.
+    pub rate_limit_burst: Option<u32>,
+    /// Seconds.
+    pub max_call_seconds: Option<u64>,
+    /// Seconds.
+    pub keepalive_interval_seconds: Option<u64>,
+    /// Seconds.
+    pub keepalive_timeout_seconds: Option<u64>,
+    /// Streams.
+    pub max_pending_reset_streams: Option<usize>,
+    /// Bytes.
+    pub max_header_list_bytes: Option<u32>,
+    /// Bytes.
+    pub max_frame_bytes: Option<u32>,
 }
 
 /// The `[tls]` section of the configuration file.

@@ -3,14 +3,21 @@
 //! The stack a call passes through, outermost first:
 //! 1. TCP accept and TLS 1.3 handshake with a verified client certificate (`tls.rs`);
 //!    the principal is read from the certificate once per connection.
-//! 2. HTTP/2 with keep-alive and stream limits (tonic's server builder below).
-//! 3. The audit layer: opens the call's audit record and writes it when the call ends,
+//!    At most `max_connections` connections, handshakes included.
+//! 2. HTTP/2 with keep-alive, stream, header and frame limits (tonic's server builder
+//!    below).
+//! 3. The per-principal rate limit (`liaison_rpc::RateLimitLayer`): calls over it are
+//!    answered RESOURCE_EXHAUSTED before anything is recorded or looked up.
+//! 4. The audit layer: opens the call's audit record and writes it when the call ends,
 //!    unless the handler already committed it with the data it touched.
-//! 4. The service's handler, which asks `liaison-rpc`'s `Authenticator` for the caller
+//! 5. The deadline (`liaison_rpc::DeadlineLayer`): a call that has not answered within
+//!    `max_call_duration` ends DEADLINE_EXCEEDED.
+//! 6. Message decoding, with the size limits, gzip and prost's recursion limit.
+//! 7. The service's handler, which asks `liaison-rpc`'s `Authenticator` for the caller
 //!    (roles and memberships from the directory) and `liaison-auth`'s policy for a decision.
-//! 5. The store, in one transaction with the outbox row that feeds the streams.
+//! 8. The store, in one transaction with the outbox row that feeds the streams.
 
-use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use liaison_audit::SigningKey;
 use liaison_audit_service::AuditServiceImpl;
@@ -21,11 +28,13 @@ use liaison_directory::{CertificateCheck, DirectoryService};
 use liaison_indicators::IndicatorService;
 use liaison_mla::MlaServiceImpl;
 use liaison_proto::v1;
-use liaison_rpc::{AccessControl, AuditLayer, Revocations, Shutdown};
+use liaison_rpc::{
+    AccessControl, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer, Revocations, Shutdown,
+};
 use liaison_store::{Store, StoreError};
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Server;
+use tonic::{codec::CompressionEncoding, transport::Server};
 
 use crate::{DatabaseConfig, HubConfig, tls};
 
@@ -78,6 +87,9 @@ pub enum HubError {
         /// What is wrong.
         reason: String,
     },
+    /// A limit is out of range.
+    #[error("limits: {0}")]
+    Limits(String),
     /// The gRPC server failed.
     #[error("server: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -95,6 +107,7 @@ impl Hub {
     /// into the directory and binds the listener. Nothing is served until
     /// [`BoundHub::serve`].
     pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
+        config.limits.validate().map_err(HubError::Limits)?;
         let federation = Federation::from_toml(&config.federation_toml)?;
         let revocations = Revocations::new();
         let (tls_config, verifier) = tls::server_config(
@@ -250,6 +263,7 @@ impl BoundHub {
             self.tls_config,
             self.trust_domain.clone(),
             self.config.handshake_timeout,
+            self.config.limits.max_connections,
             connections,
         ));
 
@@ -265,45 +279,77 @@ impl BoundHub {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
 
+        let limits = &self.config.limits;
+        // Per service: the size limits and gzip-compressed requests. tonic (0.14,
+        // `codec/decode.rs`, `StreamingInner::decode_chunk`) checks the length prefix
+        // against `max_decoding_message_size` before buffering a message, and inflates a
+        // compressed one into a buffer limited to that same size (`codec/compression.rs`,
+        // `decompress`), answering RESOURCE_EXHAUSTED when it would grow past it: the limit
+        // applies to the decompressed size, so a gzip bomb is refused after at most that
+        // many bytes. prost's recursion limit (100 nested messages or groups) is left on:
+        // no crate enables its `no-recursion-limit` feature.
+        macro_rules! limited {
+            ($server:expr) => {
+                $server
+                    .max_decoding_message_size(limits.max_decoded_message_bytes)
+                    .max_encoding_message_size(limits.max_encoded_message_bytes)
+                    .accept_compressed(CompressionEncoding::Gzip)
+            };
+        }
+
         let router = Server::builder()
+            // Outermost: the per-principal rate limit, before anything is recorded or
+            // looked up, so that a flood costs no database writes (see liaison_rpc::limits).
+            .layer(RateLimitLayer::new(Some(RateLimit {
+                per_second: limits.rate_limit_per_second,
+                burst: limits.rate_limit_burst,
+            })))
             // Every call leaves an audit record, allowed or denied (see liaison_rpc::audit).
             .layer(if self.config.audit_calls {
                 AuditLayer::new(self.store.clone())
             } else {
                 AuditLayer::disabled(self.store.clone())
             })
-            // Dead peers are found and their streams freed.
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            // A call that does not answer in time ends DEADLINE_EXCEEDED, and is recorded.
+            .layer(DeadlineLayer::new(limits.max_call_duration))
+            // Dead or stalled peers are found and their streams freed.
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             // Bounded streams per connection; pending resets bounded (CVE-2023-44487).
-            .max_concurrent_streams(Some(128))
-            .http2_max_pending_accept_reset_streams(Some(32))
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(
+            .max_concurrent_streams(Some(limits.max_concurrent_streams))
+            .http2_max_pending_accept_reset_streams(Some(limits.max_pending_reset_streams))
+            .http2_max_header_list_size(Some(limits.max_header_list_bytes))
+            .max_frame_size(Some(limits.max_frame_bytes))
+            .add_service(limited!(health_service))
+            .add_service(limited!(reflection))
+            .add_service(limited!(
                 DirectoryService::new(
                     self.store.clone(),
                     self.access.clone(),
                     &self.trust_domain,
                     check_certificate,
                 )
-                .into_server(),
-            )
-            .add_service(
+                .into_server()
+            ))
+            .add_service(limited!(
                 IndicatorService::new(self.store.clone(), self.access.clone(), stop.clone())
-                    .into_server(),
-            )
-            .add_service(MlaServiceImpl::new(self.store.clone(), self.access.clone()).into_server())
-            .add_service(CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server())
-            .add_service(
+                    .into_server()
+            ))
+            .add_service(limited!(
+                MlaServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
+            ))
+            .add_service(limited!(
+                CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
+            ))
+            .add_service(limited!(
                 AuditServiceImpl::new(
                     self.store.clone(),
                     self.access.clone(),
                     &self.audit_key,
                     stop.clone(),
                 )
-                .into_server(),
-            );
+                .into_server()
+            ));
 
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {

@@ -7,7 +7,7 @@ pub mod dev;
 mod hub;
 mod tls;
 
-pub use config::{AccessConfig, DatabaseConfig, HubConfig, Secret, TlsFiles};
+pub use config::{AccessConfig, DatabaseConfig, HubConfig, Limits, Secret, TlsFiles};
 pub use hub::{BoundHub, Hub, HubError};
 
 /// The example federation shipped in `deploy/federation.example.toml`, which `--dev` loads.

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tonic::transport::server::Connected;
@@ -297,6 +297,8 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, HubErr
 pub(crate) struct TlsConnection {
     stream: TlsStream<TcpStream>,
     info: ConnectionInfo,
+    /// One of the `max_connections` slots, freed when the connection is dropped.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Connected for TlsConnection {
@@ -349,16 +351,21 @@ impl AsyncWrite for TlsConnection {
 
 /// Accepts TCP connections and completes TLS handshakes, each in its own task so that a
 /// slow or silent client cannot hold up the others. Verified connections go to `sink`;
-/// failed handshakes are logged and dropped.
+/// failed handshakes are logged and dropped. At most `max_connections` connections
+/// (handshakes included) are open at once: a further one is closed as soon as it is
+/// accepted, and only the first of a run of such refusals is logged.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     trust_domain: String,
     handshake_timeout: Duration,
+    max_connections: usize,
     sink: mpsc::Sender<Result<TlsConnection, io::Error>>,
 ) {
     let acceptor = TlsAcceptor::from(config);
     let trust_domain: Arc<str> = trust_domain.into();
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut refusing = false;
     loop {
         let (tcp, remote_addr) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -372,6 +379,19 @@ pub(crate) async fn accept_loop(
         if sink.is_closed() {
             return;
         }
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if !refusing {
+                tracing::warn!(
+                    peer = %remote_addr,
+                    max_connections,
+                    "connection limit reached: closing new connections until one ends"
+                );
+                refusing = true;
+            }
+            drop(tcp);
+            continue;
+        };
+        refusing = false;
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let sink = sink.clone();
@@ -380,7 +400,12 @@ pub(crate) async fn accept_loop(
             match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
                     let info = connection_info(&stream, remote_addr, &trust_domain);
-                    let _ = sink.send(Ok(TlsConnection { stream, info })).await;
+                    let connection = TlsConnection {
+                        stream,
+                        info,
+                        _slot: slot,
+                    };
+                    let _ = sink.send(Ok(connection)).await;
                 }
                 Ok(Err(error)) => {
                     tracing::info!(peer = %remote_addr, %error, "TLS handshake refused")
