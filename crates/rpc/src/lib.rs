@@ -13,12 +13,14 @@
 
 mod audit;
 mod caller;
+mod clock;
 mod convert;
 mod error;
 mod revocation;
 
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
+pub use clock::Clock;
 pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
 pub use error::ServiceError;
 pub use revocation::Revocations;

@@ -123,6 +123,11 @@ impl TestHub {
             shutdown_grace: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             audit_calls,
+            // Deadline logic follows a clock the test moves (`TestHub::clock`); it starts
+            // at the real time.
+            clock: liaison_rpc::Clock::manual(liaison_core::Timestamp::from_system_time(
+                std::time::SystemTime::now(),
+            )),
             limits,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
@@ -152,6 +157,12 @@ impl TestHub {
             stop: Some(stop),
             task: Some(task),
         })
+    }
+
+    /// The hub's deadline clock: move it with [`liaison_rpc::Clock::advance`] to make
+    /// deadlines pass without sleeping.
+    pub fn clock(&self) -> &liaison_rpc::Clock {
+        &self.config.clock
     }
 
     /// `https://127.0.0.1:PORT`.

@@ -375,6 +375,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(20)),
         handshake_timeout: Duration::from_secs(10),
         audit_calls: true,
+        clock: liaison_rpc::Clock::system(),
         limits,
     })
 }

@@ -118,6 +118,9 @@ pub struct HubConfig {
     pub audit_calls: bool,
     /// Limits against abuse: message sizes, streams, connections, rates, deadlines.
     pub limits: Limits,
+    /// The clock deadlines and escalations follow: the system clock, except in tests,
+    /// which move a manual one (`liaison_rpc::Clock`).
+    pub clock: liaison_rpc::Clock,
 }
 
 /// Limits against abuse, each settable as a flag, a `LIAISON_*` variable or a key of the
