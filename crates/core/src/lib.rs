@@ -14,6 +14,7 @@ pub mod scope;
 pub mod time;
 pub mod tlp;
 pub mod violation;
+mod wallet;
 
 pub use federation::{Federation, FederationError};
 pub use id::{AgencyId, IdError, ObjectId, PrincipalName};

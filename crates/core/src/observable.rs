@@ -116,8 +116,8 @@ pub enum ObservableError {
     Length,
     /// Not a domain name.
     #[error(
-        "not a domain name: labels of a-z, 0-9 and '-' (internationalised names in xn-- form), \
-         at least two labels"
+        "not a domain name: at least two labels of letters, digits and '-' (internationalised \
+         names are accepted and stored in xn-- form)"
     )]
     Domain,
     /// Not an http(s) URL.
@@ -139,7 +139,10 @@ pub enum ObservableError {
     #[error("not a valid IBAN (country code, check digits, account; mod-97 check failed)")]
     Iban,
     /// Not a wallet address.
-    #[error("not a Bitcoin (base58 or bech32) or Ethereum (0x and 40 hex digits) address")]
+    #[error(
+        "not a Bitcoin (base58check, bech32 or bech32m) or Ethereum (0x and 40 hex digits, \
+         EIP-55 checksum when in mixed case) address, or its checksum is wrong"
+    )]
     CryptoWallet,
     /// Wrong hash length or not hex.
     #[error("hash must be {0} hexadecimal characters")]
@@ -220,12 +223,16 @@ impl Observable {
     }
 }
 
+/// Domains: UTS 46 processing (case folding, NFC, mapping) then IDNA 2008 ASCII form, so
+/// `Пример.СРБ` and `xn--e1afmkfd.xn--90a3ac` are one observable; then the LDH rule per
+/// label, at least two labels, a non-numeric top-level label, at most 253 characters.
 fn normalise_domain(value: &str) -> Option<String> {
-    let lower = value
-        .strip_suffix('.')
-        .unwrap_or(value)
-        .to_ascii_lowercase();
-    let labels: Vec<&str> = lower.split('.').collect();
+    let value = value.strip_suffix('.').unwrap_or(value);
+    if value.contains(char::is_whitespace) || value.contains(['/', ':', '@']) {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii_strict(value).ok()?;
+    let labels: Vec<&str> = ascii.split('.').collect();
     let labels_ok = labels.len() >= 2
         && labels.iter().all(|label| {
             (1..=63).contains(&label.len())
@@ -238,56 +245,31 @@ fn normalise_domain(value: &str) -> Option<String> {
         && labels
             .last()
             .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
-    (labels_ok && lower.len() <= 253).then_some(lower)
+    (labels_ok && ascii.len() <= 253).then_some(ascii)
 }
 
-fn normalise_host(host: &str) -> Option<String> {
-    if let Some(inner) = host
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-    {
-        return Ipv6Addr::from_str(inner).ok().map(|ip| format!("[{ip}]"));
-    }
-    if let Ok(ip) = Ipv4Addr::from_str(host) {
-        return Some(ip.to_string());
-    }
-    normalise_domain(host)
-}
-
+/// URLs: WHATWG parsing and serialisation (`url` crate): scheme and host lowercased, the
+/// host in IDNA ASCII form, the default port dropped, dot segments resolved, the path at
+/// least `/`, percent-encoding made consistent. Only http and https, and no credentials
+/// (they hide the real host from a reader).
 fn normalise_url(value: &str) -> Option<String> {
-    let (scheme, rest) = value.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" || value.chars().any(char::is_whitespace) {
+    if value.chars().any(char::is_whitespace) {
         return None;
     }
-    let split_at = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(split_at);
-    if authority.contains('@') {
-        // Credentials in URLs hide the real host from a reader; refuse rather than guess.
+    let url = url::Url::parse(value).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return None;
     }
-    let (host, port) = if authority.starts_with('[') {
-        let close = authority.find(']')?;
-        let (host, after) = authority.split_at(close + 1);
-        match after.strip_prefix(':') {
-            Some(port) => (host, Some(port.parse::<u16>().ok()?)),
-            None if after.is_empty() => (host, None),
-            None => return None,
+    match url.host()? {
+        url::Host::Domain(domain) => {
+            normalise_domain(domain)?;
         }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
-            None => (authority, None),
-        }
-    };
-    let host = normalise_host(host)?;
-    let default_port = if scheme == "http" { 80 } else { 443 };
-    let port = match port {
-        Some(port) if port != default_port => format!(":{port}"),
-        _ => String::new(),
-    };
-    let path = if path.is_empty() { "/" } else { path };
-    Some(format!("{scheme}://{host}{port}{path}"))
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => {}
+    }
+    Some(url.to_string())
 }
 
 fn normalise_email(value: &str) -> Option<String> {
@@ -345,25 +327,7 @@ fn normalise_iban(value: &str) -> Option<String> {
 }
 
 fn normalise_wallet(value: &str) -> Option<String> {
-    if let Some(hex) = value
-        .strip_prefix("0x")
-        .or_else(|| value.strip_prefix("0X"))
-    {
-        return (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| format!("0x{}", hex.to_ascii_lowercase()));
-    }
-    let lower = value.to_ascii_lowercase();
-    if lower.starts_with("bc1") || lower.starts_with("tb1") {
-        let mixed = value != lower && value != value.to_ascii_uppercase();
-        const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-        let data_ok = lower[3..].chars().all(|c| BECH32.contains(c));
-        return (!mixed && data_ok && (14..=74).contains(&lower.len())).then_some(lower);
-    }
-    const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let base58_ok = (25..=35).contains(&value.len())
-        && matches!(value.as_bytes()[0], b'1' | b'3' | b'm' | b'n' | b'2')
-        && value.chars().all(|c| BASE58.contains(c));
-    base58_ok.then(|| value.to_owned())
+    crate::wallet::normalise(value)
 }
 
 fn normalise_hex(value: &str, length: usize) -> Option<String> {
@@ -386,6 +350,8 @@ fn normalise_messenger(value: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn normal(kind: ObservableType, value: &str) -> Result<String, ObservableError> {
@@ -400,6 +366,19 @@ mod tests {
                 Domain,
                 "Bank-Secure.EXAMPLE.com.",
                 "bank-secure.example.com",
+            ),
+            (Domain, "Пример.СРБ", "xn--e1afmkfd.xn--90a3ac"),
+            (Domain, "xn--e1afmkfd.xn--90a3ac", "xn--e1afmkfd.xn--90a3ac"),
+            (Domain, "bankas.LV", "bankas.lv"),
+            (
+                Url,
+                "https://Пример.СРБ/вход?код=1",
+                "https://xn--e1afmkfd.xn--90a3ac/%D0%B2%D1%85%D0%BE%D0%B4?%D0%BA%D0%BE%D0%B4=1",
+            ),
+            (
+                Url,
+                "http://example.com/a/./b/../c",
+                "http://example.com/a/c",
             ),
             (
                 Url,
@@ -446,15 +425,77 @@ mod tests {
     }
 
     #[test]
+    fn internationalised_domains_are_stored_in_ascii_and_decode_back() {
+        for (input, unicode) in [
+            ("Ngân-Hàng.VN", "ngân-hàng.vn"),
+            ("šveicarijas-banka.lv", "šveicarijas-banka.lv"),
+            ("ПРИВАТ-БЕЗПЕКА.укр", "приват-безпека.укр"),
+        ] {
+            let stored = normal(ObservableType::Domain, input).unwrap();
+            assert!(stored.is_ascii() && stored.contains("xn--"), "{stored}");
+            let (decoded, errors) = idna::domain_to_unicode(&stored);
+            assert!(errors.is_ok());
+            assert_eq!(decoded, unicode);
+            // The stored form is a fixed point.
+            assert_eq!(normal(ObservableType::Domain, &stored).unwrap(), stored);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normal_forms_are_fixed_points(
+            label in "[a-zа-яёćčđšžăâêôơưđ0-9]{1,12}",
+            tld in prop::sample::select(vec!["com", "срб", "vn", "lv", "укр"]),
+            path in "[a-z0-9/._-]{0,20}",
+        ) {
+            let domain = format!("{label}.{tld}");
+            if let Ok(stored) = normal(ObservableType::Domain, &domain) {
+                prop_assert!(stored.is_ascii());
+                prop_assert_eq!(normal(ObservableType::Domain, &stored), Ok(stored.clone()));
+                let url = format!("https://{domain}/{path}");
+                if let Ok(canonical) = normal(ObservableType::Url, &url) {
+                    let prefix = format!("https://{}/", stored);
+                    prop_assert!(canonical.starts_with(&prefix));
+                    prop_assert_eq!(normal(ObservableType::Url, &canonical), Ok(canonical.clone()));
+                }
+            }
+        }
+
+        #[test]
+        fn phone_numbers_normalise_to_e164(
+            country in "[1-9][0-9]{0,2}",
+            number in "[0-9]{7,11}",
+        ) {
+            let digits = format!("{country}{number}");
+            prop_assume!(digits.len() <= 15);
+            let spaced = format!("+{country} ({}) {}", &number[..3], &number[3..]);
+            prop_assert_eq!(normal(ObservableType::Phone, &spaced), Ok(format!("+{digits}")));
+            let international = format!("00{digits}");
+            prop_assert_eq!(normal(ObservableType::Phone, &international), Ok(format!("+{digits}")));
+        }
+
+        #[test]
+        fn ip_addresses_have_one_canonical_form(octets in proptest::array::uniform4(0u8..=255)) {
+            let ip = std::net::Ipv4Addr::from(octets);
+            prop_assert_eq!(normal(ObservableType::Ipv4, &ip.to_string()), Ok(ip.to_string()));
+            let mapped = std::net::Ipv6Addr::from(u128::from(u32::from(ip)) << 32 | 0xdb8);
+            let expanded: String = mapped.segments().iter().map(|s| format!("{s:04X}")).collect::<Vec<_>>().join(":");
+            prop_assert_eq!(normal(ObservableType::Ipv6, &expanded), Ok(mapped.to_string()));
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_with_a_reason() {
         use ObservableType::*;
         let cases = [
             (Domain, "localhost"),
-            (Domain, "пример.срб"),
             (Domain, "-bad.example"),
             (Url, "ftp://example.com/"),
             (Url, "https://user:pass@example.com/"),
             (Url, "https://exa mple.com/"),
+            (Url, "https://localhost/"),
+            (Domain, "xn--a.example"),
+            (Domain, "bad_label.example"),
             (Ipv4, "203.0.113.256"),
             (Ipv4, "2001:db8::1"),
             (Ipv6, "203.0.113.7"),
@@ -463,6 +504,8 @@ mod tests {
             (Phone, "+12"),
             (Iban, "RS35260005601001611378"),
             (CryptoWallet, "0x1234"),
+            (CryptoWallet, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"),
+            (CryptoWallet, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"),
             (Sha256, "abc"),
             (Md5, &"z".repeat(32)),
             (CardBin, "4571"),
