@@ -8,6 +8,7 @@ mod access;
 mod audit;
 mod authorization;
 mod directory;
+mod exchange;
 mod indicators;
 mod lifecycle;
 mod limits;

@@ -500,6 +500,27 @@ pub enum Action<'a> {
     ReadAllAudit,
 }
 
+/// May the persons of `agency` (a member in `groups`) receive an item with this source,
+/// scope and TLP? The agency-level half of [`Action::Receive`], for deciding whom to tell
+/// of a correlation: its own items always, others as the scope gives them, TLP:RED only
+/// where the agency is named.
+pub fn agency_may_receive(
+    agency: &AgencyId,
+    groups: &[liaison_core::GroupId],
+    source: &AgencyId,
+    scope: &Scope,
+    tlp: Tlp,
+) -> bool {
+    if source == agency {
+        return true;
+    }
+    match scope {
+        Scope::AllMembers => tlp != Tlp::Red,
+        Scope::SharingGroup(group) => tlp != Tlp::Red && groups.contains(group),
+        Scope::Agencies(_) => scope.names(agency),
+    }
+}
+
 /// Step 2: may `caller` do `action` on the stored object it names?
 pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
     caller.may_call()?;
@@ -527,15 +548,7 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
             if tlp == Tlp::Red && caller.principal().kind() != PrincipalKind::Person {
                 return Err(Denied("TLP:RED is never delivered to system principals"));
             }
-            if source == caller.agency() {
-                return Ok(());
-            }
-            let in_scope = match scope {
-                Scope::AllMembers => tlp != Tlp::Red,
-                Scope::SharingGroup(group) => tlp != Tlp::Red && caller.groups().contains(group),
-                Scope::Agencies(_) => scope.names(caller.agency()),
-            };
-            if in_scope {
+            if agency_may_receive(caller.agency(), caller.groups(), source, scope, tlp) {
                 Ok(())
             } else {
                 Err(Denied(

@@ -10,7 +10,7 @@ pub mod identity;
 pub mod policy;
 pub mod token;
 
-pub use authorize::{Action, authorize, check_gate};
+pub use authorize::{Action, agency_may_receive, authorize, check_gate};
 pub use identity::{IdentityError, PeerIdentity, pem_certificates};
 pub use policy::{Caller, Denied};
 pub use token::{TokenAuthority, TokenError, TokenKey, VerifiedToken};

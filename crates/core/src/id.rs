@@ -132,6 +132,10 @@ pub struct ObjectId(String);
 impl ObjectId {
     /// Prefix of indicator ids.
     pub const INDICATOR: &'static str = "ind";
+    /// Prefix of sighting ids.
+    pub const SIGHTING: &'static str = "sgt";
+    /// Prefix of correlation ids.
+    pub const CORRELATION: &'static str = "cor";
 
     /// A new id with the given prefix.
     pub fn generate(prefix: &'static str) -> Self {

@@ -25,6 +25,8 @@ pub enum IndicatorEventKind {
     Published,
     /// Revoked by its publisher.
     Revoked,
+    /// Another agency published an observable this one holds (see `correlation`).
+    Correlation,
 }
 
 impl IndicatorEventKind {
@@ -32,6 +34,7 @@ impl IndicatorEventKind {
         match self {
             IndicatorEventKind::Published => "published",
             IndicatorEventKind::Revoked => "revoked",
+            IndicatorEventKind::Correlation => "correlation",
         }
     }
 }
@@ -45,8 +48,10 @@ pub struct IndicatorEvent {
     pub kind: IndicatorEventKind,
     /// When it happened.
     pub time: Timestamp,
-    /// The indicator.
+    /// The indicator; for a correlation, the target agency's own indicator.
     pub indicator: Indicator,
+    /// For a correlation event: which agency to tell, and the other indicator.
+    pub correlation: Option<crate::CorrelationRecord>,
 }
 
 /// Makes the canonical audit record of a write from the object as stored.
@@ -56,16 +61,16 @@ pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
 pub(crate) const TOPIC: &str = "indicators";
 const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
 
-const INDICATOR_COLUMNS: &str = "i.id, i.source_agency_id, i.publisher, i.title, i.description, i.countermeasures, \
+pub(crate) const INDICATOR_COLUMNS: &str = "i.id, i.source_agency_id, i.publisher, i.title, i.description, i.countermeasures, \
      i.category, i.language, i.first_seen_us, i.valid_until_us, i.confidence, i.evaluation, i.tlp, \
      i.scope_kind, i.scope_value, i.anonymous, i.linked_fraud_method_id, i.created_us, i.revoked_us, i.revoke_reason";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
 /// Decodes the indicator columns; observables are loaded separately.
-fn indicator_from_row<R>(row: &R) -> Result<Indicator, StoreError>
+pub(crate) fn indicator_from_row<R>(row: &R) -> Result<Indicator, StoreError>
 where
     R: Row,
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -171,6 +176,7 @@ macro_rules! load_observables {
         }
     }};
 }
+pub(crate) use load_observables;
 
 impl Store {
     /// Stores a new indicator with its outbox row in one transaction; a repeated
@@ -326,37 +332,50 @@ impl Store {
         after: u64,
         limit: u32,
     ) -> Result<Vec<IndicatorEvent>, StoreError> {
-        let sql = format!(
-            "SELECT e.position, e.event_kind, e.created_us AS event_us, {INDICATOR_COLUMNS}
-             FROM events e JOIN indicators i ON i.id = e.object_id
-             WHERE e.topic = $1 AND e.position > $2 ORDER BY e.position LIMIT $3"
-        );
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        with_pool!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(TOPIC)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-            let mut events = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let position: i64 = row.try_get("position")?;
-                let kind: String = row.try_get("event_kind")?;
-                let mut indicator = indicator_from_row(row)?;
-                load_observables!(pool, indicator);
-                events.push(IndicatorEvent {
-                    position: u64::try_from(position).map_err(|_| corrupt("position", &position.to_string()))?,
-                    kind: match kind.as_str() {
-                        "published" => IndicatorEventKind::Published,
-                        "revoked" => IndicatorEventKind::Revoked,
-                        _ => return Err(corrupt("event kind", &kind)),
-                    },
-                    time: Timestamp::from_micros(row.try_get("event_us")?),
-                    indicator,
-                });
-            }
-            Ok(events)
-        })
+        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT position, event_kind, object_id, created_us FROM events
+                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3",
+            )
+            .bind(TOPIC)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        let mut events = Vec::with_capacity(rows.len());
+        for (position, kind, object_id, created_us) in rows {
+            let kind = match kind.as_str() {
+                "published" => IndicatorEventKind::Published,
+                "revoked" => IndicatorEventKind::Revoked,
+                "correlation" => IndicatorEventKind::Correlation,
+                _ => return Err(corrupt("event kind", &kind)),
+            };
+            let (indicator_id, correlation) = if kind == IndicatorEventKind::Correlation {
+                let correlation = self
+                    .get_correlation(&object_id)
+                    .await?
+                    .ok_or_else(|| corrupt("correlation", &object_id))?;
+                (correlation.own_indicator.clone(), Some(correlation))
+            } else {
+                let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
+                    .map_err(|_| corrupt("indicator id", &object_id))?;
+                (id, None)
+            };
+            let indicator = self
+                .get_indicator(&indicator_id)
+                .await?
+                .ok_or_else(|| corrupt("missing indicator", indicator_id.as_str()))?;
+            events.push(IndicatorEvent {
+                position: u64::try_from(position)
+                    .map_err(|_| corrupt("position", &position.to_string()))?,
+                kind,
+                time: Timestamp::from_micros(created_us),
+                indicator,
+                correlation,
+            });
+        }
+        Ok(events)
     }
 }

@@ -12,6 +12,7 @@ mod audit;
 mod backend;
 mod directory;
 mod error;
+mod exchange;
 mod indicators;
 mod migrate;
 pub mod sequencer;
@@ -31,6 +32,9 @@ pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
+pub use exchange::{
+    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
+};
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body

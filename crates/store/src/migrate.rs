@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "access control",
         sql: include_str!("../migrations/0003_access.sql"),
     },
+    Migration {
+        version: 4,
+        name: "indicator exchange",
+        sql: include_str!("../migrations/0004_indicator_exchange.sql"),
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

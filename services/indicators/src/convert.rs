@@ -115,6 +115,13 @@ fn observable_type_to_proto(kind: ObservableType) -> v1::ObservableType {
         .map_or(v1::ObservableType::Unspecified, |(proto, _)| *proto)
 }
 
+pub(crate) fn observable_to_proto(observable: &liaison_core::Observable) -> v1::Observable {
+    v1::Observable {
+        r#type: observable_type_to_proto(observable.kind()) as i32,
+        value: observable.value().to_owned(),
+    }
+}
+
 /// The raw values of an indicator message. Fields the hub sets (`id`, `source_agency_id`,
 /// `create_time`, `revoke_*`, `linked_fraud_method_id`) are ignored.
 pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
@@ -180,10 +187,7 @@ pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::
         observables: content
             .observables
             .iter()
-            .map(|observable| v1::Observable {
-                r#type: observable_type_to_proto(observable.kind()) as i32,
-                value: observable.value().to_owned(),
-            })
+            .map(observable_to_proto)
             .collect(),
         language: content.language.clone(),
         first_seen_time: content.first_seen.map(to_timestamp),

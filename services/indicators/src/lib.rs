@@ -4,6 +4,7 @@
 //! `Subscribe`. The rest answers UNIMPLEMENTED until the indicators issue lands.
 
 mod convert;
+mod exchange;
 mod subscribe;
 
 use liaison_audit::{Access, ObjectAccess};
@@ -74,7 +75,13 @@ impl IndicatorService {
             .publish_indicator(caller.principal(), request_id_value, content, now, &record)
             .await?;
         match &outcome {
-            PublishOutcome::Stored(_) => audit.mark_recorded(),
+            PublishOutcome::Stored(stored) => {
+                audit.mark_recorded();
+                // The publication stands even if telling of matches fails; it is logged.
+                if let Err(error) = exchange::correlate(&self.store, stored).await {
+                    tracing::error!(indicator = %stored.id, %error, "correlation failed");
+                }
+            }
             PublishOutcome::Duplicate(first) => {
                 audit.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
                 audit.commit_read(&self.store).await?;
@@ -250,15 +257,19 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ListIndicatorsRequest>,
     ) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ListIndicators").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = exchange::list(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
     async fn revoke_indicator(
         &self,
         request: tonic::Request<v1::RevokeIndicatorRequest>,
     ) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/RevokeIndicator").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = exchange::revoke(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
     async fn link_observables(
         &self,
@@ -271,15 +282,20 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ReportSightingRequest>,
     ) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ReportSighting").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response =
+            exchange::report_sighting(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
     async fn lookup(
         &self,
         request: tonic::Request<v1::LookupRequest>,
     ) -> Result<tonic::Response<v1::LookupResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/Lookup").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = exchange::lookup(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
     async fn export_stix(
         &self,

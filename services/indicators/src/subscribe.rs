@@ -12,7 +12,7 @@ use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
 use liaison_proto::v1;
 use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, to_timestamp};
-use liaison_store::{IndicatorEvent, IndicatorEventKind, Store};
+use liaison_store::{IndicatorEventKind, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, codegen::BoxStream};
@@ -83,8 +83,21 @@ impl Filter {
                 .any(|kind| kind.is_personal_data())
     }
 
-    fn matches(&self, event: &IndicatorEvent, viewer: &Caller) -> bool {
-        let indicator = &event.indicator;
+    /// The categories asked for.
+    pub(crate) fn categories(&self) -> &[FraudCategory] {
+        &self.categories
+    }
+
+    /// The TLPs asked for.
+    pub(crate) fn tlps(&self) -> &[Tlp] {
+        &self.tlps
+    }
+
+    pub(crate) fn matches_indicator(
+        &self,
+        indicator: &liaison_core::Indicator,
+        viewer: &Caller,
+    ) -> bool {
         let content = &indicator.content;
         let category_ok = self.categories.is_empty()
             || content
@@ -183,8 +196,56 @@ async fn deliver(
                 },
             )
             .is_ok();
+            if let Some(correlation) = &event.correlation {
+                // Only the agency told, and only while it may still see the other item.
+                if !visible || &correlation.target != caller.agency() {
+                    continue;
+                }
+                let other = match store.get_indicator(&correlation.other_indicator).await {
+                    Ok(Some(other)) if crate::exchange::visible(&caller, &other) => other,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        let _ = sender.send(Err(ServiceError::from(error).into())).await;
+                        return;
+                    }
+                };
+                delivery.touch(
+                    correlation.id.as_str(),
+                    Access::Deliver,
+                    Some(caller.agency()),
+                );
+                delivery.touch(
+                    other.id.as_str(),
+                    Access::Deliver,
+                    Some(&other.source_agency),
+                );
+                let reveal = !other.content.anonymous;
+                batch.push(v1::SubscribeResponse {
+                    event: Some(v1::IndicatorEvent {
+                        cursor: Some(v1::Cursor {
+                            position: event.position,
+                        }),
+                        event_time: Some(to_timestamp(event.time)),
+                        event: Some(v1::indicator_event::Event::Correlation(
+                            v1::CorrelationMatch {
+                                observable: Some(convert::observable_to_proto(
+                                    &correlation.observable,
+                                )),
+                                own_indicator_id: correlation.own_indicator.to_string(),
+                                other_indicator_id: other.id.to_string(),
+                                other_agency_id: if reveal {
+                                    other.source_agency.to_string()
+                                } else {
+                                    String::new()
+                                },
+                            },
+                        )),
+                    }),
+                });
+                continue;
+            }
             let expired = content.valid_until.is_some_and(|until| until <= now);
-            if !visible || expired || !filter.matches(&event, &caller) {
+            if !visible || expired || !filter.matches_indicator(&event.indicator, &caller) {
                 continue;
             }
             delivery.touch(
@@ -204,6 +265,8 @@ async fn deliver(
                             v1::indicator_event::Event::Published(message)
                         }
                         IndicatorEventKind::Revoked => v1::indicator_event::Event::Revoked(message),
+                        // Handled above; never reaches here.
+                        IndicatorEventKind::Correlation => continue,
                     }),
                 }),
             });

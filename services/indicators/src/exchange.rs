@@ -1,0 +1,455 @@
+//! Revocation, listing, sightings, lookups and correlations. Every answer is computed from
+//! the stored indicators the caller may see (`authorize(…, Action::Receive)`); an indicator
+//! the caller may not see contributes nothing — no count, no date, no id — so that
+//! nothing derived from it leaks (MISP leaked correlations across sharing groups this way).
+
+use liaison_audit::{Access, ObjectAccess};
+use liaison_auth::{Action, Caller, agency_may_receive, authorize};
+use liaison_core::{
+    AgencyId, Indicator, ObjectId, Observable, ObservableType, Timestamp, Violations,
+};
+use liaison_proto::v1;
+use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, to_timestamp};
+use liaison_store::{CorrelationRecord, IndicatorFilter, RevokeOutcome, SightingRecord, Store};
+
+use crate::{convert, subscribe::Filter};
+
+/// Longest revocation reason, in characters.
+const REASON_MAX: usize = 500;
+/// Most candidate rows a list call examines before it answers with what it found.
+const LIST_SCAN_MAX: usize = 5_000;
+/// Most indicators holding one observable a lookup or correlation considers.
+const MATCHES_MAX: u32 = 1_000;
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
+}
+
+/// True when `caller` may see `indicator`.
+pub(crate) fn visible(caller: &Caller, indicator: &Indicator) -> bool {
+    authorize(
+        caller,
+        Action::Receive {
+            source: &indicator.source_agency,
+            scope: &indicator.content.scope,
+            tlp: indicator.content.tlp,
+        },
+    )
+    .is_ok()
+}
+
+fn has_personal_data(indicator: &Indicator) -> bool {
+    indicator
+        .observable_types()
+        .any(ObservableType::is_personal_data)
+}
+
+pub(crate) fn observable_from_proto(
+    violations: &mut Violations,
+    field: &str,
+    observable: Option<&v1::Observable>,
+) -> Option<Observable> {
+    let Some(observable) = observable else {
+        violations.add(field, "required");
+        return None;
+    };
+    let Some(kind) = convert::observable_type_from_proto(observable.r#type) else {
+        violations.add(format!("{field}.type"), "unknown observable type");
+        return None;
+    };
+    violations.check(
+        format!("{field}.value"),
+        Observable::parse(kind, &observable.value),
+    )
+}
+
+/// RevokeIndicator: the stored owner only; others who may see it are refused, others
+/// still get NOT_FOUND.
+pub(crate) async fn revoke(
+    store: &Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::RevokeIndicatorRequest,
+) -> Result<v1::RevokeIndicatorResponse, ServiceError> {
+    let mut violations = Violations::new();
+    if let Err(ServiceError::InvalidArgument(bad)) =
+        liaison_rpc::request_id(&request.request_id, "request_id")
+    {
+        for violation in bad {
+            violations.add(violation.field, violation.description);
+        }
+    }
+    let id = violations.check(
+        "indicator_id",
+        ObjectId::parse(ObjectId::INDICATOR, &request.indicator_id),
+    );
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > REASON_MAX {
+        violations.add(
+            "reason",
+            format!("required, at most {REASON_MAX} characters"),
+        );
+    }
+    violations.into_result(|| ())?;
+    let Some(id) = id else {
+        return Err(ServiceError::invalid("indicator_id", "required"));
+    };
+    let stored = store
+        .get_indicator(&id)
+        .await?
+        .filter(|indicator| visible(caller, indicator))
+        .ok_or(ServiceError::NotFound("indicator"))?;
+    authorize(
+        caller,
+        Action::Change {
+            owner: &stored.source_agency,
+        },
+    )?;
+    let record = audit.write_record(ObjectAccess {
+        id: stored.id.to_string(),
+        access: Access::Write,
+        owner_agency: Some(stored.source_agency.to_string()),
+    });
+    let outcome = store
+        .revoke_indicator(&id, &reason, now(), &record)
+        .await?
+        .ok_or(ServiceError::NotFound("indicator"))?;
+    let indicator = match outcome {
+        RevokeOutcome::Revoked(indicator) => {
+            audit.mark_recorded();
+            tracing::info!(indicator = %indicator.id, agency = %caller.agency(), "indicator revoked");
+            indicator
+        }
+        // Revoking twice changes nothing; the first reason stands.
+        RevokeOutcome::AlreadyRevoked(indicator) => {
+            audit.touch(
+                indicator.id.as_str(),
+                Access::Read,
+                Some(&indicator.source_agency),
+            );
+            audit.commit_read(store).await?;
+            indicator
+        }
+    };
+    Ok(v1::RevokeIndicatorResponse {
+        indicator: Some(convert::indicator_to_proto(&indicator, caller)),
+    })
+}
+
+fn page_token(indicator: &Indicator) -> String {
+    format!("{}.{}", indicator.created.as_micros(), indicator.id)
+}
+
+fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, ServiceError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ServiceError::invalid("page_token", "page_token is not one this hub issued");
+    let (micros, id) = token.split_once('.').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    ObjectId::parse(ObjectId::INDICATOR, id).map_err(|_| bad())?;
+    Ok(Some((micros, id.to_owned())))
+}
+
+/// ListIndicators: newest first, only what the caller may see, filtered.
+pub(crate) async fn list(
+    store: &Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::ListIndicatorsRequest,
+) -> Result<v1::ListIndicatorsResponse, ServiceError> {
+    let limit = page_size(request.page_size, 50, 500)?;
+    let filter = Filter::from_request(&v1::SubscribeRequest {
+        after: None,
+        categories: request.categories.clone(),
+        observable_types: request.observable_types.clone(),
+        tlps: request.tlps.clone(),
+        source_agency_ids: request.source_agency_ids.clone(),
+    })?;
+    if request.text.chars().count() > 200 {
+        return Err(ServiceError::invalid("text", "at most 200 characters"));
+    }
+    let mut position = parse_page_token(&request.page_token)?;
+    let store_filter = IndicatorFilter {
+        categories: filter.categories().to_vec(),
+        tlps: filter.tlps().to_vec(),
+        text: request
+            .text
+            .split_whitespace()
+            .take(8)
+            .map(str::to_owned)
+            .collect(),
+        include_inactive: request.include_inactive,
+        now: now(),
+    };
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    let mut exhausted = false;
+    while found.len() < limit as usize && scanned < LIST_SCAN_MAX {
+        let batch = store
+            .list_indicators(&store_filter, position.as_ref(), limit.max(100))
+            .await?;
+        if batch.is_empty() {
+            exhausted = true;
+            break;
+        }
+        scanned += batch.len();
+        for indicator in batch {
+            position = Some((indicator.created.as_micros(), indicator.id.to_string()));
+            if visible(caller, &indicator) && filter.matches_indicator(&indicator, caller) {
+                found.push(indicator);
+                if found.len() == limit as usize {
+                    break;
+                }
+            }
+        }
+    }
+    if found.iter().any(has_personal_data) {
+        audit.require_justification()?;
+    }
+    for indicator in &found {
+        audit.touch(
+            indicator.id.as_str(),
+            Access::Read,
+            Some(&indicator.source_agency),
+        );
+    }
+    audit.commit_read(store).await?;
+    // A full page continues after its last item; a scan cut short continues after the
+    // last row examined; the end of the candidates ends the list.
+    let next_page_token = if found.len() == limit as usize {
+        found.last().map(page_token).unwrap_or_default()
+    } else if exhausted {
+        String::new()
+    } else {
+        position
+            .map(|(micros, id)| format!("{micros}.{id}"))
+            .unwrap_or_default()
+    };
+    Ok(v1::ListIndicatorsResponse {
+        indicators: found
+            .iter()
+            .map(|indicator| convert::indicator_to_proto(indicator, caller))
+            .collect(),
+        next_page_token,
+    })
+}
+
+/// The stored indicators holding `observable` that `caller` may see.
+async fn visible_holders(
+    store: &Store,
+    caller: &Caller,
+    observable: &Observable,
+) -> Result<Vec<Indicator>, ServiceError> {
+    Ok(store
+        .indicators_with_observable(observable, None, now(), MATCHES_MAX)
+        .await?
+        .into_iter()
+        .filter(|indicator| visible(caller, indicator))
+        .collect())
+}
+
+/// ReportSighting: any member that may see the observable.
+pub(crate) async fn report_sighting(
+    store: &Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::ReportSightingRequest,
+) -> Result<v1::ReportSightingResponse, ServiceError> {
+    let mut violations = Violations::new();
+    if let Err(ServiceError::InvalidArgument(bad)) =
+        liaison_rpc::request_id(&request.request_id, "request_id")
+    {
+        for violation in bad {
+            violations.add(violation.field, violation.description);
+        }
+    }
+    let sighting = request.sighting.unwrap_or_default();
+    let observable = observable_from_proto(
+        &mut violations,
+        "sighting.observable",
+        sighting.observable.as_ref(),
+    );
+    if sighting.count == 0 {
+        violations.add("sighting.count", "at least 1");
+    }
+    let now = now();
+    let first = sighting.first_seen_time.as_ref().and_then(from_timestamp);
+    let last = sighting.last_seen_time.as_ref().and_then(from_timestamp);
+    let (first, last) = match (first, last) {
+        (Some(first), Some(last)) if first <= last => (first, last),
+        (Some(_), Some(_)) => {
+            violations.add(
+                "sighting.last_seen_time",
+                "must not be before first_seen_time",
+            );
+            (now, now)
+        }
+        (None, None) => (now, now),
+        (Some(one), None) | (None, Some(one)) => (one, one),
+    };
+    // A minute of clock skew is tolerated; a sighting in the future is not one.
+    if last.as_micros() > now.as_micros() + 60_000_000 {
+        violations.add("sighting.last_seen_time", "must not be in the future");
+    }
+    violations.into_result(|| ())?;
+    let Some(observable) = observable else {
+        return Err(ServiceError::invalid("sighting.observable", "required"));
+    };
+    let holders = visible_holders(store, caller, &observable).await?;
+    if holders.is_empty() {
+        // Unknown, or known only in items the caller may not see: the same answer.
+        return Err(ServiceError::NotFound("observable"));
+    }
+    let record = SightingRecord {
+        observable: observable.clone(),
+        agency: caller.agency().clone(),
+        count: sighting.count,
+        first_seen: first,
+        last_seen: last,
+    };
+    let audit_record = audit.write_record(ObjectAccess {
+        id: format!("observable:{}:{}", observable.kind(), observable.value()),
+        access: Access::Write,
+        owner_agency: Some(caller.agency().to_string()),
+    });
+    store
+        .report_sighting(caller.principal(), &record, now, &audit_record)
+        .await?;
+    audit.mark_recorded();
+    Ok(v1::ReportSightingResponse {
+        sighting: Some(sighting_to_proto(&record)),
+    })
+}
+
+fn sighting_to_proto(record: &SightingRecord) -> v1::Sighting {
+    v1::Sighting {
+        observable: Some(convert::observable_to_proto(&record.observable)),
+        count: record.count,
+        first_seen_time: Some(to_timestamp(record.first_seen)),
+        last_seen_time: Some(to_timestamp(record.last_seen)),
+        agency_id: record.agency.to_string(),
+    }
+}
+
+/// Lookup: what the federation knows of one value, within the caller's visibility.
+pub(crate) async fn lookup(
+    store: &Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::LookupRequest,
+) -> Result<v1::LookupResponse, ServiceError> {
+    let mut violations = Violations::new();
+    let observable =
+        observable_from_proto(&mut violations, "observable", request.observable.as_ref());
+    violations.into_result(|| ())?;
+    let Some(observable) = observable else {
+        return Err(ServiceError::invalid("observable", "required"));
+    };
+    if observable.kind().is_personal_data() {
+        audit.require_justification()?;
+    }
+    let holders = visible_holders(store, caller, &observable).await?;
+    let mut agencies: Vec<&AgencyId> = holders.iter().map(|i| &i.source_agency).collect();
+    agencies.sort();
+    agencies.dedup();
+    let first_seen = holders
+        .iter()
+        .map(|i| i.content.first_seen.unwrap_or(i.created))
+        .min();
+    let mut last_seen = holders.iter().map(|i| i.created).max();
+    // Sightings only for a value the caller may see in some item.
+    let sightings = if holders.is_empty() {
+        Vec::new()
+    } else {
+        store.sightings_of(&observable, 200).await?
+    };
+    if let Some(latest) = sightings.iter().map(|s| s.last_seen).max() {
+        last_seen = last_seen.max(Some(latest));
+    }
+    for indicator in &holders {
+        audit.touch(
+            indicator.id.as_str(),
+            Access::Read,
+            Some(&indicator.source_agency),
+        );
+    }
+    audit.commit_read(store).await?;
+    Ok(v1::LookupResponse {
+        observable: Some(convert::observable_to_proto(&observable)),
+        reporting_agency_count: u32::try_from(agencies.len()).unwrap_or(u32::MAX),
+        first_seen_time: first_seen.map(to_timestamp),
+        last_seen_time: last_seen.map(to_timestamp),
+        fraud_method_ids: holders
+            .iter()
+            .filter(|i| i.content.fraud_method.is_some())
+            .map(|i| i.id.to_string())
+            .collect(),
+        sighting_count: sightings.iter().map(|s| s.count).sum(),
+        sightings: sightings.iter().map(sighting_to_proto).collect(),
+    })
+}
+
+/// After a publication: for each of its observables that another agency's active item
+/// holds, and where each agency may see the other's item, both are told — once per other
+/// agency and observable, about that agency's newest such item, so that a value many
+/// items share does not multiply the events.
+pub(crate) async fn correlate(store: &Store, published: &Indicator) -> Result<(), ServiceError> {
+    let mut correlations = Vec::new();
+    let mine = &published.source_agency;
+    let my_groups = store.groups_of(mine).await?;
+    for observable in &published.content.observables {
+        let holders = store
+            .indicators_with_observable(observable, Some(mine), now(), MATCHES_MAX)
+            .await?;
+        let mut told: Vec<&AgencyId> = Vec::new();
+        let mut groups: std::collections::HashMap<&AgencyId, Vec<liaison_core::GroupId>> =
+            std::collections::HashMap::new();
+        // Newest first: the first visible item of each agency is the one to name.
+        for other in &holders {
+            if told.contains(&&other.source_agency) {
+                continue;
+            }
+            if !groups.contains_key(&other.source_agency) {
+                let found = store.groups_of(&other.source_agency).await?;
+                groups.insert(&other.source_agency, found);
+            }
+            let their_groups = groups
+                .get(&other.source_agency)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let they_see_mine = agency_may_receive(
+                &other.source_agency,
+                their_groups,
+                mine,
+                &published.content.scope,
+                published.content.tlp,
+            );
+            let i_see_theirs = agency_may_receive(
+                mine,
+                &my_groups,
+                &other.source_agency,
+                &other.content.scope,
+                other.content.tlp,
+            );
+            if !(they_see_mine && i_see_theirs) {
+                continue;
+            }
+            told.push(&other.source_agency);
+            for (target, own, theirs) in [
+                (mine, &published.id, &other.id),
+                (&other.source_agency, &other.id, &published.id),
+            ] {
+                correlations.push(CorrelationRecord {
+                    id: ObjectId::generate(ObjectId::CORRELATION).to_string(),
+                    target: target.clone(),
+                    own_indicator: own.clone(),
+                    other_indicator: theirs.clone(),
+                    observable: observable.clone(),
+                });
+            }
+        }
+    }
+    store.record_correlations(&correlations, now()).await?;
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The indicator exchange beyond publication: revocation reaching subscribers, listing
+//! with filters and paging, sightings, lookups and correlations — and that whoever may not
+//! see an item learns nothing derived from it.
+
+use liaison_client::Client;
+use liaison_proto::v1;
+use liaison_testkit::{Backend, TestHub, both};
+use tonic::Code;
+
+use crate::support::{
+    all_members, fraud_method, named, next_event, publish, published, purposeful, subscribe_after,
+};
+
+both!(
+    the_owner_revokes_and_subscribers_are_told,
+    list_filters_pages_and_hides_what_the_caller_may_not_see,
+    lookups_sightings_and_correlations_stay_within_visibility,
+);
+
+fn observable(kind: v1::ObservableType, value: &str) -> v1::Observable {
+    v1::Observable {
+        r#type: kind as i32,
+        value: value.to_owned(),
+    }
+}
+
+/// A fraud method holding one domain.
+fn with_domain(title: &str, domain: &str, scope: v1::Scope) -> v1::Indicator {
+    let mut indicator = fraud_method(title);
+    indicator.observables = vec![observable(v1::ObservableType::Domain, domain)];
+    indicator.scope = Some(scope);
+    indicator
+}
+
+async fn publish_as(client: &Client, indicator: v1::Indicator) -> anyhow::Result<v1::Indicator> {
+    Ok(client
+        .indicators()
+        .publish(publish(indicator))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default())
+}
+
+async fn lookup(client: &Client, domain: &str) -> anyhow::Result<v1::LookupResponse> {
+    Ok(client
+        .indicators()
+        .lookup(v1::LookupRequest {
+            observable: Some(observable(v1::ObservableType::Domain, domain)),
+        })
+        .await?
+        .into_inner())
+}
+
+async fn the_owner_revokes_and_subscribers_are_told(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let mut stream = hub
+        .client("SI-POLICIJA", "officer")
+        .await?
+        .indicators()
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
+    let stored = publish_as(
+        &ukraine,
+        fraud_method("Лжебанк: дзвінки від «служби безпеки»"),
+    )
+    .await?;
+    assert_eq!(published(&next_event(&mut stream).await?)?.id, stored.id);
+
+    // Another agency that sees it may not revoke it; one that does not see it is told
+    // nothing exists.
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let denied = hungary
+        .revoke_indicator(v1::RevokeIndicatorRequest {
+            request_id: "hu-revoke".into(),
+            indicator_id: stored.id.clone(),
+            reason: "Nem a miénk".into(),
+        })
+        .await
+        .expect_err("another agency revoked it");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let revoked = ukraine
+        .indicators()
+        .revoke_indicator(v1::RevokeIndicatorRequest {
+            request_id: "ua-revoke".into(),
+            indicator_id: stored.id.clone(),
+            reason: "Хибна тривога: домен належить банку".into(),
+        })
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    assert!(revoked.revoke_time.is_some());
+
+    let event = next_event(&mut stream).await?;
+    let Some(v1::indicator_event::Event::Revoked(told)) = event.event else {
+        anyhow::bail!("expected a revocation, got {event:?}");
+    };
+    assert_eq!(told.id, stored.id);
+    assert_eq!(told.revoke_reason, "Хибна тривога: домен належить банку");
+    assert_eq!(
+        told.observables.len(),
+        2,
+        "the subscriber can act on what it holds"
+    );
+
+    // Gone from lists by default; there with include_inactive.
+    let mut slovenia = hub.client("SI-POLICIJA", "officer").await?.indicators();
+    let active = slovenia
+        .list_indicators(purposeful(v1::ListIndicatorsRequest::default()))
+        .await?
+        .into_inner();
+    assert!(active.indicators.iter().all(|i| i.id != stored.id));
+    let all = slovenia
+        .list_indicators(purposeful(v1::ListIndicatorsRequest {
+            include_inactive: true,
+            ..v1::ListIndicatorsRequest::default()
+        }))
+        .await?
+        .into_inner();
+    assert!(all.indicators.iter().any(|i| i.id == stored.id));
+    hub.stop().await
+}
+
+async fn list_filters_pages_and_hides_what_the_caller_may_not_see(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    for index in 0..5 {
+        let mut indicator = with_domain(
+            &format!("Investīciju krāpšana {index}"),
+            &format!("invest-{index}.example"),
+            all_members(),
+        );
+        indicator.language = "lv".into();
+        if let Some(method) = indicator.fraud_method.as_mut() {
+            method.category = v1::FraudCategory::InvestmentFraud as i32;
+            method.description = "Viltus investīciju platforma sola lielu peļņu.".into();
+        }
+        publish_as(&serbia, indicator).await?;
+    }
+    let secret = publish_as(
+        &serbia,
+        with_domain(
+            "Tajno: samo za Ukrajinu",
+            "tajno.example",
+            named(&["UA-CERT"]),
+        ),
+    )
+    .await?;
+    let phishing = publish_as(
+        &serbia,
+        with_domain(
+            "Lažni bankarski pozivi",
+            "banka-pomoc.example",
+            all_members(),
+        ),
+    )
+    .await?;
+
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = hungary
+            .list_indicators(purposeful(v1::ListIndicatorsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                ..v1::ListIndicatorsRequest::default()
+            }))
+            .await?
+            .into_inner();
+        assert!(page.indicators.len() <= 2);
+        seen.extend(page.indicators.into_iter().map(|i| i.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        seen.len(),
+        6,
+        "five investment methods and the phishing one: {seen:?}"
+    );
+    assert!(
+        !seen.contains(&secret.id),
+        "a named item leaked into another agency's list"
+    );
+    assert!(seen.contains(&phishing.id));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "a page repeated an item");
+
+    let by_category = hungary
+        .list_indicators(purposeful(v1::ListIndicatorsRequest {
+            categories: vec![v1::FraudCategory::InvestmentFraud as i32],
+            ..v1::ListIndicatorsRequest::default()
+        }))
+        .await?
+        .into_inner();
+    assert_eq!(by_category.indicators.len(), 5);
+    let by_text = hungary
+        .list_indicators(purposeful(v1::ListIndicatorsRequest {
+            text: "peļņu".into(),
+            ..v1::ListIndicatorsRequest::default()
+        }))
+        .await?
+        .into_inner();
+    assert_eq!(by_text.indicators.len(), 5, "Latvian text is found");
+    let ukraine_sees = hub
+        .client("UA-CERT", "officer")
+        .await?
+        .indicators()
+        .list_indicators(purposeful(v1::ListIndicatorsRequest::default()))
+        .await?
+        .into_inner();
+    assert!(ukraine_sees.indicators.iter().any(|i| i.id == secret.id));
+    let bad = hungary
+        .list_indicators(v1::ListIndicatorsRequest {
+            page_token: "forged".into(),
+            ..v1::ListIndicatorsRequest::default()
+        })
+        .await
+        .expect_err("a forged page token was accepted");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    hub.stop().await
+}
+
+async fn lookups_sightings_and_correlations_stay_within_visibility(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let turkey = hub.client("TR-EGM", "officer").await?;
+    let vietnam = hub.client("VN-BCA", "officer").await?;
+    let mut ukraine_stream = ukraine
+        .indicators()
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
+    let mut turkey_stream = turkey
+        .indicators()
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
+
+    // Ukraine shares a domain with Serbia only; Turkey later publishes the same domain to
+    // all members. Turkey may not see Ukraine's item, so neither is told of a match, and
+    // Turkey's lookup counts only what it may see.
+    let domain = "Ngân-Hàng-Hỗ-Trợ.example";
+    let secret = publish_as(
+        &ukraine,
+        with_domain("Для Сербії", domain, named(&["RS-MUP"])),
+    )
+    .await?;
+    let open = publish_as(
+        &turkey,
+        with_domain("Sahte banka desteği", domain, all_members()),
+    )
+    .await?;
+    assert_eq!(
+        published(&next_event(&mut ukraine_stream).await?)?.id,
+        secret.id
+    );
+    assert_eq!(
+        published(&next_event(&mut ukraine_stream).await?)?.id,
+        open.id
+    );
+    assert_eq!(
+        published(&next_event(&mut turkey_stream).await?)?.id,
+        open.id
+    );
+
+    let for_turkey = lookup(&turkey, domain).await?;
+    assert_eq!(for_turkey.reporting_agency_count, 1);
+    assert_eq!(for_turkey.fraud_method_ids, std::slice::from_ref(&open.id));
+    let for_serbia = lookup(&serbia, domain).await?;
+    assert_eq!(for_serbia.reporting_agency_count, 2);
+    let normal = |response: &v1::LookupResponse| {
+        response
+            .observable
+            .as_ref()
+            .map(|o| o.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        normal(&for_serbia),
+        normal(&for_turkey),
+        "one normal form for both"
+    );
+    assert!(
+        normal(&for_turkey).starts_with("xn--"),
+        "{}",
+        normal(&for_turkey)
+    );
+
+    // Serbia now publishes it to all members too: Serbia and Turkey see each other's items,
+    // so both are told; Ukraine's item stays out of it.
+    let serbian = publish_as(
+        &serbia,
+        with_domain("Lažna podrška banke", domain, all_members()),
+    )
+    .await?;
+    assert_eq!(
+        published(&next_event(&mut turkey_stream).await?)?.id,
+        serbian.id
+    );
+    let event = next_event(&mut turkey_stream).await?;
+    let Some(v1::indicator_event::Event::Correlation(matched)) = event.event else {
+        anyhow::bail!("expected a correlation for Turkey, got {event:?}");
+    };
+    assert_eq!(matched.own_indicator_id, open.id);
+    assert_eq!(matched.other_indicator_id, serbian.id);
+    assert_eq!(matched.other_agency_id, "RS-MUP");
+    // Ukraine sees Serbia's item and Serbia sees Ukraine's: they are told too.
+    assert_eq!(
+        published(&next_event(&mut ukraine_stream).await?)?.id,
+        serbian.id
+    );
+    let event = next_event(&mut ukraine_stream).await?;
+    let Some(v1::indicator_event::Event::Correlation(matched)) = event.event else {
+        anyhow::bail!("expected a correlation for Ukraine, got {event:?}");
+    };
+    assert_eq!(matched.own_indicator_id, secret.id);
+    assert_eq!(matched.other_indicator_id, serbian.id);
+    // Turkey was never told of Ukraine's item: its next event is Vietnam's below, not a
+    // match with `secret`.
+    let lookup_turkey = lookup(&turkey, domain).await?;
+    assert_eq!(lookup_turkey.reporting_agency_count, 2);
+    assert!(!lookup_turkey.fraud_method_ids.contains(&secret.id));
+
+    // Sightings: by a member that may see the value; others are told it does not exist.
+    turkey
+        .indicators()
+        .report_sighting(v1::ReportSightingRequest {
+            request_id: "tr-sighting".into(),
+            sighting: Some(v1::Sighting {
+                observable: Some(observable(v1::ObservableType::Domain, domain)),
+                count: 12,
+                ..v1::Sighting::default()
+            }),
+        })
+        .await?;
+    let secret_only = "samo-srbija.example";
+    publish_as(
+        &ukraine,
+        with_domain("Лише для Сербії", secret_only, named(&["RS-MUP"])),
+    )
+    .await?;
+    let hidden = vietnam
+        .indicators()
+        .report_sighting(v1::ReportSightingRequest {
+            request_id: "vn-sighting".into(),
+            sighting: Some(v1::Sighting {
+                observable: Some(observable(v1::ObservableType::Domain, secret_only)),
+                count: 1,
+                ..v1::Sighting::default()
+            }),
+        })
+        .await
+        .expect_err("a sighting of a value the caller may not see was accepted");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let for_vietnam = lookup(&vietnam, secret_only).await?;
+    assert_eq!(for_vietnam.reporting_agency_count, 0);
+    assert!(for_vietnam.first_seen_time.is_none() && for_vietnam.sightings.is_empty());
+    let for_serbia = lookup(&serbia, domain).await?;
+    assert_eq!(for_serbia.sighting_count, 12);
+    assert_eq!(for_serbia.sightings[0].agency_id, "TR-EGM");
+
+    // A Vietnamese item with the value reaches Turkey as a publication, then a match.
+    let vietnamese = publish_as(
+        &vietnam,
+        with_domain("Giả mạo ngân hàng hỗ trợ", domain, all_members()),
+    )
+    .await?;
+    assert_eq!(
+        published(&next_event(&mut turkey_stream).await?)?.id,
+        vietnamese.id
+    );
+    let event = next_event(&mut turkey_stream).await?;
+    let Some(v1::indicator_event::Event::Correlation(matched)) = event.event else {
+        anyhow::bail!("expected a correlation, got {event:?}");
+    };
+    assert_eq!(matched.other_indicator_id, vietnamese.id);
+
+    // Bad input is named.
+    let bad = turkey
+        .indicators()
+        .lookup(v1::LookupRequest {
+            observable: Some(observable(v1::ObservableType::Domain, "not a domain")),
+        })
+        .await
+        .expect_err("accepted");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    hub.stop().await
+}
