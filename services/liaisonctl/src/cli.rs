@@ -192,6 +192,23 @@ pub enum IndicatorsCommand {
     },
     /// Follow new indicators as they are published (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// Search the indicators you may see, newest first.
+    Search(crate::exchange::SearchArgs),
+    /// What the federation knows of one value: agencies, dates, fraud methods, sightings.
+    Lookup {
+        /// The observable, TYPE=VALUE (domain=example.com, phone=+380…).
+        observable: String,
+    },
+    /// Revoke one of your agency's indicators; subscribers are told.
+    Revoke {
+        /// Indicator id (ind_…).
+        id: String,
+        /// Why, for the recipients and the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Report that you saw an observable (count and time).
+    Sight(crate::exchange::SightArgs),
 }
 
 #[derive(Debug, Args)]

@@ -108,6 +108,18 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Indicators(IndicatorsCommand::Watch(args)) => {
             watch(&client, format, args, cli.purpose.as_deref()).await
         }
+        Command::Indicators(IndicatorsCommand::Search(args)) => {
+            crate::exchange::search(&client, format, args, cli.purpose.as_deref()).await
+        }
+        Command::Indicators(IndicatorsCommand::Lookup { observable }) => {
+            crate::exchange::lookup(&client, format, observable, cli.purpose.as_deref()).await
+        }
+        Command::Indicators(IndicatorsCommand::Revoke { id, reason }) => {
+            crate::exchange::revoke(&client, format, id, reason).await
+        }
+        Command::Indicators(IndicatorsCommand::Sight(args)) => {
+            crate::exchange::sight(&client, format, args).await
+        }
         Command::Audit(AuditCommand::Query(args)) => audit::query(&client, format, args).await,
         Command::Audit(AuditCommand::Export(args)) => audit::export(&client, args).await,
         Command::Audit(AuditCommand::Verify(args)) => {
@@ -253,7 +265,7 @@ async fn agencies_list(client: &Client, format: OutputFormat) -> Result<(), Fail
 }
 
 /// A category as the API names it (`crypto-asset-fraud` is `FRAUD_CATEGORY_CRYPTO_ASSET_FRAUD`).
-fn parse_category(text: &str) -> Result<v1::FraudCategory, Failure> {
+pub(crate) fn parse_category(text: &str) -> Result<v1::FraudCategory, Failure> {
     let name = format!(
         "FRAUD_CATEGORY_{}",
         text.trim().to_ascii_uppercase().replace('-', "_")
@@ -268,7 +280,7 @@ fn parse_category(text: &str) -> Result<v1::FraudCategory, Failure> {
         })
 }
 
-fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
+pub(crate) fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
     match text.trim().to_ascii_lowercase().trim_start_matches("tlp:") {
         "clear" | "white" => Ok(v1::Tlp::Clear),
         "green" => Ok(v1::Tlp::Green),
@@ -302,7 +314,7 @@ fn parse_scope(text: &str) -> Result<v1::Scope, Failure> {
     })
 }
 
-fn parse_observable(text: &str) -> Result<v1::Observable, Failure> {
+pub(crate) fn parse_observable(text: &str) -> Result<v1::Observable, Failure> {
     let (kind, value) = text.split_once('=').ok_or_else(|| {
         Failure::new(
             EXIT_USAGE,
@@ -526,7 +538,41 @@ async fn watch(
         let (kind, indicator) = match &event.event {
             Some(v1::indicator_event::Event::Published(indicator)) => ("published", indicator),
             Some(v1::indicator_event::Event::Revoked(indicator)) => ("revoked", indicator),
-            _ => continue,
+            Some(v1::indicator_event::Event::Correlation(matched)) => {
+                seen += 1;
+                let value = matched
+                    .observable
+                    .as_ref()
+                    .map(|o| o.value.clone())
+                    .unwrap_or_default();
+                let other = if matched.other_agency_id.is_empty() {
+                    "a member agency".to_owned()
+                } else {
+                    matched.other_agency_id.clone()
+                };
+                match format {
+                    OutputFormat::Json => println!(
+                        "{}",
+                        json!({ "cursor": cursor, "event": "correlation", "value": value,
+                            "own_indicator_id": matched.own_indicator_id,
+                            "other_indicator_id": matched.other_indicator_id,
+                            "other_agency_id": matched.other_agency_id })
+                    ),
+                    OutputFormat::Table => println!(
+                        "{}",
+                        output::watch_line(&[
+                            cursor.to_string(),
+                            "match".into(),
+                            matched.own_indicator_id.clone(),
+                            other,
+                            String::new(),
+                            format!("{value} also in {}", matched.other_indicator_id),
+                        ])
+                    ),
+                }
+                continue;
+            }
+            None => continue,
         };
         match format {
             OutputFormat::Json => println!(

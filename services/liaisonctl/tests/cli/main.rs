@@ -10,6 +10,7 @@ both!(
     publish_get_and_watch,
     errors_a_person_understands,
     operator_administers_the_federation,
+    search_lookup_sight_and_revoke,
 );
 
 /// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
@@ -693,5 +694,112 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
     )
     .await?;
     assert_eq!(bad_role.status.code(), Some(2), "{}", stderr(&bad_role));
+    hub.stop().await
+}
+
+async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let published = liaisonctl(
+        &hub,
+        "SI-POLICIJA/officer",
+        &[
+            "indicators",
+            "publish",
+            "--title",
+            "Lažna investicijska platforma",
+            "--language",
+            "sl",
+            "--category",
+            "investment-fraud",
+            "--observable",
+            "domain=Hiter-Dobiček.example",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(published.status.success(), "{}", stderr(&published));
+    let value: serde_json::Value = serde_json::from_slice(&published.stdout)?;
+    let id = value["indicator"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let found = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &["indicators", "search", "investicijska", "-o", "json"],
+    )
+    .await?;
+    assert!(found.status.success(), "{}", stderr(&found));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&found.stdout)?;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+
+    let sight = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &[
+            "indicators",
+            "sight",
+            "domain=hiter-dobiček.example",
+            "--count",
+            "3",
+        ],
+    )
+    .await?;
+    assert!(sight.status.success(), "{}", stderr(&sight));
+    let lookup = liaisonctl(
+        &hub,
+        "RS-MUP/feed",
+        &[
+            "indicators",
+            "lookup",
+            "domain=HITER-DOBIČEK.example",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(lookup.status.success(), "{}", stderr(&lookup));
+    let value: serde_json::Value = serde_json::from_slice(&lookup.stdout)?;
+    assert_eq!(value["reporting_agencies"], 1);
+    assert_eq!(value["sightings"], 3);
+    assert!(
+        value["value"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("xn--")
+    );
+
+    let not_mine = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &["indicators", "revoke", &id, "--reason", "x"],
+    )
+    .await?;
+    assert_eq!(not_mine.status.code(), Some(77), "{}", stderr(&not_mine));
+    let revoked = liaisonctl(
+        &hub,
+        "SI-POLICIJA/officer",
+        &[
+            "indicators",
+            "revoke",
+            &id,
+            "--reason",
+            "Platforma je zakonita",
+        ],
+    )
+    .await?;
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("revoked"));
+    let gone = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &["indicators", "search", "-o", "json"],
+    )
+    .await?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&gone.stdout)?;
+    assert!(list.is_empty(), "{list:?}");
     hub.stop().await
 }

@@ -1,0 +1,249 @@
+//! `liaisonctl indicators search | lookup | revoke | sight`.
+
+use clap::Args;
+use liaison_client::Client;
+use liaison_proto::v1;
+use serde_json::json;
+
+use crate::{
+    cli::OutputFormat,
+    commands::{Failure, parse_category, parse_observable, parse_time, parse_tlp, print_json},
+    output,
+};
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find in titles, descriptions and countermeasures (any script).
+    pub text: Option<String>,
+    /// Only these categories (repeatable), as for `publish --category`.
+    #[arg(long = "category")]
+    pub categories: Vec<String>,
+    /// Only these TLP markings (repeatable).
+    #[arg(long = "tlp")]
+    pub tlps: Vec<String>,
+    /// Only from these agencies (repeatable).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// Include revoked and expired indicators.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many results.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SightArgs {
+    /// The observable seen, TYPE=VALUE.
+    pub observable: String,
+    /// How many times.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// First seen, RFC 3339 [default: now]
+    #[arg(long)]
+    pub first_seen: Option<String>,
+    /// Last seen, RFC 3339 [default: now]
+    #[arg(long)]
+    pub last_seen: Option<String>,
+}
+
+fn failed(client: &Client) -> impl Fn(tonic::Status) -> Failure + '_ {
+    move |status| Failure::from_status(client, &status)
+}
+
+fn request_id() -> String {
+    format!(
+        "liaisonctl-{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    )
+}
+
+fn with_purpose<T>(message: T, purpose: Option<&str>) -> tonic::Request<T> {
+    match purpose {
+        Some(purpose) => liaison_client::with_purpose(message, purpose),
+        None => tonic::Request::new(message),
+    }
+}
+
+/// `indicators search`: pages through ListIndicators until `limit`.
+pub async fn search(
+    client: &Client,
+    format: OutputFormat,
+    args: SearchArgs,
+    purpose: Option<&str>,
+) -> Result<(), Failure> {
+    let categories = args
+        .categories
+        .iter()
+        .map(|c| parse_category(c).map(|c| c as i32))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tlps = args
+        .tlps
+        .iter()
+        .map(|t| parse_tlp(t).map(|t| t as i32))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut found: Vec<v1::Indicator> = Vec::new();
+    let mut token = String::new();
+    let mut indicators = client.indicators();
+    while found.len() < args.limit {
+        let page = indicators
+            .list_indicators(with_purpose(
+                v1::ListIndicatorsRequest {
+                    page_size: i32::try_from((args.limit - found.len()).min(500)).unwrap_or(500),
+                    page_token: token.clone(),
+                    categories: categories.clone(),
+                    observable_types: Vec::new(),
+                    tlps: tlps.clone(),
+                    source_agency_ids: args.sources.clone(),
+                    text: args.text.clone().unwrap_or_default(),
+                    include_inactive: args.all,
+                },
+                purpose,
+            ))
+            .await
+            .map_err(failed(client))?
+            .into_inner();
+        found.extend(page.indicators);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    found.truncate(args.limit);
+    match format {
+        OutputFormat::Json => print_json(&json!(
+            found.iter().map(output::indicator_json).collect::<Vec<_>>()
+        )),
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = found
+                .iter()
+                .map(|indicator| {
+                    let mut row = output::watch_row(0, "", indicator);
+                    row.drain(..2);
+                    row.push(output::time(indicator.create_time.as_ref()));
+                    row
+                })
+                .collect();
+            print!(
+                "{}",
+                output::table(&["ID", "SOURCE", "TLP", "TITLE", "PUBLISHED"], &rows)
+            );
+            eprintln!("{} indicator(s)", found.len());
+        }
+    }
+    Ok(())
+}
+
+/// `indicators lookup TYPE=VALUE`.
+pub async fn lookup(
+    client: &Client,
+    format: OutputFormat,
+    observable: String,
+    purpose: Option<&str>,
+) -> Result<(), Failure> {
+    let observable = parse_observable(&observable)?;
+    let answer = client
+        .indicators()
+        .lookup(with_purpose(
+            v1::LookupRequest {
+                observable: Some(observable),
+            },
+            purpose,
+        ))
+        .await
+        .map_err(failed(client))?
+        .into_inner();
+    let value = answer.observable.map(|o| o.value).unwrap_or_default();
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "value": value,
+            "reporting_agencies": answer.reporting_agency_count,
+            "first_seen": answer.first_seen_time.as_ref().map(|t| output::time(Some(t))),
+            "last_seen": answer.last_seen_time.as_ref().map(|t| output::time(Some(t))),
+            "fraud_method_ids": answer.fraud_method_ids,
+            "sightings": answer.sighting_count,
+        })),
+        OutputFormat::Table => print!(
+            "{}",
+            output::table(
+                &["FIELD", "VALUE"],
+                &[
+                    vec!["value".into(), value],
+                    vec![
+                        "reporting agencies".into(),
+                        answer.reporting_agency_count.to_string()
+                    ],
+                    vec![
+                        "first seen".into(),
+                        output::time(answer.first_seen_time.as_ref())
+                    ],
+                    vec![
+                        "last seen".into(),
+                        output::time(answer.last_seen_time.as_ref())
+                    ],
+                    vec!["fraud methods".into(), answer.fraud_method_ids.join(", ")],
+                    vec!["sightings".into(), answer.sighting_count.to_string()],
+                ]
+            )
+        ),
+    }
+    Ok(())
+}
+
+/// `indicators revoke ID --reason …`.
+pub async fn revoke(
+    client: &Client,
+    format: OutputFormat,
+    id: String,
+    reason: String,
+) -> Result<(), Failure> {
+    let indicator = client
+        .indicators()
+        .revoke_indicator(v1::RevokeIndicatorRequest {
+            request_id: request_id(),
+            indicator_id: id,
+            reason,
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    match format {
+        OutputFormat::Json => print_json(&output::indicator_json(&indicator)),
+        OutputFormat::Table => println!(
+            "revoked {} at {}",
+            indicator.id,
+            output::time(indicator.revoke_time.as_ref())
+        ),
+    }
+    Ok(())
+}
+
+/// `indicators sight TYPE=VALUE`.
+pub async fn sight(client: &Client, format: OutputFormat, args: SightArgs) -> Result<(), Failure> {
+    let sighting = v1::Sighting {
+        observable: Some(parse_observable(&args.observable)?),
+        count: args.count,
+        first_seen_time: args.first_seen.as_deref().map(parse_time).transpose()?,
+        last_seen_time: args.last_seen.as_deref().map(parse_time).transpose()?,
+        agency_id: String::new(),
+    };
+    let stored = client
+        .indicators()
+        .report_sighting(v1::ReportSightingRequest {
+            request_id: request_id(),
+            sighting: Some(sighting),
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .sighting
+        .unwrap_or_default();
+    let value = stored.observable.map(|o| o.value).unwrap_or_default();
+    match format {
+        OutputFormat::Json => print_json(&json!({ "value": value, "count": stored.count })),
+        OutputFormat::Table => println!("sighting recorded: {value} ×{}", stored.count),
+    }
+    Ok(())
+}
