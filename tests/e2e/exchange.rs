@@ -15,6 +15,7 @@ both!(
     the_owner_revokes_and_subscribers_are_told,
     list_filters_pages_and_hides_what_the_caller_may_not_see,
     lookups_sightings_and_correlations_stay_within_visibility,
+    publish_many_in_batches_delivers_each_item_once,
 );
 
 fn observable(kind: v1::ObservableType, value: &str) -> v1::Observable {
@@ -398,5 +399,78 @@ async fn lookups_sightings_and_correlations_stay_within_visibility(
         .await
         .expect_err("accepted");
     assert_eq!(bad.code(), Code::InvalidArgument);
+    hub.stop().await
+}
+
+async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> anyhow::Result<()> {
+    const ITEMS: usize = 3_000;
+    let hub = TestHub::start(backend).await?;
+    let feed = hub.client("ME-UP", "feed").await?;
+    let mut stream = hub
+        .client("AL-ASP", "feed")
+        .await?
+        .indicators()
+        .subscribe(v1::SubscribeRequest {
+            after: Some(v1::Cursor { position: 0 }),
+            observable_types: vec![v1::ObservableType::Ipv4 as i32],
+            ..v1::SubscribeRequest::default()
+        })
+        .await?
+        .into_inner();
+    let mut items: Vec<v1::PublishManyRequest> = (0..ITEMS)
+        .map(|index| {
+            let mut indicator = fraud_method(&format!("Botnet C2 {index}"));
+            indicator.observables = vec![observable(
+                v1::ObservableType::Ipv4,
+                &format!("198.51.{}.{}", index / 250, index % 250),
+            )];
+            v1::PublishManyRequest {
+                request_id: format!("me-feed-{index}"),
+                indicator: Some(indicator),
+            }
+        })
+        .collect();
+    // A retry of an earlier item inside the same stream, and one invalid item.
+    items.push(v1::PublishManyRequest {
+        request_id: "me-feed-7".into(),
+        indicator: items[7].indicator.clone(),
+    });
+    let mut invalid = fraud_method("Bad address");
+    invalid.observables = vec![observable(v1::ObservableType::Ipv4, "198.51.100.300")];
+    items.push(v1::PublishManyRequest {
+        request_id: "me-feed-invalid".into(),
+        indicator: Some(invalid),
+    });
+    let response = feed
+        .indicators()
+        .publish_many(tokio_stream::iter(items))
+        .await?
+        .into_inner();
+    assert_eq!(response.accepted_count as usize, ITEMS);
+    assert_eq!(response.duplicate_count, 1);
+    assert_eq!(response.invalid_count, 1);
+    assert_eq!(response.results.len(), ITEMS + 2);
+    assert!(
+        response
+            .results
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.index as usize == i)
+    );
+    assert_eq!(
+        response.results[ITEMS].indicator_id,
+        response.results[7].indicator_id
+    );
+    assert_eq!(
+        response.results[ITEMS + 1].violations[0].field,
+        "indicator.observables[0].value"
+    );
+
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < ITEMS {
+        let event = next_event(&mut stream).await?;
+        let id = published(&event)?.id.clone();
+        assert!(seen.insert(id), "an item arrived twice");
+    }
     hub.stop().await
 }

@@ -346,3 +346,34 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Which of `observables` another agency than `agency` holds in any indicator: a cheap
+    /// first pass before looking for correlations item by item.
+    pub async fn observables_held_by_others(
+        &self,
+        agency: &AgencyId,
+        observables: &[Observable],
+    ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+        let mut held = std::collections::HashSet::new();
+        for chunk in observables.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT DISTINCT io.type, io.value FROM indicator_observables io
+                 JOIN indicators i ON i.id = io.indicator_id
+                 WHERE i.source_agency_id <> $1 AND io.value IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<(String, String)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agency.as_str());
+                for observable in chunk {
+                    query = query.bind(observable.value());
+                }
+                query.fetch_all(pool).await?
+            });
+            held.extend(rows);
+        }
+        Ok(held)
+    }
+}

@@ -178,6 +178,72 @@ macro_rules! load_observables {
 }
 pub(crate) use load_observables;
 
+/// Inserts one new indicator inside transaction `$tx`: its row, observables, idempotency
+/// key, stream event and audit record.
+macro_rules! insert_indicator {
+    ($tx:ident, $pool:ident, $indicator:expr, $principal_key:expr, $request_id:expr, $now:expr, $audit_record:expr) => {{
+        let indicator = &$indicator;
+        let principal_key = &$principal_key;
+        let request_id = $request_id;
+        let now = $now;
+        let audit_record = $audit_record;
+                let method = indicator.content.fraud_method.as_ref();
+                let (scope_kind, scope_value) = indicator.content.scope.to_storage();
+                sqlx::query(
+                    "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                        category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                        scope_kind, scope_value, anonymous, created_us)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(indicator.id.as_str())
+                .bind(indicator.source_agency.as_str())
+                .bind(&principal_key)
+                .bind(method.map(|m| m.title.as_str()))
+                .bind(method.map(|m| m.description.as_str()))
+                .bind(method.map(|m| m.countermeasures.as_str()))
+                .bind(method.map(|m| m.category.as_str()))
+                .bind(&indicator.content.language)
+                .bind(indicator.content.first_seen.map(Timestamp::as_micros))
+                .bind(indicator.content.valid_until.map(Timestamp::as_micros))
+                .bind(i64::from(indicator.content.confidence))
+                .bind(indicator.content.evaluation.map(Evaluation::code))
+                .bind(indicator.content.tlp.as_str())
+                .bind(scope_kind)
+                .bind(scope_value)
+                .bind(indicator.content.anonymous)
+                .bind(now.as_micros())
+                .execute(&mut *$tx)
+                .await?;
+                for (ordinal, observable) in indicator.content.observables.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(indicator.id.as_str())
+                    .bind(ordinal as i64)
+                    .bind(observable.kind().as_str())
+                    .bind(observable.value())
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&principal_key)
+                .bind(request_id)
+                .bind(METHOD_PUBLISH)
+                .bind(indicator.id.as_str())
+                .bind(now.as_micros())
+                .execute(&mut *$tx)
+                .await?;
+                crate::sequencer::write_outbox!(
+                    $tx, $pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now, None::<String>
+                );
+                let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
+                crate::sequencer::write_outbox!($tx, $pool, crate::audit::TOPIC, "record", indicator.id.as_str(), now, Some(record));
+    }};
+}
+
 impl Store {
     /// Stores a new indicator with its outbox row in one transaction; a repeated
     /// `request_id` of the same publisher returns the first result and stores nothing.
@@ -240,65 +306,109 @@ impl Store {
                 let first = self.get_indicator(&id).await?.ok_or_else(|| corrupt("missing indicator", &object_id))?;
                 return Ok(PublishOutcome::Duplicate(first));
             }
-            let method = indicator.content.fraud_method.as_ref();
-            let (scope_kind, scope_value) = indicator.content.scope.to_storage();
-            sqlx::query(
-                "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
-                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                    scope_kind, scope_value, anonymous, created_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            )
-            .bind(indicator.id.as_str())
-            .bind(indicator.source_agency.as_str())
-            .bind(&principal_key)
-            .bind(method.map(|m| m.title.as_str()))
-            .bind(method.map(|m| m.description.as_str()))
-            .bind(method.map(|m| m.countermeasures.as_str()))
-            .bind(method.map(|m| m.category.as_str()))
-            .bind(&indicator.content.language)
-            .bind(indicator.content.first_seen.map(Timestamp::as_micros))
-            .bind(indicator.content.valid_until.map(Timestamp::as_micros))
-            .bind(i64::from(indicator.content.confidence))
-            .bind(indicator.content.evaluation.map(Evaluation::code))
-            .bind(indicator.content.tlp.as_str())
-            .bind(scope_kind)
-            .bind(scope_value)
-            .bind(indicator.content.anonymous)
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-            for (ordinal, observable) in indicator.content.observables.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(indicator.id.as_str())
-                .bind(ordinal as i64)
-                .bind(observable.kind().as_str())
-                .bind(observable.value())
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query(
-                "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&principal_key)
-            .bind(request_id)
-            .bind(METHOD_PUBLISH)
-            .bind(indicator.id.as_str())
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-            crate::sequencer::write_outbox!(
-                tx, pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now, None::<String>
-            );
-            let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", indicator.id.as_str(), now, Some(record));
+            insert_indicator!(tx, pool, indicator, principal_key, request_id, now, audit_record);
             tx.commit().await?;
             indicator
         });
         self.signals.outbox.notify_one();
         Ok(PublishOutcome::Stored(stored))
+    }
+
+    /// Stores many new indicators of one publisher in one transaction, each with its
+    /// idempotency key, stream event and audit record; an item whose request_id was seen
+    /// (before, or earlier in the batch) comes back as a duplicate. If the batch fails as a
+    /// whole (a concurrent retry of one of its request_ids, a reused request_id), it is
+    /// retried item by item, so each item gets its own outcome.
+    pub async fn publish_indicators(
+        &self,
+        publisher: &PrincipalId,
+        items: &[(String, NewIndicator)],
+        now: Timestamp,
+        audit_record: &AuditRecordFn<'_>,
+    ) -> Result<Vec<Result<PublishOutcome, StoreError>>, StoreError> {
+        match self
+            .try_publish_batch(publisher, items, now, audit_record)
+            .await
+        {
+            Ok(outcomes) => {
+                self.signals.outbox.notify_one();
+                let mut results = Vec::with_capacity(outcomes.len());
+                for outcome in outcomes {
+                    results.push(Ok(match outcome {
+                        Ok(stored) => PublishOutcome::Stored(stored),
+                        Err(id) => PublishOutcome::Duplicate(
+                            self.get_indicator(&id)
+                                .await?
+                                .ok_or_else(|| corrupt("missing indicator", id.as_str()))?,
+                        ),
+                    }));
+                }
+                Ok(results)
+            }
+            Err(error) if error.is_unavailable() => Err(error),
+            Err(_) => {
+                let mut results = Vec::with_capacity(items.len());
+                for (request_id, content) in items {
+                    results.push(
+                        self.publish_indicator(
+                            publisher,
+                            request_id,
+                            content.clone(),
+                            now,
+                            audit_record,
+                        )
+                        .await,
+                    );
+                }
+                Ok(results)
+            }
+        }
+    }
+
+    /// One transaction for a batch: `Ok(indicator)` stored, `Err(id)` a duplicate of `id`.
+    async fn try_publish_batch(
+        &self,
+        publisher: &PrincipalId,
+        items: &[(String, NewIndicator)],
+        now: Timestamp,
+        audit_record: &AuditRecordFn<'_>,
+    ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
+        let principal_key = publisher.to_string();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (request_id, content) in items {
+                let earlier: Option<(String, String)> = sqlx::query_as(
+                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+                )
+                .bind(&principal_key)
+                .bind(request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((method, object_id)) = earlier {
+                    if method != METHOD_PUBLISH {
+                        return Err(StoreError::RequestIdReused(method));
+                    }
+                    let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
+                        .map_err(|_| corrupt("indicator id", &object_id))?;
+                    outcomes.push(Err(id));
+                    continue;
+                }
+                let indicator = Indicator {
+                    id: ObjectId::generate(ObjectId::INDICATOR),
+                    source_agency: publisher.agency().clone(),
+                    publisher: publisher.clone(),
+                    content: content.clone(),
+                    linked_fraud_method: None,
+                    created: now,
+                    revoked: None,
+                };
+                insert_indicator!(tx, pool, indicator, principal_key, request_id.as_str(), now, audit_record);
+                outcomes.push(Ok(indicator));
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        })
     }
 
     /// How many indicators are stored, revoked ones included.

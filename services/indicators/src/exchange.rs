@@ -395,10 +395,52 @@ pub(crate) async fn lookup(
 /// agency and observable, about that agency's newest such item, so that a value many
 /// items share does not multiply the events.
 pub(crate) async fn correlate(store: &Store, published: &Indicator) -> Result<(), ServiceError> {
+    correlate_batch(store, std::slice::from_ref(published)).await
+}
+
+/// [`correlate`] for the items of one PublishMany batch (all of one agency): one query
+/// finds which of their values other agencies hold at all; only those are looked at.
+pub(crate) async fn correlate_batch(
+    store: &Store,
+    batch: &[Indicator],
+) -> Result<(), ServiceError> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let mine = &first.source_agency;
+    let all: Vec<Observable> = batch
+        .iter()
+        .flat_map(|indicator| indicator.content.observables.iter().cloned())
+        .collect();
+    let held = store.observables_held_by_others(mine, &all).await?;
+    if held.is_empty() {
+        return Ok(());
+    }
+    let my_groups = store.groups_of(mine).await?;
+    let mut correlations = Vec::new();
+    for published in batch {
+        correlations.extend(matches_of(store, published, &my_groups, &held).await?);
+    }
+    store.record_correlations(&correlations, now()).await?;
+    Ok(())
+}
+
+async fn matches_of(
+    store: &Store,
+    published: &Indicator,
+    my_groups: &[liaison_core::GroupId],
+    held: &std::collections::HashSet<(String, String)>,
+) -> Result<Vec<CorrelationRecord>, ServiceError> {
     let mut correlations = Vec::new();
     let mine = &published.source_agency;
-    let my_groups = store.groups_of(mine).await?;
     for observable in &published.content.observables {
+        let key = (
+            observable.kind().as_str().to_owned(),
+            observable.value().to_owned(),
+        );
+        if !held.contains(&key) {
+            continue;
+        }
         let holders = store
             .indicators_with_observable(observable, Some(mine), now(), MATCHES_MAX)
             .await?;
@@ -427,7 +469,7 @@ pub(crate) async fn correlate(store: &Store, published: &Indicator) -> Result<()
             );
             let i_see_theirs = agency_may_receive(
                 mine,
-                &my_groups,
+                my_groups,
                 &other.source_agency,
                 &other.content.scope,
                 other.content.tlp,
@@ -450,6 +492,5 @@ pub(crate) async fn correlate(store: &Store, published: &Indicator) -> Result<()
             }
         }
     }
-    store.record_correlations(&correlations, now()).await?;
-    Ok(())
+    Ok(correlations)
 }

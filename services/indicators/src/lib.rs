@@ -18,6 +18,11 @@ use liaison_store::{PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
 
+/// Items of a PublishMany stream stored per transaction.
+const PUBLISH_BATCH: usize = 500;
+/// How long a partly filled PublishMany batch waits for more items.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The indicator service.
 #[derive(Debug, Clone)]
 pub struct IndicatorService {
@@ -41,15 +46,14 @@ impl IndicatorService {
         indicator_service_server::IndicatorServiceServer::new(self)
     }
 
-    /// Validates and stores one indicator for `caller`, with its audit record in the same
-    /// transaction; a repeated request_id is recorded as a read of the first result.
-    async fn publish_one(
+    /// Validates one indicator for `caller`: its fields, its handling (TLP, scope) and the
+    /// agencies its scope names.
+    async fn prepare(
         &self,
         caller: &Caller,
-        audit: &AuditContext,
         request_id_value: &str,
         indicator: Option<v1::Indicator>,
-    ) -> Result<PublishOutcome, ServiceError> {
+    ) -> Result<NewIndicator, ServiceError> {
         request_id(request_id_value, "request_id")?;
         let indicator =
             indicator.ok_or_else(|| ServiceError::invalid("indicator", "indicator is required"))?;
@@ -62,6 +66,19 @@ impl IndicatorService {
             },
         )?;
         self.check_scope_members(&content.scope).await?;
+        Ok(content)
+    }
+
+    /// Validates and stores one indicator for `caller`, with its audit record in the same
+    /// transaction; a repeated request_id is recorded as a read of the first result.
+    async fn publish_one(
+        &self,
+        caller: &Caller,
+        audit: &AuditContext,
+        request_id_value: &str,
+        indicator: Option<v1::Indicator>,
+    ) -> Result<PublishOutcome, ServiceError> {
+        let content = self.prepare(caller, request_id_value, indicator).await?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let record = |indicator: &Indicator| {
             audit.write_record(ObjectAccess {
@@ -88,6 +105,71 @@ impl IndicatorService {
             }
         }
         Ok(outcome)
+    }
+
+    /// Stores one PublishMany batch in one transaction and fills in its results.
+    async fn flush_batch(
+        &self,
+        caller: &Caller,
+        audit: &AuditContext,
+        pending: &mut Vec<(usize, String, NewIndicator)>,
+        results: &mut [v1::PublishResult],
+        response: &mut v1::PublishManyResponse,
+    ) -> Result<(), ServiceError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(pending);
+        let items: Vec<(String, NewIndicator)> = batch
+            .iter()
+            .map(|(_, request_id, content)| (request_id.clone(), content.clone()))
+            .collect();
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        // Each item gets its own record, as if published alone.
+        let record = |indicator: &Indicator| {
+            audit.fork().write_record(ObjectAccess {
+                id: indicator.id.to_string(),
+                access: Access::Write,
+                owner_agency: Some(indicator.source_agency.to_string()),
+            })
+        };
+        let outcomes = self
+            .store
+            .publish_indicators(caller.principal(), &items, now, &record)
+            .await?;
+        let mut stored = Vec::new();
+        for ((slot, _, _), outcome) in batch.iter().zip(outcomes) {
+            let result = &mut results[*slot];
+            match outcome {
+                Ok(PublishOutcome::Stored(indicator)) => {
+                    result.outcome = v1::publish_result::Outcome::Accepted as i32;
+                    result.indicator_id = indicator.id.to_string();
+                    response.accepted_count += 1;
+                    stored.push(indicator);
+                }
+                Ok(PublishOutcome::Duplicate(first)) => {
+                    let read = audit.fork();
+                    read.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
+                    read.commit_read(&self.store).await?;
+                    result.outcome = v1::publish_result::Outcome::Duplicate as i32;
+                    result.indicator_id = first.id.to_string();
+                    response.duplicate_count += 1;
+                }
+                Err(liaison_store::StoreError::RequestIdReused(_)) => {
+                    result.outcome = v1::publish_result::Outcome::Invalid as i32;
+                    result.violations = vec![v1::FieldViolation {
+                        field: "request_id".into(),
+                        description: "request_id was already used for a different call".into(),
+                    }];
+                    response.invalid_count += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if let Err(error) = exchange::correlate_batch(&self.store, &stored).await {
+            tracing::error!(%error, "correlation of a batch failed");
+        }
+        Ok(())
     }
 
     /// Every agency a scope names must be a member.
@@ -141,29 +223,56 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         let audit = AuditContext::of(&request);
         let mut stream = request.into_inner();
         let mut response = v1::PublishManyResponse::default();
-        let mut index = 0u32;
-        while let Some(item) = stream.next().await {
+        let mut results: Vec<v1::PublishResult> = Vec::new();
+        let mut pending: Vec<(usize, String, NewIndicator)> = Vec::new();
+        loop {
+            // Items wait for their batch to fill, but never long: when the client pauses,
+            // what has come is stored at once.
+            let next = if pending.is_empty() {
+                stream.next().await
+            } else {
+                match tokio::time::timeout(FLUSH_AFTER, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.flush_batch(
+                            &caller,
+                            &audit,
+                            &mut pending,
+                            &mut results,
+                            &mut response,
+                        )
+                        .await?;
+                        continue;
+                    }
+                }
+            };
+            let Some(item) = next else { break };
             let item = item?;
-            let mut result = v1::PublishResult {
-                index,
+            let slot = results.len();
+            results.push(v1::PublishResult {
+                index: u32::try_from(slot).unwrap_or(u32::MAX),
                 request_id: item.request_id.clone(),
                 ..v1::PublishResult::default()
-            };
+            });
             match self
-                .publish_one(&caller, &audit.fork(), &item.request_id, item.indicator)
+                .prepare(&caller, &item.request_id, item.indicator)
                 .await
             {
-                Ok(PublishOutcome::Stored(indicator)) => {
-                    result.outcome = v1::publish_result::Outcome::Accepted as i32;
-                    result.indicator_id = indicator.id.to_string();
-                    response.accepted_count += 1;
-                }
-                Ok(PublishOutcome::Duplicate(indicator)) => {
-                    result.outcome = v1::publish_result::Outcome::Duplicate as i32;
-                    result.indicator_id = indicator.id.to_string();
-                    response.duplicate_count += 1;
+                Ok(content) => {
+                    pending.push((slot, item.request_id, content));
+                    if pending.len() >= PUBLISH_BATCH {
+                        self.flush_batch(
+                            &caller,
+                            &audit,
+                            &mut pending,
+                            &mut results,
+                            &mut response,
+                        )
+                        .await?;
+                    }
                 }
                 Err(ServiceError::InvalidArgument(violations)) => {
+                    let result = &mut results[slot];
                     result.outcome = v1::publish_result::Outcome::Invalid as i32;
                     result.violations = violations
                         .into_iter()
@@ -176,9 +285,10 @@ impl indicator_service_server::IndicatorService for IndicatorService {
                 }
                 Err(error) => return Err(error.into()),
             }
-            response.results.push(result);
-            index += 1;
         }
+        self.flush_batch(&caller, &audit, &mut pending, &mut results, &mut response)
+            .await?;
+        response.results = results;
         Ok(Response::new(response))
     }
 
