@@ -1,0 +1,285 @@
+//! Indicator exchange benchmark (a load binary, not a timed test), over mutual TLS with
+//! auditing on, each figure beside a ceiling measured in the same run:
+//!
+//! - PublishMany throughput (observables/s) on SQLite and PostgreSQL, beside a plain
+//!   batched INSERT of the same rows straight through sqlx;
+//! - publish-to-delivery latency p50/p99 with 50 subscribers;
+//! - Lookup calls/s beside gRPC health-check calls/s over the same connections.
+//!
+//! Run with `scripts/with-postgres cargo bench -p liaison-e2e --bench exchange`; without a
+//! PostgreSQL (`LIAISON_TEST_DATABASE_URL`) only SQLite is measured.
+
+use std::time::{Duration, Instant};
+
+use liaison_proto::v1;
+use liaison_testkit::{Backend, Limits, TestHub};
+
+const PUBLISH_ITEMS: usize = 20_000;
+const SUBSCRIBERS: usize = 50;
+const LATENCY_PUBLICATIONS: usize = 200;
+const CALL_WINDOW: Duration = Duration::from_secs(3);
+const CALLERS: usize = 8;
+
+fn limits() -> Limits {
+    Limits {
+        // A benchmark is a flood by design.
+        rate_limit_per_second: 0,
+        max_call_duration: Duration::from_secs(600),
+        ..Limits::default()
+    }
+}
+
+fn item(index: usize) -> v1::Indicator {
+    v1::Indicator {
+        observables: vec![v1::Observable {
+            r#type: v1::ObservableType::Ipv4 as i32,
+            value: format!(
+                "10.{}.{}.{}",
+                index / 65_536,
+                (index / 256) % 256,
+                index % 256
+            ),
+        }],
+        language: "en".into(),
+        confidence: 60,
+        tlp: v1::Tlp::Green as i32,
+        scope: Some(v1::Scope {
+            target: Some(v1::scope::Target::AllMembers(v1::AllMembers {})),
+        }),
+        ..v1::Indicator::default()
+    }
+}
+
+/// PublishMany of PUBLISH_ITEMS one-observable items in one stream.
+async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
+    let client = hub.client("RS-MUP", "feed").await?;
+    let requests: Vec<v1::PublishManyRequest> = (0..PUBLISH_ITEMS)
+        .map(|index| v1::PublishManyRequest {
+            request_id: format!("bench-{index}"),
+            indicator: Some(item(index)),
+        })
+        .collect();
+    let started = Instant::now();
+    let response = client
+        .indicators()
+        .publish_many(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let elapsed = started.elapsed();
+    anyhow::ensure!(
+        response.accepted_count as usize == PUBLISH_ITEMS,
+        "accepted {}",
+        response.accepted_count
+    );
+    Ok(PUBLISH_ITEMS as f64 / elapsed.as_secs_f64())
+}
+
+/// The same rows (indicator, observable) inserted straight through sqlx, 500 rows per
+/// multi-row INSERT and transaction, into scratch tables of the hub's database.
+async fn plain_insert(hub: &TestHub) -> anyhow::Result<f64> {
+    let store = hub.store();
+    store
+        .execute_for_tests(
+            "CREATE TABLE bench_indicators (id TEXT PRIMARY KEY, source TEXT NOT NULL, tlp TEXT NOT NULL,
+                scope TEXT NOT NULL, created_us BIGINT NOT NULL);
+             CREATE TABLE bench_observables (indicator_id TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL)",
+        )
+        .await?;
+    let started = Instant::now();
+    for chunk_start in (0..PUBLISH_ITEMS).step_by(500) {
+        let range = chunk_start..(chunk_start + 500).min(PUBLISH_ITEMS);
+        let indicators: Vec<String> = range
+            .clone()
+            .map(|i| format!("('ind_bench_{i}', 'RS-MUP', 'green', 'all', {i})"))
+            .collect();
+        let observables: Vec<String> = range
+            .map(|i| {
+                format!(
+                    "('ind_bench_{i}', 'ipv4', '10.{}.{}.{}')",
+                    i / 65_536,
+                    (i / 256) % 256,
+                    i % 256
+                )
+            })
+            .collect();
+        store
+            .execute_for_tests(&format!(
+                "BEGIN; INSERT INTO bench_indicators VALUES {}; INSERT INTO bench_observables VALUES {}; COMMIT",
+                indicators.join(","),
+                observables.join(",")
+            ))
+            .await?;
+    }
+    Ok(PUBLISH_ITEMS as f64 / started.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// p50 and p99 from a Publish call's start to each of SUBSCRIBERS receiving it.
+async fn delivery_latency(hub: &TestHub) -> anyhow::Result<(Duration, Duration)> {
+    let agencies = [
+        "HU-NNI",
+        "TR-EGM",
+        "AL-ASP",
+        "BA-MSB",
+        "MK-MVR",
+        "ME-UP",
+        "SI-POLICIJA",
+    ];
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let mut tasks = Vec::new();
+    for index in 0..SUBSCRIBERS {
+        let client = hub.client(agencies[index % agencies.len()], "feed").await?;
+        let mut stream = client
+            .indicators()
+            .subscribe(v1::SubscribeRequest {
+                after: None,
+                observable_types: vec![v1::ObservableType::Ipv4 as i32],
+                ..v1::SubscribeRequest::default()
+            })
+            .await?
+            .into_inner();
+        let sender = sender.clone();
+        tasks.push(tokio::spawn(async move {
+            let _client = client;
+            while let Ok(Some(message)) = stream.message().await {
+                if let Some(v1::indicator_event::Event::Published(indicator)) =
+                    message.event.and_then(|event| event.event)
+                {
+                    let _ = sender.send((indicator.id, Instant::now()));
+                }
+            }
+        }));
+    }
+    drop(sender);
+    // Let every subscriber reach the live tail first.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let publisher = hub.client("RO-IGPR", "feed").await?;
+    let mut indicators = publisher.indicators();
+    let mut latencies = Vec::with_capacity(LATENCY_PUBLICATIONS * SUBSCRIBERS);
+    for index in 0..LATENCY_PUBLICATIONS {
+        let started = Instant::now();
+        let id = indicators
+            .publish(v1::PublishRequest {
+                request_id: format!("latency-{index}"),
+                indicator: Some(item(1_000_000 + index)),
+            })
+            .await?
+            .into_inner()
+            .indicator
+            .map(|indicator| indicator.id)
+            .unwrap_or_default();
+        let mut received = 0;
+        while received < SUBSCRIBERS {
+            let (got, at) = tokio::time::timeout(Duration::from_secs(30), receiver.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("subscribers ended"))?;
+            if got == id {
+                latencies.push(at - started);
+                received += 1;
+            }
+        }
+    }
+    for task in tasks {
+        task.abort();
+    }
+    latencies.sort();
+    Ok((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+}
+
+/// Calls per second of `call` from CALLERS tasks over CALLERS/2 connections.
+async fn rate<F, Fut>(clients: &[liaison_client::Client], call: F) -> anyhow::Result<f64>
+where
+    F: Fn(liaison_client::Client) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let deadline = Instant::now() + CALL_WINDOW;
+    let mut tasks = Vec::new();
+    for index in 0..CALLERS {
+        let client = clients[index % clients.len()].clone();
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut count = 0u64;
+            while Instant::now() < deadline {
+                call(client.clone()).await?;
+                count += 1;
+            }
+            anyhow::Ok(count)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / CALL_WINDOW.as_secs_f64())
+}
+
+async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
+    let mut clients = Vec::new();
+    for agency in ["HU-NNI", "TR-EGM", "AL-ASP", "BA-MSB"] {
+        clients.push(hub.client(agency, "feed").await?);
+    }
+    let lookup = rate(&clients, |client: liaison_client::Client| async move {
+        client
+            .indicators()
+            .lookup(v1::LookupRequest {
+                observable: Some(v1::Observable {
+                    r#type: v1::ObservableType::Ipv4 as i32,
+                    value: "10.0.1.44".into(),
+                }),
+            })
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let health = rate(&clients, |client: liaison_client::Client| async move {
+        tonic_health::pb::health_client::HealthClient::new(client.channel())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        Ok(())
+    })
+    .await?;
+    Ok((lookup, health))
+}
+
+async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
+    let hub = TestHub::start_with_limits(backend, limits()).await?;
+    let published = publish_many(&hub).await?;
+    let ceiling = plain_insert(&hub).await?;
+    println!(
+        "{name:9} PublishMany: {published:>8.0} observables/s   plain batched INSERT: {ceiling:>8.0} rows/s   ({:.0} %)",
+        100.0 * published / ceiling
+    );
+    let (p50, p99) = delivery_latency(&hub).await?;
+    println!(
+        "{name:9} publish-to-delivery, {SUBSCRIBERS} subscribers: p50 {:.2} ms, p99 {:.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+    let (lookup, health) = lookups(&hub).await?;
+    println!(
+        "{name:9} Lookup: {lookup:>8.0} calls/s   health check: {health:>8.0} calls/s   ({:.0} %)",
+        100.0 * lookup / health
+    );
+    hub.stop().await
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    println!(
+        "exchange benchmark: {PUBLISH_ITEMS} items in one PublishMany; {LATENCY_PUBLICATIONS} publications to {SUBSCRIBERS} subscribers; {CALLERS} callers for {} s",
+        CALL_WINDOW.as_secs()
+    );
+    run(Backend::Sqlite, "SQLite").await?;
+    if std::env::var_os(liaison_testkit::POSTGRES_URL_VARIABLE).is_some() {
+        run(Backend::Postgres, "Postgres").await?;
+    } else {
+        println!("PostgreSQL skipped: set LIAISON_TEST_DATABASE_URL (scripts/with-postgres does)");
+    }
+    Ok(())
+}
