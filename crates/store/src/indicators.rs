@@ -366,6 +366,7 @@ impl Store {
     }
 
     /// One transaction for a batch: `Ok(indicator)` stored, `Err(id)` a duplicate of `id`.
+    /// A handful of multi-row statements per batch rather than several per item.
     async fn try_publish_batch(
         &self,
         publisher: &PrincipalId,
@@ -374,23 +375,37 @@ impl Store {
         audit_record: &AuditRecordFn<'_>,
     ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
         let principal_key = publisher.to_string();
+        // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
+        const ROWS: usize = 500;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // Request ids seen before, in one query.
+            let mut earlier = std::collections::HashMap::new();
+            for chunk in items.chunks(ROWS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT request_id, method, object_id FROM idempotency_keys WHERE principal = ",
+                );
+                query.push_bind(principal_key.clone()).push(" AND request_id IN (");
+                let mut list = query.separated(", ");
+                for (request_id, _) in chunk {
+                    list.push_bind(request_id.clone());
+                }
+                list.push_unseparated(")");
+                let rows: Vec<(String, String, String)> =
+                    query.build_query_as().fetch_all(&mut *tx).await?;
+                for (request_id, method, object_id) in rows {
+                    earlier.insert(request_id, (method, object_id));
+                }
+            }
             let mut outcomes = Vec::with_capacity(items.len());
+            let mut fresh: Vec<(&str, Indicator)> = Vec::new();
             for (request_id, content) in items {
-                let earlier: Option<(String, String)> = sqlx::query_as(
-                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-                )
-                .bind(&principal_key)
-                .bind(request_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((method, object_id)) = earlier {
+                if let Some((method, object_id)) = earlier.get(request_id) {
                     if method != METHOD_PUBLISH {
-                        return Err(StoreError::RequestIdReused(method));
+                        return Err(StoreError::RequestIdReused(method.clone()));
                     }
-                    let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
-                        .map_err(|_| corrupt("indicator id", &object_id))?;
+                    let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
+                        .map_err(|_| corrupt("indicator id", object_id))?;
                     outcomes.push(Err(id));
                     continue;
                 }
@@ -403,8 +418,109 @@ impl Store {
                     created: now,
                     revoked: None,
                 };
-                insert_indicator!(tx, pool, indicator, principal_key, request_id.as_str(), now, audit_record);
+                // A request_id repeated within the batch is a duplicate of its first use.
+                earlier.insert(
+                    request_id.clone(),
+                    (METHOD_PUBLISH.to_owned(), indicator.id.to_string()),
+                );
+                fresh.push((request_id.as_str(), indicator.clone()));
                 outcomes.push(Ok(indicator));
+            }
+            for chunk in fresh.chunks(ROWS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                        category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                        scope_kind, scope_value, anonymous, created_us) ",
+                );
+                query.push_values(chunk, |mut row, (_, indicator)| {
+                    let method = indicator.content.fraud_method.as_ref();
+                    let (scope_kind, scope_value) = indicator.content.scope.to_storage();
+                    row.push_bind(indicator.id.to_string())
+                        .push_bind(indicator.source_agency.to_string())
+                        .push_bind(principal_key.clone())
+                        .push_bind(method.map(|m| m.title.clone()))
+                        .push_bind(method.map(|m| m.description.clone()))
+                        .push_bind(method.map(|m| m.countermeasures.clone()))
+                        .push_bind(method.map(|m| m.category.as_str().to_owned()))
+                        .push_bind(indicator.content.language.clone())
+                        .push_bind(indicator.content.first_seen.map(Timestamp::as_micros))
+                        .push_bind(indicator.content.valid_until.map(Timestamp::as_micros))
+                        .push_bind(i64::from(indicator.content.confidence))
+                        .push_bind(indicator.content.evaluation.map(Evaluation::code))
+                        .push_bind(indicator.content.tlp.as_str().to_owned())
+                        .push_bind(scope_kind.to_owned())
+                        .push_bind(scope_value.clone())
+                        .push_bind(indicator.content.anonymous)
+                        .push_bind(now.as_micros());
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            let observables: Vec<(String, i64, &'static str, String)> = fresh
+                .iter()
+                .flat_map(|(_, indicator)| {
+                    indicator.content.observables.iter().enumerate().map(|(ordinal, observable)| {
+                        (
+                            indicator.id.to_string(),
+                            ordinal as i64,
+                            observable.kind().as_str(),
+                            observable.value().to_owned(),
+                        )
+                    })
+                })
+                .collect();
+            for chunk in observables.chunks(ROWS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) ",
+                );
+                query.push_values(chunk, |mut row, (id, ordinal, kind, value)| {
+                    row.push_bind(id.clone())
+                        .push_bind(*ordinal)
+                        .push_bind(*kind)
+                        .push_bind(value.clone());
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in fresh.chunks(ROWS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us) ",
+                );
+                query.push_values(chunk, |mut row, (request_id, indicator)| {
+                    row.push_bind(principal_key.clone())
+                        .push_bind((*request_id).to_owned())
+                        .push_bind(METHOD_PUBLISH)
+                        .push_bind(indicator.id.to_string())
+                        .push_bind(now.as_micros());
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            // Each item's stream event, then its audit record.
+            let outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
+                .iter()
+                .flat_map(|(_, indicator)| {
+                    let record = String::from_utf8_lossy(&audit_record(indicator)).into_owned();
+                    [
+                        (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None),
+                        (crate::audit::TOPIC, "record", indicator.id.to_string(), Some(record)),
+                    ]
+                })
+                .collect();
+            for chunk in outbox.chunks(ROWS) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) ",
+                );
+                query.push_values(chunk, |mut row, (topic, kind, id, payload)| {
+                    row.push_bind(*topic)
+                        .push_bind(*kind)
+                        .push_bind(id.clone())
+                        .push_bind(now.as_micros())
+                        .push_bind(payload.clone());
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            if !fresh.is_empty()
+                && let Some(sql) = pool.notify_outbox_sql()
+            {
+                sqlx::query(sql).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(outcomes)
