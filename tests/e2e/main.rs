@@ -11,6 +11,7 @@ mod directory;
 mod indicators;
 mod lifecycle;
 mod limits;
+mod mla;
 mod restart;
 mod subscribe;
 mod tls;

@@ -14,6 +14,7 @@ mod directory;
 mod error;
 mod indicators;
 mod migrate;
+mod mla;
 pub mod sequencer;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -32,6 +33,9 @@ pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
+pub use mla::{
+    MlaDeadline, MlaEvent, MlaFilter, MlaReceiptRow, MlaRecord, MlaWrite, MlaWriteOutcome,
+};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body
 /// is compiled once per backend, so one query text serves both.
