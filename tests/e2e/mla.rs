@@ -22,6 +22,7 @@ both!(
     a_convention_basis_needs_both_states_to_be_parties,
     two_officers_acting_at_once_end_with_one_winner,
     deadlines_pass_on_the_hub_clock_and_show_as_overdue,
+    preservation_expires_on_the_hub_clock_unless_extended,
 );
 
 type Mla = MlaServiceClient<AuthChannel>;
@@ -1016,6 +1017,18 @@ async fn deadlines_pass_on_the_hub_clock_and_show_as_overdue(
     let first = next_kind().await?;
     assert_eq!(first.kind, v1::MlaEventKind::Submitted as i32);
     assert_eq!(first.mla_request_id, draft.id);
+    let ack_status = |request: &v1::MlaRequest| {
+        request
+            .deadlines
+            .iter()
+            .find(|deadline| deadline.kind == v1::MlaDeadlineKind::Acknowledgement as i32)
+            .map(|deadline| deadline.status)
+    };
+    let pending = get_basic(&mut rs, &draft.id).await?;
+    assert_eq!(
+        ack_status(&pending),
+        Some(v1::MlaDeadlineStatus::Pending as i32)
+    );
 
     // Emergency: acknowledgement due in 4 hours. After 3½ it approaches, after 4 it passes.
     hub.clock().advance(Duration::from_secs(3 * 3600 + 1800));
@@ -1032,6 +1045,10 @@ async fn deadlines_pass_on_the_hub_clock_and_show_as_overdue(
     assert_eq!(
         approaching.deadline.expect("deadline").kind,
         v1::MlaDeadlineKind::Acknowledgement as i32
+    );
+    assert_eq!(
+        ack_status(&get_basic(&mut rs, &draft.id).await?),
+        Some(v1::MlaDeadlineStatus::Approaching as i32)
     );
     assert!(overdue(&mut rs).await?.is_empty());
 
@@ -1054,5 +1071,140 @@ async fn deadlines_pass_on_the_hub_clock_and_show_as_overdue(
     })
     .await?;
     assert!(overdue(&mut rs).await?.is_empty());
+    hub.stop().await
+}
+
+async fn preservation_expires_on_the_hub_clock_unless_extended(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let mut content = preservation_content("RS-MUP");
+    content.preservation_period = None;
+    let draft = create(&mut ua, content).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    rs.acknowledge_request(v1::AcknowledgeRequestRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        ..Default::default()
+    })
+    .await?;
+    // A preservation date under 60 days is refused; none means 60 days.
+    let soon = hub.clock().now().as_micros() / 1_000_000 + 59 * 86_400;
+    let short = rs
+        .confirm_preservation(v1::ConfirmPreservationRequest {
+            request_id: rid(),
+            mla_request_id: draft.id.clone(),
+            preserve_until: Some(prost_types::Timestamp {
+                seconds: soon,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), Code::InvalidArgument);
+    let confirmed = rs
+        .confirm_preservation(v1::ConfirmPreservationRequest {
+            request_id: rid(),
+            mla_request_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .mla_request
+        .expect("a request");
+    let preservation = confirmed.preservation.expect("preservation");
+    assert_eq!(
+        preservation.preserve_until.expect("until").seconds
+            - preservation.confirm_time.expect("confirmed").seconds,
+        60 * 86_400
+    );
+
+    let mut watch = ua
+        .watch_requests(v1::WatchRequestsRequest {
+            mla_request_ids: vec![draft.id.clone()],
+            kinds: vec![v1::MlaEventKind::DeadlinePassed as i32],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    // The acknowledgement was met and the response (7 days for Art. 29) is not; after 61
+    // days both the response and the preservation period have passed.
+    hub.clock().advance(Duration::from_secs(61 * 86_400));
+    let mut passed = Vec::new();
+    while passed.len() < 2 {
+        let message = tokio::time::timeout(PATIENCE, watch.message())
+            .await
+            .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+            .ok_or_else(|| anyhow::anyhow!("the stream ended"))?;
+        let event = message.event.expect("an event");
+        assert_eq!(event.kind, v1::MlaEventKind::DeadlinePassed as i32);
+        passed.push(event.deadline.expect("deadline").kind);
+    }
+    passed.sort();
+    assert_eq!(
+        passed,
+        [
+            v1::MlaDeadlineKind::Response as i32,
+            v1::MlaDeadlineKind::PreservationExpiry as i32
+        ]
+    );
+    // The hub expires the preservation itself (after announcing the deadline); wait for
+    // its state change on the stream rather than polling.
+    let mut changes = ua
+        .watch_requests(v1::WatchRequestsRequest {
+            mla_request_ids: vec![draft.id.clone()],
+            kinds: vec![v1::MlaEventKind::StateChanged as i32],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let expired = loop {
+        let message = tokio::time::timeout(PATIENCE, changes.message())
+            .await
+            .map_err(|_| anyhow::anyhow!("no expiry within {PATIENCE:?}"))??
+            .ok_or_else(|| anyhow::anyhow!("the stream ended"))?;
+        let request = message
+            .event
+            .and_then(|event| event.mla_request)
+            .expect("a request");
+        if request.preservation.as_ref().map(|p| p.state)
+            == Some(v1::MlaPreservationState::Expired as i32)
+        {
+            break request;
+        }
+    };
+    // Only the response is overdue: a preservation period that ran out was not missed.
+    let overdue: Vec<i32> = expired
+        .deadlines
+        .iter()
+        .filter(|deadline| deadline.status == v1::MlaDeadlineStatus::Overdue as i32)
+        .map(|deadline| deadline.kind)
+        .collect();
+    assert_eq!(overdue, [v1::MlaDeadlineKind::Response as i32]);
+    let last = get(&mut ua, &draft.id)
+        .await?
+        .history
+        .pop()
+        .expect("history");
+    assert_eq!(last.action, v1::MlaAction::ExpirePreservation as i32);
+    assert!(last.actor.is_none(), "the hub's own step");
+    // Nothing more to preserve: an extension is refused.
+    let late = rs
+        .extend_preservation(v1::ExtendPreservationRequest {
+            request_id: rid(),
+            mla_request_id: draft.id.clone(),
+            preserve_until: Some(prost_types::Timestamp {
+                seconds: 4_000_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
     hub.stop().await
 }

@@ -23,11 +23,12 @@ CREATE TABLE mla_requests (
 CREATE INDEX mla_requests_requesting ON mla_requests (requesting_agency_id, updated_us);
 CREATE INDEX mla_requests_requested ON mla_requests (requested_agency_id, updated_us);
 
--- One row per deadline kind of a request; `passed` once the hub announced it overdue,
--- `warned` once it announced it approaching.
+-- One row per deadline kind of a request: set at `set_us`, due at `due_us`; `passed` once
+-- the hub announced it overdue, `warned` once it announced it approaching.
 CREATE TABLE mla_deadlines (
     request_id TEXT NOT NULL REFERENCES mla_requests (id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
+    set_us BIGINT NOT NULL,
     due_us BIGINT NOT NULL,
     met_us BIGINT,
     cancelled BOOLEAN NOT NULL,

@@ -48,6 +48,8 @@ pub struct MlaRecord {
 pub struct MlaDeadline {
     /// What must happen.
     pub kind: DeadlineKind,
+    /// When it was set.
+    pub set: Timestamp,
     /// By when.
     pub due: Timestamp,
     /// When it was met.
@@ -61,10 +63,11 @@ pub struct MlaDeadline {
 }
 
 impl MlaDeadline {
-    /// A new running deadline.
-    pub fn running(kind: DeadlineKind, due: Timestamp) -> Self {
+    /// A new running deadline, set at `set`.
+    pub fn running(kind: DeadlineKind, set: Timestamp, due: Timestamp) -> Self {
         Self {
             kind,
+            set,
             due,
             met: None,
             cancelled: false,
@@ -106,8 +109,9 @@ pub struct MlaReceiptRow {
 /// One write of a request: a creation (no `expected_version`) or a change.
 #[derive(Debug)]
 pub struct MlaWrite<'a> {
-    /// Who writes (owner of the idempotency key).
-    pub principal: &'a PrincipalId,
+    /// Who writes (owner of the idempotency key); `None` for the hub's own steps, which
+    /// have no idempotency key.
+    pub principal: Option<&'a PrincipalId>,
     /// The client's idempotency key.
     pub request_id: &'a str,
     /// The RPC, for the idempotency key.
@@ -233,7 +237,7 @@ where
 macro_rules! load_deadlines {
     ($executor:expr, $record:expr) => {{
         let rows = sqlx::query(
-            "SELECT kind, due_us, met_us, cancelled, warned, passed FROM mla_deadlines WHERE request_id = $1 ORDER BY due_us",
+            "SELECT kind, set_us, due_us, met_us, cancelled, warned, passed FROM mla_deadlines WHERE request_id = $1 ORDER BY due_us",
         )
         .bind($record.id.as_str())
         .fetch_all($executor)
@@ -242,6 +246,7 @@ macro_rules! load_deadlines {
             let kind: String = row.try_get("kind")?;
             $record.deadlines.push(MlaDeadline {
                 kind: DeadlineKind::parse(&kind).ok_or_else(|| corrupt("deadline kind", &kind))?,
+                set: Timestamp::from_micros(row.try_get("set_us")?),
                 due: Timestamp::from_micros(row.try_get("due_us")?),
                 met: row.try_get::<Option<i64>, _>("met_us")?.map(Timestamp::from_micros),
                 cancelled: row.try_get("cancelled")?,
@@ -261,11 +266,12 @@ macro_rules! store_deadlines {
             .await?;
         for deadline in &$record.deadlines {
             sqlx::query(
-                "INSERT INTO mla_deadlines (request_id, kind, due_us, met_us, cancelled, warned, passed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO mla_deadlines (request_id, kind, set_us, due_us, met_us, cancelled, warned, passed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind($record.id.as_str())
             .bind(deadline.kind.as_str())
+            .bind(deadline.set.as_micros())
             .bind(deadline.due.as_micros())
             .bind(deadline.met.map(Timestamp::as_micros))
             .bind(deadline.cancelled)
@@ -282,17 +288,20 @@ impl Store {
     /// idempotency key and audit record, in one transaction. A change applies only if the
     /// stored version is still `expected_version`.
     pub async fn write_mla(&self, write: MlaWrite<'_>) -> Result<MlaWriteOutcome, StoreError> {
-        let principal = write.principal.to_string();
+        let principal = write.principal.map(ToString::to_string);
         let record = write.record;
         let outcome = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal)
-            .bind(write.request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let earlier: Option<(String, String)> = match &principal {
+                None => None,
+                Some(principal) => sqlx::query_as(
+                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+                )
+                .bind(principal)
+                .bind(write.request_id)
+                .fetch_optional(&mut *tx)
+                .await?,
+            };
             if let Some((method, object_id)) = earlier {
                 tx.rollback().await?;
                 if method != write.method {
@@ -366,17 +375,19 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query(
-                "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&principal)
-            .bind(write.request_id)
-            .bind(write.method)
-            .bind(record.id.as_str())
-            .bind(write.now.as_micros())
-            .execute(&mut *tx)
-            .await?;
+            if let Some(principal) = &principal {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(principal)
+                .bind(write.request_id)
+                .bind(write.method)
+                .bind(record.id.as_str())
+                .bind(write.now.as_micros())
+                .execute(&mut *tx)
+                .await?;
+            }
             for kind in write.events {
                 crate::sequencer::write_outbox!(tx, pool, TOPIC, *kind, record.id.as_str(), write.now, None::<String>);
             }
@@ -710,5 +721,22 @@ impl Store {
             .fetch_optional(pool)
             .await?
         }))
+    }
+
+    /// The requests whose preservation period ran out by `now` and is not yet expired.
+    pub async fn mla_preservations_due(&self, now: Timestamp) -> Result<Vec<ObjectId>, StoreError> {
+        let ids: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT request_id FROM mla_deadlines
+                 WHERE kind = $1 AND met_us IS NULL AND NOT cancelled AND due_us <= $2",
+            )
+            .bind(DeadlineKind::PreservationExpiry.as_str())
+            .bind(now.as_micros())
+            .fetch_all(pool)
+            .await?
+        });
+        ids.iter()
+            .map(|id| ObjectId::parse(REQUEST_ID_PREFIX, id).map_err(|_| corrupt("mla id", id)))
+            .collect()
     }
 }

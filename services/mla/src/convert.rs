@@ -159,7 +159,7 @@ fn deadline_to_proto(
         v1::MlaDeadlineStatus::Met
     } else if deadline.due <= now {
         v1::MlaDeadlineStatus::Overdue
-    } else if policy.is_approaching(deadline.due, now) {
+    } else if policy.is_approaching(deadline.set, deadline.due, now) {
         v1::MlaDeadlineStatus::Approaching
     } else {
         v1::MlaDeadlineStatus::Pending

@@ -244,7 +244,7 @@ impl MlaServiceImpl {
         let outcome = self
             .store
             .write_mla(MlaWrite {
-                principal: call.caller.principal(),
+                principal: Some(call.caller.principal()),
                 request_id: &message.request_id,
                 method: METHOD,
                 record: &record,
@@ -430,9 +430,15 @@ impl MlaServiceImpl {
         set_deadline(
             &mut decided.deadlines,
             DeadlineKind::Acknowledgement,
+            now,
             self.policy.acknowledgement_due(urgency, now),
         );
-        set_deadline(&mut decided.deadlines, DeadlineKind::Response, response_due);
+        set_deadline(
+            &mut decided.deadlines,
+            DeadlineKind::Response,
+            now,
+            response_due,
+        );
         decided.record.submitted = Some(now);
         decided.document.submit_time = Some(to_timestamp(now));
         self.commit_step(
@@ -514,7 +520,12 @@ impl MlaServiceImpl {
             None,
             |decided| {
                 let due = due.unwrap_or_else(|| after(decided.now, policy.information));
-                set_deadline(&mut decided.deadlines, DeadlineKind::Information, due);
+                set_deadline(
+                    &mut decided.deadlines,
+                    DeadlineKind::Information,
+                    decided.now,
+                    due,
+                );
                 Ok(())
             },
         )
@@ -818,7 +829,12 @@ impl MlaServiceImpl {
                             "must be in the future",
                         ));
                     }
-                    set_deadline(&mut decided.deadlines, DeadlineKind::PostponementEnd, until);
+                    set_deadline(
+                        &mut decided.deadlines,
+                        DeadlineKind::PostponementEnd,
+                        decided.now,
+                        until,
+                    );
                 }
                 decided.document.postponement = Some(v1::MlaPostponement {
                     reasons: reasons_text,
@@ -910,6 +926,7 @@ impl MlaServiceImpl {
                 set_deadline(
                     &mut decided.deadlines,
                     DeadlineKind::PreservationExpiry,
+                    decided.now,
                     until,
                 );
                 let preservation = decided.document.preservation.get_or_insert_default();
@@ -996,6 +1013,7 @@ impl MlaServiceImpl {
                 set_deadline(
                     &mut decided.deadlines,
                     DeadlineKind::PreservationExpiry,
+                    decided.now,
                     until,
                 );
                 Ok(())

@@ -13,21 +13,25 @@
 
 use std::time::Duration;
 
-use liaison_audit::Access;
+use liaison_audit::{Access, AuditRecord, ObjectAccess};
 use liaison_core::{
     ObjectId, Timestamp,
-    mla::{DeadlineKind, DeadlinePolicy, deadlines::after},
+    mla::{Actor, DeadlineKind, DeadlinePolicy, MlaStep, deadlines::after, step},
 };
 use liaison_proto::v1;
 use liaison_rpc::{Clock, ServiceError, Shutdown, to_timestamp};
-use liaison_store::{MlaEvent, Store};
+use liaison_store::{MlaEvent, MlaRecord, MlaWrite, Store};
+use prost::Message;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, codegen::BoxStream};
 
 use crate::{
     MlaServiceImpl,
-    convert::{deadline_kind_to_proto, request_to_proto},
+    convert::{
+        deadline_kind_to_proto, decode_document, preservation_to_proto, request_to_proto,
+        state_to_proto,
+    },
     workflow::{Call, parse_id, side_of},
 };
 
@@ -38,6 +42,8 @@ const BACKSTOP: Duration = Duration::from_secs(5);
 /// How often the scanner looks again when nothing woke it (the system clock moves on
 /// its own; a manual clock wakes it when moved).
 const SCAN_POLL: Duration = Duration::from_secs(1);
+/// The audit log's `method` of the hub's own expiry step.
+const EXPIRE_METHOD: &str = "liaison.hub/mla/ExpirePreservation";
 
 /// An event kind as written by the service and the scanner, with the deadline it names.
 fn event_kind(kind: &str) -> (v1::MlaEventKind, Option<DeadlineKind>) {
@@ -232,7 +238,8 @@ impl MlaServiceImpl {
     }
 }
 
-/// Announces the deadlines due by the clock's time; returns when the next one falls due.
+/// Announces the deadlines due by the clock's time, expires preservation periods that ran
+/// out; returns when the next deadline falls due.
 async fn scan(
     store: &Store,
     policy: &DeadlinePolicy,
@@ -251,12 +258,12 @@ async fn scan(
             let due: Vec<(DeadlineKind, bool)> = record
                 .deadlines
                 .iter()
-                .filter(|deadline| deadline.is_running() && deadline.due <= until)
+                .filter(|deadline| deadline.is_running())
                 .filter(|deadline| {
                     if approaching {
-                        !deadline.warned && deadline.due > now
+                        !deadline.warned && policy.is_approaching(deadline.set, deadline.due, now)
                     } else {
-                        !deadline.passed
+                        !deadline.passed && deadline.due <= now
                     }
                 })
                 .map(|deadline| (deadline.kind, approaching))
@@ -266,7 +273,78 @@ async fn scan(
             }
         }
     }
+    for id in store.mla_preservations_due(now).await? {
+        if let Some(record) = store.get_mla(&id).await? {
+            expire_preservation(store, record, now).await?;
+        }
+    }
     Ok(store.mla_next_due().await?)
+}
+
+/// The hub's own step: a preservation period ran out with no extension or hold
+/// (PRESERVED or EXTENDED → EXPIRED). Versioned like any step; a conflicting change is
+/// retried on the next scan.
+async fn expire_preservation(
+    store: &Store,
+    record: MlaRecord,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let Ok(status) = step(record.status, &MlaStep::ExpirePreservation, Actor::HUB) else {
+        return Ok(());
+    };
+    let mut document = decode_document(&record)?;
+    document.history.push(v1::MlaHistoryEntry {
+        time: Some(to_timestamp(now)),
+        actor: None,
+        action: v1::MlaAction::ExpirePreservation as i32,
+        from_state: state_to_proto(record.status.state),
+        to_state: state_to_proto(status.state),
+        preservation_state: status.preservation.map_or(0, preservation_to_proto),
+        comment: None,
+        content_version: document.content_version,
+    });
+    let mut deadlines = record.deadlines.clone();
+    for deadline in &mut deadlines {
+        if deadline.kind == DeadlineKind::PreservationExpiry && deadline.is_running() {
+            // Reached, not missed: the period simply ended.
+            deadline.met = Some(deadline.due);
+            deadline.passed = true;
+            deadline.warned = true;
+        }
+    }
+    let updated = MlaRecord {
+        status,
+        version: record.version + 1,
+        updated: now,
+        document: document.encode_to_vec(),
+        deadlines,
+        ..record.clone()
+    };
+    let audit = AuditRecord {
+        time_us: Timestamp::from_system_time(std::time::SystemTime::now()).as_micros(),
+        method: EXPIRE_METHOD.to_owned(),
+        objects: vec![ObjectAccess {
+            id: record.id.to_string(),
+            access: Access::Write,
+            owner_agency: Some(record.requesting.to_string()),
+        }],
+        trace_id: format!("{:032x}", now.as_micros()),
+        ..AuditRecord::default()
+    };
+    store
+        .write_mla(MlaWrite {
+            principal: None,
+            request_id: "",
+            method: EXPIRE_METHOD,
+            record: &updated,
+            expected_version: Some(record.version),
+            receipts: &[],
+            events: &["state_changed"],
+            audit_record: audit.canonical_bytes(),
+            now,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Starts the deadline scanner; it stops when `shutdown` fires.
@@ -286,18 +364,11 @@ pub fn spawn_deadline_scanner(
                     None
                 }
             };
-            // Wake for the next warning or expiry, or poll.
-            let wake = next.map_or(after(now, SCAN_POLL), |due| {
-                let warn_at = Timestamp::from_micros(
-                    due.as_micros() - i64::try_from(policy.warning.as_micros()).unwrap_or(i64::MAX),
-                );
-                if warn_at > now { warn_at } else { due }
-            });
-            let wake = if wake > now {
-                wake
-            } else {
-                after(now, SCAN_POLL)
-            };
+            // Wake when the next deadline falls due, or after the poll (which also
+            // catches deadlines entering their warning period).
+            let wake = next
+                .filter(|due| *due > now)
+                .unwrap_or_else(|| after(now, SCAN_POLL));
             tokio::select! {
                 () = clock.sleep_until_or(wake, SCAN_POLL) => {}
                 () = shutdown.wait() => return,

@@ -91,10 +91,15 @@ fn step_error(error: StepError) -> ServiceError {
     }
 }
 
-/// Sets (or replaces) a running deadline.
-pub(crate) fn set_deadline(deadlines: &mut Vec<MlaDeadline>, kind: DeadlineKind, due: Timestamp) {
+/// Sets (or replaces) a running deadline, set at `now`.
+pub(crate) fn set_deadline(
+    deadlines: &mut Vec<MlaDeadline>,
+    kind: DeadlineKind,
+    now: Timestamp,
+    due: Timestamp,
+) {
     deadlines.retain(|deadline| deadline.kind != kind);
-    deadlines.push(MlaDeadline::running(kind, due));
+    deadlines.push(MlaDeadline::running(kind, now, due));
 }
 
 /// Marks a running deadline met.
@@ -274,7 +279,7 @@ impl MlaServiceImpl {
         let outcome = self
             .store
             .write_mla(MlaWrite {
-                principal: call.caller.principal(),
+                principal: Some(call.caller.principal()),
                 request_id: client_request_id,
                 method,
                 record: &updated,

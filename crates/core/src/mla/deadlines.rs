@@ -154,9 +154,17 @@ impl DeadlinePolicy {
         after(submitted, window)
     }
 
-    /// Whether a running deadline due at `due` is approaching at `now`.
-    pub fn is_approaching(&self, due: Timestamp, now: Timestamp) -> bool {
-        now < due && after(now, self.warning) >= due
+    /// How long before `due` a deadline set at `set` counts as approaching: the policy's
+    /// warning period, but never more than the last quarter of its window (an emergency
+    /// acknowledgement due in 4 hours approaches after 3, not at once).
+    pub fn warning_for(&self, set: Timestamp, due: Timestamp) -> Duration {
+        let window = u64::try_from(due.as_micros().saturating_sub(set.as_micros())).unwrap_or(0);
+        self.warning.min(Duration::from_micros(window / 4))
+    }
+
+    /// Whether a running deadline set at `set` and due at `due` is approaching at `now`.
+    pub fn is_approaching(&self, set: Timestamp, due: Timestamp, now: Timestamp) -> bool {
+        now < due && after(now, self.warning_for(set, due)) >= due
     }
 }
 
@@ -276,10 +284,21 @@ mod tests {
     #[test]
     fn a_deadline_approaches_within_the_warning_period() {
         let policy = DeadlinePolicy::default();
-        let due = after(T0, days(2));
-        assert!(!policy.is_approaching(due, T0));
-        assert!(policy.is_approaching(due, after(T0, days(1))));
-        assert!(!policy.is_approaching(due, due));
+        let due = after(T0, days(20));
+        assert!(!policy.is_approaching(T0, due, T0));
+        assert!(!policy.is_approaching(T0, due, after(T0, days(18))));
+        assert!(policy.is_approaching(T0, due, after(T0, days(19))));
+        assert!(!policy.is_approaching(T0, due, due));
+        // A short window warns in its last quarter only.
+        let hours = |n: u64| Duration::from_secs(n * HOUR);
+        let emergency = after(T0, hours(4));
+        assert_eq!(policy.warning_for(T0, emergency), hours(1));
+        assert!(!policy.is_approaching(
+            T0,
+            emergency,
+            after(T0, Duration::from_secs(2 * HOUR + 3_599))
+        ));
+        assert!(policy.is_approaching(T0, emergency, after(T0, hours(3))));
         for kind in DeadlineKind::ALL {
             assert_eq!(DeadlineKind::parse(kind.as_str()), Some(kind));
         }
