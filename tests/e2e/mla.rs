@@ -23,6 +23,7 @@ both!(
     two_officers_acting_at_once_end_with_one_winner,
     deadlines_pass_on_the_hub_clock_and_show_as_overdue,
     preservation_expires_on_the_hub_clock_unless_extended,
+    the_parties_exchange_messages_and_no_one_else_reads_them,
 );
 
 type Mla = MlaServiceClient<AuthChannel>;
@@ -1206,5 +1207,116 @@ async fn preservation_expires_on_the_hub_clock_unless_extended(
         .await
         .unwrap_err();
     assert_eq!(late.code(), Code::FailedPrecondition);
+    hub.stop().await
+}
+
+async fn post(
+    mla: &mut Mla,
+    id: &str,
+    body: &str,
+    language: &str,
+) -> Result<v1::MlaMessage, Status> {
+    Ok(mla
+        .post_message(v1::PostMessageRequest {
+            request_id: rid(),
+            mla_request_id: id.into(),
+            body: text(body, language),
+            evidence_ids: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .message
+        .expect("a message"))
+}
+
+async fn messages(mla: &mut Mla, id: &str) -> Result<Vec<v1::MlaMessage>, Status> {
+    Ok(mla
+        .list_messages(with_purpose(
+            v1::ListMessagesRequest {
+                mla_request_id: id.into(),
+                ..Default::default()
+            },
+            PURPOSE,
+        ))
+        .await?
+        .into_inner()
+        .messages)
+}
+
+async fn the_parties_exchange_messages_and_no_one_else_reads_them(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let mut hu = officer(&hub, "HU-NNI").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    let on_draft = post(&mut ua, &draft.id, "Чернетка", "uk")
+        .await
+        .unwrap_err();
+    assert_eq!(on_draft.code(), Code::FailedPrecondition);
+    submit(&mut ua, &draft.id).await?;
+
+    let mut watch = rs
+        .watch_requests(v1::WatchRequestsRequest {
+            kinds: vec![v1::MlaEventKind::MessagePosted as i32],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let question = post(
+        &mut ua,
+        &draft.id,
+        "Чи отримали ви запит? Справа термінова.",
+        "uk",
+    )
+    .await?;
+    assert!(question.id.starts_with("msg_"));
+    let event = tokio::time::timeout(PATIENCE, watch.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+        .and_then(|message| message.event)
+        .expect("an event");
+    assert_eq!(event.kind, v1::MlaEventKind::MessagePosted as i32);
+    assert_eq!(event.mla_request_id, draft.id);
+
+    post(&mut rs, &draft.id, "Primljeno, radimo na tome.", "sr-Latn").await?;
+    let listed = messages(&mut rs, &draft.id).await?;
+    let bodies: Vec<&str> = listed
+        .iter()
+        .map(|message| message.body.as_ref().map_or("", |body| body.text.as_str()))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Чи отримали ви запит? Справа термінова.",
+            "Primljeno, radimo na tome."
+        ]
+    );
+    // RS-MUP has now read UA-CERT's message; its own stays unread until UA-CERT lists.
+    let seen_by_ua = messages(&mut ua, &draft.id).await?;
+    assert!(seen_by_ua[0].read_time.is_some());
+    let again = messages(&mut rs, &draft.id).await?;
+    assert!(again[1].read_time.is_some());
+
+    assert_eq!(
+        post(&mut hu, &draft.id, "Hello", "en")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        messages(&mut hu, &draft.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let no_purpose = ua
+        .list_messages(v1::ListMessagesRequest {
+            mla_request_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_purpose.code(), Code::InvalidArgument);
     hub.stop().await
 }

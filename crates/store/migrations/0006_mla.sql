@@ -51,3 +51,16 @@ CREATE TABLE mla_receipts (
 );
 
 CREATE INDEX mla_receipts_request ON mla_receipts (request_id, created_us);
+
+-- Messages between the two parties on a request: `document` holds the service's encoding
+-- of the message (hex); `read_us` is when the other party first listed it.
+CREATE TABLE mla_messages (
+    id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES mla_requests (id),
+    sender_agency_id TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    read_us BIGINT
+);
+
+CREATE INDEX mla_messages_request ON mla_messages (request_id, created_us);

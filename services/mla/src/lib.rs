@@ -6,9 +6,11 @@
 //! GetRequest (the requested agency's first full read records delivery), ListRequests
 //! (with the overdue filter), WatchRequests with deadline events from the hub clock
 //! (`watch.rs`), signed receipts (`receipts.rs`), ListReceipts and GetReceiptKeys.
-//! Messages and evidence answer UNIMPLEMENTED; every RPC passes its access gate first.
+//! PostMessage and ListMessages (`messages.rs`). Evidence answers UNIMPLEMENTED; every
+//! RPC passes its access gate first.
 
 mod convert;
+mod messages;
 mod reads;
 pub mod receipts;
 mod steps;
@@ -298,15 +300,20 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::PostMessageRequest>,
     ) -> Result<Response<v1::PostMessageResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/PostMessage").into())
+        let call = self.begin(&request).await?;
+        let message = self.post(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::PostMessageResponse {
+            message: Some(message),
+        }))
     }
     async fn list_messages(
         &self,
         request: Request<v1::ListMessagesRequest>,
     ) -> Result<Response<v1::ListMessagesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListMessages").into())
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.messages(&call, request.into_inner()).await?,
+        ))
     }
     async fn upload_evidence(
         &self,

@@ -62,6 +62,7 @@ fn event_kind(kind: &str) -> (v1::MlaEventKind, Option<DeadlineKind>) {
     let kind = match kind {
         "submitted" => v1::MlaEventKind::Submitted,
         "receipt_issued" => v1::MlaEventKind::ReceiptIssued,
+        "message_posted" => v1::MlaEventKind::MessagePosted,
         _ => v1::MlaEventKind::StateChanged,
     };
     (kind, None)
