@@ -24,6 +24,7 @@ both!(
     deadlines_pass_on_the_hub_clock_and_show_as_overdue,
     preservation_expires_on_the_hub_clock_unless_extended,
     the_parties_exchange_messages_and_no_one_else_reads_them,
+    evidence_streams_verified_and_an_altered_file_is_detected,
 );
 
 type Mla = MlaServiceClient<AuthChannel>;
@@ -1318,5 +1319,162 @@ async fn the_parties_exchange_messages_and_no_one_else_reads_them(
         .await
         .unwrap_err();
     assert_eq!(no_purpose.code(), Code::InvalidArgument);
+    hub.stop().await
+}
+
+fn upload_messages(
+    id: &str,
+    bytes: &[u8],
+    expected_sha256: &str,
+) -> Vec<v1::UploadEvidenceRequest> {
+    use v1::upload_evidence_request::Payload;
+    let mut messages = vec![v1::UploadEvidenceRequest {
+        request_id: rid(),
+        payload: Some(Payload::Metadata(v1::MlaEvidenceUploadMetadata {
+            mla_request_id: id.into(),
+            file_name: "журнал_доступу.csv".into(),
+            media_type: "text/csv".into(),
+            description: text("Izvod iz dnevnika provajdera, overen", "sr-Latn"),
+            size_bytes: i64::try_from(bytes.len()).expect("small"),
+            expected_sha256: expected_sha256.into(),
+        })),
+    }];
+    for chunk in bytes.chunks(1 << 20) {
+        messages.push(v1::UploadEvidenceRequest {
+            request_id: String::new(),
+            payload: Some(Payload::Chunk(chunk.to_vec())),
+        });
+    }
+    messages
+}
+
+/// Downloads a file: its bytes, the receipt if one came, or the status it ended with.
+async fn download(
+    mla: &mut Mla,
+    id: &str,
+) -> anyhow::Result<(Vec<u8>, Option<v1::MlaReceipt>, Option<Status>)> {
+    use v1::download_evidence_response::Payload;
+    let mut stream = mla
+        .download_evidence(with_purpose(
+            v1::DownloadEvidenceRequest {
+                evidence_id: id.into(),
+                offset: 0,
+            },
+            PURPOSE,
+        ))
+        .await?
+        .into_inner();
+    let (mut bytes, mut receipt) = (Vec::new(), None);
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.message()).await? {
+            Ok(Some(message)) => match message.payload {
+                Some(Payload::Chunk(chunk)) => bytes.extend_from_slice(&chunk),
+                Some(Payload::Receipt(issued)) => receipt = Some(issued),
+                _ => {}
+            },
+            Ok(None) => return Ok((bytes, receipt, None)),
+            Err(status) => return Ok((bytes, receipt, Some(status))),
+        }
+    }
+}
+
+async fn evidence_streams_verified_and_an_altered_file_is_detected(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let mut hu = officer(&hub, "HU-NNI").await?;
+    let keys = ua
+        .get_receipt_keys(v1::GetReceiptKeysRequest {})
+        .await?
+        .into_inner()
+        .keys;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+
+    // 3.5 MiB over four chunks, with Cyrillic lines.
+    let line = "2025-10-09T08:53:20Z;203.0.113.7:51234;вхід;користувач_17\n";
+    let bytes: Vec<u8> = line
+        .as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(3_500_000)
+        .collect();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    let wrong = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &draft.id,
+            &bytes,
+            &"0".repeat(64),
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::DataLoss);
+
+    let uploaded = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &draft.id, &bytes, &sha256,
+        )))
+        .await?
+        .into_inner();
+    let evidence = uploaded.evidence.expect("evidence");
+    assert_eq!(evidence.sha256, sha256);
+    assert_eq!(evidence.size_bytes, 3_500_000);
+    let statement = verify(&uploaded.receipt.expect("a receipt"), &keys)?;
+    assert_eq!(
+        statement.kind,
+        v1::MlaReceiptKind::EvidenceSubmission as i32
+    );
+    assert_eq!(statement.evidence[0].sha256, sha256);
+    let listed = ua
+        .list_evidence(v1::ListEvidenceRequest {
+            mla_request_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .evidence;
+    assert_eq!(listed.len(), 1, "the refused upload stored nothing");
+
+    let (received, receipt, status) = download(&mut ua, &evidence.id).await?;
+    assert!(status.is_none(), "{status:?}");
+    assert_eq!(hex::encode(Sha256::digest(&received)), sha256);
+    let statement = verify(&receipt.expect("a retrieval receipt"), &keys)?;
+    assert_eq!(statement.kind, v1::MlaReceiptKind::EvidenceRetrieval as i32);
+    assert_eq!(statement.actor.expect("actor").agency_id, "UA-CERT");
+    let (_, again, _) = download(&mut ua, &evidence.id).await?;
+    assert!(
+        again.is_none(),
+        "one retrieval receipt, for the first retrieval"
+    );
+
+    // A third agency learns nothing.
+    let hidden = hu
+        .download_evidence(with_purpose(
+            v1::DownloadEvidenceRequest {
+                evidence_id: evidence.id.clone(),
+                offset: 0,
+            },
+            PURPOSE,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    // Someone with access to the disk alters the stored file: the download says so.
+    let stored = hub
+        .data_dir()
+        .join("evidence")
+        .join(&sha256[..2])
+        .join(&sha256);
+    let mut altered = std::fs::read(&stored)?;
+    altered[1_000_000] ^= 0x01;
+    std::fs::write(&stored, &altered)?;
+    let (_, _, status) = download(&mut ua, &evidence.id).await?;
+    assert_eq!(status.expect("the stream fails").code(), Code::DataLoss);
     hub.stop().await
 }

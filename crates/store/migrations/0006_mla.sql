@@ -64,3 +64,19 @@ CREATE TABLE mla_messages (
 );
 
 CREATE INDEX mla_messages_request ON mla_messages (request_id, created_us);
+
+-- Evidence files on a request. The bytes live outside the database, content-addressed by
+-- `sha256` in the evidence directory; `document` holds the service's encoding of the
+-- metadata (hex); `first_retrieve_us` is the other party's first complete download.
+CREATE TABLE mla_evidence (
+    id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES mla_requests (id),
+    uploader_agency_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    first_retrieve_us BIGINT
+);
+
+CREATE INDEX mla_evidence_request ON mla_evidence (request_id, created_us);

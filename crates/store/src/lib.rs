@@ -34,8 +34,8 @@ pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
 pub use mla::{
-    MlaDeadline, MlaEvent, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord, MlaWrite,
-    MlaWriteOutcome,
+    MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
+    MlaWrite, MlaWriteOutcome,
 };
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body

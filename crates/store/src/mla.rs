@@ -257,6 +257,26 @@ macro_rules! load_deadlines {
     }};
 }
 
+/// Inserts receipt `$receipt` inside transaction `$tx`.
+macro_rules! insert_receipt {
+    ($tx:ident, $receipt:expr) => {{
+        let receipt = $receipt;
+        sqlx::query(
+            "INSERT INTO mla_receipts (id, request_id, kind, statement, signature, key_id, created_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&receipt.id)
+        .bind(receipt.request_id.as_str())
+        .bind(&receipt.kind)
+        .bind(hex::encode(&receipt.statement))
+        .bind(hex::encode(&receipt.signature))
+        .bind(&receipt.key_id)
+        .bind(receipt.created.as_micros())
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 /// Replaces the deadlines of `$record` inside transaction `$tx`.
 macro_rules! store_deadlines {
     ($tx:ident, $record:expr) => {{
@@ -847,6 +867,184 @@ impl Store {
         });
         rows.into_iter().map(message_from_row).collect()
     }
+    /// Records an uploaded evidence file (its bytes already stored) with its receipt,
+    /// idempotency key, stream events and audit record, in one transaction.
+    pub async fn add_mla_evidence(
+        &self,
+        principal: &PrincipalId,
+        request_id: &str,
+        evidence: &MlaEvidenceRow,
+        receipt: &MlaReceiptRow,
+        audit_record: Vec<u8>,
+    ) -> Result<MlaWriteOutcome, StoreError> {
+        const METHOD: &str = "liaison.v1.MlaService/UploadEvidence";
+        let principal = principal.to_string();
+        let now = evidence.created;
+        let outcome = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let earlier: Option<(String, String)> = sqlx::query_as(
+                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+            )
+            .bind(&principal)
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((method, object_id)) = earlier {
+                tx.rollback().await?;
+                if method != METHOD {
+                    return Err(StoreError::RequestIdReused(method));
+                }
+                return Ok(MlaWriteOutcome::Duplicate(object_id));
+            }
+            sqlx::query(
+                "INSERT INTO mla_evidence (id, request_id, uploader_agency_id, sha256, size_bytes, document, created_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&evidence.id)
+            .bind(evidence.request_id.as_str())
+            .bind(evidence.uploader_agency.as_str())
+            .bind(&evidence.sha256)
+            .bind(evidence.size_bytes)
+            .bind(hex::encode(&evidence.document))
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            insert_receipt!(tx, receipt);
+            sqlx::query(
+                "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&principal)
+            .bind(request_id)
+            .bind(METHOD)
+            .bind(&evidence.id)
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, "evidence_added", evidence.request_id.as_str(), now, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", evidence.request_id.as_str(), now, None::<String>);
+            let audit = String::from_utf8_lossy(&audit_record).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", evidence.request_id.as_str(), now, Some(audit));
+            tx.commit().await?;
+            MlaWriteOutcome::Written
+        });
+        self.signals.outbox.notify_one();
+        Ok(outcome)
+    }
+
+    /// Records the first complete retrieval of an evidence file by the other party, with
+    /// its receipt and audit record; `false` (nothing written) when it was retrieved
+    /// before.
+    pub async fn mark_mla_evidence_retrieved(
+        &self,
+        evidence_id: &str,
+        receipt: &MlaReceiptRow,
+        audit_record: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let now = receipt.created;
+        let first = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE mla_evidence SET first_retrieve_us = $1 WHERE id = $2 AND first_retrieve_us IS NULL",
+            )
+            .bind(now.as_micros())
+            .bind(evidence_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            insert_receipt!(tx, receipt);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", receipt.request_id.as_str(), now, None::<String>);
+            let audit = String::from_utf8_lossy(&audit_record).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
+            tx.commit().await?;
+            true
+        });
+        self.signals.outbox.notify_one();
+        Ok(first)
+    }
+
+    /// One evidence file's record.
+    pub async fn get_mla_evidence(&self, id: &str) -> Result<Option<MlaEvidenceRow>, StoreError> {
+        let row: Option<EvidenceTuple> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, request_id, uploader_agency_id, sha256, size_bytes, document, created_us, first_retrieve_us
+                 FROM mla_evidence WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(evidence_from_row).transpose()
+    }
+
+    /// The evidence files of a request, oldest first.
+    pub async fn list_mla_evidence(
+        &self,
+        request: &ObjectId,
+    ) -> Result<Vec<MlaEvidenceRow>, StoreError> {
+        let rows: Vec<EvidenceTuple> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, request_id, uploader_agency_id, sha256, size_bytes, document, created_us, first_retrieve_us
+                 FROM mla_evidence WHERE request_id = $1 ORDER BY created_us, id",
+            )
+            .bind(request.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(evidence_from_row).collect()
+    }
+}
+
+type EvidenceTuple = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
+
+/// A stored evidence file's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlaEvidenceRow {
+    /// The evidence id (`evd_…`).
+    pub id: String,
+    /// The request.
+    pub request_id: ObjectId,
+    /// The uploader's agency.
+    pub uploader_agency: AgencyId,
+    /// SHA-256 of the bytes, lowercase hex: also where they are stored.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// The service's encoding of the metadata.
+    pub document: Vec<u8>,
+    /// Uploaded.
+    pub created: Timestamp,
+    /// First complete retrieval by the other party.
+    pub first_retrieved: Option<Timestamp>,
+}
+
+fn evidence_from_row(
+    (id, request_id, uploader, sha256, size_bytes, document, created, retrieved): EvidenceTuple,
+) -> Result<MlaEvidenceRow, StoreError> {
+    Ok(MlaEvidenceRow {
+        request_id: ObjectId::parse(REQUEST_ID_PREFIX, &request_id)
+            .map_err(|_| corrupt("mla id", &request_id))?,
+        uploader_agency: AgencyId::parse(&uploader).map_err(|_| corrupt("agency", &uploader))?,
+        document: hex::decode(&document).map_err(|_| corrupt("evidence", &id))?,
+        sha256,
+        size_bytes,
+        created: Timestamp::from_micros(created),
+        first_retrieved: retrieved.map(Timestamp::from_micros),
+        id,
+    })
 }
 
 /// A stored message.

@@ -368,6 +368,7 @@ impl BoundHub {
                         receipt_key: self.receipt_key.clone(),
                         policy: DeadlinePolicy::default(),
                         shutdown: stop.clone(),
+                        evidence_dir: self.config.evidence_dir.clone(),
                     },
                 )
                 .into_server()

@@ -6,10 +6,11 @@
 //! GetRequest (the requested agency's first full read records delivery), ListRequests
 //! (with the overdue filter), WatchRequests with deadline events from the hub clock
 //! (`watch.rs`), signed receipts (`receipts.rs`), ListReceipts and GetReceiptKeys.
-//! PostMessage and ListMessages (`messages.rs`). Evidence answers UNIMPLEMENTED; every
-//! RPC passes its access gate first.
+//! PostMessage and ListMessages (`messages.rs`), evidence upload, download and listing
+//! (`evidence.rs`). Every RPC passes its access gate first.
 
 mod convert;
+mod evidence;
 mod messages;
 mod reads;
 pub mod receipts;
@@ -17,7 +18,7 @@ mod steps;
 mod watch;
 mod workflow;
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use liaison_audit::SigningKey;
 use liaison_core::mla::DeadlinePolicy;
@@ -42,6 +43,8 @@ pub struct MlaSettings {
     pub policy: DeadlinePolicy,
     /// Ends open WatchRequests streams.
     pub shutdown: Shutdown,
+    /// Where evidence files are stored, content-addressed by SHA-256.
+    pub evidence_dir: PathBuf,
 }
 
 /// The MlaService implementation.
@@ -53,6 +56,7 @@ pub struct MlaServiceImpl {
     policy: DeadlinePolicy,
     receipts: ReceiptSigner,
     shutdown: Shutdown,
+    evidence_dir: PathBuf,
 }
 
 impl MlaServiceImpl {
@@ -65,6 +69,7 @@ impl MlaServiceImpl {
             policy: settings.policy,
             receipts: ReceiptSigner::new(settings.receipt_key),
             shutdown: settings.shutdown,
+            evidence_dir: settings.evidence_dir,
         }
     }
 
@@ -319,23 +324,29 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<tonic::Streaming<v1::UploadEvidenceRequest>>,
     ) -> Result<Response<v1::UploadEvidenceResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/UploadEvidence").into())
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.upload(&call, request.into_inner()).await?,
+        ))
     }
     type DownloadEvidenceStream = BoxStream<v1::DownloadEvidenceResponse>;
     async fn download_evidence(
         &self,
         request: Request<v1::DownloadEvidenceRequest>,
     ) -> Result<Response<Self::DownloadEvidenceStream>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/DownloadEvidence").into())
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.download(call, request.into_inner()).await?,
+        ))
     }
     async fn list_evidence(
         &self,
         request: Request<v1::ListEvidenceRequest>,
     ) -> Result<Response<v1::ListEvidenceResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListEvidence").into())
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.evidence_of(&call, request.into_inner()).await?,
+        ))
     }
 
     async fn list_receipts(

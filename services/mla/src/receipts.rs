@@ -24,6 +24,10 @@ pub enum ReceiptKind {
     Retrieval,
     /// The requested agency acknowledged it.
     Acknowledgement,
+    /// An evidence file reached the hub.
+    EvidenceSubmission,
+    /// The other party retrieved an evidence file for the first time.
+    EvidenceRetrieval,
 }
 
 impl ReceiptKind {
@@ -32,6 +36,8 @@ impl ReceiptKind {
             ReceiptKind::SubmissionAccepted => "submission_accepted",
             ReceiptKind::Retrieval => "retrieval",
             ReceiptKind::Acknowledgement => "acknowledgement",
+            ReceiptKind::EvidenceSubmission => "evidence_submission",
+            ReceiptKind::EvidenceRetrieval => "evidence_retrieval",
         }
     }
 
@@ -40,6 +46,8 @@ impl ReceiptKind {
             ReceiptKind::SubmissionAccepted => v1::MlaReceiptKind::SubmissionAccepted,
             ReceiptKind::Retrieval => v1::MlaReceiptKind::Retrieval,
             ReceiptKind::Acknowledgement => v1::MlaReceiptKind::Acknowledgement,
+            ReceiptKind::EvidenceSubmission => v1::MlaReceiptKind::EvidenceSubmission,
+            ReceiptKind::EvidenceRetrieval => v1::MlaReceiptKind::EvidenceRetrieval,
         }
     }
 }
@@ -88,6 +96,21 @@ impl ReceiptSigner {
         actor: &PrincipalId,
         now: Timestamp,
     ) -> (MlaReceiptRow, v1::MlaReceipt) {
+        self.issue_with_evidence(kind, request, request_id, state, actor, now, Vec::new())
+    }
+
+    /// Issues a receipt that also attests evidence files and their digests.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_with_evidence(
+        &self,
+        kind: ReceiptKind,
+        request: &v1::MlaRequest,
+        request_id: &ObjectId,
+        state: liaison_core::mla::MlaState,
+        actor: &PrincipalId,
+        now: Timestamp,
+        evidence: Vec<v1::MlaEvidenceDigest>,
+    ) -> (MlaReceiptRow, v1::MlaReceipt) {
         let id = ObjectId::generate(RECEIPT_ID_PREFIX);
         let content = request.content.as_ref();
         let statement = v1::MlaReceiptStatement {
@@ -97,7 +120,7 @@ impl ReceiptSigner {
             state: state_to_proto(state),
             content_version: request.content_version,
             content_sha256: content_sha256(content),
-            evidence: Vec::new(),
+            evidence,
             actor: Some(principal_ref(actor)),
             requesting_agency_id: request.requesting_agency_id.clone(),
             requested_agency_id: content
