@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod commands;
 mod connect;
+mod mla;
 mod output;
 
 use std::process::ExitCode;
