@@ -12,6 +12,7 @@ mod exchange;
 mod indicators;
 mod lifecycle;
 mod limits;
+mod mla;
 mod restart;
 mod subscribe;
 mod tls;

@@ -8,6 +8,7 @@
 pub mod federation;
 pub mod id;
 pub mod indicator;
+pub mod mla;
 pub mod observable;
 pub mod principal;
 pub mod scope;

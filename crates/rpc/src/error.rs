@@ -28,6 +28,17 @@ pub enum ServiceError {
     /// A state change that the object's current state forbids.
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
+    /// A concurrent change won: the object is not at the version the caller acted on
+    /// (a stale etag, or another writer committed first).
+    #[error("aborted: {0}")]
+    Aborted(String),
+    /// Over a limit (an evidence file larger than allowed, say).
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// Data were corrupted: an upload whose digest is not the one announced, a stored file
+    /// that no longer matches its digest.
+    #[error("data loss: {0}")]
+    DataLoss(String),
     /// Not built yet.
     #[error("{0} is not implemented yet")]
     Unimplemented(&'static str),
@@ -71,6 +82,9 @@ impl ServiceError {
             ServiceError::NotFound(_) => Code::NotFound,
             ServiceError::AlreadyExists(_) => Code::AlreadyExists,
             ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServiceError::Aborted(_) => Code::Aborted,
+            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
+            ServiceError::DataLoss(_) => Code::DataLoss,
             ServiceError::Unimplemented(_) => Code::Unimplemented,
             ServiceError::Store(StoreError::RequestIdReused(_)) => Code::InvalidArgument,
             ServiceError::Store(error) if error.is_unavailable() => Code::Unavailable,

@@ -15,6 +15,7 @@ mod error;
 mod exchange;
 mod indicators;
 mod migrate;
+mod mla;
 pub mod sequencer;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -36,6 +37,10 @@ pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
 };
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
+pub use mla::{
+    MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
+    MlaWrite, MlaWriteOutcome,
+};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body
 /// is compiled once per backend, so one query text serves both.

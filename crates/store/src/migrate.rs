@@ -35,6 +35,13 @@ const MIGRATIONS: &[Migration] = &[
         name: "indicator exchange",
         sql: include_str!("../migrations/0004_indicator_exchange.sql"),
     },
+    // Numbered 6: 4 and 5 are taken by the indicators and CBM branches. Versions need not
+    // be contiguous (the runner applies every version above the highest applied).
+    Migration {
+        version: 6,
+        name: "mutual legal assistance",
+        sql: include_str!("../migrations/0006_mla.sql"),
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

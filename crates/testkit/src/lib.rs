@@ -129,6 +129,7 @@ impl TestHub {
                 std::time::SystemTime::now(),
             )),
             limits,
+            evidence_dir: data_dir.path().join("evidence"),
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         config.access.token_key = pki.token_key.clone();

@@ -377,6 +377,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         audit_calls: true,
         clock: liaison_rpc::Clock::system(),
         limits,
+        evidence_dir: data_dir.join("evidence"),
     })
 }
 

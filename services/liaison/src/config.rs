@@ -121,6 +121,9 @@ pub struct HubConfig {
     /// The clock deadlines and escalations follow: the system clock, except in tests,
     /// which move a manual one (`liaison_rpc::Clock`).
     pub clock: liaison_rpc::Clock,
+    /// Where MLA evidence files are stored, content-addressed by SHA-256
+    /// (`<data-dir>/evidence` by default).
+    pub evidence_dir: PathBuf,
 }
 
 /// Limits against abuse, each settable as a flag, a `LIAISON_*` variable or a key of the

@@ -24,9 +24,10 @@ use liaison_audit_service::AuditServiceImpl;
 use liaison_auth::{TokenAuthority, TokenKey};
 use liaison_cbm::CbmServiceImpl;
 use liaison_core::Federation;
+use liaison_core::mla::DeadlinePolicy;
 use liaison_directory::{CertificateCheck, DirectoryService};
 use liaison_indicators::IndicatorService;
-use liaison_mla::MlaServiceImpl;
+use liaison_mla::{MlaServiceImpl, MlaSettings};
 use liaison_proto::v1;
 use liaison_rpc::{
     AccessControl, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer, Revocations, Shutdown,
@@ -152,6 +153,21 @@ impl Hub {
                 path: config.audit_key.clone(),
                 reason,
             })?;
+        // Receipts are signed with the audit key's material under their own name (and
+        // so their own key id); their statements are protobuf, never a signed note.
+        let receipt_key = std::fs::read(&config.audit_key)
+            .map_err(|error| error.to_string())
+            .and_then(|pkcs8| {
+                SigningKey::from_pkcs8(
+                    &format!("{}/mla-receipts", federation.trust_domain()),
+                    &pkcs8,
+                )
+                .map_err(|error| error.to_string())
+            })
+            .map_err(|reason| HubError::AuditKey {
+                path: config.audit_key.clone(),
+                reason,
+            })?;
         let store = match &config.database {
             DatabaseConfig::Sqlite(path) => {
                 if let Some(parent) = path.parent() {
@@ -184,6 +200,7 @@ impl Hub {
             access,
             trust_domain: federation.trust_domain().to_owned(),
             audit_key: Arc::new(audit_key),
+            receipt_key: Arc::new(receipt_key),
             audit_origin,
             store,
             config,
@@ -202,6 +219,7 @@ pub struct BoundHub {
     access: AccessControl,
     trust_domain: String,
     audit_key: Arc<SigningKey>,
+    receipt_key: Arc<SigningKey>,
     audit_origin: String,
     store: Store,
 }
@@ -233,6 +251,12 @@ impl BoundHub {
             self.store.clone(),
             self.audit_key.clone(),
             self.audit_origin.clone(),
+            stop.clone(),
+        );
+        let mla_deadlines = liaison_mla::spawn_deadline_scanner(
+            self.store.clone(),
+            self.config.clock.clone(),
+            DeadlinePolicy::default(),
             stop.clone(),
         );
         let revocation_refresh = self
@@ -336,7 +360,18 @@ impl BoundHub {
                     .into_server()
             ))
             .add_service(limited!(
-                MlaServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
+                MlaServiceImpl::new(
+                    self.store.clone(),
+                    self.access.clone(),
+                    MlaSettings {
+                        clock: self.config.clock.clone(),
+                        receipt_key: self.receipt_key.clone(),
+                        policy: DeadlinePolicy::default(),
+                        shutdown: stop.clone(),
+                        evidence_dir: self.config.evidence_dir.clone(),
+                    },
+                )
+                .into_server()
             ))
             .add_service(limited!(
                 CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
@@ -375,6 +410,7 @@ impl BoundHub {
             crl_watch.abort();
         }
         let _ = signer.await;
+        let _ = mla_deadlines.await;
         let _ = sequencer.await;
         self.store.close().await;
         tracing::info!("hub stopped");

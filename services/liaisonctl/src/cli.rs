@@ -92,6 +92,9 @@ pub enum Command {
     /// The hub operator's commands: agencies, certificates, roles, sharing groups.
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),
+    /// Mutual legal assistance requests: new, steps, messages, the overdue list, receipts.
+    #[command(subcommand)]
+    Mla(crate::mla::MlaCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -127,6 +127,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(&client, format, args).await,
         Command::Admin(command) => crate::admin::run(&client, format, command).await,
+        Command::Mla(command) => {
+            crate::mla::run(&client, format, cli.purpose.as_deref(), command).await
+        }
     }
 }
 

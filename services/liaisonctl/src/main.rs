@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod connect;
 mod exchange;
+mod mla;
 mod output;
 
 use std::process::ExitCode;

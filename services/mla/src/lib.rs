@@ -1,23 +1,75 @@
-//! The Liaison mla service. Its API is defined in `proto/liaison/v1/mla.proto`; every RPC
-//! answers UNIMPLEMENTED until its issue lands, so clients can be written against it now.
-//! Each RPC already passes its access gate (`liaison_auth::authorize::RULES`) first, so the
-//! authorization matrix covers it and a caller without the role is told so.
+//! The Liaison mla service: requests for the preservation and disclosure of electronic
+//! evidence between two agencies (`proto/liaison/v1/mla.proto`).
+//!
+//! Implemented: drafts (create, update, delete), submission with the Parties rule, every
+//! workflow and preservation step (`steps.rs`, decided by `liaison_core::mla::step`),
+//! GetRequest (the requested agency's first full read records delivery), ListRequests
+//! (with the overdue filter), WatchRequests with deadline events from the hub clock
+//! (`watch.rs`), signed receipts (`receipts.rs`), ListReceipts and GetReceiptKeys.
+//! PostMessage and ListMessages (`messages.rs`), evidence upload, download and listing
+//! (`evidence.rs`). Every RPC passes its access gate first.
 
+mod convert;
+mod evidence;
+mod messages;
+mod reads;
+pub mod receipts;
+mod steps;
+mod watch;
+mod workflow;
+
+use std::{path::PathBuf, sync::Arc};
+
+use liaison_audit::SigningKey;
+use liaison_core::mla::DeadlinePolicy;
 use liaison_proto::v1::{self, mla_service_server};
-use liaison_rpc::{AccessControl, Authenticator, ServiceError};
-use tonic::{Status, codegen::BoxStream};
+use liaison_rpc::{AccessControl, AuditContext, Authenticator, Clock, ServiceError, Shutdown};
+use liaison_store::Store;
+use tonic::{Request, Response, Status, codegen::BoxStream};
+
+pub use receipts::{ReceiptError, ReceiptSigner, verify_receipt};
+pub use watch::spawn_deadline_scanner;
+
+use crate::workflow::Call;
+
+/// What the MLA service needs besides the store and access control.
+#[derive(Debug, Clone)]
+pub struct MlaSettings {
+    /// The clock deadlines follow (manual in tests).
+    pub clock: Clock,
+    /// The key that signs receipts.
+    pub receipt_key: Arc<SigningKey>,
+    /// The federation's deadline settings.
+    pub policy: DeadlinePolicy,
+    /// Ends open WatchRequests streams.
+    pub shutdown: Shutdown,
+    /// Where evidence files are stored, content-addressed by SHA-256.
+    pub evidence_dir: PathBuf,
+}
 
 /// The MlaService implementation.
 #[derive(Debug, Clone)]
 pub struct MlaServiceImpl {
+    store: Store,
     auth: Authenticator,
+    clock: Clock,
+    policy: DeadlinePolicy,
+    receipts: ReceiptSigner,
+    shutdown: Shutdown,
+    evidence_dir: PathBuf,
 }
 
 impl MlaServiceImpl {
     /// The service over `store`.
-    pub fn new(store: liaison_store::Store, access: AccessControl) -> Self {
+    pub fn new(store: Store, access: AccessControl, settings: MlaSettings) -> Self {
         Self {
-            auth: Authenticator::new(store, access),
+            auth: Authenticator::new(store.clone(), access),
+            store,
+            clock: settings.clock,
+            policy: settings.policy,
+            receipts: ReceiptSigner::new(settings.receipt_key),
+            shutdown: settings.shutdown,
+            evidence_dir: settings.evidence_dir,
         }
     }
 
@@ -25,244 +77,295 @@ impl MlaServiceImpl {
     pub fn into_server(self) -> mla_service_server::MlaServiceServer<Self> {
         mla_service_server::MlaServiceServer::new(self)
     }
+
+    /// The caller (past the method's gate) and the call's audit context.
+    async fn begin<T>(&self, request: &Request<T>) -> Result<Call, ServiceError> {
+        let caller = self.auth.caller(request).await?;
+        Ok(Call {
+            caller,
+            audit: AuditContext::of(request),
+        })
+    }
+}
+
+/// Runs a step handler of `steps.rs`: `$handler(call, message)` returns
+/// `(MlaRequest, Option<MlaReceipt>)`, answered as `$response`. Written out in the shape
+/// `async_trait` gives trait methods, since it does not look inside macros.
+macro_rules! step_rpc {
+    ($name:ident, $request:ty, $response:ident, $handler:ident) => {
+        fn $name<'life0, 'async_trait>(
+            &'life0 self,
+            request: Request<$request>,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Response<v1::$response>, Status>>
+                    + Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let call = self.begin(&request).await?;
+                let (mla_request, receipt) = self.$handler(&call, request.into_inner()).await?;
+                Ok(Response::new(v1::$response {
+                    mla_request: Some(mla_request),
+                    receipt,
+                }))
+            })
+        }
+    };
 }
 
 #[tonic::async_trait]
 impl mla_service_server::MlaService for MlaServiceImpl {
     async fn create_draft(
         &self,
-        request: tonic::Request<v1::CreateDraftRequest>,
-    ) -> Result<tonic::Response<v1::CreateDraftResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/CreateDraft").into())
+        request: Request<v1::CreateDraftRequest>,
+    ) -> Result<Response<v1::CreateDraftResponse>, Status> {
+        let call = self.begin(&request).await?;
+        let mla_request = self.create(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::CreateDraftResponse {
+            mla_request: Some(mla_request),
+        }))
     }
+
     async fn update_draft(
         &self,
-        request: tonic::Request<v1::UpdateDraftRequest>,
-    ) -> Result<tonic::Response<v1::UpdateDraftResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/UpdateDraft").into())
+        request: Request<v1::UpdateDraftRequest>,
+    ) -> Result<Response<v1::UpdateDraftResponse>, Status> {
+        let call = self.begin(&request).await?;
+        let (mla_request, _) = self.update(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::UpdateDraftResponse {
+            mla_request: Some(mla_request),
+        }))
     }
+
     async fn delete_draft(
         &self,
-        request: tonic::Request<v1::DeleteDraftRequest>,
-    ) -> Result<tonic::Response<v1::DeleteDraftResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/DeleteDraft").into())
+        request: Request<v1::DeleteDraftRequest>,
+    ) -> Result<Response<v1::DeleteDraftResponse>, Status> {
+        let call = self.begin(&request).await?;
+        self.delete(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::DeleteDraftResponse {}))
     }
-    async fn submit_request(
-        &self,
-        request: tonic::Request<v1::SubmitRequestRequest>,
-    ) -> Result<tonic::Response<v1::SubmitRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/SubmitRequest").into())
-    }
-    async fn acknowledge_request(
-        &self,
-        request: tonic::Request<v1::AcknowledgeRequestRequest>,
-    ) -> Result<tonic::Response<v1::AcknowledgeRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/AcknowledgeRequest").into())
-    }
-    async fn start_assessment(
-        &self,
-        request: tonic::Request<v1::StartAssessmentRequest>,
-    ) -> Result<tonic::Response<v1::StartAssessmentResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/StartAssessment").into())
-    }
-    async fn request_more_information(
-        &self,
-        request: tonic::Request<v1::RequestMoreInformationRequest>,
-    ) -> Result<tonic::Response<v1::RequestMoreInformationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/RequestMoreInformation").into())
-    }
-    async fn provide_information(
-        &self,
-        request: tonic::Request<v1::ProvideInformationRequest>,
-    ) -> Result<tonic::Response<v1::ProvideInformationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ProvideInformation").into())
-    }
-    async fn propose_conditions(
-        &self,
-        request: tonic::Request<v1::ProposeConditionsRequest>,
-    ) -> Result<tonic::Response<v1::ProposeConditionsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ProposeConditions").into())
-    }
-    async fn accept_conditions(
-        &self,
-        request: tonic::Request<v1::AcceptConditionsRequest>,
-    ) -> Result<tonic::Response<v1::AcceptConditionsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/AcceptConditions").into())
-    }
-    async fn accept_request(
-        &self,
-        request: tonic::Request<v1::AcceptRequestRequest>,
-    ) -> Result<tonic::Response<v1::AcceptRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/AcceptRequest").into())
-    }
-    async fn start_execution(
-        &self,
-        request: tonic::Request<v1::StartExecutionRequest>,
-    ) -> Result<tonic::Response<v1::StartExecutionResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/StartExecution").into())
-    }
-    async fn report_execution(
-        &self,
-        request: tonic::Request<v1::ReportExecutionRequest>,
-    ) -> Result<tonic::Response<v1::ReportExecutionResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ReportExecution").into())
-    }
-    async fn close_request(
-        &self,
-        request: tonic::Request<v1::CloseRequestRequest>,
-    ) -> Result<tonic::Response<v1::CloseRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/CloseRequest").into())
-    }
-    async fn refuse_request(
-        &self,
-        request: tonic::Request<v1::RefuseRequestRequest>,
-    ) -> Result<tonic::Response<v1::RefuseRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/RefuseRequest").into())
-    }
-    async fn postpone_request(
-        &self,
-        request: tonic::Request<v1::PostponeRequestRequest>,
-    ) -> Result<tonic::Response<v1::PostponeRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/PostponeRequest").into())
-    }
-    async fn resume_assessment(
-        &self,
-        request: tonic::Request<v1::ResumeAssessmentRequest>,
-    ) -> Result<tonic::Response<v1::ResumeAssessmentResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ResumeAssessment").into())
-    }
-    async fn withdraw_request(
-        &self,
-        request: tonic::Request<v1::WithdrawRequestRequest>,
-    ) -> Result<tonic::Response<v1::WithdrawRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/WithdrawRequest").into())
-    }
-    async fn confirm_preservation(
-        &self,
-        request: tonic::Request<v1::ConfirmPreservationRequest>,
-    ) -> Result<tonic::Response<v1::ConfirmPreservationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ConfirmPreservation").into())
-    }
-    async fn request_preservation_extension(
-        &self,
-        request: tonic::Request<v1::RequestPreservationExtensionRequest>,
-    ) -> Result<tonic::Response<v1::RequestPreservationExtensionResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(
-            ServiceError::Unimplemented("liaison.v1.MlaService/RequestPreservationExtension")
-                .into(),
-        )
-    }
-    async fn extend_preservation(
-        &self,
-        request: tonic::Request<v1::ExtendPreservationRequest>,
-    ) -> Result<tonic::Response<v1::ExtendPreservationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ExtendPreservation").into())
-    }
-    async fn hold_preservation(
-        &self,
-        request: tonic::Request<v1::HoldPreservationRequest>,
-    ) -> Result<tonic::Response<v1::HoldPreservationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/HoldPreservation").into())
-    }
-    async fn release_preservation(
-        &self,
-        request: tonic::Request<v1::ReleasePreservationRequest>,
-    ) -> Result<tonic::Response<v1::ReleasePreservationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ReleasePreservation").into())
-    }
+
+    step_rpc!(
+        submit_request,
+        v1::SubmitRequestRequest,
+        SubmitRequestResponse,
+        submit
+    );
+    step_rpc!(
+        acknowledge_request,
+        v1::AcknowledgeRequestRequest,
+        AcknowledgeRequestResponse,
+        acknowledge
+    );
+    step_rpc!(
+        start_assessment,
+        v1::StartAssessmentRequest,
+        StartAssessmentResponse,
+        start_assessment_step
+    );
+    step_rpc!(
+        request_more_information,
+        v1::RequestMoreInformationRequest,
+        RequestMoreInformationResponse,
+        request_information
+    );
+    step_rpc!(
+        provide_information,
+        v1::ProvideInformationRequest,
+        ProvideInformationResponse,
+        provide_information_step
+    );
+    step_rpc!(
+        propose_conditions,
+        v1::ProposeConditionsRequest,
+        ProposeConditionsResponse,
+        propose
+    );
+    step_rpc!(
+        accept_conditions,
+        v1::AcceptConditionsRequest,
+        AcceptConditionsResponse,
+        accept_conditions_step
+    );
+    step_rpc!(
+        accept_request,
+        v1::AcceptRequestRequest,
+        AcceptRequestResponse,
+        accept
+    );
+    step_rpc!(
+        start_execution,
+        v1::StartExecutionRequest,
+        StartExecutionResponse,
+        start_execution_step
+    );
+    step_rpc!(
+        report_execution,
+        v1::ReportExecutionRequest,
+        ReportExecutionResponse,
+        report
+    );
+    step_rpc!(
+        close_request,
+        v1::CloseRequestRequest,
+        CloseRequestResponse,
+        close
+    );
+    step_rpc!(
+        refuse_request,
+        v1::RefuseRequestRequest,
+        RefuseRequestResponse,
+        refuse
+    );
+    step_rpc!(
+        postpone_request,
+        v1::PostponeRequestRequest,
+        PostponeRequestResponse,
+        postpone
+    );
+    step_rpc!(
+        resume_assessment,
+        v1::ResumeAssessmentRequest,
+        ResumeAssessmentResponse,
+        resume
+    );
+    step_rpc!(
+        withdraw_request,
+        v1::WithdrawRequestRequest,
+        WithdrawRequestResponse,
+        withdraw
+    );
+    step_rpc!(
+        confirm_preservation,
+        v1::ConfirmPreservationRequest,
+        ConfirmPreservationResponse,
+        confirm_preservation_step
+    );
+    step_rpc!(
+        request_preservation_extension,
+        v1::RequestPreservationExtensionRequest,
+        RequestPreservationExtensionResponse,
+        request_extension
+    );
+    step_rpc!(
+        extend_preservation,
+        v1::ExtendPreservationRequest,
+        ExtendPreservationResponse,
+        extend
+    );
+    step_rpc!(
+        hold_preservation,
+        v1::HoldPreservationRequest,
+        HoldPreservationResponse,
+        hold
+    );
+    step_rpc!(
+        release_preservation,
+        v1::ReleasePreservationRequest,
+        ReleasePreservationResponse,
+        release
+    );
+
     async fn get_request(
         &self,
-        request: tonic::Request<v1::GetRequestRequest>,
-    ) -> Result<tonic::Response<v1::GetRequestResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/GetRequest").into())
+        request: Request<v1::GetRequestRequest>,
+    ) -> Result<Response<v1::GetRequestResponse>, Status> {
+        let call = self.begin(&request).await?;
+        let mla_request = self.get(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::GetRequestResponse {
+            mla_request: Some(mla_request),
+        }))
     }
+
     async fn list_requests(
         &self,
-        request: tonic::Request<v1::ListRequestsRequest>,
-    ) -> Result<tonic::Response<v1::ListRequestsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListRequests").into())
+        request: Request<v1::ListRequestsRequest>,
+    ) -> Result<Response<v1::ListRequestsResponse>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(self.list(&call, request.into_inner()).await?))
     }
+
     type WatchRequestsStream = BoxStream<v1::WatchRequestsResponse>;
     async fn watch_requests(
         &self,
-        request: tonic::Request<v1::WatchRequestsRequest>,
-    ) -> Result<tonic::Response<Self::WatchRequestsStream>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/WatchRequests").into())
+        request: Request<v1::WatchRequestsRequest>,
+    ) -> Result<Response<Self::WatchRequestsStream>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(self.watch(call, request.into_inner())?))
     }
+
     async fn post_message(
         &self,
-        request: tonic::Request<v1::PostMessageRequest>,
-    ) -> Result<tonic::Response<v1::PostMessageResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/PostMessage").into())
+        request: Request<v1::PostMessageRequest>,
+    ) -> Result<Response<v1::PostMessageResponse>, Status> {
+        let call = self.begin(&request).await?;
+        let message = self.post(&call, request.into_inner()).await?;
+        Ok(Response::new(v1::PostMessageResponse {
+            message: Some(message),
+        }))
     }
     async fn list_messages(
         &self,
-        request: tonic::Request<v1::ListMessagesRequest>,
-    ) -> Result<tonic::Response<v1::ListMessagesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListMessages").into())
+        request: Request<v1::ListMessagesRequest>,
+    ) -> Result<Response<v1::ListMessagesResponse>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.messages(&call, request.into_inner()).await?,
+        ))
     }
     async fn upload_evidence(
         &self,
-        request: tonic::Request<tonic::Streaming<v1::UploadEvidenceRequest>>,
-    ) -> Result<tonic::Response<v1::UploadEvidenceResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/UploadEvidence").into())
+        request: Request<tonic::Streaming<v1::UploadEvidenceRequest>>,
+    ) -> Result<Response<v1::UploadEvidenceResponse>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.upload(&call, request.into_inner()).await?,
+        ))
     }
     type DownloadEvidenceStream = BoxStream<v1::DownloadEvidenceResponse>;
     async fn download_evidence(
         &self,
-        request: tonic::Request<v1::DownloadEvidenceRequest>,
-    ) -> Result<tonic::Response<Self::DownloadEvidenceStream>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/DownloadEvidence").into())
+        request: Request<v1::DownloadEvidenceRequest>,
+    ) -> Result<Response<Self::DownloadEvidenceStream>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.download(call, request.into_inner()).await?,
+        ))
     }
     async fn list_evidence(
         &self,
-        request: tonic::Request<v1::ListEvidenceRequest>,
-    ) -> Result<tonic::Response<v1::ListEvidenceResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListEvidence").into())
+        request: Request<v1::ListEvidenceRequest>,
+    ) -> Result<Response<v1::ListEvidenceResponse>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.evidence_of(&call, request.into_inner()).await?,
+        ))
     }
+
     async fn list_receipts(
         &self,
-        request: tonic::Request<v1::ListReceiptsRequest>,
-    ) -> Result<tonic::Response<v1::ListReceiptsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/ListReceipts").into())
+        request: Request<v1::ListReceiptsRequest>,
+    ) -> Result<Response<v1::ListReceiptsResponse>, Status> {
+        let call = self.begin(&request).await?;
+        Ok(Response::new(
+            self.receipts_of(&call, request.into_inner()).await?,
+        ))
     }
+
     async fn get_receipt_keys(
         &self,
-        request: tonic::Request<v1::GetReceiptKeysRequest>,
-    ) -> Result<tonic::Response<v1::GetReceiptKeysResponse>, Status> {
+        request: Request<v1::GetReceiptKeysRequest>,
+    ) -> Result<Response<v1::GetReceiptKeysResponse>, Status> {
         self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.MlaService/GetReceiptKeys").into())
+        Ok(Response::new(v1::GetReceiptKeysResponse {
+            keys: vec![self.receipts.public_key()],
+        }))
     }
 }

@@ -11,6 +11,7 @@ both!(
     errors_a_person_understands,
     operator_administers_the_federation,
     search_lookup_sight_and_revoke,
+    mla_requests_from_the_command_line,
 );
 
 /// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
@@ -801,5 +802,133 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
     .await?;
     let list: Vec<serde_json::Value> = serde_json::from_slice(&gone.stdout)?;
     assert!(list.is_empty(), "{list:?}");
+    hub.stop().await
+}
+
+async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("request.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({
+            "requested_agency": "RS-MUP",
+            "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
+            "urgency": "EMERGENCY",
+            "case_reference": "КП-2026/0042",
+            "language": "uk",
+            "requesting_authority": "Офіс Генерального прокурора України",
+            "offence": "Шахрайство з використанням комп'ютерних систем",
+            "summary_of_facts": "Фішингова кампанія; кошти виведено до Сербії",
+            "emergency_justification": "Загроза життю свідка",
+            "preservation_requested": true,
+            "preservation_necessity": "Журнали зберігаються лише 30 днів",
+            "full_request_to_follow": true,
+            "data_sought": [{
+                "category": "TRAFFIC",
+                "description": "Журнали входу",
+                "relation_to_offence": "Керування фішинговими сторінками",
+                "provider": "Хостинг д.о.о.",
+                "identifiers": [{"type": "IP_ADDRESS", "value": "203.0.113.7:51234",
+                                 "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]
+            }]
+        })
+        .to_string(),
+    )?;
+    let path = file.to_string_lossy().into_owned();
+    let created = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "new", "--file", &path, "-o", "json"],
+    )
+    .await?;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let draft: serde_json::Value = serde_json::from_slice(&created.stdout)?;
+    assert_eq!(draft["state"], "draft");
+    let id = draft["id"].as_str().expect("an id").to_owned();
+
+    let submitted = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "submit", &id, "-o", "json"],
+    )
+    .await?;
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let text = stdout(&shown);
+    assert!(text.contains("delivered"), "{text}");
+    assert!(text.contains("КП-2026/0042"), "{text}");
+    let acked = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "mla",
+            "ack",
+            &id,
+            "--comment",
+            "Примљено",
+            "--lang",
+            "sr-Cyrl",
+        ],
+    )
+    .await?;
+    assert!(acked.status.success(), "{}", stderr(&acked));
+    assert!(
+        stdout(&acked).contains("acknowledged"),
+        "{}",
+        stdout(&acked)
+    );
+
+    let listed = liaisonctl(&hub, "UA-CERT/officer", &["mla", "list", "-o", "json"]).await?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout)?;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+    let overdue = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "list", "--overdue", "-o", "json"],
+    )
+    .await?;
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&overdue.stdout)?.len(),
+        0
+    );
+
+    let receipts = liaisonctl(&hub, "UA-CERT/officer", &["mla", "receipts", &id]).await?;
+    assert!(receipts.status.success(), "{}", stderr(&receipts));
+    let text = stdout(&receipts);
+    assert_eq!(text.matches("verified").count(), 3, "{text}");
+    assert!(
+        text.contains("submission_accepted") && text.contains("acknowledgement"),
+        "{text}"
+    );
+
+    let refused = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "mla",
+            "refuse",
+            &id,
+            "--grounds",
+            "ESSENTIAL_INTERESTS",
+            "--reasons",
+            "Угрожава безбедност",
+        ],
+    )
+    .await?;
+    assert!(refused.status.success(), "{}", stderr(&refused));
+    assert!(stdout(&refused).contains("refused"), "{}", stdout(&refused));
+    let close = liaisonctl(&hub, "UA-CERT/officer", &["mla", "close", &id]).await?;
+    assert_eq!(close.status.code(), Some(1));
+    assert!(
+        stderr(&close).contains("cannot close a request that is refused"),
+        "{}",
+        stderr(&close)
+    );
+    let third = liaisonctl(&hub, "HU-NNI/officer", &["mla", "show", &id]).await?;
+    assert_eq!(third.status.code(), Some(1));
+    assert!(stderr(&third).contains("not found"), "{}", stderr(&third));
     hub.stop().await
 }

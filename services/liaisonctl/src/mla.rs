@@ -1,0 +1,662 @@
+//! `liaisonctl mla …`: mutual legal assistance requests from the command line — a new
+//! request from a JSON file, the workflow steps, messages, the overdue list, a request's
+//! history and deadlines, and receipts verified against the hub's receipt keys.
+
+use clap::{Args, Subcommand};
+use liaison_client::{Client, with_purpose};
+use liaison_proto::v1;
+use prost::Message;
+use serde_json::{Value, json};
+
+use crate::{
+    cli::OutputFormat,
+    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, print_json},
+    output,
+};
+
+/// `liaisonctl mla …`.
+#[derive(Debug, Subcommand)]
+pub enum MlaCommand {
+    /// Creates a draft from a JSON file (see `new --help` for the fields).
+    New(NewArgs),
+    /// Lists the requests your agency is a party to.
+    List(ListArgs),
+    /// Shows a request: state, deadlines and history (needs --purpose).
+    Show {
+        /// The request (`mla_…`).
+        id: String,
+    },
+    /// Submits a draft.
+    Submit(StepArgs),
+    /// Acknowledges a delivered request (requested agency).
+    Ack(StepArgs),
+    /// Starts the assessment (requested agency).
+    Assess(StepArgs),
+    /// Accepts the request (requested agency).
+    Accept(StepArgs),
+    /// Starts the execution (requested agency).
+    Start(StepArgs),
+    /// Closes an executed request (requesting agency).
+    Close(StepArgs),
+    /// Withdraws the request (requesting agency).
+    Withdraw(StepArgs),
+    /// Refuses the request with grounds and reasons (requested agency).
+    Refuse(RefuseArgs),
+    /// Asks the requester for more information (requested agency).
+    RequestInfo(TextArgs),
+    /// Reports the execution (requested agency).
+    Execute(ExecuteArgs),
+    /// Posts a message to the other party.
+    Message(TextArgs),
+    /// Lists a request's receipts, each verified against the hub's receipt keys.
+    Receipts {
+        /// The request (`mla_…`).
+        id: String,
+    },
+}
+
+/// `mla new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// A JSON file: {"requested_agency": "RS-MUP", "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
+    /// "urgency": "EMERGENCY", "case_reference": "…", "language": "uk", "requesting_authority":
+    /// "…", "offence": "…", "summary_of_facts": "…", "emergency_justification": "…",
+    /// "bilateral_treaty": "…", "preservation_requested": true, "preservation_necessity": "…",
+    /// "full_request_to_follow": true, "data_sought": [{"category": "TRAFFIC", "description":
+    /// "…", "relation_to_offence": "…", "provider": "…", "identifiers": [{"type": "IP_ADDRESS",
+    /// "value": "…", "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]}]}
+    #[arg(long)]
+    pub file: std::path::PathBuf,
+}
+
+/// `mla list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only requests with an overdue deadline.
+    #[arg(long)]
+    pub overdue: bool,
+}
+
+/// A step with an optional comment.
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// A note for the history.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// The language of the text (BCP 47).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+}
+
+/// A step whose text is required.
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// The language of the text (BCP 47).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+}
+
+/// `mla refuse`.
+#[derive(Debug, Args)]
+pub struct RefuseArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// Grounds (repeatable): POLITICAL_OFFENCE, ESSENTIAL_INTERESTS, DOMESTIC_LAW_OR_TREATY,
+    /// DUAL_CRIMINALITY, CONFIDENTIALITY_NOT_POSSIBLE, INSUFFICIENT_INFORMATION,
+    /// DATA_NOT_AVAILABLE, OTHER.
+    #[arg(long = "grounds", required = true)]
+    pub grounds: Vec<String>,
+    /// The reasons (Art. 27(7)).
+    #[arg(long)]
+    pub reasons: String,
+    /// The language of the text (BCP 47).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+}
+
+/// `mla execute`.
+#[derive(Debug, Args)]
+pub struct ExecuteArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// What was done.
+    #[arg(long)]
+    pub summary: String,
+    /// Only part was executed; say what was not and why with --not-executed.
+    #[arg(long)]
+    pub partial: bool,
+    /// What was not done and why.
+    #[arg(long)]
+    pub not_executed: Option<String>,
+    /// The language of the text (BCP 47).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+}
+
+fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
+    Some(v1::LocalizedText {
+        text: text.to_owned(),
+        language: language.to_owned(),
+    })
+}
+
+fn request_id() -> String {
+    format!(
+        "liaisonctl-{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    )
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::new(EXIT_USAGE, message)
+}
+
+/// An enum value by its name without the prefix (`EMERGENCY` for `MLA_URGENCY_EMERGENCY`).
+fn named(
+    prefix: &str,
+    name: &str,
+    parse: fn(&str) -> Option<i32>,
+    field: &str,
+) -> Result<i32, Failure> {
+    parse(&format!("{prefix}{}", name.to_ascii_uppercase()))
+        .ok_or_else(|| usage(format!("{field}: unknown value {name:?}")))
+}
+
+fn short_name(full: Option<&str>, prefix: &str) -> String {
+    output::enum_name(full.map(|name| name.trim_start_matches(prefix)))
+}
+
+fn state_name(state: i32) -> String {
+    short_name(
+        v1::MlaState::try_from(state).ok().map(|s| s.as_str_name()),
+        "MLA_STATE_",
+    )
+}
+
+/// The content a `mla new` JSON file describes.
+fn content_from_json(value: &Value) -> Result<v1::MlaRequestContent, Failure> {
+    let string = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let language = value["language"].as_str().unwrap_or("en").to_owned();
+    let localized = |key: &str| value[key].as_str().and_then(|t| text(t, &language));
+    let time = |raw: &str| -> Result<Option<prost_types::Timestamp>, Failure> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let parsed =
+            time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| usage(format!("not an RFC 3339 time: {raw:?}")))?;
+        Ok(Some(prost_types::Timestamp {
+            seconds: parsed.unix_timestamp(),
+            nanos: 0,
+        }))
+    };
+    let mut data_sought = Vec::new();
+    for item in value["data_sought"].as_array().into_iter().flatten() {
+        let item_text = |key: &str| item[key].as_str().and_then(|t| text(t, &language));
+        let mut identifiers = Vec::new();
+        for identifier in item["identifiers"].as_array().into_iter().flatten() {
+            identifiers.push(v1::MlaIdentifier {
+                r#type: named(
+                    "MLA_IDENTIFIER_TYPE_",
+                    identifier["type"].as_str().unwrap_or("OTHER"),
+                    |name| v1::MlaIdentifierType::from_str_name(name).map(|v| v as i32),
+                    "identifiers.type",
+                )?,
+                value: identifier["value"].as_str().unwrap_or_default().to_owned(),
+                observe_time: time(identifier["time"].as_str().unwrap_or_default())?,
+                time_zone: identifier["time_zone"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                ..v1::MlaIdentifier::default()
+            });
+        }
+        data_sought.push(v1::MlaDataSought {
+            category: named(
+                "MLA_DATA_CATEGORY_",
+                item["category"].as_str().unwrap_or("UNSPECIFIED"),
+                |name| v1::MlaDataCategory::from_str_name(name).map(|v| v as i32),
+                "data_sought.category",
+            )?,
+            identifiers,
+            service_provider: item["provider"]
+                .as_str()
+                .map(|name| v1::MlaServiceProvider {
+                    name: name.to_owned(),
+                    ..v1::MlaServiceProvider::default()
+                }),
+            description: item_text("description"),
+            relation_to_offence: item_text("relation_to_offence"),
+        });
+    }
+    Ok(v1::MlaRequestContent {
+        requested_agency_id: string("requested_agency"),
+        legal_basis: named(
+            "MLA_LEGAL_BASIS_",
+            value["legal_basis"].as_str().unwrap_or("UNSPECIFIED"),
+            |name| v1::MlaLegalBasis::from_str_name(name).map(|v| v as i32),
+            "legal_basis",
+        )?,
+        bilateral_treaty: localized("bilateral_treaty"),
+        urgency: named(
+            "MLA_URGENCY_",
+            value["urgency"].as_str().unwrap_or("UNSPECIFIED"),
+            |name| v1::MlaUrgency::from_str_name(name).map(|v| v as i32),
+            "urgency",
+        )?,
+        emergency_justification: localized("emergency_justification"),
+        case_reference: string("case_reference"),
+        requesting_authority: localized("requesting_authority"),
+        offence: localized("offence").map(|description| v1::MlaOffence {
+            description: Some(description),
+            ..v1::MlaOffence::default()
+        }),
+        summary_of_facts: localized("summary_of_facts"),
+        data_sought,
+        preservation_requested: value["preservation_requested"].as_bool().unwrap_or(false),
+        preservation_necessity: localized("preservation_necessity"),
+        full_request_to_follow: value["full_request_to_follow"].as_bool().unwrap_or(false),
+        language,
+        ..v1::MlaRequestContent::default()
+    })
+}
+
+fn request_json(request: &v1::MlaRequest) -> Value {
+    let content = request.content.clone().unwrap_or_default();
+    json!({
+        "id": request.id,
+        "state": state_name(request.state),
+        "requesting_agency_id": request.requesting_agency_id,
+        "requested_agency_id": content.requested_agency_id,
+        "case_reference": content.case_reference,
+        "overdue": request.overdue,
+        "etag": request.etag,
+        "deadlines": request.deadlines.iter().map(|deadline| json!({
+            "kind": short_name(v1::MlaDeadlineKind::try_from(deadline.kind).ok().map(|k| k.as_str_name()), "MLA_DEADLINE_KIND_"),
+            "due": output::time(deadline.due_time.as_ref()),
+            "status": short_name(v1::MlaDeadlineStatus::try_from(deadline.status).ok().map(|s| s.as_str_name()), "MLA_DEADLINE_STATUS_"),
+        })).collect::<Vec<_>>(),
+        "history": request.history.iter().map(|entry| json!({
+            "time": output::time(entry.time.as_ref()),
+            "action": short_name(v1::MlaAction::try_from(entry.action).ok().map(|a| a.as_str_name()), "MLA_ACTION_"),
+            "actor": entry.actor.as_ref().map(|actor| format!("{}/{}", actor.agency_id, actor.name)),
+            "to_state": state_name(entry.to_state),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_request(request: &v1::MlaRequest, format: OutputFormat) {
+    match format {
+        OutputFormat::Json => print_json(&request_json(request)),
+        OutputFormat::Table => {
+            let value = request_json(request);
+            let mut rows = vec![
+                vec!["id".into(), request.id.clone()],
+                vec!["state".into(), state_name(request.state)],
+                vec![
+                    "parties".into(),
+                    format!(
+                        "{} → {}",
+                        value["requesting_agency_id"].as_str().unwrap_or("-"),
+                        value["requested_agency_id"].as_str().unwrap_or("-")
+                    ),
+                ],
+                vec![
+                    "case".into(),
+                    value["case_reference"].as_str().unwrap_or("-").to_owned(),
+                ],
+                vec![
+                    "overdue".into(),
+                    if request.overdue {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ],
+            ];
+            for deadline in value["deadlines"].as_array().into_iter().flatten() {
+                rows.push(vec![
+                    format!("deadline {}", deadline["kind"].as_str().unwrap_or("-")),
+                    format!(
+                        "{} ({})",
+                        deadline["due"].as_str().unwrap_or("-"),
+                        deadline["status"].as_str().unwrap_or("-")
+                    ),
+                ]);
+            }
+            for entry in value["history"].as_array().into_iter().flatten() {
+                rows.push(vec![
+                    entry["time"].as_str().unwrap_or("-").to_owned(),
+                    format!(
+                        "{} by {} → {}",
+                        entry["action"].as_str().unwrap_or("-"),
+                        entry["actor"].as_str().unwrap_or("the hub"),
+                        entry["to_state"].as_str().unwrap_or("-")
+                    ),
+                ]);
+            }
+            print!("{}", output::table(&["FIELD", "VALUE"], &rows));
+        }
+    }
+}
+
+/// Runs `liaisonctl mla …`.
+pub async fn run(
+    client: &Client,
+    format: OutputFormat,
+    purpose: Option<&str>,
+    command: MlaCommand,
+) -> Result<(), Failure> {
+    let mut mla = client.mla();
+    let failed = |status: tonic::Status| Failure::from_status(client, &status);
+    let comment = |args: &StepArgs| args.comment.as_deref().and_then(|c| text(c, &args.lang));
+    let request = match command {
+        MlaCommand::New(args) => {
+            let raw = std::fs::read_to_string(&args.file)
+                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
+            let value: Value = serde_json::from_str(&raw)
+                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
+            let content = content_from_json(&value)?;
+            mla.create_draft(v1::CreateDraftRequest {
+                request_id: request_id(),
+                content: Some(content),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::List(args) => {
+            let requests = mla
+                .list_requests(v1::ListRequestsRequest {
+                    page_size: 500,
+                    overdue_only: args.overdue,
+                    ..v1::ListRequestsRequest::default()
+                })
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .mla_requests;
+            match format {
+                OutputFormat::Json => {
+                    print_json(&Value::Array(requests.iter().map(request_json).collect()))
+                }
+                OutputFormat::Table => {
+                    let rows: Vec<Vec<String>> = requests
+                        .iter()
+                        .map(|request| {
+                            let content = request.content.clone().unwrap_or_default();
+                            vec![
+                                request.id.clone(),
+                                state_name(request.state),
+                                request.requesting_agency_id.clone(),
+                                content.requested_agency_id,
+                                content.case_reference,
+                                if request.overdue {
+                                    "OVERDUE".into()
+                                } else {
+                                    String::new()
+                                },
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        output::table(&["ID", "STATE", "FROM", "TO", "CASE", ""], &rows)
+                    );
+                }
+            }
+            return Ok(());
+        }
+        MlaCommand::Show { id } => {
+            let purpose = purpose.ok_or_else(|| {
+                usage("reading a request needs --purpose TEXT (or LIAISON_PURPOSE)")
+            })?;
+            mla.get_request(with_purpose(
+                v1::GetRequestRequest {
+                    mla_request_id: id,
+                    view: v1::MlaRequestView::Full as i32,
+                },
+                purpose,
+            ))
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Submit(args) => {
+            mla.submit_request(v1::SubmitRequestRequest {
+                request_id: request_id(),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Ack(args) => {
+            mla.acknowledge_request(v1::AcknowledgeRequestRequest {
+                request_id: request_id(),
+                comment: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Assess(args) => {
+            mla.start_assessment(v1::StartAssessmentRequest {
+                request_id: request_id(),
+                comment: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Accept(args) => {
+            mla.accept_request(v1::AcceptRequestRequest {
+                request_id: request_id(),
+                comment: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Start(args) => {
+            mla.start_execution(v1::StartExecutionRequest {
+                request_id: request_id(),
+                comment: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Close(args) => {
+            mla.close_request(v1::CloseRequestRequest {
+                request_id: request_id(),
+                comment: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Withdraw(args) => {
+            mla.withdraw_request(v1::WithdrawRequestRequest {
+                request_id: request_id(),
+                reason: comment(&args),
+                mla_request_id: args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Refuse(args) => {
+            let grounds = args
+                .grounds
+                .iter()
+                .map(|ground| {
+                    named(
+                        "MLA_REFUSAL_GROUND_",
+                        ground,
+                        |name| v1::MlaRefusalGround::from_str_name(name).map(|v| v as i32),
+                        "--grounds",
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            mla.refuse_request(v1::RefuseRequestRequest {
+                request_id: request_id(),
+                mla_request_id: args.id,
+                etag: String::new(),
+                grounds,
+                reasons: text(&args.reasons, &args.lang),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::RequestInfo(args) => {
+            mla.request_more_information(v1::RequestMoreInformationRequest {
+                request_id: request_id(),
+                mla_request_id: args.id,
+                questions: text(&args.text, &args.lang),
+                ..v1::RequestMoreInformationRequest::default()
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Execute(args) => {
+            mla.report_execution(v1::ReportExecutionRequest {
+                request_id: request_id(),
+                mla_request_id: args.id,
+                partial: args.partial,
+                summary: text(&args.summary, &args.lang),
+                not_executed_reasons: args
+                    .not_executed
+                    .as_deref()
+                    .and_then(|t| text(t, &args.lang)),
+                ..v1::ReportExecutionRequest::default()
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        }
+        MlaCommand::Message(args) => {
+            let message = mla
+                .post_message(v1::PostMessageRequest {
+                    request_id: request_id(),
+                    mla_request_id: args.id,
+                    body: text(&args.text, &args.lang),
+                    evidence_ids: Vec::new(),
+                })
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .message
+                .unwrap_or_default();
+            match format {
+                OutputFormat::Json => print_json(&json!({ "id": message.id })),
+                OutputFormat::Table => println!("{}", message.id),
+            }
+            return Ok(());
+        }
+        MlaCommand::Receipts { id } => return receipts(client, format, id).await,
+    };
+    print_request(&request.unwrap_or_default(), format);
+    Ok(())
+}
+
+/// Lists and verifies a request's receipts; fails if any does not verify.
+async fn receipts(client: &Client, format: OutputFormat, id: String) -> Result<(), Failure> {
+    let mut mla = client.mla();
+    let failed = |status: tonic::Status| Failure::from_status(client, &status);
+    let keys = mla
+        .get_receipt_keys(v1::GetReceiptKeysRequest {})
+        .await
+        .map_err(failed)?
+        .into_inner()
+        .keys;
+    let receipts = mla
+        .list_receipts(v1::ListReceiptsRequest {
+            mla_request_id: id,
+            ..v1::ListReceiptsRequest::default()
+        })
+        .await
+        .map_err(failed)?
+        .into_inner()
+        .receipts;
+    let mut rows = Vec::new();
+    let mut all_verified = true;
+    for receipt in &receipts {
+        let verified = keys
+            .iter()
+            .find(|key| key.key_id == receipt.key_id)
+            .and_then(|key| <[u8; 32]>::try_from(key.public_key.as_slice()).ok())
+            .and_then(|public_key| liaison_audit::VerifierKey::new("mla-receipts", public_key).ok())
+            .is_some_and(|key| key.verify(&receipt.statement, &receipt.signature));
+        all_verified &= verified;
+        let statement =
+            v1::MlaReceiptStatement::decode(receipt.statement.as_slice()).unwrap_or_default();
+        rows.push(vec![
+            receipt.id.clone(),
+            short_name(
+                v1::MlaReceiptKind::try_from(statement.kind)
+                    .ok()
+                    .map(|k| k.as_str_name()),
+                "MLA_RECEIPT_KIND_",
+            ),
+            output::time(statement.event_time.as_ref()),
+            statement
+                .actor
+                .map(|actor| format!("{}/{}", actor.agency_id, actor.name))
+                .unwrap_or_default(),
+            if verified {
+                "verified".into()
+            } else {
+                "INVALID".into()
+            },
+        ]);
+    }
+    match format {
+        OutputFormat::Json => print_json(&Value::Array(
+            rows.iter()
+                .map(|row| json!({"id": row[0], "kind": row[1], "time": row[2], "actor": row[3], "signature": row[4]}))
+                .collect(),
+        )),
+        OutputFormat::Table => print!("{}", output::table(&["RECEIPT", "KIND", "TIME", "ACTOR", "SIGNATURE"], &rows)),
+    }
+    if all_verified {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            EXIT_CALL_FAILED,
+            "a receipt does not verify against the hub's receipt keys",
+        ))
+    }
+}

@@ -1,0 +1,472 @@
+//! Evidence files: uploaded as a client stream (metadata, then chunks), hashed with
+//! SHA-256 as they arrive and stored content-addressed (`<evidence-dir>/<ab>/<sha256>`);
+//! downloaded as a server stream that re-hashes the stored file and ends with DATA_LOSS if
+//! it no longer matches. Each upload and each first retrieval by the other party gets a
+//! signed receipt. Memory per transfer is one chunk: nothing buffers a whole file.
+
+use std::path::{Path, PathBuf};
+
+use liaison_audit::{Access, ObjectAccess};
+use liaison_core::{ObjectId, mla::MlaState};
+use liaison_proto::v1;
+use liaison_rpc::{ServiceError, request_id, to_timestamp};
+use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::mpsc,
+};
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+use tonic::{Status, Streaming, codegen::BoxStream};
+
+use crate::{
+    MlaServiceImpl,
+    convert::{decode_document, principal_ref},
+    receipts::ReceiptKind,
+    workflow::{Call, parse_id, side_of},
+};
+
+/// Prefix of evidence ids (`evd_…`).
+const EVIDENCE_ID_PREFIX: &str = "evd";
+/// Largest evidence file accepted.
+const MAX_FILE_BYTES: u64 = 4 << 30;
+/// Largest chunk of an upload.
+const MAX_CHUNK_BYTES: usize = 1 << 20;
+/// Chunk size of a download.
+const DOWNLOAD_CHUNK_BYTES: usize = 256 << 10;
+
+/// Where the bytes with `sha256` are stored.
+fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
+    dir.join(&sha256[..2]).join(sha256)
+}
+
+fn storage_error(error: std::io::Error) -> ServiceError {
+    tracing::error!(%error, "evidence storage failed");
+    ServiceError::Store(liaison_store::StoreError::Corrupt(
+        "evidence storage failed".into(),
+    ))
+}
+
+/// Removes a partial upload unless it was kept.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn evidence_to_proto(row: &MlaEvidenceRow) -> Result<v1::MlaEvidence, ServiceError> {
+    let mut evidence = v1::MlaEvidence::decode(row.document.as_slice()).map_err(|_| {
+        ServiceError::Store(liaison_store::StoreError::Corrupt(format!(
+            "evidence {}",
+            row.id
+        )))
+    })?;
+    evidence.first_retrieve_time = row.first_retrieved.map(to_timestamp);
+    Ok(evidence)
+}
+
+fn check_metadata(metadata: &v1::MlaEvidenceUploadMetadata) -> Result<(), ServiceError> {
+    let mut violations = liaison_core::Violations::new();
+    let name = &metadata.file_name;
+    if name.trim().is_empty()
+        || name.chars().count() > 255
+        || name.contains(['/', '\\', '\0'])
+        || name == ".."
+    {
+        violations.add(
+            "metadata.file_name",
+            "a file name without a path, at most 255 characters",
+        );
+    }
+    if metadata.media_type.trim().is_empty() || !metadata.media_type.contains('/') {
+        violations.add(
+            "metadata.media_type",
+            "an IANA media type, such as application/pdf",
+        );
+    }
+    if metadata.size_bytes < 0 {
+        violations.add("metadata.size_bytes", "must not be negative");
+    }
+    let expected = &metadata.expected_sha256;
+    if !expected.is_empty()
+        && (expected.len() != 64
+            || !expected
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    {
+        violations.add("metadata.expected_sha256", "64 lowercase hex digits");
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(violations.into())
+    }
+}
+
+impl MlaServiceImpl {
+    pub(crate) async fn upload(
+        &self,
+        call: &Call,
+        mut stream: Streaming<v1::UploadEvidenceRequest>,
+    ) -> Result<v1::UploadEvidenceResponse, Status> {
+        const METHOD: &str = "liaison.v1.MlaService/UploadEvidence";
+        let first = stream.next().await.transpose()?.unwrap_or_default();
+        request_id(&first.request_id, "request_id")?;
+        let Some(v1::upload_evidence_request::Payload::Metadata(metadata)) = first.payload else {
+            return Err(ServiceError::invalid(
+                "metadata",
+                "the first message carries the metadata",
+            )
+            .into());
+        };
+        check_metadata(&metadata)?;
+        let id = parse_id(&metadata.mla_request_id, "metadata.mla_request_id")?;
+        if metadata.size_bytes as u64 > MAX_FILE_BYTES {
+            return Err(ServiceError::ResourceExhausted(format!(
+                "evidence files are at most {MAX_FILE_BYTES} bytes"
+            ))
+            .into());
+        }
+        let record = self.load_visible(call, &id, false).await?;
+        if side_of(&call.caller, &record).is_none() {
+            return Err(ServiceError::NotFound("mla request").into());
+        }
+        if matches!(
+            record.status.state,
+            MlaState::Draft | MlaState::Closed | MlaState::Refused | MlaState::Withdrawn
+        ) {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "no evidence on a request that is {}",
+                record.status.state
+            ))
+            .into());
+        }
+        if let Some((method, object)) = self
+            .store
+            .mla_idempotency(call.caller.principal(), &first.request_id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            if method != METHOD {
+                return Err(
+                    ServiceError::from(liaison_store::StoreError::RequestIdReused(method)).into(),
+                );
+            }
+            let row = self
+                .store
+                .get_mla_evidence(&object)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or(ServiceError::NotFound("evidence"))?;
+            call.audit
+                .touch(&row.id, Access::Read, Some(&record.requesting));
+            call.audit.commit_read(&self.store).await?;
+            return Ok(v1::UploadEvidenceResponse {
+                evidence: Some(evidence_to_proto(&row)?),
+                receipt: None,
+            });
+        }
+
+        // Stream the bytes to a temporary file, hashing as they come.
+        let temp_dir = self.evidence_dir.join("tmp");
+        tokio::fs::create_dir_all(&temp_dir)
+            .await
+            .map_err(storage_error)?;
+        let temp_path = temp_dir.join(ObjectId::generate("tmp").as_str());
+        let mut temp = TempFile(Some(temp_path.clone()));
+        let mut file = tokio::fs::File::create(&temp_path)
+            .await
+            .map_err(storage_error)?;
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let limit = if metadata.size_bytes > 0 {
+            metadata.size_bytes as u64
+        } else {
+            MAX_FILE_BYTES
+        };
+        while let Some(message) = stream.next().await {
+            let Some(v1::upload_evidence_request::Payload::Chunk(chunk)) = message?.payload else {
+                return Err(
+                    ServiceError::invalid("chunk", "after the metadata, only chunks").into(),
+                );
+            };
+            if chunk.len() > MAX_CHUNK_BYTES {
+                return Err(ServiceError::invalid("chunk", "at most 1 MiB per message").into());
+            }
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(if limit == MAX_FILE_BYTES {
+                    ServiceError::ResourceExhausted(format!(
+                        "evidence files are at most {MAX_FILE_BYTES} bytes"
+                    ))
+                } else {
+                    ServiceError::invalid("metadata.size_bytes", "more bytes than announced")
+                }
+                .into());
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(storage_error)?;
+        }
+        file.flush().await.map_err(storage_error)?;
+        file.sync_all().await.map_err(storage_error)?;
+        drop(file);
+        let sha256 = hex::encode(hasher.finalize());
+        if metadata.size_bytes > 0 && size != metadata.size_bytes as u64 {
+            return Err(
+                ServiceError::invalid("metadata.size_bytes", "fewer bytes than announced").into(),
+            );
+        }
+        if !metadata.expected_sha256.is_empty() && metadata.expected_sha256 != sha256 {
+            return Err(ServiceError::DataLoss(
+                "the file received does not have the SHA-256 announced; nothing was stored".into(),
+            )
+            .into());
+        }
+        let path = stored_path(&self.evidence_dir, &sha256);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(storage_error)?;
+        }
+        if tokio::fs::try_exists(&path).await.map_err(storage_error)? {
+            // The same bytes are stored already: content addressing keeps one copy.
+        } else {
+            tokio::fs::rename(&temp_path, &path)
+                .await
+                .map_err(storage_error)?;
+            temp.0 = None;
+        }
+
+        let now = self.clock.now();
+        let evidence = v1::MlaEvidence {
+            id: ObjectId::generate(EVIDENCE_ID_PREFIX).to_string(),
+            mla_request_id: record.id.to_string(),
+            uploader: Some(principal_ref(call.caller.principal())),
+            file_name: metadata.file_name,
+            media_type: metadata.media_type,
+            size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+            sha256: sha256.clone(),
+            description: metadata.description,
+            create_time: Some(to_timestamp(now)),
+            first_retrieve_time: None,
+        };
+        let document = decode_document(&record)?;
+        let (receipt_row, receipt) = self.receipts.issue_with_evidence(
+            ReceiptKind::EvidenceSubmission,
+            &document,
+            &record.id,
+            record.status.state,
+            call.caller.principal(),
+            now,
+            vec![v1::MlaEvidenceDigest {
+                evidence_id: evidence.id.clone(),
+                sha256: sha256.clone(),
+            }],
+        );
+        let row = MlaEvidenceRow {
+            id: evidence.id.clone(),
+            request_id: record.id.clone(),
+            uploader_agency: call.caller.agency().clone(),
+            sha256,
+            size_bytes: evidence.size_bytes,
+            document: evidence.encode_to_vec(),
+            created: now,
+            first_retrieved: None,
+        };
+        let audit_record = call.audit.write_record(ObjectAccess {
+            id: record.id.to_string(),
+            access: Access::Write,
+            owner_agency: Some(record.requesting.to_string()),
+        });
+        match self
+            .store
+            .add_mla_evidence(
+                call.caller.principal(),
+                &first.request_id,
+                &row,
+                &receipt_row,
+                audit_record,
+            )
+            .await
+            .map_err(ServiceError::from)?
+        {
+            MlaWriteOutcome::Written => {
+                call.audit.mark_recorded();
+                tracing::info!(mla = %record.id, evidence = %row.id, size, "evidence stored");
+                Ok(v1::UploadEvidenceResponse {
+                    evidence: Some(evidence),
+                    receipt: Some(receipt),
+                })
+            }
+            _ => Err(ServiceError::Aborted(
+                "a concurrent upload with this request_id won; retry to read its result".into(),
+            )
+            .into()),
+        }
+    }
+
+    pub(crate) async fn download(
+        &self,
+        call: Call,
+        message: v1::DownloadEvidenceRequest,
+    ) -> Result<BoxStream<v1::DownloadEvidenceResponse>, Status> {
+        ObjectId::parse(EVIDENCE_ID_PREFIX, &message.evidence_id)
+            .map_err(|error| ServiceError::invalid("evidence_id", error.to_string()))?;
+        let row = self
+            .store
+            .get_mla_evidence(&message.evidence_id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(ServiceError::NotFound("evidence"))?;
+        let record = self
+            .load_visible(&call, &row.request_id, false)
+            .await
+            .map_err(|_| ServiceError::NotFound("evidence"))?;
+        call.audit.require_justification()?;
+        let offset = u64::try_from(message.offset)
+            .ok()
+            .filter(|offset| *offset <= row.size_bytes as u64)
+            .ok_or_else(|| ServiceError::invalid("offset", "between 0 and the file's size"))?;
+        let metadata = evidence_to_proto(&row)?;
+        call.audit
+            .touch(&row.id, Access::Read, Some(&record.requesting));
+        call.audit.commit_read(&self.store).await?;
+        let (sender, receiver) = mpsc::channel(4);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let result = service
+                .send_file(&call, &record, &row, metadata, offset, &sender)
+                .await;
+            if let Err(status) = result {
+                let _ = sender.send(Err(status)).await;
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(receiver)))
+    }
+
+    async fn send_file(
+        &self,
+        call: &Call,
+        record: &liaison_store::MlaRecord,
+        row: &MlaEvidenceRow,
+        metadata: v1::MlaEvidence,
+        offset: u64,
+        sender: &mpsc::Sender<Result<v1::DownloadEvidenceResponse, Status>>,
+    ) -> Result<(), Status> {
+        use v1::download_evidence_response::Payload;
+        let send = |payload| async {
+            sender
+                .send(Ok(v1::DownloadEvidenceResponse {
+                    payload: Some(payload),
+                }))
+                .await
+                .map_err(|_| Status::cancelled("the client went away"))
+        };
+        send(Payload::Metadata(metadata)).await?;
+        let altered = || {
+            Status::data_loss(
+                "the stored file no longer matches its SHA-256: discard what was received",
+            )
+        };
+        let mut file = tokio::fs::File::open(stored_path(&self.evidence_dir, &row.sha256))
+            .await
+            .map_err(|_| altered())?;
+        let mut hasher = Sha256::new();
+        let mut position: u64 = 0;
+        let mut buffer = vec![0; DOWNLOAD_CHUNK_BYTES];
+        loop {
+            let read = file.read(&mut buffer).await.map_err(|_| altered())?;
+            if read == 0 {
+                break;
+            }
+            let bytes = &buffer[..read];
+            hasher.update(bytes);
+            let end = position + read as u64;
+            if end > offset {
+                let start = usize::try_from(offset.saturating_sub(position)).unwrap_or(0);
+                send(Payload::Chunk(bytes[start..].to_vec())).await?;
+            }
+            position = end;
+        }
+        if hex::encode(hasher.finalize()) != row.sha256 || position != row.size_bytes as u64 {
+            tracing::error!(evidence = %row.id, "stored evidence no longer matches its digest");
+            return Err(altered());
+        }
+        // The other party's first complete retrieval earns a receipt.
+        if offset == 0
+            && row.first_retrieved.is_none()
+            && &row.uploader_agency != call.caller.agency()
+        {
+            let now = self.clock.now();
+            let document = decode_document(record)?;
+            let (receipt_row, receipt) = self.receipts.issue_with_evidence(
+                ReceiptKind::EvidenceRetrieval,
+                &document,
+                &record.id,
+                record.status.state,
+                call.caller.principal(),
+                now,
+                vec![v1::MlaEvidenceDigest {
+                    evidence_id: row.id.clone(),
+                    sha256: row.sha256.clone(),
+                }],
+            );
+            let audit = call.audit.fork().write_record(ObjectAccess {
+                id: row.id.clone(),
+                access: Access::Write,
+                owner_agency: Some(record.requesting.to_string()),
+            });
+            let first = self
+                .store
+                .mark_mla_evidence_retrieved(&row.id, &receipt_row, audit)
+                .await
+                .map_err(ServiceError::from)?;
+            if first {
+                send(Payload::Receipt(receipt)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn evidence_of(
+        &self,
+        call: &Call,
+        message: v1::ListEvidenceRequest,
+    ) -> Result<v1::ListEvidenceResponse, ServiceError> {
+        let id = parse_id(&message.mla_request_id, "mla_request_id")?;
+        let limit = liaison_rpc::page_size(message.page_size, 100, 500)? as usize;
+        let start = if message.page_token.is_empty() {
+            0
+        } else {
+            message
+                .page_token
+                .parse::<usize>()
+                .map_err(|_| ServiceError::invalid("page_token", "not a token of this list"))?
+        };
+        let record = self.load_visible(call, &id, false).await?;
+        let rows = self.store.list_mla_evidence(&record.id).await?;
+        let end = rows.len().min(start.saturating_add(limit));
+        let evidence = rows
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(evidence_to_proto)
+            .collect::<Result<Vec<_>, _>>()?;
+        call.audit
+            .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
+        call.audit.commit_read(&self.store).await?;
+        Ok(v1::ListEvidenceResponse {
+            evidence,
+            next_page_token: if end < rows.len() {
+                end.to_string()
+            } else {
+                String::new()
+            },
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! Messages between the two parties on a request: PostMessage (not on a draft, not on a
+//! closed request) and ListMessages (content: needs `x-liaison-purpose`; listing marks the
+//! other party's messages read).
+
+use liaison_audit::{Access, ObjectAccess};
+use liaison_core::{ObjectId, mla::MlaState};
+use liaison_proto::v1;
+use liaison_rpc::{ServiceError, page_size, request_id, to_timestamp};
+use liaison_store::{MlaMessageRow, MlaWriteOutcome};
+use prost::Message;
+
+use crate::{
+    MlaServiceImpl,
+    convert::principal_ref,
+    workflow::{Call, parse_id, side_of},
+};
+
+/// Prefix of message ids (`msg_…`).
+const MESSAGE_ID_PREFIX: &str = "msg";
+/// Longest message, in characters.
+const BODY_MAX: usize = 20_000;
+
+fn message_to_proto(row: &MlaMessageRow) -> Result<v1::MlaMessage, ServiceError> {
+    let mut message = v1::MlaMessage::decode(row.document.as_slice()).map_err(|_| {
+        ServiceError::Store(liaison_store::StoreError::Corrupt(format!(
+            "mla message {}",
+            row.id
+        )))
+    })?;
+    message.read_time = row.read.map(to_timestamp);
+    Ok(message)
+}
+
+impl MlaServiceImpl {
+    pub(crate) async fn post(
+        &self,
+        call: &Call,
+        message: v1::PostMessageRequest,
+    ) -> Result<v1::MlaMessage, ServiceError> {
+        request_id(&message.request_id, "request_id")?;
+        let id = parse_id(&message.mla_request_id, "mla_request_id")?;
+        let body = message
+            .body
+            .filter(|body| !body.text.trim().is_empty())
+            .ok_or_else(|| ServiceError::invalid("body", "the text is required"))?;
+        if body.text.chars().count() > BODY_MAX {
+            return Err(ServiceError::invalid(
+                "body",
+                format!("at most {BODY_MAX} characters"),
+            ));
+        }
+        if !message.evidence_ids.is_empty() {
+            return Err(ServiceError::invalid(
+                "evidence_ids",
+                "evidence files are not available on this hub yet",
+            ));
+        }
+        let record = self.load_visible(call, &id, false).await?;
+        if side_of(&call.caller, &record).is_none() {
+            return Err(ServiceError::NotFound("mla request"));
+        }
+        if matches!(record.status.state, MlaState::Draft | MlaState::Closed) {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "no messages on a request that is {}",
+                record.status.state
+            )));
+        }
+        let now = self.clock.now();
+        let stored = v1::MlaMessage {
+            id: ObjectId::generate(MESSAGE_ID_PREFIX).to_string(),
+            mla_request_id: record.id.to_string(),
+            sender: Some(principal_ref(call.caller.principal())),
+            body: Some(body),
+            evidence_ids: Vec::new(),
+            action: v1::MlaAction::Unspecified as i32,
+            create_time: Some(to_timestamp(now)),
+            read_time: None,
+        };
+        let row = MlaMessageRow {
+            id: stored.id.clone(),
+            request_id: record.id.clone(),
+            sender_agency: call.caller.agency().clone(),
+            document: stored.encode_to_vec(),
+            created: now,
+            read: None,
+        };
+        let audit_record = call.audit.write_record(ObjectAccess {
+            id: record.id.to_string(),
+            access: Access::Write,
+            owner_agency: Some(record.requesting.to_string()),
+        });
+        match self
+            .store
+            .post_mla_message(
+                call.caller.principal(),
+                &message.request_id,
+                &row,
+                audit_record,
+            )
+            .await?
+        {
+            MlaWriteOutcome::Written => {
+                call.audit.mark_recorded();
+                Ok(stored)
+            }
+            MlaWriteOutcome::Duplicate(first) => {
+                let first = self
+                    .store
+                    .get_mla_message(&first)
+                    .await?
+                    .ok_or(ServiceError::NotFound("message"))?;
+                call.audit
+                    .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
+                call.audit.commit_read(&self.store).await?;
+                message_to_proto(&first)
+            }
+            MlaWriteOutcome::Conflict => Err(ServiceError::Aborted("retry".into())),
+        }
+    }
+
+    pub(crate) async fn messages(
+        &self,
+        call: &Call,
+        message: v1::ListMessagesRequest,
+    ) -> Result<v1::ListMessagesResponse, ServiceError> {
+        let id = parse_id(&message.mla_request_id, "mla_request_id")?;
+        let limit = page_size(message.page_size, 100, 500)?;
+        let offset = if message.page_token.is_empty() {
+            0
+        } else {
+            message
+                .page_token
+                .parse::<u64>()
+                .map_err(|_| ServiceError::invalid("page_token", "not a token of this list"))?
+        };
+        let record = self.load_visible(call, &id, false).await?;
+        call.audit.require_justification()?;
+        let reader = side_of(&call.caller, &record).map(|_| call.caller.agency());
+        let rows = self
+            .store
+            .list_mla_messages(&record.id, reader, offset, limit + 1, self.clock.now())
+            .await?;
+        let more = rows.len() > limit as usize;
+        let messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_to_proto)
+            .collect::<Result<Vec<_>, _>>()?;
+        call.audit
+            .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
+        call.audit.commit_read(&self.store).await?;
+        Ok(v1::ListMessagesResponse {
+            next_page_token: if more {
+                (offset + u64::from(limit)).to_string()
+            } else {
+                String::new()
+            },
+            messages,
+        })
+    }
+}
