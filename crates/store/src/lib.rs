@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod backend;
+mod cbm;
 mod directory;
 mod error;
 mod indicators;
@@ -29,6 +30,7 @@ use tokio::sync::{Notify, watch};
 
 pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
+pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery, WriteOutcome};
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};

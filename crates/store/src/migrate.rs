@@ -30,6 +30,13 @@ const MIGRATIONS: &[Migration] = &[
         name: "access control",
         sql: include_str!("../migrations/0003_access.sql"),
     },
+    // Version 5: 4 is the indicators migration, merged separately; versions need only
+    // increase (the runner applies every version above the highest applied).
+    Migration {
+        version: 5,
+        name: "confidence-building measures",
+        sql: include_str!("../migrations/0005_cbm.sql"),
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

@@ -1,23 +1,40 @@
-//! The Liaison cbm service. Its API is defined in `proto/liaison/v1/cbm.proto`; every RPC
-//! answers UNIMPLEMENTED until its issue lands, so clients can be written against it now.
-//! Each RPC already passes its access gate (`liaison_auth::authorize::RULES`) first, so the
-//! authorization matrix covers it and a caller without the role is told so.
+//! The Liaison CBM service: confidence-building-measure notifications with
+//! acknowledgement tables, escalation of overdue acknowledgements and the watch stream
+//! (OSCE Permanent Council Decisions 1106 and 1202).
+//!
+//! Implemented: `Notify`, `GetNotification`, `ListNotifications`,
+//! `AcknowledgeNotification`, `WatchInbox` and the escalator task. The rest passes its
+//! access gate (`liaison_auth::authorize::RULES`) first, then answers UNIMPLEMENTED.
 
+mod convert;
+mod escalate;
+mod notify;
+mod watch;
+
+pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
-use liaison_rpc::{AccessControl, Authenticator, ServiceError};
-use tonic::{Status, codegen::BoxStream};
+use liaison_rpc::{AccessControl, Authenticator, Clock, ServiceError, Shutdown};
+use liaison_store::Store;
+use tonic::{Request, Response, Status, codegen::BoxStream};
 
 /// The CbmService implementation.
 #[derive(Debug, Clone)]
 pub struct CbmServiceImpl {
+    store: Store,
     auth: Authenticator,
+    /// The deadline clock: creation, due and escalation times follow it.
+    clock: Clock,
+    shutdown: Shutdown,
 }
 
 impl CbmServiceImpl {
-    /// The service over `store`.
-    pub fn new(store: liaison_store::Store, access: AccessControl) -> Self {
+    /// The service over `store`; deadlines follow `clock`; open watches end with `shutdown`.
+    pub fn new(store: Store, access: AccessControl, clock: Clock, shutdown: Shutdown) -> Self {
         Self {
-            auth: Authenticator::new(store, access),
+            auth: Authenticator::new(store.clone(), access),
+            store,
+            clock,
+            shutdown,
         }
     }
 
@@ -31,31 +48,50 @@ impl CbmServiceImpl {
 impl cbm_service_server::CbmService for CbmServiceImpl {
     async fn notify(
         &self,
-        request: tonic::Request<v1::NotifyRequest>,
-    ) -> Result<tonic::Response<v1::NotifyResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/Notify").into())
+        request: Request<v1::NotifyRequest>,
+    ) -> Result<Response<v1::NotifyResponse>, Status> {
+        Ok(Response::new(self.notify_call(request).await?))
     }
     async fn get_notification(
         &self,
-        request: tonic::Request<v1::GetNotificationRequest>,
-    ) -> Result<tonic::Response<v1::GetNotificationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetNotification").into())
+        request: Request<v1::GetNotificationRequest>,
+    ) -> Result<Response<v1::GetNotificationResponse>, Status> {
+        Ok(Response::new(self.get_notification_call(request).await?))
     }
     async fn list_notifications(
         &self,
-        request: tonic::Request<v1::ListNotificationsRequest>,
-    ) -> Result<tonic::Response<v1::ListNotificationsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListNotifications").into())
+        request: Request<v1::ListNotificationsRequest>,
+    ) -> Result<Response<v1::ListNotificationsResponse>, Status> {
+        Ok(Response::new(self.list_notifications_call(request).await?))
     }
     async fn acknowledge_notification(
         &self,
-        request: tonic::Request<v1::AcknowledgeNotificationRequest>,
-    ) -> Result<tonic::Response<v1::AcknowledgeNotificationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/AcknowledgeNotification").into())
+        request: Request<v1::AcknowledgeNotificationRequest>,
+    ) -> Result<Response<v1::AcknowledgeNotificationResponse>, Status> {
+        Ok(Response::new(self.acknowledge_call(request).await?))
+    }
+    type WatchInboxStream = BoxStream<v1::WatchInboxResponse>;
+    async fn watch_inbox(
+        &self,
+        request: Request<v1::WatchInboxRequest>,
+    ) -> Result<Response<Self::WatchInboxStream>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let audit = liaison_rpc::AuditContext::of(&request);
+        let request = request.into_inner();
+        let kinds = watch::kinds_from_request(&request)?;
+        let after = request.after.map_or(0, |cursor| cursor.position);
+        Ok(Response::new(watch::spawn(
+            watch::Watcher {
+                store: self.store.clone(),
+                auth: self.auth.clone(),
+                clock: self.clock.clone(),
+                caller,
+                audit,
+                kinds,
+            },
+            after,
+            self.shutdown.clone(),
+        )))
     }
     async fn post_reply(
         &self,
@@ -119,14 +155,6 @@ impl cbm_service_server::CbmService for CbmServiceImpl {
     ) -> Result<tonic::Response<v1::ListConsultationsResponse>, Status> {
         self.auth.caller(&request).await?;
         Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListConsultations").into())
-    }
-    type WatchInboxStream = BoxStream<v1::WatchInboxResponse>;
-    async fn watch_inbox(
-        &self,
-        request: tonic::Request<v1::WatchInboxRequest>,
-    ) -> Result<tonic::Response<Self::WatchInboxStream>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/WatchInbox").into())
     }
     async fn start_communication_check(
         &self,

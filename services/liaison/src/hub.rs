@@ -235,6 +235,12 @@ impl BoundHub {
             self.audit_origin.clone(),
             stop.clone(),
         );
+        // Escalates overdue CBM acknowledgements, by the deadline clock.
+        let escalator = liaison_cbm::spawn_escalator(
+            self.store.clone(),
+            self.config.clock.clone(),
+            stop.clone(),
+        );
         let revocation_refresh = self
             .access
             .revocations
@@ -339,7 +345,13 @@ impl BoundHub {
                 MlaServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
             ))
             .add_service(limited!(
-                CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
+                CbmServiceImpl::new(
+                    self.store.clone(),
+                    self.access.clone(),
+                    self.config.clock.clone(),
+                    stop.clone(),
+                )
+                .into_server()
             ))
             .add_service(limited!(
                 AuditServiceImpl::new(
@@ -375,6 +387,7 @@ impl BoundHub {
             crl_watch.abort();
         }
         let _ = signer.await;
+        let _ = escalator.await;
         let _ = sequencer.await;
         self.store.close().await;
         tracing::info!("hub stopped");

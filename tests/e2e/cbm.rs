@@ -1,0 +1,398 @@
+//! Confidence-building measures end to end: notifications reach exactly their scope
+//! (inbox and watch), acknowledgements are tracked and overdue ones escalated by the
+//! hub's deadline clock (moved, never slept on), and TLP:RED reaches persons of the named
+//! agencies but never a system.
+
+use std::time::Duration;
+
+use liaison_client::AuthChannel;
+use liaison_proto::v1::{self, cbm_service_client::CbmServiceClient};
+use liaison_testkit::{Backend, TestHub, both};
+use tonic::{Code, Streaming};
+
+use crate::support::{PATIENCE, all_members, named, unique};
+
+both!(
+    a_group_notification_reaches_exactly_its_members,
+    acknowledgements_are_tracked_and_overdue_ones_escalated,
+    red_notifications_reach_persons_of_named_agencies_never_systems,
+);
+
+fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
+    Some(v1::LocalizedText {
+        text: text.to_owned(),
+        language: language.to_owned(),
+    })
+}
+
+fn group(id: &str) -> v1::Scope {
+    v1::Scope {
+        target: Some(v1::scope::Target::SharingGroupId(id.to_owned())),
+    }
+}
+
+/// An incident notification in Ukrainian with `scope` and `tlp`.
+fn incident(title: &str, scope: v1::Scope, tlp: v1::Tlp) -> v1::NotifyRequest {
+    v1::NotifyRequest {
+        request_id: format!("cbm-{}", unique()),
+        notification: Some(v1::CbmNotification {
+            kind: v1::CbmNotificationKind::Incident as i32,
+            severity: v1::CbmSeverity::High as i32,
+            title: text(title, "uk"),
+            body: text(
+                "Сторони підтвердили відданість Будапештській конвенції; виявлено атаку на \
+                 диспетчерські системи енергетики.",
+                "uk",
+            ),
+            affected_sectors: vec![v1::CbmSector::Energy as i32],
+            tlp: tlp as i32,
+            scope: Some(scope),
+            ..v1::CbmNotification::default()
+        }),
+    }
+}
+
+async fn notify(
+    client: &mut CbmServiceClient<AuthChannel>,
+    request: v1::NotifyRequest,
+) -> anyhow::Result<v1::CbmNotification> {
+    client
+        .notify(request)
+        .await?
+        .into_inner()
+        .notification
+        .ok_or_else(|| anyhow::anyhow!("no notification in the response"))
+}
+
+async fn get(
+    client: &mut CbmServiceClient<AuthChannel>,
+    id: &str,
+) -> Result<v1::CbmNotification, tonic::Status> {
+    Ok(client
+        .get_notification(v1::GetNotificationRequest {
+            notification_id: id.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default())
+}
+
+async fn inbox_ids(client: &mut CbmServiceClient<AuthChannel>) -> anyhow::Result<Vec<String>> {
+    Ok(client
+        .list_notifications(v1::ListNotificationsRequest {
+            unacknowledged_first: true,
+            ..v1::ListNotificationsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .notifications
+        .into_iter()
+        .map(|notification| notification.id)
+        .collect())
+}
+
+async fn watch(
+    client: &mut CbmServiceClient<AuthChannel>,
+) -> anyhow::Result<Streaming<v1::WatchInboxResponse>> {
+    Ok(client
+        .watch_inbox(v1::WatchInboxRequest::default())
+        .await?
+        .into_inner())
+}
+
+async fn next_event(
+    stream: &mut Streaming<v1::WatchInboxResponse>,
+) -> anyhow::Result<v1::CbmEvent> {
+    let message = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+        .ok_or_else(|| anyhow::anyhow!("the stream ended"))?;
+    message.event.ok_or_else(|| anyhow::anyhow!("empty event"))
+}
+
+fn received_id(event: &v1::CbmEvent) -> anyhow::Result<&str> {
+    match &event.payload {
+        Some(v1::cbm_event::Payload::Notification(notification)) => Ok(&notification.id),
+        other => anyhow::bail!("expected a received notification, got {other:?}"),
+    }
+}
+
+fn row<'a>(notification: &'a v1::CbmNotification, agency: &str) -> &'a v1::CbmAcknowledgement {
+    notification
+        .acknowledgements
+        .iter()
+        .find(|row| row.agency_id == agency)
+        .unwrap_or_else(|| panic!("no row of {agency} in {notification:?}"))
+}
+
+fn ack(id: &str, status: v1::CbmAckStatus) -> v1::AcknowledgeNotificationRequest {
+    v1::AcknowledgeNotificationRequest {
+        request_id: format!("ack-{}", unique()),
+        notification_id: id.to_owned(),
+        status: status as i32,
+        comment: text("Primljeno, hvala.", "sr-Latn"),
+    }
+}
+
+async fn a_group_notification_reaches_exactly_its_members(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("UA-CERT", "officer").await?.cbm();
+    let mut member = hub.client("EU-EEAS", "officer").await?.cbm();
+    let mut member_feed = hub.client("EU-EEAS", "feed").await?.cbm();
+    let mut outsider = hub.client("VN-BCA", "officer").await?.cbm();
+    let mut member_watch = watch(&mut member).await?;
+    let mut outsider_watch = watch(&mut outsider).await?;
+
+    let sent = notify(
+        &mut sender,
+        incident(
+            "Кібератака на енергосистему",
+            group("eu-ukraine-cyber-dialogue"),
+            v1::Tlp::Amber,
+        ),
+    )
+    .await?;
+    // The acknowledgement table names the group's members, never the sender.
+    let mut recipients: Vec<_> = sent
+        .acknowledgements
+        .iter()
+        .map(|row| row.agency_id.as_str())
+        .collect();
+    recipients.sort_unstable();
+    assert_eq!(recipients, ["EU-EEAS", "EU-ENISA", "EU-EUROPOL"]);
+    assert_eq!(
+        sent.ack_summary.as_ref().map(|summary| summary.pending),
+        Some(3)
+    );
+
+    // Members receive it: in the inbox, by id (their own row only) and on the watch.
+    assert_eq!(
+        inbox_ids(&mut member).await?,
+        std::slice::from_ref(&sent.id)
+    );
+    assert_eq!(
+        inbox_ids(&mut member_feed).await?,
+        std::slice::from_ref(&sent.id)
+    );
+    let seen = get(&mut member, &sent.id).await?;
+    assert_eq!(seen.acknowledgements.len(), 1, "{seen:?}");
+    assert_eq!(seen.acknowledgements[0].agency_id, "EU-EEAS");
+    assert!(seen.acknowledgements[0].deliver_time.is_some());
+    assert!(seen.ack_summary.is_none(), "a recipient sees no summary");
+    let event = next_event(&mut member_watch).await?;
+    assert_eq!(event.kind, v1::CbmEventKind::NotificationReceived as i32);
+    assert_eq!(received_id(&event)?, sent.id);
+
+    // Others get NOT_FOUND, as for an id that does not exist, and nothing in the inbox.
+    let hidden = get(&mut outsider, &sent.id)
+        .await
+        .expect_err("an outsider read it");
+    assert_eq!(hidden.code(), Code::NotFound, "{hidden:?}");
+    let missing = get(&mut outsider, "cbm_01jz0000000000000000000000")
+        .await
+        .expect_err("a missing id was found");
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(hidden.message(), missing.message());
+    assert!(inbox_ids(&mut outsider).await?.is_empty());
+    // The outsider's watch skips the group notification: its first event is the next one
+    // that names it.
+    let later = notify(
+        &mut sender,
+        incident("Оновлення", named(&["VN-BCA"]), v1::Tlp::Green),
+    )
+    .await?;
+    let event = next_event(&mut outsider_watch).await?;
+    assert_eq!(received_id(&event)?, later.id);
+
+    // The sender's outbox holds both, with their whole tables.
+    let outbox = sender
+        .list_notifications(v1::ListNotificationsRequest {
+            mailbox: v1::CbmMailbox::Outbox as i32,
+            ..v1::ListNotificationsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .notifications;
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[1].acknowledgements.len(), 3);
+    hub.stop().await
+}
+
+async fn acknowledgements_are_tracked_and_overdue_ones_escalated(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let mut prompt = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut late = hub.client("UA-CERT", "officer").await?.cbm();
+    let mut sender_watch = watch(&mut sender).await?;
+    let mut late_watch = watch(&mut late).await?;
+
+    let mut request = incident(
+        "Напад на банкарски систем",
+        named(&["HU-NNI", "UA-CERT"]),
+        v1::Tlp::Amber,
+    );
+    if let Some(notification) = request.notification.as_mut() {
+        notification.title = text("Напад на банкарски систем", "sr-Cyrl");
+        notification.ack_within = Some(prost_types::Duration {
+            seconds: 24 * 3600,
+            nanos: 0,
+        });
+    }
+    let sent = notify(&mut sender, request.clone()).await?;
+    // A retry with the same request_id returns the first notification and sends nothing.
+    let again = notify(&mut sender, request).await?;
+    assert_eq!(again.id, sent.id);
+    assert!(row(&sent, "UA-CERT").due_time.is_some());
+    assert!(!row(&sent, "UA-CERT").overdue);
+    let event = next_event(&mut late_watch).await?;
+    assert_eq!(received_id(&event)?, sent.id);
+
+    // HU-NNI acknowledges receipt in time; the sender sees the change on its watch.
+    let acknowledged = prompt
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
+        .await?
+        .into_inner()
+        .acknowledgement
+        .unwrap_or_default();
+    assert_eq!(acknowledged.status, v1::CbmAckStatus::Received as i32);
+    assert_eq!(
+        acknowledged
+            .acknowledged_by
+            .as_ref()
+            .map(|by| by.agency_id.as_str()),
+        Some("HU-NNI")
+    );
+    let event = next_event(&mut sender_watch).await?;
+    assert_eq!(event.kind, v1::CbmEventKind::AcknowledgementChanged as i32);
+    match &event.payload {
+        Some(v1::cbm_event::Payload::Acknowledgement(row)) => assert_eq!(row.agency_id, "HU-NNI"),
+        other => anyhow::bail!("expected an acknowledgement, got {other:?}"),
+    }
+    prompt
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Responded))
+        .await?;
+    let backwards = prompt
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
+        .await
+        .expect_err("an acknowledgement went back");
+    assert_eq!(backwards.code(), Code::FailedPrecondition, "{backwards:?}");
+    // The sender is not a recipient; PENDING is not an acknowledgement.
+    let not_recipient = sender
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
+        .await
+        .expect_err("the sender acknowledged its own notification");
+    assert_eq!(not_recipient.code(), Code::FailedPrecondition);
+    let pending = prompt
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Pending))
+        .await
+        .expect_err("PENDING was accepted");
+    assert_eq!(pending.code(), Code::InvalidArgument);
+
+    // Nothing is overdue before the deadline.
+    let table = get(&mut sender, &sent.id).await?;
+    assert_eq!(
+        table.ack_summary.as_ref().map(|summary| summary.overdue),
+        Some(0)
+    );
+    assert_eq!(inbox_ids(&mut late).await?, std::slice::from_ref(&sent.id));
+
+    // A day and an hour later, UA-CERT's acknowledgement is overdue: escalated to it and
+    // to the sender.
+    hub.clock().advance(Duration::from_secs(25 * 3600));
+    let mut escalations = Vec::new();
+    while escalations.is_empty() {
+        let event = next_event(&mut sender_watch).await?;
+        if let Some(v1::cbm_event::Payload::Escalation(escalation)) = event.payload {
+            escalations.push(escalation);
+        }
+    }
+    assert_eq!(escalations[0].notification_id, sent.id);
+    assert_eq!(escalations[0].agency_id, "UA-CERT");
+    assert!(escalations[0].escalate_time.is_some());
+    let event = next_event(&mut late_watch).await?;
+    assert_eq!(event.kind, v1::CbmEventKind::Escalation as i32, "{event:?}");
+
+    let table = get(&mut sender, &sent.id).await?;
+    let summary = table.ack_summary.unwrap_or_default();
+    assert_eq!(
+        (
+            summary.recipients,
+            summary.pending,
+            summary.responded,
+            summary.overdue
+        ),
+        (2, 1, 1, 1)
+    );
+    assert!(row(&table, "UA-CERT").overdue);
+    assert!(row(&table, "UA-CERT").escalate_time.is_some());
+    assert!(!row(&table, "HU-NNI").overdue);
+    assert!(row(&table, "HU-NNI").escalate_time.is_none());
+
+    // A late acknowledgement is recorded and stays marked overdue.
+    let late_ack = late
+        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
+        .await?
+        .into_inner()
+        .acknowledgement
+        .unwrap_or_default();
+    assert_eq!(late_ack.status, v1::CbmAckStatus::Received as i32);
+    assert!(late_ack.overdue);
+    let unacknowledged = late
+        .list_notifications(v1::ListNotificationsRequest {
+            unacknowledged_only: true,
+            ..v1::ListNotificationsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .notifications;
+    assert!(unacknowledged.is_empty(), "{unacknowledged:?}");
+    hub.stop().await
+}
+
+async fn red_notifications_reach_persons_of_named_agencies_never_systems(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("UA-CERT", "officer").await?.cbm();
+    let mut person = hub.client("EU-EUROPOL", "officer").await?.cbm();
+    let mut system = hub.client("EU-EUROPOL", "feed").await?.cbm();
+    let mut unnamed = hub.client("EU-ENISA", "officer").await?.cbm();
+    let mut system_watch = watch(&mut system).await?;
+
+    // RED must name agencies; systems may not send at all.
+    let refused = sender
+        .notify(incident("Червоний", all_members(), v1::Tlp::Red))
+        .await
+        .expect_err("RED to all members was accepted");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let by_system = system
+        .notify(incident("Від системи", named(&["UA-CERT"]), v1::Tlp::Green))
+        .await
+        .expect_err("a system sent a notification");
+    assert_eq!(by_system.code(), Code::PermissionDenied);
+
+    let red = notify(
+        &mut sender,
+        incident("Tấn công mạng", named(&["EU-EUROPOL"]), v1::Tlp::Red),
+    )
+    .await?;
+    assert_eq!(get(&mut person, &red.id).await?.id, red.id);
+    assert_eq!(inbox_ids(&mut person).await?, std::slice::from_ref(&red.id));
+    for (who, client) in [("system", &mut system), ("unnamed agency", &mut unnamed)] {
+        let hidden = get(client, &red.id).await.expect_err(who);
+        assert_eq!(hidden.code(), Code::NotFound, "{who}: {hidden:?}");
+        assert!(inbox_ids(client).await?.is_empty(), "{who}");
+    }
+    // The system's watch skips the RED notification and delivers the next GREEN one.
+    let green = notify(
+        &mut sender,
+        incident("Zaļš", named(&["EU-EUROPOL"]), v1::Tlp::Green),
+    )
+    .await?;
+    let event = next_event(&mut system_watch).await?;
+    assert_eq!(received_id(&event)?, green.id);
+    hub.stop().await
+}
