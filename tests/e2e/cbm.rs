@@ -16,6 +16,8 @@ both!(
     a_group_notification_reaches_exactly_its_members,
     acknowledgements_are_tracked_and_overdue_ones_escalated,
     red_notifications_reach_persons_of_named_agencies_never_systems,
+    points_of_contact_are_kept_by_their_agency_and_announced,
+    a_watch_ends_when_the_agency_is_suspended,
 );
 
 fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
@@ -394,5 +396,139 @@ async fn red_notifications_reach_persons_of_named_agencies_never_systems(
     .await?;
     let event = next_event(&mut system_watch).await?;
     assert_eq!(received_id(&event)?, green.id);
+    hub.stop().await
+}
+
+fn contact(function: &str) -> v1::PointOfContact {
+    v1::PointOfContact {
+        level: v1::point_of_contact::Level::Technical as i32,
+        function: function.to_owned(),
+        channels: vec![v1::ContactChannel {
+            kind: v1::contact_channel::Kind::Phone as i32,
+            address: "+381 11 306 2000".into(),
+        }],
+        languages: vec!["sr-Cyrl".into(), "en".into()],
+        around_the_clock: true,
+        ..v1::PointOfContact::default()
+    }
+}
+
+async fn points_of_contact_are_kept_by_their_agency_and_announced(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let owner_client = hub.client("RS-MUP", "officer").await?;
+    let mut owner = owner_client.directory();
+    let mut reader = hub.client("HU-NNI", "feed").await?.directory();
+    let other_officer = hub.client("HU-NNI", "officer").await?;
+    let set = |poc: v1::PointOfContact| v1::SetPointOfContactRequest {
+        request_id: format!("poc-{}", unique()),
+        point_of_contact: Some(poc),
+    };
+    let list = |agency: &str| v1::ListPointsOfContactRequest {
+        agency_id: agency.to_owned(),
+        ..v1::ListPointsOfContactRequest::default()
+    };
+
+    let created = owner
+        .set_point_of_contact(set(contact("Дежурни официр 24/7, Одељење за ВТК")))
+        .await?
+        .into_inner()
+        .point_of_contact
+        .unwrap_or_default();
+    assert!(created.id.starts_with("poc_"), "{created:?}");
+    assert_eq!(created.agency_id, "RS-MUP");
+    assert!(!created.stale);
+
+    // Every member reads it; the change was announced to every member.
+    let listed = reader
+        .list_points_of_contact(list("RS-MUP"))
+        .await?
+        .into_inner();
+    assert_eq!(listed.points_of_contact.len(), 1);
+    assert_eq!(listed.points_of_contact[0].id, created.id);
+    let inbox = other_officer
+        .cbm()
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?
+        .into_inner()
+        .notifications;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].kind, v1::CbmNotificationKind::PocUpdate as i32);
+    assert_eq!(inbox[0].point_of_contact_id, created.id);
+    assert_eq!(inbox[0].sender_agency_id, "RS-MUP");
+
+    // Only the agency's own officers keep it; systems may not at all.
+    let mut foreign = created.clone();
+    foreign.function = "Підміна".into();
+    let denied = other_officer
+        .directory()
+        .set_point_of_contact(set(foreign))
+        .await
+        .expect_err("another agency changed a contact");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let mut feed = hub.client("RS-MUP", "feed").await?.directory();
+    let by_system = feed
+        .set_point_of_contact(set(contact("Sistem")))
+        .await
+        .expect_err("a system set a contact");
+    assert_eq!(by_system.code(), Code::PermissionDenied);
+    let invalid = owner
+        .set_point_of_contact(set(v1::PointOfContact::default()))
+        .await
+        .expect_err("an empty contact was accepted");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+
+    // A year without confirmation makes it stale; setting it again confirms it.
+    hub.clock().advance(Duration::from_secs(366 * 86_400));
+    let listed = reader.list_points_of_contact(list("")).await?.into_inner();
+    assert!(listed.points_of_contact[0].stale, "{listed:?}");
+    let confirmed = owner
+        .set_point_of_contact(set(created.clone()))
+        .await?
+        .into_inner()
+        .point_of_contact
+        .unwrap_or_default();
+    assert_eq!(confirmed.id, created.id);
+    assert!(!confirmed.stale);
+
+    owner
+        .delete_point_of_contact(v1::DeletePointOfContactRequest {
+            request_id: format!("poc-{}", unique()),
+            point_of_contact_id: created.id.clone(),
+        })
+        .await?;
+    let listed = reader
+        .list_points_of_contact(list("RS-MUP"))
+        .await?
+        .into_inner();
+    assert!(listed.points_of_contact.is_empty());
+    let announcements = other_officer
+        .cbm()
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?
+        .into_inner()
+        .notifications;
+    assert_eq!(announcements.len(), 3, "added, confirmed, removed");
+    hub.stop().await
+}
+
+async fn a_watch_ends_when_the_agency_is_suspended(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut watched = hub.client("UA-CERT", "feed").await?.cbm();
+    let mut stream = watch(&mut watched).await?;
+    let mut operator = hub.client("INT-HUB", "operator").await?.directory();
+    operator
+        .suspend_agency(v1::SuspendAgencyRequest {
+            request_id: "suspend-ua".into(),
+            agency_id: "UA-CERT".into(),
+            reason: "Компрометований сервер інтеграції".into(),
+        })
+        .await?;
+    let ended = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("the watch stayed open"))?;
+    let status = ended.expect_err("the watch ended without an error");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     hub.stop().await
 }

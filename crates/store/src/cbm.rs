@@ -41,7 +41,7 @@ pub enum CbmEventKind {
 }
 
 impl CbmEventKind {
-    fn storage(&self) -> (&'static str, String) {
+    pub(crate) fn storage(&self) -> (&'static str, String) {
         match self {
             CbmEventKind::NotificationSent(id) => ("notification", id.to_string()),
             CbmEventKind::AcknowledgementChanged(id, agency) => {
@@ -129,7 +129,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
-fn join_lines(items: &[String]) -> String {
+pub(crate) fn join_lines(items: &[String]) -> String {
     items.join("\n")
 }
 
@@ -263,6 +263,7 @@ macro_rules! seen_request {
         }
     }};
 }
+pub(crate) use seen_request;
 
 macro_rules! record_request {
     ($tx:ident, $principal:expr, $request_id:expr, $method:expr, $object_id:expr, $now:expr) => {{
@@ -279,6 +280,81 @@ macro_rules! record_request {
         .await?;
     }};
 }
+pub(crate) use record_request;
+
+/// Inserts a notification, one acknowledgement row per recipient (the scope's member
+/// agencies now, never the sender nor the hub) and its stream event, inside transaction
+/// `$tx`; evaluates to the recipients.
+macro_rules! insert_notification {
+    ($tx:ident, $pool:ident, $notification:expr) => {{
+        let (scope_kind, scope_value) = $notification.content.scope.to_storage();
+            let candidates: Vec<String> = match &$notification.content.scope {
+                liaison_core::Scope::AllMembers => sqlx::query_scalar(
+                    "SELECT id FROM agencies WHERE kind <> 'hub' ORDER BY id",
+                )
+                .fetch_all(&mut *$tx)
+                .await?,
+                liaison_core::Scope::SharingGroup(group) => sqlx::query_scalar(
+                    "SELECT m.agency_id FROM sharing_group_members m JOIN agencies a ON a.id = m.agency_id
+                     WHERE m.group_id = $1 AND a.kind <> 'hub' ORDER BY m.agency_id",
+                )
+                .bind(group.as_str())
+                .fetch_all(&mut *$tx)
+                .await?,
+                liaison_core::Scope::Agencies(agencies) => agencies.iter().map(|agency| agency.to_string()).collect(),
+            };
+            let recipients: Vec<String> = candidates
+                .into_iter()
+                .filter(|agency| agency != $notification.sender_agency.as_str())
+                .collect();
+            sqlx::query(
+                "INSERT INTO cbm_notifications (id, sender_agency_id, sender, kind, severity, title, title_language,
+                    body, body_language, sectors, other_sectors, reference_list, tlp, scope_kind, scope_value,
+                    ack_within_us, event_us, related_notification_id, point_of_contact_id, created_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+            )
+            .bind($notification.id.as_str())
+            .bind($notification.sender_agency.as_str())
+            .bind(&$notification.sender.to_string())
+            .bind($notification.content.kind.as_str())
+            .bind($notification.content.severity.as_str())
+            .bind(&$notification.content.title.text)
+            .bind(&$notification.content.title.language)
+            .bind(&$notification.content.body.text)
+            .bind(&$notification.content.body.language)
+            .bind($crate::cbm::join_lines(&$notification.content.sectors))
+            .bind($crate::cbm::join_lines(&$notification.content.other_sectors))
+            .bind($crate::cbm::join_lines(&$notification.content.references))
+            .bind($notification.content.tlp.as_str())
+            .bind(scope_kind)
+            .bind(&scope_value)
+            .bind($notification.content.ack_within.map(|period| i64::try_from(period.as_micros()).unwrap_or(i64::MAX)))
+            .bind($notification.content.event_time.map(liaison_core::Timestamp::as_micros))
+            .bind($notification.content.related_notification.as_ref().map(liaison_core::ObjectId::as_str))
+            .bind($notification.content.point_of_contact.as_ref().map(liaison_core::ObjectId::as_str))
+            .bind($notification.created.as_micros())
+            .execute(&mut *$tx)
+            .await?;
+            let due = $notification.due().map(liaison_core::Timestamp::as_micros);
+            for agency in &recipients {
+                sqlx::query(
+                    "INSERT INTO cbm_acknowledgements (notification_id, agency_id, status, due_us, update_us)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind($notification.id.as_str())
+                .bind(agency)
+                .bind(liaison_core::cbm::AckStatus::Pending.as_str())
+                .bind(due)
+                .bind($notification.created.as_micros())
+                .execute(&mut *$tx)
+                .await?;
+            }
+        let (kind, object) = $crate::cbm::CbmEventKind::NotificationSent($notification.id.clone()).storage();
+        crate::sequencer::write_outbox!($tx, $pool, $crate::cbm::TOPIC, kind, object, $notification.created, None::<String>);
+        recipients
+    }};
+}
+pub(crate) use insert_notification;
 
 impl Store {
     /// Stores a notification with one acknowledgement row per recipient agency (the
@@ -307,76 +383,12 @@ impl Store {
         audit_record: &[u8],
     ) -> Result<WriteOutcome<Vec<AgencyId>>, StoreError> {
         let principal = notification.sender.to_string();
-        let content = &notification.content;
         let now = notification.created;
-        let (scope_kind, scope_value) = content.scope.to_storage();
         let recipients = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             seen_request!(tx, &principal, request_id, METHOD_NOTIFY);
-            let candidates: Vec<String> = match &content.scope {
-                Scope::AllMembers => sqlx::query_scalar(
-                    "SELECT id FROM agencies WHERE kind <> 'hub' ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?,
-                Scope::SharingGroup(group) => sqlx::query_scalar(
-                    "SELECT m.agency_id FROM sharing_group_members m JOIN agencies a ON a.id = m.agency_id
-                     WHERE m.group_id = $1 AND a.kind <> 'hub' ORDER BY m.agency_id",
-                )
-                .bind(group.as_str())
-                .fetch_all(&mut *tx)
-                .await?,
-                Scope::Agencies(agencies) => agencies.iter().map(|agency| agency.to_string()).collect(),
-            };
-            let recipients: Vec<String> = candidates
-                .into_iter()
-                .filter(|agency| agency != notification.sender_agency.as_str())
-                .collect();
-            sqlx::query(
-                "INSERT INTO cbm_notifications (id, sender_agency_id, sender, kind, severity, title, title_language,
-                    body, body_language, sectors, other_sectors, reference_list, tlp, scope_kind, scope_value,
-                    ack_within_us, event_us, related_notification_id, point_of_contact_id, created_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-            )
-            .bind(notification.id.as_str())
-            .bind(notification.sender_agency.as_str())
-            .bind(&principal)
-            .bind(content.kind.as_str())
-            .bind(content.severity.as_str())
-            .bind(&content.title.text)
-            .bind(&content.title.language)
-            .bind(&content.body.text)
-            .bind(&content.body.language)
-            .bind(join_lines(&content.sectors))
-            .bind(join_lines(&content.other_sectors))
-            .bind(join_lines(&content.references))
-            .bind(content.tlp.as_str())
-            .bind(scope_kind)
-            .bind(&scope_value)
-            .bind(content.ack_within.map(|period| i64::try_from(period.as_micros()).unwrap_or(i64::MAX)))
-            .bind(content.event_time.map(Timestamp::as_micros))
-            .bind(content.related_notification.as_ref().map(ObjectId::as_str))
-            .bind(content.point_of_contact.as_ref().map(ObjectId::as_str))
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-            let due = notification.due().map(Timestamp::as_micros);
-            for agency in &recipients {
-                sqlx::query(
-                    "INSERT INTO cbm_acknowledgements (notification_id, agency_id, status, due_us, update_us)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(notification.id.as_str())
-                .bind(agency)
-                .bind(AckStatus::Pending.as_str())
-                .bind(due)
-                .bind(now.as_micros())
-                .execute(&mut *tx)
-                .await?;
-            }
+            let recipients = insert_notification!(tx, pool, notification);
             record_request!(tx, &principal, request_id, METHOD_NOTIFY, notification.id.as_str(), now);
-            let (kind, object) = CbmEventKind::NotificationSent(notification.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", notification.id.as_str(), now, Some(record));
             tx.commit().await?;

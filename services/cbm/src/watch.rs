@@ -111,14 +111,19 @@ impl Watcher {
                     return Ok(None);
                 };
                 if matches!(event.kind, CbmEventKind::Escalated(..)) {
+                    // The late agency's points of contact are the ones alerted.
+                    let contacts = self
+                        .store
+                        .list_points_of_contact(Some(agency), 0, 100)
+                        .await?
+                        .into_iter()
+                        .map(|poc| poc.id.to_string())
+                        .collect();
+                    let mut alert = escalation(&notification, &row.agency, row.due, row.escalated);
+                    alert.point_of_contact_ids = contacts;
                     (
                         v1::CbmEventKind::Escalation,
-                        v1::cbm_event::Payload::Escalation(escalation(
-                            &notification,
-                            &row.agency,
-                            row.due,
-                            row.escalated,
-                        )),
+                        v1::cbm_event::Payload::Escalation(alert),
                     )
                 } else {
                     (

@@ -335,6 +335,7 @@ impl BoundHub {
                     &self.trust_domain,
                     check_certificate,
                 )
+                .with_clock(self.config.clock.clone())
                 .into_server()
             ))
             .add_service(limited!(
