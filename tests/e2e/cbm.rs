@@ -18,6 +18,7 @@ both!(
     red_notifications_reach_persons_of_named_agencies_never_systems,
     points_of_contact_are_kept_by_their_agency_and_announced,
     a_watch_ends_when_the_agency_is_suspended,
+    a_communication_check_reports_the_silent_agency,
 );
 
 fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
@@ -530,5 +531,142 @@ async fn a_watch_ends_when_the_agency_is_suspended(backend: Backend) -> anyhow::
         .map_err(|_| anyhow::anyhow!("the watch stayed open"))?;
     let status = ended.expect_err("the watch ended without an error");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    hub.stop().await
+}
+
+async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut operator = hub.client("INT-HUB", "operator").await?.cbm();
+    let mut prompt = hub.client("RS-MUP", "officer").await?.cbm();
+    let mut late = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut prompt_watch = watch(&mut prompt).await?;
+    let mut feed = hub.client("RS-MUP", "feed").await?.cbm();
+    let mut feed_watch = watch(&mut feed).await?;
+
+    // Members may not start checks.
+    let denied = prompt
+        .start_communication_check(v1::StartCommunicationCheckRequest::default())
+        .await
+        .expect_err("a member started a check");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let started = operator
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: format!("chk-{}", unique()),
+            scope: Some(named(&["RS-MUP", "HU-NNI", "ME-UP"])),
+            contact_level: v1::CbmContactLevel::Technical as i32,
+            response_window: Some(prost_types::Duration {
+                seconds: 3600,
+                nanos: 0,
+            }),
+            message: text("Провера везе: потврдите да сте доступни.", "sr-Cyrl"),
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default();
+    assert_eq!(started.state, v1::CbmCheckState::Open as i32);
+    assert_eq!(started.summary.map(|summary| summary.pending), Some(3));
+
+    // The checked agency's person learns of it with the challenge; its system without.
+    let event = next_event(&mut prompt_watch).await?;
+    let Some(v1::cbm_event::Payload::CommunicationCheck(shown)) = event.payload else {
+        anyhow::bail!("expected a check, got {event:?}");
+    };
+    assert_eq!(shown.id, started.id);
+    assert_eq!(shown.challenge, started.challenge);
+    let event = next_event(&mut feed_watch).await?;
+    let Some(v1::cbm_event::Payload::CommunicationCheck(to_system)) = event.payload else {
+        anyhow::bail!("expected a check, got {event:?}");
+    };
+    assert!(to_system.challenge.is_empty());
+
+    let respond = |challenge: &str| v1::RespondToCommunicationCheckRequest {
+        request_id: format!("answer-{}", unique()),
+        check_id: started.id.clone(),
+        challenge: challenge.to_owned(),
+        comment: text("Dostupni smo.", "sr-Latn"),
+        ..v1::RespondToCommunicationCheckRequest::default()
+    };
+    let answered = prompt
+        .respond_to_communication_check(respond(&started.challenge))
+        .await?
+        .into_inner()
+        .result
+        .unwrap_or_default();
+    assert_eq!(answered.outcome, v1::CbmCheckOutcome::Answered as i32);
+    let wrong = late
+        .respond_to_communication_check(respond("WRONG1"))
+        .await
+        .expect_err("a wrong challenge was accepted");
+    assert_eq!(wrong.code(), Code::InvalidArgument);
+    let outsider = hub
+        .client("VN-BCA", "officer")
+        .await?
+        .cbm()
+        .respond_to_communication_check(respond(&started.challenge))
+        .await
+        .expect_err("an agency not checked answered");
+    assert_eq!(outsider.code(), Code::NotFound);
+
+    // Two hours later HU-NNI answers late and ME-UP has not answered at all.
+    hub.clock().advance(Duration::from_secs(2 * 3600));
+    let late_answer = late
+        .respond_to_communication_check(respond(&started.challenge))
+        .await?
+        .into_inner()
+        .result
+        .unwrap_or_default();
+    assert_eq!(late_answer.outcome, v1::CbmCheckOutcome::Late as i32);
+    let report = operator
+        .get_communication_check_report(v1::GetCommunicationCheckReportRequest {
+            check_id: started.id.clone(),
+        })
+        .await?
+        .into_inner();
+    let outcomes: Vec<_> = report
+        .results
+        .iter()
+        .map(|result| (result.agency_id.as_str(), result.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("HU-NNI", v1::CbmCheckOutcome::Late as i32),
+            ("ME-UP", v1::CbmCheckOutcome::NoAnswer as i32),
+            ("RS-MUP", v1::CbmCheckOutcome::Answered as i32),
+        ]
+    );
+    let check = report.communication_check.unwrap_or_default();
+    assert_eq!(check.state, v1::CbmCheckState::Closed as i32);
+    let summary = check.summary.unwrap_or_default();
+    assert_eq!(
+        (
+            summary.answered,
+            summary.late,
+            summary.no_answer,
+            summary.pending
+        ),
+        (1, 1, 1, 0)
+    );
+    assert!(report.results[2].response_time.is_some());
+    assert!(report.results[1].response_time.is_none());
+
+    // ME-UP's record over time, and the list of checks.
+    let history = operator
+        .list_communication_check_results(v1::ListCommunicationCheckResultsRequest {
+            agency_id: "ME-UP".into(),
+            ..v1::ListCommunicationCheckResultsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .results;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].outcome, v1::CbmCheckOutcome::NoAnswer as i32);
+    let checks = operator
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await?
+        .into_inner()
+        .communication_checks;
+    assert_eq!(checks.len(), 1);
     hub.stop().await
 }

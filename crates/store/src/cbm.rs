@@ -36,6 +36,8 @@ pub enum CbmEventKind {
     AcknowledgementChanged(ObjectId, AgencyId),
     /// An overdue acknowledgement was escalated.
     Escalated(ObjectId, AgencyId),
+    /// A communication check started.
+    CheckStarted(ObjectId),
     /// Something not known to this build (written by a newer version): skipped.
     Other,
 }
@@ -48,6 +50,7 @@ impl CbmEventKind {
                 ("acknowledgement", format!("{id}:{agency}"))
             }
             CbmEventKind::Escalated(id, agency) => ("escalation", format!("{id}:{agency}")),
+            CbmEventKind::CheckStarted(id) => ("check_started", id.to_string()),
             CbmEventKind::Other => ("other", String::new()),
         }
     }
@@ -69,6 +72,8 @@ impl CbmEventKind {
             "escalation" => pair().map_or(CbmEventKind::Other, |(id, agency)| {
                 CbmEventKind::Escalated(id, agency)
             }),
+            "check_started" => ObjectId::parse(liaison_core::cbm::CHECK_PREFIX, object)
+                .map_or(CbmEventKind::Other, CbmEventKind::CheckStarted),
             _ => CbmEventKind::Other,
         }
     }

@@ -3,9 +3,12 @@
 //! (OSCE Permanent Council Decisions 1106 and 1202).
 //!
 //! Implemented: `Notify`, `GetNotification`, `ListNotifications`,
-//! `AcknowledgeNotification`, `WatchInbox` and the escalator task. The rest passes its
+//! `AcknowledgeNotification`, `WatchInbox`, the escalator task and communication checks
+//! (`StartCommunicationCheck`, `RespondToCommunicationCheck`, `GetCommunicationCheckReport`,
+//! `ListCommunicationChecks`, `ListCommunicationCheckResults`). The rest passes its
 //! access gate (`liaison_auth::authorize::RULES`) first, then answers UNIMPLEMENTED.
 
+mod checks;
 mod convert;
 mod escalate;
 mod notify;
@@ -158,40 +161,32 @@ impl cbm_service_server::CbmService for CbmServiceImpl {
     }
     async fn start_communication_check(
         &self,
-        request: tonic::Request<v1::StartCommunicationCheckRequest>,
-    ) -> Result<tonic::Response<v1::StartCommunicationCheckResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/StartCommunicationCheck").into())
+        request: Request<v1::StartCommunicationCheckRequest>,
+    ) -> Result<Response<v1::StartCommunicationCheckResponse>, Status> {
+        Ok(Response::new(self.start_check_call(request).await?))
     }
     async fn respond_to_communication_check(
         &self,
-        request: tonic::Request<v1::RespondToCommunicationCheckRequest>,
-    ) -> Result<tonic::Response<v1::RespondToCommunicationCheckResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RespondToCommunicationCheck").into())
+        request: Request<v1::RespondToCommunicationCheckRequest>,
+    ) -> Result<Response<v1::RespondToCommunicationCheckResponse>, Status> {
+        Ok(Response::new(self.respond_call(request).await?))
     }
     async fn get_communication_check_report(
         &self,
-        request: tonic::Request<v1::GetCommunicationCheckReportRequest>,
-    ) -> Result<tonic::Response<v1::GetCommunicationCheckReportResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetCommunicationCheckReport").into())
+        request: Request<v1::GetCommunicationCheckReportRequest>,
+    ) -> Result<Response<v1::GetCommunicationCheckReportResponse>, Status> {
+        Ok(Response::new(self.report_call(request).await?))
     }
     async fn list_communication_checks(
         &self,
-        request: tonic::Request<v1::ListCommunicationChecksRequest>,
-    ) -> Result<tonic::Response<v1::ListCommunicationChecksResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListCommunicationChecks").into())
+        request: Request<v1::ListCommunicationChecksRequest>,
+    ) -> Result<Response<v1::ListCommunicationChecksResponse>, Status> {
+        Ok(Response::new(self.list_checks_call(request).await?))
     }
     async fn list_communication_check_results(
         &self,
-        request: tonic::Request<v1::ListCommunicationCheckResultsRequest>,
-    ) -> Result<tonic::Response<v1::ListCommunicationCheckResultsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(
-            ServiceError::Unimplemented("liaison.v1.CbmService/ListCommunicationCheckResults")
-                .into(),
-        )
+        request: Request<v1::ListCommunicationCheckResultsRequest>,
+    ) -> Result<Response<v1::ListCommunicationCheckResultsResponse>, Status> {
+        Ok(Response::new(self.list_results_call(request).await?))
     }
 }

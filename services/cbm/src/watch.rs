@@ -70,10 +70,11 @@ impl Watcher {
     async fn resolve(
         &self,
         event: &CbmEvent,
-    ) -> Result<Option<(v1::CbmEvent, ObjectId, AgencyId)>, ServiceError> {
+    ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
         let caller = &self.caller;
         let now = self.clock.now();
         let id = match &event.kind {
+            CbmEventKind::CheckStarted(check) => return self.resolve_check(event, check).await,
             CbmEventKind::NotificationSent(id)
             | CbmEventKind::AcknowledgementChanged(id, _)
             | CbmEventKind::Escalated(id, _) => id,
@@ -132,7 +133,7 @@ impl Watcher {
                     )
                 }
             }
-            CbmEventKind::Other => return Ok(None),
+            CbmEventKind::Other | CbmEventKind::CheckStarted(_) => return Ok(None),
         };
         if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
             return Ok(None);
@@ -147,7 +148,48 @@ impl Watcher {
                 payload: Some(payload),
             },
             notification.id,
-            sender,
+            Some(sender),
+        )))
+    }
+}
+
+impl Watcher {
+    /// A started check, for the agencies it checks.
+    async fn resolve_check(
+        &self,
+        event: &CbmEvent,
+        check: &ObjectId,
+    ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
+        let kind = v1::CbmEventKind::CheckStarted;
+        if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
+            return Ok(None);
+        }
+        let Some(stored) = self.store.get_check(check).await? else {
+            return Ok(None);
+        };
+        let results: Vec<_> = self
+            .store
+            .check_results(check)
+            .await?
+            .into_iter()
+            .filter(|result| &result.agency == self.caller.agency())
+            .collect();
+        if results.is_empty() {
+            return Ok(None);
+        }
+        let message =
+            crate::checks::check_to_proto(&stored, &results, &self.caller, self.clock.now());
+        Ok(Some((
+            v1::CbmEvent {
+                cursor: Some(v1::Cursor {
+                    position: event.position,
+                }),
+                kind: kind as i32,
+                event_time: Some(to_timestamp(event.time)),
+                payload: Some(v1::cbm_event::Payload::CommunicationCheck(message)),
+            },
+            check.clone(),
+            None,
         )))
     }
 }
@@ -218,7 +260,7 @@ async fn deliver(
             match watcher.resolve(event).await {
                 Ok(None) => {}
                 Ok(Some((message, id, owner))) => {
-                    delivery.touch(id.as_str(), Access::Deliver, Some(&owner));
+                    delivery.touch(id.as_str(), Access::Deliver, owner.as_ref());
                     batch.push(v1::WatchInboxResponse {
                         event: Some(message),
                     });
