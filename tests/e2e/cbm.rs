@@ -19,6 +19,7 @@ both!(
     points_of_contact_are_kept_by_their_agency_and_announced,
     a_watch_ends_when_the_agency_is_suspended,
     a_communication_check_reports_the_silent_agency,
+    replies_reach_their_audience,
 );
 
 fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
@@ -668,5 +669,101 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
         .into_inner()
         .communication_checks;
     assert_eq!(checks.len(), 1);
+    hub.stop().await
+}
+
+async fn replies_reach_their_audience(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let mut replier = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut other = hub.client("UA-CERT", "officer").await?.cbm();
+    let mut sender_watch = watch(&mut sender).await?;
+    let sent = notify(
+        &mut sender,
+        incident(
+            "Вежба „Сигурна веза 2026”",
+            named(&["HU-NNI", "UA-CERT"]),
+            v1::Tlp::Green,
+        ),
+    )
+    .await?;
+    let reply = |body: &str, in_reply_to: &str, tlp: v1::Tlp| v1::PostReplyRequest {
+        request_id: format!("reply-{}", unique()),
+        parent: Some(v1::post_reply_request::Parent::NotificationId(
+            sent.id.clone(),
+        )),
+        body: text(body, "hu"),
+        in_reply_to_id: in_reply_to.to_owned(),
+        tlp: tlp as i32,
+        ..v1::PostReplyRequest::default()
+    };
+    let list = |client: &mut CbmServiceClient<AuthChannel>| {
+        let mut client = client.clone();
+        let id = sent.id.clone();
+        async move {
+            anyhow::Ok(
+                client
+                    .list_replies(v1::ListRepliesRequest {
+                        parent: Some(v1::list_replies_request::Parent::NotificationId(id)),
+                        ..v1::ListRepliesRequest::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .replies
+                    .into_iter()
+                    .map(|reply| reply.id)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+
+    // A recipient's reply goes to the sender only (the default audience).
+    let private = replier
+        .post_reply(reply(
+            "Részt veszünk a gyakorlaton.",
+            "",
+            v1::Tlp::Unspecified,
+        ))
+        .await?
+        .into_inner()
+        .reply
+        .unwrap_or_default();
+    assert_eq!(private.audience, v1::CbmReplyAudience::Sender as i32);
+    assert_eq!(private.tlp, v1::Tlp::Green as i32);
+    assert_eq!(list(&mut sender).await?, std::slice::from_ref(&private.id));
+    assert_eq!(list(&mut replier).await?, std::slice::from_ref(&private.id));
+    assert!(list(&mut other).await?.is_empty());
+    loop {
+        let event = next_event(&mut sender_watch).await?;
+        if let Some(v1::cbm_event::Payload::Reply(posted)) = event.payload {
+            assert_eq!(posted.id, private.id);
+            break;
+        }
+    }
+
+    // The sender's answer goes to every recipient.
+    let public = sender
+        .post_reply(reply("Hvala, vidimo se.", &private.id, v1::Tlp::Amber))
+        .await?
+        .into_inner()
+        .reply
+        .unwrap_or_default();
+    assert_eq!(public.audience, v1::CbmReplyAudience::AllRecipients as i32);
+    assert_eq!(list(&mut other).await?, std::slice::from_ref(&public.id));
+
+    // Never less restricted than the notification; never by an outsider.
+    let looser = replier
+        .post_reply(reply("Nyilvános", "", v1::Tlp::Clear))
+        .await
+        .expect_err("a reply less restricted than its notification");
+    assert_eq!(looser.code(), Code::InvalidArgument);
+    let outsider = hub
+        .client("VN-BCA", "officer")
+        .await?
+        .cbm()
+        .post_reply(reply("Xin chào", "", v1::Tlp::Unspecified))
+        .await
+        .expect_err("an outsider replied");
+    assert_eq!(outsider.code(), Code::NotFound);
     hub.stop().await
 }

@@ -15,6 +15,8 @@ pub const NOTIFICATION_PREFIX: &str = "cbm";
 pub const POC_PREFIX: &str = "poc";
 /// Prefix of communication-check ids.
 pub const CHECK_PREFIX: &str = "chk";
+/// Prefix of reply ids.
+pub const REPLY_PREFIX: &str = "msg";
 
 /// Limits on notification content.
 pub mod limits {
@@ -582,6 +584,39 @@ impl PocContent {
             around_the_clock: draft.around_the_clock,
         })
     }
+}
+
+code_enum!(
+    /// Who may read a reply on a notification.
+    ReplyAudience {
+        /// The notification's sender (and the replying agency).
+        Sender = "sender",
+        /// The sender and every recipient.
+        AllRecipients = "all_recipients",
+    }
+);
+
+/// A reply on a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Id (`msg_…`).
+    pub id: ObjectId,
+    /// The notification.
+    pub notification: ObjectId,
+    /// The replying agency.
+    pub sender_agency: AgencyId,
+    /// The replying principal.
+    pub sender: PrincipalId,
+    /// The text.
+    pub body: LocalizedText,
+    /// Who may read it.
+    pub audience: ReplyAudience,
+    /// The reply it answers.
+    pub in_reply_to: Option<ObjectId>,
+    /// Its marking: never less restrictive than the notification's.
+    pub tlp: Tlp,
+    /// When it was posted (deadline clock).
+    pub created: Timestamp,
 }
 
 /// Checks a scope as a client sent it (as for indicators and notifications).

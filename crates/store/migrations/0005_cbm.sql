@@ -90,3 +90,19 @@ CREATE TABLE cbm_check_results (
 );
 
 CREATE INDEX cbm_check_results_agency ON cbm_check_results (agency_id, check_id);
+
+-- Replies on notifications.
+CREATE TABLE cbm_replies (
+    id TEXT PRIMARY KEY,
+    notification_id TEXT NOT NULL REFERENCES cbm_notifications (id),
+    sender_agency_id TEXT NOT NULL REFERENCES agencies (id),
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    body_language TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    in_reply_to_id TEXT,
+    tlp TEXT NOT NULL,
+    created_us BIGINT NOT NULL
+);
+
+CREATE INDEX cbm_replies_notification ON cbm_replies (notification_id, id);

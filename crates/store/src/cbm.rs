@@ -38,6 +38,8 @@ pub enum CbmEventKind {
     Escalated(ObjectId, AgencyId),
     /// A communication check started.
     CheckStarted(ObjectId),
+    /// A reply was posted.
+    ReplyPosted(ObjectId),
     /// Something not known to this build (written by a newer version): skipped.
     Other,
 }
@@ -51,6 +53,7 @@ impl CbmEventKind {
             }
             CbmEventKind::Escalated(id, agency) => ("escalation", format!("{id}:{agency}")),
             CbmEventKind::CheckStarted(id) => ("check_started", id.to_string()),
+            CbmEventKind::ReplyPosted(id) => ("reply", id.to_string()),
             CbmEventKind::Other => ("other", String::new()),
         }
     }
@@ -74,6 +77,8 @@ impl CbmEventKind {
             }),
             "check_started" => ObjectId::parse(liaison_core::cbm::CHECK_PREFIX, object)
                 .map_or(CbmEventKind::Other, CbmEventKind::CheckStarted),
+            "reply" => ObjectId::parse(liaison_core::cbm::REPLY_PREFIX, object)
+                .map_or(CbmEventKind::Other, CbmEventKind::ReplyPosted),
             _ => CbmEventKind::Other,
         }
     }

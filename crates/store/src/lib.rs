@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod indicators;
 mod migrate;
+mod replies;
 pub mod sequencer;
 
 use std::{str::FromStr, sync::Arc, time::Duration};

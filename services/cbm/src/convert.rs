@@ -83,6 +83,10 @@ pub(crate) fn tlp_from_proto(value: i32) -> Option<Tlp> {
     from_proto(&TLPS, value)
 }
 
+pub(crate) fn tlp_to_proto(value: Tlp) -> i32 {
+    to_proto(&TLPS, value)
+}
+
 pub(crate) fn kind_from_proto(value: i32) -> Option<NotificationKind> {
     from_proto(&KINDS, value)
 }

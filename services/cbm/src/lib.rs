@@ -5,13 +5,15 @@
 //! Implemented: `Notify`, `GetNotification`, `ListNotifications`,
 //! `AcknowledgeNotification`, `WatchInbox`, the escalator task and communication checks
 //! (`StartCommunicationCheck`, `RespondToCommunicationCheck`, `GetCommunicationCheckReport`,
-//! `ListCommunicationChecks`, `ListCommunicationCheckResults`). The rest passes its
+//! `ListCommunicationChecks`, `ListCommunicationCheckResults`), replies on notifications
+//! (`PostReply`, `ListReplies`). Consultations pass their
 //! access gate (`liaison_auth::authorize::RULES`) first, then answers UNIMPLEMENTED.
 
 mod checks;
 mod convert;
 mod escalate;
 mod notify;
+mod replies;
 mod watch;
 
 pub use escalate::spawn_escalator;
@@ -98,17 +100,15 @@ impl cbm_service_server::CbmService for CbmServiceImpl {
     }
     async fn post_reply(
         &self,
-        request: tonic::Request<v1::PostReplyRequest>,
-    ) -> Result<tonic::Response<v1::PostReplyResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/PostReply").into())
+        request: Request<v1::PostReplyRequest>,
+    ) -> Result<Response<v1::PostReplyResponse>, Status> {
+        Ok(Response::new(self.post_reply_call(request).await?))
     }
     async fn list_replies(
         &self,
-        request: tonic::Request<v1::ListRepliesRequest>,
-    ) -> Result<tonic::Response<v1::ListRepliesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListReplies").into())
+        request: Request<v1::ListRepliesRequest>,
+    ) -> Result<Response<v1::ListRepliesResponse>, Status> {
+        Ok(Response::new(self.list_replies_call(request).await?))
     }
     async fn request_consultation(
         &self,

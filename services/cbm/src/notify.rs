@@ -19,7 +19,7 @@ use liaison_core::{
 };
 use liaison_proto::v1;
 use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, request_id};
-use liaison_store::{AckChange, MailboxQuery, WriteOutcome};
+use liaison_store::{AckChange, MailboxQuery, Store, WriteOutcome};
 use tonic::Request;
 
 use crate::{CbmServiceImpl, convert};
@@ -46,6 +46,38 @@ pub(crate) fn may_receive(caller: &Caller, notification: &Notification) -> bool 
     .is_ok()
 }
 
+/// The notification as `caller` may see it, or `None` when it may not (or there is none).
+pub(crate) async fn visible_to(
+    store: &Store,
+    caller: &Caller,
+    id: &ObjectId,
+) -> Result<Option<Visible>, ServiceError> {
+    let Some(notification) = store.get_notification(id).await? else {
+        return Ok(None);
+    };
+    let oversight = caller.is_hub() && caller.has_role(Role::OversightAuditor);
+    let receives = may_receive(caller, &notification);
+    if oversight || (receives && caller.agency() == &notification.sender_agency) {
+        let rows = store.acknowledgements(id).await?;
+        return Ok(Some(Visible {
+            notification,
+            rows,
+            whole_table: true,
+        }));
+    }
+    if !receives {
+        return Ok(None);
+    }
+    Ok(store
+        .acknowledgement(id, caller.agency())
+        .await?
+        .map(|row| Visible {
+            notification,
+            rows: vec![row],
+            whole_table: false,
+        }))
+}
+
 fn parse_notification_id(value: &str, field: &str) -> Result<ObjectId, ServiceError> {
     ObjectId::parse(NOTIFICATION_PREFIX, value)
         .map_err(|error| ServiceError::invalid(field, error.to_string()))
@@ -67,33 +99,9 @@ impl CbmServiceImpl {
         caller: &Caller,
         id: &ObjectId,
     ) -> Result<Visible, ServiceError> {
-        let not_found = ServiceError::NotFound("notification");
-        let notification = self.store.get_notification(id).await?.ok_or(not_found)?;
-        let oversight = caller.is_hub() && caller.has_role(Role::OversightAuditor);
-        if oversight
-            || (may_receive(caller, &notification)
-                && caller.agency() == &notification.sender_agency)
-        {
-            let rows = self.store.acknowledgements(id).await?;
-            return Ok(Visible {
-                notification,
-                rows,
-                whole_table: true,
-            });
-        }
-        if !may_receive(caller, &notification) {
-            return Err(ServiceError::NotFound("notification"));
-        }
-        let row = self
-            .store
-            .acknowledgement(id, caller.agency())
+        visible_to(&self.store, caller, id)
             .await?
-            .ok_or(ServiceError::NotFound("notification"))?;
-        Ok(Visible {
-            notification,
-            rows: vec![row],
-            whole_table: false,
-        })
+            .ok_or(ServiceError::NotFound("notification"))
     }
 
     /// Every agency a scope names must be a member agency (not the hub).

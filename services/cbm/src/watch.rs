@@ -75,6 +75,7 @@ impl Watcher {
         let now = self.clock.now();
         let id = match &event.kind {
             CbmEventKind::CheckStarted(check) => return self.resolve_check(event, check).await,
+            CbmEventKind::ReplyPosted(reply) => return self.resolve_reply(event, reply).await,
             CbmEventKind::NotificationSent(id)
             | CbmEventKind::AcknowledgementChanged(id, _)
             | CbmEventKind::Escalated(id, _) => id,
@@ -133,7 +134,9 @@ impl Watcher {
                     )
                 }
             }
-            CbmEventKind::Other | CbmEventKind::CheckStarted(_) => return Ok(None),
+            CbmEventKind::Other | CbmEventKind::CheckStarted(_) | CbmEventKind::ReplyPosted(_) => {
+                return Ok(None);
+            }
         };
         if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
             return Ok(None);
@@ -154,6 +157,43 @@ impl Watcher {
 }
 
 impl Watcher {
+    /// A reply, for those who may see it.
+    async fn resolve_reply(
+        &self,
+        event: &CbmEvent,
+        reply: &ObjectId,
+    ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
+        let kind = v1::CbmEventKind::ReplyPosted;
+        if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
+            return Ok(None);
+        }
+        let Some(stored) = self.store.get_reply(reply).await? else {
+            return Ok(None);
+        };
+        let Some(parent) =
+            crate::notify::visible_to(&self.store, &self.caller, &stored.notification).await?
+        else {
+            return Ok(None);
+        };
+        if !crate::replies::may_see_reply(&self.caller, &parent, &stored) {
+            return Ok(None);
+        }
+        Ok(Some((
+            v1::CbmEvent {
+                cursor: Some(v1::Cursor {
+                    position: event.position,
+                }),
+                kind: kind as i32,
+                event_time: Some(to_timestamp(event.time)),
+                payload: Some(v1::cbm_event::Payload::Reply(
+                    crate::replies::reply_to_proto(&stored),
+                )),
+            },
+            reply.clone(),
+            Some(parent.notification.sender_agency),
+        )))
+    }
+
     /// A started check, for the agencies it checks.
     async fn resolve_check(
         &self,
