@@ -20,6 +20,7 @@ both!(
     a_watch_ends_when_the_agency_is_suspended,
     a_communication_check_reports_the_silent_agency,
     replies_reach_their_audience,
+    a_consultation_moves_through_its_states,
 );
 
 fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
@@ -765,5 +766,177 @@ async fn replies_reach_their_audience(backend: Backend) -> anyhow::Result<()> {
         .await
         .expect_err("an outsider replied");
     assert_eq!(outsider.code(), Code::NotFound);
+    hub.stop().await
+}
+
+async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut requester = hub.client("RS-MUP", "officer").await?.cbm();
+    let mut invited = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut outsider = hub.client("UA-CERT", "officer").await?.cbm();
+    let mut invited_watch = watch(&mut invited).await?;
+    let requested = requester
+        .request_consultation(v1::RequestConsultationRequest {
+            request_id: format!("cns-{}", unique()),
+            agency_ids: vec!["HU-NNI".into()],
+            subject: text("Нејасноће око извора DDoS напада", "sr-Cyrl"),
+            description: text(
+                "Тражимо појашњење о саобраћају са адреса у вашој мрежи.",
+                "sr-Cyrl",
+            ),
+            tlp: v1::Tlp::Amber as i32,
+            ..v1::RequestConsultationRequest::default()
+        })
+        .await?
+        .into_inner();
+    let consultation = requested.consultation.unwrap_or_default();
+    let id = consultation.id.clone();
+    assert_eq!(
+        consultation.state,
+        v1::CbmConsultationState::Requested as i32
+    );
+    let notification = requested.notification.unwrap_or_default();
+    assert_eq!(
+        notification.kind,
+        v1::CbmNotificationKind::ConsultationRequest as i32
+    );
+    assert_eq!(
+        row(&notification, "HU-NNI").status,
+        v1::CbmAckStatus::Pending as i32
+    );
+    assert_eq!(
+        inbox_ids(&mut invited).await?,
+        std::slice::from_ref(&notification.id)
+    );
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        kinds.push(next_event(&mut invited_watch).await?.kind);
+    }
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            v1::CbmEventKind::NotificationReceived as i32,
+            v1::CbmEventKind::ConsultationChanged as i32
+        ]
+    );
+
+    let state = |consultation: Option<v1::CbmConsultation>| {
+        consultation
+            .map(|consultation| consultation.state)
+            .unwrap_or_default()
+    };
+    let now = hub.clock().now().as_micros() / 1_000_000;
+    let schedule = |seconds: i64| v1::ScheduleConsultationRequest {
+        request_id: format!("cns-{}", unique()),
+        consultation_id: id.clone(),
+        schedule_time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        venue: text("Videokonferencija, kanal 24/7", "sr-Latn"),
+        ..v1::ScheduleConsultationRequest::default()
+    };
+    let early = requester
+        .schedule_consultation(schedule(now + 86_400))
+        .await
+        .expect_err("scheduled before any acknowledgement");
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+    let own = requester
+        .acknowledge_consultation(v1::AcknowledgeConsultationRequest {
+            request_id: format!("cns-{}", unique()),
+            consultation_id: id.clone(),
+            comment: None,
+        })
+        .await
+        .expect_err("the requester acknowledged its own request");
+    assert_eq!(own.code(), Code::FailedPrecondition);
+    let acknowledged = invited
+        .acknowledge_consultation(v1::AcknowledgeConsultationRequest {
+            request_id: format!("cns-{}", unique()),
+            consultation_id: id.clone(),
+            comment: None,
+        })
+        .await?
+        .into_inner()
+        .consultation;
+    assert_eq!(
+        state(acknowledged),
+        v1::CbmConsultationState::Acknowledged as i32
+    );
+    let past = requester
+        .schedule_consultation(schedule(now - 60))
+        .await
+        .expect_err("scheduled in the past");
+    assert_eq!(past.code(), Code::InvalidArgument);
+    let scheduled = requester
+        .schedule_consultation(schedule(now + 2 * 86_400))
+        .await?;
+    assert_eq!(
+        state(scheduled.into_inner().consultation),
+        v1::CbmConsultationState::Scheduled as i32
+    );
+    let held = invited
+        .record_consultation_held(v1::RecordConsultationHeldRequest {
+            request_id: format!("cns-{}", unique()),
+            consultation_id: id.clone(),
+            attending_agency_ids: vec!["RS-MUP".into(), "HU-NNI".into()],
+            summary: text("A forgalom egy feltört szerverről érkezett.", "hu"),
+            ..v1::RecordConsultationHeldRequest::default()
+        })
+        .await?
+        .into_inner()
+        .consultation
+        .unwrap_or_default();
+    assert_eq!(held.state, v1::CbmConsultationState::Held as i32);
+    assert!(
+        held.participants
+            .iter()
+            .all(|participant| participant.attended)
+    );
+    let close = v1::CloseConsultationRequest {
+        request_id: format!("cns-{}", unique()),
+        consultation_id: id.clone(),
+        outcome: v1::CbmConsultationOutcome::Resolved as i32,
+        summary: None,
+    };
+    let closed = requester
+        .close_consultation(close.clone())
+        .await?
+        .into_inner()
+        .consultation;
+    assert_eq!(state(closed), v1::CbmConsultationState::Closed as i32);
+    let again = requester
+        .close_consultation(v1::CloseConsultationRequest {
+            request_id: format!("cns-{}", unique()),
+            ..close
+        })
+        .await
+        .expect_err("closed twice");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    // Only participants see it.
+    let hidden = outsider
+        .get_consultation(v1::GetConsultationRequest {
+            consultation_id: id.clone(),
+        })
+        .await
+        .expect_err("an outsider read a consultation");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let listed = invited
+        .list_consultations(v1::ListConsultationsRequest::default())
+        .await?
+        .into_inner()
+        .consultations;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].outcome,
+        v1::CbmConsultationOutcome::Resolved as i32
+    );
+    assert!(
+        outsider
+            .list_consultations(v1::ListConsultationsRequest::default())
+            .await?
+            .into_inner()
+            .consultations
+            .is_empty()
+    );
     hub.stop().await
 }

@@ -106,3 +106,44 @@ CREATE TABLE cbm_replies (
 );
 
 CREATE INDEX cbm_replies_notification ON cbm_replies (notification_id, id);
+
+-- Consultations (OSCE CBM 3) and their participants.
+CREATE TABLE cbm_consultations (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    requester_agency_id TEXT NOT NULL REFERENCES agencies (id),
+    subject TEXT NOT NULL,
+    subject_language TEXT NOT NULL,
+    description TEXT,
+    description_language TEXT,
+    state TEXT NOT NULL,
+    tlp TEXT NOT NULL,
+    related_ids TEXT NOT NULL,
+    request_notification_id TEXT NOT NULL,
+    proposed_us TEXT NOT NULL,
+    schedule_us BIGINT,
+    duration_us BIGINT,
+    venue TEXT,
+    venue_language TEXT,
+    agenda TEXT,
+    agenda_language TEXT,
+    hold_us BIGINT,
+    summary TEXT,
+    summary_language TEXT,
+    outcome TEXT,
+    close_us BIGINT,
+    created_us BIGINT NOT NULL,
+    update_us BIGINT NOT NULL
+);
+
+CREATE TABLE cbm_consultation_participants (
+    consultation_id TEXT NOT NULL REFERENCES cbm_consultations (id),
+    agency_id TEXT NOT NULL REFERENCES agencies (id),
+    requester BOOLEAN NOT NULL,
+    acknowledge_us BIGINT,
+    acknowledged_by TEXT,
+    attended BOOLEAN NOT NULL,
+    PRIMARY KEY (consultation_id, agency_id)
+);
+
+CREATE INDEX cbm_consultation_participants_agency ON cbm_consultation_participants (agency_id, consultation_id);

@@ -40,6 +40,8 @@ pub enum CbmEventKind {
     CheckStarted(ObjectId),
     /// A reply was posted.
     ReplyPosted(ObjectId),
+    /// A consultation was requested or changed.
+    ConsultationChanged(ObjectId),
     /// Something not known to this build (written by a newer version): skipped.
     Other,
 }
@@ -54,6 +56,7 @@ impl CbmEventKind {
             CbmEventKind::Escalated(id, agency) => ("escalation", format!("{id}:{agency}")),
             CbmEventKind::CheckStarted(id) => ("check_started", id.to_string()),
             CbmEventKind::ReplyPosted(id) => ("reply", id.to_string()),
+            CbmEventKind::ConsultationChanged(id) => ("consultation", id.to_string()),
             CbmEventKind::Other => ("other", String::new()),
         }
     }
@@ -79,6 +82,8 @@ impl CbmEventKind {
                 .map_or(CbmEventKind::Other, CbmEventKind::CheckStarted),
             "reply" => ObjectId::parse(liaison_core::cbm::REPLY_PREFIX, object)
                 .map_or(CbmEventKind::Other, CbmEventKind::ReplyPosted),
+            "consultation" => ObjectId::parse(liaison_core::cbm::CONSULTATION_PREFIX, object)
+                .map_or(CbmEventKind::Other, CbmEventKind::ConsultationChanged),
             _ => CbmEventKind::Other,
         }
     }

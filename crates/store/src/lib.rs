@@ -12,6 +12,7 @@ mod audit;
 mod backend;
 mod cbm;
 mod checks;
+mod consultations;
 mod contacts;
 mod directory;
 mod error;

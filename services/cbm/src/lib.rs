@@ -2,14 +2,15 @@
 //! acknowledgement tables, escalation of overdue acknowledgements and the watch stream
 //! (OSCE Permanent Council Decisions 1106 and 1202).
 //!
-//! Implemented: `Notify`, `GetNotification`, `ListNotifications`,
-//! `AcknowledgeNotification`, `WatchInbox`, the escalator task and communication checks
-//! (`StartCommunicationCheck`, `RespondToCommunicationCheck`, `GetCommunicationCheckReport`,
-//! `ListCommunicationChecks`, `ListCommunicationCheckResults`), replies on notifications
-//! (`PostReply`, `ListReplies`). Consultations pass their
-//! access gate (`liaison_auth::authorize::RULES`) first, then answers UNIMPLEMENTED.
+//! Every RPC is implemented: notifications and acknowledgements (notify.rs), the watch
+//! (watch.rs) and the escalator task (escalate.rs), replies on notifications (replies.rs),
+//! consultations (consultations.rs) and communication checks (checks.rs). Replies in a
+//! consultation's thread pass the access gate, then answer UNIMPLEMENTED.
+//! Each handler asks for the caller (which checks the RPC's gate in
+//! `liaison_auth::authorize::RULES`) before it validates anything.
 
 mod checks;
+mod consultations;
 mod convert;
 mod escalate;
 mod notify;
@@ -18,7 +19,7 @@ mod watch;
 
 pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
-use liaison_rpc::{AccessControl, Authenticator, Clock, ServiceError, Shutdown};
+use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -112,52 +113,51 @@ impl cbm_service_server::CbmService for CbmServiceImpl {
     }
     async fn request_consultation(
         &self,
-        request: tonic::Request<v1::RequestConsultationRequest>,
-    ) -> Result<tonic::Response<v1::RequestConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RequestConsultation").into())
+        request: Request<v1::RequestConsultationRequest>,
+    ) -> Result<Response<v1::RequestConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.request_consultation_call(request).await?,
+        ))
     }
     async fn acknowledge_consultation(
         &self,
-        request: tonic::Request<v1::AcknowledgeConsultationRequest>,
-    ) -> Result<tonic::Response<v1::AcknowledgeConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/AcknowledgeConsultation").into())
+        request: Request<v1::AcknowledgeConsultationRequest>,
+    ) -> Result<Response<v1::AcknowledgeConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.acknowledge_consultation_call(request).await?,
+        ))
     }
     async fn schedule_consultation(
         &self,
-        request: tonic::Request<v1::ScheduleConsultationRequest>,
-    ) -> Result<tonic::Response<v1::ScheduleConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ScheduleConsultation").into())
+        request: Request<v1::ScheduleConsultationRequest>,
+    ) -> Result<Response<v1::ScheduleConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.schedule_consultation_call(request).await?,
+        ))
     }
     async fn record_consultation_held(
         &self,
-        request: tonic::Request<v1::RecordConsultationHeldRequest>,
-    ) -> Result<tonic::Response<v1::RecordConsultationHeldResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RecordConsultationHeld").into())
+        request: Request<v1::RecordConsultationHeldRequest>,
+    ) -> Result<Response<v1::RecordConsultationHeldResponse>, Status> {
+        Ok(Response::new(self.record_held_call(request).await?))
     }
     async fn close_consultation(
         &self,
-        request: tonic::Request<v1::CloseConsultationRequest>,
-    ) -> Result<tonic::Response<v1::CloseConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/CloseConsultation").into())
+        request: Request<v1::CloseConsultationRequest>,
+    ) -> Result<Response<v1::CloseConsultationResponse>, Status> {
+        Ok(Response::new(self.close_consultation_call(request).await?))
     }
     async fn get_consultation(
         &self,
-        request: tonic::Request<v1::GetConsultationRequest>,
-    ) -> Result<tonic::Response<v1::GetConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetConsultation").into())
+        request: Request<v1::GetConsultationRequest>,
+    ) -> Result<Response<v1::GetConsultationResponse>, Status> {
+        Ok(Response::new(self.get_consultation_call(request).await?))
     }
     async fn list_consultations(
         &self,
-        request: tonic::Request<v1::ListConsultationsRequest>,
-    ) -> Result<tonic::Response<v1::ListConsultationsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListConsultations").into())
+        request: Request<v1::ListConsultationsRequest>,
+    ) -> Result<Response<v1::ListConsultationsResponse>, Status> {
+        Ok(Response::new(self.list_consultations_call(request).await?))
     }
     async fn start_communication_check(
         &self,

@@ -76,6 +76,9 @@ impl Watcher {
         let id = match &event.kind {
             CbmEventKind::CheckStarted(check) => return self.resolve_check(event, check).await,
             CbmEventKind::ReplyPosted(reply) => return self.resolve_reply(event, reply).await,
+            CbmEventKind::ConsultationChanged(id) => {
+                return self.resolve_consultation(event, id).await;
+            }
             CbmEventKind::NotificationSent(id)
             | CbmEventKind::AcknowledgementChanged(id, _)
             | CbmEventKind::Escalated(id, _) => id,
@@ -134,7 +137,10 @@ impl Watcher {
                     )
                 }
             }
-            CbmEventKind::Other | CbmEventKind::CheckStarted(_) | CbmEventKind::ReplyPosted(_) => {
+            CbmEventKind::Other
+            | CbmEventKind::CheckStarted(_)
+            | CbmEventKind::ReplyPosted(_)
+            | CbmEventKind::ConsultationChanged(_) => {
                 return Ok(None);
             }
         };
@@ -157,6 +163,38 @@ impl Watcher {
 }
 
 impl Watcher {
+    /// A requested or changed consultation, for its participants.
+    async fn resolve_consultation(
+        &self,
+        event: &CbmEvent,
+        id: &ObjectId,
+    ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
+        let kind = v1::CbmEventKind::ConsultationChanged;
+        if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
+            return Ok(None);
+        }
+        let Some(stored) = self.store.get_consultation(id).await? else {
+            return Ok(None);
+        };
+        if !crate::consultations::may_see(&self.caller, &stored) {
+            return Ok(None);
+        }
+        Ok(Some((
+            v1::CbmEvent {
+                cursor: Some(v1::Cursor {
+                    position: event.position,
+                }),
+                kind: kind as i32,
+                event_time: Some(to_timestamp(event.time)),
+                payload: Some(v1::cbm_event::Payload::Consultation(
+                    crate::consultations::consultation_to_proto(&stored),
+                )),
+            },
+            id.clone(),
+            Some(stored.requester_agency().clone()),
+        )))
+    }
+
     /// A reply, for those who may see it.
     async fn resolve_reply(
         &self,
