@@ -115,6 +115,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(&client, format, args).await,
         Command::Admin(command) => crate::admin::run(&client, format, command).await,
+        Command::Cbm(command) => crate::cbm::run(&client, format, command).await,
     }
 }
 
@@ -268,7 +269,7 @@ fn parse_category(text: &str) -> Result<v1::FraudCategory, Failure> {
         })
 }
 
-fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
+pub(crate) fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
     match text.trim().to_ascii_lowercase().trim_start_matches("tlp:") {
         "clear" | "white" => Ok(v1::Tlp::Clear),
         "green" => Ok(v1::Tlp::Green),
@@ -282,7 +283,7 @@ fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
     }
 }
 
-fn parse_scope(text: &str) -> Result<v1::Scope, Failure> {
+pub(crate) fn parse_scope(text: &str) -> Result<v1::Scope, Failure> {
     let target = if text == "all" {
         v1::scope::Target::AllMembers(v1::AllMembers {})
     } else if let Some(group) = text.strip_prefix("group:") {
