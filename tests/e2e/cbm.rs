@@ -891,6 +891,38 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
             .iter()
             .all(|participant| participant.attended)
     );
+    // The thread: every participant reads it, nobody else.
+    let posted = invited
+        .post_reply(v1::PostReplyRequest {
+            request_id: format!("cns-{}", unique()),
+            parent: Some(v1::post_reply_request::Parent::ConsultationId(id.clone())),
+            body: text("Köszönjük, a jegyzőkönyvet csatoljuk.", "hu"),
+            ..v1::PostReplyRequest::default()
+        })
+        .await?
+        .into_inner()
+        .reply
+        .unwrap_or_default();
+    assert_eq!(posted.audience, v1::CbmReplyAudience::Participants as i32);
+    assert_eq!(posted.tlp, v1::Tlp::Amber as i32);
+    let thread = |id: &str| v1::ListRepliesRequest {
+        parent: Some(v1::list_replies_request::Parent::ConsultationId(
+            id.to_owned(),
+        )),
+        ..v1::ListRepliesRequest::default()
+    };
+    let replies = requester
+        .list_replies(thread(&id))
+        .await?
+        .into_inner()
+        .replies;
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].id, posted.id);
+    let hidden_thread = outsider
+        .list_replies(thread(&id))
+        .await
+        .expect_err("an outsider read the thread");
+    assert_eq!(hidden_thread.code(), Code::NotFound);
     let close = v1::CloseConsultationRequest {
         request_id: format!("cns-{}", unique()),
         consultation_id: id.clone(),

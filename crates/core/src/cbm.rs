@@ -589,22 +589,24 @@ impl PocContent {
 }
 
 code_enum!(
-    /// Who may read a reply on a notification.
+    /// Who may read a reply.
     ReplyAudience {
         /// The notification's sender (and the replying agency).
         Sender = "sender",
-        /// The sender and every recipient.
+        /// The notification's sender and every recipient.
         AllRecipients = "all_recipients",
+        /// Every participant of a consultation: the only audience there.
+        Participants = "participants",
     }
 );
 
-/// A reply on a notification.
+/// A reply on a notification or in a consultation's thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// Id (`msg_…`).
     pub id: ObjectId,
-    /// The notification.
-    pub notification: ObjectId,
+    /// The notification (`cbm_…`) or consultation (`cns_…`).
+    pub parent: ObjectId,
     /// The replying agency.
     pub sender_agency: AgencyId,
     /// The replying principal.
@@ -615,7 +617,7 @@ pub struct Reply {
     pub audience: ReplyAudience,
     /// The reply it answers.
     pub in_reply_to: Option<ObjectId>,
-    /// Its marking: never less restrictive than the notification's.
+    /// Its marking: never less restrictive than its parent's.
     pub tlp: Tlp,
     /// When it was posted (deadline clock).
     pub created: Timestamp,

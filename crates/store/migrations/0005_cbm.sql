@@ -91,22 +91,6 @@ CREATE TABLE cbm_check_results (
 
 CREATE INDEX cbm_check_results_agency ON cbm_check_results (agency_id, check_id);
 
--- Replies on notifications.
-CREATE TABLE cbm_replies (
-    id TEXT PRIMARY KEY,
-    notification_id TEXT NOT NULL REFERENCES cbm_notifications (id),
-    sender_agency_id TEXT NOT NULL REFERENCES agencies (id),
-    sender TEXT NOT NULL,
-    body TEXT NOT NULL,
-    body_language TEXT NOT NULL,
-    audience TEXT NOT NULL,
-    in_reply_to_id TEXT,
-    tlp TEXT NOT NULL,
-    created_us BIGINT NOT NULL
-);
-
-CREATE INDEX cbm_replies_notification ON cbm_replies (notification_id, id);
-
 -- Consultations (OSCE CBM 3) and their participants.
 CREATE TABLE cbm_consultations (
     id TEXT PRIMARY KEY,
@@ -147,3 +131,20 @@ CREATE TABLE cbm_consultation_participants (
 );
 
 CREATE INDEX cbm_consultation_participants_agency ON cbm_consultation_participants (agency_id, consultation_id);
+
+-- Replies on notifications and in consultation threads; the parent's id prefix (`cbm_`,
+-- `cns_`) says which.
+CREATE TABLE cbm_replies (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT NOT NULL,
+    sender_agency_id TEXT NOT NULL REFERENCES agencies (id),
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    body_language TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    in_reply_to_id TEXT,
+    tlp TEXT NOT NULL,
+    created_us BIGINT NOT NULL
+);
+
+CREATE INDEX cbm_replies_parent ON cbm_replies (parent_id, id);

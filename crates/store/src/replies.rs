@@ -1,9 +1,11 @@
-//! Replies on notifications, each written with its idempotency key, stream event and
+//! Replies on notifications and in consultation threads, each written with its idempotency key, stream event and
 //! audit record in one transaction.
 
 use liaison_core::{
     AgencyId, ObjectId, Timestamp, Tlp,
-    cbm::{LocalizedText, NOTIFICATION_PREFIX, REPLY_PREFIX, Reply, ReplyAudience},
+    cbm::{
+        CONSULTATION_PREFIX, LocalizedText, NOTIFICATION_PREFIX, REPLY_PREFIX, Reply, ReplyAudience,
+    },
 };
 
 use crate::{
@@ -14,7 +16,7 @@ use crate::{
 };
 
 const METHOD_POST: &str = "liaison.v1.CbmService/PostReply";
-const COLUMNS: &str = "id, notification_id, sender_agency_id, sender, body, body_language, audience, \
+const COLUMNS: &str = "id, parent_id, sender_agency_id, sender, body, body_language, audience, \
      in_reply_to_id, tlp, created_us";
 
 type ReplyRow = (
@@ -35,12 +37,12 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 fn reply_from_row(row: ReplyRow) -> Result<Reply, StoreError> {
-    let (id, notification, agency, sender, body, language, audience, in_reply_to, tlp, created) =
-        row;
+    let (id, parent, agency, sender, body, language, audience, in_reply_to, tlp, created) = row;
     Ok(Reply {
         id: ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| corrupt("reply id", &id))?,
-        notification: ObjectId::parse(NOTIFICATION_PREFIX, &notification)
-            .map_err(|_| corrupt("notification id", &notification))?,
+        parent: ObjectId::parse(NOTIFICATION_PREFIX, &parent)
+            .or_else(|_| ObjectId::parse(CONSULTATION_PREFIX, &parent))
+            .map_err(|_| corrupt("reply parent", &parent))?,
         sender_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
         sender: parse_principal(&sender)?,
         body: LocalizedText {
@@ -71,12 +73,12 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             seen_request!(tx, &sender, request_id, METHOD_POST);
             sqlx::query(
-                "INSERT INTO cbm_replies (id, notification_id, sender_agency_id, sender, body, body_language,
+                "INSERT INTO cbm_replies (id, parent_id, sender_agency_id, sender, body, body_language,
                     audience, in_reply_to_id, tlp, created_us)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(reply.id.as_str())
-            .bind(reply.notification.as_str())
+            .bind(reply.parent.as_str())
             .bind(reply.sender_agency.as_str())
             .bind(&sender)
             .bind(&reply.body.text)
@@ -107,19 +109,19 @@ impl Store {
         row.map(reply_from_row).transpose()
     }
 
-    /// A notification's replies, oldest first.
+    /// The replies on a notification or in a consultation, oldest first.
     pub async fn replies_of(
         &self,
-        notification: &ObjectId,
+        parent: &ObjectId,
         offset: u64,
         limit: u32,
     ) -> Result<Vec<Reply>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM cbm_replies WHERE notification_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
+            "SELECT {COLUMNS} FROM cbm_replies WHERE parent_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
         );
         let rows: Vec<ReplyRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(notification.as_str())
+                .bind(parent.as_str())
                 .bind(i64::from(limit))
                 .bind(i64::try_from(offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)

@@ -3,9 +3,9 @@
 //! (OSCE Permanent Council Decisions 1106 and 1202).
 //!
 //! Every RPC is implemented: notifications and acknowledgements (notify.rs), the watch
-//! (watch.rs) and the escalator task (escalate.rs), replies on notifications (replies.rs),
-//! consultations (consultations.rs) and communication checks (checks.rs). Replies in a
-//! consultation's thread pass the access gate, then answer UNIMPLEMENTED.
+//! (watch.rs) and the escalator task (escalate.rs), replies on notifications and in
+//! consultation threads (replies.rs), consultations (consultations.rs) and communication
+//! checks (checks.rs).
 //! Each handler asks for the caller (which checks the RPC's gate in
 //! `liaison_auth::authorize::RULES`) before it validates anything.
 

@@ -208,12 +208,12 @@ impl Watcher {
         let Some(stored) = self.store.get_reply(reply).await? else {
             return Ok(None);
         };
-        let Some(parent) =
-            crate::notify::visible_to(&self.store, &self.caller, &stored.notification).await?
+        let Some(thread) =
+            crate::replies::Thread::load(&self.store, &self.caller, &stored.parent).await?
         else {
             return Ok(None);
         };
-        if !crate::replies::may_see_reply(&self.caller, &parent, &stored) {
+        if !thread.may_see(&self.caller, &stored) {
             return Ok(None);
         }
         Ok(Some((
@@ -228,7 +228,7 @@ impl Watcher {
                 )),
             },
             reply.clone(),
-            Some(parent.notification.sender_agency),
+            Some(thread.owner().clone()),
         )))
     }
 
