@@ -256,8 +256,9 @@ async fn acknowledgements_are_tracked_and_overdue_ones_escalated(
     assert_eq!(received_id(&event)?, sent.id);
 
     // HU-NNI acknowledges receipt in time; the sender sees the change on its watch.
+    let first_ack = ack(&sent.id, v1::CbmAckStatus::Received);
     let acknowledged = prompt
-        .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
+        .acknowledge_notification(first_ack.clone())
         .await?
         .into_inner()
         .acknowledgement
@@ -279,6 +280,14 @@ async fn acknowledgements_are_tracked_and_overdue_ones_escalated(
     prompt
         .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Responded))
         .await?;
+    // A retry of the first acknowledgement answers with the row as it is now.
+    let retried = prompt
+        .acknowledge_notification(first_ack)
+        .await?
+        .into_inner()
+        .acknowledgement
+        .unwrap_or_default();
+    assert_eq!(retried.status, v1::CbmAckStatus::Responded as i32);
     let backwards = prompt
         .acknowledge_notification(ack(&sent.id, v1::CbmAckStatus::Received))
         .await
@@ -935,6 +944,13 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
         .into_inner()
         .consultation;
     assert_eq!(state(closed), v1::CbmConsultationState::Closed as i32);
+    // A retry of the same close answers with the closed consultation and changes nothing.
+    let retried = requester
+        .close_consultation(close.clone())
+        .await?
+        .into_inner()
+        .consultation;
+    assert_eq!(state(retried), v1::CbmConsultationState::Closed as i32);
     let again = requester
         .close_consultation(v1::CloseConsultationRequest {
             request_id: format!("cns-{}", unique()),

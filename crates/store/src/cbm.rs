@@ -417,6 +417,24 @@ impl Store {
             .map(WriteOutcome::Stored)
     }
 
+    /// The method and object of an earlier write by `principal` with `request_id`, if
+    /// any: a retry answers with the object as it is now instead of repeating the step.
+    pub async fn earlier_request(
+        &self,
+        principal: &PrincipalId,
+        request_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+            )
+            .bind(principal.to_string())
+            .bind(request_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// One notification.
     pub async fn get_notification(
         &self,

@@ -166,6 +166,32 @@ fn step(
 }
 
 impl CbmServiceImpl {
+    /// A retry of a step already taken (same principal and request_id): the consultation
+    /// as it is now, without taking the step again. A request_id used for another call is
+    /// INVALID_ARGUMENT.
+    async fn retried(
+        &self,
+        caller: &Caller,
+        request_id_value: &str,
+        method: &'static str,
+        id: &ObjectId,
+    ) -> Result<Option<Consultation>, ServiceError> {
+        match self
+            .store
+            .earlier_request(caller.principal(), request_id_value)
+            .await?
+        {
+            None => Ok(None),
+            Some((earlier, object)) if earlier == method && object == id.as_str() => {
+                Ok(Some(self.consultation_for(caller, id).await?))
+            }
+            Some(_) => Err(ServiceError::invalid(
+                "request_id",
+                "request_id was already used for a different call",
+            )),
+        }
+    }
+
     /// The consultation if `caller` may see it; NOT_FOUND otherwise.
     async fn consultation_for(
         &self,
@@ -425,6 +451,15 @@ impl CbmServiceImpl {
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_id(&request.consultation_id)?;
+        let method = "liaison.v1.CbmService/AcknowledgeConsultation";
+        if let Some(current) = self
+            .retried(&caller, &request.request_id, method, &id)
+            .await?
+        {
+            return Ok(v1::AcknowledgeConsultationResponse {
+                consultation: Some(consultation_to_proto(&current)),
+            });
+        }
         let mut consultation = self.consultation_for(&caller, &id).await?;
         let state = step(&consultation, ConsultationStep::Acknowledge)?;
         let now = self.clock.now();
@@ -499,6 +534,15 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
+        let method = "liaison.v1.CbmService/ScheduleConsultation";
+        if let Some(current) = self
+            .retried(&caller, &request.request_id, method, &id)
+            .await?
+        {
+            return Ok(v1::ScheduleConsultationResponse {
+                consultation: Some(consultation_to_proto(&current)),
+            });
+        }
         let mut consultation = self.consultation_for(&caller, &id).await?;
         consultation.state = step(&consultation, ConsultationStep::Schedule)?;
         consultation.schedule = start;
@@ -561,6 +605,15 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
+        let method = "liaison.v1.CbmService/RecordConsultationHeld";
+        if let Some(current) = self
+            .retried(&caller, &request.request_id, method, &id)
+            .await?
+        {
+            return Ok(v1::RecordConsultationHeldResponse {
+                consultation: Some(consultation_to_proto(&current)),
+            });
+        }
         let mut consultation = self.consultation_for(&caller, &id).await?;
         consultation.state = step(&consultation, ConsultationStep::RecordHeld)?;
         if let Some(stranger) = attending
@@ -621,6 +674,15 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
+        let method = "liaison.v1.CbmService/CloseConsultation";
+        if let Some(current) = self
+            .retried(&caller, &request.request_id, method, &id)
+            .await?
+        {
+            return Ok(v1::CloseConsultationResponse {
+                consultation: Some(consultation_to_proto(&current)),
+            });
+        }
         let mut consultation = self.consultation_for(&caller, &id).await?;
         consultation.state = step(&consultation, ConsultationStep::Close)?;
         consultation.outcome = outcome;

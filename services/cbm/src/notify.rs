@@ -396,6 +396,24 @@ impl CbmServiceImpl {
             ));
         };
         let sender: &AgencyId = &visible.notification.sender_agency;
+        // A retry of an acknowledgement already made answers with the row as it is now.
+        if let Some((method, object)) = self
+            .store
+            .earlier_request(caller.principal(), &request.request_id)
+            .await?
+        {
+            if method != "liaison.v1.CbmService/AcknowledgeNotification" || object != id.as_str() {
+                return Err(ServiceError::invalid(
+                    "request_id",
+                    "request_id was already used for a different call",
+                ));
+            }
+            audit.touch(id.as_str(), Access::Read, Some(sender));
+            audit.commit_read(&self.store).await?;
+            return Ok(v1::AcknowledgeNotificationResponse {
+                acknowledgement: Some(convert::ack_to_proto(&current, self.clock.now())),
+            });
+        }
         let changed = match next_ack_status(current.status, status) {
             Err(error) => return Err(ServiceError::FailedPrecondition(error.to_string())),
             Ok(None) => None,
