@@ -813,6 +813,7 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
         row(&notification, "HU-NNI").status,
         v1::CbmAckStatus::Pending as i32
     );
+    assert_eq!(notification.consultation_id, id);
     assert_eq!(
         inbox_ids(&mut invited).await?,
         std::slice::from_ref(&notification.id)
@@ -861,7 +862,7 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
         .acknowledge_consultation(v1::AcknowledgeConsultationRequest {
             request_id: format!("cns-{}", unique()),
             consultation_id: id.clone(),
-            comment: None,
+            comment: text("Spremni smo za konsultacije.", "sr-Latn"),
         })
         .await?
         .into_inner()
@@ -925,8 +926,13 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
         .await?
         .into_inner()
         .replies;
-    assert_eq!(replies.len(), 1);
-    assert_eq!(replies[0].id, posted.id);
+    // The acknowledgement's comment opened the thread.
+    assert_eq!(replies.len(), 2);
+    assert_eq!(
+        replies[0].body.as_ref().map(|body| body.text.as_str()),
+        Some("Spremni smo za konsultacije.")
+    );
+    assert_eq!(replies[1].id, posted.id);
     let hidden_thread = outsider
         .list_replies(thread(&id))
         .await

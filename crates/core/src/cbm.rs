@@ -351,6 +351,8 @@ pub struct Notification {
     pub content: NewNotification,
     /// When it was sent (by the hub's deadline clock).
     pub created: Timestamp,
+    /// For a consultation request: the consultation it announces (read from the store).
+    pub consultation: Option<ObjectId>,
 }
 
 impl Notification {

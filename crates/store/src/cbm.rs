@@ -136,7 +136,8 @@ pub struct MailboxQuery {
 
 const NOTIFICATION_COLUMNS: &str = "n.id, n.sender_agency_id, n.sender, n.kind, n.severity, n.title, n.title_language, \
      n.body, n.body_language, n.sectors, n.other_sectors, n.reference_list, n.tlp, n.scope_kind, n.scope_value, \
-     n.ack_within_us, n.event_us, n.related_notification_id, n.point_of_contact_id, n.created_us";
+     n.ack_within_us, n.event_us, n.related_notification_id, n.point_of_contact_id, n.created_us, \
+     (SELECT c.id FROM cbm_consultations c WHERE c.request_notification_id = n.id) AS consultation_id";
 const ACK_COLUMNS: &str = "a.notification_id, a.agency_id, a.status, a.due_us, a.deliver_us, a.receive_us, \
      a.respond_us, a.acknowledged_by, a.comment, a.comment_language, a.escalate_us";
 
@@ -231,6 +232,13 @@ row_decoder!(notification_from_row -> Notification, |row| {
                 .transpose()?,
         },
         created: Timestamp::from_micros(row.try_get("created_us")?),
+        consultation: row
+            .try_get::<Option<String>, _>("consultation_id")?
+            .map(|id| {
+                ObjectId::parse(liaison_core::cbm::CONSULTATION_PREFIX, &id)
+                    .map_err(|_| corrupt("consultation id", &id))
+            })
+            .transpose()?,
     })
 });
 

@@ -183,6 +183,7 @@ impl Store {
         self.write_consultation(
             consultation,
             Some(notification),
+            None,
             &actor,
             method,
             request_id,
@@ -191,24 +192,36 @@ impl Store {
         .await
     }
 
-    /// Rewrites a consultation after a step, with its stream event and audit record.
+    /// Rewrites a consultation after a step (with a reply posted to its thread, if any),
+    /// with its stream events and audit record, in one transaction.
     pub async fn change_consultation(
         &self,
         consultation: &Consultation,
+        reply: Option<&liaison_core::cbm::Reply>,
         actor: &liaison_core::PrincipalId,
         method: &'static str,
         request_id: &str,
         audit_record: &[u8],
     ) -> Result<WriteOutcome<()>, StoreError> {
         let actor = actor.to_string();
-        self.write_consultation(consultation, None, &actor, method, request_id, audit_record)
-            .await
+        self.write_consultation(
+            consultation,
+            None,
+            reply,
+            &actor,
+            method,
+            request_id,
+            audit_record,
+        )
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn write_consultation(
         &self,
         consultation: &Consultation,
         notification: Option<&Notification>,
+        reply: Option<&liaison_core::cbm::Reply>,
         actor: &str,
         method: &'static str,
         request_id: &str,
@@ -222,6 +235,9 @@ impl Store {
                 insert_notification!(tx, pool, notification);
             }
             write_consultation!(tx, consultation);
+            if let Some(reply) = reply {
+                crate::replies::insert_reply!(tx, pool, reply);
+            }
             record_request!(tx, actor, request_id, method, consultation.id.as_str(), now);
             let (kind, object) = CbmEventKind::ConsultationChanged(consultation.id.clone()).storage();
             crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);

@@ -11,7 +11,7 @@ use liaison_core::{
 use crate::{
     Store, StoreError,
     backend::BackendOps,
-    cbm::{CbmEventKind, TOPIC, WriteOutcome, parse_principal, record_request, seen_request},
+    cbm::{WriteOutcome, parse_principal, record_request, seen_request},
     with_pool,
 };
 
@@ -58,6 +58,40 @@ fn reply_from_row(row: ReplyRow) -> Result<Reply, StoreError> {
     })
 }
 
+/// Inserts a reply and its stream event inside transaction `$tx`.
+macro_rules! insert_reply {
+    ($tx:ident, $pool:ident, $reply:expr) => {{
+        sqlx::query(
+            "INSERT INTO cbm_replies (id, parent_id, sender_agency_id, sender, body, body_language,
+                    audience, in_reply_to_id, tlp, created_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind($reply.id.as_str())
+        .bind($reply.parent.as_str())
+        .bind($reply.sender_agency.as_str())
+        .bind($reply.sender.to_string())
+        .bind(&$reply.body.text)
+        .bind(&$reply.body.language)
+        .bind($reply.audience.as_str())
+        .bind($reply.in_reply_to.as_ref().map(ObjectId::as_str))
+        .bind($reply.tlp.as_str())
+        .bind($reply.created.as_micros())
+        .execute(&mut *$tx)
+        .await?;
+        let (kind, object) = $crate::cbm::CbmEventKind::ReplyPosted($reply.id.clone()).storage();
+        crate::sequencer::write_outbox!(
+            $tx,
+            $pool,
+            $crate::cbm::TOPIC,
+            kind,
+            object,
+            $reply.created,
+            None::<String>
+        );
+    }};
+}
+pub(crate) use insert_reply;
+
 impl Store {
     /// Stores a reply with its stream event and audit record; a repeated `request_id`
     /// stores nothing.
@@ -72,26 +106,8 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             seen_request!(tx, &sender, request_id, METHOD_POST);
-            sqlx::query(
-                "INSERT INTO cbm_replies (id, parent_id, sender_agency_id, sender, body, body_language,
-                    audience, in_reply_to_id, tlp, created_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(reply.id.as_str())
-            .bind(reply.parent.as_str())
-            .bind(reply.sender_agency.as_str())
-            .bind(&sender)
-            .bind(&reply.body.text)
-            .bind(&reply.body.language)
-            .bind(reply.audience.as_str())
-            .bind(reply.in_reply_to.as_ref().map(ObjectId::as_str))
-            .bind(reply.tlp.as_str())
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
+            insert_reply!(tx, pool, reply);
             record_request!(tx, &sender, request_id, METHOD_POST, reply.id.as_str(), now);
-            let (kind, object) = CbmEventKind::ReplyPosted(reply.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", reply.id.as_str(), now, Some(record));
             tx.commit().await?;

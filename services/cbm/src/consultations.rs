@@ -12,7 +12,7 @@ use liaison_core::{
     cbm::{
         CONSULTATION_PREFIX, Consultation, ConsultationOutcome, ConsultationState,
         ConsultationStep, LocalizedText, NOTIFICATION_PREFIX, NewNotification, Notification,
-        NotificationKind, Participant, Severity,
+        NotificationKind, Participant, REPLY_PREFIX, Reply, ReplyAudience, Severity,
     },
     federation::AgencyKind,
     indicator::is_language_tag,
@@ -205,16 +205,29 @@ impl CbmServiceImpl {
             .ok_or(ServiceError::NotFound("consultation"))
     }
 
-    /// Commits a step taken by `caller` and answers with the consultation as stored.
+    /// Commits a step taken by `caller` (with a comment for the thread, if any) and
+    /// answers with the consultation as stored.
     async fn commit_step(
         &self,
         caller: &Caller,
         audit: &AuditContext,
         mut consultation: Consultation,
+        comment: Option<LocalizedText>,
         method: &'static str,
         request_id_value: &str,
     ) -> Result<Consultation, ServiceError> {
         consultation.updated = self.clock.now();
+        let reply = comment.map(|body| Reply {
+            id: ObjectId::generate(REPLY_PREFIX),
+            parent: consultation.id.clone(),
+            sender_agency: caller.agency().clone(),
+            sender: caller.principal().clone(),
+            body,
+            audience: ReplyAudience::Participants,
+            in_reply_to: None,
+            tlp: consultation.tlp,
+            created: consultation.updated,
+        });
         let record = audit.write_record(ObjectAccess {
             id: consultation.id.to_string(),
             access: Access::Write,
@@ -224,6 +237,7 @@ impl CbmServiceImpl {
             .store
             .change_consultation(
                 &consultation,
+                reply.as_ref(),
                 caller.principal(),
                 method,
                 request_id_value,
@@ -371,6 +385,7 @@ impl CbmServiceImpl {
                 point_of_contact: None,
             },
             created: now,
+            consultation: None,
         };
         let mut participants = vec![Participant {
             agency: caller.agency().clone(),
@@ -480,6 +495,11 @@ impl CbmServiceImpl {
                 consultation: Some(consultation_to_proto(&consultation)),
             });
         }
+        let mut violations = Violations::new();
+        let comment = optional_text(request.comment, "comment", &mut violations);
+        if !violations.is_empty() {
+            return Err(violations.into());
+        }
         own.acknowledged = Some(now);
         own.acknowledged_by = Some(caller.principal().clone());
         consultation.state = state;
@@ -488,6 +508,7 @@ impl CbmServiceImpl {
                 &caller,
                 &audit,
                 consultation,
+                comment,
                 "liaison.v1.CbmService/AcknowledgeConsultation",
                 &request.request_id,
             )
@@ -554,6 +575,7 @@ impl CbmServiceImpl {
                 &caller,
                 &audit,
                 consultation,
+                None,
                 "liaison.v1.CbmService/ScheduleConsultation",
                 &request.request_id,
             )
@@ -635,6 +657,7 @@ impl CbmServiceImpl {
                 &caller,
                 &audit,
                 consultation,
+                None,
                 "liaison.v1.CbmService/RecordConsultationHeld",
                 &request.request_id,
             )
@@ -693,6 +716,7 @@ impl CbmServiceImpl {
                 &caller,
                 &audit,
                 consultation,
+                None,
                 "liaison.v1.CbmService/CloseConsultation",
                 &request.request_id,
             )

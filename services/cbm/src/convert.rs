@@ -269,7 +269,11 @@ pub(crate) fn notification_to_proto(
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        consultation_id: String::new(),
+        consultation_id: notification
+            .consultation
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         point_of_contact_id: content
             .point_of_contact
             .as_ref()

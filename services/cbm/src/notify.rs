@@ -159,6 +159,7 @@ impl CbmServiceImpl {
             sender: caller.principal().clone(),
             content,
             created: self.clock.now(),
+            consultation: None,
         };
         let record = audit.write_record(ObjectAccess {
             id: notification.id.to_string(),

@@ -141,6 +141,7 @@ fn announcement(
             point_of_contact: Some(poc_id.clone()),
         },
         created: now,
+        consultation: None,
     }
 }
 
