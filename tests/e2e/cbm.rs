@@ -188,6 +188,10 @@ async fn a_group_notification_reaches_exactly_its_members(backend: Backend) -> a
     let event = next_event(&mut member_watch).await?;
     assert_eq!(event.kind, v1::CbmEventKind::NotificationReceived as i32);
     assert_eq!(received_id(&event)?, sent.id);
+    let Some(v1::cbm_event::Payload::Notification(delivered)) = &event.payload else {
+        anyhow::bail!("expected a notification");
+    };
+    assert!(delivered.acknowledgements[0].deliver_time.is_some());
 
     // Others get NOT_FOUND, as for an id that does not exist, and nothing in the inbox.
     let hidden = get(&mut outsider, &sent.id)
@@ -619,8 +623,19 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
         .expect_err("an agency not checked answered");
     assert_eq!(outsider.code(), Code::NotFound);
 
-    // Two hours later HU-NNI answers late and ME-UP has not answered at all.
+    // Two hours later HU-NNI answers late and ME-UP has not answered at all. The checked
+    // agencies learn that the window closed.
     hub.clock().advance(Duration::from_secs(2 * 3600));
+    let event = next_event(&mut prompt_watch).await?;
+    assert_eq!(
+        event.kind,
+        v1::CbmEventKind::CheckUpdated as i32,
+        "{event:?}"
+    );
+    let Some(v1::cbm_event::Payload::CommunicationCheck(closed)) = event.payload else {
+        anyhow::bail!("expected a check, got {event:?}");
+    };
+    assert_eq!(closed.state, v1::CbmCheckState::Closed as i32);
     let late_answer = late
         .respond_to_communication_check(respond(&started.challenge))
         .await?

@@ -75,7 +75,9 @@ CREATE TABLE cbm_checks (
     window_us BIGINT NOT NULL,
     message TEXT NOT NULL,
     message_language TEXT NOT NULL,
-    challenge TEXT NOT NULL
+    challenge TEXT NOT NULL,
+    -- When the hub announced that the window closed.
+    close_us BIGINT
 );
 
 CREATE TABLE cbm_check_results (

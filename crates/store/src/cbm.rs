@@ -38,6 +38,8 @@ pub enum CbmEventKind {
     Escalated(ObjectId, AgencyId),
     /// A communication check started.
     CheckStarted(ObjectId),
+    /// A communication check's window closed.
+    CheckClosed(ObjectId),
     /// A reply was posted.
     ReplyPosted(ObjectId),
     /// A consultation was requested or changed.
@@ -55,6 +57,7 @@ impl CbmEventKind {
             }
             CbmEventKind::Escalated(id, agency) => ("escalation", format!("{id}:{agency}")),
             CbmEventKind::CheckStarted(id) => ("check_started", id.to_string()),
+            CbmEventKind::CheckClosed(id) => ("check_closed", id.to_string()),
             CbmEventKind::ReplyPosted(id) => ("reply", id.to_string()),
             CbmEventKind::ConsultationChanged(id) => ("consultation", id.to_string()),
             CbmEventKind::Other => ("other", String::new()),
@@ -80,6 +83,8 @@ impl CbmEventKind {
             }),
             "check_started" => ObjectId::parse(liaison_core::cbm::CHECK_PREFIX, object)
                 .map_or(CbmEventKind::Other, CbmEventKind::CheckStarted),
+            "check_closed" => ObjectId::parse(liaison_core::cbm::CHECK_PREFIX, object)
+                .map_or(CbmEventKind::Other, CbmEventKind::CheckClosed),
             "reply" => ObjectId::parse(liaison_core::cbm::REPLY_PREFIX, object)
                 .map_or(CbmEventKind::Other, CbmEventKind::ReplyPosted),
             "consultation" => ObjectId::parse(liaison_core::cbm::CONSULTATION_PREFIX, object)

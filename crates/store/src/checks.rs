@@ -225,6 +225,44 @@ impl Store {
         Ok(WriteOutcome::Stored(()))
     }
 
+    /// Marks every check whose window has closed by `now` as closed, with a stream event
+    /// each, in one transaction. Returns how many.
+    pub async fn close_due_checks(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let closed = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM cbm_checks WHERE close_us IS NULL AND start_us + window_us <= $1 ORDER BY id LIMIT 100",
+            )
+            .bind(now.as_micros())
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                sqlx::query("UPDATE cbm_checks SET close_us = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now.as_micros())
+                    .execute(&mut *tx)
+                    .await?;
+                crate::sequencer::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
+            }
+            tx.commit().await?;
+            ids.len()
+        });
+        if closed > 0 {
+            self.signals.outbox.notify_one();
+        }
+        Ok(closed)
+    }
+
+    /// When the next open check's window closes.
+    pub async fn next_check_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let due: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT MIN(start_us + window_us) FROM cbm_checks WHERE close_us IS NULL")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(due.map(Timestamp::from_micros))
+    }
+
     /// One check.
     pub async fn get_check(&self, id: &ObjectId) -> Result<Option<CommunicationCheck>, StoreError> {
         let sql = format!("SELECT {CHECK_COLUMNS} FROM cbm_checks WHERE id = $1");

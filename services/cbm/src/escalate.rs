@@ -1,5 +1,6 @@
 //! The escalator: one task per hub that escalates acknowledgements still pending at their
-//! due time. Time is the hub's deadline clock, so tests move it instead of sleeping.
+//! due time and announces communication checks whose window closed. Time is the hub's
+//! deadline clock, so tests move it instead of sleeping.
 
 use std::time::Duration;
 
@@ -22,9 +23,15 @@ pub fn spawn_escalator(store: Store, clock: Clock, mut shutdown: Shutdown) -> Jo
                 Ok(count) => tracing::info!(count, "overdue acknowledgements escalated"),
                 Err(error) => tracing::warn!(%error, "escalation failed; retrying"),
             }
-            let next = match store.next_acknowledgement_due().await {
-                Ok(next) => next,
-                Err(error) => {
+            if let Err(error) = store.close_due_checks(now).await {
+                tracing::warn!(%error, "closing communication checks failed; retrying");
+            }
+            let next = match (
+                store.next_acknowledgement_due().await,
+                store.next_check_due().await,
+            ) {
+                (Ok(ack), Ok(check)) => ack.into_iter().chain(check).min(),
+                (Err(error), _) | (_, Err(error)) => {
                     tracing::warn!(%error, "could not read the next due time");
                     None
                 }

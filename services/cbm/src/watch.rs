@@ -74,7 +74,16 @@ impl Watcher {
         let caller = &self.caller;
         let now = self.clock.now();
         let id = match &event.kind {
-            CbmEventKind::CheckStarted(check) => return self.resolve_check(event, check).await,
+            CbmEventKind::CheckStarted(check) => {
+                return self
+                    .resolve_check(event, check, v1::CbmEventKind::CheckStarted)
+                    .await;
+            }
+            CbmEventKind::CheckClosed(check) => {
+                return self
+                    .resolve_check(event, check, v1::CbmEventKind::CheckUpdated)
+                    .await;
+            }
             CbmEventKind::ReplyPosted(reply) => return self.resolve_reply(event, reply).await,
             CbmEventKind::ConsultationChanged(id) => {
                 return self.resolve_consultation(event, id).await;
@@ -94,9 +103,18 @@ impl Watcher {
         let is_sender = caller.agency() == &sender;
         let (kind, payload) = match &event.kind {
             CbmEventKind::NotificationSent(_) => {
-                let Some(row) = self.store.acknowledgement(id, caller.agency()).await? else {
+                let wanted = v1::CbmEventKind::NotificationReceived;
+                if !self.kinds.is_empty() && !self.kinds.contains(&wanted) {
+                    return Ok(None);
+                }
+                let Some(mut row) = self.store.acknowledgement(id, caller.agency()).await? else {
                     return Ok(None);
                 };
+                // The first delivery to the agency, on any of its streams, is its deliver time.
+                if row.delivered.is_none() {
+                    self.store.mark_delivered(id, caller.agency(), now).await?;
+                    row.delivered = Some(now);
+                }
                 (
                     v1::CbmEventKind::NotificationReceived,
                     v1::cbm_event::Payload::Notification(convert::notification_to_proto(
@@ -139,6 +157,7 @@ impl Watcher {
             }
             CbmEventKind::Other
             | CbmEventKind::CheckStarted(_)
+            | CbmEventKind::CheckClosed(_)
             | CbmEventKind::ReplyPosted(_)
             | CbmEventKind::ConsultationChanged(_) => {
                 return Ok(None);
@@ -232,13 +251,13 @@ impl Watcher {
         )))
     }
 
-    /// A started check, for the agencies it checks.
+    /// A started or closed check, for the agencies it checks.
     async fn resolve_check(
         &self,
         event: &CbmEvent,
         check: &ObjectId,
+        kind: v1::CbmEventKind,
     ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
-        let kind = v1::CbmEventKind::CheckStarted;
         if !self.kinds.is_empty() && !self.kinds.contains(&kind) {
             return Ok(None);
         }
