@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod audit;
 mod authorization;
+mod cbm;
 mod directory;
 mod exchange;
 mod indicators;

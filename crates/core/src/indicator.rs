@@ -351,7 +351,11 @@ impl NewIndicator {
     }
 }
 
-fn validate_scope(draft: ScopeDraft, field: &str, violations: &mut Violations) -> Option<Scope> {
+pub(crate) fn validate_scope(
+    draft: ScopeDraft,
+    field: &str,
+    violations: &mut Violations,
+) -> Option<Scope> {
     match draft {
         ScopeDraft::Missing => {
             violations.add(

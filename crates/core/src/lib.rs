@@ -5,6 +5,7 @@
 //! Nothing in this crate knows of gRPC, SQL, certificates or the clock; callers pass
 //! times in.
 
+pub mod cbm;
 pub mod federation;
 pub mod id;
 pub mod indicator;

@@ -10,12 +10,17 @@
 mod access;
 mod audit;
 mod backend;
+mod cbm;
+mod checks;
+mod consultations;
+mod contacts;
 mod directory;
 mod error;
 mod exchange;
 mod indicators;
 mod migrate;
 mod mla;
+mod replies;
 pub mod sequencer;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -31,6 +36,9 @@ use tokio::sync::{Notify, watch};
 
 pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
+pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery, WriteOutcome};
+pub use checks::CheckAnswer;
+pub use contacts::PocChange;
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use exchange::{

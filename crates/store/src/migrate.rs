@@ -35,8 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "indicator exchange",
         sql: include_str!("../migrations/0004_indicator_exchange.sql"),
     },
-    // Numbered 6: 4 and 5 are taken by the indicators and CBM branches. Versions need not
-    // be contiguous (the runner applies every version above the highest applied).
+    Migration {
+        version: 5,
+        name: "confidence-building measures",
+        sql: include_str!("../migrations/0005_cbm.sql"),
+    },
     Migration {
         version: 6,
         name: "mutual legal assistance",

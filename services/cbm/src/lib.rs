@@ -1,23 +1,46 @@
-//! The Liaison cbm service. Its API is defined in `proto/liaison/v1/cbm.proto`; every RPC
-//! answers UNIMPLEMENTED until its issue lands, so clients can be written against it now.
-//! Each RPC already passes its access gate (`liaison_auth::authorize::RULES`) first, so the
-//! authorization matrix covers it and a caller without the role is told so.
+//! The Liaison CBM service: confidence-building-measure notifications with
+//! acknowledgement tables, escalation of overdue acknowledgements and the watch stream
+//! (OSCE Permanent Council Decisions 1106 and 1202).
+//!
+//! Every RPC is implemented: notifications and acknowledgements (notify.rs), the watch
+//! (watch.rs) and the escalator task (escalate.rs), replies on notifications and in
+//! consultation threads (replies.rs), consultations (consultations.rs) and communication
+//! checks (checks.rs).
+//! Each handler asks for the caller (which checks the RPC's gate in
+//! `liaison_auth::authorize::RULES`) before it validates anything.
 
+mod checks;
+mod consultations;
+mod convert;
+mod escalate;
+mod notify;
+mod replies;
+mod watch;
+
+pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
-use liaison_rpc::{AccessControl, Authenticator, ServiceError};
-use tonic::{Status, codegen::BoxStream};
+use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};
+use liaison_store::Store;
+use tonic::{Request, Response, Status, codegen::BoxStream};
 
 /// The CbmService implementation.
 #[derive(Debug, Clone)]
 pub struct CbmServiceImpl {
+    store: Store,
     auth: Authenticator,
+    /// The deadline clock: creation, due and escalation times follow it.
+    clock: Clock,
+    shutdown: Shutdown,
 }
 
 impl CbmServiceImpl {
-    /// The service over `store`.
-    pub fn new(store: liaison_store::Store, access: AccessControl) -> Self {
+    /// The service over `store`; deadlines follow `clock`; open watches end with `shutdown`.
+    pub fn new(store: Store, access: AccessControl, clock: Clock, shutdown: Shutdown) -> Self {
         Self {
-            auth: Authenticator::new(store, access),
+            auth: Authenticator::new(store.clone(), access),
+            store,
+            clock,
+            shutdown,
         }
     }
 
@@ -31,139 +54,139 @@ impl CbmServiceImpl {
 impl cbm_service_server::CbmService for CbmServiceImpl {
     async fn notify(
         &self,
-        request: tonic::Request<v1::NotifyRequest>,
-    ) -> Result<tonic::Response<v1::NotifyResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/Notify").into())
+        request: Request<v1::NotifyRequest>,
+    ) -> Result<Response<v1::NotifyResponse>, Status> {
+        Ok(Response::new(self.notify_call(request).await?))
     }
     async fn get_notification(
         &self,
-        request: tonic::Request<v1::GetNotificationRequest>,
-    ) -> Result<tonic::Response<v1::GetNotificationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetNotification").into())
+        request: Request<v1::GetNotificationRequest>,
+    ) -> Result<Response<v1::GetNotificationResponse>, Status> {
+        Ok(Response::new(self.get_notification_call(request).await?))
     }
     async fn list_notifications(
         &self,
-        request: tonic::Request<v1::ListNotificationsRequest>,
-    ) -> Result<tonic::Response<v1::ListNotificationsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListNotifications").into())
+        request: Request<v1::ListNotificationsRequest>,
+    ) -> Result<Response<v1::ListNotificationsResponse>, Status> {
+        Ok(Response::new(self.list_notifications_call(request).await?))
     }
     async fn acknowledge_notification(
         &self,
-        request: tonic::Request<v1::AcknowledgeNotificationRequest>,
-    ) -> Result<tonic::Response<v1::AcknowledgeNotificationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/AcknowledgeNotification").into())
-    }
-    async fn post_reply(
-        &self,
-        request: tonic::Request<v1::PostReplyRequest>,
-    ) -> Result<tonic::Response<v1::PostReplyResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/PostReply").into())
-    }
-    async fn list_replies(
-        &self,
-        request: tonic::Request<v1::ListRepliesRequest>,
-    ) -> Result<tonic::Response<v1::ListRepliesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListReplies").into())
-    }
-    async fn request_consultation(
-        &self,
-        request: tonic::Request<v1::RequestConsultationRequest>,
-    ) -> Result<tonic::Response<v1::RequestConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RequestConsultation").into())
-    }
-    async fn acknowledge_consultation(
-        &self,
-        request: tonic::Request<v1::AcknowledgeConsultationRequest>,
-    ) -> Result<tonic::Response<v1::AcknowledgeConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/AcknowledgeConsultation").into())
-    }
-    async fn schedule_consultation(
-        &self,
-        request: tonic::Request<v1::ScheduleConsultationRequest>,
-    ) -> Result<tonic::Response<v1::ScheduleConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ScheduleConsultation").into())
-    }
-    async fn record_consultation_held(
-        &self,
-        request: tonic::Request<v1::RecordConsultationHeldRequest>,
-    ) -> Result<tonic::Response<v1::RecordConsultationHeldResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RecordConsultationHeld").into())
-    }
-    async fn close_consultation(
-        &self,
-        request: tonic::Request<v1::CloseConsultationRequest>,
-    ) -> Result<tonic::Response<v1::CloseConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/CloseConsultation").into())
-    }
-    async fn get_consultation(
-        &self,
-        request: tonic::Request<v1::GetConsultationRequest>,
-    ) -> Result<tonic::Response<v1::GetConsultationResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetConsultation").into())
-    }
-    async fn list_consultations(
-        &self,
-        request: tonic::Request<v1::ListConsultationsRequest>,
-    ) -> Result<tonic::Response<v1::ListConsultationsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListConsultations").into())
+        request: Request<v1::AcknowledgeNotificationRequest>,
+    ) -> Result<Response<v1::AcknowledgeNotificationResponse>, Status> {
+        Ok(Response::new(self.acknowledge_call(request).await?))
     }
     type WatchInboxStream = BoxStream<v1::WatchInboxResponse>;
     async fn watch_inbox(
         &self,
-        request: tonic::Request<v1::WatchInboxRequest>,
-    ) -> Result<tonic::Response<Self::WatchInboxStream>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/WatchInbox").into())
+        request: Request<v1::WatchInboxRequest>,
+    ) -> Result<Response<Self::WatchInboxStream>, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let audit = liaison_rpc::AuditContext::of(&request);
+        let request = request.into_inner();
+        let kinds = watch::kinds_from_request(&request)?;
+        let after = request.after.map_or(0, |cursor| cursor.position);
+        Ok(Response::new(watch::spawn(
+            watch::Watcher {
+                store: self.store.clone(),
+                auth: self.auth.clone(),
+                clock: self.clock.clone(),
+                caller,
+                audit,
+                kinds,
+            },
+            after,
+            self.shutdown.clone(),
+        )))
+    }
+    async fn post_reply(
+        &self,
+        request: Request<v1::PostReplyRequest>,
+    ) -> Result<Response<v1::PostReplyResponse>, Status> {
+        Ok(Response::new(self.post_reply_call(request).await?))
+    }
+    async fn list_replies(
+        &self,
+        request: Request<v1::ListRepliesRequest>,
+    ) -> Result<Response<v1::ListRepliesResponse>, Status> {
+        Ok(Response::new(self.list_replies_call(request).await?))
+    }
+    async fn request_consultation(
+        &self,
+        request: Request<v1::RequestConsultationRequest>,
+    ) -> Result<Response<v1::RequestConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.request_consultation_call(request).await?,
+        ))
+    }
+    async fn acknowledge_consultation(
+        &self,
+        request: Request<v1::AcknowledgeConsultationRequest>,
+    ) -> Result<Response<v1::AcknowledgeConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.acknowledge_consultation_call(request).await?,
+        ))
+    }
+    async fn schedule_consultation(
+        &self,
+        request: Request<v1::ScheduleConsultationRequest>,
+    ) -> Result<Response<v1::ScheduleConsultationResponse>, Status> {
+        Ok(Response::new(
+            self.schedule_consultation_call(request).await?,
+        ))
+    }
+    async fn record_consultation_held(
+        &self,
+        request: Request<v1::RecordConsultationHeldRequest>,
+    ) -> Result<Response<v1::RecordConsultationHeldResponse>, Status> {
+        Ok(Response::new(self.record_held_call(request).await?))
+    }
+    async fn close_consultation(
+        &self,
+        request: Request<v1::CloseConsultationRequest>,
+    ) -> Result<Response<v1::CloseConsultationResponse>, Status> {
+        Ok(Response::new(self.close_consultation_call(request).await?))
+    }
+    async fn get_consultation(
+        &self,
+        request: Request<v1::GetConsultationRequest>,
+    ) -> Result<Response<v1::GetConsultationResponse>, Status> {
+        Ok(Response::new(self.get_consultation_call(request).await?))
+    }
+    async fn list_consultations(
+        &self,
+        request: Request<v1::ListConsultationsRequest>,
+    ) -> Result<Response<v1::ListConsultationsResponse>, Status> {
+        Ok(Response::new(self.list_consultations_call(request).await?))
     }
     async fn start_communication_check(
         &self,
-        request: tonic::Request<v1::StartCommunicationCheckRequest>,
-    ) -> Result<tonic::Response<v1::StartCommunicationCheckResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/StartCommunicationCheck").into())
+        request: Request<v1::StartCommunicationCheckRequest>,
+    ) -> Result<Response<v1::StartCommunicationCheckResponse>, Status> {
+        Ok(Response::new(self.start_check_call(request).await?))
     }
     async fn respond_to_communication_check(
         &self,
-        request: tonic::Request<v1::RespondToCommunicationCheckRequest>,
-    ) -> Result<tonic::Response<v1::RespondToCommunicationCheckResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/RespondToCommunicationCheck").into())
+        request: Request<v1::RespondToCommunicationCheckRequest>,
+    ) -> Result<Response<v1::RespondToCommunicationCheckResponse>, Status> {
+        Ok(Response::new(self.respond_call(request).await?))
     }
     async fn get_communication_check_report(
         &self,
-        request: tonic::Request<v1::GetCommunicationCheckReportRequest>,
-    ) -> Result<tonic::Response<v1::GetCommunicationCheckReportResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/GetCommunicationCheckReport").into())
+        request: Request<v1::GetCommunicationCheckReportRequest>,
+    ) -> Result<Response<v1::GetCommunicationCheckReportResponse>, Status> {
+        Ok(Response::new(self.report_call(request).await?))
     }
     async fn list_communication_checks(
         &self,
-        request: tonic::Request<v1::ListCommunicationChecksRequest>,
-    ) -> Result<tonic::Response<v1::ListCommunicationChecksResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.CbmService/ListCommunicationChecks").into())
+        request: Request<v1::ListCommunicationChecksRequest>,
+    ) -> Result<Response<v1::ListCommunicationChecksResponse>, Status> {
+        Ok(Response::new(self.list_checks_call(request).await?))
     }
     async fn list_communication_check_results(
         &self,
-        request: tonic::Request<v1::ListCommunicationCheckResultsRequest>,
-    ) -> Result<tonic::Response<v1::ListCommunicationCheckResultsResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(
-            ServiceError::Unimplemented("liaison.v1.CbmService/ListCommunicationCheckResults")
-                .into(),
-        )
+        request: Request<v1::ListCommunicationCheckResultsRequest>,
+    ) -> Result<Response<v1::ListCommunicationCheckResultsResponse>, Status> {
+        Ok(Response::new(self.list_results_call(request).await?))
     }
 }

@@ -1,13 +1,15 @@
 //! The Liaison directory service: who is in the federation, who the caller is, tokens,
 //! and the operator's changes (agencies, certificates, roles, sharing groups).
 //!
-//! Points of contact answer UNIMPLEMENTED until the CBM issue lands.
+//! Points of contact (contacts.rs) are kept by each agency's officers; every change is
+//! announced to all members by a CBM POC-update notification in the same transaction.
 //!
 //! Every operator write is validated field by field, then committed with its idempotency
 //! key and audit record in one transaction (`liaison_store::access`). Suspensions and
 //! revocations take effect at once for new calls and, through the directory's change
 //! notice, for open streams.
 
+mod contacts;
 mod convert;
 mod operator;
 
@@ -36,6 +38,8 @@ pub struct DirectoryService {
     auth: Authenticator,
     trust_domain: String,
     check_certificate: CertificateCheck,
+    /// The deadline clock: when contacts were confirmed, and when they go stale.
+    clock: liaison_rpc::Clock,
 }
 
 impl fmt::Debug for DirectoryService {
@@ -60,7 +64,14 @@ impl DirectoryService {
             store,
             trust_domain: trust_domain.to_owned(),
             check_certificate,
+            clock: liaison_rpc::Clock::system(),
         }
+    }
+
+    /// The same service with `clock` for point-of-contact confirmations and staleness.
+    pub fn with_clock(mut self, clock: liaison_rpc::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The change record of an operator write on `object_id`, owned by `owner`.
@@ -320,24 +331,27 @@ impl directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<v1::ListPointsOfContactRequest>,
     ) -> Result<Response<v1::ListPointsOfContactResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/ListPointsOfContact").into())
+        Ok(Response::new(
+            self.list_points_of_contact_call(request).await?,
+        ))
     }
 
     async fn set_point_of_contact(
         &self,
         request: Request<v1::SetPointOfContactRequest>,
     ) -> Result<Response<v1::SetPointOfContactResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/SetPointOfContact").into())
+        Ok(Response::new(
+            self.set_point_of_contact_call(request).await?,
+        ))
     }
 
     async fn delete_point_of_contact(
         &self,
         request: Request<v1::DeletePointOfContactRequest>,
     ) -> Result<Response<v1::DeletePointOfContactResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.DirectoryService/DeletePointOfContact").into())
+        Ok(Response::new(
+            self.delete_point_of_contact_call(request).await?,
+        ))
     }
 
     async fn list_sharing_groups(

@@ -259,6 +259,12 @@ impl BoundHub {
             DeadlinePolicy::default(),
             stop.clone(),
         );
+        // Escalates overdue CBM acknowledgements, by the deadline clock.
+        let escalator = liaison_cbm::spawn_escalator(
+            self.store.clone(),
+            self.config.clock.clone(),
+            stop.clone(),
+        );
         let revocation_refresh = self
             .access
             .revocations
@@ -353,6 +359,7 @@ impl BoundHub {
                     &self.trust_domain,
                     check_certificate,
                 )
+                .with_clock(self.config.clock.clone())
                 .into_server()
             ))
             .add_service(limited!(
@@ -374,7 +381,13 @@ impl BoundHub {
                 .into_server()
             ))
             .add_service(limited!(
-                CbmServiceImpl::new(self.store.clone(), self.access.clone()).into_server()
+                CbmServiceImpl::new(
+                    self.store.clone(),
+                    self.access.clone(),
+                    self.config.clock.clone(),
+                    stop.clone(),
+                )
+                .into_server()
             ))
             .add_service(limited!(
                 AuditServiceImpl::new(
@@ -411,6 +424,7 @@ impl BoundHub {
         }
         let _ = signer.await;
         let _ = mla_deadlines.await;
+        let _ = escalator.await;
         let _ = sequencer.await;
         self.store.close().await;
         tracing::info!("hub stopped");

@@ -89,6 +89,10 @@ pub enum Command {
     /// The audit log: query, export, verify and follow it (auditors only).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Confidence-building measures: notifications, acknowledgements, replies, the watch,
+    /// communication checks and points of contact.
+    #[command(subcommand)]
+    Cbm(crate::cbm::CbmCommand),
     /// The hub operator's commands: agencies, certificates, roles, sharing groups.
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),

@@ -130,6 +130,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mla(command) => {
             crate::mla::run(&client, format, cli.purpose.as_deref(), command).await
         }
+        Command::Cbm(command) => crate::cbm::run(&client, format, command).await,
     }
 }
 
@@ -297,7 +298,7 @@ pub(crate) fn parse_tlp(text: &str) -> Result<v1::Tlp, Failure> {
     }
 }
 
-fn parse_scope(text: &str) -> Result<v1::Scope, Failure> {
+pub(crate) fn parse_scope(text: &str) -> Result<v1::Scope, Failure> {
     let target = if text == "all" {
         v1::scope::Target::AllMembers(v1::AllMembers {})
     } else if let Some(group) = text.strip_prefix("group:") {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod cbm;
 mod cli;
 mod commands;
 mod connect;

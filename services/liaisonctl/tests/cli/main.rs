@@ -12,6 +12,7 @@ both!(
     operator_administers_the_federation,
     search_lookup_sight_and_revoke,
     mla_requests_from_the_command_line,
+    cbm_notify_inbox_ack_and_show,
 );
 
 /// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
@@ -930,5 +931,111 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
     let third = liaisonctl(&hub, "HU-NNI/officer", &["mla", "show", &id]).await?;
     assert_eq!(third.status.code(), Some(1));
     assert!(stderr(&third).contains("not found"), "{}", stderr(&third));
+    hub.stop().await
+}
+
+async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let sent = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "cbm",
+            "notify",
+            "--kind",
+            "incident",
+            "--severity",
+            "high",
+            "--title",
+            "Напад на енергетски систем",
+            "--body",
+            "Детаљи у прилогу.",
+            "--language",
+            "sr-Cyrl",
+            "--sector",
+            "energy",
+            "--scope",
+            "agencies:HU-NNI,UA-CERT",
+            "--ack-within",
+            "24h",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let value: serde_json::Value = serde_json::from_slice(&sent.stdout)?;
+    let id = value["id"].as_str().unwrap_or_default().to_owned();
+    assert!(id.starts_with("cbm_"), "{value}");
+    assert_eq!(value["acknowledgements"].as_array().map(Vec::len), Some(2));
+
+    let inbox = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &["cbm", "inbox", "--unacknowledged"],
+    )
+    .await?;
+    assert!(inbox.status.success(), "{}", stderr(&inbox));
+    assert!(stdout(&inbox).contains(&id), "{}", stdout(&inbox));
+    let ack = liaisonctl(&hub, "HU-NNI/officer", &["cbm", "ack", &id]).await?;
+    assert!(ack.status.success(), "{}", stderr(&ack));
+
+    let show = liaisonctl(&hub, "RS-MUP/officer", &["cbm", "show", &id]).await?;
+    assert!(show.status.success(), "{}", stderr(&show));
+    let table = stdout(&show);
+    let line = |agency: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(agency))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("HU-NNI").contains("received"), "{table}");
+    assert!(line("UA-CERT").contains("pending"), "{table}");
+
+    // Others are told it does not exist; bad arguments are usage errors.
+    let hidden = liaisonctl(&hub, "VN-BCA/officer", &["cbm", "show", &id]).await?;
+    assert_eq!(hidden.status.code(), Some(1), "{}", stderr(&hidden));
+    let bad = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "cbm", "notify", "--kind", "gossip", "--title", "x", "--body", "y",
+        ],
+    )
+    .await?;
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+
+    let poc = liaisonctl(
+        &hub,
+        "HU-NNI/officer",
+        &[
+            "cbm",
+            "poc",
+            "set",
+            "--level",
+            "technical",
+            "--function",
+            "24/7 ügyeletes tiszt",
+            "--channel",
+            "phone=+36 1 443 5000",
+            "--language",
+            "hu",
+            "--around-the-clock",
+        ],
+    )
+    .await?;
+    assert!(poc.status.success(), "{}", stderr(&poc));
+    let listed = liaisonctl(
+        &hub,
+        "RS-MUP/feed",
+        &["cbm", "poc", "list", "--agency", "HU-NNI"],
+    )
+    .await?;
+    assert!(
+        stdout(&listed).contains("24/7 ügyeletes tiszt"),
+        "{}",
+        stdout(&listed)
+    );
     hub.stop().await
 }
