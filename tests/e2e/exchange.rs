@@ -16,6 +16,7 @@ both!(
     list_filters_pages_and_hides_what_the_caller_may_not_see,
     lookups_sightings_and_correlations_stay_within_visibility,
     publish_many_in_batches_delivers_each_item_once,
+    standalone_observables_are_linked_to_a_method_by_their_owner,
 );
 
 fn observable(kind: v1::ObservableType, value: &str) -> v1::Observable {
@@ -472,5 +473,60 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
         let id = published(&event)?.id.clone();
         assert!(seen.insert(id), "an item arrived twice");
     }
+    hub.stop().await
+}
+
+async fn standalone_observables_are_linked_to_a_method_by_their_owner(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let mut standalone = fraud_method("unused");
+    standalone.fraud_method = None;
+    standalone.observables = vec![observable(
+        v1::ObservableType::Domain,
+        "oschadbank-bonus.example",
+    )];
+    let observable_item = publish_as(&ukraine, standalone).await?;
+    let method = publish_as(&ukraine, fraud_method("Фальшиві бонуси від банку")).await?;
+
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let denied = hungary
+        .link_observables(v1::LinkObservablesRequest {
+            request_id: "hu-link".into(),
+            fraud_method_id: method.id.clone(),
+            indicator_ids: vec![observable_item.id.clone()],
+        })
+        .await
+        .expect_err("another agency linked Ukraine's items");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let wrong_kind = ukraine
+        .indicators()
+        .link_observables(v1::LinkObservablesRequest {
+            request_id: "ua-link-wrong".into(),
+            fraud_method_id: method.id.clone(),
+            indicator_ids: vec![method.id.clone()],
+        })
+        .await
+        .expect_err("a fraud method was linked as an observable");
+    assert_eq!(wrong_kind.code(), Code::FailedPrecondition);
+
+    ukraine
+        .indicators()
+        .link_observables(v1::LinkObservablesRequest {
+            request_id: "ua-link".into(),
+            fraud_method_id: method.id.clone(),
+            indicator_ids: vec![observable_item.id.clone()],
+        })
+        .await?;
+    let linked = hungary
+        .get_indicator(purposeful(v1::GetIndicatorRequest {
+            indicator_id: observable_item.id.clone(),
+        }))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    assert_eq!(linked.linked_fraud_method_id, method.id);
     hub.stop().await
 }

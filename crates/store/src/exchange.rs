@@ -377,3 +377,31 @@ impl Store {
         Ok(held)
     }
 }
+
+impl Store {
+    /// Links standalone observable indicators to a fraud method, with the audit record, in
+    /// one transaction. The caller has checked ownership of every item.
+    pub async fn link_observables(
+        &self,
+        fraud_method: &ObjectId,
+        observables: &[ObjectId],
+        now: Timestamp,
+        audit_record: &[u8],
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for id in observables {
+                sqlx::query("UPDATE indicators SET linked_fraud_method_id = $1 WHERE id = $2")
+                    .bind(fraud_method.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let record = String::from_utf8_lossy(audit_record).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", fraud_method.as_str(), now, Some(record));
+            tx.commit().await?;
+        });
+        self.signals.outbox.notify_one();
+        Ok(())
+    }
+}

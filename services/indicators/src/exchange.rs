@@ -494,3 +494,90 @@ async fn matches_of(
     }
     Ok(correlations)
 }
+
+/// LinkObservables: standalone observable items of the caller's agency joined to one of
+/// its fraud methods. Every item is checked as stored: visible, the caller's agency's,
+/// of the right kind.
+pub(crate) async fn link(
+    store: &Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::LinkObservablesRequest,
+) -> Result<v1::LinkObservablesResponse, ServiceError> {
+    let mut violations = Violations::new();
+    if let Err(ServiceError::InvalidArgument(bad)) =
+        liaison_rpc::request_id(&request.request_id, "request_id")
+    {
+        for violation in bad {
+            violations.add(violation.field, violation.description);
+        }
+    }
+    let method_id = violations.check(
+        "fraud_method_id",
+        ObjectId::parse(ObjectId::INDICATOR, &request.fraud_method_id),
+    );
+    let mut ids = Vec::new();
+    for (index, id) in request.indicator_ids.iter().enumerate() {
+        if let Some(id) = violations.check(
+            format!("indicator_ids[{index}]"),
+            ObjectId::parse(ObjectId::INDICATOR, id),
+        ) {
+            ids.push(id);
+        }
+    }
+    if request.indicator_ids.is_empty() || request.indicator_ids.len() > 1_000 {
+        violations.add("indicator_ids", "1 to 1000 indicator ids");
+    }
+    violations.into_result(|| ())?;
+    let Some(method_id) = method_id else {
+        return Err(ServiceError::invalid("fraud_method_id", "required"));
+    };
+    let load = |id: ObjectId| async move {
+        store
+            .get_indicator(&id)
+            .await?
+            .filter(|indicator| visible(caller, indicator))
+            .ok_or(ServiceError::NotFound("indicator"))
+    };
+    let method = load(method_id.clone()).await?;
+    authorize(
+        caller,
+        Action::Change {
+            owner: &method.source_agency,
+        },
+    )?;
+    if method.content.fraud_method.is_none() {
+        return Err(ServiceError::FailedPrecondition(
+            "fraud_method_id names an indicator without a fraud method".into(),
+        ));
+    }
+    for id in &ids {
+        let item = load(id.clone()).await?;
+        authorize(
+            caller,
+            Action::Change {
+                owner: &item.source_agency,
+            },
+        )?;
+        if item.content.fraud_method.is_some() {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "{id} is a fraud method, not a standalone observable item"
+            )));
+        }
+    }
+    for id in &ids {
+        audit.touch(id.as_str(), Access::Write, Some(caller.agency()));
+    }
+    let record = audit.write_record(ObjectAccess {
+        id: method.id.to_string(),
+        access: Access::Write,
+        owner_agency: Some(method.source_agency.to_string()),
+    });
+    store
+        .link_observables(&method.id, &ids, now(), &record)
+        .await?;
+    audit.mark_recorded();
+    Ok(v1::LinkObservablesResponse {
+        fraud_method: Some(convert::indicator_to_proto(&method, caller)),
+    })
+}

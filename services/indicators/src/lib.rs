@@ -385,8 +385,10 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::LinkObservablesRequest>,
     ) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/LinkObservables").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = exchange::link(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(tonic::Response::new(response))
     }
     async fn report_sighting(
         &self,
