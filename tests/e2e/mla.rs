@@ -552,13 +552,57 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
                 .await?;
             }
             _ => {
-                rs.report_execution(v1::ReportExecutionRequest {
-                    request_id: rid(),
-                    mla_request_id: draft.id.clone(),
-                    summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
-                    ..Default::default()
-                })
-                .await?;
+                // The evidence goes with the execution report; a file the requester
+                // uploaded cannot be reported as the requested agency's.
+                let log = "2025-10-09T08:53:20Z;203.0.113.7;вхід\n".repeat(1_000);
+                let digest = hex::encode(Sha256::digest(log.as_bytes()));
+                let evidence = rs
+                    .upload_evidence(tokio_stream::iter(upload_messages(
+                        &draft.id,
+                        log.as_bytes(),
+                        &digest,
+                    )))
+                    .await?
+                    .into_inner()
+                    .evidence
+                    .expect("evidence");
+                let foreign = ua
+                    .upload_evidence(tokio_stream::iter(upload_messages(
+                        &draft.id,
+                        b"requester's own notes",
+                        "",
+                    )))
+                    .await?
+                    .into_inner()
+                    .evidence
+                    .expect("evidence");
+                let refused = rs
+                    .report_execution(v1::ReportExecutionRequest {
+                        request_id: rid(),
+                        mla_request_id: draft.id.clone(),
+                        summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
+                        evidence_ids: vec![foreign.id],
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap_err();
+                assert_eq!(refused.code(), Code::InvalidArgument);
+                let reported = rs
+                    .report_execution(v1::ReportExecutionRequest {
+                        request_id: rid(),
+                        mla_request_id: draft.id.clone(),
+                        summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
+                        evidence_ids: vec![evidence.id.clone()],
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .mla_request
+                    .expect("a request");
+                assert_eq!(
+                    reported.execution_report.expect("a report").evidence_ids,
+                    [evidence.id]
+                );
             }
         }
     }
@@ -636,6 +680,8 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
             v1::MlaReceiptKind::SubmissionAccepted as i32,
             v1::MlaReceiptKind::Retrieval as i32,
             v1::MlaReceiptKind::Acknowledgement as i32,
+            v1::MlaReceiptKind::EvidenceSubmission as i32,
+            v1::MlaReceiptKind::EvidenceSubmission as i32,
         ]
     );
     hub.stop().await
@@ -1282,6 +1328,16 @@ async fn the_parties_exchange_messages_and_no_one_else_reads_them(
     assert_eq!(event.mla_request_id, draft.id);
 
     post(&mut rs, &draft.id, "Primljeno, radimo na tome.", "sr-Latn").await?;
+    let unknown_file = rs
+        .post_message(v1::PostMessageRequest {
+            request_id: rid(),
+            mla_request_id: draft.id.clone(),
+            body: text("Prilog", "sr-Latn"),
+            evidence_ids: vec![format!("evd_{}", "0".repeat(26))],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_file.code(), Code::InvalidArgument);
     let listed = messages(&mut rs, &draft.id).await?;
     let bodies: Vec<&str> = listed
         .iter()

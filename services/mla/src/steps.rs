@@ -541,7 +541,7 @@ impl MlaServiceImpl {
         if !message.evidence_ids.is_empty() {
             return Err(ServiceError::invalid(
                 "evidence_ids",
-                "evidence files are not available on this hub yet",
+                "name the evidence files in a message (PostMessage) or the execution report",
             ));
         }
         let amended = message.amended_content;
@@ -700,12 +700,14 @@ impl MlaServiceImpl {
         } else {
             None
         };
-        if !message.evidence_ids.is_empty() {
-            return Err(ServiceError::invalid(
-                "evidence_ids",
-                "evidence files are not available on this hub yet",
-            ));
-        }
+        self.check_evidence(
+            call,
+            &message.mla_request_id,
+            &message.evidence_ids,
+            Some(liaison_core::mla::Side::Requested),
+        )
+        .await?;
+        let evidence_ids = message.evidence_ids;
         let partial = message.partial;
         self.step_with(
             call,
@@ -723,7 +725,7 @@ impl MlaServiceImpl {
                     partial,
                     summary: Some(summary),
                     not_executed_reasons: not_executed,
-                    evidence_ids: Vec::new(),
+                    evidence_ids,
                     report_time: Some(to_timestamp(decided.now)),
                 });
                 Ok(())
