@@ -423,6 +423,7 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
     );
     assert_eq!(statement.mla_request_id, draft.id);
     assert_eq!(statement.requested_agency_id, "RS-MUP");
+    assert_eq!(statement.requesting_agency_id, "UA-CERT");
     let content_digest = hex::encode(Sha256::digest(
         request.content.as_ref().expect("content").encode_to_vec(),
     ));
@@ -858,6 +859,33 @@ async fn a_convention_basis_needs_both_states_to_be_parties(
     assert_eq!(
         get(&mut vn, &draft.id).await.unwrap_err().code(),
         Code::NotFound
+    );
+    // The rejection is attested by a signed receipt, found through ListReceipts.
+    let keys = ua
+        .get_receipt_keys(v1::GetReceiptKeysRequest {})
+        .await?
+        .into_inner()
+        .keys;
+    let receipts = ua
+        .list_receipts(v1::ListReceiptsRequest {
+            mla_request_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .receipts;
+    assert_eq!(receipts.len(), 1);
+    let rejection = verify(&receipts[0], &keys)?;
+    assert_eq!(
+        rejection.kind,
+        v1::MlaReceiptKind::SubmissionRejected as i32
+    );
+    assert_eq!(rejection.state, v1::MlaState::Draft as i32);
+    assert_eq!(rejection.requested_agency_id, "VN-BCA");
+    assert!(
+        rejection.rejection_reason.contains("Budapest Convention"),
+        "{}",
+        rejection.rejection_reason
     );
 
     // Viet Nam is not a Party: the same request on a bilateral treaty goes through.
