@@ -296,7 +296,8 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         .directory()
         .who_am_i(v1::WhoAmIRequest {})
         .await?;
-    records_when(&hub, 3).await?;
+    // Three calls, each after its client's token issue.
+    records_when(&hub, 6).await?;
 
     // Audit queries and token issues are recorded too; they may or may not be sequenced
     // yet, so leave them out.

@@ -423,6 +423,7 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
     );
     assert_eq!(statement.mla_request_id, draft.id);
     assert_eq!(statement.requested_agency_id, "RS-MUP");
+    assert_eq!(statement.requesting_agency_id, "UA-CERT");
     let content_digest = hex::encode(Sha256::digest(
         request.content.as_ref().expect("content").encode_to_vec(),
     ));
@@ -552,13 +553,57 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
                 .await?;
             }
             _ => {
-                rs.report_execution(v1::ReportExecutionRequest {
-                    request_id: rid(),
-                    mla_request_id: draft.id.clone(),
-                    summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
-                    ..Default::default()
-                })
-                .await?;
+                // The evidence goes with the execution report; a file the requester
+                // uploaded cannot be reported as the requested agency's.
+                let log = "2025-10-09T08:53:20Z;203.0.113.7;вхід\n".repeat(1_000);
+                let digest = hex::encode(Sha256::digest(log.as_bytes()));
+                let evidence = rs
+                    .upload_evidence(tokio_stream::iter(upload_messages(
+                        &draft.id,
+                        log.as_bytes(),
+                        &digest,
+                    )))
+                    .await?
+                    .into_inner()
+                    .evidence
+                    .expect("evidence");
+                let foreign = ua
+                    .upload_evidence(tokio_stream::iter(upload_messages(
+                        &draft.id,
+                        b"requester's own notes",
+                        "",
+                    )))
+                    .await?
+                    .into_inner()
+                    .evidence
+                    .expect("evidence");
+                let refused = rs
+                    .report_execution(v1::ReportExecutionRequest {
+                        request_id: rid(),
+                        mla_request_id: draft.id.clone(),
+                        summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
+                        evidence_ids: vec![foreign.id],
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap_err();
+                assert_eq!(refused.code(), Code::InvalidArgument);
+                let reported = rs
+                    .report_execution(v1::ReportExecutionRequest {
+                        request_id: rid(),
+                        mla_request_id: draft.id.clone(),
+                        summary: text("Подаци сачувани и достављени", "sr-Cyrl"),
+                        evidence_ids: vec![evidence.id.clone()],
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .mla_request
+                    .expect("a request");
+                assert_eq!(
+                    reported.execution_report.expect("a report").evidence_ids,
+                    [evidence.id]
+                );
             }
         }
     }
@@ -636,6 +681,8 @@ async fn an_emergency_preservation_request_goes_from_draft_to_closed(
             v1::MlaReceiptKind::SubmissionAccepted as i32,
             v1::MlaReceiptKind::Retrieval as i32,
             v1::MlaReceiptKind::Acknowledgement as i32,
+            v1::MlaReceiptKind::EvidenceSubmission as i32,
+            v1::MlaReceiptKind::EvidenceSubmission as i32,
         ]
     );
     hub.stop().await
@@ -812,6 +859,33 @@ async fn a_convention_basis_needs_both_states_to_be_parties(
     assert_eq!(
         get(&mut vn, &draft.id).await.unwrap_err().code(),
         Code::NotFound
+    );
+    // The rejection is attested by a signed receipt, found through ListReceipts.
+    let keys = ua
+        .get_receipt_keys(v1::GetReceiptKeysRequest {})
+        .await?
+        .into_inner()
+        .keys;
+    let receipts = ua
+        .list_receipts(v1::ListReceiptsRequest {
+            mla_request_id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .receipts;
+    assert_eq!(receipts.len(), 1);
+    let rejection = verify(&receipts[0], &keys)?;
+    assert_eq!(
+        rejection.kind,
+        v1::MlaReceiptKind::SubmissionRejected as i32
+    );
+    assert_eq!(rejection.state, v1::MlaState::Draft as i32);
+    assert_eq!(rejection.requested_agency_id, "VN-BCA");
+    assert!(
+        rejection.rejection_reason.contains("Budapest Convention"),
+        "{}",
+        rejection.rejection_reason
     );
 
     // Viet Nam is not a Party: the same request on a bilateral treaty goes through.
@@ -1282,6 +1356,16 @@ async fn the_parties_exchange_messages_and_no_one_else_reads_them(
     assert_eq!(event.mla_request_id, draft.id);
 
     post(&mut rs, &draft.id, "Primljeno, radimo na tome.", "sr-Latn").await?;
+    let unknown_file = rs
+        .post_message(v1::PostMessageRequest {
+            request_id: rid(),
+            mla_request_id: draft.id.clone(),
+            body: text("Prilog", "sr-Latn"),
+            evidence_ids: vec![format!("evd_{}", "0".repeat(26))],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_file.code(), Code::InvalidArgument);
     let listed = messages(&mut rs, &draft.id).await?;
     let bodies: Vec<&str> = listed
         .iter()

@@ -997,6 +997,26 @@ impl Store {
         });
         rows.into_iter().map(evidence_from_row).collect()
     }
+
+    /// Stores a receipt issued without a change to its request (a rejected submission),
+    /// with its stream event and audit record, in one transaction.
+    pub async fn add_mla_receipt(
+        &self,
+        receipt: &MlaReceiptRow,
+        audit_record: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let now = receipt.created;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            insert_receipt!(tx, receipt);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", receipt.request_id.as_str(), now, None::<String>);
+            let audit = String::from_utf8_lossy(&audit_record).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
+            tx.commit().await?;
+        });
+        self.signals.outbox.notify_one();
+        Ok(())
+    }
 }
 
 type EvidenceTuple = (

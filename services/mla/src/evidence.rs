@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use liaison_audit::{Access, ObjectAccess};
-use liaison_core::{ObjectId, mla::MlaState};
+use liaison_core::{
+    ObjectId,
+    mla::{MlaState, Side},
+};
 use liaison_proto::v1;
 use liaison_rpc::{ServiceError, request_id, to_timestamp};
 use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
@@ -468,5 +471,52 @@ impl MlaServiceImpl {
                 String::new()
             },
         })
+    }
+
+    /// Checks that every id in `ids` names an evidence file on request `mla_request_id`
+    /// (uploaded by the agency on side `by`, when given); loads the request first, so a
+    /// caller who may not see it gets NOT_FOUND, not a hint about its files.
+    pub(crate) async fn check_evidence(
+        &self,
+        call: &Call,
+        mla_request_id: &str,
+        ids: &[String],
+        by: Option<Side>,
+    ) -> Result<(), ServiceError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let id = parse_id(mla_request_id, "mla_request_id")?;
+        let record = self.load_visible(call, &id, false).await?;
+        let stored = self.store.list_mla_evidence(&record.id).await?;
+        let uploader = match by {
+            Some(Side::Requesting) => Some(&record.requesting),
+            Some(Side::Requested) => record.requested.as_ref(),
+            Some(Side::Hub) | None => None,
+        };
+        let mut violations = liaison_core::Violations::new();
+        for (index, evidence_id) in ids.iter().enumerate() {
+            let found = stored.iter().find(|row| &row.id == evidence_id);
+            let ok = match (found, by) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(row), Some(_)) => uploader == Some(&row.uploader_agency),
+            };
+            if !ok {
+                violations.add(
+                    format!("evidence_ids[{index}]"),
+                    if by.is_some() {
+                        "no such evidence file uploaded to this request by the agency reporting"
+                    } else {
+                        "no such evidence file on this request"
+                    },
+                );
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(violations.into())
+        }
     }
 }

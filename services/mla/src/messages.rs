@@ -49,13 +49,9 @@ impl MlaServiceImpl {
                 format!("at most {BODY_MAX} characters"),
             ));
         }
-        if !message.evidence_ids.is_empty() {
-            return Err(ServiceError::invalid(
-                "evidence_ids",
-                "evidence files are not available on this hub yet",
-            ));
-        }
         let record = self.load_visible(call, &id, false).await?;
+        self.check_evidence(call, &message.mla_request_id, &message.evidence_ids, None)
+            .await?;
         if side_of(&call.caller, &record).is_none() {
             return Err(ServiceError::NotFound("mla request"));
         }
@@ -71,7 +67,7 @@ impl MlaServiceImpl {
             mla_request_id: record.id.to_string(),
             sender: Some(principal_ref(call.caller.principal())),
             body: Some(body),
-            evidence_ids: Vec::new(),
+            evidence_ids: message.evidence_ids,
             action: v1::MlaAction::Unspecified as i32,
             create_time: Some(to_timestamp(now)),
             read_time: None,

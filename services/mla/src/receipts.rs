@@ -20,6 +20,8 @@ use crate::convert::{principal_ref, state_to_proto};
 pub enum ReceiptKind {
     /// The hub accepted the submission.
     SubmissionAccepted,
+    /// The hub rejected the submission.
+    SubmissionRejected,
     /// The requested agency retrieved the request for the first time.
     Retrieval,
     /// The requested agency acknowledged it.
@@ -34,6 +36,7 @@ impl ReceiptKind {
     fn as_str(self) -> &'static str {
         match self {
             ReceiptKind::SubmissionAccepted => "submission_accepted",
+            ReceiptKind::SubmissionRejected => "submission_rejected",
             ReceiptKind::Retrieval => "retrieval",
             ReceiptKind::Acknowledgement => "acknowledgement",
             ReceiptKind::EvidenceSubmission => "evidence_submission",
@@ -44,6 +47,7 @@ impl ReceiptKind {
     fn to_proto(self) -> v1::MlaReceiptKind {
         match self {
             ReceiptKind::SubmissionAccepted => v1::MlaReceiptKind::SubmissionAccepted,
+            ReceiptKind::SubmissionRejected => v1::MlaReceiptKind::SubmissionRejected,
             ReceiptKind::Retrieval => v1::MlaReceiptKind::Retrieval,
             ReceiptKind::Acknowledgement => v1::MlaReceiptKind::Acknowledgement,
             ReceiptKind::EvidenceSubmission => v1::MlaReceiptKind::EvidenceSubmission,
@@ -111,6 +115,51 @@ impl ReceiptSigner {
         now: Timestamp,
         evidence: Vec<v1::MlaEvidenceDigest>,
     ) -> (MlaReceiptRow, v1::MlaReceipt) {
+        self.sign(
+            kind,
+            request,
+            request_id,
+            state,
+            actor,
+            now,
+            evidence,
+            String::new(),
+        )
+    }
+
+    /// Issues a submission-rejected receipt, saying why.
+    pub fn reject(
+        &self,
+        request: &v1::MlaRequest,
+        request_id: &ObjectId,
+        actor: &PrincipalId,
+        now: Timestamp,
+        reason: String,
+    ) -> (MlaReceiptRow, v1::MlaReceipt) {
+        self.sign(
+            ReceiptKind::SubmissionRejected,
+            request,
+            request_id,
+            liaison_core::mla::MlaState::Draft,
+            actor,
+            now,
+            Vec::new(),
+            reason,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign(
+        &self,
+        kind: ReceiptKind,
+        request: &v1::MlaRequest,
+        request_id: &ObjectId,
+        state: liaison_core::mla::MlaState,
+        actor: &PrincipalId,
+        now: Timestamp,
+        evidence: Vec<v1::MlaEvidenceDigest>,
+        rejection_reason: String,
+    ) -> (MlaReceiptRow, v1::MlaReceipt) {
         let id = ObjectId::generate(RECEIPT_ID_PREFIX);
         let content = request.content.as_ref();
         let statement = v1::MlaReceiptStatement {
@@ -127,7 +176,7 @@ impl ReceiptSigner {
                 .map(|content| content.requested_agency_id.clone())
                 .unwrap_or_default(),
             event_time: Some(to_timestamp(now)),
-            rejection_reason: String::new(),
+            rejection_reason,
         };
         let bytes = statement.encode_to_vec();
         let signature = self.key.sign(&bytes).to_vec();

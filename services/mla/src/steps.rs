@@ -203,7 +203,10 @@ impl MlaServiceImpl {
             return self.answer_retry(call, &record).await;
         }
         let now = self.clock.now();
+        let id = ObjectId::generate(REQUEST_ID_PREFIX);
         let document = v1::MlaRequest {
+            id: id.to_string(),
+            requesting_agency_id: call.caller.agency().to_string(),
             content_version: 1,
             meta: Some(v1::RecordMeta {
                 creator: Some(principal_ref(call.caller.principal())),
@@ -222,7 +225,7 @@ impl MlaServiceImpl {
         };
         let content = document.content.as_ref().cloned().unwrap_or_default();
         let mut record = MlaRecord {
-            id: ObjectId::generate(REQUEST_ID_PREFIX),
+            id,
             requesting: call.caller.agency().clone(),
             requested: None,
             status: MlaStatus::draft(content.preservation_requested),
@@ -402,12 +405,29 @@ impl MlaServiceImpl {
                 second_protocol: state.second_protocol,
             })
         };
-        check_parties(
+        if let Err(error) = check_parties(
             basis,
             position(requesting.as_ref().and_then(|agency| agency.state.as_ref())),
             position(requested.state.as_ref()),
-        )
-        .map_err(|error| ServiceError::FailedPrecondition(error.to_string()))?;
+        ) {
+            // The rejection is attested too (found through ListReceipts); the draft stays.
+            let mut document = decided.document.clone();
+            document.requesting_agency_id = decided.record.requesting.to_string();
+            let (row, _) = self.receipts.reject(
+                &document,
+                &decided.record.id,
+                call.caller.principal(),
+                decided.now,
+                error.to_string(),
+            );
+            let audit_record = call.audit.fork().write_record(ObjectAccess {
+                id: decided.record.id.to_string(),
+                access: Access::Write,
+                owner_agency: Some(decided.record.requesting.to_string()),
+            });
+            self.store.add_mla_receipt(&row, audit_record).await?;
+            return Err(ServiceError::FailedPrecondition(error.to_string()));
+        }
         let response_due = match timestamp(
             content.requested_response_time.as_ref(),
             "content.requested_response_time",
@@ -541,7 +561,7 @@ impl MlaServiceImpl {
         if !message.evidence_ids.is_empty() {
             return Err(ServiceError::invalid(
                 "evidence_ids",
-                "evidence files are not available on this hub yet",
+                "name the evidence files in a message (PostMessage) or the execution report",
             ));
         }
         let amended = message.amended_content;
@@ -700,12 +720,14 @@ impl MlaServiceImpl {
         } else {
             None
         };
-        if !message.evidence_ids.is_empty() {
-            return Err(ServiceError::invalid(
-                "evidence_ids",
-                "evidence files are not available on this hub yet",
-            ));
-        }
+        self.check_evidence(
+            call,
+            &message.mla_request_id,
+            &message.evidence_ids,
+            Some(liaison_core::mla::Side::Requested),
+        )
+        .await?;
+        let evidence_ids = message.evidence_ids;
         let partial = message.partial;
         self.step_with(
             call,
@@ -723,7 +745,7 @@ impl MlaServiceImpl {
                     partial,
                     summary: Some(summary),
                     not_executed_reasons: not_executed,
-                    evidence_ids: Vec::new(),
+                    evidence_ids,
                     report_time: Some(to_timestamp(decided.now)),
                 });
                 Ok(())

@@ -881,6 +881,55 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         stdout(&acked)
     );
 
+    // Evidence travels both ways with its digest checked.
+    let evidence_file = dir.path().join("izvod.csv");
+    let contents = "2025-10-09T08:53:20Z;203.0.113.7;prijava\n".repeat(50_000);
+    std::fs::write(&evidence_file, &contents)?;
+    let evidence_path = evidence_file.to_string_lossy().into_owned();
+    let uploaded = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "mla",
+            "upload",
+            &id,
+            &evidence_path,
+            "--media-type",
+            "text/csv",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(uploaded.status.success(), "{}", stderr(&uploaded));
+    let evidence: serde_json::Value = serde_json::from_slice(&uploaded.stdout)?;
+    let evidence_id = evidence["id"].as_str().expect("an evidence id").to_owned();
+    let out = dir.path().join("received.csv");
+    let out_path = out.to_string_lossy().into_owned();
+    let downloaded = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &[
+            "mla",
+            "download",
+            &evidence_id,
+            "--out",
+            &out_path,
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(downloaded.status.success(), "{}", stderr(&downloaded));
+    assert_eq!(std::fs::read_to_string(&out)?, contents);
+    let report: serde_json::Value = serde_json::from_slice(&downloaded.stdout)?;
+    assert_eq!(report["sha256"], evidence["sha256"]);
+    assert!(
+        report["receipt"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("rct_"))
+    );
+
     let listed = liaisonctl(&hub, "UA-CERT/officer", &["mla", "list", "-o", "json"]).await?;
     let list: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout)?;
     assert_eq!(list.len(), 1);
@@ -899,7 +948,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
     let receipts = liaisonctl(&hub, "UA-CERT/officer", &["mla", "receipts", &id]).await?;
     assert!(receipts.status.success(), "{}", stderr(&receipts));
     let text = stdout(&receipts);
-    assert_eq!(text.matches("verified").count(), 3, "{text}");
+    assert_eq!(text.matches("verified").count(), 5, "{text}");
     assert!(
         text.contains("submission_accepted") && text.contains("acknowledgement"),
         "{text}"
