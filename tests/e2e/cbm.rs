@@ -193,6 +193,13 @@ async fn a_group_notification_reaches_exactly_its_members(backend: Backend) -> a
     };
     assert!(delivered.acknowledgements[0].deliver_time.is_some());
 
+    // The hub's oversight auditor reads the whole table.
+    let mut oversight = hub.client("INT-HUB", "auditor").await?.cbm();
+    assert_eq!(
+        get(&mut oversight, &sent.id).await?.acknowledgements.len(),
+        3
+    );
+
     // Others get NOT_FOUND, as for an id that does not exist, and nothing in the inbox.
     let hidden = get(&mut outsider, &sent.id)
         .await
@@ -317,6 +324,21 @@ async fn acknowledgements_are_tracked_and_overdue_ones_escalated(
     );
     assert_eq!(inbox_ids(&mut late).await?, std::slice::from_ref(&sent.id));
 
+    // UA-CERT's point of contact is the one the escalation alerts.
+    let contact_id = hub
+        .client("UA-CERT", "officer")
+        .await?
+        .directory()
+        .set_point_of_contact(v1::SetPointOfContactRequest {
+            request_id: format!("poc-{}", unique()),
+            point_of_contact: Some(contact("Черговий CERT-UA 24/7")),
+        })
+        .await?
+        .into_inner()
+        .point_of_contact
+        .unwrap_or_default()
+        .id;
+
     // A day and an hour later, UA-CERT's acknowledgement is overdue: escalated to it and
     // to the sender.
     hub.clock().advance(Duration::from_secs(25 * 3600));
@@ -329,6 +351,7 @@ async fn acknowledgements_are_tracked_and_overdue_ones_escalated(
     }
     assert_eq!(escalations[0].notification_id, sent.id);
     assert_eq!(escalations[0].agency_id, "UA-CERT");
+    assert_eq!(escalations[0].point_of_contact_ids, [contact_id]);
     assert!(escalations[0].escalate_time.is_some());
     let event = next_event(&mut late_watch).await?;
     assert_eq!(event.kind, v1::CbmEventKind::Escalation as i32, "{event:?}");

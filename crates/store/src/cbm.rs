@@ -632,21 +632,27 @@ impl Store {
             .bind(now.as_micros())
             .fetch_all(&mut *tx)
             .await?;
+            let mut escalated = 0;
             for (notification, agency) in &rows {
-                sqlx::query(
+                // Conditional, so that two replicas escalating at once escalate a row once.
+                let changed = sqlx::query(
                     "UPDATE cbm_acknowledgements SET escalate_us = $3, update_us = $3
-                     WHERE notification_id = $1 AND agency_id = $2",
+                     WHERE notification_id = $1 AND agency_id = $2 AND escalate_us IS NULL AND status = 'pending'",
                 )
                 .bind(notification)
                 .bind(agency)
                 .bind(now.as_micros())
                 .execute(&mut *tx)
-                .await?;
-                let object = format!("{notification}:{agency}");
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "escalation", object, now, None::<String>);
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    let object = format!("{notification}:{agency}");
+                    crate::sequencer::write_outbox!(tx, pool, TOPIC, "escalation", object, now, None::<String>);
+                    escalated += 1;
+                }
             }
             tx.commit().await?;
-            rows.len()
+            escalated
         });
         if escalated > 0 {
             self.signals.outbox.notify_one();

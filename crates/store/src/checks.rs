@@ -236,16 +236,22 @@ impl Store {
             .bind(now.as_micros())
             .fetch_all(&mut *tx)
             .await?;
+            let mut closed = 0;
             for id in &ids {
-                sqlx::query("UPDATE cbm_checks SET close_us = $2 WHERE id = $1")
+                // Conditional, so that two replicas announce a window once.
+                let changed = sqlx::query("UPDATE cbm_checks SET close_us = $2 WHERE id = $1 AND close_us IS NULL")
                     .bind(id)
                     .bind(now.as_micros())
                     .execute(&mut *tx)
-                    .await?;
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
+                    .await?
+                    .rows_affected();
+                if changed == 1 {
+                    crate::sequencer::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
+                    closed += 1;
+                }
             }
             tx.commit().await?;
-            ids.len()
+            closed
         });
         if closed > 0 {
             self.signals.outbox.notify_one();

@@ -1086,5 +1086,41 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
         "{}",
         stdout(&listed)
     );
+
+    // The operator starts a communication check; its report lists the agency as pending.
+    let started = liaisonctl(
+        &hub,
+        "INT-HUB/operator",
+        &[
+            "cbm",
+            "check",
+            "start",
+            "--window",
+            "1h",
+            "--scope",
+            "agencies:HU-NNI",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(started.status.success(), "{}", stderr(&started));
+    let check: serde_json::Value = serde_json::from_slice(&started.stdout)?;
+    let check_id = check["id"].as_str().unwrap_or_default().to_owned();
+    assert!(check_id.starts_with("chk_"), "{check}");
+    let report = liaisonctl(
+        &hub,
+        "INT-HUB/operator",
+        &["cbm", "check", "report", &check_id],
+    )
+    .await?;
+    assert!(report.status.success(), "{}", stderr(&report));
+    let table = stdout(&report);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("HU-NNI") && line.contains("pending")),
+        "{table}"
+    );
     hub.stop().await
 }
