@@ -17,6 +17,7 @@ mod clock;
 mod convert;
 mod error;
 mod revocation;
+mod stream;
 
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
@@ -24,6 +25,7 @@ pub use clock::Clock;
 pub use convert::{from_timestamp, page_size, request_id, to_timestamp};
 pub use error::ServiceError;
 pub use revocation::Revocations;
+pub use stream::{BACKSTOP, StreamWait};
 
 mod shutdown;
 pub use shutdown::Shutdown;

@@ -6,13 +6,13 @@
 //! the stream when the caller lost access. Each event is resolved against the stored
 //! objects as they are now, and delivered only to those who may see them.
 
-use std::time::Duration;
-
 use liaison_audit::Access;
 use liaison_auth::Caller;
 use liaison_core::{AgencyId, ObjectId, cbm::Notification};
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, Authenticator, Clock, ServiceError, Shutdown, to_timestamp};
+use liaison_rpc::{
+    AuditContext, Authenticator, Clock, ServiceError, Shutdown, StreamWait, to_timestamp,
+};
 use liaison_store::{CbmEvent, CbmEventKind, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -24,8 +24,6 @@ use crate::{convert, notify::may_receive};
 const PAGE: u32 = 256;
 /// Messages buffered per watcher before the reader waits for the client.
 const CHANNEL: usize = 64;
-/// How long a caught-up reader waits before it looks again without a wake-up.
-const BACKSTOP: Duration = Duration::from_secs(5);
 
 /// One watcher's fixed state.
 pub(crate) struct Watcher {
@@ -326,27 +324,15 @@ async fn deliver(
             }
         };
         if events.is_empty() {
-            let caught_up_at = cursor;
-            tokio::select! {
-                changed = async { high_water.wait_for(|position| *position > caught_up_at).await.map(|_| ()) } => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
-                () = sender.closed() => return,
-                () = shutdown.wait() => {
-                    let status = Status::unavailable("the hub is shutting down; resume from the last cursor");
-                    let _ = sender.send(Err(status)).await;
-                    return;
-                }
-                () = tokio::time::sleep(BACKSTOP) => {}
-                () = access.changed() => {
-                    // Revoked, suspended or a role withdrawn: the stream ends.
-                    if let Err(error) = auth.recheck(&caller).await {
-                        let _ = sender.send(Err(error.into())).await;
-                        return;
-                    }
-                }
+            let mut wait = StreamWait {
+                high_water: &mut high_water,
+                shutdown: &mut shutdown,
+                access: &mut access,
+                auth: &auth,
+                caller: &caller,
+            };
+            if !wait.until_more(cursor, &sender).await {
+                return;
             }
             continue;
         }

@@ -5,13 +5,11 @@
 //! slow reader holds only its own page and its own channel (bounded): it never slows the
 //! publisher or another subscriber.
 
-use std::time::Duration;
-
 use liaison_audit::Access;
 use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, to_timestamp};
+use liaison_rpc::{AuditContext, Authenticator, ServiceError, Shutdown, StreamWait, to_timestamp};
 use liaison_store::{IndicatorEventKind, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,9 +21,6 @@ use crate::convert;
 const PAGE: u32 = 256;
 /// Messages buffered per subscriber before the reader waits for the client.
 const CHANNEL: usize = 64;
-/// How long a caught-up reader waits before it looks again without a wake-up, a backstop
-/// against a notification lost with a database connection.
-const BACKSTOP: Duration = Duration::from_secs(5);
 
 /// What a subscriber asked for; empty lists match everything.
 #[derive(Debug, Clone, Default)]
@@ -156,27 +151,15 @@ async fn deliver(
             }
         };
         if events.is_empty() {
-            let caught_up_at = cursor;
-            tokio::select! {
-                changed = async { high_water.wait_for(|position| *position > caught_up_at).await.map(|_| ()) } => {
-                    if changed.is_err() {
-                        return;
-                    }
-                }
-                () = sender.closed() => return,
-                () = shutdown.wait() => {
-                    let status = Status::unavailable("the hub is shutting down; resume from the last cursor");
-                    let _ = sender.send(Err(status)).await;
-                    return;
-                }
-                () = tokio::time::sleep(BACKSTOP) => {}
-                () = access.changed() => {
-                    // Revoked, suspended or a role withdrawn: the stream ends.
-                    if let Err(error) = auth.recheck(&caller).await {
-                        let _ = sender.send(Err(error.into())).await;
-                        return;
-                    }
-                }
+            let mut wait = StreamWait {
+                high_water: &mut high_water,
+                shutdown: &mut shutdown,
+                access: &mut access,
+                auth: &auth,
+                caller: &caller,
+            };
+            if !wait.until_more(cursor, &sender).await {
+                return;
             }
             continue;
         }

@@ -19,7 +19,7 @@ use liaison_core::{
     mla::{Actor, DeadlineKind, DeadlinePolicy, MlaStep, deadlines::after, step},
 };
 use liaison_proto::v1;
-use liaison_rpc::{Clock, ServiceError, Shutdown, to_timestamp};
+use liaison_rpc::{Clock, ServiceError, Shutdown, StreamWait, to_timestamp};
 use liaison_store::{MlaEvent, MlaRecord, MlaWrite, Store};
 use prost::Message;
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -37,8 +37,6 @@ use crate::{
 
 const PAGE: u32 = 256;
 const CHANNEL: usize = 64;
-/// A backstop against a lost wake-up.
-const BACKSTOP: Duration = Duration::from_secs(5);
 /// How often the scanner looks again when nothing woke it (the system clock moves on
 /// its own; a manual clock wakes it when moved).
 const SCAN_POLL: Duration = Duration::from_secs(1);
@@ -172,26 +170,15 @@ impl MlaServiceImpl {
                 }
             };
             if events.is_empty() {
-                let caught_up_at = cursor;
-                tokio::select! {
-                    changed = async { high_water.wait_for(|position| *position > caught_up_at).await.map(|_| ()) } => {
-                        if changed.is_err() {
-                            return;
-                        }
-                    }
-                    () = sender.closed() => return,
-                    () = shutdown.wait() => {
-                        let status = Status::unavailable("the hub is shutting down; resume from the last cursor");
-                        let _ = sender.send(Err(status)).await;
-                        return;
-                    }
-                    () = tokio::time::sleep(BACKSTOP) => {}
-                    () = access.changed() => {
-                        if let Err(error) = self.auth.recheck(&call.caller).await {
-                            let _ = sender.send(Err(error.into())).await;
-                            return;
-                        }
-                    }
+                let mut wait = StreamWait {
+                    high_water: &mut high_water,
+                    shutdown: &mut shutdown,
+                    access: &mut access,
+                    auth: &self.auth,
+                    caller: &call.caller,
+                };
+                if !wait.until_more(cursor, &sender).await {
+                    return;
                 }
                 continue;
             }
