@@ -21,6 +21,7 @@ both!(
     a_communication_check_reports_the_silent_agency,
     replies_reach_their_audience,
     a_consultation_moves_through_its_states,
+    scheduled_communication_checks_start_once_per_slot,
 );
 
 fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
@@ -1030,5 +1031,54 @@ async fn a_consultation_moves_through_its_states(backend: Backend) -> anyhow::Re
             .consultations
             .is_empty()
     );
+    hub.stop().await
+}
+
+async fn scheduled_communication_checks_start_once_per_slot(
+    backend: liaison_testkit::Backend,
+) -> anyhow::Result<()> {
+    let week = std::time::Duration::from_secs(7 * 86_400);
+    let schedule = liaison_cbm::CheckSchedule {
+        every: week,
+        window: std::time::Duration::from_secs(86_400),
+    };
+    let hub = liaison_testkit::TestHub::start(backend).await?;
+    let hub = hub
+        .restart_with(|config| config.check_schedule = Some(schedule))
+        .await?;
+    let mut operator = hub.client("INT-HUB", "operator").await?.cbm();
+    let count = |response: liaison_proto::v1::ListCommunicationChecksResponse| {
+        response.communication_checks.len()
+    };
+    // The current slot's check starts at once; the next when the clock reaches its slot.
+    for expected in [1, 2] {
+        let found = tokio::time::timeout(crate::support::PATIENCE, async {
+            loop {
+                let listed = operator
+                    .list_communication_checks(
+                        liaison_proto::v1::ListCommunicationChecksRequest::default(),
+                    )
+                    .await?
+                    .into_inner();
+                if count(listed.clone()) >= expected {
+                    return anyhow::Ok(listed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("no scheduled check number {expected}"))??;
+        assert_eq!(count(found.clone()), expected);
+        assert!(
+            found.communication_checks[0].started_by.is_none(),
+            "a scheduled check names no operator"
+        );
+        hub.clock().advance(week);
+    }
+    // Starting a slot's check again (a restart, another replica) starts nothing.
+    let now = hub.clock().now();
+    let every = i64::try_from(week.as_micros())?;
+    let slot = now.as_micros().div_euclid(every) * every - every;
+    assert!(!liaison_cbm::start_scheduled_check(hub.store(), schedule, slot, now).await?);
     hub.stop().await
 }

@@ -130,6 +130,7 @@ impl TestHub {
             )),
             limits,
             evidence_dir: data_dir.path().join("evidence"),
+            check_schedule: None,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         config.access.token_key = pki.token_key.clone();

@@ -159,7 +159,7 @@ fn time_range(
 }
 
 /// A short code a person must read and type back: not guessable from the id.
-fn new_challenge() -> String {
+pub(crate) fn new_challenge() -> String {
     let id = ObjectId::generate(CHECK_PREFIX);
     // The last characters of a ULID are its random part.
     id.as_str()[id.as_str().len() - 6..].to_ascii_uppercase()

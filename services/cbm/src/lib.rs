@@ -15,12 +15,14 @@ mod convert;
 mod escalate;
 mod notify;
 mod replies;
+mod schedule;
 mod watch;
 
 pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
 use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};
 use liaison_store::Store;
+pub use schedule::{CheckSchedule, spawn_check_schedule, start_scheduled_check};
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
 /// The CbmService implementation.

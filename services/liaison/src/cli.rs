@@ -129,6 +129,12 @@ pub struct ServeArgs {
     /// Seconds between CRL file checks, revoked-certificate refreshes and stream re-checks [default: 5]
     #[arg(long, env = "LIAISON_REVOCATION_RELOAD_SECONDS")]
     pub revocation_reload_seconds: Option<u64>,
+    /// Start a communication check of every member's points of contact this often, in hours [default: off]
+    #[arg(long, env = "LIAISON_COMMUNICATION_CHECK_EVERY_HOURS")]
+    pub communication_check_every_hours: Option<u64>,
+    /// How long contacts have to answer a scheduled check, in hours (at most 720) [default: 24]
+    #[arg(long, env = "LIAISON_COMMUNICATION_CHECK_WINDOW_HOURS")]
+    pub communication_check_window_hours: Option<u64>,
     /// Development mode: create DATA_DIR/pki on first start and load the example federation.
     #[arg(long, env = "LIAISON_DEV")]
     pub dev: bool,
@@ -355,6 +361,29 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
     if reload_interval.is_zero() {
         return Err("the revocation reload interval must be at least 1 second".into());
     }
+    let check_schedule = match args
+        .communication_check_every_hours
+        .or(file.communication_check_every_hours)
+    {
+        None => None,
+        Some(0) => return Err("communication_check_every_hours must be at least 1".into()),
+        Some(every) => {
+            let window = args
+                .communication_check_window_hours
+                .or(file.communication_check_window_hours)
+                .unwrap_or(24);
+            if window == 0 || window > 720 || window > every {
+                return Err(
+                    "communication_check_window_hours must be 1 to 720 and not above the interval"
+                        .into(),
+                );
+            }
+            Some(liaison_cbm::CheckSchedule {
+                every: Duration::from_secs(every * 3600),
+                window: Duration::from_secs(window * 3600),
+            })
+        }
+    };
     let mut previous_token_keys = args.token_previous_key;
     if previous_token_keys.is_empty() {
         previous_token_keys = file.token_previous_keys;
@@ -378,6 +407,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         clock: liaison_rpc::Clock::system(),
         limits,
         evidence_dir: data_dir.join("evidence"),
+        check_schedule,
     })
 }
 
@@ -947,5 +977,37 @@ mod tests {
         let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
         let (_, crl) = <x509_parser::revocation_list::CertificateRevocationList<'_> as x509_parser::prelude::FromDer<'_, _>>::from_der(&block.contents).unwrap();
         assert_eq!(crl.iter_revoked_certificates().count(), 1);
+    }
+
+    #[test]
+    fn communication_check_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["liaison", "serve", "--dev", "--data-dir", data_dir];
+            args.extend_from_slice(extra);
+            let Command::Serve(args) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("serve")
+            };
+            serve_config(args)
+        };
+        assert!(parse(&[]).unwrap().check_schedule.is_none());
+        let schedule = parse(&["--communication-check-every-hours", "168"])
+            .unwrap()
+            .check_schedule
+            .unwrap();
+        assert_eq!(schedule.every, Duration::from_secs(168 * 3600));
+        assert_eq!(schedule.window, Duration::from_secs(24 * 3600));
+        let error = parse(&[
+            "--communication-check-every-hours",
+            "12",
+            "--communication-check-window-hours",
+            "24",
+        ])
+        .unwrap_err();
+        assert!(
+            error.contains("communication_check_window_hours"),
+            "{error}"
+        );
     }
 }

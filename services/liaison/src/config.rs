@@ -124,6 +124,9 @@ pub struct HubConfig {
     /// Where MLA evidence files are stored, content-addressed by SHA-256
     /// (`<data-dir>/evidence` by default).
     pub evidence_dir: PathBuf,
+    /// Communication checks of every member's points of contact, started by the hub on a
+    /// schedule; `None`: only the operator starts them.
+    pub check_schedule: Option<liaison_cbm::CheckSchedule>,
 }
 
 /// Limits against abuse, each settable as a flag, a `LIAISON_*` variable or a key of the
@@ -277,6 +280,12 @@ pub struct ConfigFile {
     /// `revocation_reload_seconds = 5`: CRL file checks, revoked-certificate refresh and
     /// stream re-checks.
     pub revocation_reload_seconds: Option<u64>,
+    /// `communication_check_every_hours = 168`: the hub starts a communication check of
+    /// every member's points of contact this often (off when unset).
+    pub communication_check_every_hours: Option<u64>,
+    /// `communication_check_window_hours = 24`: how long contacts have to answer a
+    /// scheduled check.
+    pub communication_check_window_hours: Option<u64>,
     /// `[tls]` section.
     #[serde(default)]
     pub tls: TlsSection,

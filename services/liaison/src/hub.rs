@@ -265,6 +265,14 @@ impl BoundHub {
             self.config.clock.clone(),
             stop.clone(),
         );
+        let check_schedule = self.config.check_schedule.map(|schedule| {
+            liaison_cbm::spawn_check_schedule(
+                self.store.clone(),
+                self.config.clock.clone(),
+                schedule,
+                stop.clone(),
+            )
+        });
         let revocation_refresh = self
             .access
             .revocations
@@ -425,6 +433,9 @@ impl BoundHub {
         let _ = signer.await;
         let _ = mla_deadlines.await;
         let _ = escalator.await;
+        if let Some(check_schedule) = check_schedule {
+            let _ = check_schedule.await;
+        }
         let _ = sequencer.await;
         self.store.close().await;
         tracing::info!("hub stopped");
