@@ -131,12 +131,14 @@ async fn delivery_latency(hub: &TestHub) -> anyhow::Result<(Duration, Duration)>
     ];
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     let mut tasks = Vec::new();
+    // Subscribers start at the live tail: the earlier PublishMany run is not replayed.
+    let tail = *hub.store().watch_high_water().borrow();
     for index in 0..SUBSCRIBERS {
         let client = hub.client(agencies[index % agencies.len()], "feed").await?;
         let mut stream = client
             .indicators()
             .subscribe(v1::SubscribeRequest {
-                after: None,
+                after: Some(v1::Cursor { position: tail }),
                 observable_types: vec![v1::ObservableType::Ipv4 as i32],
                 ..v1::SubscribeRequest::default()
             })
@@ -155,10 +157,28 @@ async fn delivery_latency(hub: &TestHub) -> anyhow::Result<(Duration, Duration)>
         }));
     }
     drop(sender);
-    // Let every subscriber reach the live tail first.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let publisher = hub.client("RO-IGPR", "feed").await?;
     let mut indicators = publisher.indicators();
+    // A first publication every subscriber must receive before timing starts.
+    let warm_up = indicators
+        .publish(v1::PublishRequest {
+            request_id: "latency-warm-up".into(),
+            indicator: Some(item(999_999)),
+        })
+        .await?
+        .into_inner()
+        .indicator
+        .map(|indicator| indicator.id)
+        .unwrap_or_default();
+    let mut ready = 0;
+    while ready < SUBSCRIBERS {
+        let (got, _) = tokio::time::timeout(Duration::from_secs(60), receiver.recv())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("subscribers ended"))?;
+        if got == warm_up {
+            ready += 1;
+        }
+    }
     let mut latencies = Vec::with_capacity(LATENCY_PUBLICATIONS * SUBSCRIBERS);
     for index in 0..LATENCY_PUBLICATIONS {
         let started = Instant::now();

@@ -1051,6 +1051,8 @@ async fn scheduled_communication_checks_start_once_per_slot(
         response.communication_checks.len()
     };
     // The current slot's check starts at once; the next when the clock reaches its slot.
+    // A started check sequences a stream event: wait for those, not for time to pass.
+    let mut high_water = hub.store().watch_high_water();
     for expected in [1, 2] {
         let found = tokio::time::timeout(crate::support::PATIENCE, async {
             loop {
@@ -1063,7 +1065,7 @@ async fn scheduled_communication_checks_start_once_per_slot(
                 if count(listed.clone()) >= expected {
                     return anyhow::Ok(listed);
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                high_water.changed().await?;
             }
         })
         .await

@@ -29,17 +29,28 @@ pub fn page_size(requested: i32, default: u32, max: u32) -> Result<u32, crate::S
 /// Longest accepted `request_id`.
 pub const REQUEST_ID_MAX: usize = 128;
 
+const REQUEST_ID_RULE: &str =
+    "request_id is required: 1 to 128 printable ASCII characters, unique per write (a UUID, say)";
+
+fn request_id_ok(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= REQUEST_ID_MAX
+        && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Checks a write's `request_id`: required, 1 to 128 printable ASCII characters.
 pub fn request_id(value: &str, field: &str) -> Result<(), crate::ServiceError> {
-    let ok = !value.is_empty()
-        && value.len() <= REQUEST_ID_MAX
-        && value.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
+    if request_id_ok(value) {
         Ok(())
     } else {
-        Err(crate::ServiceError::invalid(
-            field,
-            "request_id is required: 1 to 128 printable ASCII characters, unique per write (a UUID, say)",
-        ))
+        Err(crate::ServiceError::invalid(field, REQUEST_ID_RULE))
+    }
+}
+
+/// [`request_id`], adding its violation to `violations`, for requests whose fields are
+/// all checked before any is refused.
+pub fn check_request_id(violations: &mut liaison_core::Violations, value: &str, field: &str) {
+    if !request_id_ok(value) {
+        violations.add(field, REQUEST_ID_RULE);
     }
 }

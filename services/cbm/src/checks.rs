@@ -195,13 +195,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let scope = match request.scope {
             None => Some(Scope::AllMembers),
             Some(scope) => {

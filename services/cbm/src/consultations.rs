@@ -266,13 +266,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let mut invited = Vec::new();
         for (index, id) in request.agency_ids.iter().enumerate() {
             let field = format!("agency_ids[{index}]");
@@ -526,13 +520,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let id = violations.check(
             "consultation_id",
             ObjectId::parse(CONSULTATION_PREFIX, &request.consultation_id),
@@ -593,13 +581,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let id = violations.check(
             "consultation_id",
             ObjectId::parse(CONSULTATION_PREFIX, &request.consultation_id),
@@ -675,13 +657,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let id = violations.check(
             "consultation_id",
             ObjectId::parse(CONSULTATION_PREFIX, &request.consultation_id),

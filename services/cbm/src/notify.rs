@@ -352,13 +352,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let id = violations.check(
             "notification_id",
             ObjectId::parse(NOTIFICATION_PREFIX, &request.notification_id),

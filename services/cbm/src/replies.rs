@@ -17,7 +17,7 @@ use liaison_core::{
     indicator::is_language_tag,
 };
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, page_size, request_id, to_timestamp};
+use liaison_rpc::{AuditContext, ServiceError, page_size, to_timestamp};
 use liaison_store::{Store, WriteOutcome};
 use tonic::Request;
 
@@ -156,13 +156,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let mut violations = Violations::new();
-        if let Err(ServiceError::InvalidArgument(bad)) =
-            request_id(&request.request_id, "request_id")
-        {
-            for violation in bad {
-                violations.add(violation.field, violation.description);
-            }
-        }
+        liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
         let parent = match request.parent {
             Some(v1::post_reply_request::Parent::NotificationId(id)) => {
                 parent_id(Some(id), None, &mut violations)

@@ -35,13 +35,7 @@ fn kind_from_proto(value: i32) -> Option<AgencyKind> {
 /// The violations of an operator write, starting with its `request_id`'s.
 pub(crate) fn violations_with_request_id(request_id: &str) -> Violations {
     let mut violations = Violations::new();
-    if let Err(liaison_rpc::ServiceError::InvalidArgument(bad)) =
-        liaison_rpc::request_id(request_id, "request_id")
-    {
-        for violation in bad {
-            violations.add(violation.field, violation.description);
-        }
-    }
+    liaison_rpc::check_request_id(&mut violations, request_id, "request_id");
     violations
 }
 

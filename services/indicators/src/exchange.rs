@@ -72,13 +72,7 @@ pub(crate) async fn revoke(
     request: v1::RevokeIndicatorRequest,
 ) -> Result<v1::RevokeIndicatorResponse, ServiceError> {
     let mut violations = Violations::new();
-    if let Err(ServiceError::InvalidArgument(bad)) =
-        liaison_rpc::request_id(&request.request_id, "request_id")
-    {
-        for violation in bad {
-            violations.add(violation.field, violation.description);
-        }
-    }
+    liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
     let id = violations.check(
         "indicator_id",
         ObjectId::parse(ObjectId::INDICATOR, &request.indicator_id),
@@ -257,13 +251,7 @@ pub(crate) async fn report_sighting(
     request: v1::ReportSightingRequest,
 ) -> Result<v1::ReportSightingResponse, ServiceError> {
     let mut violations = Violations::new();
-    if let Err(ServiceError::InvalidArgument(bad)) =
-        liaison_rpc::request_id(&request.request_id, "request_id")
-    {
-        for violation in bad {
-            violations.add(violation.field, violation.description);
-        }
-    }
+    liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
     let sighting = request.sighting.unwrap_or_default();
     let observable = observable_from_proto(
         &mut violations,
@@ -505,13 +493,7 @@ pub(crate) async fn link(
     request: v1::LinkObservablesRequest,
 ) -> Result<v1::LinkObservablesResponse, ServiceError> {
     let mut violations = Violations::new();
-    if let Err(ServiceError::InvalidArgument(bad)) =
-        liaison_rpc::request_id(&request.request_id, "request_id")
-    {
-        for violation in bad {
-            violations.add(violation.field, violation.description);
-        }
-    }
+    liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
     let method_id = violations.check(
         "fraud_method_id",
         ObjectId::parse(ObjectId::INDICATOR, &request.fraud_method_id),
