@@ -17,3 +17,4 @@ mod mla;
 mod restart;
 mod subscribe;
 mod tls;
+mod visibility;

@@ -320,6 +320,47 @@ fn sighting_to_proto(record: &SightingRecord) -> v1::Sighting {
     }
 }
 
+/// The sightings of a value that the caller may learn of: a sighting tells that its
+/// reporting agency held the value, so the caller sees it only where the caller and the
+/// reporter may both see one item holding the value (`holders`: those the caller may see).
+/// Otherwise an item the caller may not see would leak through who sighted its values.
+async fn sightings_visible(
+    store: &Store,
+    caller: &Caller,
+    holders: &[Indicator],
+    observable: &Observable,
+) -> Result<Vec<SightingRecord>, ServiceError> {
+    let mut groups: std::collections::HashMap<AgencyId, Vec<liaison_core::GroupId>> =
+        std::collections::HashMap::new();
+    let mut visible = Vec::new();
+    for sighting in store.sightings_of(observable, 200).await? {
+        if &sighting.agency != caller.agency() {
+            if !groups.contains_key(&sighting.agency) {
+                let found = store.groups_of(&sighting.agency).await?;
+                groups.insert(sighting.agency.clone(), found);
+            }
+            let reporter_groups = groups
+                .get(&sighting.agency)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let shared = holders.iter().any(|item| {
+                agency_may_receive(
+                    &sighting.agency,
+                    reporter_groups,
+                    &item.source_agency,
+                    &item.content.scope,
+                    item.content.tlp,
+                )
+            });
+            if !shared {
+                continue;
+            }
+        }
+        visible.push(sighting);
+    }
+    Ok(visible)
+}
+
 /// Lookup: what the federation knows of one value, within the caller's visibility.
 pub(crate) async fn lookup(
     store: &Store,
@@ -338,19 +379,28 @@ pub(crate) async fn lookup(
         audit.require_justification()?;
     }
     let holders = visible_holders(store, caller, &observable).await?;
-    let mut agencies: Vec<&AgencyId> = holders.iter().map(|i| &i.source_agency).collect();
+    // Each anonymous item of another agency counts as one agency of its own: folding it
+    // into a named agency's count would tell the caller who published it.
+    let mut agencies: Vec<&AgencyId> = holders
+        .iter()
+        .filter(|i| !i.content.anonymous || &i.source_agency == caller.agency())
+        .map(|i| &i.source_agency)
+        .collect();
     agencies.sort();
     agencies.dedup();
+    let anonymous = holders
+        .iter()
+        .filter(|i| i.content.anonymous && &i.source_agency != caller.agency())
+        .count();
     let first_seen = holders
         .iter()
         .map(|i| i.content.first_seen.unwrap_or(i.created))
         .min();
     let mut last_seen = holders.iter().map(|i| i.created).max();
-    // Sightings only for a value the caller may see in some item.
     let sightings = if holders.is_empty() {
         Vec::new()
     } else {
-        store.sightings_of(&observable, 200).await?
+        sightings_visible(store, caller, &holders, &observable).await?
     };
     if let Some(latest) = sightings.iter().map(|s| s.last_seen).max() {
         last_seen = last_seen.max(Some(latest));
@@ -365,7 +415,7 @@ pub(crate) async fn lookup(
     audit.commit_read(store).await?;
     Ok(v1::LookupResponse {
         observable: Some(convert::observable_to_proto(&observable)),
-        reporting_agency_count: u32::try_from(agencies.len()).unwrap_or(u32::MAX),
+        reporting_agency_count: u32::try_from(agencies.len() + anonymous).unwrap_or(u32::MAX),
         first_seen_time: first_seen.map(to_timestamp),
         last_seen_time: last_seen.map(to_timestamp),
         fraud_method_ids: holders
