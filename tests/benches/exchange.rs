@@ -60,11 +60,12 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
         })
         .collect();
     let started = Instant::now();
-    let response = client
+    let answers = client
         .indicators()
         .publish_many(tokio_stream::iter(requests))
         .await?
         .into_inner();
+    let response = liaison_client::collect_publish_results(answers, |_, _| ()).await?;
     let elapsed = started.elapsed();
     anyhow::ensure!(
         response.accepted_count as usize == PUBLISH_ITEMS,

@@ -16,6 +16,7 @@ both!(
     list_filters_pages_and_hides_what_the_caller_may_not_see,
     lookups_sightings_and_correlations_stay_within_visibility,
     publish_many_in_batches_delivers_each_item_once,
+    a_hundred_thousand_arrive_once_past_a_stalled_subscriber,
     standalone_observables_are_linked_to_a_method_by_their_owner,
 );
 
@@ -442,11 +443,14 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
         request_id: "me-feed-invalid".into(),
         indicator: Some(invalid),
     });
-    let response = feed
+    let answers = feed
         .indicators()
         .publish_many(tokio_stream::iter(items))
         .await?
         .into_inner();
+    let mut messages = 0;
+    let response = liaison_client::collect_publish_results(answers, |_, _| messages += 1).await?;
+    assert!(messages > 1, "the results came in one message");
     assert_eq!(response.accepted_count as usize, ITEMS);
     assert_eq!(response.duplicate_count, 1);
     assert_eq!(response.invalid_count, 1);
@@ -473,6 +477,115 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
         let id = published(&event)?.id.clone();
         assert!(seen.insert(id), "an item arrived twice");
     }
+    hub.stop().await
+}
+
+/// 100,000 observables in one PublishMany stream — 10,000 items of ten IPv4 addresses
+/// each, every address different — all reach a subscriber exactly once, while another
+/// subscriber reads nothing: it holds up neither the publisher nor the reader, and
+/// afterwards catches up from the store, also exactly once. (The benchmark publishes
+/// one-observable items; here the per-item cost would make the test minutes long in a
+/// debug build.)
+async fn a_hundred_thousand_arrive_once_past_a_stalled_subscriber(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const ITEMS: u32 = 10_000;
+    const PER_ITEM: u32 = 10;
+    const OBSERVABLES: usize = (ITEMS * PER_ITEM) as usize;
+    let hub = TestHub::start(backend).await?;
+    let ipv4_only = || v1::SubscribeRequest {
+        after: Some(v1::Cursor { position: 0 }),
+        observable_types: vec![v1::ObservableType::Ipv4 as i32],
+        ..v1::SubscribeRequest::default()
+    };
+    let mut reader = hub
+        .client("AL-ASP", "feed")
+        .await?
+        .indicators()
+        .subscribe(ipv4_only())
+        .await?
+        .into_inner();
+    let mut stalled = hub
+        .client("HU-NNI", "feed")
+        .await?
+        .indicators()
+        .subscribe(ipv4_only())
+        .await?
+        .into_inner();
+    let feed = hub.client("ME-UP", "feed").await?;
+    let items = (0..ITEMS).map(|index| {
+        let observables = (0..PER_ITEM)
+            .map(|n| {
+                let [_, a, b, c] = (index * PER_ITEM + n).to_be_bytes();
+                observable(v1::ObservableType::Ipv4, &format!("10.{a}.{b}.{c}"))
+            })
+            .collect();
+        v1::PublishManyRequest {
+            request_id: format!("me-bulk-{index}"),
+            indicator: Some(v1::Indicator {
+                observables,
+                language: "sr-Latn".into(),
+                confidence: 60,
+                tlp: v1::Tlp::Green as i32,
+                scope: Some(all_members()),
+                ..v1::Indicator::default()
+            }),
+        }
+    });
+    let publishing = tokio::spawn({
+        let mut client = feed.indicators();
+        async move {
+            let answers = client
+                .publish_many(tokio_stream::iter(items))
+                .await?
+                .into_inner();
+            liaison_client::collect_publish_results(answers, |_, _| ()).await
+        }
+    });
+
+    // Every address once, in items that were each delivered once.
+    async fn read_all(
+        stream: &mut tonic::Streaming<v1::SubscribeResponse>,
+    ) -> anyhow::Result<(
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    )> {
+        let mut items = std::collections::HashSet::new();
+        let mut values = std::collections::HashSet::new();
+        while values.len() < OBSERVABLES {
+            let event = next_event(stream).await?;
+            let indicator = published(&event)?;
+            assert!(items.insert(indicator.id.clone()), "an item arrived twice");
+            for observable in &indicator.observables {
+                assert!(
+                    values.insert(observable.value.clone()),
+                    "{} arrived twice",
+                    observable.value
+                );
+            }
+        }
+        Ok((items, values))
+    }
+    let (items, _) = read_all(&mut reader).await?;
+    let response = publishing.await??;
+    assert_eq!(response.accepted_count, ITEMS);
+    let ids: std::collections::HashSet<String> = response
+        .results
+        .into_iter()
+        .map(|result| result.indicator_id)
+        .collect();
+    assert_eq!(ids, items, "the subscriber received what was stored");
+
+    // Nothing more follows: the next event after all of them is a new publication.
+    let mut last = fraud_method("Botnet C2");
+    last.observables = vec![observable(v1::ObservableType::Ipv4, "192.0.2.1")];
+    let last = publish_as(&feed, last).await?;
+    assert_eq!(published(&next_event(&mut reader).await?)?.id, last.id);
+
+    // The stalled subscriber, reading at last, catches up: every item once, then the last.
+    let (caught_up, _) = read_all(&mut stalled).await?;
+    assert_eq!(caught_up, ids);
+    assert_eq!(published(&next_event(&mut stalled).await?)?.id, last.id);
     hub.stop().await
 }
 

@@ -195,6 +195,27 @@ pub fn with_purpose<T>(message: T, purpose: &str) -> tonic::Request<T> {
     request
 }
 
+/// Reads PublishMany's answer to its end: every result in order, with the final totals.
+/// `progress` is called after each message with the results so far and the totals, for a
+/// progress display.
+pub async fn collect_publish_results(
+    mut answers: tonic::Streaming<liaison_proto::v1::PublishManyResponse>,
+    mut progress: impl FnMut(
+        &[liaison_proto::v1::PublishResult],
+        &liaison_proto::v1::PublishManyResponse,
+    ),
+) -> Result<liaison_proto::v1::PublishManyResponse, tonic::Status> {
+    let mut all = liaison_proto::v1::PublishManyResponse::default();
+    while let Some(message) = answers.message().await? {
+        all.results.extend(message.results);
+        all.accepted_count = message.accepted_count;
+        all.duplicate_count = message.duplicate_count;
+        all.invalid_count = message.invalid_count;
+        progress(&all.results, &all);
+    }
+    Ok(all)
+}
+
 /// What kind of failure an error is, for exit codes and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {

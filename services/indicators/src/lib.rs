@@ -1,7 +1,7 @@
 //! The Liaison indicator service: fraud methods, countermeasures and observables.
 //!
-//! Implemented: `Publish`, `PublishMany` (one transaction per item), `GetIndicator` and
-//! `Subscribe`. The rest answers UNIMPLEMENTED until the indicators issue lands.
+//! Publication (one item, or many over a stream in batched transactions), reads,
+//! subscriptions, revocation, sightings, lookups, correlations and STIX.
 
 mod convert;
 mod exchange;
@@ -22,6 +22,26 @@ use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
 const PUBLISH_BATCH: usize = 500;
 /// How long a partly filled PublishMany batch waits for more items.
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Most results in one PublishMany answer message (invalid items need no batch, so they
+/// could otherwise pile up).
+const RESULTS_PER_MESSAGE: usize = 2 * PUBLISH_BATCH;
+
+/// Sends the results decided so far, with the running totals.
+async fn send_results(
+    sender: &tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
+    results: &mut Vec<v1::PublishResult>,
+    totals: &v1::PublishManyResponse,
+) -> Result<(), Status> {
+    let message = v1::PublishManyResponse {
+        results: std::mem::take(results),
+        ..totals.clone()
+    };
+    sender
+        .send(Ok(message))
+        .await
+        .map_err(|_| Status::cancelled("the client went away"))
+}
 
 /// The indicator service.
 #[derive(Debug, Clone)]
@@ -105,6 +125,78 @@ impl IndicatorService {
             }
         }
         Ok(outcome)
+    }
+
+    /// The work of one PublishMany stream: items are validated as they come, stored in
+    /// batches, and their results sent back after each batch with the running totals.
+    async fn publish_stream(
+        &self,
+        caller: &Caller,
+        audit: &AuditContext,
+        mut items: Streaming<v1::PublishManyRequest>,
+        sender: &tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
+    ) -> Result<(), Status> {
+        let mut totals = v1::PublishManyResponse::default();
+        // The results not sent yet, and the valid items among them waiting for their batch.
+        let mut results: Vec<v1::PublishResult> = Vec::new();
+        let mut pending: Vec<(usize, String, NewIndicator)> = Vec::new();
+        let mut index: u32 = 0;
+        let mut sent_any = false;
+        loop {
+            // Items wait for their batch to fill, but never long: when the client pauses,
+            // what has come is stored at once.
+            let next = if pending.is_empty() {
+                items.next().await
+            } else {
+                match tokio::time::timeout(FLUSH_AFTER, items.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
+                            .await?;
+                        send_results(sender, &mut results, &totals).await?;
+                        sent_any = true;
+                        continue;
+                    }
+                }
+            };
+            let Some(item) = next else { break };
+            let item = item?;
+            let slot = results.len();
+            results.push(v1::PublishResult {
+                index,
+                request_id: item.request_id.clone(),
+                ..v1::PublishResult::default()
+            });
+            index = index.saturating_add(1);
+            match self.prepare(caller, &item.request_id, item.indicator).await {
+                Ok(content) => pending.push((slot, item.request_id, content)),
+                Err(ServiceError::InvalidArgument(violations)) => {
+                    let result = &mut results[slot];
+                    result.outcome = v1::publish_result::Outcome::Invalid as i32;
+                    result.violations = violations
+                        .into_iter()
+                        .map(|violation| v1::FieldViolation {
+                            field: violation.field,
+                            description: violation.description,
+                        })
+                        .collect();
+                    totals.invalid_count += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            if pending.len() >= PUBLISH_BATCH || results.len() >= RESULTS_PER_MESSAGE {
+                self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
+                    .await?;
+                send_results(sender, &mut results, &totals).await?;
+                sent_any = true;
+            }
+        }
+        self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
+            .await?;
+        if !results.is_empty() || !sent_any {
+            send_results(sender, &mut results, &totals).await?;
+        }
+        Ok(())
     }
 
     /// Stores one PublishMany batch in one transaction and fills in its results.
@@ -215,81 +307,30 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         }))
     }
 
+    type PublishManyStream = BoxStream<v1::PublishManyResponse>;
+
     async fn publish_many(
         &self,
         request: Request<Streaming<v1::PublishManyRequest>>,
-    ) -> Result<Response<v1::PublishManyResponse>, Status> {
+    ) -> Result<Response<Self::PublishManyStream>, Status> {
         let caller = self.auth.caller(&request).await?;
         let audit = AuditContext::of(&request);
-        let mut stream = request.into_inner();
-        let mut response = v1::PublishManyResponse::default();
-        let mut results: Vec<v1::PublishResult> = Vec::new();
-        let mut pending: Vec<(usize, String, NewIndicator)> = Vec::new();
-        loop {
-            // Items wait for their batch to fill, but never long: when the client pauses,
-            // what has come is stored at once.
-            let next = if pending.is_empty() {
-                stream.next().await
-            } else {
-                match tokio::time::timeout(FLUSH_AFTER, stream.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        self.flush_batch(
-                            &caller,
-                            &audit,
-                            &mut pending,
-                            &mut results,
-                            &mut response,
-                        )
-                        .await?;
-                        continue;
-                    }
-                }
-            };
-            let Some(item) = next else { break };
-            let item = item?;
-            let slot = results.len();
-            results.push(v1::PublishResult {
-                index: u32::try_from(slot).unwrap_or(u32::MAX),
-                request_id: item.request_id.clone(),
-                ..v1::PublishResult::default()
-            });
-            match self
-                .prepare(&caller, &item.request_id, item.indicator)
+        let items = request.into_inner();
+        // A few answers in flight: a client that does not read them stops this task, which
+        // stops reading its items, so HTTP/2 flow control slows the client down.
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(status) = service
+                .publish_stream(&caller, &audit, items, &sender)
                 .await
             {
-                Ok(content) => {
-                    pending.push((slot, item.request_id, content));
-                    if pending.len() >= PUBLISH_BATCH {
-                        self.flush_batch(
-                            &caller,
-                            &audit,
-                            &mut pending,
-                            &mut results,
-                            &mut response,
-                        )
-                        .await?;
-                    }
-                }
-                Err(ServiceError::InvalidArgument(violations)) => {
-                    let result = &mut results[slot];
-                    result.outcome = v1::publish_result::Outcome::Invalid as i32;
-                    result.violations = violations
-                        .into_iter()
-                        .map(|violation| v1::FieldViolation {
-                            field: violation.field,
-                            description: violation.description,
-                        })
-                        .collect();
-                    response.invalid_count += 1;
-                }
-                Err(error) => return Err(error.into()),
+                let _ = sender.send(Err(status)).await;
             }
-        }
-        self.flush_batch(&caller, &audit, &mut pending, &mut results, &mut response)
-            .await?;
-        response.results = results;
-        Ok(Response::new(response))
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 
     async fn get_indicator(
