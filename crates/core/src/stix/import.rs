@@ -1,0 +1,598 @@
+//! A STIX 2.1 bundle as validated indicators.
+//!
+//! Every object is either used or refused with its id and the reason; nothing is dropped
+//! silently. Used: `indicator` (one supported pattern each, see [`super::pattern`]),
+//! `attack-pattern` (a fraud method), `course-of-action` (its countermeasures),
+//! `relationship` (`indicates` an attack-pattern, `mitigates` one), and `identity`,
+//! `marking-definition` and `extension-definition` as metadata. Each attack-pattern becomes
+//! one fraud method with the observables that indicate it; the other indicators become
+//! standalone observable items, one per handling (TLP, confidence, expiry, language,
+//! evaluation). The import is all or nothing: one refused object refuses the bundle.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::pattern;
+use crate::{
+    indicator::{
+        Evaluation, FraudCategory, FraudMethodDraft, IndicatorDraft, NewIndicator, ScopeDraft,
+        limits,
+    },
+    observable::Observable,
+    time::Timestamp,
+    tlp::Tlp,
+    violation::Violations,
+};
+
+/// Most objects one bundle may hold.
+pub const MAX_OBJECTS: usize = 20_000;
+
+/// The confidence of an indicator that states none: STIX's "moderate" (appendix A).
+const DEFAULT_CONFIDENCE: u32 = 50;
+
+/// One indicator made from a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedIndicator {
+    /// The STIX object it was made from: the attack-pattern of a fraud method, or the
+    /// first indicator of standalone observables.
+    pub stix_id: String,
+    /// The validated content.
+    pub indicator: NewIndicator,
+}
+
+/// Reads `bundle_json` into indicators with `scope`; objects without a TLP marking take
+/// `default_tlp`. Violations name the object as `bundle_json.<stix id>` (or
+/// `bundle_json.objects[<index>]` for an object without an id).
+pub fn import(
+    bundle_json: &str,
+    default_tlp: Option<Tlp>,
+    scope: &ScopeDraft,
+) -> Result<Vec<ImportedIndicator>, Violations> {
+    let mut violations = Violations::new();
+    let objects = match read_bundle(bundle_json) {
+        Ok(objects) => objects,
+        Err(reason) => {
+            violations.add("bundle_json", reason);
+            return Err(violations);
+        }
+    };
+    let mut reader = Reader::default();
+    for (index, object) in objects.iter().enumerate() {
+        reader.read(index, object, &mut violations);
+    }
+    let items = reader.assemble(default_tlp, scope, &mut violations);
+    if items.is_empty() && violations.is_empty() {
+        violations.add(
+            "bundle_json",
+            "the bundle holds no indicator or attack-pattern to import",
+        );
+    }
+    violations.into_result(|| items)
+}
+
+fn read_bundle(bundle_json: &str) -> Result<Vec<Value>, String> {
+    let bundle: Value = serde_json::from_str(bundle_json).map_err(|error| {
+        format!(
+            "not JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        )
+    })?;
+    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+        return Err("not a STIX bundle: \"type\" must be \"bundle\"".into());
+    }
+    let Some(Value::Array(objects)) = bundle.get("objects") else {
+        return Err("a bundle needs an \"objects\" array".into());
+    };
+    if objects.len() > MAX_OBJECTS {
+        return Err(format!("at most {MAX_OBJECTS} objects per bundle"));
+    }
+    Ok(objects.clone())
+}
+
+/// What one STIX object with content contributes.
+#[derive(Debug, Default)]
+struct Common {
+    id: String,
+    tlp: Option<Tlp>,
+    lang: Option<String>,
+    labels: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Method {
+    common: Common,
+    name: String,
+    description: String,
+}
+
+#[derive(Debug)]
+struct Course {
+    common: Common,
+    text: String,
+}
+
+#[derive(Debug)]
+struct IndicatorObject {
+    common: Common,
+    observable: Observable,
+    valid_from: Timestamp,
+    valid_until: Option<Timestamp>,
+    confidence: u32,
+}
+
+#[derive(Debug, Default)]
+struct Reader {
+    /// TLP of marking definitions in the bundle (None: a marking that is not TLP).
+    markings: HashMap<String, Option<Tlp>>,
+    /// Marking refs per object, resolved once every marking definition is known.
+    refs: HashMap<String, Vec<String>>,
+    methods: Vec<Method>,
+    courses: Vec<Course>,
+    indicators: Vec<IndicatorObject>,
+    /// (relationship id, type, source, target).
+    relationships: Vec<(String, String, String, String)>,
+}
+
+impl Reader {
+    fn read(&mut self, index: usize, object: &Value, violations: &mut Violations) {
+        let Some(id) = object.get("id").and_then(Value::as_str) else {
+            violations.add(
+                format!("bundle_json.objects[{index}]"),
+                "object has no \"id\"",
+            );
+            return;
+        };
+        let field = format!("bundle_json.{id}");
+        let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
+        let refs: Vec<String> = object
+            .get("object_marking_refs")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let common = Common {
+            id: id.to_owned(),
+            tlp: None,
+            lang: text(object, "lang"),
+            labels: object
+                .get("labels")
+                .and_then(Value::as_array)
+                .map(|labels| {
+                    labels
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        match kind {
+            "identity" | "extension-definition" => {}
+            "marking-definition" => {
+                self.markings.insert(id.to_owned(), marking_tlp(object));
+            }
+            "attack-pattern" => {
+                self.refs.insert(id.to_owned(), refs);
+                let Some(name) = text(object, "name") else {
+                    violations.add(field, "attack-pattern has no name");
+                    return;
+                };
+                self.methods.push(Method {
+                    common,
+                    name,
+                    description: text(object, "description").unwrap_or_default(),
+                });
+            }
+            "course-of-action" => {
+                self.refs.insert(id.to_owned(), refs);
+                let text = text(object, "description")
+                    .filter(|text| !text.trim().is_empty())
+                    .or_else(|| text(object, "name"))
+                    .unwrap_or_default();
+                self.courses.push(Course { common, text });
+            }
+            "indicator" => {
+                self.refs.insert(id.to_owned(), refs);
+                if let Some(indicator) = read_indicator(object, common, &field, violations) {
+                    self.indicators.push(indicator);
+                }
+            }
+            "relationship" => {
+                let relationship_type = text(object, "relationship_type").unwrap_or_default();
+                let source = text(object, "source_ref").unwrap_or_default();
+                let target = text(object, "target_ref").unwrap_or_default();
+                if !matches!(relationship_type.as_str(), "indicates" | "mitigates") {
+                    violations.add(
+                        field,
+                        format!(
+                            "relationship type '{relationship_type}' is not imported: only \
+                             indicates (indicator to attack-pattern) and mitigates \
+                             (course-of-action to attack-pattern)"
+                        ),
+                    );
+                    return;
+                }
+                self.relationships
+                    .push((id.to_owned(), relationship_type, source, target));
+            }
+            other => violations.add(
+                field,
+                format!(
+                    "object type '{other}' is not imported: Liaison imports indicators, \
+                     attack-patterns (fraud methods), courses of action (countermeasures) \
+                     and their indicates/mitigates relationships"
+                ),
+            ),
+        }
+    }
+
+    /// The TLP of an object: the most restrictive TLP marking it references.
+    fn tlp_of(&self, id: &str) -> Option<Tlp> {
+        self.refs
+            .get(id)?
+            .iter()
+            .filter_map(|marking| {
+                super::tlp_of_marking_id(marking)
+                    .or_else(|| self.markings.get(marking).copied().flatten())
+            })
+            .max()
+    }
+
+    fn assemble(
+        mut self,
+        default_tlp: Option<Tlp>,
+        scope: &ScopeDraft,
+        violations: &mut Violations,
+    ) -> Vec<ImportedIndicator> {
+        for index in 0..self.methods.len() {
+            self.methods[index].common.tlp = self.tlp_of(&self.methods[index].common.id.clone());
+        }
+        for index in 0..self.courses.len() {
+            self.courses[index].common.tlp = self.tlp_of(&self.courses[index].common.id.clone());
+        }
+        for index in 0..self.indicators.len() {
+            self.indicators[index].common.tlp =
+                self.tlp_of(&self.indicators[index].common.id.clone());
+        }
+        let method_index: HashMap<&str, usize> = self
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(index, method)| (method.common.id.as_str(), index))
+            .collect();
+        let indicator_index: HashMap<&str, usize> = self
+            .indicators
+            .iter()
+            .enumerate()
+            .map(|(index, indicator)| (indicator.common.id.as_str(), index))
+            .collect();
+        let course_index: HashMap<&str, usize> = self
+            .courses
+            .iter()
+            .enumerate()
+            .map(|(index, course)| (course.common.id.as_str(), index))
+            .collect();
+        let mut method_indicators: Vec<Vec<usize>> = vec![Vec::new(); self.methods.len()];
+        let mut method_courses: Vec<Vec<usize>> = vec![Vec::new(); self.methods.len()];
+        let mut linked = vec![false; self.indicators.len()];
+        let mut course_used = vec![false; self.courses.len()];
+        for (id, kind, source, target) in &self.relationships {
+            let field = format!("bundle_json.{id}");
+            let Some(&method) = method_index.get(target.as_str()) else {
+                violations.add(
+                    field,
+                    format!("{kind} target must be an attack-pattern of this bundle"),
+                );
+                continue;
+            };
+            let source_index = if kind == "indicates" {
+                indicator_index.get(source.as_str())
+            } else {
+                course_index.get(source.as_str())
+            };
+            let Some(&source_index) = source_index else {
+                let expected = if kind == "indicates" {
+                    "an indicator"
+                } else {
+                    "a course-of-action"
+                };
+                violations.add(
+                    field,
+                    format!("{kind} source must be {expected} of this bundle"),
+                );
+                continue;
+            };
+            if kind == "indicates" {
+                // An indicator of two methods is an observable of both.
+                method_indicators[method].push(source_index);
+                linked[source_index] = true;
+            } else {
+                method_courses[method].push(source_index);
+                course_used[source_index] = true;
+            }
+        }
+        for (course, used) in self.courses.iter().zip(&course_used) {
+            if !used {
+                violations.add(
+                    format!("bundle_json.{}", course.common.id),
+                    "course-of-action mitigates no attack-pattern of this bundle",
+                );
+            }
+        }
+
+        let mut items = Vec::new();
+        for (index, method) in self.methods.iter().enumerate() {
+            let indicators: Vec<&IndicatorObject> = method_indicators[index]
+                .iter()
+                .map(|&i| &self.indicators[i])
+                .collect();
+            let courses: Vec<&Course> = method_courses[index]
+                .iter()
+                .map(|&i| &self.courses[i])
+                .collect();
+            let countermeasures = courses
+                .iter()
+                .map(|course| course.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            let tlp = handling(
+                std::iter::once(method.common.tlp)
+                    .chain(indicators.iter().map(|i| i.common.tlp))
+                    .chain(courses.iter().map(|c| c.common.tlp)),
+                default_tlp,
+            );
+            let fraud_method = FraudMethodDraft {
+                title: method.name.clone(),
+                description: method.description.clone(),
+                countermeasures,
+                category: Some(category(&method.common.labels)),
+            };
+            let draft = Draft {
+                anchor: &method.common,
+                fraud_method: Some(fraud_method),
+                indicators,
+                tlp,
+                lang: method.common.lang.clone(),
+            };
+            items.extend(draft.validate(scope, violations));
+        }
+
+        // Standalone indicators, grouped by handling in the order they came.
+        let mut groups: Vec<(GroupKey, Vec<&IndicatorObject>)> = Vec::new();
+        for (index, indicator) in self.indicators.iter().enumerate() {
+            if linked[index] {
+                continue;
+            }
+            let key = GroupKey {
+                tlp: indicator.common.tlp,
+                confidence: indicator.confidence,
+                valid_until: indicator.valid_until,
+                lang: indicator.common.lang.clone(),
+                evaluation: evaluation_label(&indicator.common.labels),
+            };
+            match groups
+                .iter_mut()
+                .rev()
+                .find(|(existing, members)| *existing == key && members.len() < limits::OBSERVABLES)
+            {
+                Some((_, members)) => members.push(indicator),
+                None => groups.push((key, vec![indicator])),
+            }
+        }
+        for (_, indicators) in groups {
+            let first = indicators[0];
+            let draft = Draft {
+                anchor: &first.common,
+                fraud_method: None,
+                tlp: handling(std::iter::once(first.common.tlp), default_tlp),
+                lang: first.common.lang.clone(),
+                indicators,
+            };
+            items.extend(draft.validate(scope, violations));
+        }
+        items
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct GroupKey {
+    tlp: Option<Tlp>,
+    confidence: u32,
+    valid_until: Option<Timestamp>,
+    lang: Option<String>,
+    evaluation: Option<String>,
+}
+
+/// One item about to be validated.
+struct Draft<'a> {
+    anchor: &'a Common,
+    fraud_method: Option<FraudMethodDraft>,
+    indicators: Vec<&'a IndicatorObject>,
+    tlp: Option<Tlp>,
+    lang: Option<String>,
+}
+
+impl Draft<'_> {
+    fn validate(
+        self,
+        scope: &ScopeDraft,
+        violations: &mut Violations,
+    ) -> Option<ImportedIndicator> {
+        let field = format!("bundle_json.{}", self.anchor.id);
+        let Some(tlp) = self.tlp else {
+            violations.add(
+                field,
+                "no TLP marking on the object or its indicators, and no default_tlp",
+            );
+            return None;
+        };
+        let evaluation = match evaluation_label(&self.anchor.labels) {
+            None => None,
+            Some(code) => match Evaluation::parse(&code) {
+                Some(evaluation) => Some((
+                    Some(evaluation.source_reliability()),
+                    Some(evaluation.information_accuracy()),
+                )),
+                None => {
+                    violations.add(
+                        field,
+                        "label evaluation:<code> must be a source reliability A, B, C or X \
+                         and an accuracy 1 to 4, e.g. evaluation:B2",
+                    );
+                    return None;
+                }
+            },
+        };
+        let all_expire = self.indicators.iter().all(|i| i.valid_until.is_some());
+        let draft = IndicatorDraft {
+            fraud_method: self.fraud_method,
+            observables: self
+                .indicators
+                .iter()
+                .map(|i| (Some(i.observable.kind()), i.observable.value().to_owned()))
+                .collect(),
+            language: self
+                .lang
+                .or_else(|| self.indicators.iter().find_map(|i| i.common.lang.clone()))
+                .unwrap_or_else(|| "en".to_owned()),
+            first_seen: self.indicators.iter().map(|i| i.valid_from).min(),
+            valid_until: if all_expire {
+                self.indicators.iter().filter_map(|i| i.valid_until).max()
+            } else {
+                None
+            },
+            confidence: self
+                .indicators
+                .iter()
+                .map(|i| i.confidence)
+                .min()
+                .unwrap_or(DEFAULT_CONFIDENCE),
+            evaluation,
+            tlp: Some(tlp),
+            scope: scope.clone(),
+            anonymous: false,
+        };
+        match NewIndicator::validate(draft, &field) {
+            Ok(indicator) => Some(ImportedIndicator {
+                stix_id: self.anchor.id.clone(),
+                indicator,
+            }),
+            Err(found) => {
+                for violation in found {
+                    violations.add(violation.field, violation.description);
+                }
+                None
+            }
+        }
+    }
+}
+
+fn read_indicator(
+    object: &Value,
+    common: Common,
+    field: &str,
+    violations: &mut Violations,
+) -> Option<IndicatorObject> {
+    let refuse = |violations: &mut Violations, reason: String| {
+        violations.add(field, reason);
+        None
+    };
+    if object.get("revoked").and_then(Value::as_bool) == Some(true) {
+        return refuse(violations, "revoked indicators are not imported".into());
+    }
+    let pattern_type = text(object, "pattern_type").unwrap_or_default();
+    if pattern_type != "stix" {
+        return refuse(
+            violations,
+            format!("pattern_type '{pattern_type}' is not imported; only stix patterns are"),
+        );
+    }
+    let Some(text_pattern) = text(object, "pattern") else {
+        return refuse(violations, "indicator has no pattern".into());
+    };
+    let (kind, value) = match pattern::parse(&text_pattern) {
+        Ok(parsed) => parsed,
+        Err(error) => return refuse(violations, error.to_string()),
+    };
+    let observable = match Observable::parse(kind, &value) {
+        Ok(observable) => observable,
+        Err(error) => return refuse(violations, format!("{kind} in the pattern: {error}")),
+    };
+    let Some(valid_from) = text(object, "valid_from").as_deref().and_then(parse_time) else {
+        return refuse(violations, "valid_from must be a STIX timestamp".into());
+    };
+    let valid_until = match object.get("valid_until") {
+        None => None,
+        Some(value) => match value.as_str().and_then(parse_time) {
+            Some(time) => Some(time),
+            None => return refuse(violations, "valid_until must be a STIX timestamp".into()),
+        },
+    };
+    let confidence = match object.get("confidence") {
+        None => DEFAULT_CONFIDENCE,
+        Some(value) => match value.as_u64().filter(|c| *c <= 100) {
+            Some(confidence) => confidence as u32,
+            None => return refuse(violations, "confidence must be an integer 0 to 100".into()),
+        },
+    };
+    Some(IndicatorObject {
+        common,
+        observable,
+        valid_from,
+        valid_until,
+        confidence,
+    })
+}
+
+/// The TLP a marking definition in the bundle stands for: TLP 2.0's extension property,
+/// or a TLP 1.0 `definition_type: tlp`.
+fn marking_tlp(object: &Value) -> Option<Tlp> {
+    let tlp_2 = object
+        .get("extensions")
+        .and_then(|extensions| extensions.get(super::TLP_2_EXTENSION))
+        .and_then(|extension| extension.get("tlp_2_0"))
+        .and_then(Value::as_str);
+    let tlp_1 = (object.get("definition_type").and_then(Value::as_str) == Some("tlp"))
+        .then(|| object.get("definition")?.get("tlp")?.as_str())
+        .flatten();
+    tlp_2.or(tlp_1)?.parse().ok()
+}
+
+/// The most restrictive TLP found, else the default.
+fn handling(tlps: impl Iterator<Item = Option<Tlp>>, default_tlp: Option<Tlp>) -> Option<Tlp> {
+    tlps.flatten().max().or(default_tlp)
+}
+
+fn category(labels: &[String]) -> FraudCategory {
+    labels
+        .iter()
+        .find_map(|label| FraudCategory::parse(label.strip_prefix("fraud-category:")?))
+        .unwrap_or(FraudCategory::Other)
+}
+
+fn evaluation_label(labels: &[String]) -> Option<String> {
+    labels
+        .iter()
+        .find_map(|label| label.strip_prefix("evaluation:").map(str::to_owned))
+}
+
+fn text(object: &Value, key: &str) -> Option<String> {
+    object.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A STIX timestamp (RFC 3339 in UTC, `Z`) to microseconds.
+fn parse_time(text: &str) -> Option<Timestamp> {
+    if !text.ends_with('Z') {
+        return None;
+    }
+    let time =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let micros = time.unix_timestamp_nanos() / 1_000;
+    i64::try_from(micros).ok().map(Timestamp::from_micros)
+}
