@@ -15,5 +15,6 @@ mod lifecycle;
 mod limits;
 mod mla;
 mod restart;
+mod stix;
 mod subscribe;
 mod tls;
