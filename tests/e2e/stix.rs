@@ -74,12 +74,15 @@ fn validator() -> PathBuf {
     }
 }
 
-/// Runs the validator on `files` and returns, per file, the lines of its findings.
+/// A file the validator read and the lines it printed about it.
+type Findings = (String, Vec<String>);
+
+/// Runs the validator on `files`: whether it exited 0, and per file its findings.
 /// Options: `--strict` (warnings are errors), `--strict-properties` (no custom
 /// properties), `--enforce-refs` (every referenced object is in the bundle); check 103
 /// (`uuid-check`: SDO ids SHOULD be UUIDv4) is disabled because Liaison's ids are UUIDv5
 /// by design, so that a re-export of an item keeps its ids.
-fn validate(files: &[PathBuf]) -> anyhow::Result<(bool, Vec<(String, Vec<String>)>)> {
+fn validate(files: &[PathBuf]) -> anyhow::Result<(bool, Vec<Findings>)> {
     let output = Command::new(validator())
         .args(["--strict", "--strict-properties", "--enforce-refs"])
         .args(["--disable", "103"])
@@ -91,7 +94,7 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<(bool, Vec<(String, Vec<String>
         "validator failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut results: Vec<(String, Vec<String>)> = Vec::new();
+    let mut results: Vec<Findings> = Vec::new();
     for line in stdout.lines() {
         if let Some(file) = line.strip_prefix("[-] Results for: ") {
             results.push((file.to_owned(), Vec::new()));

@@ -42,19 +42,32 @@ pub struct ImportedIndicator {
 }
 
 /// Reads `bundle_json` into indicators with `scope`; objects without a TLP marking take
-/// `default_tlp`. Violations name the object as `bundle_json.<stix id>` (or
-/// `bundle_json.objects[<index>]` for an object without an id).
+/// `default_tlp`. All or nothing: any violation refuses the whole bundle. Violations name
+/// the object as `bundle_json.<stix id>` (or `bundle_json.objects[<index>]` for an object
+/// without an id).
 pub fn import(
     bundle_json: &str,
     default_tlp: Option<Tlp>,
     scope: &ScopeDraft,
 ) -> Result<Vec<ImportedIndicator>, Violations> {
+    let (items, violations) = read(bundle_json, default_tlp, scope);
+    violations.into_result(|| items)
+}
+
+/// As [`import`], but keeps what could be read: the indicators made from the objects it
+/// understood, and the violations of the others (a client that reports the refused
+/// objects and sends the rest).
+pub fn read(
+    bundle_json: &str,
+    default_tlp: Option<Tlp>,
+    scope: &ScopeDraft,
+) -> (Vec<ImportedIndicator>, Violations) {
     let mut violations = Violations::new();
     let objects = match read_bundle(bundle_json) {
         Ok(objects) => objects,
         Err(reason) => {
             violations.add("bundle_json", reason);
-            return Err(violations);
+            return (Vec::new(), violations);
         }
     };
     let mut reader = Reader::default();
@@ -68,7 +81,7 @@ pub fn import(
             "the bundle holds no indicator or attack-pattern to import",
         );
     }
-    violations.into_result(|| items)
+    (items, violations)
 }
 
 fn read_bundle(bundle_json: &str) -> Result<Vec<Value>, String> {

@@ -32,7 +32,7 @@ mod import;
 mod pattern;
 
 pub use export::{Source, export};
-pub use import::{ImportedIndicator, import};
+pub use import::{ImportedIndicator, import, read};
 pub use pattern::{pattern_for, quote};
 
 use sha1::{Digest, Sha1};

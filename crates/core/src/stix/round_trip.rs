@@ -390,3 +390,22 @@ proptest! {
         prop_assert_eq!(back, vec![content]);
     }
 }
+
+#[test]
+fn read_keeps_what_it_understood() {
+    let text = bundle(serde_json::json!([
+        indicator(
+            "indicator--00000000-0000-4000-8000-000000000001",
+            "[process:name = 'x']"
+        ),
+        indicator(
+            "indicator--00000000-0000-4000-8000-000000000002",
+            "[domain-name:value = 'fine.example']"
+        ),
+    ]));
+    let (items, violations) = super::read(&text, Some(Tlp::Green), &ScopeDraft::AllMembers);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].indicator.observables[0].value(), "fine.example");
+    assert_eq!(violations.as_slice().len(), 1);
+    assert!(import(&text, Some(Tlp::Green), &ScopeDraft::AllMembers).is_err());
+}

@@ -1,0 +1,475 @@
+//! `liaisonctl indicators publish --file F`: the items of a JSON, CSV or STIX file, read
+//! into indicator messages (those that cannot be read are kept with the reason), sent over
+//! one PublishMany stream with a progress bar, and summed up item by item.
+
+use std::{io::IsTerminal, path::Path};
+
+use liaison_client::Client;
+use liaison_proto::v1;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    cli::{FileFormat, OutputFormat, PublishArgs},
+    commands::{
+        EXIT_CALL_FAILED, EXIT_USAGE, Failure, parse_category, parse_evaluation, parse_observable,
+        parse_scope, parse_time, parse_tlp, print_json,
+    },
+    csv, output,
+};
+
+/// One item of the file: where it is (`line 4`, `item 2`, a STIX id) and the message to
+/// send, or why it could not be read.
+#[derive(Debug)]
+struct Row {
+    label: String,
+    item: Result<v1::Indicator, String>,
+}
+
+/// Publishes every item of `path`.
+pub async fn publish_file(
+    client: &Client,
+    format: OutputFormat,
+    args: &PublishArgs,
+    path: &Path,
+) -> Result<(), Failure> {
+    let usage = |message: String| Failure::new(EXIT_USAGE, message);
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| usage(format!("{}: {error}", path.display())))?;
+    let defaults = defaults(args)?;
+    let rows = match args.format.unwrap_or_else(|| detect(path, &text)) {
+        FileFormat::Json => json_rows(&text, &defaults)
+            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
+        FileFormat::Csv => csv_rows(&text, &defaults)
+            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
+        FileFormat::Stix => stix_rows(&text, args, &defaults)?,
+    };
+    // The same file gives the same request ids, so running it again stores nothing twice.
+    let prefix = args.request_id.clone().unwrap_or_else(|| {
+        let digest = Sha256::digest(text.as_bytes());
+        format!("file-{}", &hex::encode(digest)[..24])
+    });
+    let summary = send(client, &rows, &prefix).await?;
+    summary.print(format);
+    if summary.rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            EXIT_CALL_FAILED,
+            format!(
+                "{} of {} item(s) rejected",
+                summary.rejected.len(),
+                rows.len()
+            ),
+        ))
+    }
+}
+
+/// JSON when the content is JSON, STIX when it is a bundle, else by extension.
+fn detect(path: &Path, text: &str) -> FileFormat {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) if value.get("type").and_then(Value::as_str) == Some("bundle") => {
+            FileFormat::Stix
+        }
+        Ok(_) => FileFormat::Json,
+        Err(_) => match path.extension().and_then(|e| e.to_str()) {
+            Some(extension) if extension.eq_ignore_ascii_case("json") => FileFormat::Json,
+            _ => FileFormat::Csv,
+        },
+    }
+}
+
+/// The flags' values, for the fields an item leaves out.
+fn defaults(args: &PublishArgs) -> Result<v1::Indicator, Failure> {
+    Ok(v1::Indicator {
+        fraud_method: None,
+        language: args.language.clone(),
+        confidence: args.confidence,
+        evaluation: args
+            .evaluation
+            .as_deref()
+            .map(parse_evaluation)
+            .transpose()?,
+        tlp: parse_tlp(&args.tlp)? as i32,
+        scope: Some(parse_scope(&args.scope)?),
+        anonymous: args.anonymous,
+        valid_until_time: args.valid_until.as_deref().map(parse_time).transpose()?,
+        ..v1::Indicator::default()
+    })
+}
+
+/// The fields of one item, as JSON items and CSV rows have them; `None` takes the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields {
+    title: Option<String>,
+    description: Option<String>,
+    countermeasures: Option<String>,
+    category: Option<String>,
+    #[serde(default)]
+    observables: Vec<ObservableField>,
+    language: Option<String>,
+    tlp: Option<String>,
+    scope: Option<String>,
+    confidence: Option<u32>,
+    evaluation: Option<String>,
+    anonymous: Option<bool>,
+    valid_until: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObservableField {
+    r#type: String,
+    value: String,
+}
+
+impl Fields {
+    /// The message, or the first reason it cannot be one.
+    fn into_indicator(self, defaults: &v1::Indicator) -> Result<v1::Indicator, String> {
+        let message = |failure: Failure| failure.message;
+        let mut indicator = defaults.clone();
+        if let Some(title) = self.title {
+            indicator.fraud_method = Some(v1::FraudMethod {
+                title,
+                description: self.description.unwrap_or_default(),
+                countermeasures: self.countermeasures.unwrap_or_default(),
+                category: parse_category(self.category.as_deref().unwrap_or("other"))
+                    .map_err(message)? as i32,
+            });
+        } else if self.description.is_some() || self.countermeasures.is_some() {
+            return Err("description and countermeasures need a title".into());
+        }
+        for observable in self.observables {
+            indicator.observables.push(
+                parse_observable(&format!("{}={}", observable.r#type, observable.value)).map_err(
+                    |failure| {
+                        failure
+                            .message
+                            .replace("--observable: unknown", "unknown observable")
+                    },
+                )?,
+            );
+        }
+        if let Some(language) = self.language {
+            indicator.language = language;
+        }
+        if let Some(tlp) = self.tlp {
+            indicator.tlp = parse_tlp(&tlp).map_err(message)? as i32;
+        }
+        if let Some(scope) = self.scope {
+            indicator.scope = Some(parse_scope(&scope).map_err(message)?);
+        }
+        if let Some(confidence) = self.confidence {
+            indicator.confidence = confidence;
+        }
+        if let Some(evaluation) = self.evaluation {
+            indicator.evaluation = Some(parse_evaluation(&evaluation).map_err(message)?);
+        }
+        if let Some(anonymous) = self.anonymous {
+            indicator.anonymous = anonymous;
+        }
+        if let Some(valid_until) = self.valid_until {
+            indicator.valid_until_time = Some(parse_time(&valid_until).map_err(message)?);
+        }
+        Ok(indicator)
+    }
+}
+
+/// One item (an object) or several (an array of objects).
+fn json_rows(text: &str, defaults: &v1::Indicator) -> Result<Vec<Row>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    let items = match value {
+        Value::Array(items) => items,
+        item @ Value::Object(_) => vec![item],
+        _ => return Err("expected an item (an object) or an array of items".into()),
+    };
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| Row {
+            label: format!("item {}", index + 1),
+            item: serde_json::from_value::<Fields>(item)
+                .map_err(|error| error.to_string())
+                .and_then(|fields| fields.into_indicator(defaults)),
+        })
+        .collect())
+}
+
+/// The columns a CSV file may have.
+const CSV_COLUMNS: [&str; 13] = [
+    "type",
+    "value",
+    "title",
+    "description",
+    "countermeasures",
+    "category",
+    "language",
+    "tlp",
+    "scope",
+    "confidence",
+    "evaluation",
+    "anonymous",
+    "valid_until",
+];
+
+/// A header row, then one indicator (one observable) per row.
+fn csv_rows(text: &str, defaults: &v1::Indicator) -> Result<Vec<Row>, String> {
+    let mut records = csv::records(text).into_iter();
+    let Some((_, header)) = records.next() else {
+        return Err("empty file: a CSV file needs a header row (type,value,…)".into());
+    };
+    let header = header.map_err(|error| format!("header: {error}"))?;
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    for name in &header {
+        if !CSV_COLUMNS.contains(&name.as_str()) {
+            return Err(format!(
+                "unknown column {name:?}; the columns are {}",
+                CSV_COLUMNS.join(",")
+            ));
+        }
+    }
+    for required in ["type", "value"] {
+        if !header.iter().any(|name| name == required) {
+            return Err(format!("the header row needs a {required} column"));
+        }
+    }
+    Ok(records
+        .map(|(line, record)| Row {
+            label: format!("line {line}"),
+            item: record.and_then(|cells| {
+                if cells.len() != header.len() {
+                    return Err(format!(
+                        "{} cells, the header has {}",
+                        cells.len(),
+                        header.len()
+                    ));
+                }
+                let cell = |name: &str| {
+                    header
+                        .iter()
+                        .position(|column| column == name)
+                        .map(|index| cells[index].clone())
+                        .filter(|value| !value.is_empty())
+                };
+                let fields = Fields {
+                    title: cell("title"),
+                    description: cell("description"),
+                    countermeasures: cell("countermeasures"),
+                    category: cell("category"),
+                    observables: vec![ObservableField {
+                        r#type: cell("type").unwrap_or_default(),
+                        value: cell("value").unwrap_or_default(),
+                    }],
+                    language: cell("language"),
+                    tlp: cell("tlp"),
+                    scope: cell("scope"),
+                    confidence: cell("confidence")
+                        .map(|text| {
+                            text.trim().parse().map_err(|_| {
+                                format!("confidence {text:?}: expected a number 0 to 100")
+                            })
+                        })
+                        .transpose()?,
+                    evaluation: cell("evaluation"),
+                    anonymous: cell("anonymous")
+                        .map(|text| match text.trim().to_ascii_lowercase().as_str() {
+                            "true" | "yes" | "1" => Ok(true),
+                            "false" | "no" | "0" => Ok(false),
+                            _ => Err(format!("anonymous {text:?}: expected true or false")),
+                        })
+                        .transpose()?,
+                    valid_until: cell("valid_until"),
+                };
+                fields.into_indicator(defaults)
+            }),
+        })
+        .collect())
+}
+
+/// A STIX bundle, read as the hub's ImportStix reads it; refused objects become rejected
+/// rows named by their STIX id.
+fn stix_rows(
+    text: &str,
+    args: &PublishArgs,
+    defaults: &v1::Indicator,
+) -> Result<Vec<Row>, Failure> {
+    use liaison_core::{ScopeDraft, Tlp};
+    let tlp: Tlp = args
+        .tlp
+        .parse()
+        .map_err(|_| Failure::new(EXIT_USAGE, format!("--tlp {:?}: unknown", args.tlp)))?;
+    let scope = match defaults
+        .scope
+        .as_ref()
+        .and_then(|scope| scope.target.clone())
+    {
+        Some(v1::scope::Target::SharingGroupId(group)) => ScopeDraft::SharingGroup(group),
+        Some(v1::scope::Target::Agencies(list)) => ScopeDraft::Agencies(list.agency_ids),
+        _ => ScopeDraft::AllMembers,
+    };
+    let (items, violations) = liaison_core::stix::read(text, Some(tlp), &scope);
+    let mut rows: Vec<Row> = violations
+        .into_iter()
+        .map(|violation| Row {
+            label: violation
+                .field
+                .strip_prefix("bundle_json.")
+                .unwrap_or(&violation.field)
+                .to_owned(),
+            item: Err(violation.description),
+        })
+        .collect();
+    for imported in items {
+        let mut indicator = crate::stix_convert::indicator_to_proto(&imported.indicator);
+        indicator.scope = defaults.scope.clone();
+        indicator.anonymous = args.anonymous;
+        rows.push(Row {
+            label: imported.stix_id,
+            item: Ok(indicator),
+        });
+    }
+    Ok(rows)
+}
+
+/// What the hub and the file said.
+#[derive(Debug, Default)]
+struct Summary {
+    accepted: usize,
+    duplicate: usize,
+    /// (row number in the file, where, why), in file order.
+    rejected: Vec<(usize, String, String)>,
+}
+
+impl Summary {
+    fn print(&self, format: OutputFormat) {
+        match format {
+            OutputFormat::Json => print_json(&json!({
+                "accepted": self.accepted,
+                "duplicate": self.duplicate,
+                "rejected": self
+                    .rejected
+                    .iter()
+                    .map(|(_, item, reason)| json!({ "item": item, "reason": reason }))
+                    .collect::<Vec<_>>(),
+            })),
+            OutputFormat::Table => {
+                println!(
+                    "accepted {}, duplicate {}, rejected {}",
+                    self.accepted,
+                    self.duplicate,
+                    self.rejected.len()
+                );
+                if !self.rejected.is_empty() {
+                    let rows: Vec<Vec<String>> = self
+                        .rejected
+                        .iter()
+                        .map(|(_, item, reason)| vec![item.clone(), reason.clone()])
+                        .collect();
+                    print!("{}", output::table(&["REJECTED", "REASON"], &rows));
+                }
+            }
+        }
+    }
+}
+
+/// Sends the readable rows over one PublishMany stream and sums up every row.
+async fn send(client: &Client, rows: &[Row], prefix: &str) -> Result<Summary, Failure> {
+    let mut summary = Summary::default();
+    let mut sent_rows = Vec::new();
+    let mut requests = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        match &row.item {
+            Ok(indicator) => {
+                sent_rows.push(index);
+                requests.push(v1::PublishManyRequest {
+                    request_id: format!("{prefix}-{}", index + 1),
+                    indicator: Some(indicator.clone()),
+                });
+            }
+            Err(reason) => summary
+                .rejected
+                .push((index, row.label.clone(), reason.clone())),
+        }
+    }
+    if requests.is_empty() {
+        return Ok(summary);
+    }
+    let progress = Progress::new(requests.len());
+    let stream = tokio_stream::iter(requests.into_iter().enumerate().map(
+        move |(index, request)| {
+            progress.show(index + 1);
+            request
+        },
+    ));
+    let response = client
+        .indicators()
+        .publish_many(stream)
+        .await
+        .map_err(|status| Failure::from_status(client, &status))?
+        .into_inner();
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    for result in response.results {
+        let row = sent_rows
+            .get(result.index as usize)
+            .copied()
+            .unwrap_or(usize::MAX);
+        let label = rows.get(row).map_or_else(
+            || format!("item {}", result.index + 1),
+            |row| row.label.clone(),
+        );
+        match v1::publish_result::Outcome::try_from(result.outcome) {
+            Ok(v1::publish_result::Outcome::Accepted) => summary.accepted += 1,
+            Ok(v1::publish_result::Outcome::Duplicate) => summary.duplicate += 1,
+            _ => {
+                let reason = result
+                    .violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                summary.rejected.push((row, label, reason));
+            }
+        }
+    }
+    summary.rejected.sort_by_key(|(row, _, _)| *row);
+    Ok(summary)
+}
+
+/// A progress bar on standard error, drawn only when it is a terminal.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    total: usize,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, done: usize) {
+        // Redraw at most about 100 times.
+        let step = (self.total / 100).max(1);
+        if !self.enabled || (!done.is_multiple_of(step) && done != self.total) {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let filled = done * WIDTH / self.total.max(1);
+        eprint!(
+            "\rpublishing [{}{}] {done}/{}",
+            "#".repeat(filled),
+            "-".repeat(WIDTH - filled),
+            self.total
+        );
+    }
+}
