@@ -10,7 +10,7 @@ use liaison_testkit::{Backend, TestHub, both};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::support::{all_members, fraud_method, named, publish, purposeful, unique};
+use crate::support::{PATIENCE, all_members, fraud_method, named, publish, purposeful, unique};
 
 both!(
     exported_bundles_pass_the_oasis_validator,
@@ -296,6 +296,18 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
     assert_eq!(imported.confidence, original.confidence);
     assert_eq!(imported.evaluation, original.evaluation);
 
+    // Audited like Publish: a write record of the new indicator, owned by UA-CERT.
+    let written = audit_records_of(&hub, &imported.id).await?;
+    assert!(
+        written.iter().any(
+            |record| record["method"] == "/liaison.v1.IndicatorService/ImportStix"
+                && record["objects"][0]["id"] == imported.id.as_str()
+                && record["objects"][0]["access"] == "write"
+                && record["objects"][0]["owner"] == "UA-CERT"
+        ),
+        "{written:?}"
+    );
+
     // A retry returns the first result and stores nothing.
     let again = ukraine
         .indicators()
@@ -316,6 +328,26 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, imported.id);
     hub.stop().await
+}
+
+/// The audit records that name `id`, once the sequencer has logged at least one.
+async fn audit_records_of(hub: &TestHub, id: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut size = hub.store().watch_audit_size();
+    loop {
+        let mut found = Vec::new();
+        for row in hub.store().audit_records(0, 10_000).await? {
+            let record: serde_json::Value = serde_json::from_str(&row.record)?;
+            if record.to_string().contains(id) {
+                found.push(record);
+            }
+        }
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        tokio::time::timeout(PATIENCE, size.changed())
+            .await
+            .map_err(|_| anyhow::anyhow!("no audit record of {id}"))??;
+    }
 }
 
 async fn an_import_refuses_what_it_cannot_read_by_object_id(
