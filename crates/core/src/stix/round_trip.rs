@@ -409,3 +409,30 @@ fn read_keeps_what_it_understood() {
     assert_eq!(violations.as_slice().len(), 1);
     assert!(import(&text, Some(Tlp::Green), &ScopeDraft::AllMembers).is_err());
 }
+
+/// The bundle of a fixed item, checked in: any change to the mapping, the ids or the
+/// markings shows in review as a change to `golden-bundle.json`, and a re-export by a
+/// newer hub keeps its ids unless someone meant to change them. To accept a change, run
+/// the test with `LIAISON_UPDATE_GOLDEN=1` and review the file's diff.
+#[test]
+fn the_bundle_of_a_fixed_item_is_the_checked_in_one() {
+    let mut content = method(
+        "Лажни позиви у име банке",
+        "Позивалац се представља као службеник банке.",
+        "Банка никада не тражи PIN телефоном.",
+        "sr-Cyrl",
+    );
+    content.tlp = Tlp::AmberStrict;
+    let mut item = stored(content);
+    item.id = ObjectId::parse(ObjectId::INDICATOR, "ind_01jbz3k7q8r9s0t1v2w3x4y5z6").unwrap();
+    let bundle = export(&item, Source::of(&item)) + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/stix/golden-bundle.json");
+    if std::env::var_os("LIAISON_UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &bundle).unwrap();
+    }
+    let golden = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        golden == bundle,
+        "the exported bundle differs from {path}; if intended, run with LIAISON_UPDATE_GOLDEN=1 and review the diff"
+    );
+}
