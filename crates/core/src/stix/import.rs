@@ -9,16 +9,15 @@
 //! standalone observable items, one per handling (TLP, confidence, expiry, language,
 //! evaluation). The import is all or nothing: one refused object refuses the bundle.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::pattern;
+
+mod items;
 use crate::{
-    indicator::{
-        Evaluation, FraudCategory, FraudMethodDraft, IndicatorDraft, NewIndicator, ScopeDraft,
-        limits,
-    },
+    indicator::{NewIndicator, ScopeDraft},
     observable::Observable,
     time::Timestamp,
     tlp::Tlp,
@@ -70,7 +69,15 @@ pub fn read(
             return (Vec::new(), violations);
         }
     };
+    // Marking definitions first: an object may come before the markings it references.
     let mut reader = Reader::default();
+    for object in &objects {
+        if object.get("type").and_then(Value::as_str) == Some("marking-definition")
+            && let Some(id) = object.get("id").and_then(Value::as_str)
+        {
+            reader.markings.insert(id.to_owned(), marking_tlp(object));
+        }
+    }
     for (index, object) in objects.iter().enumerate() {
         reader.read(index, object, &mut violations);
     }
@@ -85,7 +92,7 @@ pub fn read(
 }
 
 fn read_bundle(bundle_json: &str) -> Result<Vec<Value>, String> {
-    let bundle: Value = serde_json::from_str(bundle_json).map_err(|error| {
+    let mut bundle: Value = serde_json::from_str(bundle_json).map_err(|error| {
         format!(
             "not JSON (line {}, column {})",
             error.line(),
@@ -95,13 +102,13 @@ fn read_bundle(bundle_json: &str) -> Result<Vec<Value>, String> {
     if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
         return Err("not a STIX bundle: \"type\" must be \"bundle\"".into());
     }
-    let Some(Value::Array(objects)) = bundle.get("objects") else {
+    let Some(Value::Array(objects)) = bundle.get_mut("objects").map(Value::take) else {
         return Err("a bundle needs an \"objects\" array".into());
     };
     if objects.len() > MAX_OBJECTS {
         return Err(format!("at most {MAX_OBJECTS} objects per bundle"));
     }
-    Ok(objects.clone())
+    Ok(objects)
 }
 
 /// What one STIX object with content contributes.
@@ -139,8 +146,8 @@ struct IndicatorObject {
 struct Reader {
     /// TLP of marking definitions in the bundle (None: a marking that is not TLP).
     markings: HashMap<String, Option<Tlp>>,
-    /// Marking refs per object, resolved once every marking definition is known.
-    refs: HashMap<String, Vec<String>>,
+    /// Objects refused: relationships to them are not reported again.
+    refused: HashSet<String>,
     methods: Vec<Method>,
     courses: Vec<Course>,
     indicators: Vec<IndicatorObject>,
@@ -159,19 +166,9 @@ impl Reader {
         };
         let field = format!("bundle_json.{id}");
         let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
-        let refs: Vec<String> = object
-            .get("object_marking_refs")
-            .and_then(Value::as_array)
-            .map(|refs| {
-                refs.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
         let common = Common {
             id: id.to_owned(),
-            tlp: None,
+            tlp: self.tlp_of(object),
             lang: text(object, "lang"),
             labels: object
                 .get("labels")
@@ -187,12 +184,11 @@ impl Reader {
         };
         match kind {
             "identity" | "extension-definition" => {}
-            "marking-definition" => {
-                self.markings.insert(id.to_owned(), marking_tlp(object));
-            }
+            // Read before the other objects.
+            "marking-definition" => {}
             "attack-pattern" => {
-                self.refs.insert(id.to_owned(), refs);
                 let Some(name) = text(object, "name") else {
+                    self.refused.insert(id.to_owned());
                     violations.add(field, "attack-pattern has no name");
                     return;
                 };
@@ -203,19 +199,18 @@ impl Reader {
                 });
             }
             "course-of-action" => {
-                self.refs.insert(id.to_owned(), refs);
                 let text = text(object, "description")
                     .filter(|text| !text.trim().is_empty())
                     .or_else(|| text(object, "name"))
                     .unwrap_or_default();
                 self.courses.push(Course { common, text });
             }
-            "indicator" => {
-                self.refs.insert(id.to_owned(), refs);
-                if let Some(indicator) = read_indicator(object, common, &field, violations) {
-                    self.indicators.push(indicator);
+            "indicator" => match read_indicator(object, common, &field, violations) {
+                Some(indicator) => self.indicators.push(indicator),
+                None => {
+                    self.refused.insert(id.to_owned());
                 }
-            }
+            },
             "relationship" => {
                 let relationship_type = text(object, "relationship_type").unwrap_or_default();
                 let source = text(object, "source_ref").unwrap_or_default();
@@ -234,275 +229,33 @@ impl Reader {
                 self.relationships
                     .push((id.to_owned(), relationship_type, source, target));
             }
-            other => violations.add(
-                field,
-                format!(
-                    "object type '{other}' is not imported: Liaison imports indicators, \
+            other => {
+                self.refused.insert(id.to_owned());
+                violations.add(
+                    field,
+                    format!(
+                        "object type '{other}' is not imported: Liaison imports indicators, \
                      attack-patterns (fraud methods), courses of action (countermeasures) \
                      and their indicates/mitigates relationships"
-                ),
-            ),
+                    ),
+                );
+            }
         }
     }
 
-    /// The TLP of an object: the most restrictive TLP marking it references.
-    fn tlp_of(&self, id: &str) -> Option<Tlp> {
-        self.refs
-            .get(id)?
+    /// The TLP of an object: the most restrictive TLP marking it references, by a
+    /// well-known id or a marking definition of the bundle.
+    fn tlp_of(&self, object: &Value) -> Option<Tlp> {
+        object
+            .get("object_marking_refs")?
+            .as_array()?
             .iter()
+            .filter_map(Value::as_str)
             .filter_map(|marking| {
                 super::tlp_of_marking_id(marking)
                     .or_else(|| self.markings.get(marking).copied().flatten())
             })
             .max()
-    }
-
-    fn assemble(
-        mut self,
-        default_tlp: Option<Tlp>,
-        scope: &ScopeDraft,
-        violations: &mut Violations,
-    ) -> Vec<ImportedIndicator> {
-        for index in 0..self.methods.len() {
-            self.methods[index].common.tlp = self.tlp_of(&self.methods[index].common.id.clone());
-        }
-        for index in 0..self.courses.len() {
-            self.courses[index].common.tlp = self.tlp_of(&self.courses[index].common.id.clone());
-        }
-        for index in 0..self.indicators.len() {
-            self.indicators[index].common.tlp =
-                self.tlp_of(&self.indicators[index].common.id.clone());
-        }
-        let method_index: HashMap<&str, usize> = self
-            .methods
-            .iter()
-            .enumerate()
-            .map(|(index, method)| (method.common.id.as_str(), index))
-            .collect();
-        let indicator_index: HashMap<&str, usize> = self
-            .indicators
-            .iter()
-            .enumerate()
-            .map(|(index, indicator)| (indicator.common.id.as_str(), index))
-            .collect();
-        let course_index: HashMap<&str, usize> = self
-            .courses
-            .iter()
-            .enumerate()
-            .map(|(index, course)| (course.common.id.as_str(), index))
-            .collect();
-        let mut method_indicators: Vec<Vec<usize>> = vec![Vec::new(); self.methods.len()];
-        let mut method_courses: Vec<Vec<usize>> = vec![Vec::new(); self.methods.len()];
-        let mut linked = vec![false; self.indicators.len()];
-        let mut course_used = vec![false; self.courses.len()];
-        for (id, kind, source, target) in &self.relationships {
-            let field = format!("bundle_json.{id}");
-            let Some(&method) = method_index.get(target.as_str()) else {
-                violations.add(
-                    field,
-                    format!("{kind} target must be an attack-pattern of this bundle"),
-                );
-                continue;
-            };
-            let source_index = if kind == "indicates" {
-                indicator_index.get(source.as_str())
-            } else {
-                course_index.get(source.as_str())
-            };
-            let Some(&source_index) = source_index else {
-                let expected = if kind == "indicates" {
-                    "an indicator"
-                } else {
-                    "a course-of-action"
-                };
-                violations.add(
-                    field,
-                    format!("{kind} source must be {expected} of this bundle"),
-                );
-                continue;
-            };
-            if kind == "indicates" {
-                // An indicator of two methods is an observable of both.
-                method_indicators[method].push(source_index);
-                linked[source_index] = true;
-            } else {
-                method_courses[method].push(source_index);
-                course_used[source_index] = true;
-            }
-        }
-        for (course, used) in self.courses.iter().zip(&course_used) {
-            if !used {
-                violations.add(
-                    format!("bundle_json.{}", course.common.id),
-                    "course-of-action mitigates no attack-pattern of this bundle",
-                );
-            }
-        }
-
-        let mut items = Vec::new();
-        for (index, method) in self.methods.iter().enumerate() {
-            let indicators: Vec<&IndicatorObject> = method_indicators[index]
-                .iter()
-                .map(|&i| &self.indicators[i])
-                .collect();
-            let courses: Vec<&Course> = method_courses[index]
-                .iter()
-                .map(|&i| &self.courses[i])
-                .collect();
-            let countermeasures = courses
-                .iter()
-                .map(|course| course.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            let tlp = handling(
-                std::iter::once(method.common.tlp)
-                    .chain(indicators.iter().map(|i| i.common.tlp))
-                    .chain(courses.iter().map(|c| c.common.tlp)),
-                default_tlp,
-            );
-            let fraud_method = FraudMethodDraft {
-                title: method.name.clone(),
-                description: method.description.clone(),
-                countermeasures,
-                category: Some(category(&method.common.labels)),
-            };
-            let draft = Draft {
-                anchor: &method.common,
-                fraud_method: Some(fraud_method),
-                indicators,
-                tlp,
-                lang: method.common.lang.clone(),
-            };
-            items.extend(draft.validate(scope, violations));
-        }
-
-        // Standalone indicators, grouped by handling in the order they came.
-        let mut groups: Vec<(GroupKey, Vec<&IndicatorObject>)> = Vec::new();
-        for (index, indicator) in self.indicators.iter().enumerate() {
-            if linked[index] {
-                continue;
-            }
-            let key = GroupKey {
-                tlp: indicator.common.tlp,
-                confidence: indicator.confidence,
-                valid_until: indicator.valid_until,
-                lang: indicator.common.lang.clone(),
-                evaluation: evaluation_label(&indicator.common.labels),
-            };
-            match groups
-                .iter_mut()
-                .rev()
-                .find(|(existing, members)| *existing == key && members.len() < limits::OBSERVABLES)
-            {
-                Some((_, members)) => members.push(indicator),
-                None => groups.push((key, vec![indicator])),
-            }
-        }
-        for (_, indicators) in groups {
-            let first = indicators[0];
-            let draft = Draft {
-                anchor: &first.common,
-                fraud_method: None,
-                tlp: handling(std::iter::once(first.common.tlp), default_tlp),
-                lang: first.common.lang.clone(),
-                indicators,
-            };
-            items.extend(draft.validate(scope, violations));
-        }
-        items
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct GroupKey {
-    tlp: Option<Tlp>,
-    confidence: u32,
-    valid_until: Option<Timestamp>,
-    lang: Option<String>,
-    evaluation: Option<String>,
-}
-
-/// One item about to be validated.
-struct Draft<'a> {
-    anchor: &'a Common,
-    fraud_method: Option<FraudMethodDraft>,
-    indicators: Vec<&'a IndicatorObject>,
-    tlp: Option<Tlp>,
-    lang: Option<String>,
-}
-
-impl Draft<'_> {
-    fn validate(
-        self,
-        scope: &ScopeDraft,
-        violations: &mut Violations,
-    ) -> Option<ImportedIndicator> {
-        let field = format!("bundle_json.{}", self.anchor.id);
-        let Some(tlp) = self.tlp else {
-            violations.add(
-                field,
-                "no TLP marking on the object or its indicators, and no default_tlp",
-            );
-            return None;
-        };
-        let evaluation = match evaluation_label(&self.anchor.labels) {
-            None => None,
-            Some(code) => match Evaluation::parse(&code) {
-                Some(evaluation) => Some((
-                    Some(evaluation.source_reliability()),
-                    Some(evaluation.information_accuracy()),
-                )),
-                None => {
-                    violations.add(
-                        field,
-                        "label evaluation:<code> must be a source reliability A, B, C or X \
-                         and an accuracy 1 to 4, e.g. evaluation:B2",
-                    );
-                    return None;
-                }
-            },
-        };
-        let all_expire = self.indicators.iter().all(|i| i.valid_until.is_some());
-        let draft = IndicatorDraft {
-            fraud_method: self.fraud_method,
-            observables: self
-                .indicators
-                .iter()
-                .map(|i| (Some(i.observable.kind()), i.observable.value().to_owned()))
-                .collect(),
-            language: self
-                .lang
-                .or_else(|| self.indicators.iter().find_map(|i| i.common.lang.clone()))
-                .unwrap_or_else(|| "en".to_owned()),
-            first_seen: self.indicators.iter().map(|i| i.valid_from).min(),
-            valid_until: if all_expire {
-                self.indicators.iter().filter_map(|i| i.valid_until).max()
-            } else {
-                None
-            },
-            confidence: self
-                .indicators
-                .iter()
-                .map(|i| i.confidence)
-                .min()
-                .unwrap_or(DEFAULT_CONFIDENCE),
-            evaluation,
-            tlp: Some(tlp),
-            scope: scope.clone(),
-            anonymous: false,
-        };
-        match NewIndicator::validate(draft, &field) {
-            Ok(indicator) => Some(ImportedIndicator {
-                stix_id: self.anchor.id.clone(),
-                indicator,
-            }),
-            Err(found) => {
-                for violation in found {
-                    violations.add(violation.field, violation.description);
-                }
-                None
-            }
-        }
     }
 }
 
@@ -575,24 +328,6 @@ fn marking_tlp(object: &Value) -> Option<Tlp> {
         .then(|| object.get("definition")?.get("tlp")?.as_str())
         .flatten();
     tlp_2.or(tlp_1)?.parse().ok()
-}
-
-/// The most restrictive TLP found, else the default.
-fn handling(tlps: impl Iterator<Item = Option<Tlp>>, default_tlp: Option<Tlp>) -> Option<Tlp> {
-    tlps.flatten().max().or(default_tlp)
-}
-
-fn category(labels: &[String]) -> FraudCategory {
-    labels
-        .iter()
-        .find_map(|label| FraudCategory::parse(label.strip_prefix("fraud-category:")?))
-        .unwrap_or(FraudCategory::Other)
-}
-
-fn evaluation_label(labels: &[String]) -> Option<String> {
-    labels
-        .iter()
-        .find_map(|label| label.strip_prefix("evaluation:").map(str::to_owned))
 }
 
 fn text(object: &Value, key: &str) -> Option<String> {

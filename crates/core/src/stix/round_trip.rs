@@ -436,3 +436,46 @@ fn the_bundle_of_a_fixed_item_is_the_checked_in_one() {
         "the exported bundle differs from {path}; if intended, run with LIAISON_UPDATE_GOLDEN=1 and review the diff"
     );
 }
+
+#[test]
+fn markings_may_come_after_their_objects_and_a_refusal_is_reported_once() {
+    let mut marked = indicator(
+        "indicator--00000000-0000-4000-8000-000000000001",
+        "[domain-name:value = 'a.example']",
+    );
+    marked["object_marking_refs"] =
+        serde_json::json!(["marking-definition--00000000-0000-4000-8000-0000000000aa"]);
+    let text = bundle(serde_json::json!([
+        marked,
+        {
+            "type": "marking-definition", "spec_version": "2.1",
+            "id": "marking-definition--00000000-0000-4000-8000-0000000000aa",
+            "created": "2017-01-20T00:00:00.000Z",
+            "definition_type": "tlp", "definition": {"tlp": "amber"}
+        },
+    ]));
+    let imported = import(&text, Some(Tlp::Clear), &ScopeDraft::AllMembers).unwrap();
+    assert_eq!(imported[0].indicator.tlp, Tlp::Amber);
+
+    let text = bundle(serde_json::json!([
+        {"type": "attack-pattern", "id": "attack-pattern--00000000-0000-4000-8000-000000000002", "name": "Method"},
+        indicator("indicator--00000000-0000-4000-8000-000000000003", "[process:name = 'x']"),
+        {"type": "relationship", "id": "relationship--00000000-0000-4000-8000-000000000004",
+         "relationship_type": "indicates",
+         "source_ref": "indicator--00000000-0000-4000-8000-000000000003",
+         "target_ref": "attack-pattern--00000000-0000-4000-8000-000000000002"},
+        {"type": "relationship", "id": "relationship--00000000-0000-4000-8000-000000000005",
+         "relationship_type": "uses",
+         "source_ref": "attack-pattern--00000000-0000-4000-8000-000000000002",
+         "target_ref": "attack-pattern--00000000-0000-4000-8000-000000000002"},
+    ]));
+    let violations = import(&text, Some(Tlp::Green), &ScopeDraft::AllMembers).unwrap_err();
+    let fields: Vec<String> = violations.into_iter().map(|v| v.field).collect();
+    assert_eq!(
+        fields,
+        [
+            "bundle_json.indicator--00000000-0000-4000-8000-000000000003",
+            "bundle_json.relationship--00000000-0000-4000-8000-000000000005",
+        ]
+    );
+}
