@@ -308,10 +308,31 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
         "{written:?}"
     );
 
-    // A retry returns the first result and stores nothing.
+    // A retry returns the first result and stores nothing, even with another bundle that
+    // would make two items.
     let again = ukraine
         .indicators()
-        .import_stix(request)
+        .import_stix(request.clone())
+        .await?
+        .into_inner()
+        .indicators;
+    assert_eq!(again, first);
+    let mut bigger: serde_json::Value = serde_json::from_str(&request.bundle_json)?;
+    if let Some(objects) = bigger["objects"].as_array_mut() {
+        objects.push(serde_json::json!({
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--55555555-5555-4555-8555-555555555555",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "pattern": "[domain-name:value = 'another.example']",
+            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+        }));
+    }
+    let mut other = request;
+    other.bundle_json = bigger.to_string();
+    other.default_tlp = v1::Tlp::Green as i32;
+    let again = ukraine
+        .indicators()
+        .import_stix(other)
         .await?
         .into_inner()
         .indicators;

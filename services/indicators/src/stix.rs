@@ -49,6 +49,43 @@ fn item_request_id(request_id: &str, index: usize) -> String {
     format!("{request_id} stix {index}")
 }
 
+/// The indicators an earlier import with `request_id` stored (none: not a retry), each
+/// recorded as read.
+async fn retried(
+    service: &IndicatorService,
+    caller: &Caller,
+    audit: &AuditContext,
+    request_id: &str,
+) -> Result<Vec<v1::Indicator>, ServiceError> {
+    let mut first = Vec::new();
+    while let Some(indicator) = service
+        .store
+        .published_by_request(
+            caller.principal(),
+            &item_request_id(request_id, first.len()),
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::RequestIdReused(_) => ServiceError::invalid(
+                "request_id",
+                "request_id was already used for a different call",
+            ),
+            error => error.into(),
+        })?
+    {
+        audit.touch(
+            indicator.id.as_str(),
+            Access::Read,
+            Some(&indicator.source_agency),
+        );
+        first.push(convert::indicator_to_proto(&indicator, caller));
+    }
+    if !first.is_empty() {
+        audit.commit_read(&service.store).await?;
+    }
+    Ok(first)
+}
+
 /// ImportStix: the bundle is read and every item validated before anything is stored
 /// (one refused object refuses the import, each named by its STIX id); then all items are
 /// stored in one transaction as the caller's agency, each with its audit record. A retry
@@ -82,6 +119,11 @@ pub(crate) async fn import(
         }
     };
     violations.into_result(|| ())?;
+    // A retry answers with the first import's indicators, whatever the bundle is now.
+    let first = retried(service, caller, audit, &request.request_id).await?;
+    if !first.is_empty() {
+        return Ok(v1::ImportStixResponse { indicators: first });
+    }
     for item in &imported {
         authorize(
             caller,
