@@ -37,13 +37,15 @@ pub async fn publish_file(
     let usage = |message: String| Failure::new(EXIT_USAGE, message);
     let text = std::fs::read_to_string(path)
         .map_err(|error| usage(format!("{}: {error}", path.display())))?;
+    // Spreadsheet programs start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let defaults = defaults(args)?;
-    let rows = match args.format.unwrap_or_else(|| detect(path, &text)) {
-        FileFormat::Json => json_rows(&text, &defaults)
+    let rows = match args.format.unwrap_or_else(|| detect(path, text)) {
+        FileFormat::Json => json_rows(text, &defaults)
             .map_err(|error| usage(format!("{}: {error}", path.display())))?,
-        FileFormat::Csv => csv_rows(&text, &defaults)
+        FileFormat::Csv => csv_rows(text, &defaults)
             .map_err(|error| usage(format!("{}: {error}", path.display())))?,
-        FileFormat::Stix => stix_rows(&text, args, &defaults)?,
+        FileFormat::Stix => stix_rows(text, args, &defaults)?,
     };
     // The same file gives the same request ids, so running it again stores nothing twice.
     let prefix = args.request_id.clone().unwrap_or_else(|| {

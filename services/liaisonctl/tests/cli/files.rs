@@ -72,7 +72,7 @@ async fn publish_a_csv_file_with_bad_rows(backend: Backend) -> anyhow::Result<()
     let file = directory.path().join("observables.csv");
     std::fs::write(
         &file,
-        "type,value,title,category,tlp,confidence\n\
+        "\u{feff}type,value,title,category,tlp,confidence\n\
          domain,kripto-profit.example,\"Lažni sajt, kripto\",crypto-asset-fraud,amber,80\n\
          iban,RS35 2600 0560 1001 6113 78,,,,\n\
          phone,+381 11 306 2000,,,,high\n\
