@@ -414,7 +414,7 @@ async fn send(client: &Client, rows: &[Row], prefix: &str) -> Result<Summary, Fa
         .await
         .map_err(|status| Failure::from_status(client, &status))?
         .into_inner();
-    if std::io::stderr().is_terminal() {
+    if progress.enabled {
         eprintln!();
     }
     for result in response.results {
@@ -460,18 +460,73 @@ impl Progress {
     }
 
     fn show(&self, done: usize) {
-        // Redraw at most about 100 times.
+        if self.enabled
+            && let Some(line) = self.line(done)
+        {
+            eprint!("\r{line}");
+        }
+    }
+
+    /// The bar after `done` items, or `None` between redraws (about 100 in all).
+    fn line(&self, done: usize) -> Option<String> {
         let step = (self.total / 100).max(1);
-        if !self.enabled || (!done.is_multiple_of(step) && done != self.total) {
-            return;
+        if !done.is_multiple_of(step) && done != self.total {
+            return None;
         }
         const WIDTH: usize = 30;
-        let filled = done * WIDTH / self.total.max(1);
-        eprint!(
-            "\rpublishing [{}{}] {done}/{}",
+        let filled = (done * WIDTH / self.total.max(1)).min(WIDTH);
+        Some(format!(
+            "publishing [{}{}] {done}/{}",
             "#".repeat(filled),
             "-".repeat(WIDTH - filled),
             self.total
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_and_redraws_about_a_hundred_times() {
+        let progress = Progress {
+            total: 1_000,
+            enabled: false,
+        };
+        assert_eq!(
+            progress.line(500).as_deref(),
+            Some("publishing [###############---------------] 500/1000")
         );
+        assert_eq!(progress.line(501), None);
+        assert!(
+            progress
+                .line(1_000)
+                .is_some_and(|line| line.contains("[##############################]"))
+        );
+        let redraws = (1..=1_000)
+            .filter(|done| progress.line(*done).is_some())
+            .count();
+        assert_eq!(redraws, 100);
+        let small = Progress {
+            total: 3,
+            enabled: false,
+        };
+        assert!((1..=3).all(|done| small.line(done).is_some()));
+    }
+
+    #[test]
+    fn a_file_is_read_as_what_its_content_is() {
+        let path = Path::new("items.json");
+        assert_eq!(
+            detect(path, r#"{"type": "bundle", "objects": []}"#),
+            FileFormat::Stix
+        );
+        assert_eq!(detect(path, "[]"), FileFormat::Json);
+        assert_eq!(
+            detect(Path::new("rows.csv"), "type,value\n"),
+            FileFormat::Csv
+        );
+        assert_eq!(detect(path, "{broken"), FileFormat::Json);
     }
 }
