@@ -9,6 +9,7 @@ mod commands;
 mod connect;
 mod csv;
 mod exchange;
+mod file_rows;
 mod mla;
 mod output;
 mod publish_file;
