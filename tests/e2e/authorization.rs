@@ -161,7 +161,9 @@ async fn attempt(
 fn names_fixture(method: &str) -> bool {
     matches!(
         method,
-        "IndicatorService/GetIndicator" | "DirectoryService/GetSharingGroup"
+        "IndicatorService/GetIndicator"
+            | "IndicatorService/ExportStix"
+            | "DirectoryService/GetSharingGroup"
     )
 }
 
@@ -229,6 +231,10 @@ async fn every_rpc_allows_and_denies_as_the_matrix_says(backend: Backend) -> any
     let body = |method: &str| -> Vec<u8> {
         match method {
             "IndicatorService/GetIndicator" => v1::GetIndicatorRequest {
+                indicator_id: fixture.clone(),
+            }
+            .encode_to_vec(),
+            "IndicatorService/ExportStix" => v1::ExportStixRequest {
                 indicator_id: fixture.clone(),
             }
             .encode_to_vec(),

@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod mla;
 mod restart;
+mod stix;
 mod subscribe;
 mod tls;
 mod visibility;

@@ -13,6 +13,7 @@ pub mod mla;
 pub mod observable;
 pub mod principal;
 pub mod scope;
+pub mod stix;
 pub mod time;
 pub mod tlp;
 pub mod violation;

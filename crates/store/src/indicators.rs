@@ -527,6 +527,35 @@ impl Store {
         })
     }
 
+    /// The indicator that `publisher`'s earlier publication with `request_id` stored, if
+    /// any: how a write that stores several indicators under derived keys (ImportStix)
+    /// answers a retry with its first result.
+    pub async fn published_by_request(
+        &self,
+        publisher: &PrincipalId,
+        request_id: &str,
+    ) -> Result<Option<Indicator>, StoreError> {
+        let principal_key = publisher.to_string();
+        let earlier: Option<(String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+            )
+            .bind(&principal_key)
+            .bind(request_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some((method, object_id)) = earlier else {
+            return Ok(None);
+        };
+        if method != METHOD_PUBLISH {
+            return Err(StoreError::RequestIdReused(method));
+        }
+        let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
+            .map_err(|_| corrupt("indicator id", &object_id))?;
+        self.get_indicator(&id).await
+    }
+
     /// How many indicators are stored, revoked ones included.
     pub async fn indicator_count(&self) -> Result<u64, StoreError> {
         let count: i64 = with_pool!(self, pool => {

@@ -161,13 +161,18 @@ pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
             (source, accuracy)
         }),
         tlp: tlp_from_proto(indicator.tlp),
-        scope: match indicator.scope.and_then(|scope| scope.target) {
-            None => ScopeDraft::Missing,
-            Some(v1::scope::Target::AllMembers(_)) => ScopeDraft::AllMembers,
-            Some(v1::scope::Target::SharingGroupId(group)) => ScopeDraft::SharingGroup(group),
-            Some(v1::scope::Target::Agencies(list)) => ScopeDraft::Agencies(list.agency_ids),
-        },
+        scope: scope_draft(indicator.scope),
         anonymous: indicator.anonymous,
+    }
+}
+
+/// The raw scope of a request.
+pub(crate) fn scope_draft(scope: Option<v1::Scope>) -> ScopeDraft {
+    match scope.and_then(|scope| scope.target) {
+        None => ScopeDraft::Missing,
+        Some(v1::scope::Target::AllMembers(_)) => ScopeDraft::AllMembers,
+        Some(v1::scope::Target::SharingGroupId(group)) => ScopeDraft::SharingGroup(group),
+        Some(v1::scope::Target::Agencies(list)) => ScopeDraft::Agencies(list.agency_ids),
     }
 }
 

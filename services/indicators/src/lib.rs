@@ -1,10 +1,12 @@
 //! The Liaison indicator service: fraud methods, countermeasures and observables.
 //!
-//! Publication (one item, or many over a stream in batched transactions), reads,
-//! subscriptions, revocation, sightings, lookups, correlations and STIX.
+//! Publish, PublishMany (batched transactions, results streamed back per batch),
+//! GetIndicator, Subscribe, the exchange (exchange.rs: revocation, lists, sightings,
+//! lookups, correlations) and STIX 2.1 export and import (stix.rs).
 
 mod convert;
 mod exchange;
+mod stix;
 mod subscribe;
 
 use liaison_audit::{Access, ObjectAccess};
@@ -85,7 +87,8 @@ impl IndicatorService {
                 scope: &content.scope,
             },
         )?;
-        self.check_scope_members(&content.scope).await?;
+        self.check_scope_members(&content.scope, "indicator.scope")
+            .await?;
         Ok(content)
     }
 
@@ -264,14 +267,14 @@ impl IndicatorService {
         Ok(())
     }
 
-    /// Every agency a scope names must be a member.
-    async fn check_scope_members(&self, scope: &Scope) -> Result<(), ServiceError> {
+    /// Every agency a scope names must be a member; `field` is the scope's path.
+    async fn check_scope_members(&self, scope: &Scope, field: &str) -> Result<(), ServiceError> {
         if let Scope::Agencies(agencies) = scope {
             let mut violations = Violations::new();
             for agency in agencies {
                 if self.store.get_agency(agency).await?.is_none() {
                     violations.add(
-                        "indicator.scope.agencies.agency_ids",
+                        format!("{field}.agencies.agency_ids"),
                         format!("{agency} is not a member agency"),
                     );
                 }
@@ -454,14 +457,18 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ExportStixRequest>,
     ) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ExportStix").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = stix::export(&self.store, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
     async fn import_stix(
         &self,
         request: tonic::Request<v1::ImportStixRequest>,
     ) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
-        self.auth.caller(&request).await?;
-        Err(ServiceError::Unimplemented("liaison.v1.IndicatorService/ImportStix").into())
+        let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
+        let response = stix::import(self, &caller, &audit, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 }

@@ -190,7 +190,34 @@ pub enum AgenciesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum IndicatorsCommand {
-    /// Publish a fraud method and/or observables.
+    /// Publish a fraud method and/or observables, or every item of a JSON, CSV or STIX file.
+    ///
+    /// With --file, every item of the file goes to the hub over one PublishMany stream, with a
+    /// progress bar on standard error when it is a terminal, and a summary at the end: how
+    /// many were accepted, were duplicates (published before with the same request id; running
+    /// the same file again publishes nothing twice) or were rejected, and each rejected item —
+    /// by line (CSV), item number (JSON) or STIX object id — with the reason. Items that cannot
+    /// even be read are reported the same way; the others are still sent. The command exits 1
+    /// if anything was rejected.
+    ///
+    /// File formats (by --format, else by content and extension: a JSON file holding a STIX
+    /// bundle is read as STIX, .csv as CSV):
+    ///
+    ///   JSON: one item or an array of items, each an object with the fields
+    ///   title, description, countermeasures, category, observables ([{"type": "domain",
+    ///   "value": "…"}, …]), language, tlp, scope, confidence, evaluation, anonymous,
+    ///   valid_until (RFC 3339); fields left out take the values of the flags below.
+    ///
+    ///   CSV: a header row naming the columns, then one indicator per row: type and value
+    ///   (one observable) are required; title, description, countermeasures, category,
+    ///   language, tlp, scope, confidence, evaluation, anonymous (true/false) and valid_until
+    ///   are optional, empty cells take the flags' values. Quote cells holding commas,
+    ///   quotes or line breaks ("…", with "" for a quote).
+    ///
+    ///   STIX: a STIX 2.1 bundle, read as ImportStix reads it: indicators with single-comparison
+    ///   patterns, attack-patterns as fraud methods, courses of action as countermeasures; the
+    ///   TLP of its markings, else --tlp; --scope for all.
+    #[command(verbatim_doc_comment)]
     Publish(Box<PublishArgs>),
     /// Show one indicator.
     Get {
@@ -216,10 +243,39 @@ pub enum IndicatorsCommand {
     },
     /// Report that you saw an observable (count and time).
     Sight(crate::exchange::SightArgs),
+    /// Export an indicator you may see as a STIX 2.1 bundle (JSON).
+    ///
+    /// Each observable becomes an indicator with a STIX pattern, the fraud method an
+    /// attack-pattern and its countermeasures a course-of-action; the TLP is the TLP 2.0
+    /// marking definition; an anonymous item names "a member agency" as its source.
+    Export {
+        /// Indicator id (ind_…).
+        id: String,
+        /// STIX 2.1, the one export format.
+        #[arg(long, required = true)]
+        stix: bool,
+        /// Write the bundle to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The formats `indicators publish --file` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Json,
+    Csv,
+    Stix,
 }
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
+    /// Publish the items of this file (JSON, CSV or a STIX bundle) instead of one indicator.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["title", "observables"])]
+    pub file: Option<PathBuf>,
+    /// The format of --file [default: from its content and extension]
+    #[arg(long, value_enum, requires = "file")]
+    pub format: Option<FileFormat>,
     /// Title of the fraud method; omit to publish observables on their own.
     #[arg(long)]
     pub title: Option<String>,
@@ -260,7 +316,8 @@ pub struct PublishArgs {
     /// Expiry, RFC 3339 (2027-01-31T00:00:00Z).
     #[arg(long)]
     pub valid_until: Option<String>,
-    /// Idempotency key; a retry with the same key stores nothing twice [default: random]
+    /// Idempotency key; a retry with the same key stores nothing twice [default: random;
+    /// with --file, derived from the file's content, suffixed with each item's number]
     #[arg(long)]
     pub request_id: Option<String>,
 }

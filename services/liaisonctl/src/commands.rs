@@ -99,8 +99,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match command {
         Command::Whoami => whoami(&client, format).await,
         Command::Agencies(AgenciesCommand::List) => agencies_list(&client, format).await,
-        Command::Indicators(IndicatorsCommand::Publish(args)) => {
-            publish(&client, format, *args).await
+        Command::Indicators(IndicatorsCommand::Publish(args)) => match args.file.clone() {
+            Some(file) => crate::publish_file::publish_file(&client, format, &args, &file).await,
+            None => publish(&client, format, *args).await,
+        },
+        Command::Indicators(IndicatorsCommand::Export { id, stix: _, out }) => {
+            crate::exchange::export_stix(&client, id, out, cli.purpose.as_deref()).await
         }
         Command::Indicators(IndicatorsCommand::Get { id }) => {
             get(&client, format, id, cli.purpose.as_deref()).await
@@ -352,7 +356,7 @@ pub(crate) fn parse_observable(text: &str) -> Result<v1::Observable, Failure> {
     })
 }
 
-fn parse_evaluation(code: &str) -> Result<v1::Evaluation, Failure> {
+pub(crate) fn parse_evaluation(code: &str) -> Result<v1::Evaluation, Failure> {
     let bad = || {
         Failure::new(
             EXIT_USAGE,

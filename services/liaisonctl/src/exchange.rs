@@ -1,4 +1,4 @@
-//! `liaisonctl indicators search | lookup | revoke | sight`.
+//! `liaisonctl indicators search | lookup | revoke | sight | export --stix`.
 
 use clap::Args;
 use liaison_client::Client;
@@ -244,6 +244,38 @@ pub async fn sight(client: &Client, format: OutputFormat, args: SightArgs) -> Re
     match format {
         OutputFormat::Json => print_json(&json!({ "value": value, "count": stored.count })),
         OutputFormat::Table => println!("sighting recorded: {value} ×{}", stored.count),
+    }
+    Ok(())
+}
+
+/// `indicators export ID --stix [--out FILE]`: the bundle as the hub made it.
+pub async fn export_stix(
+    client: &Client,
+    id: String,
+    out: Option<std::path::PathBuf>,
+    purpose: Option<&str>,
+) -> Result<(), Failure> {
+    let bundle = client
+        .indicators()
+        .export_stix(with_purpose(
+            v1::ExportStixRequest { indicator_id: id },
+            purpose,
+        ))
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .bundle_json;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, format!("{bundle}\n")).map_err(|error| {
+                Failure::new(
+                    crate::commands::EXIT_USAGE,
+                    format!("{}: {error}", path.display()),
+                )
+            })?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => println!("{bundle}"),
     }
     Ok(())
 }

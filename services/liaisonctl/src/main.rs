@@ -7,9 +7,13 @@ mod cbm;
 mod cli;
 mod commands;
 mod connect;
+mod csv;
 mod exchange;
+mod file_rows;
 mod mla;
 mod output;
+mod publish_file;
+mod stix_convert;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,187 @@
+//! ExportStix and ImportStix: the STIX 2.1 mapping itself is `liaison_core::stix`; here
+//! are visibility, authorization, idempotency and audit.
+
+use liaison_audit::{Access, ObjectAccess};
+use liaison_auth::{Action, Caller, authorize};
+use liaison_core::{Indicator, ObjectId, ObservableType, Timestamp, Violations, stix};
+use liaison_proto::v1;
+use liaison_rpc::{AuditContext, ServiceError};
+use liaison_store::{PublishOutcome, StoreError};
+
+use crate::{IndicatorService, convert, exchange};
+
+/// ExportStix: exactly the visibility of GetIndicator — NOT_FOUND for what the caller may
+/// not see — and, like it, a purpose for personal data and a read record before the data.
+pub(crate) async fn export(
+    store: &liaison_store::Store,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::ExportStixRequest,
+) -> Result<v1::ExportStixResponse, ServiceError> {
+    let id = ObjectId::parse(ObjectId::INDICATOR, &request.indicator_id)
+        .map_err(|error| ServiceError::invalid("indicator_id", error.to_string()))?;
+    let indicator = store
+        .get_indicator(&id)
+        .await?
+        .filter(|indicator| exchange::visible(caller, indicator))
+        .ok_or(ServiceError::NotFound("indicator"))?;
+    if indicator
+        .observable_types()
+        .any(ObservableType::is_personal_data)
+    {
+        audit.require_justification()?;
+    }
+    audit.touch(
+        indicator.id.as_str(),
+        Access::Read,
+        Some(&indicator.source_agency),
+    );
+    audit.commit_read(store).await?;
+    Ok(v1::ExportStixResponse {
+        bundle_json: stix::export(&indicator, stix::Source::of(&indicator)),
+    })
+}
+
+/// The idempotency key of the `index`th item of an import. A space never occurs in a
+/// client's request_id (printable ASCII without spaces), so these keys cannot collide
+/// with a Publish of the same principal.
+fn item_request_id(request_id: &str, index: usize) -> String {
+    format!("{request_id} stix {index}")
+}
+
+/// The indicators an earlier import with `request_id` stored (none: not a retry), each
+/// recorded as read.
+async fn retried(
+    service: &IndicatorService,
+    caller: &Caller,
+    audit: &AuditContext,
+    request_id: &str,
+) -> Result<Vec<v1::Indicator>, ServiceError> {
+    let mut first = Vec::new();
+    while let Some(indicator) = service
+        .store
+        .published_by_request(
+            caller.principal(),
+            &item_request_id(request_id, first.len()),
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::RequestIdReused(_) => ServiceError::invalid(
+                "request_id",
+                "request_id was already used for a different call",
+            ),
+            error => error.into(),
+        })?
+    {
+        audit.touch(
+            indicator.id.as_str(),
+            Access::Read,
+            Some(&indicator.source_agency),
+        );
+        first.push(convert::indicator_to_proto(&indicator, caller));
+    }
+    if !first.is_empty() {
+        audit.commit_read(&service.store).await?;
+    }
+    Ok(first)
+}
+
+/// ImportStix: the bundle is read and every item validated before anything is stored
+/// (one refused object refuses the import, each named by its STIX id); then all items are
+/// stored in one transaction as the caller's agency, each with its audit record. A retry
+/// with the same request_id returns the first import's indicators and stores nothing.
+pub(crate) async fn import(
+    service: &IndicatorService,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::ImportStixRequest,
+) -> Result<v1::ImportStixResponse, ServiceError> {
+    let mut violations = Violations::new();
+    liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
+    let default_tlp = match request.default_tlp {
+        0 => None,
+        value => {
+            let tlp = convert::tlp_from_proto(value);
+            if tlp.is_none() {
+                violations.add("default_tlp", "unknown TLP");
+            }
+            tlp
+        }
+    };
+    let scope = convert::scope_draft(request.scope);
+    let imported = match stix::import(&request.bundle_json, default_tlp, &scope) {
+        Ok(imported) => imported,
+        Err(found) => {
+            for violation in found {
+                violations.add(violation.field, violation.description);
+            }
+            Vec::new()
+        }
+    };
+    violations.into_result(|| ())?;
+    // A retry answers with the first import's indicators, whatever the bundle is now.
+    let first = retried(service, caller, audit, &request.request_id).await?;
+    if !first.is_empty() {
+        return Ok(v1::ImportStixResponse { indicators: first });
+    }
+    for item in &imported {
+        authorize(
+            caller,
+            Action::Publish {
+                tlp: item.indicator.tlp,
+                scope: &item.indicator.scope,
+            },
+        )?;
+    }
+    if let Some(first) = imported.first() {
+        service
+            .check_scope_members(&first.indicator.scope, "scope")
+            .await?;
+    }
+
+    let items: Vec<(String, liaison_core::NewIndicator)> = imported
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| (item_request_id(&request.request_id, index), item.indicator))
+        .collect();
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let record = |indicator: &Indicator| {
+        audit.fork().write_record(ObjectAccess {
+            id: indicator.id.to_string(),
+            access: Access::Write,
+            owner_agency: Some(indicator.source_agency.to_string()),
+        })
+    };
+    let outcomes = service
+        .store
+        .publish_indicators(caller.principal(), &items, now, &record)
+        .await?;
+    let mut stored = Vec::new();
+    let mut indicators = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(PublishOutcome::Stored(indicator)) => {
+                indicators.push(convert::indicator_to_proto(&indicator, caller));
+                stored.push(indicator);
+            }
+            Ok(PublishOutcome::Duplicate(first)) => {
+                let read = audit.fork();
+                read.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
+                read.commit_read(&service.store).await?;
+                indicators.push(convert::indicator_to_proto(&first, caller));
+            }
+            Err(StoreError::RequestIdReused(_)) => {
+                return Err(ServiceError::invalid(
+                    "request_id",
+                    "request_id was already used for a different call",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if let Err(error) = exchange::correlate_batch(&service.store, &stored).await {
+        tracing::error!(%error, "correlation of an import failed");
+    }
+    tracing::info!(agency = %caller.agency(), stored = stored.len(), items = indicators.len(), "STIX bundle imported");
+    Ok(v1::ImportStixResponse { indicators })
+}
