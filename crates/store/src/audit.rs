@@ -9,6 +9,21 @@ use crate::{Store, StoreError, Timestamp, backend::BackendOps, with_pool};
 /// Topic of audit records in the outbox.
 pub(crate) const TOPIC: &str = "audit";
 
+/// A record waiting for the group-commit writer, and where to say it is committed.
+type Queued = (
+    String,
+    Timestamp,
+    tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+);
+
+/// The sending side of the group-commit writer's queue.
+pub(crate) type AuditQueue = tokio::sync::mpsc::Sender<Queued>;
+
+/// Records waiting at most; further writers wait for room.
+const AUDIT_QUEUE: usize = 4_096;
+/// Records committed in one transaction at most.
+const AUDIT_GROUP: usize = 512;
+
 /// The fields of a record the log keeps in columns for queries.
 #[derive(Debug, Default)]
 pub(crate) struct Indexed {
@@ -130,8 +145,75 @@ fn decode_hash(text: &str) -> Result<Hash, StoreError> {
 impl Store {
     /// Commits an audit record on its own (a read, a delivery, a refused call). It becomes
     /// a leaf of the log when the sequencer next runs.
+    ///
+    /// Records from concurrent calls are committed together (group commit): a single
+    /// writer task takes every record queued while the previous transaction ran and commits
+    /// them in one, so concurrent readers do not contend for the database's write lock
+    /// one transaction each. Each call still returns only after its own record is
+    /// committed.
     pub async fn append_audit(&self, record: &[u8], now: Timestamp) -> Result<(), StoreError> {
         let record = String::from_utf8_lossy(record).into_owned();
+        let queue = self.audit_writer.get_or_init(|| self.start_audit_writer());
+        let (reply, committed) = tokio::sync::oneshot::channel();
+        match queue.send((record, now, reply)).await {
+            Ok(()) => committed.await.unwrap_or_else(|_| {
+                Err(StoreError::Corrupt(
+                    "the audit writer stopped before committing a record".into(),
+                ))
+            }),
+            // The writer's runtime is gone (a store outliving the runtime that started
+            // it): write directly.
+            Err(tokio::sync::mpsc::error::SendError((record, now, _))) => {
+                self.append_audit_now(&record, now).await
+            }
+        }
+    }
+
+    /// The group-commit writer: it holds the pool but not the queue's sender, so it ends
+    /// when the last handle on the store is dropped.
+    fn start_audit_writer(&self) -> AuditQueue {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Queued>(AUDIT_QUEUE);
+        let writer = Store {
+            backend: self.backend.clone(),
+            signals: self.signals.clone(),
+            audit_writer: std::sync::Arc::new(std::sync::OnceLock::new()),
+        };
+        tokio::spawn(async move {
+            let mut batch: Vec<Queued> = Vec::new();
+            while receiver.recv_many(&mut batch, AUDIT_GROUP).await > 0 {
+                let records: Vec<(&str, Timestamp)> =
+                    batch.iter().map(|(r, now, _)| (r.as_str(), *now)).collect();
+                if writer.append_audit_group(&records).await.is_ok() {
+                    for (_, _, reply) in batch.drain(..) {
+                        let _ = reply.send(Ok(()));
+                    }
+                } else {
+                    // Each record on its own, so that each caller gets its own error.
+                    for (record, now, reply) in batch.drain(..) {
+                        let _ = reply.send(writer.append_audit_now(&record, now).await);
+                    }
+                }
+            }
+        });
+        sender
+    }
+
+    async fn append_audit_group(&self, records: &[(&str, Timestamp)]) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (record, now) in records {
+                let record = Some((*record).to_owned());
+                let now = *now;
+                crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, record);
+            }
+            tx.commit().await?;
+        });
+        self.signals.outbox.notify_one();
+        Ok(())
+    }
+
+    async fn append_audit_now(&self, record: &str, now: Timestamp) -> Result<(), StoreError> {
+        let record = record.to_owned();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, Some(record));

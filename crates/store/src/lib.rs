@@ -97,6 +97,9 @@ pub(crate) struct Signals {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) signals: Arc<Signals>,
+    /// The group-commit queue of audit records written on their own (see
+    /// `Store::append_audit`), started by the first such write.
+    pub(crate) audit_writer: Arc<std::sync::OnceLock<audit::AuditQueue>>,
 }
 
 impl Store {
@@ -148,6 +151,7 @@ impl Store {
                 checkpoint_size: watch::channel(0).0,
                 directory: watch::channel(0).0,
             }),
+            audit_writer: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
