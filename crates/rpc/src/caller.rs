@@ -50,17 +50,74 @@ pub struct AccessControl {
     pub recheck_every: Duration,
 }
 
+/// What the directory says of one principal: its roles, its agency's kind, whether the
+/// agency is suspended, and its agency's sharing groups.
+type DirectoryEntry = (Vec<Role>, AgencyKind, bool, Vec<liaison_core::GroupId>);
+
+/// How long a principal's directory entry is reused across calls. A change made on this
+/// node applies to the next call at once (the directory version moves); one made on
+/// another node within this long, which is well inside the bound streams are re-checked
+/// in (`AccessControl::recheck_every`).
+const DIRECTORY_CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// Principals' directory entries, each with when it was read and the directory version
+/// it was read at.
+#[derive(Debug, Default)]
+struct DirectoryCache {
+    entries: std::collections::HashMap<
+        liaison_core::PrincipalId,
+        (std::time::Instant, u64, DirectoryEntry),
+    >,
+}
+
 /// Resolves callers against the directory.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
     access: AccessControl,
+    cache: Arc<std::sync::Mutex<DirectoryCache>>,
+    version: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Authenticator {
     /// An authenticator reading the directory in `store`.
     pub fn new(store: Store, access: AccessControl) -> Self {
-        Self { store, access }
+        Self {
+            version: store.watch_directory(),
+            store,
+            access,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The directory entry of a calling principal: from the cache while it is fresh and
+    /// the directory has not changed on this node, else read.
+    async fn cached_directory_entry(
+        &self,
+        identity: &PeerIdentity,
+    ) -> Result<DirectoryEntry, ServiceError> {
+        let version = *self.version.borrow();
+        let principal = identity.principal();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((read, at, entry)) = cache.entries.get(principal)
+            && *at == version
+            && read.elapsed() < DIRECTORY_CACHE_FOR
+        {
+            return Ok(entry.clone());
+        }
+        let entry = self.directory_entry(identity).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            // Bounded: a hub has a few hundred principals; a flood of unknown ones never
+            // gets here (an unknown principal is refused before).
+            if cache.entries.len() > 10_000 {
+                cache.entries.clear();
+            }
+            cache.entries.insert(
+                principal.clone(),
+                (std::time::Instant::now(), version, entry.clone()),
+            );
+        }
+        Ok(entry)
     }
 
     /// The token authority, when tokens are on.
@@ -110,8 +167,12 @@ impl Authenticator {
             ));
         }
         let audit = request.extensions().get::<crate::AuditContext>();
-        let (directory_roles, agency_kind, suspended, groups) =
-            self.directory_entry(&identity).await?;
+        // IssueToken reads the directory afresh: the token it signs carries these roles.
+        let (directory_roles, agency_kind, suspended, groups) = if use_token {
+            self.cached_directory_entry(&identity).await?
+        } else {
+            self.directory_entry(&identity).await?
+        };
         let roles: Vec<Role> = if use_token {
             let token = self.token(request, &identity)?;
             if let (Some(audit), Some(token)) = (audit, &token) {
@@ -189,7 +250,7 @@ impl Authenticator {
     async fn directory_entry(
         &self,
         identity: &PeerIdentity,
-    ) -> Result<(Vec<Role>, AgencyKind, bool, Vec<liaison_core::GroupId>), ServiceError> {
+    ) -> Result<DirectoryEntry, ServiceError> {
         let principal = identity.principal();
         let roles = self
             .store

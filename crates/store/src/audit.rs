@@ -146,13 +146,18 @@ impl Store {
     /// Commits an audit record on its own (a read, a delivery, a refused call). It becomes
     /// a leaf of the log when the sequencer next runs.
     ///
-    /// Records from concurrent calls are committed together (group commit): a single
-    /// writer task takes every record queued while the previous transaction ran and commits
+    /// On SQLite, where one writer holds the database at a time, records from concurrent
+    /// calls are committed together (group commit): a single writer task takes every record queued while the previous transaction ran and commits
     /// them in one, so concurrent readers do not contend for the database's write lock
     /// one transaction each. Each call still returns only after its own record is
     /// committed.
     pub async fn append_audit(&self, record: &[u8], now: Timestamp) -> Result<(), StoreError> {
         let record = String::from_utf8_lossy(record).into_owned();
+        // PostgreSQL commits concurrent transactions in parallel and groups their WAL
+        // flushes itself; one writer would only serialise them.
+        if matches!(self.backend, crate::Backend::Postgres(_)) {
+            return self.append_audit_now(&record, now).await;
+        }
         let queue = self.audit_writer.get_or_init(|| self.start_audit_writer());
         let (reply, committed) = tokio::sync::oneshot::channel();
         match queue.send((record, now, reply)).await {
