@@ -349,7 +349,11 @@ impl BoundHub {
                 AuditLayer::disabled(self.store.clone())
             })
             // A call that does not answer in time ends DEADLINE_EXCEEDED, and is recorded.
-            .layer(DeadlineLayer::new(limits.max_call_duration))
+            // (An evidence upload is paced instead: each message must come within the cap.)
+            .layer(
+                DeadlineLayer::new(limits.max_call_duration)
+                    .paced_uploads(&[liaison_mla::UPLOAD_EVIDENCE_PATH]),
+            )
             // Dead or stalled peers are found and their streams freed.
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -384,6 +388,7 @@ impl BoundHub {
                         policy: DeadlinePolicy::default(),
                         shutdown: stop.clone(),
                         evidence_dir: self.config.evidence_dir.clone(),
+                        upload_idle: limits.max_call_duration,
                     },
                 )
                 .into_server()

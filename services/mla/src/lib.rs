@@ -45,7 +45,14 @@ pub struct MlaSettings {
     pub shutdown: Shutdown,
     /// Where evidence files are stored, content-addressed by SHA-256.
     pub evidence_dir: PathBuf,
+    /// How long an upload may wait for its next message (the hub's call cap): uploads
+    /// are exempt from the whole-call cap ([`UPLOAD_EVIDENCE_PATH`]), so this bounds a
+    /// stalled client instead.
+    pub upload_idle: std::time::Duration,
 }
+
+/// The path of `UploadEvidence`, for [`liaison_rpc::DeadlineLayer::paced_uploads`].
+pub const UPLOAD_EVIDENCE_PATH: &str = "/liaison.v1.MlaService/UploadEvidence";
 
 /// The MlaService implementation.
 #[derive(Debug, Clone)]
@@ -57,6 +64,7 @@ pub struct MlaServiceImpl {
     receipts: ReceiptSigner,
     shutdown: Shutdown,
     evidence_dir: PathBuf,
+    upload_idle: std::time::Duration,
 }
 
 impl MlaServiceImpl {
@@ -70,6 +78,7 @@ impl MlaServiceImpl {
             receipts: ReceiptSigner::new(settings.receipt_key),
             shutdown: settings.shutdown,
             evidence_dir: settings.evidence_dir,
+            upload_idle: settings.upload_idle,
         }
     }
 
