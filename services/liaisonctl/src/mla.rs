@@ -1,6 +1,9 @@
 //! `liaisonctl mla …`: mutual legal assistance requests from the command line — a new
 //! request from a JSON file, the workflow steps, messages, the overdue list, a request's
-//! history and deadlines, and receipts verified against the hub's receipt keys.
+//! history and deadlines, and receipts verified against the hub's receipt keys. The
+//! watch is in `mla/watch.rs`.
+
+mod watch;
 
 use clap::{Args, Subcommand};
 use liaison_client::{Client, with_purpose};
@@ -53,6 +56,10 @@ pub enum MlaCommand {
     Upload(UploadArgs),
     /// Downloads an evidence file, its SHA-256 checked (needs --purpose).
     Download(DownloadArgs),
+    /// Follows your agency's requests as they change — submissions, steps, messages,
+    /// evidence, receipts, deadlines approaching or passed — until Ctrl-C; resumable with
+    /// --after.
+    Watch(watch::WatchArgs),
     /// Lists a request's receipts, each verified against the hub's receipt keys.
     Receipts {
         /// The request (`mla_…`).
@@ -620,6 +627,7 @@ pub async fn run(
             return Ok(());
         }
         MlaCommand::Receipts { id } => return receipts(client, format, id).await,
+        MlaCommand::Watch(args) => return watch::watch(client, format, args).await,
         MlaCommand::Upload(args) => return upload(client, format, args).await,
         MlaCommand::Download(args) => return download(client, format, purpose, args).await,
     };

@@ -65,7 +65,7 @@ impl Drop for TempFile {
     }
 }
 
-fn evidence_to_proto(row: &MlaEvidenceRow) -> Result<v1::MlaEvidence, ServiceError> {
+pub(crate) fn evidence_to_proto(row: &MlaEvidenceRow) -> Result<v1::MlaEvidence, ServiceError> {
     let mut evidence = v1::MlaEvidence::decode(row.document.as_slice()).map_err(|_| {
         ServiceError::Store(liaison_store::StoreError::Corrupt(format!(
             "evidence {}",

@@ -5,6 +5,8 @@ use std::{path::Path, process::Output, time::Duration};
 
 use liaison_testkit::{Backend, TestHub, both};
 
+mod mla;
+
 both!(
     whoami_and_agencies,
     publish_get_and_watch,

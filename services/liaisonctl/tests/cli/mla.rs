@@ -1,0 +1,246 @@
+//! `liaisonctl mla` beyond the workflow steps: the watch (deadlines on the hub's clock,
+//! Ctrl-C, resuming), receipts verified offline from saved files, and new requests from
+//! TOML files and prompts.
+
+use std::{process::Stdio, time::Duration};
+
+use liaison_testkit::{Backend, TestHub, both};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+
+use crate::{liaisonctl, stderr, stdout};
+
+both!(mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes);
+
+/// A complete emergency preservation request from UA-CERT to RS-MUP, as a `mla new` JSON
+/// file's contents.
+pub(crate) fn preservation_json() -> Value {
+    serde_json::json!({
+        "requested_agency": "RS-MUP",
+        "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
+        "urgency": "EMERGENCY",
+        "case_reference": "КП-2026/0042",
+        "language": "uk",
+        "requesting_authority": "Офіс Генерального прокурора України",
+        "offence": "Шахрайство з використанням комп'ютерних систем",
+        "summary_of_facts": "Фішингова кампанія; кошти виведено до Сербії",
+        "emergency_justification": "Загроза життю свідка",
+        "preservation_requested": true,
+        "preservation_necessity": "Журнали зберігаються лише 30 днів",
+        "full_request_to_follow": true,
+        "data_sought": [{
+            "category": "TRAFFIC",
+            "description": "Журнали входу",
+            "relation_to_offence": "Керування фішинговими сторінками",
+            "provider": "Хостинг д.о.о.",
+            "identifiers": [{"type": "IP_ADDRESS", "value": "203.0.113.7:51234",
+                             "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]
+        }]
+    })
+}
+
+/// Creates and submits the preservation request as UA-CERT; returns its id.
+pub(crate) async fn submitted_request(
+    hub: &TestHub,
+    dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    let file = dir.join("request.json");
+    std::fs::write(&file, preservation_json().to_string())?;
+    let created = liaisonctl(
+        hub,
+        "UA-CERT/officer",
+        &[
+            "mla",
+            "new",
+            "--file",
+            &file.to_string_lossy(),
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let id = serde_json::from_slice::<Value>(&created.stdout)?["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let submitted = liaisonctl(hub, "UA-CERT/officer", &["mla", "submit", &id]).await?;
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    Ok(id)
+}
+
+/// The next JSON line of a running `mla watch -o json`.
+async fn next_line(
+    lines: &mut Lines<BufReader<tokio::process::ChildStdout>>,
+) -> anyhow::Result<Value> {
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .map_err(|_| anyhow::anyhow!("no event line within 20 s"))??
+        .ok_or_else(|| anyhow::anyhow!("the watch ended"))?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+/// Reads event lines until one of `kind` arrives; returns it.
+async fn until_kind(
+    lines: &mut Lines<BufReader<tokio::process::ChildStdout>>,
+    kind: &str,
+) -> anyhow::Result<Value> {
+    loop {
+        let event = next_line(lines).await?;
+        if event["kind"] == kind {
+            return Ok(event);
+        }
+    }
+}
+
+async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let dir = tempfile::tempdir()?;
+    let id = submitted_request(&hub, dir.path()).await?;
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+        .arg("--endpoint")
+        .arg(hub.endpoint())
+        .args(["--dev", "--data-dir"])
+        .arg(hub.data_dir())
+        .args(["--as", "RS-MUP/officer", "mla", "watch", "-o", "json"])
+        .env_remove("LIAISON_OUTPUT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let submitted = until_kind(&mut lines, "submitted").await?;
+    assert_eq!(submitted["mla_request_id"], id.as_str());
+    assert_eq!(submitted["detail"]["action"], "submit");
+    assert_eq!(submitted["detail"]["to"], "submitted");
+    assert_eq!(submitted["detail"]["by"], "UA-CERT/officer");
+    let receipt = until_kind(&mut lines, "receipt_issued").await?;
+    assert!(
+        receipt["detail"]["receipt"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("rct_")),
+        "{receipt}"
+    );
+    assert_eq!(receipt["detail"]["attests"], "submission_accepted");
+
+    // An emergency must be acknowledged within 4 hours: 3½ hours on, the deadline
+    // approaches; 4 hours on, it has passed. The hub's clock moves; nobody sleeps.
+    hub.clock().advance(Duration::from_secs(3 * 3600 + 1800));
+    let approaching = until_kind(&mut lines, "deadline_approaching").await?;
+    assert_eq!(approaching["mla_request_id"], id.as_str());
+    assert_eq!(approaching["detail"]["deadline"], "acknowledgement");
+    assert_eq!(approaching["detail"]["party"], "requested");
+    hub.clock().advance(Duration::from_secs(3600));
+    let passed = until_kind(&mut lines, "deadline_passed").await?;
+    assert_eq!(passed["detail"]["deadline"], "acknowledgement");
+    let last = passed["cursor"].as_u64().expect("a cursor");
+    assert!(last > approaching["cursor"].as_u64().expect("a cursor"));
+
+    // Ctrl-C ends the watch cleanly and says where to resume.
+    let pid = child.id().expect("running").to_string();
+    let interrupted = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await?;
+    assert!(interrupted.success());
+    let ended = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output()).await??;
+    assert!(ended.status.success(), "{ended:?}");
+    let said = String::from_utf8_lossy(&ended.stderr);
+    assert!(said.contains("resume with --after"), "{said}");
+
+    // Meanwhile RS-MUP reads the request (delivery) and acknowledges it, late; resuming
+    // after the last event seen shows the steps and nothing from before.
+    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let acked = liaisonctl(&hub, "RS-MUP/officer", &["mla", "ack", &id]).await?;
+    assert!(acked.status.success(), "{}", stderr(&acked));
+    let after = last.to_string();
+    let resumed = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "mla",
+            "watch",
+            "--after",
+            &after,
+            "--limit",
+            "2",
+            "--kind",
+            "state_changed",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let events = stdout(&resumed)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<Value>, _>>()?;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[0]["cursor"].as_u64().expect("a cursor") > last);
+    assert_eq!(events[0]["detail"]["action"], "deliver", "{events:?}");
+    let event = &events[1];
+    assert_eq!(event["detail"]["action"], "acknowledge");
+    assert_eq!(event["detail"]["to"], "acknowledged");
+    assert_eq!(event["detail"]["by"], "RS-MUP/officer");
+
+    // A message names its id and sender.
+    let posted = liaisonctl(&hub, "UA-CERT/officer", &["mla", "message", &id, "Дякуємо"]).await?;
+    assert!(posted.status.success(), "{}", stderr(&posted));
+    let message_id = stdout(&posted).trim().to_owned();
+    let message = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "mla",
+            "watch",
+            "--kind",
+            "message_posted",
+            "--limit",
+            "1",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    let message: Value = serde_json::from_str(stdout(&message).trim())?;
+    assert_eq!(message["detail"]["message"], message_id.as_str());
+    assert_eq!(message["detail"]["from"], "UA-CERT/officer");
+
+    // The table for people, and a kind that does not exist.
+    let table = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &[
+            "mla",
+            "watch",
+            "--request",
+            &id,
+            "--kind",
+            "deadline_passed",
+            "--limit",
+            "1",
+        ],
+    )
+    .await?;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("CURSOR"), "{text}");
+    assert!(
+        text.contains("deadline_passed") && text.contains("deadline acknowledgement"),
+        "{text}"
+    );
+    let unknown = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "watch", "--kind", "exploded"],
+    )
+    .await?;
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("--kind"), "{}", stderr(&unknown));
+    hub.stop().await
+}
