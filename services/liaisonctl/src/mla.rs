@@ -3,6 +3,7 @@
 //! history and deadlines, and receipts verified against the hub's receipt keys. The
 //! watch is in `mla/watch.rs`.
 
+pub mod receipt_file;
 mod watch;
 
 use clap::{Args, Subcommand};
@@ -60,11 +61,13 @@ pub enum MlaCommand {
     /// evidence, receipts, deadlines approaching or passed — until Ctrl-C; resumable with
     /// --after.
     Watch(watch::WatchArgs),
-    /// Lists a request's receipts, each verified against the hub's receipt keys.
-    Receipts {
-        /// The request (`mla_…`).
-        id: String,
-    },
+    /// Lists a request's receipts, each verified against the hub's receipt keys; with
+    /// --out DIR, saves them and the keys for `verify-receipt`.
+    Receipts(ReceiptsArgs),
+    /// Verifies a saved receipt: the hub's Ed25519 signature over its exact bytes, against
+    /// --key KEYS_FILE (offline) or the keys the hub publishes; shows what it proves.
+    /// Exits 1 if anything differs.
+    VerifyReceipt(receipt_file::VerifyReceiptArgs),
 }
 
 /// `mla new`.
@@ -79,6 +82,17 @@ pub struct NewArgs {
     /// "value": "…", "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]}]}
     #[arg(long)]
     pub file: std::path::PathBuf,
+}
+
+/// `mla receipts`.
+#[derive(Debug, Args)]
+pub struct ReceiptsArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// Save every receipt as DIR/rct_….json and the hub's receipt keys as
+    /// DIR/receipt-keys.json (the directory is created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `mla upload`.
@@ -626,7 +640,16 @@ pub async fn run(
             }
             return Ok(());
         }
-        MlaCommand::Receipts { id } => return receipts(client, format, id).await,
+        MlaCommand::Receipts(args) => return receipts(client, format, args).await,
+        MlaCommand::VerifyReceipt(args) => {
+            let keys = mla
+                .get_receipt_keys(v1::GetReceiptKeysRequest {})
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .keys;
+            return receipt_file::verify_file(format, &args, &keys, "fetched from the hub");
+        }
         MlaCommand::Watch(args) => return watch::watch(client, format, args).await,
         MlaCommand::Upload(args) => return upload(client, format, args).await,
         MlaCommand::Download(args) => return download(client, format, purpose, args).await,
@@ -636,7 +659,12 @@ pub async fn run(
 }
 
 /// Lists and verifies a request's receipts; fails if any does not verify.
-async fn receipts(client: &Client, format: OutputFormat, id: String) -> Result<(), Failure> {
+async fn receipts(
+    client: &Client,
+    format: OutputFormat,
+    args: ReceiptsArgs,
+) -> Result<(), Failure> {
+    let id = args.id;
     let mut mla = client.mla();
     let failed = |status: tonic::Status| Failure::from_status(client, &status);
     let keys = mla
@@ -654,15 +682,24 @@ async fn receipts(client: &Client, format: OutputFormat, id: String) -> Result<(
         .map_err(failed)?
         .into_inner()
         .receipts;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| usage(format!("{}: {error}", dir.display())))?;
+        receipt_file::save_keys(dir, &keys)?;
+        for receipt in &receipts {
+            receipt_file::save_receipt(dir, receipt)?;
+        }
+        eprintln!(
+            "saved {} receipt(s) and the hub's receipt keys ({}) in {}",
+            receipts.len(),
+            receipt_file::KEYS_FILE,
+            dir.display()
+        );
+    }
     let mut rows = Vec::new();
     let mut all_verified = true;
     for receipt in &receipts {
-        let verified = keys
-            .iter()
-            .find(|key| key.key_id == receipt.key_id)
-            .and_then(|key| <[u8; 32]>::try_from(key.public_key.as_slice()).ok())
-            .and_then(|public_key| liaison_audit::VerifierKey::new("mla-receipts", public_key).ok())
-            .is_some_and(|key| key.verify(&receipt.statement, &receipt.signature));
+        let verified = receipt_file::verify(receipt, &keys).is_ok();
         all_verified &= verified;
         let statement =
             v1::MlaReceiptStatement::decode(receipt.statement.as_slice()).unwrap_or_default();

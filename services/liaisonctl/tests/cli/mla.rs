@@ -8,9 +8,12 @@ use liaison_testkit::{Backend, TestHub, both};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 
-use crate::{liaisonctl, stderr, stdout};
+use crate::{liaisonctl, liaisonctl_raw, stderr, stdout};
 
-both!(mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes);
+both!(
+    mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes,
+    saved_receipts_verify_offline_and_any_changed_byte_fails,
+);
 
 /// A complete emergency preservation request from UA-CERT to RS-MUP, as a `mla new` JSON
 /// file's contents.
@@ -242,5 +245,187 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     .await?;
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
     assert!(stderr(&unknown).contains("--kind"), "{}", stderr(&unknown));
+    hub.stop().await
+}
+
+async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let hub = TestHub::start(backend).await?;
+    let dir = tempfile::tempdir()?;
+    let id = submitted_request(&hub, dir.path()).await?;
+    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let evidence = dir.path().join("izvod.csv");
+    std::fs::write(
+        &evidence,
+        "2025-10-09T08:53:20Z;203.0.113.7;prijava\n".repeat(1000),
+    )?;
+    let evidence_path = evidence.to_string_lossy().into_owned();
+    let uploaded = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &["mla", "upload", &id, &evidence_path, "-o", "json"],
+    )
+    .await?;
+    assert!(uploaded.status.success(), "{}", stderr(&uploaded));
+    let uploaded: Value = serde_json::from_slice(&uploaded.stdout)?;
+
+    // UA-CERT saves the request's receipts and the hub's keys.
+    let saved = dir.path().join("receipts");
+    let saved_path = saved.to_string_lossy().into_owned();
+    let listed = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "receipts", &id, "--out", &saved_path, "-o", "json"],
+    )
+    .await?;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
+    let file_of = |kind: &str| {
+        let receipt = listed
+            .iter()
+            .find(|receipt| receipt["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} receipt in {listed:?}"));
+        saved
+            .join(format!(
+                "{}.json",
+                receipt["id"].as_str().unwrap_or_default()
+            ))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let keys = saved
+        .join("receipt-keys.json")
+        .to_string_lossy()
+        .into_owned();
+
+    // Offline: the endpoint is unreachable (port 1), and it does not matter.
+    let offline = |args: Vec<String>| {
+        let data_dir = hub.data_dir();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            liaisonctl_raw("https://127.0.0.1:1", &data_dir, "UA-CERT/officer", &args).await
+        }
+    };
+    let submission = file_of("evidence_submission");
+    let verified = offline(vec![
+        "mla".into(),
+        "verify-receipt".into(),
+        submission.clone(),
+        "--key".into(),
+        keys.clone(),
+        "--evidence".into(),
+        evidence_path.clone(),
+    ])
+    .await?;
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    let text = stdout(&verified);
+    assert!(text.contains(&format!("{id} (UA-CERT → RS-MUP)")), "{text}");
+    assert!(text.contains("evidence_submission"), "{text}");
+    assert!(text.contains("SHA-256 matches"), "{text}");
+    assert!(
+        text.contains(uploaded["sha256"].as_str().unwrap_or("?")),
+        "{text}"
+    );
+    assert!(
+        text.contains("VERIFIED: at ") && text.contains("RS-MUP/officer delivered"),
+        "{text}"
+    );
+
+    // The same check as JSON, and against the keys the hub publishes.
+    let accepted = file_of("submission_accepted");
+    let online = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &["mla", "verify-receipt", &accepted, "-o", "json"],
+    )
+    .await?;
+    assert!(online.status.success(), "{}", stderr(&online));
+    let report: Value = serde_json::from_slice(&online.stdout)?;
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["kind"], "submission_accepted");
+    assert_eq!(report["mla_request_id"], id.as_str());
+    assert_eq!(report["state"], "submitted");
+    assert_eq!(report["actor"], "UA-CERT/officer");
+    assert_eq!(report["keys_from"], "fetched from the hub");
+    assert_eq!(report["content_sha256"].as_str().map(str::len), Some(64));
+
+    // One byte of the signed statement changed: refused, exit 1, nothing shown as proven.
+    let mut receipt: Value = serde_json::from_str(&std::fs::read_to_string(&submission)?)?;
+    let mut statement = STANDARD.decode(receipt["statement"].as_str().unwrap_or_default())?;
+    let last = statement.len() - 1;
+    statement[last] ^= 0x01;
+    receipt["statement"] = STANDARD.encode(&statement).into();
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, receipt.to_string())?;
+    let tampered_path = tampered.to_string_lossy().into_owned();
+    let refused = offline(vec![
+        "mla".into(),
+        "verify-receipt".into(),
+        tampered_path,
+        "--key".into(),
+        keys.clone(),
+    ])
+    .await?;
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("NOT VERIFIED"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !stdout(&refused).contains("VERIFIED"),
+        "{}",
+        stdout(&refused)
+    );
+
+    // One byte of the evidence file changed: the receipt verifies, the file is not its.
+    let mut bytes = std::fs::read(&evidence)?;
+    bytes[100] ^= 0x01;
+    std::fs::write(&evidence, &bytes)?;
+    let altered = offline(vec![
+        "mla".into(),
+        "verify-receipt".into(),
+        submission.clone(),
+        "--key".into(),
+        keys.clone(),
+        "--evidence".into(),
+        evidence_path,
+    ])
+    .await?;
+    assert_eq!(altered.status.code(), Some(1), "{}", stderr(&altered));
+    assert!(
+        stderr(&altered).contains("is not a file it attests"),
+        "{}",
+        stderr(&altered)
+    );
+
+    // One byte of the key changed: nothing verifies.
+    let mut keys_value: Value = serde_json::from_str(&std::fs::read_to_string(&keys)?)?;
+    let mut public_key = STANDARD.decode(
+        keys_value["keys"][0]["public_key"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    public_key[0] ^= 0x01;
+    keys_value["keys"][0]["public_key"] = STANDARD.encode(&public_key).into();
+    let other_keys = dir.path().join("other-keys.json");
+    std::fs::write(&other_keys, keys_value.to_string())?;
+    let wrong_key = offline(vec![
+        "mla".into(),
+        "verify-receipt".into(),
+        accepted,
+        "--key".into(),
+        other_keys.to_string_lossy().into_owned(),
+    ])
+    .await?;
+    assert_eq!(wrong_key.status.code(), Some(1), "{}", stderr(&wrong_key));
+    assert!(
+        stderr(&wrong_key).contains("does not verify"),
+        "{}",
+        stderr(&wrong_key)
+    );
     hub.stop().await
 }
