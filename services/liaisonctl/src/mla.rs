@@ -3,6 +3,7 @@
 //! history and deadlines, and receipts verified against the hub's receipt keys. The
 //! watch is in `mla/watch.rs`.
 
+mod new;
 pub mod receipt_file;
 mod watch;
 
@@ -22,7 +23,8 @@ use crate::{
 /// `liaisonctl mla …`.
 #[derive(Debug, Subcommand)]
 pub enum MlaCommand {
-    /// Creates a draft from a JSON file (see `new --help` for the fields).
+    /// Creates a draft from a TOML or JSON file, or by asking for each field on a
+    /// terminal (see `new --help`).
     New(NewArgs),
     /// Lists the requests your agency is a party to.
     List(ListArgs),
@@ -72,17 +74,44 @@ pub enum MlaCommand {
 
 /// `mla new`.
 #[derive(Debug, Args)]
+#[command(after_long_help = NEW_FIELDS)]
 pub struct NewArgs {
-    /// A JSON file: {"requested_agency": "RS-MUP", "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
-    /// "urgency": "EMERGENCY", "case_reference": "…", "language": "uk", "requesting_authority":
-    /// "…", "offence": "…", "summary_of_facts": "…", "emergency_justification": "…",
-    /// "bilateral_treaty": "…", "preservation_requested": true, "preservation_necessity": "…",
-    /// "full_request_to_follow": true, "data_sought": [{"category": "TRAFFIC", "description":
-    /// "…", "relation_to_offence": "…", "provider": "…", "identifiers": [{"type": "IP_ADDRESS",
-    /// "value": "…", "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]}]}
+    /// The request as a TOML (`.toml`) or JSON (`.json`) file; the fields are listed
+    /// below. Without it, `mla new` asks for each field when run on a terminal.
     #[arg(long)]
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
+    /// Ask for each field even when standard input is not a terminal, reading one answer
+    /// per line (for scripts and tests).
+    #[arg(long, conflicts_with = "file")]
+    pub interactive: bool,
 }
+
+/// The fields of a `mla new` file, for `new --help`.
+const NEW_FIELDS: &str = r#"Fields of a request file (TOML shown; JSON has the same keys):
+
+  requested_agency = "RS-MUP"
+  legal_basis = "BUDAPEST_ART_29_PRESERVATION"   # or _ART_30_…, _ART_31_…, _ART_33_…, _ART_34_…,
+                                                 # PROTOCOL_ART_9_…, PROTOCOL_ART_10_…, BILATERAL_TREATY
+  bilateral_treaty = "…"                         # with BILATERAL_TREATY
+  urgency = "EMERGENCY"                          # ROUTINE, URGENT or EMERGENCY
+  emergency_justification = "…"                  # with EMERGENCY
+  case_reference = "UA-2026-1187"
+  language = "uk"                                # BCP 47, of every text
+  requesting_authority = "…"
+  offence = "…"
+  summary_of_facts = "…"
+  preservation_requested = true
+  preservation_necessity = "…"
+  full_request_to_follow = true
+
+  [[data_sought]]
+  category = "TRAFFIC"                           # SUBSCRIBER, TRAFFIC or CONTENT
+  description = "…"
+  relation_to_offence = "…"
+  provider = "Example Hosting d.o.o."
+  identifiers = [{ type = "IP_ADDRESS", value = "203.0.113.45", time = 2026-11-20T08:53:20Z, time_zone = "Europe/Kyiv" }]
+
+The hub checks the request when it is submitted and names every missing or wrong field."#;
 
 /// `mla receipts`.
 #[derive(Debug, Args)]
@@ -412,10 +441,24 @@ pub async fn run(
     let comment = |args: &StepArgs| args.comment.as_deref().and_then(|c| text(c, &args.lang));
     let request = match command {
         MlaCommand::New(args) => {
-            let raw = std::fs::read_to_string(&args.file)
-                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
-            let value: Value = serde_json::from_str(&raw)
-                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
+            let value = match args.file {
+                Some(path) => new::from_file(&path)?,
+                None if args.interactive || std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    // Prompts block on the terminal: off the runtime's thread.
+                    tokio::task::spawn_blocking(|| {
+                        new::from_prompts(&mut std::io::stdin().lock(), &mut std::io::stderr())
+                    })
+                    .await
+                    .map_err(|error| usage(format!("prompts: {error}")))??
+                }
+                None => {
+                    return Err(usage(
+                        "mla new needs --file REQUEST.toml (or .json); without it, it asks for \
+                         each field, but standard input is not a terminal (use --interactive \
+                         to answer from standard input)",
+                    ));
+                }
+            };
             let content = content_from_json(&value)?;
             mla.create_draft(v1::CreateDraftRequest {
                 request_id: request_id(),

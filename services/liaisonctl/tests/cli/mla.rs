@@ -13,6 +13,7 @@ use crate::{liaisonctl, liaisonctl_raw, stderr, stdout};
 both!(
     mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes,
     saved_receipts_verify_offline_and_any_changed_byte_fails,
+    mla_new_from_toml_from_prompts_and_not_from_nothing,
 );
 
 /// A complete emergency preservation request from UA-CERT to RS-MUP, as a `mla new` JSON
@@ -426,6 +427,185 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         stderr(&wrong_key).contains("does not verify"),
         "{}",
         stderr(&wrong_key)
+    );
+    hub.stop().await
+}
+
+/// Runs `liaisonctl mla new` as UA-CERT/officer with `input` on its standard input.
+async fn new_with_input(
+    hub: &TestHub,
+    args: &[&str],
+    input: &str,
+) -> anyhow::Result<std::process::Output> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+        .arg("--endpoint")
+        .arg(hub.endpoint())
+        .args(["--dev", "--data-dir"])
+        .arg(hub.data_dir())
+        .args(["--as", "UA-CERT/officer", "mla", "new"])
+        .args(args)
+        .env_remove("LIAISON_OUTPUT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).await?;
+    drop(stdin);
+    Ok(tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await??)
+}
+
+/// Submits draft `id` as UA-CERT: the hub accepts only a complete request.
+async fn submits(hub: &TestHub, id: &str) -> anyhow::Result<Value> {
+    let submitted =
+        liaisonctl(hub, "UA-CERT/officer", &["mla", "submit", id, "-o", "json"]).await?;
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    Ok(serde_json::from_slice(&submitted.stdout)?)
+}
+
+async fn mla_new_from_toml_from_prompts_and_not_from_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let dir = tempfile::tempdir()?;
+
+    // TOML, with a TOML date-time for the identifier's time.
+    let file = dir.path().join("request.toml");
+    std::fs::write(
+        &file,
+        r#"
+requested_agency = "HU-NNI"
+legal_basis = "BUDAPEST_ART_31_ACCESS_TO_STORED_DATA"
+urgency = "URGENT"
+case_reference = "UA-2026-2201"
+language = "uk"
+requesting_authority = "Кіберполіція України"
+offence = "Шахрайство з використанням комп'ютерних систем"
+summary_of_facts = "Кошти виведено через угорський платіжний сервіс"
+
+[[data_sought]]
+category = "SUBSCRIBER"
+description = "Власник облікового запису"
+relation_to_offence = "Отримувач коштів"
+provider = "Példa Fizetés Kft."
+identifiers = [{ type = "EMAIL", value = "mule@example.hu", time = 2026-11-20T08:53:20Z, time_zone = "Europe/Budapest" }]
+"#,
+    )?;
+    let created = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &[
+            "mla",
+            "new",
+            "--file",
+            &file.to_string_lossy(),
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let draft: Value = serde_json::from_slice(&created.stdout)?;
+    assert_eq!(draft["state"], "draft");
+    assert_eq!(draft["requested_agency_id"], "HU-NNI");
+    assert_eq!(draft["case_reference"], "UA-2026-2201");
+    let submitted = submits(&hub, draft["id"].as_str().expect("an id")).await?;
+    assert_eq!(submitted["state"], "submitted");
+
+    // Neither TOML nor JSON by its name, and broken TOML: usage errors naming the file.
+    let text = dir.path().join("request.txt");
+    std::fs::write(&text, "")?;
+    let refused = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "new", "--file", &text.to_string_lossy()],
+    )
+    .await?;
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("must end in .toml or .json"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::write(&file, "requested_agency = \"HU-NNI")?;
+    let broken = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "new", "--file", &file.to_string_lossy()],
+    )
+    .await?;
+    assert_eq!(broken.status.code(), Some(2), "{}", stderr(&broken));
+    assert!(
+        stderr(&broken).contains("not valid TOML"),
+        "{}",
+        stderr(&broken)
+    );
+
+    // No file and no terminal: a usage error that says what to do.
+    let nothing = new_with_input(&hub, &[], "").await?;
+    assert_eq!(nothing.status.code(), Some(2), "{}", stderr(&nothing));
+    assert!(
+        stderr(&nothing).contains("--file REQUEST.toml"),
+        "{}",
+        stderr(&nothing)
+    );
+    assert!(
+        stderr(&nothing).contains("--interactive"),
+        "{}",
+        stderr(&nothing)
+    );
+
+    // Prompts, answered one line each: choices by number and by name, a wrong choice
+    // asked again, an empty answer taking the default.
+    let answers = [
+        "RS-MUP",
+        "1",                    // legal basis: Art. 29 preservation
+        "emergency",            // urgency, by name
+        "Загроза життю свідка", // emergency justification
+        "КП-2026/0077",
+        "", // language: en
+        "Cyber Police of Ukraine",
+        "Fraud",
+        "Phishing in the name of a bank",
+        "", // preservation requested: yes (the default for Art. 29)
+        "Logs are kept for 7 days",
+        "y", // a full request will follow
+        "7", // category: not a choice, asked again
+        "2", // TRAFFIC
+        "Connection logs",
+        "Control of the phishing pages",
+        "Example Hosting d.o.o.",
+        "ip_address",
+        "203.0.113.7",
+        "2025-10-09T08:53:20Z",
+        "Europe/Kyiv",
+        "n", // no further item
+    ];
+    let prompted = new_with_input(
+        &hub,
+        &["--interactive", "-o", "json"],
+        &(answers.join("\n") + "\n"),
+    )
+    .await?;
+    assert!(prompted.status.success(), "{}", stderr(&prompted));
+    let asked = stderr(&prompted);
+    assert!(asked.contains("8) BILATERAL_TREATY"), "{asked}");
+    assert!(asked.contains("\"7\" is not one of the choices"), "{asked}");
+    let draft: Value = serde_json::from_slice(&prompted.stdout)?;
+    assert_eq!(draft["case_reference"], "КП-2026/0077");
+    let submitted = submits(&hub, draft["id"].as_str().expect("an id")).await?;
+    assert_eq!(submitted["state"], "submitted");
+
+    // Answers that stop early: nothing is created.
+    let short = new_with_input(&hub, &["--interactive"], "RS-MUP\n1\n").await?;
+    assert_eq!(short.status.code(), Some(2), "{}", stderr(&short));
+    assert!(stderr(&short).contains("input ended"), "{}", stderr(&short));
+    let listed = liaisonctl(&hub, "UA-CERT/officer", &["mla", "list", "-o", "json"]).await?;
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&listed.stdout)?.len(),
+        2
     );
     hub.stop().await
 }
