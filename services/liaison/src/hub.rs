@@ -199,6 +199,7 @@ impl Hub {
             verifier,
             access,
             trust_domain: federation.trust_domain().to_owned(),
+            mla_deadlines: federation.mla_deadline_policy().clone(),
             audit_key: Arc::new(audit_key),
             receipt_key: Arc::new(receipt_key),
             audit_origin,
@@ -218,6 +219,8 @@ pub struct BoundHub {
     verifier: Arc<tls::HubClientVerifier>,
     access: AccessControl,
     trust_domain: String,
+    /// The federation's MLA deadline policy (`[mla_deadlines]`).
+    mla_deadlines: DeadlinePolicy,
     audit_key: Arc<SigningKey>,
     receipt_key: Arc<SigningKey>,
     audit_origin: String,
@@ -256,7 +259,7 @@ impl BoundHub {
         let mla_deadlines = liaison_mla::spawn_deadline_scanner(
             self.store.clone(),
             self.config.clock.clone(),
-            DeadlinePolicy::default(),
+            self.mla_deadlines.clone(),
             stop.clone(),
         );
         // Escalates overdue CBM acknowledgements, by the deadline clock.
@@ -385,7 +388,7 @@ impl BoundHub {
                     MlaSettings {
                         clock: self.config.clock.clone(),
                         receipt_key: self.receipt_key.clone(),
-                        policy: DeadlinePolicy::default(),
+                        policy: self.mla_deadlines.clone(),
                         shutdown: stop.clone(),
                         evidence_dir: self.config.evidence_dir.clone(),
                         upload_idle: limits.max_call_duration,
