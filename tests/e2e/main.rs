@@ -14,6 +14,7 @@ mod indicators;
 mod lifecycle;
 mod limits;
 mod mla;
+mod mla_keys;
 mod mla_policy;
 mod mla_transfers;
 mod restart;

@@ -130,6 +130,7 @@ impl TestHub {
             tls,
             federation_toml: federation_toml.to_owned(),
             audit_key,
+            receipt_key: None,
             access: AccessConfig {
                 token_key: PathBuf::new(),
                 previous_token_keys: Vec::new(),

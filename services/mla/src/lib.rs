@@ -39,6 +39,9 @@ pub struct MlaSettings {
     pub clock: Clock,
     /// The key that signs receipts.
     pub receipt_key: Arc<SigningKey>,
+    /// Keys that signed receipts before `receipt_key`, with when they stopped: published
+    /// by GetReceiptKeys so that older receipts still verify.
+    pub retired_receipt_keys: Vec<(Arc<SigningKey>, liaison_core::Timestamp)>,
     /// The federation's deadline settings.
     pub policy: DeadlinePolicy,
     /// Ends open WatchRequests streams.
@@ -62,6 +65,7 @@ pub struct MlaServiceImpl {
     clock: Clock,
     policy: DeadlinePolicy,
     receipts: ReceiptSigner,
+    retired_receipt_keys: Vec<v1::MlaReceiptKey>,
     shutdown: Shutdown,
     evidence_dir: PathBuf,
     upload_idle: std::time::Duration,
@@ -76,6 +80,14 @@ impl MlaServiceImpl {
             clock: settings.clock,
             policy: settings.policy,
             receipts: ReceiptSigner::new(settings.receipt_key),
+            retired_receipt_keys: settings
+                .retired_receipt_keys
+                .into_iter()
+                .map(|(key, retired)| v1::MlaReceiptKey {
+                    retire_time: Some(liaison_rpc::to_timestamp(retired)),
+                    ..ReceiptSigner::new(key).public_key()
+                })
+                .collect(),
             shutdown: settings.shutdown,
             evidence_dir: settings.evidence_dir,
             upload_idle: settings.upload_idle,
@@ -373,8 +385,8 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         request: Request<v1::GetReceiptKeysRequest>,
     ) -> Result<Response<v1::GetReceiptKeysResponse>, Status> {
         self.auth.caller(&request).await?;
-        Ok(Response::new(v1::GetReceiptKeysResponse {
-            keys: vec![self.receipts.public_key()],
-        }))
+        let mut keys = vec![self.receipts.public_key()];
+        keys.extend(self.retired_receipt_keys.iter().cloned());
+        Ok(Response::new(v1::GetReceiptKeysResponse { keys }))
     }
 }
