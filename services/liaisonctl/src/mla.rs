@@ -67,7 +67,7 @@ pub enum MlaCommand {
     /// --out DIR, saves them and the keys for `verify-receipt`.
     Receipts(ReceiptsArgs),
     /// Verifies a saved receipt: the hub's Ed25519 signature over its exact bytes, against
-    /// --key KEYS_FILE (offline) or the keys the hub publishes; shows what it proves.
+    /// --keys KEYS_FILE (offline) or the keys the hub publishes; shows what it proves.
     /// Exits 1 if anything differs.
     VerifyReceipt(receipt_file::VerifyReceiptArgs),
 }

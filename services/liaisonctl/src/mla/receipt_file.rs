@@ -1,7 +1,7 @@
 //! Receipts kept as files and verified offline: `mla receipts ID --out DIR` saves each
 //! receipt (`DIR/rct_….json`) with the hub's receipt keys (`DIR/receipt-keys.json`);
 //! `mla verify-receipt FILE` checks the Ed25519 signature over the exact signed bytes —
-//! against `--key FILE`, without contacting the hub, or against the keys the hub
+//! against `--keys FILE`, without contacting the hub, or against the keys the hub
 //! publishes — and, with `--evidence PATH`, that a file is the one the receipt names.
 //!
 //! A receipt file holds the signed statement as base64, never a parsed copy: what is
@@ -39,7 +39,7 @@ pub struct VerifyReceiptArgs {
     /// verifies offline, without contacting the hub. Without it, the keys are fetched
     /// from the hub (GetReceiptKeys).
     #[arg(long, value_name = "KEYS_FILE")]
-    pub key: Option<PathBuf>,
+    pub keys: Option<PathBuf>,
     /// An evidence file to check against the receipt: its SHA-256 must be a digest the
     /// receipt attests.
     #[arg(long, value_name = "PATH")]
@@ -217,7 +217,7 @@ fn attestation(statement: &v1::MlaReceiptStatement) -> String {
     }
 }
 
-/// Runs `mla verify-receipt` with `keys` (from `--key` or the hub).
+/// Runs `mla verify-receipt` with `keys` (from `--keys` or the hub).
 pub fn verify_file(
     format: OutputFormat,
     args: &VerifyReceiptArgs,

@@ -315,7 +315,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         "mla".into(),
         "verify-receipt".into(),
         submission.clone(),
-        "--key".into(),
+        "--keys".into(),
         keys.clone(),
         "--evidence".into(),
         evidence_path.clone(),
@@ -366,7 +366,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         "mla".into(),
         "verify-receipt".into(),
         tampered_path,
-        "--key".into(),
+        "--keys".into(),
         keys.clone(),
     ])
     .await?;
@@ -390,7 +390,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         "mla".into(),
         "verify-receipt".into(),
         submission.clone(),
-        "--key".into(),
+        "--keys".into(),
         keys.clone(),
         "--evidence".into(),
         evidence_path,
@@ -418,7 +418,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         "mla".into(),
         "verify-receipt".into(),
         accepted,
-        "--key".into(),
+        "--keys".into(),
         other_keys.to_string_lossy().into_owned(),
     ])
     .await?;
