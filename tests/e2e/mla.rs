@@ -27,28 +27,28 @@ both!(
     evidence_streams_verified_and_an_altered_file_is_detected,
 );
 
-type Mla = MlaServiceClient<AuthChannel>;
+pub(crate) type Mla = MlaServiceClient<AuthChannel>;
 
-const PURPOSE: &str = "Кримінальне провадження № 12026000000000117";
+pub(crate) const PURPOSE: &str = "Кримінальне провадження № 12026000000000117";
 
-async fn officer(hub: &TestHub, agency: &str) -> anyhow::Result<Mla> {
+pub(crate) async fn officer(hub: &TestHub, agency: &str) -> anyhow::Result<Mla> {
     Ok(hub.client(agency, "officer").await?.mla())
 }
 
-fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
+pub(crate) fn text(text: &str, language: &str) -> Option<v1::LocalizedText> {
     Some(v1::LocalizedText {
         text: text.into(),
         language: language.into(),
     })
 }
 
-fn rid() -> String {
+pub(crate) fn rid() -> String {
     format!("mla-test-{}", unique())
 }
 
 /// An Art. 29 emergency preservation request from UA-CERT to `requested`, complete for
 /// submission, written in Ukrainian.
-fn preservation_content(requested: &str) -> v1::MlaRequestContent {
+pub(crate) fn preservation_content(requested: &str) -> v1::MlaRequestContent {
     v1::MlaRequestContent {
         requested_agency_id: requested.into(),
         legal_basis: v1::MlaLegalBasis::BudapestArt29Preservation as i32,
@@ -101,7 +101,10 @@ fn preservation_content(requested: &str) -> v1::MlaRequestContent {
     }
 }
 
-async fn create(mla: &mut Mla, content: v1::MlaRequestContent) -> anyhow::Result<v1::MlaRequest> {
+pub(crate) async fn create(
+    mla: &mut Mla,
+    content: v1::MlaRequestContent,
+) -> anyhow::Result<v1::MlaRequest> {
     Ok(mla
         .create_draft(v1::CreateDraftRequest {
             request_id: rid(),
@@ -113,7 +116,7 @@ async fn create(mla: &mut Mla, content: v1::MlaRequestContent) -> anyhow::Result
         .expect("a request"))
 }
 
-async fn submit(mla: &mut Mla, id: &str) -> Result<v1::SubmitRequestResponse, Status> {
+pub(crate) async fn submit(mla: &mut Mla, id: &str) -> Result<v1::SubmitRequestResponse, Status> {
     Ok(mla
         .submit_request(v1::SubmitRequestRequest {
             request_id: rid(),
@@ -125,7 +128,7 @@ async fn submit(mla: &mut Mla, id: &str) -> Result<v1::SubmitRequestResponse, St
 }
 
 /// The request in the full view, with a purpose.
-async fn get(mla: &mut Mla, id: &str) -> Result<v1::MlaRequest, Status> {
+pub(crate) async fn get(mla: &mut Mla, id: &str) -> Result<v1::MlaRequest, Status> {
     Ok(mla
         .get_request(with_purpose(
             v1::GetRequestRequest {
@@ -158,7 +161,7 @@ fn state(request: &v1::MlaRequest) -> v1::MlaState {
 
 /// Checks a receipt against the hub's published keys with `ring` alone, as a party
 /// would offline, and returns its statement.
-fn verify(
+pub(crate) fn verify(
     receipt: &v1::MlaReceipt,
     keys: &[v1::MlaReceiptKey],
 ) -> anyhow::Result<v1::MlaReceiptStatement> {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::{
     id::{AgencyId, PrincipalName},
+    mla::{DeadlinePolicy, policy_file::DeadlinePolicySection},
     principal::{PrincipalId, PrincipalKind, Role},
     scope::GroupId,
 };
@@ -58,6 +59,9 @@ pub enum FederationError {
     /// Hub roles on a principal of a member agency.
     #[error("principal {0}: operator and oversight_auditor are roles of the hub agency only")]
     HubRoleOutsideHub(String),
+    /// The `[mla_deadlines]` section has a value out of range.
+    #[error("{0}")]
+    MlaDeadlines(String),
 }
 
 /// A state and its treaty position. Example data must be checked by the operator.
@@ -172,6 +176,7 @@ pub struct Federation {
     states: BTreeMap<String, State>,
     agencies: Vec<AgencyEntry>,
     sharing_groups: Vec<SharingGroupEntry>,
+    mla_deadlines: DeadlinePolicy,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +189,8 @@ struct FederationFile {
     agencies: Vec<AgencyEntry>,
     #[serde(default)]
     sharing_groups: Vec<SharingGroupEntry>,
+    #[serde(default)]
+    mla_deadlines: DeadlinePolicySection,
 }
 
 impl Federation {
@@ -282,12 +289,22 @@ impl Federation {
                 });
             }
         }
+        let mla_deadlines = file
+            .mla_deadlines
+            .policy()
+            .map_err(FederationError::MlaDeadlines)?;
         Ok(Self {
             trust_domain: file.trust_domain,
             states,
             agencies: file.agencies,
             sharing_groups: file.sharing_groups,
+            mla_deadlines,
         })
+    }
+
+    /// The MLA deadline policy (`[mla_deadlines]`; the defaults where the file is silent).
+    pub fn mla_deadline_policy(&self) -> &DeadlinePolicy {
+        &self.mla_deadlines
     }
 
     /// The SPIFFE trust domain of principal URIs.

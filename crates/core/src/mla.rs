@@ -9,11 +9,12 @@
 //! - [`basis`]: the legal bases and the rule that a Convention or Protocol basis needs both
 //!   agencies' states to be Parties.
 //! - [`deadlines`]: acknowledgement, response and preservation deadlines as pure functions
-//!   of the request and the time.
+//!   of the request and the time; [`policy_file`]: the federation's deadline settings.
 
 pub mod basis;
 pub mod deadlines;
 mod machine;
+pub mod policy_file;
 
 pub use basis::{
     DataCategory, LegalBasis, PartiesError, SubmissionFacts, Treaty, TreatyPosition, Urgency,

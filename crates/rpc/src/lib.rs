@@ -32,5 +32,6 @@ pub use shutdown::Shutdown;
 
 mod limits;
 pub use limits::{
-    DeadlineLayer, DeadlineMiddleware, RateLimit, RateLimitLayer, RateLimitMiddleware, grpc_timeout,
+    DeadlineLayer, DeadlineMiddleware, RateLimit, RateLimitLayer, RateLimitMiddleware,
+    grpc_timeout, next_within,
 };

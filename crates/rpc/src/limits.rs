@@ -23,7 +23,11 @@
 //!    DEADLINE_EXCEEDED, and the audit layer records that outcome. For a unary or
 //!    client-streaming call the cap covers the whole call; for a server-streaming call
 //!    (Subscribe, ExportRecords with follow) only the time until the stream starts, since
-//!    a stream is meant to stay open.
+//!    a stream is meant to stay open. Uploads named with [`DeadlineLayer::paced_uploads`]
+//!    (evidence files of up to 4 GiB, which no fixed cap fits at every line speed) are not
+//!    capped as a whole: their handler instead ends the call DEADLINE_EXCEEDED when the
+//!    next message does not arrive within the cap ([`next_within`]), so a stalled client
+//!    still cannot hold a call open.
 //!
 //! tonic applies the client's `grpc-timeout` outside every layer as well (answering
 //! CANCELLED "Timeout expired"); whichever fires first answers, and either way the audit
@@ -333,12 +337,38 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     cap: Duration,
+    paced: &'static [&'static str],
 }
 
 impl DeadlineLayer {
     /// Calls must answer within `cap` (or the client's shorter `grpc-timeout`).
     pub fn new(cap: Duration) -> Self {
-        Self { cap }
+        Self { cap, paced: &[] }
+    }
+
+    /// Client-streaming methods (paths such as `/liaison.v1.MlaService/UploadEvidence`)
+    /// whose whole call is not capped, because a large upload takes as long as the line
+    /// needs. Their handlers must bound the wait for each message instead, with
+    /// [`next_within`] and the same cap; the client's `grpc-timeout` still applies.
+    pub fn paced_uploads(mut self, paths: &'static [&'static str]) -> Self {
+        self.paced = paths;
+        self
+    }
+}
+
+/// The next message of a client stream, or DEADLINE_EXCEEDED if none arrives within
+/// `idle`: how a paced upload (see [`DeadlineLayer::paced_uploads`]) bounds a stalled
+/// client.
+pub async fn next_within<T>(
+    stream: &mut tonic::Streaming<T>,
+    idle: Duration,
+) -> Result<Option<T>, Status> {
+    match tokio::time::timeout(idle, stream.message()).await {
+        Ok(message) => message,
+        Err(_) => Err(Status::deadline_exceeded(format!(
+            "no message within {} ms (the hub's limit between the messages of an upload)",
+            idle.as_millis()
+        ))),
     }
 }
 
@@ -349,6 +379,7 @@ impl<S> tower::Layer<S> for DeadlineLayer {
         DeadlineMiddleware {
             inner,
             cap: self.cap,
+            paced: self.paced,
         }
     }
 }
@@ -358,6 +389,7 @@ impl<S> tower::Layer<S> for DeadlineLayer {
 pub struct DeadlineMiddleware<S> {
     inner: S,
     cap: Duration,
+    paced: &'static [&'static str],
 }
 
 impl<S, ReqBody> tower::Service<http::Request<ReqBody>> for DeadlineMiddleware<S>
@@ -380,8 +412,13 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let client = grpc_timeout(request.headers());
+        let paced = self.paced.contains(&request.uri().path());
         let (limit, whose) = match client {
-            Some(client) if client < self.cap => (client, "the client's grpc-timeout"),
+            Some(client) if client < self.cap || paced => (client, "the client's grpc-timeout"),
+            _ if paced => {
+                // The handler bounds the wait for each message (`next_within`).
+                return Box::pin(self.inner.call(request));
+            }
             _ => (self.cap, "the hub's limit"),
         };
         let call = self.inner.call(request);

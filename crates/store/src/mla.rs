@@ -122,8 +122,9 @@ pub struct MlaWrite<'a> {
     pub expected_version: Option<i64>,
     /// Receipts issued with the write.
     pub receipts: &'a [MlaReceiptRow],
-    /// Stream events, by kind (`state_changed`, `submitted`, `receipt_issued`…).
-    pub events: &'a [&'static str],
+    /// Stream events, by kind, each optionally followed by `.` and what it refers to
+    /// (`submitted.0`, `state_changed.4`: the history entry; `receipt_issued.rct_…`).
+    pub events: &'a [String],
     /// The audit record of the write.
     pub audit_record: Vec<u8>,
     /// The time of the write.
@@ -409,7 +410,7 @@ impl Store {
                 .await?;
             }
             for kind in write.events {
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, *kind, record.id.as_str(), write.now, None::<String>);
+                crate::sequencer::write_outbox!(tx, pool, TOPIC, kind.as_str(), record.id.as_str(), write.now, None::<String>);
             }
             let audit = String::from_utf8_lossy(&write.audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", record.id.as_str(), write.now, Some(audit));
@@ -809,7 +810,7 @@ impl Store {
             .bind(message.created.as_micros())
             .execute(&mut *tx)
             .await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "message_posted", message.request_id.as_str(), message.created, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("message_posted.{}", message.id), message.request_id.as_str(), message.created, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", message.request_id.as_str(), message.created, Some(audit));
             tx.commit().await?;
@@ -921,8 +922,8 @@ impl Store {
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "evidence_added", evidence.request_id.as_str(), now, None::<String>);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", evidence.request_id.as_str(), now, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("evidence_added.{}", evidence.id), evidence.request_id.as_str(), now, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), evidence.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", evidence.request_id.as_str(), now, Some(audit));
             tx.commit().await?;
@@ -957,7 +958,7 @@ impl Store {
                 return Ok(false);
             }
             insert_receipt!(tx, receipt);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", receipt.request_id.as_str(), now, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
             tx.commit().await?;
@@ -1009,7 +1010,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             insert_receipt!(tx, receipt);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "receipt_issued", receipt.request_id.as_str(), now, None::<String>);
+            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
             tx.commit().await?;

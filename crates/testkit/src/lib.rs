@@ -15,8 +15,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use liaison::{AccessConfig, EXAMPLE_FEDERATION, HubConfig, Secret, dev::ensure_dev_pki};
-pub use liaison::{DatabaseConfig, Limits};
+use liaison::{AccessConfig, HubConfig, Secret, dev::ensure_dev_pki};
+pub use liaison::{DatabaseConfig, EXAMPLE_FEDERATION, Limits};
 use liaison_client::{Client, ClientConfig};
 use liaison_core::Federation;
 use liaison_pki::{CertificateAuthority, DevPkiPaths, IssuedCertificate};
@@ -88,17 +88,35 @@ impl TestHub {
         Self::start_configured(backend, true, limits).await
     }
 
+    /// Starts a hub on the federation file `federation_toml` (the example federation
+    /// with changes, say a `[mla_deadlines]` section); fails as the hub does on a bad one.
+    pub async fn start_with_federation(
+        backend: Backend,
+        federation_toml: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_full(backend, true, Limits::default(), federation_toml).await
+    }
+
     /// Starts a hub with every setting a test may choose.
     pub async fn start_configured(
         backend: Backend,
         audit_calls: bool,
         limits: Limits,
     ) -> anyhow::Result<Self> {
+        Self::start_full(backend, audit_calls, limits, EXAMPLE_FEDERATION).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        audit_calls: bool,
+        limits: Limits,
+        federation_toml: &str,
+    ) -> anyhow::Result<Self> {
         if std::env::var_os("LIAISON_LOG").is_some() {
             liaison_telemetry::init(liaison_telemetry::LogFormat::Text, "info");
         }
         let data_dir = tempfile::tempdir().context("temporary data directory")?;
-        let federation = Federation::from_toml(EXAMPLE_FEDERATION)?;
+        let federation = Federation::from_toml(federation_toml)?;
         let (tls, audit_key, _) = ensure_dev_pki(data_dir.path(), &federation)?;
         let database = match backend {
             Backend::Sqlite => DatabaseConfig::Sqlite(data_dir.path().join("liaison.db")),
@@ -110,8 +128,9 @@ impl TestHub {
             listen: "127.0.0.1:0".parse()?,
             database,
             tls,
-            federation_toml: EXAMPLE_FEDERATION.to_owned(),
+            federation_toml: federation_toml.to_owned(),
             audit_key,
+            receipt_key: None,
             access: AccessConfig {
                 token_key: PathBuf::new(),
                 previous_token_keys: Vec::new(),

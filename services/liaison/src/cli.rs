@@ -105,6 +105,9 @@ pub struct ServeArgs {
     /// Ed25519 key (PKCS#8 DER) that signs audit checkpoints [default with --dev: DATA_DIR/pki/audit-log.key]
     #[arg(long, env = "LIAISON_AUDIT_KEY")]
     pub audit_key: Option<PathBuf>,
+    /// Ed25519 key (PKCS#8 DER) that signs MLA receipts [default: the audit key's material, under its own key id]
+    #[arg(long, env = "LIAISON_RECEIPT_KEY")]
+    pub receipt_key: Option<PathBuf>,
     /// Hub CA certificate (PEM) that client certificates must chain to.
     #[arg(long, env = "LIAISON_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
@@ -290,6 +293,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         };
     let federation = Federation::from_toml(&federation_toml).map_err(|error| error.to_string())?;
     let audit_key = args.audit_key.or(file.audit_key);
+    let receipt_key = args.receipt_key.or(file.receipt_key);
     let (tls, audit_key) = match (
         args.tls_ca.or(file.tls.ca),
         args.tls_cert.or(file.tls.cert),
@@ -394,6 +398,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         tls,
         federation_toml,
         audit_key,
+        receipt_key,
         access: liaison::AccessConfig {
             token_key,
             previous_token_keys,
@@ -893,6 +898,15 @@ mod tests {
         };
         let config = parse(&[]).unwrap();
         assert!(config.access.token_key.ends_with("pki/token-signing.key"));
+        assert_eq!(
+            config.receipt_key, None,
+            "receipts: the audit key by default"
+        );
+        let config = parse(&["--receipt-key", "/k/mla-receipts.key"]).unwrap();
+        assert_eq!(
+            config.receipt_key.as_deref(),
+            Some(std::path::Path::new("/k/mla-receipts.key"))
+        );
         assert!(config.access.crl.as_ref().unwrap().ends_with("pki/crl.pem"));
         assert_eq!(config.access.token_lifetime, Duration::from_secs(900));
         let config = parse(&[

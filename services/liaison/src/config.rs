@@ -107,6 +107,9 @@ pub struct HubConfig {
     pub federation_toml: String,
     /// The Ed25519 key (PKCS#8 DER file) that signs audit checkpoints.
     pub audit_key: PathBuf,
+    /// The Ed25519 key (PKCS#8 DER file) that signs MLA receipts; `None`: the audit key's
+    /// material, under the receipts' own name (and so their own key id).
+    pub receipt_key: Option<PathBuf>,
     /// Tokens and revocation.
     pub access: AccessConfig,
     /// How long in-flight calls may run after shutdown begins.
@@ -270,6 +273,8 @@ pub struct ConfigFile {
     pub federation: Option<PathBuf>,
     /// `audit_key = "/etc/liaison/audit-log.key"`: signs audit checkpoints.
     pub audit_key: Option<PathBuf>,
+    /// `receipt_key = "/etc/liaison/mla-receipts.key"`: signs MLA receipts.
+    pub receipt_key: Option<PathBuf>,
     /// `token_key = "/etc/liaison/token-signing.key"`: signs access tokens.
     pub token_key: Option<PathBuf>,
     /// `token_previous_keys = ["/etc/liaison/token-signing.old.key"]`: keys being rotated out.

@@ -80,6 +80,14 @@ pub enum HubError {
         /// What is wrong.
         reason: String,
     },
+    /// The receipt signing key is missing or unusable.
+    #[error("receipt signing key {path}: {reason}")]
+    ReceiptKey {
+        /// The key file (the audit key's when no receipt key is set).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A token key is missing or unusable.
     #[error("token signing key {path}: {reason}")]
     TokenKey {
@@ -153,21 +161,32 @@ impl Hub {
                 path: config.audit_key.clone(),
                 reason,
             })?;
-        // Receipts are signed with the audit key's material under their own name (and
-        // so their own key id); their statements are protobuf, never a signed note.
-        let receipt_key = std::fs::read(&config.audit_key)
-            .map_err(|error| error.to_string())
-            .and_then(|pkcs8| {
-                SigningKey::from_pkcs8(
-                    &format!("{}/mla-receipts", federation.trust_domain()),
-                    &pkcs8,
-                )
+        // Receipts are signed with their own key or, by default, with the audit key's
+        // material under their own name (and so their own key id); their statements are
+        // protobuf, never a signed note.
+        let receipt_name = format!("{}/mla-receipts", federation.trust_domain());
+        let load_receipt_key = |path: &PathBuf| {
+            std::fs::read(path)
                 .map_err(|error| error.to_string())
-            })
-            .map_err(|reason| HubError::AuditKey {
-                path: config.audit_key.clone(),
-                reason,
-            })?;
+                .and_then(|pkcs8| {
+                    SigningKey::from_pkcs8(&receipt_name, &pkcs8).map_err(|error| error.to_string())
+                })
+                .map_err(|reason| HubError::ReceiptKey {
+                    path: path.clone(),
+                    reason,
+                })
+        };
+        let receipt_key =
+            load_receipt_key(config.receipt_key.as_ref().unwrap_or(&config.audit_key))?;
+        // With a key of their own, receipts signed before it (by the audit key's material)
+        // must still verify: that key is published as retired, no later than now.
+        let mut retired_receipt_keys = Vec::new();
+        if config.receipt_key.is_some() {
+            let default_key = load_receipt_key(&config.audit_key)?;
+            if default_key.key_id() != receipt_key.key_id() {
+                retired_receipt_keys.push((Arc::new(default_key), config.clock.now()));
+            }
+        }
         let store = match &config.database {
             DatabaseConfig::Sqlite(path) => {
                 if let Some(parent) = path.parent() {
@@ -199,8 +218,10 @@ impl Hub {
             verifier,
             access,
             trust_domain: federation.trust_domain().to_owned(),
+            mla_deadlines: federation.mla_deadline_policy().clone(),
             audit_key: Arc::new(audit_key),
             receipt_key: Arc::new(receipt_key),
+            retired_receipt_keys,
             audit_origin,
             store,
             config,
@@ -218,8 +239,11 @@ pub struct BoundHub {
     verifier: Arc<tls::HubClientVerifier>,
     access: AccessControl,
     trust_domain: String,
+    /// The federation's MLA deadline policy (`[mla_deadlines]`).
+    mla_deadlines: DeadlinePolicy,
     audit_key: Arc<SigningKey>,
     receipt_key: Arc<SigningKey>,
+    retired_receipt_keys: Vec<(Arc<SigningKey>, liaison_core::Timestamp)>,
     audit_origin: String,
     store: Store,
 }
@@ -256,7 +280,7 @@ impl BoundHub {
         let mla_deadlines = liaison_mla::spawn_deadline_scanner(
             self.store.clone(),
             self.config.clock.clone(),
-            DeadlinePolicy::default(),
+            self.mla_deadlines.clone(),
             stop.clone(),
         );
         // Escalates overdue CBM acknowledgements, by the deadline clock.
@@ -349,7 +373,11 @@ impl BoundHub {
                 AuditLayer::disabled(self.store.clone())
             })
             // A call that does not answer in time ends DEADLINE_EXCEEDED, and is recorded.
-            .layer(DeadlineLayer::new(limits.max_call_duration))
+            // (An evidence upload is paced instead: each message must come within the cap.)
+            .layer(
+                DeadlineLayer::new(limits.max_call_duration)
+                    .paced_uploads(&[liaison_mla::UPLOAD_EVIDENCE_PATH]),
+            )
             // Dead or stalled peers are found and their streams freed.
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -381,9 +409,11 @@ impl BoundHub {
                     MlaSettings {
                         clock: self.config.clock.clone(),
                         receipt_key: self.receipt_key.clone(),
-                        policy: DeadlinePolicy::default(),
+                        retired_receipt_keys: self.retired_receipt_keys.clone(),
+                        policy: self.mla_deadlines.clone(),
                         shutdown: stop.clone(),
                         evidence_dir: self.config.evidence_dir.clone(),
+                        upload_idle: limits.max_call_duration,
                     },
                 )
                 .into_server()

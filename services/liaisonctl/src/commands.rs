@@ -93,6 +93,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(AuditCommand::Verify(args)) if args.file.is_some() => {
             return audit::verify(None, &cli.connection.endpoint, format, args).await;
         }
+        // Verifying a saved receipt against a saved key needs no hub either.
+        Command::Mla(crate::mla::MlaCommand::VerifyReceipt(args)) if args.keys.is_some() => {
+            use crate::mla::receipt_file;
+            let keys_file = args.keys.clone().unwrap_or_default();
+            let keys = receipt_file::load_keys(&keys_file)?;
+            let from = format!("from {}", keys_file.display());
+            return receipt_file::verify_file(format, &args, &keys, &from);
+        }
         command => command,
     };
     let client = connect(&cli.connection).await?;

@@ -1,6 +1,11 @@
 //! `liaisonctl mla …`: mutual legal assistance requests from the command line — a new
 //! request from a JSON file, the workflow steps, messages, the overdue list, a request's
-//! history and deadlines, and receipts verified against the hub's receipt keys.
+//! history and deadlines, and receipts verified against the hub's receipt keys. The
+//! watch is in `mla/watch.rs`.
+
+mod new;
+pub mod receipt_file;
+mod watch;
 
 use clap::{Args, Subcommand};
 use liaison_client::{Client, with_purpose};
@@ -18,7 +23,8 @@ use crate::{
 /// `liaisonctl mla …`.
 #[derive(Debug, Subcommand)]
 pub enum MlaCommand {
-    /// Creates a draft from a JSON file (see `new --help` for the fields).
+    /// Creates a draft from a TOML or JSON file, or by asking for each field on a
+    /// terminal (see `new --help`).
     New(NewArgs),
     /// Lists the requests your agency is a party to.
     List(ListArgs),
@@ -53,25 +59,69 @@ pub enum MlaCommand {
     Upload(UploadArgs),
     /// Downloads an evidence file, its SHA-256 checked (needs --purpose).
     Download(DownloadArgs),
-    /// Lists a request's receipts, each verified against the hub's receipt keys.
-    Receipts {
-        /// The request (`mla_…`).
-        id: String,
-    },
+    /// Follows your agency's requests as they change — submissions, steps, messages,
+    /// evidence, receipts, deadlines approaching or passed — until Ctrl-C; resumable with
+    /// --after.
+    Watch(watch::WatchArgs),
+    /// Lists a request's receipts, each verified against the hub's receipt keys; with
+    /// --out DIR, saves them and the keys for `verify-receipt`.
+    Receipts(ReceiptsArgs),
+    /// Verifies a saved receipt: the hub's Ed25519 signature over its exact bytes, against
+    /// --keys KEYS_FILE (offline) or the keys the hub publishes; shows what it proves.
+    /// Exits 1 if anything differs.
+    VerifyReceipt(receipt_file::VerifyReceiptArgs),
 }
 
 /// `mla new`.
 #[derive(Debug, Args)]
+#[command(after_long_help = NEW_FIELDS)]
 pub struct NewArgs {
-    /// A JSON file: {"requested_agency": "RS-MUP", "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
-    /// "urgency": "EMERGENCY", "case_reference": "…", "language": "uk", "requesting_authority":
-    /// "…", "offence": "…", "summary_of_facts": "…", "emergency_justification": "…",
-    /// "bilateral_treaty": "…", "preservation_requested": true, "preservation_necessity": "…",
-    /// "full_request_to_follow": true, "data_sought": [{"category": "TRAFFIC", "description":
-    /// "…", "relation_to_offence": "…", "provider": "…", "identifiers": [{"type": "IP_ADDRESS",
-    /// "value": "…", "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]}]}
+    /// The request as a TOML (`.toml`) or JSON (`.json`) file; the fields are listed
+    /// below. Without it, `mla new` asks for each field when run on a terminal.
     #[arg(long)]
-    pub file: std::path::PathBuf,
+    pub file: Option<std::path::PathBuf>,
+    /// Ask for each field even when standard input is not a terminal, reading one answer
+    /// per line (for scripts and tests).
+    #[arg(long, conflicts_with = "file")]
+    pub interactive: bool,
+}
+
+/// The fields of a `mla new` file, for `new --help`.
+const NEW_FIELDS: &str = r#"Fields of a request file (TOML shown; JSON has the same keys):
+
+  requested_agency = "RS-MUP"
+  legal_basis = "BUDAPEST_ART_29_PRESERVATION"   # or _ART_30_…, _ART_31_…, _ART_33_…, _ART_34_…,
+                                                 # PROTOCOL_ART_9_…, PROTOCOL_ART_10_…, BILATERAL_TREATY
+  bilateral_treaty = "…"                         # with BILATERAL_TREATY
+  urgency = "EMERGENCY"                          # ROUTINE, URGENT or EMERGENCY
+  emergency_justification = "…"                  # with EMERGENCY
+  case_reference = "UA-2026-1187"
+  language = "uk"                                # BCP 47, of every text
+  requesting_authority = "…"
+  offence = "…"
+  summary_of_facts = "…"
+  preservation_requested = true
+  preservation_necessity = "…"
+  full_request_to_follow = true
+
+  [[data_sought]]
+  category = "TRAFFIC"                           # SUBSCRIBER, TRAFFIC or CONTENT
+  description = "…"
+  relation_to_offence = "…"
+  provider = "Example Hosting d.o.o."
+  identifiers = [{ type = "IP_ADDRESS", value = "203.0.113.45", time = 2026-11-20T08:53:20Z, time_zone = "Europe/Kyiv" }]
+
+The hub checks the request when it is submitted and names every missing or wrong field."#;
+
+/// `mla receipts`.
+#[derive(Debug, Args)]
+pub struct ReceiptsArgs {
+    /// The request (`mla_…`).
+    pub id: String,
+    /// Save every receipt as DIR/rct_….json and the hub's receipt keys as
+    /// DIR/receipt-keys.json (the directory is created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `mla upload`.
@@ -391,10 +441,24 @@ pub async fn run(
     let comment = |args: &StepArgs| args.comment.as_deref().and_then(|c| text(c, &args.lang));
     let request = match command {
         MlaCommand::New(args) => {
-            let raw = std::fs::read_to_string(&args.file)
-                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
-            let value: Value = serde_json::from_str(&raw)
-                .map_err(|error| usage(format!("{}: {error}", args.file.display())))?;
+            let value = match args.file {
+                Some(path) => new::from_file(&path)?,
+                None if args.interactive || std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    // Prompts block on the terminal: off the runtime's thread.
+                    tokio::task::spawn_blocking(|| {
+                        new::from_prompts(&mut std::io::stdin().lock(), &mut std::io::stderr())
+                    })
+                    .await
+                    .map_err(|error| usage(format!("prompts: {error}")))??
+                }
+                None => {
+                    return Err(usage(
+                        "mla new needs --file REQUEST.toml (or .json); without it, it asks for \
+                         each field, but standard input is not a terminal (use --interactive \
+                         to answer from standard input)",
+                    ));
+                }
+            };
             let content = content_from_json(&value)?;
             mla.create_draft(v1::CreateDraftRequest {
                 request_id: request_id(),
@@ -619,7 +683,17 @@ pub async fn run(
             }
             return Ok(());
         }
-        MlaCommand::Receipts { id } => return receipts(client, format, id).await,
+        MlaCommand::Receipts(args) => return receipts(client, format, args).await,
+        MlaCommand::VerifyReceipt(args) => {
+            let keys = mla
+                .get_receipt_keys(v1::GetReceiptKeysRequest {})
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .keys;
+            return receipt_file::verify_file(format, &args, &keys, "fetched from the hub");
+        }
+        MlaCommand::Watch(args) => return watch::watch(client, format, args).await,
         MlaCommand::Upload(args) => return upload(client, format, args).await,
         MlaCommand::Download(args) => return download(client, format, purpose, args).await,
     };
@@ -628,7 +702,12 @@ pub async fn run(
 }
 
 /// Lists and verifies a request's receipts; fails if any does not verify.
-async fn receipts(client: &Client, format: OutputFormat, id: String) -> Result<(), Failure> {
+async fn receipts(
+    client: &Client,
+    format: OutputFormat,
+    args: ReceiptsArgs,
+) -> Result<(), Failure> {
+    let id = args.id;
     let mut mla = client.mla();
     let failed = |status: tonic::Status| Failure::from_status(client, &status);
     let keys = mla
@@ -646,15 +725,24 @@ async fn receipts(client: &Client, format: OutputFormat, id: String) -> Result<(
         .map_err(failed)?
         .into_inner()
         .receipts;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| usage(format!("{}: {error}", dir.display())))?;
+        receipt_file::save_keys(dir, &keys)?;
+        for receipt in &receipts {
+            receipt_file::save_receipt(dir, receipt)?;
+        }
+        eprintln!(
+            "saved {} receipt(s) and the hub's receipt keys ({}) in {}",
+            receipts.len(),
+            receipt_file::KEYS_FILE,
+            dir.display()
+        );
+    }
     let mut rows = Vec::new();
     let mut all_verified = true;
     for receipt in &receipts {
-        let verified = keys
-            .iter()
-            .find(|key| key.key_id == receipt.key_id)
-            .and_then(|key| <[u8; 32]>::try_from(key.public_key.as_slice()).ok())
-            .and_then(|public_key| liaison_audit::VerifierKey::new("mla-receipts", public_key).ok())
-            .is_some_and(|key| key.verify(&receipt.statement, &receipt.signature));
+        let verified = receipt_file::verify(receipt, &keys).is_ok();
         all_verified &= verified;
         let statement =
             v1::MlaReceiptStatement::decode(receipt.statement.as_slice()).unwrap_or_default();

@@ -3,6 +3,9 @@
 //! downloaded as a server stream that re-hashes the stored file and ends with DATA_LOSS if
 //! it no longer matches. Each upload and each first retrieval by the other party gets a
 //! signed receipt. Memory per transfer is one chunk: nothing buffers a whole file.
+//!
+//! An upload is not capped as a whole (a 1 GiB file takes as long as the line needs):
+//! each message must arrive within the hub's call cap instead (`upload_idle`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +15,7 @@ use liaison_core::{
     mla::{MlaState, Side},
 };
 use liaison_proto::v1;
-use liaison_rpc::{ServiceError, request_id, to_timestamp};
+use liaison_rpc::{ServiceError, next_within, request_id, to_timestamp};
 use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -20,7 +23,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     sync::mpsc,
 };
-use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming, codegen::BoxStream};
 
 use crate::{
@@ -62,7 +65,7 @@ impl Drop for TempFile {
     }
 }
 
-fn evidence_to_proto(row: &MlaEvidenceRow) -> Result<v1::MlaEvidence, ServiceError> {
+pub(crate) fn evidence_to_proto(row: &MlaEvidenceRow) -> Result<v1::MlaEvidence, ServiceError> {
     let mut evidence = v1::MlaEvidence::decode(row.document.as_slice()).map_err(|_| {
         ServiceError::Store(liaison_store::StoreError::Corrupt(format!(
             "evidence {}",
@@ -118,7 +121,9 @@ impl MlaServiceImpl {
         mut stream: Streaming<v1::UploadEvidenceRequest>,
     ) -> Result<v1::UploadEvidenceResponse, Status> {
         const METHOD: &str = "liaison.v1.MlaService/UploadEvidence";
-        let first = stream.next().await.transpose()?.unwrap_or_default();
+        let first = next_within(&mut stream, self.upload_idle)
+            .await?
+            .unwrap_or_default();
         request_id(&first.request_id, "request_id")?;
         let Some(v1::upload_evidence_request::Payload::Metadata(metadata)) = first.payload else {
             return Err(ServiceError::invalid(
@@ -192,8 +197,8 @@ impl MlaServiceImpl {
         } else {
             MAX_FILE_BYTES
         };
-        while let Some(message) = stream.next().await {
-            let Some(v1::upload_evidence_request::Payload::Chunk(chunk)) = message?.payload else {
+        while let Some(message) = next_within(&mut stream, self.upload_idle).await? {
+            let Some(v1::upload_evidence_request::Payload::Chunk(chunk)) = message.payload else {
                 return Err(
                     ServiceError::invalid("chunk", "after the metadata, only chunks").into(),
                 );

@@ -39,13 +39,23 @@ pub struct MlaSettings {
     pub clock: Clock,
     /// The key that signs receipts.
     pub receipt_key: Arc<SigningKey>,
+    /// Keys that signed receipts before `receipt_key`, with when they stopped: published
+    /// by GetReceiptKeys so that older receipts still verify.
+    pub retired_receipt_keys: Vec<(Arc<SigningKey>, liaison_core::Timestamp)>,
     /// The federation's deadline settings.
     pub policy: DeadlinePolicy,
     /// Ends open WatchRequests streams.
     pub shutdown: Shutdown,
     /// Where evidence files are stored, content-addressed by SHA-256.
     pub evidence_dir: PathBuf,
+    /// How long an upload may wait for its next message (the hub's call cap): uploads
+    /// are exempt from the whole-call cap ([`UPLOAD_EVIDENCE_PATH`]), so this bounds a
+    /// stalled client instead.
+    pub upload_idle: std::time::Duration,
 }
+
+/// The path of `UploadEvidence`, for [`liaison_rpc::DeadlineLayer::paced_uploads`].
+pub const UPLOAD_EVIDENCE_PATH: &str = "/liaison.v1.MlaService/UploadEvidence";
 
 /// The MlaService implementation.
 #[derive(Debug, Clone)]
@@ -55,8 +65,10 @@ pub struct MlaServiceImpl {
     clock: Clock,
     policy: DeadlinePolicy,
     receipts: ReceiptSigner,
+    retired_receipt_keys: Vec<v1::MlaReceiptKey>,
     shutdown: Shutdown,
     evidence_dir: PathBuf,
+    upload_idle: std::time::Duration,
 }
 
 impl MlaServiceImpl {
@@ -68,8 +80,17 @@ impl MlaServiceImpl {
             clock: settings.clock,
             policy: settings.policy,
             receipts: ReceiptSigner::new(settings.receipt_key),
+            retired_receipt_keys: settings
+                .retired_receipt_keys
+                .into_iter()
+                .map(|(key, retired)| v1::MlaReceiptKey {
+                    retire_time: Some(liaison_rpc::to_timestamp(retired)),
+                    ..ReceiptSigner::new(key).public_key()
+                })
+                .collect(),
             shutdown: settings.shutdown,
             evidence_dir: settings.evidence_dir,
+            upload_idle: settings.upload_idle,
         }
     }
 
@@ -364,8 +385,8 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         request: Request<v1::GetReceiptKeysRequest>,
     ) -> Result<Response<v1::GetReceiptKeysResponse>, Status> {
         self.auth.caller(&request).await?;
-        Ok(Response::new(v1::GetReceiptKeysResponse {
-            keys: vec![self.receipts.public_key()],
-        }))
+        let mut keys = vec![self.receipts.public_key()];
+        keys.extend(self.retired_receipt_keys.iter().cloned());
+        Ok(Response::new(v1::GetReceiptKeysResponse { keys }))
     }
 }

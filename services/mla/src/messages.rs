@@ -20,7 +20,7 @@ const MESSAGE_ID_PREFIX: &str = "msg";
 /// Longest message, in characters.
 const BODY_MAX: usize = 20_000;
 
-fn message_to_proto(row: &MlaMessageRow) -> Result<v1::MlaMessage, ServiceError> {
+pub(crate) fn message_to_proto(row: &MlaMessageRow) -> Result<v1::MlaMessage, ServiceError> {
     let mut message = v1::MlaMessage::decode(row.document.as_slice()).map_err(|_| {
         ServiceError::Store(liaison_store::StoreError::Corrupt(format!(
             "mla message {}",

@@ -43,27 +43,46 @@ const SCAN_POLL: Duration = Duration::from_secs(1);
 /// The audit log's `method` of the hub's own expiry step.
 const EXPIRE_METHOD: &str = "liaison.hub/mla/ExpirePreservation";
 
-/// An event kind as written by the service and the scanner, with the deadline it names.
-fn event_kind(kind: &str) -> (v1::MlaEventKind, Option<DeadlineKind>) {
-    if let Some(deadline) = kind.strip_prefix("deadline_passed.") {
-        return (
-            v1::MlaEventKind::DeadlinePassed,
-            DeadlineKind::parse(deadline),
-        );
-    }
-    if let Some(deadline) = kind.strip_prefix("deadline_approaching.") {
-        return (
-            v1::MlaEventKind::DeadlineApproaching,
-            DeadlineKind::parse(deadline),
-        );
-    }
+/// What an event refers to, from the suffix of its stored kind.
+#[derive(Debug, PartialEq, Eq)]
+enum Reference<'a> {
+    /// The deadline (`deadline_passed.acknowledgement`).
+    Deadline(DeadlineKind),
+    /// The index of the history entry (`state_changed.4`, `submitted.1`).
+    History(usize),
+    /// A message, evidence file or receipt by id (`message_posted.msg_…`).
+    Object(&'a str),
+    /// Nothing (events written before references were).
+    None,
+}
+
+/// An event kind as written by the service and the scanner, with what it refers to.
+fn event_kind(stored: &str) -> (v1::MlaEventKind, Reference<'_>) {
+    let (kind, suffix) = stored.split_once('.').unwrap_or((stored, ""));
     let kind = match kind {
+        "deadline_passed" | "deadline_approaching" => {
+            let deadline = DeadlineKind::parse(suffix).map_or(Reference::None, Reference::Deadline);
+            let kind = if kind == "deadline_passed" {
+                v1::MlaEventKind::DeadlinePassed
+            } else {
+                v1::MlaEventKind::DeadlineApproaching
+            };
+            return (kind, deadline);
+        }
         "submitted" => v1::MlaEventKind::Submitted,
         "receipt_issued" => v1::MlaEventKind::ReceiptIssued,
         "message_posted" => v1::MlaEventKind::MessagePosted,
+        "evidence_added" => v1::MlaEventKind::EvidenceAdded,
         _ => v1::MlaEventKind::StateChanged,
     };
-    (kind, None)
+    let reference = match kind {
+        _ if suffix.is_empty() => Reference::None,
+        v1::MlaEventKind::Submitted | v1::MlaEventKind::StateChanged => {
+            suffix.parse().map_or(Reference::None, Reference::History)
+        }
+        _ => Reference::Object(suffix),
+    };
+    (kind, reference)
 }
 
 struct Filter {
@@ -105,7 +124,7 @@ impl MlaServiceImpl {
         filter: &Filter,
         event: &MlaEvent,
     ) -> Result<Option<v1::WatchRequestsResponse>, ServiceError> {
-        let (kind, deadline_kind) = event_kind(&event.kind);
+        let (kind, reference) = event_kind(&event.kind);
         if !filter.kinds.is_empty() && !filter.kinds.contains(&(kind as i32)) {
             return Ok(None);
         }
@@ -124,13 +143,48 @@ impl MlaServiceImpl {
         }
         let now = self.clock.now();
         let request = request_to_proto(&record, false, &self.policy, now)?;
-        let deadline = deadline_kind.and_then(|kind| {
-            request
-                .deadlines
-                .iter()
-                .find(|deadline| deadline.kind == deadline_kind_to_proto(kind))
-                .cloned()
-        });
+        let mut message = v1::MlaEvent::default();
+        match reference {
+            Reference::Deadline(kind) => {
+                message.deadline = request
+                    .deadlines
+                    .iter()
+                    .find(|deadline| deadline.kind == deadline_kind_to_proto(kind))
+                    .cloned();
+            }
+            Reference::History(index) => {
+                message.transition = decode_document(&record)?.history.get(index).cloned();
+            }
+            Reference::Object(id) => match kind {
+                v1::MlaEventKind::MessagePosted => {
+                    message.message = match self.store.get_mla_message(id).await? {
+                        Some(row) if row.request_id == record.id => {
+                            Some(crate::messages::message_to_proto(&row)?)
+                        }
+                        _ => None,
+                    };
+                }
+                v1::MlaEventKind::EvidenceAdded => {
+                    message.evidence = match self.store.get_mla_evidence(id).await? {
+                        Some(row) if row.request_id == record.id => {
+                            Some(crate::evidence::evidence_to_proto(&row)?)
+                        }
+                        _ => None,
+                    };
+                }
+                v1::MlaEventKind::ReceiptIssued => {
+                    message.receipt = self
+                        .store
+                        .mla_receipts(&record.id)
+                        .await?
+                        .iter()
+                        .find(|row| row.id == id)
+                        .map(crate::receipts::receipt_to_proto);
+                }
+                _ => {}
+            },
+            Reference::None => {}
+        }
         call.audit.touch(
             record.id.as_str(),
             Access::Deliver,
@@ -145,8 +199,7 @@ impl MlaServiceImpl {
                 event_time: Some(to_timestamp(event.time)),
                 mla_request_id: record.id.to_string(),
                 mla_request: Some(request),
-                deadline,
-                ..v1::MlaEvent::default()
+                ..message
             }),
         }))
     }
@@ -327,7 +380,10 @@ async fn expire_preservation(
             record: &updated,
             expected_version: Some(record.version),
             receipts: &[],
-            events: &["state_changed"],
+            events: &[format!(
+                "state_changed.{}",
+                document.history.len().saturating_sub(1)
+            )],
             audit_record: audit.canonical_bytes(),
             now,
         })
@@ -363,4 +419,50 @@ pub fn spawn_deadline_scanner(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod event_kind_tests {
+    use super::*;
+
+    #[test]
+    fn stored_kinds_name_what_they_refer_to() {
+        let check = |stored, kind, reference| assert_eq!(event_kind(stored), (kind, reference));
+        use v1::MlaEventKind as K;
+        check("submitted.0", K::Submitted, Reference::History(0));
+        check("state_changed.12", K::StateChanged, Reference::History(12));
+        check("state_changed", K::StateChanged, Reference::None);
+        check("state_changed.x", K::StateChanged, Reference::None);
+        check(
+            "deadline_passed.acknowledgement",
+            K::DeadlinePassed,
+            Reference::Deadline(DeadlineKind::Acknowledgement),
+        );
+        check(
+            "deadline_approaching.preservation_expiry",
+            K::DeadlineApproaching,
+            Reference::Deadline(DeadlineKind::PreservationExpiry),
+        );
+        check(
+            "deadline_passed.nonsense",
+            K::DeadlinePassed,
+            Reference::None,
+        );
+        check(
+            "message_posted.msg_1",
+            K::MessagePosted,
+            Reference::Object("msg_1"),
+        );
+        check(
+            "evidence_added.evd_1",
+            K::EvidenceAdded,
+            Reference::Object("evd_1"),
+        );
+        check(
+            "receipt_issued.rct_1",
+            K::ReceiptIssued,
+            Reference::Object("rct_1"),
+        );
+        check("receipt_issued", K::ReceiptIssued, Reference::None);
+    }
 }

@@ -263,13 +263,15 @@ impl MlaServiceImpl {
             receipts.push(row);
             receipt_message = Some(message);
         }
-        let mut events: Vec<&'static str> = vec![if action == v1::MlaAction::Submit {
-            "submitted"
+        // Each event names what it is about: the history entry, the receipt.
+        let entry = document.history.len().saturating_sub(1);
+        let mut events = vec![if action == v1::MlaAction::Submit {
+            format!("submitted.{entry}")
         } else {
-            "state_changed"
+            format!("state_changed.{entry}")
         }];
-        if receipt.is_some() {
-            events.push("receipt_issued");
+        if let Some(row) = receipts.first() {
+            events.push(format!("receipt_issued.{}", row.id));
         }
         let audit_record = call.audit.write_record(ObjectAccess {
             id: record.id.to_string(),

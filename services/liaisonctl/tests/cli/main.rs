@@ -6,6 +6,7 @@ use std::{path::Path, process::Output, time::Duration};
 use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
+mod mla;
 
 both!(
     whoami_and_agencies,
