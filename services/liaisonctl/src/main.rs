@@ -12,6 +12,7 @@ mod exchange;
 mod file_rows;
 mod mla;
 mod output;
+mod progress;
 mod publish_file;
 mod stix_convert;
 

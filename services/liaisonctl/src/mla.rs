@@ -18,6 +18,7 @@ use crate::{
     cli::OutputFormat,
     commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, print_json},
     output,
+    progress::{Progress, Unit},
 };
 
 /// `liaisonctl mla …`.
@@ -793,6 +794,8 @@ async fn upload(client: &Client, format: OutputFormat, args: UploadArgs) -> Resu
     let mut file = tokio::fs::File::open(&args.file)
         .await
         .map_err(unreadable)?;
+    let length = file.metadata().await.map_err(unreadable)?.len();
+    let mut hashing = Progress::new("hashing", length, Unit::Bytes);
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     let mut size: u64 = 0;
@@ -803,7 +806,9 @@ async fn upload(client: &Client, format: OutputFormat, args: UploadArgs) -> Resu
         }
         Digest::update(&mut hasher, &buffer[..read]);
         size += read as u64;
+        hashing.draw(size);
     }
+    hashing.finish();
     let sha256 = hex::encode(Digest::finalize(hasher));
     let file_name = args
         .file
@@ -826,8 +831,10 @@ async fn upload(client: &Client, format: OutputFormat, args: UploadArgs) -> Resu
         })),
     };
     let path = args.file.clone();
-    // Second pass, streamed: one chunk in memory at a time.
-    tokio::spawn(async move {
+    let mut uploading = Progress::new("uploading", size, Unit::Bytes);
+    // Second pass, streamed: one chunk in memory at a time. The bar counts what the
+    // transport has taken; at most a few chunks wait in between.
+    let sending = tokio::spawn(async move {
         if sender.send(first).await.is_err() {
             return;
         }
@@ -835,6 +842,7 @@ async fn upload(client: &Client, format: OutputFormat, args: UploadArgs) -> Resu
             return;
         };
         let mut buffer = vec![0; 1 << 20];
+        let mut sent: u64 = 0;
         while let Ok(read) = file.read(&mut buffer).await {
             if read == 0 {
                 break;
@@ -846,14 +854,19 @@ async fn upload(client: &Client, format: OutputFormat, args: UploadArgs) -> Resu
             if sender.send(chunk).await.is_err() {
                 return;
             }
+            sent += read as u64;
+            uploading.draw(sent);
         }
+        uploading.finish();
     });
     let response = client
         .mla()
         .upload_evidence(tokio_stream::wrappers::ReceiverStream::new(receiver))
         .await
-        .map_err(|status| Failure::from_status(client, &status))?
-        .into_inner();
+        .map_err(|status| Failure::from_status(client, &status));
+    // The bar's last line is written before the result is printed.
+    let _ = sending.await;
+    let response = response?.into_inner();
     let evidence = response.evidence.unwrap_or_default();
     let receipt = response
         .receipt
@@ -910,14 +923,22 @@ async fn download(
         .map_err(unwritable)?;
     let mut hasher = Sha256::new();
     let (mut expected, mut receipt, mut size) = (String::new(), String::new(), 0u64);
+    let mut downloading: Option<Progress> = None;
     loop {
         match stream.message().await {
             Ok(Some(message)) => match message.payload {
-                Some(Payload::Metadata(metadata)) => expected = metadata.sha256,
+                Some(Payload::Metadata(metadata)) => {
+                    let total = u64::try_from(metadata.size_bytes).unwrap_or(0);
+                    downloading = Some(Progress::new("downloading", total, Unit::Bytes));
+                    expected = metadata.sha256;
+                }
                 Some(Payload::Chunk(chunk)) => {
                     Digest::update(&mut hasher, &chunk);
                     size += chunk.len() as u64;
                     file.write_all(&chunk).await.map_err(unwritable)?;
+                    if let Some(bar) = downloading.as_mut() {
+                        bar.draw(size);
+                    }
                 }
                 Some(Payload::Receipt(issued)) => receipt = issued.id,
                 None => {}
@@ -928,6 +949,9 @@ async fn download(
                 return Err(Failure::from_status(client, &status));
             }
         }
+    }
+    if let Some(bar) = &downloading {
+        bar.finish();
     }
     file.flush().await.map_err(unwritable)?;
     drop(file);

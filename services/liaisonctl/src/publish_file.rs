@@ -2,7 +2,7 @@
 //! into indicator messages (those that cannot be read are kept with the reason), sent over
 //! one PublishMany stream with a progress bar, and summed up item by item.
 
-use std::{io::IsTerminal, path::Path};
+use std::path::Path;
 
 use liaison_client::Client;
 use liaison_proto::v1;
@@ -17,6 +17,7 @@ use crate::{
     },
     file_rows::{Row, csv_rows, json_rows, stix_rows},
     output,
+    progress::{Progress, Unit},
 };
 
 /// Publishes every item of `path`.
@@ -158,7 +159,7 @@ async fn send(client: &Client, rows: &[Row], prefix: &str) -> Result<Summary, Fa
     }
     // The hub answers after each stored batch, so the bar shows what is stored, not
     // merely what was sent.
-    let progress = Progress::new(requests.len());
+    let mut progress = Progress::new("publishing", requests.len() as u64, Unit::Items);
     let answers = client
         .indicators()
         .publish_many(tokio_stream::iter(requests))
@@ -166,13 +167,11 @@ async fn send(client: &Client, rows: &[Row], prefix: &str) -> Result<Summary, Fa
         .map_err(|status| Failure::from_status(client, &status))?
         .into_inner();
     let response = liaison_client::collect_publish_results(answers, |results, _| {
-        progress.draw(results.len());
+        progress.draw(results.len() as u64);
     })
     .await
     .map_err(|status| Failure::from_status(client, &status))?;
-    if progress.enabled {
-        eprintln!();
-    }
+    progress.finish();
     for result in response.results {
         let row = sent_rows
             .get(result.index as usize)
@@ -200,72 +199,9 @@ async fn send(client: &Client, rows: &[Row], prefix: &str) -> Result<Summary, Fa
     Ok(summary)
 }
 
-/// A progress bar on standard error, drawn only when it is a terminal.
-#[derive(Debug, Clone, Copy)]
-struct Progress {
-    total: usize,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Self {
-            total,
-            enabled: std::io::stderr().is_terminal(),
-        }
-    }
-
-    /// Draws the bar after `done` items were stored (once per batch the hub answers).
-    fn draw(&self, done: usize) {
-        if self.enabled {
-            eprint!("\r{}", self.line(done));
-        }
-    }
-
-    /// The bar after `done` items.
-    fn line(&self, done: usize) -> String {
-        const WIDTH: usize = 30;
-        let filled = (done * WIDTH / self.total.max(1)).min(WIDTH);
-        format!(
-            "publishing [{}{}] {done}/{} stored",
-            "#".repeat(filled),
-            "-".repeat(WIDTH - filled),
-            self.total
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_progress_bar_fills_with_what_is_stored() {
-        let progress = Progress {
-            total: 1_000,
-            enabled: false,
-        };
-        assert_eq!(
-            progress.line(500),
-            "publishing [###############---------------] 500/1000 stored"
-        );
-        assert!(
-            progress
-                .line(0)
-                .contains("[------------------------------]")
-        );
-        assert!(
-            progress
-                .line(1_000)
-                .contains("[##############################]")
-        );
-        // More answered than expected (never, but no panic and no overflow).
-        assert!(
-            progress
-                .line(1_001)
-                .contains("[##############################]")
-        );
-    }
 
     #[test]
     fn a_file_is_read_as_what_its_content_is() {
