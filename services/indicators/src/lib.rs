@@ -202,6 +202,28 @@ impl IndicatorService {
         Ok(())
     }
 
+    /// Stores items of `caller` in one transaction, each with its own audit record as if
+    /// published alone (PublishMany batches, STIX imports).
+    async fn store_items(
+        &self,
+        caller: &Caller,
+        audit: &AuditContext,
+        items: &[(String, NewIndicator)],
+    ) -> Result<Vec<Result<PublishOutcome, liaison_store::StoreError>>, ServiceError> {
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let record = |indicator: &Indicator| {
+            audit.fork().write_record(ObjectAccess {
+                id: indicator.id.to_string(),
+                access: Access::Write,
+                owner_agency: Some(indicator.source_agency.to_string()),
+            })
+        };
+        Ok(self
+            .store
+            .publish_indicators(caller.principal(), items, now, &record)
+            .await?)
+    }
+
     /// Stores one PublishMany batch in one transaction and fills in its results.
     async fn flush_batch(
         &self,
@@ -219,19 +241,7 @@ impl IndicatorService {
             .iter()
             .map(|(_, request_id, content)| (request_id.clone(), content.clone()))
             .collect();
-        let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        // Each item gets its own record, as if published alone.
-        let record = |indicator: &Indicator| {
-            audit.fork().write_record(ObjectAccess {
-                id: indicator.id.to_string(),
-                access: Access::Write,
-                owner_agency: Some(indicator.source_agency.to_string()),
-            })
-        };
-        let outcomes = self
-            .store
-            .publish_indicators(caller.principal(), &items, now, &record)
-            .await?;
+        let outcomes = self.store_items(caller, audit, &items).await?;
         let mut stored = Vec::new();
         for ((slot, _, _), outcome) in batch.iter().zip(outcomes) {
             let result = &mut results[*slot];

@@ -1,9 +1,9 @@
 //! ExportStix and ImportStix: the STIX 2.1 mapping itself is `liaison_core::stix`; here
 //! are visibility, authorization, idempotency and audit.
 
-use liaison_audit::{Access, ObjectAccess};
+use liaison_audit::Access;
 use liaison_auth::{Action, Caller, authorize};
-use liaison_core::{Indicator, ObjectId, ObservableType, Timestamp, Violations, stix};
+use liaison_core::{ObjectId, ObservableType, Violations, stix};
 use liaison_proto::v1;
 use liaison_rpc::{AuditContext, ServiceError};
 use liaison_store::{PublishOutcome, StoreError};
@@ -144,18 +144,7 @@ pub(crate) async fn import(
         .enumerate()
         .map(|(index, item)| (item_request_id(&request.request_id, index), item.indicator))
         .collect();
-    let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    let record = |indicator: &Indicator| {
-        audit.fork().write_record(ObjectAccess {
-            id: indicator.id.to_string(),
-            access: Access::Write,
-            owner_agency: Some(indicator.source_agency.to_string()),
-        })
-    };
-    let outcomes = service
-        .store
-        .publish_indicators(caller.principal(), &items, now, &record)
-        .await?;
+    let outcomes = service.store_items(caller, audit, &items).await?;
     let mut stored = Vec::new();
     let mut indicators = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {

@@ -813,32 +813,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
     let hub = TestHub::start(backend).await?;
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("request.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({
-            "requested_agency": "RS-MUP",
-            "legal_basis": "BUDAPEST_ART_29_PRESERVATION",
-            "urgency": "EMERGENCY",
-            "case_reference": "КП-2026/0042",
-            "language": "uk",
-            "requesting_authority": "Офіс Генерального прокурора України",
-            "offence": "Шахрайство з використанням комп'ютерних систем",
-            "summary_of_facts": "Фішингова кампанія; кошти виведено до Сербії",
-            "emergency_justification": "Загроза життю свідка",
-            "preservation_requested": true,
-            "preservation_necessity": "Журнали зберігаються лише 30 днів",
-            "full_request_to_follow": true,
-            "data_sought": [{
-                "category": "TRAFFIC",
-                "description": "Журнали входу",
-                "relation_to_offence": "Керування фішинговими сторінками",
-                "provider": "Хостинг д.о.о.",
-                "identifiers": [{"type": "IP_ADDRESS", "value": "203.0.113.7:51234",
-                                 "time": "2025-10-09T08:53:20Z", "time_zone": "Europe/Kyiv"}]
-            }]
-        })
-        .to_string(),
-    )?;
+    std::fs::write(&file, mla::preservation_json().to_string())?;
     let path = file.to_string_lossy().into_owned();
     let created = liaisonctl(
         &hub,
