@@ -13,6 +13,17 @@ pub fn from_timestamp(time: &prost_types::Timestamp) -> Option<Timestamp> {
     Timestamp::from_seconds_nanos(time.seconds, time.nanos)
 }
 
+/// The offset an offset page token stands for: 0 for the first page (no token), else the
+/// number this server put in the previous page's `next_page_token`.
+pub fn page_offset(token: &str) -> Result<u64, crate::ServiceError> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    token.parse().map_err(|_| {
+        crate::ServiceError::invalid("page_token", "page_token is not one this server made")
+    })
+}
+
 /// A request's `page_size`: 0 means `default`, anything above `max` is capped, negative
 /// values are refused.
 pub fn page_size(requested: i32, default: u32, max: u32) -> Result<u32, crate::ServiceError> {

@@ -22,7 +22,9 @@ mod stream;
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
 pub use clock::Clock;
-pub use convert::{check_request_id, from_timestamp, page_size, request_id, to_timestamp};
+pub use convert::{
+    check_request_id, from_timestamp, page_offset, page_size, request_id, to_timestamp,
+};
 pub use error::ServiceError;
 pub use revocation::Revocations;
 pub use stream::{BACKSTOP, StreamWait};

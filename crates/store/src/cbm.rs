@@ -272,9 +272,14 @@ row_decoder!(ack_from_row -> Acknowledgement, |row| {
 });
 
 /// Checks an idempotency key inside a write transaction: when the key was used for
-/// `$method` before, rolls back and returns `WriteOutcome::Duplicate` of the first result.
+/// `$method` before, rolls back and returns `$duplicate` (by default
+/// `WriteOutcome::Duplicate`) of the first result's object id; when it was used for another
+/// method, `StoreError::RequestIdReused`.
 macro_rules! seen_request {
-    ($tx:ident, $principal:expr, $request_id:expr, $method:expr) => {{
+    ($tx:ident, $principal:expr, $request_id:expr, $method:expr) => {
+        $crate::cbm::seen_request!($tx, $principal, $request_id, $method, WriteOutcome::Duplicate)
+    };
+    ($tx:ident, $principal:expr, $request_id:expr, $method:expr, $duplicate:path) => {{
         let earlier: Option<(String, String)> = sqlx::query_as(
             "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
         )
@@ -287,7 +292,7 @@ macro_rules! seen_request {
             if method != $method {
                 return Err(StoreError::RequestIdReused(method));
             }
-            return Ok(WriteOutcome::Duplicate(object_id));
+            return Ok($duplicate(object_id));
         }
     }};
 }
@@ -431,7 +436,8 @@ impl Store {
     }
 
     /// The method and object of an earlier write by `principal` with `request_id`, if
-    /// any: a retry answers with the object as it is now instead of repeating the step.
+    /// any (of any service): a retry answers with the object as it is now instead of
+    /// repeating the step.
     pub async fn earlier_request(
         &self,
         principal: &PrincipalId,

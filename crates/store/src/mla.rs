@@ -9,7 +9,7 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Page, Store, StoreError, backend::BackendOps, with_pool};
+use crate::{Page, Store, StoreError, backend::BackendOps, cbm::seen_request, with_pool};
 
 /// Topic of MLA events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "mla";
@@ -313,22 +313,8 @@ impl Store {
         let record = write.record;
         let outcome = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let earlier: Option<(String, String)> = match &principal {
-                None => None,
-                Some(principal) => sqlx::query_as(
-                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-                )
-                .bind(principal)
-                .bind(write.request_id)
-                .fetch_optional(&mut *tx)
-                .await?,
-            };
-            if let Some((method, object_id)) = earlier {
-                tx.rollback().await?;
-                if method != write.method {
-                    return Err(StoreError::RequestIdReused(method));
-                }
-                return Ok(MlaWriteOutcome::Duplicate(object_id));
+            if let Some(principal) = &principal {
+                seen_request!(tx, principal, write.request_id, write.method, MlaWriteOutcome::Duplicate);
             }
             let requested = record.requested.as_ref().map_or("", AgencyId::as_str);
             let urgency = record.urgency.map_or("", Urgency::as_str);
@@ -436,20 +422,7 @@ impl Store {
         let (id, expected_version) = (&draft.id, draft.version);
         let outcome = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((earlier_method, object_id)) = earlier {
-                tx.rollback().await?;
-                if earlier_method != method {
-                    return Err(StoreError::RequestIdReused(earlier_method));
-                }
-                return Ok(MlaWriteOutcome::Duplicate(object_id));
-            }
+            seen_request!(tx, &principal, request_id, method, MlaWriteOutcome::Duplicate);
             sqlx::query("DELETE FROM mla_deadlines WHERE request_id = $1")
                 .bind(id.as_str())
                 .execute(&mut *tx)
@@ -726,24 +699,6 @@ impl Store {
         Ok(announced)
     }
 
-    /// The method and object of an earlier write with this idempotency key, if any.
-    pub async fn mla_idempotency(
-        &self,
-        principal: &PrincipalId,
-        request_id: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let principal = principal.to_string();
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal)
-            .bind(request_id)
-            .fetch_optional(pool)
-            .await?
-        }))
-    }
-
     /// The requests whose preservation period ran out by `now` and is not yet expired.
     pub async fn mla_preservations_due(&self, now: Timestamp) -> Result<Vec<ObjectId>, StoreError> {
         let ids: Vec<String> = with_pool!(self, pool => {
@@ -774,20 +729,7 @@ impl Store {
         let principal = principal.to_string();
         let outcome = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((method, object_id)) = earlier {
-                tx.rollback().await?;
-                if method != METHOD {
-                    return Err(StoreError::RequestIdReused(method));
-                }
-                return Ok(MlaWriteOutcome::Duplicate(object_id));
-            }
+            seen_request!(tx, &principal, request_id, METHOD, MlaWriteOutcome::Duplicate);
             sqlx::query(
                 "INSERT INTO mla_messages (id, request_id, sender_agency_id, document, created_us)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -883,20 +825,7 @@ impl Store {
         let now = evidence.created;
         let outcome = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((method, object_id)) = earlier {
-                tx.rollback().await?;
-                if method != METHOD {
-                    return Err(StoreError::RequestIdReused(method));
-                }
-                return Ok(MlaWriteOutcome::Duplicate(object_id));
-            }
+            seen_request!(tx, &principal, request_id, METHOD, MlaWriteOutcome::Duplicate);
             sqlx::query(
                 "INSERT INTO mla_evidence (id, request_id, uploader_agency_id, sha256, size_bytes, document, created_us)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

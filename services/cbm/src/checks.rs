@@ -125,15 +125,6 @@ fn parse_check_id(value: &str, field: &str) -> Result<ObjectId, ServiceError> {
         .map_err(|error| ServiceError::invalid(field, error.to_string()))
 }
 
-fn page_offset(token: &str) -> Result<u64, ServiceError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse()
-        .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this server made"))
-}
-
 fn time_range(
     start: Option<&prost_types::Timestamp>,
     end: Option<&prost_types::Timestamp>,
@@ -409,7 +400,7 @@ impl CbmServiceImpl {
         let caller = self.auth.caller(&request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let range = time_range(request.start_time.as_ref(), request.end_time.as_ref())?;
         let agency = (!sees_all(&caller)).then(|| caller.agency().clone());
         let checks = self
@@ -459,7 +450,7 @@ impl CbmServiceImpl {
             )));
         }
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let range = time_range(request.start_time.as_ref(), request.end_time.as_ref())?;
         let results = self
             .store

@@ -146,15 +146,6 @@ fn parse_id(value: &str) -> Result<ObjectId, ServiceError> {
         .map_err(|error| ServiceError::invalid("consultation_id", error.to_string()))
 }
 
-fn page_offset(token: &str) -> Result<u64, ServiceError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse()
-        .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this server made"))
-}
-
 fn step(
     consultation: &Consultation,
     step: ConsultationStep,
@@ -729,7 +720,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let mut violations = Violations::new();
         let mut states = Vec::new();
         for (index, value) in request.states.iter().enumerate() {

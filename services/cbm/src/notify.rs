@@ -83,15 +83,6 @@ fn parse_notification_id(value: &str, field: &str) -> Result<ObjectId, ServiceEr
         .map_err(|error| ServiceError::invalid(field, error.to_string()))
 }
 
-fn page_offset(token: &str) -> Result<u64, ServiceError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse()
-        .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this server made"))
-}
-
 impl CbmServiceImpl {
     /// The notification as `caller` may see it; NOT_FOUND when it may not.
     pub(crate) async fn visible(
@@ -242,7 +233,7 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let mut violations = Violations::new();
         let mut kinds = Vec::new();
         for (index, kind) in request.kinds.iter().enumerate() {

@@ -115,15 +115,6 @@ pub(crate) fn reply_to_proto(reply: &Reply) -> v1::CbmReply {
     }
 }
 
-fn page_offset(token: &str) -> Result<u64, ServiceError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse()
-        .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this server made"))
-}
-
 /// The parent id of a request's oneof, checked.
 fn parent_id(
     notification: Option<String>,
@@ -320,7 +311,7 @@ impl CbmServiceImpl {
             return Err(violations.into());
         };
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let thread = Thread::load(&self.store, &caller, &parent)
             .await?
             .ok_or(ServiceError::NotFound("thread"))?;

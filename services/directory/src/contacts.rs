@@ -145,15 +145,6 @@ fn announcement(
     }
 }
 
-fn page_offset(token: &str) -> Result<u64, ServiceError> {
-    if token.is_empty() {
-        return Ok(0);
-    }
-    token
-        .parse()
-        .map_err(|_| ServiceError::invalid("page_token", "page_token is not one this server made"))
-}
-
 impl DirectoryService {
     pub(crate) async fn list_points_of_contact_call(
         &self,
@@ -170,7 +161,7 @@ impl DirectoryService {
             )
         };
         let limit = page_size(request.page_size, 100, 500)?;
-        let offset = page_offset(&request.page_token)?;
+        let offset = liaison_rpc::page_offset(&request.page_token)?;
         let found = self
             .store
             .list_points_of_contact(agency.as_ref(), offset, limit)

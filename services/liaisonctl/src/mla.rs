@@ -440,6 +440,22 @@ pub async fn run(
     let mut mla = client.mla();
     let failed = |status: tonic::Status| Failure::from_status(client, &status);
     let comment = |args: &StepArgs| args.comment.as_deref().and_then(|c| text(c, &args.lang));
+    // A step whose request holds only an idempotency key, the request, no etag and an
+    // optional note (`comment`, or `reason` for a withdrawal).
+    macro_rules! step {
+        ($method:ident, $request:ident, $note:ident, $args:ident) => {
+            mla.$method(v1::$request {
+                request_id: request_id(),
+                $note: comment(&$args),
+                mla_request_id: $args.id,
+                etag: String::new(),
+            })
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .mla_request
+        };
+    }
     let request = match command {
         MlaCommand::New(args) => {
             let value = match args.file {
@@ -539,78 +555,17 @@ pub async fn run(
             .into_inner()
             .mla_request
         }
-        MlaCommand::Ack(args) => {
-            mla.acknowledge_request(v1::AcknowledgeRequestRequest {
-                request_id: request_id(),
-                comment: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
-        MlaCommand::Assess(args) => {
-            mla.start_assessment(v1::StartAssessmentRequest {
-                request_id: request_id(),
-                comment: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
-        MlaCommand::Accept(args) => {
-            mla.accept_request(v1::AcceptRequestRequest {
-                request_id: request_id(),
-                comment: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
-        MlaCommand::Start(args) => {
-            mla.start_execution(v1::StartExecutionRequest {
-                request_id: request_id(),
-                comment: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
-        MlaCommand::Close(args) => {
-            mla.close_request(v1::CloseRequestRequest {
-                request_id: request_id(),
-                comment: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
-        MlaCommand::Withdraw(args) => {
-            mla.withdraw_request(v1::WithdrawRequestRequest {
-                request_id: request_id(),
-                reason: comment(&args),
-                mla_request_id: args.id,
-                etag: String::new(),
-            })
-            .await
-            .map_err(failed)?
-            .into_inner()
-            .mla_request
-        }
+        MlaCommand::Ack(args) => step!(
+            acknowledge_request,
+            AcknowledgeRequestRequest,
+            comment,
+            args
+        ),
+        MlaCommand::Assess(args) => step!(start_assessment, StartAssessmentRequest, comment, args),
+        MlaCommand::Accept(args) => step!(accept_request, AcceptRequestRequest, comment, args),
+        MlaCommand::Start(args) => step!(start_execution, StartExecutionRequest, comment, args),
+        MlaCommand::Close(args) => step!(close_request, CloseRequestRequest, comment, args),
+        MlaCommand::Withdraw(args) => step!(withdraw_request, WithdrawRequestRequest, reason, args),
         MlaCommand::Refuse(args) => {
             let grounds = args
                 .grounds

@@ -156,7 +156,7 @@ impl MlaServiceImpl {
         }
         if let Some((method, object)) = self
             .store
-            .mla_idempotency(call.caller.principal(), &first.request_id)
+            .earlier_request(call.caller.principal(), &first.request_id)
             .await
             .map_err(ServiceError::from)?
         {
@@ -448,14 +448,8 @@ impl MlaServiceImpl {
     ) -> Result<v1::ListEvidenceResponse, ServiceError> {
         let id = parse_id(&message.mla_request_id, "mla_request_id")?;
         let limit = liaison_rpc::page_size(message.page_size, 100, 500)? as usize;
-        let start = if message.page_token.is_empty() {
-            0
-        } else {
-            message
-                .page_token
-                .parse::<usize>()
-                .map_err(|_| ServiceError::invalid("page_token", "not a token of this list"))?
-        };
+        let start =
+            usize::try_from(liaison_rpc::page_offset(&message.page_token)?).unwrap_or(usize::MAX);
         let record = self.load_visible(call, &id, false).await?;
         let rows = self.store.list_mla_evidence(&record.id).await?;
         let end = rows.len().min(start.saturating_add(limit));

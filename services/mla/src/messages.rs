@@ -121,14 +121,7 @@ impl MlaServiceImpl {
     ) -> Result<v1::ListMessagesResponse, ServiceError> {
         let id = parse_id(&message.mla_request_id, "mla_request_id")?;
         let limit = page_size(message.page_size, 100, 500)?;
-        let offset = if message.page_token.is_empty() {
-            0
-        } else {
-            message
-                .page_token
-                .parse::<u64>()
-                .map_err(|_| ServiceError::invalid("page_token", "not a token of this list"))?
-        };
+        let offset = liaison_rpc::page_offset(&message.page_token)?;
         let record = self.load_visible(call, &id, false).await?;
         call.audit.require_justification()?;
         let reader = side_of(&call.caller, &record).map(|_| call.caller.agency());

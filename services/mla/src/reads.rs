@@ -210,14 +210,8 @@ impl MlaServiceImpl {
     ) -> Result<v1::ListReceiptsResponse, ServiceError> {
         let id = parse_id(&message.mla_request_id, "mla_request_id")?;
         let limit = page_size(message.page_size, DEFAULT_PAGE, MAX_PAGE)? as usize;
-        let start = if message.page_token.is_empty() {
-            0
-        } else {
-            message
-                .page_token
-                .parse::<usize>()
-                .map_err(|_| ServiceError::invalid("page_token", "not a token of this list"))?
-        };
+        let start =
+            usize::try_from(liaison_rpc::page_offset(&message.page_token)?).unwrap_or(usize::MAX);
         let record = self.load_visible(call, &id, true).await?;
         let rows = self.store.mla_receipts(&record.id).await?;
         let end = rows.len().min(start.saturating_add(limit));

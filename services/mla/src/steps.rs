@@ -192,7 +192,7 @@ impl MlaServiceImpl {
         check_draft(&content, call.caller.agency())?;
         if let Some((earlier, object)) = self
             .store
-            .mla_idempotency(call.caller.principal(), &message.request_id)
+            .earlier_request(call.caller.principal(), &message.request_id)
             .await?
         {
             if earlier != METHOD {
@@ -318,7 +318,7 @@ impl MlaServiceImpl {
             Err(ServiceError::NotFound(_)) => {
                 let earlier = self
                     .store
-                    .mla_idempotency(call.caller.principal(), &message.request_id)
+                    .earlier_request(call.caller.principal(), &message.request_id)
                     .await?;
                 if earlier.is_some_and(|(method, object)| {
                     method == METHOD && object == message.mla_request_id

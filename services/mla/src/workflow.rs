@@ -178,7 +178,7 @@ impl MlaServiceImpl {
         let record = self.load_visible(call, &id, false).await?;
         if let Some((earlier, object)) = self
             .store
-            .mla_idempotency(call.caller.principal(), client_request_id)
+            .earlier_request(call.caller.principal(), client_request_id)
             .await?
         {
             if earlier != method || object != id.as_str() {
