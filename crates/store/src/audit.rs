@@ -146,18 +146,15 @@ impl Store {
     /// Commits an audit record on its own (a read, a delivery, a refused call). It becomes
     /// a leaf of the log when the sequencer next runs.
     ///
-    /// On SQLite, where one writer holds the database at a time, records from concurrent
-    /// calls are committed together (group commit): a single writer task takes every record queued while the previous transaction ran and commits
-    /// them in one, so concurrent readers do not contend for the database's write lock
-    /// one transaction each. Each call still returns only after its own record is
-    /// committed.
+    /// Records from concurrent calls are committed together (group commit): a single
+    /// writer task takes every record queued while its previous transaction ran and
+    /// commits them in one statement. On SQLite, where one writer holds the database at a
+    /// time, concurrent readers then do not queue for its write lock one transaction
+    /// each; on PostgreSQL it saves a transaction, a notification and their round trips
+    /// per record (Lookup calls/s in `benches/exchange.rs`: 1,886 grouped, 1,675 not).
+    /// Each call still returns only after its own record is committed.
     pub async fn append_audit(&self, record: &[u8], now: Timestamp) -> Result<(), StoreError> {
         let record = String::from_utf8_lossy(record).into_owned();
-        // PostgreSQL commits concurrent transactions in parallel and groups their WAL
-        // flushes itself; one writer would only serialise them.
-        if matches!(self.backend, crate::Backend::Postgres(_)) {
-            return self.append_audit_now(&record, now).await;
-        }
         let queue = self.audit_writer.get_or_init(|| self.start_audit_writer());
         let (reply, committed) = tokio::sync::oneshot::channel();
         match queue.send((record, now, reply)).await {
@@ -182,6 +179,7 @@ impl Store {
             backend: self.backend.clone(),
             signals: self.signals.clone(),
             audit_writer: std::sync::Arc::new(std::sync::OnceLock::new()),
+            indicator_tail: std::sync::Arc::default(),
         };
         tokio::spawn(async move {
             let mut batch: Vec<Queued> = Vec::new();
@@ -206,10 +204,19 @@ impl Store {
     async fn append_audit_group(&self, records: &[(&str, Timestamp)]) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for (record, now) in records {
-                let record = Some((*record).to_owned());
-                let now = *now;
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, record);
+            let rows: Vec<crate::backend::OutboxRow<'_>> = records
+                .iter()
+                .map(|(record, now)| crate::backend::OutboxRow {
+                    topic: TOPIC,
+                    kind: "record",
+                    object_id: "",
+                    created_us: now.as_micros(),
+                    payload: Some(record),
+                })
+                .collect();
+            pool.insert_outbox(&mut tx, &rows).await?;
+            if let Some(sql) = pool.notify_outbox_sql() {
+                sqlx::query(sql).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -278,11 +285,10 @@ impl Store {
     ) -> Result<Vec<AuditLeafRow>, StoreError> {
         let from = i64::try_from(from).unwrap_or(i64::MAX);
         let rows: Vec<(i64, String, String)> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT leaf_index, record, leaf_hash FROM audit_log WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2",
-            )
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT leaf_index, record, leaf_hash FROM audit_log WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT {limit}"
+            )))
             .bind(from)
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });
@@ -454,7 +460,7 @@ impl Store {
                     .push_bind(after);
             }
             sql.push(if query.newest_first { " ORDER BY l.leaf_index DESC" } else { " ORDER BY l.leaf_index" });
-            sql.push(" LIMIT ").push_bind(i64::from(query.limit));
+            sql.push(format!(" LIMIT {}", query.limit));
             sql.build_query_as().fetch_all(pool).await?
         });
         Ok(rows

@@ -2,7 +2,7 @@
 
 use sqlx::{Database, PgPool, SqlitePool, Transaction};
 
-use crate::{audit::Leaf, sequencer::INSERT_CHUNK};
+use crate::audit::Leaf;
 
 /// Backend-specific operations used inside [`with_pool!`](crate::with_pool) bodies.
 pub(crate) trait BackendOps {
@@ -19,6 +19,28 @@ pub(crate) trait BackendOps {
     /// SQL that takes the sequencer's lock until the end of the transaction.
     fn sequencer_lock_sql(&self) -> Option<&'static str>;
 
+    /// Inserts outbox rows, in order, in one statement of fixed text.
+    async fn insert_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Inserts sequenced events in one statement of fixed text.
+    async fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[EventRow],
+        sequenced_us: i64,
+    ) -> Result<(), sqlx::Error>;
+
+    /// Deletes the outbox rows `ids` in one statement of fixed text.
+    async fn delete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        ids: &[i64],
+    ) -> Result<(), sqlx::Error>;
+
     /// Appends audit leaves and their object index inside the sequencer's transaction, in
     /// as few statements as the backend allows.
     async fn insert_leaves(
@@ -27,6 +49,27 @@ pub(crate) trait BackendOps {
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
+}
+
+/// One outbox row to insert.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutboxRow<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) object_id: &'a str,
+    pub(crate) created_us: i64,
+    pub(crate) payload: Option<&'a str>,
+}
+
+/// One sequenced event to insert: position, topic, kind, object id, created.
+pub(crate) type EventRow = (i64, String, String, String, i64);
+
+/// Rows as one JSON array of arrays: SQLite reads it back with `json_each`, so a bulk
+/// statement has one text whatever its row count. Its prepared form is then cached and
+/// reused; a multi-row `VALUES` list has a new text (and a new preparation, pushing
+/// others out of the statement cache) for every row count.
+fn json_rows<R: serde::Serialize>(rows: impl Iterator<Item = R>) -> String {
+    serde_json::to_string(&rows.collect::<Vec<R>>()).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// The object index rows of some leaves: (leaf index, object id, owner), each object once
@@ -60,41 +103,105 @@ impl BackendOps for SqlitePool {
         None
     }
 
+    async fn insert_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = json_rows(rows.iter().map(|row| {
+            (
+                row.topic,
+                row.kind,
+                row.object_id,
+                row.created_us,
+                row.payload,
+            )
+        }));
+        sqlx::query(
+            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($1) ORDER BY key",
+        )
+        .bind(rows)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[EventRow],
+        sequenced_us: i64,
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, $2 FROM json_each($1)",
+        )
+        .bind(json_rows(rows.iter()))
+        .bind(sequenced_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        ids: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))")
+            .bind(json_rows(ids.iter()))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     async fn insert_leaves(
         &self,
         tx: &mut Transaction<'static, Self::Db>,
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
-        // Multi-row inserts, in chunks well under SQLite's parameter limit.
-        for chunk in leaves.chunks(INSERT_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency, \
-                 actor_principal, method, outcome) ",
-            );
-            insert.push_values(chunk, |mut row, leaf| {
-                row.push_bind(leaf.index)
-                    .push_bind(leaf.record.clone())
-                    .push_bind(leaf.hash.clone())
-                    .push_bind(sequenced_us)
-                    .push_bind(leaf.indexed.time_us)
-                    .push_bind(leaf.indexed.actor_agency.clone())
-                    .push_bind(leaf.indexed.actor_principal.clone())
-                    .push_bind(leaf.indexed.method.clone())
-                    .push_bind(leaf.indexed.outcome);
-            });
-            insert.build().execute(&mut **tx).await?;
+        if leaves.is_empty() {
+            return Ok(());
         }
-        for chunk in object_rows(leaves).chunks(INSERT_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency) ",
-            );
-            insert.push_values(chunk, |mut row, (index, object_id, owner)| {
-                row.push_bind(*index)
-                    .push_bind(object_id.clone())
-                    .push_bind(owner.clone());
-            });
-            insert.build().execute(&mut **tx).await?;
+        let rows = json_rows(leaves.iter().map(|leaf| {
+            (
+                leaf.index,
+                &leaf.record,
+                &leaf.hash,
+                leaf.indexed.time_us,
+                &leaf.indexed.actor_agency,
+                &leaf.indexed.actor_principal,
+                &leaf.indexed.method,
+                leaf.indexed.outcome,
+            )
+        }));
+        sqlx::query(
+            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
+                actor_principal, method, outcome)
+             SELECT value->>0, value->>1, value->>2, $2, value->>3, value->>4, value->>5, value->>6, value->>7
+             FROM json_each($1)",
+        )
+        .bind(rows)
+        .bind(sequenced_us)
+        .execute(&mut **tx)
+        .await?;
+        let objects = object_rows(leaves);
+        if !objects.is_empty() {
+            sqlx::query(
+                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
+                 SELECT value->>0, value->>1, value->>2 FROM json_each($1)",
+            )
+            .bind(json_rows(objects.iter()))
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(())
     }
@@ -114,6 +221,70 @@ impl BackendOps for PgPool {
     fn sequencer_lock_sql(&self) -> Option<&'static str> {
         // Arbitrary constant key: one sequencer at a time across every replica.
         Some("SELECT pg_advisory_xact_lock(5496701239461658113)")
+    }
+
+    async fn insert_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Ids follow the array order: the rows are inserted in it.
+        sqlx::query(
+            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
+             SELECT topic, kind, object_id, created_us, payload
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[]) WITH ORDINALITY
+                  AS row(topic, kind, object_id, created_us, payload, n)
+             ORDER BY n",
+        )
+        .bind(rows.iter().map(|row| row.topic).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.object_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.created_us).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.payload).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[EventRow],
+        sequenced_us: i64,
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
+             SELECT position, topic, kind, object_id, created_us, $6
+             FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                  AS row(position, topic, kind, object_id, created_us)",
+        )
+        .bind(rows.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.2.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.3.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.4).collect::<Vec<_>>())
+        .bind(sequenced_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_outbox(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        ids: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     async fn insert_leaves(
@@ -155,5 +326,30 @@ impl BackendOps for PgPool {
             .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// SQLite plans with the value of a bound `LIMIT` and so marks the statement expired
+    /// whenever that parameter is bound again: it is re-prepared on every run. Limits are
+    /// server-chosen integers, written into the text.
+    #[test]
+    fn no_limit_is_a_bound_parameter() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (number, line) in text.lines().enumerate() {
+                let squeezed: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                if squeezed.contains(&["LIMIT", " $"].concat())
+                    || squeezed.contains(&["LIMIT", " \").push_bind"].concat())
+                {
+                    found.push(format!("{}:{}", path.display(), number + 1));
+                }
+            }
+        }
+        assert!(found.is_empty(), "bound LIMIT at {found:?}");
     }
 }

@@ -581,15 +581,15 @@ impl Store {
         } else {
             "n.id DESC"
         };
+        let limit = query.limit;
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS}, {ACK_COLUMNS} FROM cbm_acknowledgements a
              JOIN cbm_notifications n ON n.id = a.notification_id
-             WHERE a.agency_id = $1 {only} ORDER BY {order} LIMIT $2 OFFSET $3"
+             WHERE a.agency_id = $1 {only} ORDER BY {order} LIMIT {limit} OFFSET $2"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(agency.as_str())
-                .bind(i64::from(query.limit))
                 .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?;
@@ -610,14 +610,14 @@ impl Store {
         } else {
             ""
         };
+        let limit = query.limit;
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM cbm_notifications n
-             WHERE n.sender_agency_id = $1 {only} ORDER BY n.id DESC LIMIT $2 OFFSET $3"
+             WHERE n.sender_agency_id = $1 {only} ORDER BY n.id DESC LIMIT {limit} OFFSET $2"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(agency.as_str())
-                .bind(i64::from(query.limit))
                 .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?;
@@ -687,13 +687,12 @@ impl Store {
     ) -> Result<Vec<CbmEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3",
-            )
+                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
+            )))
             .bind(TOPIC)
             .bind(after)
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });

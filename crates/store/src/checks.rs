@@ -291,14 +291,13 @@ impl Store {
             "SELECT {CHECK_COLUMNS} FROM cbm_checks c
              WHERE ($1 = '' OR EXISTS (SELECT 1 FROM cbm_check_results r WHERE r.check_id = c.id AND r.agency_id = $1))
                AND c.start_us >= $2 AND c.start_us < $3
-             ORDER BY c.start_us DESC, c.id DESC LIMIT $4 OFFSET $5"
+             ORDER BY c.start_us DESC, c.id DESC LIMIT {limit} OFFSET $4"
         );
         let rows: Vec<CheckRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(agency.map_or("", AgencyId::as_str))
                 .bind(range.0.map_or(i64::MIN, Timestamp::as_micros))
                 .bind(range.1.map_or(i64::MAX, Timestamp::as_micros))
-                .bind(i64::from(limit))
                 .bind(i64::try_from(offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?
@@ -325,14 +324,13 @@ impl Store {
     ) -> Result<Vec<CheckResult>, StoreError> {
         let sql = format!(
             "{RESULT_SELECT} WHERE r.agency_id = $1 AND c.start_us >= $2 AND c.start_us < $3
-             ORDER BY c.start_us DESC, c.id DESC LIMIT $4 OFFSET $5"
+             ORDER BY c.start_us DESC, c.id DESC LIMIT {limit} OFFSET $4"
         );
         let rows: Vec<ResultRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(agency.as_str())
                 .bind(range.0.map_or(i64::MIN, Timestamp::as_micros))
                 .bind(range.1.map_or(i64::MAX, Timestamp::as_micros))
-                .bind(i64::from(limit))
                 .bind(i64::try_from(offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?

@@ -291,12 +291,11 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ObjectId>, StoreError> {
         let ids: Vec<String> = with_pool!(self, pool => {
-            sqlx::query_scalar(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT c.id FROM cbm_consultations c JOIN cbm_consultation_participants p ON p.consultation_id = c.id
-                 WHERE p.agency_id = $1 ORDER BY c.update_us DESC, c.id DESC LIMIT $2 OFFSET $3",
-            )
+                 WHERE p.agency_id = $1 ORDER BY c.update_us DESC, c.id DESC LIMIT {limit} OFFSET $2"
+            )))
             .bind(agency.as_str())
-            .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await?

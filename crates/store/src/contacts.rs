@@ -180,12 +180,11 @@ impl Store {
     ) -> Result<Vec<PointOfContact>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM points_of_contact WHERE ($1 = '' OR agency_id = $1)
-             ORDER BY agency_id, id LIMIT $2 OFFSET $3"
+             ORDER BY agency_id, id LIMIT {limit} OFFSET $2"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(agency.map_or("", AgencyId::as_str))
-                .bind(i64::from(limit))
                 .bind(i64::try_from(offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?;

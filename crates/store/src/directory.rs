@@ -173,13 +173,12 @@ impl Store {
     ) -> Result<Page<AgencyRecord>, StoreError> {
         let sql = format!(
             "SELECT {AGENCY_COLUMNS} FROM agencies a LEFT JOIN states s ON s.code = a.state_code
-             WHERE a.id > $1 ORDER BY a.id LIMIT $2"
+             WHERE a.id > $1 ORDER BY a.id LIMIT {}",
+            i64::from(limit) + 1
         );
-        let rows_wanted = i64::from(limit) + 1;
         let mut items = with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(after.unwrap_or(""))
-                .bind(rows_wanted)
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(agency_from_row).collect::<Result<Vec<_>, _>>()?

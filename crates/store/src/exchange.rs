@@ -152,7 +152,7 @@ impl Store {
             sql.push_str(&format!(" AND i.tlp IN ({})", list.join(", ")));
         }
         for (index, word) in filter.text.iter().enumerate() {
-            let n = 5 + index;
+            let n = 4 + index;
             sql.push_str(&format!(
                 " AND (LOWER(COALESCE(i.title, '')) LIKE ${n} OR LOWER(COALESCE(i.description, '')) LIKE ${n} \
                  OR LOWER(COALESCE(i.countermeasures, '')) LIKE ${n})"
@@ -161,7 +161,9 @@ impl Store {
             let escaped = word.to_lowercase().replace(['\\', '%', '_'], "");
             texts.push(format!("%{escaped}%"));
         }
-        sql.push_str(" ORDER BY i.created_us DESC, i.id DESC LIMIT $4");
+        sql.push_str(&format!(
+            " ORDER BY i.created_us DESC, i.id DESC LIMIT {limit}"
+        ));
         let (before_us, before_id) = before.cloned().unwrap_or((i64::MAX, String::new()));
         // With no position, `id < ''` never holds, so compare against the largest id.
         let before_id = if before.is_none() {
@@ -173,8 +175,7 @@ impl Store {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(before_us)
                 .bind(before_id)
-                .bind(filter.now.as_micros())
-                .bind(i64::from(limit));
+                .bind(filter.now.as_micros());
             for text in &texts {
                 query = query.bind(text.clone());
             }
@@ -203,15 +204,14 @@ impl Store {
             "SELECT {INDICATOR_COLUMNS} FROM indicators i
              WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
                AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
-               AND i.source_agency_id <> $5
-             ORDER BY i.created_us DESC, i.id DESC LIMIT $4"
+               AND i.source_agency_id <> $4
+             ORDER BY i.created_us DESC, i.id DESC LIMIT {limit}"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(observable.kind().as_str())
                 .bind(observable.value())
                 .bind(now.as_micros())
-                .bind(i64::from(limit))
                 .bind(except.map(AgencyId::as_str).unwrap_or(""))
                 .fetch_all(pool)
                 .await?;
@@ -260,13 +260,12 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<SightingRecord>, StoreError> {
         let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT agency_id, count, first_seen_us, last_seen_us FROM sightings
-                 WHERE type = $1 AND value = $2 ORDER BY reported_us, id LIMIT $3",
-            )
+                 WHERE type = $1 AND value = $2 ORDER BY reported_us, id LIMIT {limit}"
+            )))
             .bind(observable.kind().as_str())
             .bind(observable.value())
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });

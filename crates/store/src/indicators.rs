@@ -504,19 +504,17 @@ impl Store {
                     ]
                 })
                 .collect();
-            for chunk in outbox.chunks(ROWS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) ",
-                );
-                query.push_values(chunk, |mut row, (topic, kind, id, payload)| {
-                    row.push_bind(*topic)
-                        .push_bind(*kind)
-                        .push_bind(id.clone())
-                        .push_bind(now.as_micros())
-                        .push_bind(payload.clone());
-                });
-                query.build().execute(&mut *tx).await?;
-            }
+            let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
+                .iter()
+                .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
+                    topic,
+                    kind,
+                    object_id: id,
+                    created_us: now.as_micros(),
+                    payload: payload.as_deref(),
+                })
+                .collect();
+            pool.insert_outbox(&mut tx, &rows).await?;
             if !fresh.is_empty()
                 && let Some(sql) = pool.notify_outbox_sql()
             {
@@ -580,26 +578,72 @@ impl Store {
         })
     }
 
-    /// The indicator events after position `after`, oldest first, at most `limit`. Only
-    /// sequenced (hence committed) events exist to be read.
-    pub async fn indicator_events_after(
+    /// Several indicators with their observables, in two queries per 500 ids; ids not
+    /// stored are missing from the map.
+    pub async fn get_indicators(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<std::collections::HashMap<ObjectId, Indicator>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            with_pool!(self, pool => {
+                let mut query = sqlx::QueryBuilder::new(format!(
+                    "SELECT {INDICATOR_COLUMNS} FROM indicators i WHERE i.id IN ("
+                ));
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                list.push_unseparated(")");
+                for row in query.build().fetch_all(pool).await? {
+                    let indicator = indicator_from_row(&row)?;
+                    found.insert(indicator.id.clone(), indicator);
+                }
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT indicator_id, type, value FROM indicator_observables WHERE indicator_id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                list.push_unseparated(") ORDER BY indicator_id, ordinal");
+                for row in query.build().fetch_all(pool).await? {
+                    let id: String = row.try_get("indicator_id")?;
+                    let kind: String = row.try_get("type")?;
+                    let value: String = row.try_get("value")?;
+                    let id = ObjectId::parse(ObjectId::INDICATOR, &id)
+                        .map_err(|_| corrupt("indicator id", &id))?;
+                    let observable = Observable::from_stored(&kind, &value)
+                        .map_err(|_| corrupt("observable", &kind))?;
+                    if let Some(indicator) = found.get_mut(&id) {
+                        indicator.content.observables.push(observable);
+                    }
+                }
+            });
+        }
+        Ok(found)
+    }
+
+    /// The indicator events after position `after`, oldest first, at most `limit`, read
+    /// from the database. Only sequenced (hence committed) events exist to be read.
+    pub(crate) async fn load_indicator_events_after(
         &self,
         after: u64,
         limit: u32,
     ) -> Result<Vec<IndicatorEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3",
-            )
+                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
+            )))
             .bind(TOPIC)
             .bind(after)
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });
-        let mut events = Vec::with_capacity(rows.len());
+        // Each row's kind, indicator and correlation; the indicators are read together.
+        let mut parsed = Vec::with_capacity(rows.len());
         for (position, kind, object_id, created_us) in rows {
             let kind = match kind.as_str() {
                 "published" => IndicatorEventKind::Published,
@@ -618,19 +662,27 @@ impl Store {
                     .map_err(|_| corrupt("indicator id", &object_id))?;
                 (id, None)
             };
-            let indicator = self
-                .get_indicator(&indicator_id)
-                .await?
-                .ok_or_else(|| corrupt("missing indicator", indicator_id.as_str()))?;
-            events.push(IndicatorEvent {
-                position: u64::try_from(position)
-                    .map_err(|_| corrupt("position", &position.to_string()))?,
-                kind,
-                time: Timestamp::from_micros(created_us),
-                indicator,
-                correlation,
-            });
+            let position =
+                u64::try_from(position).map_err(|_| corrupt("position", &position.to_string()))?;
+            parsed.push((position, kind, created_us, indicator_id, correlation));
         }
-        Ok(events)
+        let ids: Vec<ObjectId> = parsed.iter().map(|row| row.3.clone()).collect();
+        let indicators = self.get_indicators(&ids).await?;
+        parsed
+            .into_iter()
+            .map(|(position, kind, created_us, indicator_id, correlation)| {
+                let indicator = indicators
+                    .get(&indicator_id)
+                    .cloned()
+                    .ok_or_else(|| corrupt("missing indicator", indicator_id.as_str()))?;
+                Ok(IndicatorEvent {
+                    position,
+                    kind,
+                    time: Timestamp::from_micros(created_us),
+                    indicator,
+                    correlation,
+                })
+            })
+            .collect()
     }
 }

@@ -22,6 +22,7 @@ mod migrate;
 mod mla;
 mod replies;
 pub mod sequencer;
+mod tail;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -100,6 +101,8 @@ pub struct Store {
     /// The group-commit queue of audit records written on their own (see
     /// `Store::append_audit`), started by the first such write.
     pub(crate) audit_writer: Arc<std::sync::OnceLock<audit::AuditQueue>>,
+    /// The live tail of the indicator stream, shared by this process's subscribers.
+    pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
 }
 
 impl Store {
@@ -152,6 +155,7 @@ impl Store {
                 directory: watch::channel(0).0,
             }),
             audit_writer: Arc::new(std::sync::OnceLock::new()),
+            indicator_tail: Arc::default(),
         }
     }
 

@@ -541,7 +541,7 @@ impl Store {
                 query.push(" AND (r.updated_us < ").push_bind(*micros)
                     .push(" OR (r.updated_us = ").push_bind(*micros).push(" AND r.id < ").push_bind(id.clone()).push("))");
             }
-            query.push(" ORDER BY r.updated_us DESC, r.id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+            query.push(format!(" ORDER BY r.updated_us DESC, r.id DESC LIMIT {}", i64::from(limit) + 1));
             let rows = query.build().fetch_all(pool).await?;
             let mut records = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
             for record in &mut records {
@@ -600,13 +600,12 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<MlaEvent>, StoreError> {
         let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT $3",
-            )
+                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
+            )))
             .bind(TOPIC)
             .bind(i64::try_from(after).unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });
@@ -798,12 +797,11 @@ impl Store {
                 .await?;
                 tx.commit().await?;
             }
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT id, request_id, sender_agency_id, document, created_us, read_us FROM mla_messages
-                 WHERE request_id = $1 ORDER BY created_us, id LIMIT $2 OFFSET $3",
-            )
+                 WHERE request_id = $1 ORDER BY created_us, id LIMIT {limit} OFFSET $2"
+            )))
             .bind(request.as_str())
-            .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await?

@@ -133,12 +133,11 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Reply>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM cbm_replies WHERE parent_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
+            "SELECT {COLUMNS} FROM cbm_replies WHERE parent_id = $1 ORDER BY id LIMIT {limit} OFFSET $2"
         );
         let rows: Vec<ReplyRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(parent.as_str())
-                .bind(i64::from(limit))
                 .bind(i64::try_from(offset).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?

@@ -14,15 +14,12 @@
 use std::{future::Future, time::Duration};
 
 use liaison_core::Timestamp;
-use sqlx::AssertSqlSafe;
 use tokio::task::JoinHandle;
 
 use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
 
 /// Most outbox rows moved in one transaction.
 const BATCH: i64 = 2_000;
-/// Rows per multi-row INSERT (at most 9 parameters a row: well under both databases' limits).
-pub(crate) const INSERT_CHUNK: usize = 500;
 
 /// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
 /// queues the notification that wakes the sequencer of every replica on commit.
@@ -60,9 +57,10 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
-                "SELECT id, topic, event_kind, object_id, created_us, payload FROM outbox ORDER BY id LIMIT $1",
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT id, topic, event_kind, object_id, created_us, payload FROM outbox ORDER BY id LIMIT {BATCH}"
+                )),
             )
-            .bind(BATCH)
             .fetch_all(&mut *tx)
             .await?;
             if rows.is_empty() {
@@ -84,21 +82,7 @@ impl Store {
                         events.push((position, topic.clone(), kind.clone(), object_id.clone(), *created_us));
                     }
                 }
-                // Multi-row inserts: one statement per chunk instead of one per row.
-                for chunk in events.chunks(INSERT_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us) ",
-                    );
-                    insert.push_values(chunk, |mut row, (position, topic, kind, object_id, created_us)| {
-                        row.push_bind(*position)
-                            .push_bind(topic.clone())
-                            .push_bind(kind.clone())
-                            .push_bind(object_id.clone())
-                            .push_bind(*created_us)
-                            .push_bind(now.as_micros());
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
+                pool.insert_events(&mut tx, &events, now.as_micros()).await?;
                 pool.insert_leaves(&mut tx, &leaves, now.as_micros()).await?;
                 if leaf_index != audit_size {
                     sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
@@ -107,9 +91,8 @@ impl Store {
                         .await?;
                 }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
-                let ids: Vec<String> = rows.iter().map(|row| row.0.to_string()).collect();
-                let delete = format!("DELETE FROM outbox WHERE id IN ({})", ids.join(","));
-                sqlx::query(AssertSqlSafe(delete)).execute(&mut *tx).await?;
+                let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
+                pool.delete_outbox(&mut tx, &ids).await?;
                 if matches!(self.backend, Backend::Postgres(_)) {
                     sqlx::query("SELECT pg_notify('liaison_events', $1)")
                         .bind(position.to_string())
@@ -130,6 +113,14 @@ impl Store {
             grew
         });
         Ok(moved)
+    }
+
+    /// How many committed outbox rows (events and audit records) wait for the sequencer.
+    pub async fn outbox_backlog(&self) -> Result<u64, StoreError> {
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(pool).await?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Reads the highest sequenced position from the database.
