@@ -181,7 +181,16 @@ pub struct TokenAuthority {
     audience: String,
     trust_domain: String,
     lifetime: Duration,
+    /// Tokens whose signature, algorithm, key, issuer and audience verified, with their
+    /// claims: a client presents the same token on every call until it refreshes it, and
+    /// checking an Ed25519 signature costs more than the rest of a small call. Only the
+    /// exact bytes that verified are found here; the checks that depend on the call (time,
+    /// certificate, principal) run every time.
+    verified: std::sync::Mutex<std::collections::HashMap<String, Claims>>,
 }
+
+/// Tokens remembered as verified at most; beyond, the memory starts afresh.
+const VERIFIED_MAX: usize = 4_096;
 
 /// A token that verified, with the claims it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +218,7 @@ impl TokenAuthority {
             audience: Self::audience_of(trust_domain),
             trust_domain: trust_domain.to_owned(),
             lifetime: lifetime.min(MAX_LIFETIME),
+            verified: std::sync::Mutex::default(),
         }
     }
 
@@ -268,6 +278,44 @@ impl TokenAuthority {
         certificate_sha256: &str,
         now: Timestamp,
     ) -> Result<VerifiedToken, TokenError> {
+        let claims = self.signed_claims(token)?;
+        let now_seconds = u64::try_from(now.as_micros() / 1_000_000).unwrap_or(0);
+        if claims.exp + LEEWAY_SECONDS <= now_seconds {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf > now_seconds + LEEWAY_SECONDS {
+            return Err(TokenError::NotYetValid);
+        }
+        if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME.as_secs() {
+            return Err(TokenError::Lifetime);
+        }
+        if claims.cnf.x5t_s256 != certificate_thumbprint(certificate_sha256) {
+            return Err(TokenError::WrongCertificate);
+        }
+        if claims.sub != principal.to_uri(&self.trust_domain)
+            || claims.agency != principal.agency().as_str()
+        {
+            return Err(TokenError::WrongPrincipal);
+        }
+        let roles = claims
+            .roles
+            .iter()
+            .filter_map(|role| role.parse().ok())
+            .collect();
+        Ok(VerifiedToken { claims, roles })
+    }
+
+    /// The claims of `token` once its signature, algorithm, key, issuer and audience
+    /// verify (remembered per exact token).
+    fn signed_claims(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Some(claims) = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+        {
+            return Ok(claims.clone());
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             // `alg: none` and other names jsonwebtoken does not know fail to parse at all;
             // say which, for the caller and the audit log.
@@ -309,30 +357,15 @@ impl TokenAuthority {
             _ => TokenError::Malformed,
         })?;
         let claims = decoded.claims;
-        let now_seconds = u64::try_from(now.as_micros() / 1_000_000).unwrap_or(0);
-        if claims.exp + LEEWAY_SECONDS <= now_seconds {
-            return Err(TokenError::Expired);
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
         }
-        if claims.nbf > now_seconds + LEEWAY_SECONDS {
-            return Err(TokenError::NotYetValid);
-        }
-        if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME.as_secs() {
-            return Err(TokenError::Lifetime);
-        }
-        if claims.cnf.x5t_s256 != certificate_thumbprint(certificate_sha256) {
-            return Err(TokenError::WrongCertificate);
-        }
-        if claims.sub != principal.to_uri(&self.trust_domain)
-            || claims.agency != principal.agency().as_str()
-        {
-            return Err(TokenError::WrongPrincipal);
-        }
-        let roles = claims
-            .roles
-            .iter()
-            .filter_map(|role| role.parse().ok())
-            .collect();
-        Ok(VerifiedToken { claims, roles })
+        verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 
     /// The JSON Web Key Set of every key that verifies tokens: the signing key first,
@@ -498,6 +531,50 @@ mod tests {
         assert_eq!(verified.claims.cnf.x5t_s256.len(), 43);
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(authority.signing.kid()));
+    }
+
+    #[test]
+    fn a_remembered_token_vouches_for_its_exact_bytes_only() {
+        let authority = authority();
+        let (token, _) = authority
+            .issue(&principal("UA-CERT"), &[Role::Officer], CERT, now())
+            .unwrap();
+        authority
+            .verify(&token, &principal("UA-CERT"), CERT, now())
+            .unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        // The same signature over other claims (an added role).
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        claims["roles"] = serde_json::json!(["officer", "operator"]);
+        let altered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            parts[2]
+        );
+        assert_eq!(
+            authority.verify(&altered, &principal("UA-CERT"), CERT, now()),
+            Err(TokenError::Signature)
+        );
+        // One byte of the signature changed.
+        let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        signature[10] ^= 1;
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode(signature)
+        );
+        assert_eq!(
+            authority.verify(&tampered, &principal("UA-CERT"), CERT, now()),
+            Err(TokenError::Signature)
+        );
+        // The remembered token itself still meets every per-call check.
+        assert_eq!(
+            authority.verify(&token, &principal("UA-CERT"), OTHER_CERT, now()),
+            Err(TokenError::WrongCertificate)
+        );
     }
 
     #[test]
