@@ -45,6 +45,62 @@ async fn send_results(
         .map_err(|_| Status::cancelled("the client went away"))
 }
 
+/// The items of a PublishMany stream since the last batch was handed over: every result
+/// in order, the valid items waiting to be stored, and the counts of what is decided.
+#[derive(Default)]
+struct Batch {
+    results: Vec<v1::PublishResult>,
+    pending: Vec<(usize, String, NewIndicator)>,
+    counts: v1::PublishManyResponse,
+}
+
+/// The answering side of a PublishMany stream: the batch being stored, and the totals of
+/// the batches answered.
+struct Answers<'a> {
+    totals: v1::PublishManyResponse,
+    in_flight: Option<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
+    sent_any: bool,
+    sender: &'a tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
+}
+
+impl Answers<'_> {
+    /// Answers the batch in flight, if any: waits for it to be stored and sends its results.
+    async fn finish(&mut self) -> Result<(), Status> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let mut done = in_flight
+            .await
+            .map_err(|_| Status::internal("storing a batch of the stream failed"))??;
+        self.totals.accepted_count += done.counts.accepted_count;
+        self.totals.duplicate_count += done.counts.duplicate_count;
+        self.totals.invalid_count += done.counts.invalid_count;
+        send_results(self.sender, &mut done.results, &self.totals).await?;
+        self.sent_any = true;
+        Ok(())
+    }
+
+    /// Answers the batch in flight, then starts storing `batch` (if it holds anything).
+    async fn hand_over(
+        &mut self,
+        service: &IndicatorService,
+        caller: &Caller,
+        audit: &AuditContext,
+        batch: &mut Batch,
+    ) -> Result<(), Status> {
+        self.finish().await?;
+        if batch.results.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(batch);
+        let (service, caller, audit) = (service.clone(), caller.clone(), audit.clone());
+        self.in_flight = Some(tokio::spawn(async move {
+            service.store_batch(&caller, &audit, batch).await
+        }));
+        Ok(())
+    }
+}
+
 /// The indicator service.
 #[derive(Debug, Clone)]
 pub struct IndicatorService {
@@ -132,6 +188,9 @@ impl IndicatorService {
 
     /// The work of one PublishMany stream: items are validated as they come, stored in
     /// batches, and their results sent back after each batch with the running totals.
+    ///
+    /// One batch is stored while the next is read and validated, so the database and the
+    /// hub work side by side; results still go out in order, a batch at a time.
     async fn publish_stream(
         &self,
         caller: &Caller,
@@ -139,42 +198,42 @@ impl IndicatorService {
         mut items: Streaming<v1::PublishManyRequest>,
         sender: &tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
     ) -> Result<(), Status> {
-        let mut totals = v1::PublishManyResponse::default();
-        // The results not sent yet, and the valid items among them waiting for their batch.
-        let mut results: Vec<v1::PublishResult> = Vec::new();
-        let mut pending: Vec<(usize, String, NewIndicator)> = Vec::new();
+        let mut answers = Answers {
+            totals: v1::PublishManyResponse::default(),
+            in_flight: None,
+            sent_any: false,
+            sender,
+        };
+        let mut batch = Batch::default();
         let mut index: u32 = 0;
-        let mut sent_any = false;
         loop {
             // Items wait for their batch to fill, but never long: when the client pauses,
-            // what has come is stored at once.
-            let next = if pending.is_empty() {
+            // what has come is stored at once and every result sent.
+            let next = if batch.results.is_empty() && answers.in_flight.is_none() {
                 items.next().await
             } else {
                 match tokio::time::timeout(FLUSH_AFTER, items.next()).await {
                     Ok(next) => next,
                     Err(_) => {
-                        self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
-                            .await?;
-                        send_results(sender, &mut results, &totals).await?;
-                        sent_any = true;
+                        answers.hand_over(self, caller, audit, &mut batch).await?;
+                        answers.finish().await?;
                         continue;
                     }
                 }
             };
             let Some(item) = next else { break };
             let item = item?;
-            let slot = results.len();
-            results.push(v1::PublishResult {
+            let slot = batch.results.len();
+            batch.results.push(v1::PublishResult {
                 index,
                 request_id: item.request_id.clone(),
                 ..v1::PublishResult::default()
             });
             index = index.saturating_add(1);
             match self.prepare(caller, &item.request_id, item.indicator).await {
-                Ok(content) => pending.push((slot, item.request_id, content)),
+                Ok(content) => batch.pending.push((slot, item.request_id, content)),
                 Err(ServiceError::InvalidArgument(violations)) => {
-                    let result = &mut results[slot];
+                    let result = &mut batch.results[slot];
                     result.outcome = v1::publish_result::Outcome::Invalid as i32;
                     result.violations = violations
                         .into_iter()
@@ -183,21 +242,19 @@ impl IndicatorService {
                             description: violation.description,
                         })
                         .collect();
-                    totals.invalid_count += 1;
+                    batch.counts.invalid_count += 1;
                 }
                 Err(error) => return Err(error.into()),
             }
-            if pending.len() >= PUBLISH_BATCH || results.len() >= RESULTS_PER_MESSAGE {
-                self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
-                    .await?;
-                send_results(sender, &mut results, &totals).await?;
-                sent_any = true;
+            if batch.pending.len() >= PUBLISH_BATCH || batch.results.len() >= RESULTS_PER_MESSAGE {
+                answers.hand_over(self, caller, audit, &mut batch).await?;
             }
         }
-        self.flush_batch(caller, audit, &mut pending, &mut results, &mut totals)
-            .await?;
-        if !results.is_empty() || !sent_any {
-            send_results(sender, &mut results, &totals).await?;
+        answers.hand_over(self, caller, audit, &mut batch).await?;
+        answers.finish().await?;
+        if !answers.sent_any {
+            let totals = answers.totals.clone();
+            send_results(sender, &mut Vec::new(), &totals).await?;
         }
         Ok(())
     }
@@ -225,31 +282,29 @@ impl IndicatorService {
     }
 
     /// Stores one PublishMany batch in one transaction and fills in its results.
-    async fn flush_batch(
+    async fn store_batch(
         &self,
         caller: &Caller,
         audit: &AuditContext,
-        pending: &mut Vec<(usize, String, NewIndicator)>,
-        results: &mut [v1::PublishResult],
-        response: &mut v1::PublishManyResponse,
-    ) -> Result<(), ServiceError> {
-        if pending.is_empty() {
-            return Ok(());
+        mut batch: Batch,
+    ) -> Result<Batch, ServiceError> {
+        if batch.pending.is_empty() {
+            return Ok(batch);
         }
-        let batch = std::mem::take(pending);
-        let items: Vec<(String, NewIndicator)> = batch
+        let pending = std::mem::take(&mut batch.pending);
+        let items: Vec<(String, NewIndicator)> = pending
             .iter()
             .map(|(_, request_id, content)| (request_id.clone(), content.clone()))
             .collect();
         let outcomes = self.store_items(caller, audit, &items).await?;
         let mut stored = Vec::new();
-        for ((slot, _, _), outcome) in batch.iter().zip(outcomes) {
-            let result = &mut results[*slot];
+        for ((slot, _, _), outcome) in pending.iter().zip(outcomes) {
+            let result = &mut batch.results[*slot];
             match outcome {
                 Ok(PublishOutcome::Stored(indicator)) => {
                     result.outcome = v1::publish_result::Outcome::Accepted as i32;
                     result.indicator_id = indicator.id.to_string();
-                    response.accepted_count += 1;
+                    batch.counts.accepted_count += 1;
                     stored.push(indicator);
                 }
                 Ok(PublishOutcome::Duplicate(first)) => {
@@ -258,7 +313,7 @@ impl IndicatorService {
                     read.commit_read(&self.store).await?;
                     result.outcome = v1::publish_result::Outcome::Duplicate as i32;
                     result.indicator_id = first.id.to_string();
-                    response.duplicate_count += 1;
+                    batch.counts.duplicate_count += 1;
                 }
                 Err(liaison_store::StoreError::RequestIdReused(_)) => {
                     result.outcome = v1::publish_result::Outcome::Invalid as i32;
@@ -266,7 +321,7 @@ impl IndicatorService {
                         field: "request_id".into(),
                         description: "request_id was already used for a different call".into(),
                     }];
-                    response.invalid_count += 1;
+                    batch.counts.invalid_count += 1;
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -274,7 +329,7 @@ impl IndicatorService {
         if let Err(error) = exchange::correlate_batch(&self.store, &stored).await {
             tracing::error!(%error, "correlation of a batch failed");
         }
-        Ok(())
+        Ok(batch)
     }
 
     /// Every agency a scope names must be a member; `field` is the scope's path.
