@@ -7,7 +7,9 @@
 //! - Lookup calls/s beside gRPC health-check calls/s over the same connections.
 //!
 //! Run with `scripts/with-postgres cargo bench -p liaison-e2e --bench exchange`; without a
-//! PostgreSQL (`LIAISON_TEST_DATABASE_URL`) only SQLite is measured.
+//! PostgreSQL (`LIAISON_TEST_DATABASE_URL`) only SQLite is measured. To measure (or
+//! profile) part of it, name the parts: `LIAISON_BENCH=publish,latency,lookup` and
+//! `LIAISON_BENCH_DATABASES=sqlite,postgres` (both default to everything).
 
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,8 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
         .await?
         .into_inner();
     let response = liaison_client::collect_publish_results(answers, |_, _| ()).await?;
+    // Sustained: until every event and audit record is sequenced, not only committed.
+    drained(hub).await?;
     let elapsed = started.elapsed();
     anyhow::ensure!(
         response.accepted_count as usize == PUBLISH_ITEMS,
@@ -73,6 +77,14 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
         response.accepted_count
     );
     Ok(PUBLISH_ITEMS as f64 / elapsed.as_secs_f64())
+}
+
+/// Waits until the sequencer has moved every committed outbox row.
+async fn drained(hub: &TestHub) -> anyhow::Result<()> {
+    while hub.store().outbox_backlog().await? > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
 }
 
 /// The same rows (indicator, observable) inserted straight through sqlx, 500 rows per
@@ -211,13 +223,19 @@ async fn delivery_latency(hub: &TestHub) -> anyhow::Result<(Duration, Duration)>
     Ok((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
 }
 
-/// Calls per second of `call` from CALLERS tasks over CALLERS/2 connections.
-async fn rate<F, Fut>(clients: &[liaison_client::Client], call: F) -> anyhow::Result<f64>
+/// Calls per second of `call` from CALLERS tasks over CALLERS/2 connections, counting the
+/// time until the audit records they wrote are sequenced.
+async fn rate<F, Fut>(
+    hub: &TestHub,
+    clients: &[liaison_client::Client],
+    call: F,
+) -> anyhow::Result<f64>
 where
     F: Fn(liaison_client::Client) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let deadline = Instant::now() + CALL_WINDOW;
+    let started = Instant::now();
+    let deadline = started + CALL_WINDOW;
     let mut tasks = Vec::new();
     for index in 0..CALLERS {
         let client = clients[index % clients.len()].clone();
@@ -235,7 +253,8 @@ where
     for task in tasks {
         total += task.await??;
     }
-    Ok(total as f64 / CALL_WINDOW.as_secs_f64())
+    drained(hub).await?;
+    Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
 async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
@@ -243,7 +262,18 @@ async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
     for agency in ["HU-NNI", "TR-EGM", "AL-ASP", "BA-MSB"] {
         clients.push(hub.client(agency, "feed").await?);
     }
-    let lookup = rate(&clients, |client: liaison_client::Client| async move {
+    drained(hub).await?;
+    // Health first: the lookups' audit records must not be sequenced during its window.
+    let health = rate(hub, &clients, |client: liaison_client::Client| async move {
+        tonic_health::pb::health_client::HealthClient::new(client.channel())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        Ok(())
+    })
+    .await?;
+    let lookup = rate(hub, &clients, |client: liaison_client::Client| async move {
         client
             .indicators()
             .lookup(v1::LookupRequest {
@@ -256,37 +286,53 @@ async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
         Ok(())
     })
     .await?;
-    let health = rate(&clients, |client: liaison_client::Client| async move {
-        tonic_health::pb::health_client::HealthClient::new(client.channel())
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: String::new(),
-            })
-            .await?;
-        Ok(())
-    })
-    .await?;
     Ok((lookup, health))
+}
+
+/// True when the comma-separated list in `variable` names `part`, or is unset.
+fn selected(variable: &str, part: &str) -> bool {
+    std::env::var(variable).map_or(true, |list| {
+        list.split(',')
+            .any(|item| item.trim().eq_ignore_ascii_case(part))
+    })
 }
 
 async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
     let hub = TestHub::start_with_limits(backend, limits()).await?;
-    let published = publish_many(&hub).await?;
-    let ceiling = plain_insert(&hub).await?;
-    println!(
-        "{name:9} PublishMany: {published:>8.0} observables/s   plain batched INSERT: {ceiling:>8.0} rows/s   ({:.0} %)",
-        100.0 * published / ceiling
-    );
-    let (p50, p99) = delivery_latency(&hub).await?;
-    println!(
-        "{name:9} publish-to-delivery, {SUBSCRIBERS} subscribers: p50 {:.2} ms, p99 {:.2} ms",
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
-    );
-    let (lookup, health) = lookups(&hub).await?;
-    println!(
-        "{name:9} Lookup: {lookup:>8.0} calls/s   health check: {health:>8.0} calls/s   ({:.0} %)",
-        100.0 * lookup / health
-    );
+    if selected("LIAISON_BENCH", "publish") {
+        let published = publish_many(&hub).await?;
+        let ceiling = plain_insert(&hub).await?;
+        println!(
+            "{name:9} PublishMany: {published:>8.0} observables/s   plain batched INSERT: {ceiling:>8.0} rows/s   ({:.0} %)",
+            100.0 * published / ceiling
+        );
+    }
+    if selected("LIAISON_BENCH", "latency") {
+        let (p50, p99) = delivery_latency(&hub).await?;
+        println!(
+            "{name:9} publish-to-delivery, {SUBSCRIBERS} subscribers: p50 {:.2} ms, p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    if selected("LIAISON_BENCH", "lookup") {
+        if !selected("LIAISON_BENCH", "publish") {
+            // The value looked up is one the PublishMany run stores.
+            hub.client("RS-MUP", "feed")
+                .await?
+                .indicators()
+                .publish(v1::PublishRequest {
+                    request_id: "bench-300".into(),
+                    indicator: Some(item(300)),
+                })
+                .await?;
+        }
+        let (lookup, health) = lookups(&hub).await?;
+        println!(
+            "{name:9} Lookup: {lookup:>8.0} calls/s   health check: {health:>8.0} calls/s   ({:.0} %)",
+            100.0 * lookup / health
+        );
+    }
     hub.stop().await
 }
 
@@ -296,7 +342,12 @@ async fn main() -> anyhow::Result<()> {
         "exchange benchmark: {PUBLISH_ITEMS} items in one PublishMany; {LATENCY_PUBLICATIONS} publications to {SUBSCRIBERS} subscribers; {CALLERS} callers for {} s",
         CALL_WINDOW.as_secs()
     );
-    run(Backend::Sqlite, "SQLite").await?;
+    if selected("LIAISON_BENCH_DATABASES", "sqlite") {
+        run(Backend::Sqlite, "SQLite").await?;
+    }
+    if !selected("LIAISON_BENCH_DATABASES", "postgres") {
+        return Ok(());
+    }
     if std::env::var_os(liaison_testkit::POSTGRES_URL_VARIABLE).is_some() {
         run(Backend::Postgres, "Postgres").await?;
     } else {
