@@ -82,7 +82,7 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
 /// Waits until the sequencer has moved every committed outbox row.
 async fn drained(hub: &TestHub) -> anyhow::Result<()> {
     while hub.store().outbox_backlog().await? > 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
 }

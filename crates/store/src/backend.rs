@@ -16,14 +16,23 @@ pub(crate) trait BackendOps {
     /// has new rows. `None` where there are no other replicas.
     fn notify_outbox_sql(&self) -> Option<&'static str>;
 
-    /// SQL that takes the sequencer's lock until the end of the transaction.
-    fn sequencer_lock_sql(&self) -> Option<&'static str>;
+    /// Statements that open the sequencer's transaction: its lock until the end of it, and
+    /// how its queries are planned.
+    fn sequencer_setup_sql(&self) -> &'static [&'static str];
 
     /// Inserts outbox rows, in order, in one statement of fixed text.
     async fn insert_outbox(
         &self,
         tx: &mut Transaction<'static, Self::Db>,
         rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Inserts new indicators, their observables and their idempotency keys: a few
+    /// statements per batch, not several per item.
+    async fn insert_indicators(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &IndicatorRows<'_>,
     ) -> Result<(), sqlx::Error>;
 
     /// Inserts sequenced events in one statement of fixed text.
@@ -59,6 +68,38 @@ pub(crate) struct OutboxRow<'a> {
     pub(crate) object_id: &'a str,
     pub(crate) created_us: i64,
     pub(crate) payload: Option<&'a str>,
+}
+
+/// One new indicator's row.
+#[derive(Debug)]
+pub(crate) struct IndicatorRow<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) title: Option<&'a str>,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) countermeasures: Option<&'a str>,
+    pub(crate) category: Option<&'a str>,
+    pub(crate) language: &'a str,
+    pub(crate) first_seen_us: Option<i64>,
+    pub(crate) valid_until_us: Option<i64>,
+    pub(crate) confidence: i64,
+    pub(crate) evaluation: Option<String>,
+    pub(crate) tlp: &'a str,
+    pub(crate) scope_kind: &'a str,
+    pub(crate) scope_value: String,
+    pub(crate) anonymous: bool,
+}
+
+/// A batch of new indicators of one publisher: their rows, their observables (indicator
+/// id, ordinal, type, value) and their idempotency keys (request id, indicator id).
+#[derive(Debug)]
+pub(crate) struct IndicatorRows<'a> {
+    pub(crate) publisher: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) created_us: i64,
+    pub(crate) indicators: Vec<IndicatorRow<'a>>,
+    pub(crate) observables: Vec<(&'a str, i64, &'a str, &'a str)>,
+    pub(crate) keys: Vec<(&'a str, &'a str)>,
 }
 
 /// One sequenced event to insert: position, topic, kind, object id, created.
@@ -98,9 +139,72 @@ impl BackendOps for SqlitePool {
         None
     }
 
-    fn sequencer_lock_sql(&self) -> Option<&'static str> {
+    fn sequencer_setup_sql(&self) -> &'static [&'static str] {
         // One node: BEGIN IMMEDIATE already serialises every writer.
-        None
+        &[]
+    }
+
+    async fn insert_indicators(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &IndicatorRows<'_>,
+    ) -> Result<(), sqlx::Error> {
+        // Multi-row VALUES: a batch is mostly full (500 rows, one text), and SQLite reads
+        // bound values faster than it re-parses a JSON object once per column.
+        const ROWS: usize = 500;
+        for chunk in rows.indicators.chunks(ROWS) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                    scope_kind, scope_value, anonymous, created_us) ",
+            );
+            query.push_values(chunk, |mut row, item| {
+                row.push_bind(item.id.to_owned())
+                    .push_bind(item.source.to_owned())
+                    .push_bind(rows.publisher.to_owned())
+                    .push_bind(item.title.map(str::to_owned))
+                    .push_bind(item.description.map(str::to_owned))
+                    .push_bind(item.countermeasures.map(str::to_owned))
+                    .push_bind(item.category.map(str::to_owned))
+                    .push_bind(item.language.to_owned())
+                    .push_bind(item.first_seen_us)
+                    .push_bind(item.valid_until_us)
+                    .push_bind(item.confidence)
+                    .push_bind(item.evaluation.clone())
+                    .push_bind(item.tlp.to_owned())
+                    .push_bind(item.scope_kind.to_owned())
+                    .push_bind(item.scope_value.clone())
+                    .push_bind(item.anonymous)
+                    .push_bind(rows.created_us);
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        for chunk in rows.observables.chunks(ROWS) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) ",
+            );
+            query.push_values(chunk, |mut row, (id, ordinal, kind, value)| {
+                row.push_bind(id.to_string())
+                    .push_bind(*ordinal)
+                    .push_bind(kind.to_string())
+                    .push_bind(value.to_string());
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        for chunk in rows.keys.chunks(ROWS) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us) ",
+            );
+            query.push_values(chunk, |mut row, (request_id, id)| {
+                row.push_bind(rows.publisher.to_owned())
+                    .push_bind(request_id.to_string())
+                    .push_bind(rows.method.to_owned())
+                    .push_bind(id.to_string())
+                    .push_bind(rows.created_us);
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     async fn insert_outbox(
@@ -218,9 +322,82 @@ impl BackendOps for PgPool {
         Some("SELECT pg_notify('liaison_outbox', '')")
     }
 
-    fn sequencer_lock_sql(&self) -> Option<&'static str> {
-        // Arbitrary constant key: one sequencer at a time across every replica.
-        Some("SELECT pg_advisory_xact_lock(5496701239461658113)")
+    fn sequencer_setup_sql(&self) -> &'static [&'static str] {
+        &[
+            // Arbitrary constant key: one sequencer at a time across every replica.
+            "SELECT pg_advisory_xact_lock(5496701239461658113)",
+            // The outbox is a queue: between vacuums it is mostly dead rows, and a plan
+            // made while it looked empty would scan them all. Its primary key is the way.
+            "SET LOCAL enable_seqscan = off",
+        ]
+    }
+
+    async fn insert_indicators(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &IndicatorRows<'_>,
+    ) -> Result<(), sqlx::Error> {
+        if rows.indicators.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&IndicatorRow<'_>) -> Option<String>| -> Vec<Option<String>> {
+            rows.indicators.iter().map(f).collect()
+        };
+        let items = &rows.indicators;
+        sqlx::query(
+            "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                scope_kind, scope_value, anonymous, created_us)
+             SELECT id, source, $16, title, description, countermeasures, category, language, first_seen,
+                valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                         $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
+                         $14::TEXT[], $15::BOOLEAN[])
+                  AS row(id, source, title, description, countermeasures, category, language, first_seen,
+                         valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)",
+        )
+        .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
+        .bind(column(|row| row.title.map(str::to_owned)))
+        .bind(column(|row| row.description.map(str::to_owned)))
+        .bind(column(|row| row.countermeasures.map(str::to_owned)))
+        .bind(column(|row| row.category.map(str::to_owned)))
+        .bind(items.iter().map(|row| row.language).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.first_seen_us).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.valid_until_us).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.confidence).collect::<Vec<_>>())
+        .bind(column(|row| row.evaluation.clone()))
+        .bind(items.iter().map(|row| row.tlp).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.scope_kind).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.scope_value.as_str()).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.anonymous).collect::<Vec<_>>())
+        .bind(rows.publisher)
+        .bind(rows.created_us)
+        .execute(&mut **tx)
+        .await?;
+        let observables = &rows.observables;
+        sqlx::query(
+            "INSERT INTO indicator_observables (indicator_id, ordinal, type, value)
+             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[])",
+        )
+        .bind(observables.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+             SELECT $3, request_id, $4, object_id, $5 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS row(request_id, object_id)",
+        )
+        .bind(rows.keys.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(rows.keys.iter().map(|row| row.1).collect::<Vec<_>>())
+        .bind(rows.publisher)
+        .bind(rows.method)
+        .bind(rows.created_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     async fn insert_outbox(
@@ -280,7 +457,14 @@ impl BackendOps for PgPool {
         tx: &mut Transaction<'static, Self::Db>,
         ids: &[i64],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+        // The range lets the planner walk the primary key: a queue table holds mostly
+        // dead rows between vacuums, and a sequential scan would read every one of them.
+        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(());
+        };
+        sqlx::query("DELETE FROM outbox WHERE id BETWEEN $1 AND $2 AND id = ANY($3)")
+            .bind(first)
+            .bind(last)
             .bind(ids)
             .execute(&mut **tx)
             .await?;

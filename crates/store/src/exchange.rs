@@ -356,22 +356,40 @@ impl Store {
     ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
         let mut held = std::collections::HashSet::new();
         for chunk in observables.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            // Both columns of the (type, value) index are constrained, so it is used; the
+            // pairs of a type with another type's value are dropped below.
+            let mut kinds: Vec<&str> = chunk.iter().map(|o| o.kind().as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            let type_list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+            let value_list: Vec<String> = (0..chunk.len())
+                .map(|i| format!("${}", i + 2 + kinds.len()))
+                .collect();
             let sql = format!(
                 "SELECT DISTINCT io.type, io.value FROM indicator_observables io
                  JOIN indicators i ON i.id = io.indicator_id
-                 WHERE i.source_agency_id <> $1 AND io.value IN ({})",
-                placeholders.join(", ")
+                 WHERE i.source_agency_id <> $1 AND io.type IN ({}) AND io.value IN ({})",
+                type_list.join(", "),
+                value_list.join(", ")
             );
             let rows: Vec<(String, String)> = with_pool!(self, pool => {
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agency.as_str());
+                for kind in &kinds {
+                    query = query.bind(*kind);
+                }
                 for observable in chunk {
                     query = query.bind(observable.value());
                 }
                 query.fetch_all(pool).await?
             });
-            held.extend(rows);
+            let asked: std::collections::HashSet<(&str, &str)> = chunk
+                .iter()
+                .map(|o| (o.kind().as_str(), o.value()))
+                .collect();
+            held.extend(
+                rows.into_iter()
+                    .filter(|(kind, value)| asked.contains(&(kind.as_str(), value.as_str()))),
+            );
         }
         Ok(held)
     }

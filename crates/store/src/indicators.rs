@@ -426,73 +426,49 @@ impl Store {
                 fresh.push((request_id.as_str(), indicator.clone()));
                 outcomes.push(Ok(indicator));
             }
-            for chunk in fresh.chunks(ROWS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
-                        category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                        scope_kind, scope_value, anonymous, created_us) ",
-                );
-                query.push_values(chunk, |mut row, (_, indicator)| {
-                    let method = indicator.content.fraud_method.as_ref();
-                    let (scope_kind, scope_value) = indicator.content.scope.to_storage();
-                    row.push_bind(indicator.id.to_string())
-                        .push_bind(indicator.source_agency.to_string())
-                        .push_bind(principal_key.clone())
-                        .push_bind(method.map(|m| m.title.clone()))
-                        .push_bind(method.map(|m| m.description.clone()))
-                        .push_bind(method.map(|m| m.countermeasures.clone()))
-                        .push_bind(method.map(|m| m.category.as_str().to_owned()))
-                        .push_bind(indicator.content.language.clone())
-                        .push_bind(indicator.content.first_seen.map(Timestamp::as_micros))
-                        .push_bind(indicator.content.valid_until.map(Timestamp::as_micros))
-                        .push_bind(i64::from(indicator.content.confidence))
-                        .push_bind(indicator.content.evaluation.map(Evaluation::code))
-                        .push_bind(indicator.content.tlp.as_str().to_owned())
-                        .push_bind(scope_kind.to_owned())
-                        .push_bind(scope_value.clone())
-                        .push_bind(indicator.content.anonymous)
-                        .push_bind(now.as_micros());
-                });
-                query.build().execute(&mut *tx).await?;
-            }
-            let observables: Vec<(String, i64, &'static str, String)> = fresh
-                .iter()
-                .flat_map(|(_, indicator)| {
-                    indicator.content.observables.iter().enumerate().map(|(ordinal, observable)| {
-                        (
-                            indicator.id.to_string(),
-                            ordinal as i64,
-                            observable.kind().as_str(),
-                            observable.value().to_owned(),
-                        )
+            let ids: Vec<String> = fresh.iter().map(|(_, indicator)| indicator.id.to_string()).collect();
+            let rows = crate::backend::IndicatorRows {
+                publisher: &principal_key,
+                method: METHOD_PUBLISH,
+                created_us: now.as_micros(),
+                indicators: fresh
+                    .iter()
+                    .zip(&ids)
+                    .map(|((_, indicator), id)| {
+                        let content = &indicator.content;
+                        let method = content.fraud_method.as_ref();
+                        let (scope_kind, scope_value) = content.scope.to_storage();
+                        crate::backend::IndicatorRow {
+                            id,
+                            source: indicator.source_agency.as_str(),
+                            title: method.map(|m| m.title.as_str()),
+                            description: method.map(|m| m.description.as_str()),
+                            countermeasures: method.map(|m| m.countermeasures.as_str()),
+                            category: method.map(|m| m.category.as_str()),
+                            language: &content.language,
+                            first_seen_us: content.first_seen.map(Timestamp::as_micros),
+                            valid_until_us: content.valid_until.map(Timestamp::as_micros),
+                            confidence: i64::from(content.confidence),
+                            evaluation: content.evaluation.map(Evaluation::code),
+                            tlp: content.tlp.as_str(),
+                            scope_kind,
+                            scope_value,
+                            anonymous: content.anonymous,
+                        }
                     })
-                })
-                .collect();
-            for chunk in observables.chunks(ROWS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) ",
-                );
-                query.push_values(chunk, |mut row, (id, ordinal, kind, value)| {
-                    row.push_bind(id.clone())
-                        .push_bind(*ordinal)
-                        .push_bind(*kind)
-                        .push_bind(value.clone());
-                });
-                query.build().execute(&mut *tx).await?;
-            }
-            for chunk in fresh.chunks(ROWS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us) ",
-                );
-                query.push_values(chunk, |mut row, (request_id, indicator)| {
-                    row.push_bind(principal_key.clone())
-                        .push_bind((*request_id).to_owned())
-                        .push_bind(METHOD_PUBLISH)
-                        .push_bind(indicator.id.to_string())
-                        .push_bind(now.as_micros());
-                });
-                query.build().execute(&mut *tx).await?;
-            }
+                    .collect(),
+                observables: fresh
+                    .iter()
+                    .zip(&ids)
+                    .flat_map(|((_, indicator), id)| {
+                        indicator.content.observables.iter().enumerate().map(move |(ordinal, observable)| {
+                            (id.as_str(), ordinal as i64, observable.kind().as_str(), observable.value())
+                        })
+                    })
+                    .collect(),
+                keys: fresh.iter().zip(&ids).map(|((request_id, _), id)| (*request_id, id.as_str())).collect(),
+            };
+            pool.insert_indicators(&mut tx, &rows).await?;
             // Each item's stream event, then its audit record.
             let outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
                 .iter()

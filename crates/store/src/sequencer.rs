@@ -47,8 +47,8 @@ impl Store {
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
         let (moved, high_water, audit_size) = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            if let Some(lock) = pool.sequencer_lock_sql() {
-                sqlx::query(lock).execute(&mut *tx).await?;
+            for sql in pool.sequencer_setup_sql() {
+                sqlx::query(*sql).execute(&mut *tx).await?;
             }
             let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
                 .fetch_one(&mut *tx)
