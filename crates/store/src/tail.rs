@@ -75,6 +75,16 @@ impl Tail {
         }
     }
 
+    /// When a reader is past everything covered and nothing is held, the tail restarts at
+    /// the reader, but never beyond `known`, what is sequenced: a cursor from the future
+    /// must not move it where no reader will come for a long time.
+    fn restart(&mut self, after: u64, known: u64) {
+        if after > self.covered && self.events.is_empty() {
+            self.start = after.min(known).max(self.covered);
+            self.covered = self.start;
+        }
+    }
+
     /// The held events after `after`, at most `limit`.
     fn after(&self, after: u64, limit: usize) -> Vec<IndicatorEvent> {
         self.events
@@ -100,13 +110,9 @@ impl Store {
             let mut tail = self.indicator_tail.lock().await;
             let now = Instant::now();
             tail.expire(now);
-            if after > tail.covered && tail.events.is_empty() {
-                // Past everything held, and nothing held: the tail restarts here.
-                tail.start = after;
-                tail.covered = after;
-            }
+            let known = *self.signals.high_water.borrow();
+            tail.restart(after, known);
             if after >= tail.start {
-                let known = *self.signals.high_water.borrow();
                 if tail.covered < known {
                     let from = tail.covered;
                     let read = self.load_indicator_events_after(from, FILL).await?;
@@ -213,6 +219,25 @@ mod tests {
         assert_eq!(tail.events.len(), TAIL_MAX);
         assert_eq!(tail.start, 17);
         assert_eq!(tail.after(0, 1)[0].position, 18);
+    }
+
+    #[test]
+    fn restarts_at_a_reader_ahead_but_not_beyond_what_is_sequenced() {
+        let mut tail = Tail::default();
+        tail.restart(40, 50);
+        assert_eq!((tail.start, tail.covered), (40, 40));
+        tail.restart(1_000_000, 60);
+        assert_eq!((tail.start, tail.covered), (60, 60));
+        // Something held: no restart.
+        let id = ObjectId::generate(ObjectId::INDICATOR);
+        tail.extend(
+            vec![event(61, IndicatorEventKind::Published, &id)],
+            true,
+            61,
+            Instant::now(),
+        );
+        tail.restart(70, 80);
+        assert_eq!((tail.start, tail.covered), (60, 61));
     }
 
     #[test]
