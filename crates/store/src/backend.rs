@@ -105,12 +105,30 @@ pub(crate) struct IndicatorRows<'a> {
 /// One sequenced event to insert: position, topic, kind, object id, created.
 pub(crate) type EventRow = (i64, String, String, String, i64);
 
-/// Rows as one JSON array of arrays: SQLite reads it back with `json_each`, so a bulk
-/// statement has one text whatever its row count. Its prepared form is then cached and
-/// reused; a multi-row `VALUES` list has a new text (and a new preparation, pushing
-/// others out of the statement cache) for every row count.
+/// Values as one JSON array: SQLite reads it back with `json_each`, so a statement over
+/// any number of them has one text, and its prepared form stays cached.
 fn json_rows<R: serde::Serialize>(rows: impl Iterator<Item = R>) -> String {
     serde_json::to_string(&rows.collect::<Vec<R>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Largest chunk of a multi-row insert on SQLite.
+const CHUNK_MAX: usize = 256;
+
+/// `rows` in chunks whose sizes are powers of two up to `CHUNK_MAX`: a multi-row `VALUES`
+/// statement over them has one of nine texts whatever the row count, so all stay in the
+/// statement cache (a text per row count would be prepared anew each time and push others
+/// out). SQLite reads bound values; rows passed as JSON it would re-parse per column.
+fn power_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = CHUNK_MAX.min(1 << (usize::BITS - 1 - rest.len().leading_zeros()));
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// The object index rows of some leaves: (leaf index, object id, owner), each object once
@@ -212,25 +230,19 @@ impl BackendOps for SqlitePool {
         tx: &mut Transaction<'static, Self::Db>,
         rows: &[OutboxRow<'_>],
     ) -> Result<(), sqlx::Error> {
-        if rows.is_empty() {
-            return Ok(());
+        for chunk in power_chunks(rows) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) ",
+            );
+            insert.push_values(chunk, |mut row, item| {
+                row.push_bind(item.topic.to_owned())
+                    .push_bind(item.kind.to_owned())
+                    .push_bind(item.object_id.to_owned())
+                    .push_bind(item.created_us)
+                    .push_bind(item.payload.map(str::to_owned));
+            });
+            insert.build().execute(&mut **tx).await?;
         }
-        let rows = json_rows(rows.iter().map(|row| {
-            (
-                row.topic,
-                row.kind,
-                row.object_id,
-                row.created_us,
-                row.payload,
-            )
-        }));
-        sqlx::query(
-            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($1) ORDER BY key",
-        )
-        .bind(rows)
-        .execute(&mut **tx)
-        .await?;
         Ok(())
     }
 
@@ -240,17 +252,23 @@ impl BackendOps for SqlitePool {
         rows: &[EventRow],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
-        if rows.is_empty() {
-            return Ok(());
+        for chunk in power_chunks(rows) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us) ",
+            );
+            insert.push_values(
+                chunk,
+                |mut row, (position, topic, kind, object_id, created_us)| {
+                    row.push_bind(*position)
+                        .push_bind(topic.clone())
+                        .push_bind(kind.clone())
+                        .push_bind(object_id.clone())
+                        .push_bind(*created_us)
+                        .push_bind(sequenced_us);
+                },
+            );
+            insert.build().execute(&mut **tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, $2 FROM json_each($1)",
-        )
-        .bind(json_rows(rows.iter()))
-        .bind(sequenced_us)
-        .execute(&mut **tx)
-        .await?;
         Ok(())
     }
 
@@ -272,40 +290,34 @@ impl BackendOps for SqlitePool {
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
-        if leaves.is_empty() {
-            return Ok(());
+        for chunk in power_chunks(leaves) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency, \
+                 actor_principal, method, outcome) ",
+            );
+            insert.push_values(chunk, |mut row, leaf| {
+                row.push_bind(leaf.index)
+                    .push_bind(leaf.record.clone())
+                    .push_bind(leaf.hash.clone())
+                    .push_bind(sequenced_us)
+                    .push_bind(leaf.indexed.time_us)
+                    .push_bind(leaf.indexed.actor_agency.clone())
+                    .push_bind(leaf.indexed.actor_principal.clone())
+                    .push_bind(leaf.indexed.method.clone())
+                    .push_bind(leaf.indexed.outcome);
+            });
+            insert.build().execute(&mut **tx).await?;
         }
-        let rows = json_rows(leaves.iter().map(|leaf| {
-            (
-                leaf.index,
-                &leaf.record,
-                &leaf.hash,
-                leaf.indexed.time_us,
-                &leaf.indexed.actor_agency,
-                &leaf.indexed.actor_principal,
-                &leaf.indexed.method,
-                leaf.indexed.outcome,
-            )
-        }));
-        sqlx::query(
-            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
-                actor_principal, method, outcome)
-             SELECT value->>0, value->>1, value->>2, $2, value->>3, value->>4, value->>5, value->>6, value->>7
-             FROM json_each($1)",
-        )
-        .bind(rows)
-        .bind(sequenced_us)
-        .execute(&mut **tx)
-        .await?;
-        let objects = object_rows(leaves);
-        if !objects.is_empty() {
-            sqlx::query(
-                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
-                 SELECT value->>0, value->>1, value->>2 FROM json_each($1)",
-            )
-            .bind(json_rows(objects.iter()))
-            .execute(&mut **tx)
-            .await?;
+        for chunk in power_chunks(&object_rows(leaves)) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency) ",
+            );
+            insert.push_values(chunk, |mut row, (index, object_id, owner)| {
+                row.push_bind(*index)
+                    .push_bind(object_id.clone())
+                    .push_bind(owner.clone());
+            });
+            insert.build().execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -515,6 +527,21 @@ impl BackendOps for PgPool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_every_row_in_order() {
+        for count in [0usize, 1, 2, 3, 37, 255, 256, 257, 1000, 2000] {
+            let rows: Vec<usize> = (0..count).collect();
+            let chunks: Vec<&[usize]> = super::power_chunks(&rows).collect();
+            assert!(
+                chunks
+                    .iter()
+                    .all(|chunk| chunk.len().is_power_of_two() && chunk.len() <= super::CHUNK_MAX)
+            );
+            let joined: Vec<usize> = chunks.concat();
+            assert_eq!(joined, rows);
+        }
+    }
+
     /// SQLite plans with the value of a bound `LIMIT` and so marks the statement expired
     /// whenever that parameter is bound again: it is re-prepared on every run. Limits are
     /// server-chosen integers, written into the text.
