@@ -21,6 +21,8 @@ const SUBSCRIBERS: usize = 50;
 const LATENCY_PUBLICATIONS: usize = 200;
 const CALL_WINDOW: Duration = Duration::from_secs(3);
 const CALLERS: usize = 8;
+/// The PublishMany item whose observable the lookups ask for (10.0.1.44).
+const LOOKED_UP: usize = 300;
 
 fn limits() -> Limits {
     Limits {
@@ -79,10 +81,19 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
     Ok(PUBLISH_ITEMS as f64 / elapsed.as_secs_f64())
 }
 
-/// Waits until the sequencer has moved every committed outbox row.
+/// Waits until the sequencer has moved every committed outbox row: the backlog is checked
+/// again whenever the sequencer has moved a batch (new events or new audit leaves).
 async fn drained(hub: &TestHub) -> anyhow::Result<()> {
-    while hub.store().outbox_backlog().await? > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let store = hub.store();
+    let mut events = store.watch_high_water();
+    let mut leaves = store.watch_audit_size();
+    events.borrow_and_update();
+    leaves.borrow_and_update();
+    while store.outbox_backlog().await? > 0 {
+        tokio::select! {
+            changed = events.changed() => changed?,
+            changed = leaves.changed() => changed?,
+        }
     }
     Ok(())
 }
@@ -273,17 +284,16 @@ async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
         Ok(())
     })
     .await?;
-    let lookup = rate(hub, &clients, |client: liaison_client::Client| async move {
-        client
-            .indicators()
-            .lookup(v1::LookupRequest {
-                observable: Some(v1::Observable {
-                    r#type: v1::ObservableType::Ipv4 as i32,
-                    value: "10.0.1.44".into(),
-                }),
-            })
-            .await?;
-        Ok(())
+    let observable = item(LOOKED_UP).observables.pop();
+    let lookup = rate(hub, &clients, move |client: liaison_client::Client| {
+        let observable = observable.clone();
+        async move {
+            client
+                .indicators()
+                .lookup(v1::LookupRequest { observable })
+                .await?;
+            Ok(())
+        }
     })
     .await?;
     Ok((lookup, health))
@@ -322,8 +332,8 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
                 .await?
                 .indicators()
                 .publish(v1::PublishRequest {
-                    request_id: "bench-300".into(),
-                    indicator: Some(item(300)),
+                    request_id: format!("bench-{LOOKED_UP}"),
+                    indicator: Some(item(LOOKED_UP)),
                 })
                 .await?;
         }

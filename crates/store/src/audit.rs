@@ -241,16 +241,15 @@ impl Store {
         records: &[Vec<u8>],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            for record in records {
-                let record = String::from_utf8_lossy(record).into_owned();
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, Some(record));
-            }
-            tx.commit().await?;
-        });
-        self.signals.outbox.notify_one();
-        Ok(())
+        let records: Vec<String> = records
+            .iter()
+            .map(|record| String::from_utf8_lossy(record).into_owned())
+            .collect();
+        let records: Vec<(&str, Timestamp)> = records
+            .iter()
+            .map(|record| (record.as_str(), now))
+            .collect();
+        self.append_audit_group(&records).await
     }
 
     /// How many records the log holds.

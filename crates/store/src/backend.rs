@@ -352,9 +352,6 @@ impl BackendOps for PgPool {
         if rows.indicators.is_empty() {
             return Ok(());
         }
-        let column = |f: fn(&IndicatorRow<'_>) -> Option<String>| -> Vec<Option<String>> {
-            rows.indicators.iter().map(f).collect()
-        };
         let items = &rows.indicators;
         sqlx::query(
             "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
@@ -370,15 +367,15 @@ impl BackendOps for PgPool {
         )
         .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
-        .bind(column(|row| row.title.map(str::to_owned)))
-        .bind(column(|row| row.description.map(str::to_owned)))
-        .bind(column(|row| row.countermeasures.map(str::to_owned)))
-        .bind(column(|row| row.category.map(str::to_owned)))
+        .bind(items.iter().map(|row| row.title).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.description).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.countermeasures).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.category).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.language).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.first_seen_us).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.valid_until_us).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.confidence).collect::<Vec<_>>())
-        .bind(column(|row| row.evaluation.clone()))
+        .bind(items.iter().map(|row| row.evaluation.as_deref()).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.tlp).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.scope_kind).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.scope_value.as_str()).collect::<Vec<_>>())

@@ -29,22 +29,6 @@ const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 /// could otherwise pile up).
 const RESULTS_PER_MESSAGE: usize = 2 * PUBLISH_BATCH;
 
-/// Sends the results decided so far, with the running totals.
-async fn send_results(
-    sender: &tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
-    results: &mut Vec<v1::PublishResult>,
-    totals: &v1::PublishManyResponse,
-) -> Result<(), Status> {
-    let message = v1::PublishManyResponse {
-        results: std::mem::take(results),
-        ..totals.clone()
-    };
-    sender
-        .send(Ok(message))
-        .await
-        .map_err(|_| Status::cancelled("the client went away"))
-}
-
 /// The items of a PublishMany stream since the last batch was handed over: every result
 /// in order, the valid items waiting to be stored, and the counts of what is decided.
 #[derive(Default)]
@@ -75,7 +59,28 @@ impl Answers<'_> {
         self.totals.accepted_count += done.counts.accepted_count;
         self.totals.duplicate_count += done.counts.duplicate_count;
         self.totals.invalid_count += done.counts.invalid_count;
-        send_results(self.sender, &mut done.results, &self.totals).await?;
+        self.send(std::mem::take(&mut done.results)).await
+    }
+
+    /// Answers what is in flight; a stream that sent nothing yet still gets its totals.
+    async fn close(&mut self) -> Result<(), Status> {
+        self.finish().await?;
+        if self.sent_any {
+            return Ok(());
+        }
+        self.send(Vec::new()).await
+    }
+
+    /// Sends `results` with the running totals.
+    async fn send(&mut self, results: Vec<v1::PublishResult>) -> Result<(), Status> {
+        let message = v1::PublishManyResponse {
+            results,
+            ..self.totals.clone()
+        };
+        self.sender
+            .send(Ok(message))
+            .await
+            .map_err(|_| Status::cancelled("the client went away"))?;
         self.sent_any = true;
         Ok(())
     }
@@ -251,12 +256,7 @@ impl IndicatorService {
             }
         }
         answers.hand_over(self, caller, audit, &mut batch).await?;
-        answers.finish().await?;
-        if !answers.sent_any {
-            let totals = answers.totals.clone();
-            send_results(sender, &mut Vec::new(), &totals).await?;
-        }
-        Ok(())
+        answers.close().await
     }
 
     /// Stores items of `caller` in one transaction, each with its own audit record as if
