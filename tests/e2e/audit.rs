@@ -355,8 +355,9 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
 
 both!(a_write_whose_audit_record_fails_leaves_no_data);
 
-/// A trigger makes every audit insert fail: the write fails and stores nothing, and a read
-/// releases nothing.
+/// Triggers make every audit insert fail — into the outbox, where a change's record goes
+/// with it, and into the log, where a read's record goes: the write fails and stores
+/// nothing, and a read releases nothing.
 async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut officer = hub.client("TR-EGM", "officer").await?.indicators();
@@ -372,13 +373,19 @@ async fn a_write_whose_audit_record_fails_leaves_no_data(backend: Backend) -> an
     let fault = match hub.store().backend_kind() {
         liaison_store::BackendKind::Sqlite => {
             "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log
              BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;"
         }
         liaison_store::BackendKind::Postgres => {
             "CREATE FUNCTION inject_audit_fault() RETURNS trigger AS $$
              BEGIN IF NEW.topic = 'audit' THEN RAISE EXCEPTION 'injected audit fault'; END IF; RETURN NEW; END
              $$ LANGUAGE plpgsql;
-             CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION inject_audit_fault();"
+             CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION inject_audit_fault();
+             CREATE FUNCTION inject_log_fault() RETURNS trigger AS $$
+             BEGIN RAISE EXCEPTION 'injected audit fault'; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION inject_log_fault();"
         }
     };
     hub.store().execute_for_tests(fault).await?;

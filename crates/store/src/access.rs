@@ -119,7 +119,7 @@ impl Store {
     ) -> Result<DirectoryWrite, StoreError> {
         let principal_key = change.actor.to_string();
         let result: Result<DirectoryWrite, StoreError> = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let earlier: Option<String> = sqlx::query_scalar(
                 "SELECT method FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
             )

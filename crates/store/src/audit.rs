@@ -1,6 +1,7 @@
-//! The audit log's tables: records enter through the outbox (in the transaction of the
-//! change they describe, or on their own for reads and refusals) and the sequencer appends
-//! them to `audit_log` as Merkle leaves.
+//! The audit log's tables. A record of a change enters through the outbox, in the
+//! transaction of the change, and the sequencer appends it to `audit_log` as a Merkle
+//! leaf; a record written on its own (a read, a delivery, a refusal) is appended directly,
+//! under the sequencer's lock.
 
 use liaison_audit::Hash;
 
@@ -143,8 +144,8 @@ fn decode_hash(text: &str) -> Result<Hash, StoreError> {
 }
 
 impl Store {
-    /// Commits an audit record on its own (a read, a delivery, a refused call). It becomes
-    /// a leaf of the log when the sequencer next runs.
+    /// Commits an audit record on its own (a read, a delivery, a refused call) as the
+    /// log's next leaf.
     ///
     /// Records from concurrent calls are committed together (group commit): a single
     /// writer task takes every record queued while its previous transaction ran and
@@ -180,6 +181,7 @@ impl Store {
             signals: self.signals.clone(),
             audit_writer: std::sync::Arc::new(std::sync::OnceLock::new()),
             indicator_tail: std::sync::Arc::default(),
+            write_turn: self.write_turn.clone(),
         };
         tokio::spawn(async move {
             let mut batch: Vec<Queued> = Vec::new();
@@ -201,38 +203,39 @@ impl Store {
         sender
     }
 
+    /// Appends records written on their own straight to the log, in one transaction under
+    /// the sequencer's lock: they describe no change that must commit with them, so the
+    /// outbox — a row written, read back and deleted — would only add a second
+    /// transaction and a wait for the sequencer before the caller may go on.
     async fn append_audit_group(&self, records: &[(&str, Timestamp)]) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let rows: Vec<crate::backend::OutboxRow<'_>> = records
-                .iter()
-                .map(|(record, now)| crate::backend::OutboxRow {
-                    topic: TOPIC,
-                    kind: "record",
-                    object_id: "",
-                    created_us: now.as_micros(),
-                    payload: Some(record),
-                })
-                .collect();
-            pool.insert_outbox(&mut tx, &rows).await?;
-            if let Some(sql) = pool.notify_outbox_sql() {
-                sqlx::query(sql).execute(&mut *tx).await?;
+        // Appended when the newest of them was written.
+        let Some(now) = records.iter().map(|(_, now)| *now).max() else {
+            return Ok(());
+        };
+        let size = with_pool!(self, pool => {
+            let mut tx = pool.begin_write(&self.write_turn).await?;
+            for sql in pool.sequencer_setup_sql() {
+                sqlx::query(*sql).execute(&mut *tx).await?;
             }
+            let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+            let leaves: Vec<Leaf> = records
+                .iter()
+                .zip(first..)
+                .map(|((record, _), index)| Leaf::new(index, (*record).to_owned()))
+                .collect();
+            let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
+            crate::sequencer::append_leaves!(tx, pool, &leaves, size, now);
             tx.commit().await?;
+            size
         });
-        self.signals.outbox.notify_one();
+        self.raise_audit_size(u64::try_from(size).unwrap_or(0));
         Ok(())
     }
 
     async fn append_audit_now(&self, record: &str, now: Timestamp) -> Result<(), StoreError> {
-        let record = record.to_owned();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, "record", "", now, Some(record));
-            tx.commit().await?;
-        });
-        self.signals.outbox.notify_one();
-        Ok(())
+        self.append_audit_group(&[(record, now)]).await
     }
 
     /// Commits many audit records in one transaction (imports, benchmarks).
@@ -327,6 +330,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let size = i64::try_from(checkpoint.size).unwrap_or(i64::MAX);
         with_pool!(self, pool => {
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             sqlx::query(
                 "INSERT INTO audit_checkpoints (tree_size, root_hash, note, signed_us) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tree_size) DO NOTHING",
@@ -335,8 +339,9 @@ impl Store {
             .bind(hex::encode(checkpoint.root))
             .bind(&checkpoint.note)
             .bind(now.as_micros())
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         let size = checkpoint.size;
         self.signals.checkpoint_size.send_if_modified(|current| {

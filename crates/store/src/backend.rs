@@ -1,16 +1,70 @@
 //! What differs between the two backends, behind one trait so that query code is written once.
 
+use std::{sync::Arc, time::Duration};
+
 use sqlx::{Database, PgPool, SqlitePool, Transaction};
 
 use crate::audit::Leaf;
+
+/// How long a writer waits for its turn before it gives up, as long as SQLite's own busy
+/// timeout: a writer that would wait longer gets an error, never hangs.
+const TURN_WAIT: Duration = Duration::from_secs(10);
+
+/// This process's turn to write to its SQLite file. SQLite lets one writer in at a time;
+/// a writer that finds the file locked sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms,
+/// …) and retries, so writers that collide — the audit group commit, the sequencer, a
+/// publication — lost milliseconds each time. Taking turns here first, in arrival order,
+/// leaves the busy handler to writers of other processes. PostgreSQL needs no turn.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteTurn(Arc<tokio::sync::Mutex<()>>);
+
+impl WriteTurn {
+    async fn take(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+        tokio::time::timeout(TURN_WAIT, Arc::clone(&self.0).lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+}
+
+/// A write transaction, holding the writer's turn (on SQLite) until it ends. It derefs to
+/// the connection, like [`Transaction`].
+pub(crate) struct WriteTx<DB: Database> {
+    tx: Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: Database> WriteTx<DB> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl<DB: Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
 
 /// Backend-specific operations used inside [`with_pool!`](crate::with_pool) bodies.
 pub(crate) trait BackendOps {
     type Db: Database;
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading read locks.
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Begins a transaction that will write. On SQLite it waits for this process's
+    /// `turn`, then takes the write lock at once (`BEGIN IMMEDIATE`), so two writers never
+    /// deadlock upgrading read locks.
+    async fn begin_write(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error>;
 
     /// SQL that, run inside a transaction, tells other replicas on commit that the outbox
     /// has new rows. `None` where there are no other replicas.
@@ -23,7 +77,7 @@ pub(crate) trait BackendOps {
     /// Inserts outbox rows, in order, in one statement of fixed text.
     async fn insert_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[OutboxRow<'_>],
     ) -> Result<(), sqlx::Error>;
 
@@ -31,14 +85,14 @@ pub(crate) trait BackendOps {
     /// statements per batch, not several per item.
     async fn insert_indicators(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &IndicatorRows<'_>,
     ) -> Result<(), sqlx::Error>;
 
     /// Inserts sequenced events in one statement of fixed text.
     async fn insert_events(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[EventRow],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
@@ -46,7 +100,7 @@ pub(crate) trait BackendOps {
     /// Deletes the outbox rows `ids` in one statement of fixed text.
     async fn delete_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         ids: &[i64],
     ) -> Result<(), sqlx::Error>;
 
@@ -54,7 +108,7 @@ pub(crate) trait BackendOps {
     /// as few statements as the backend allows.
     async fn insert_leaves(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
@@ -149,8 +203,12 @@ fn object_rows(leaves: &[Leaf]) -> Vec<(i64, String, Option<String>)> {
 impl BackendOps for SqlitePool {
     type Db = sqlx::Sqlite;
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        let turn = turn.take().await?;
+        Ok(WriteTx {
+            tx: self.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: Some(turn),
+        })
     }
 
     fn notify_outbox_sql(&self) -> Option<&'static str> {
@@ -164,7 +222,7 @@ impl BackendOps for SqlitePool {
 
     async fn insert_indicators(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &IndicatorRows<'_>,
     ) -> Result<(), sqlx::Error> {
         // Multi-row VALUES: a batch is mostly full (500 rows, one text), and SQLite reads
@@ -227,7 +285,7 @@ impl BackendOps for SqlitePool {
 
     async fn insert_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[OutboxRow<'_>],
     ) -> Result<(), sqlx::Error> {
         for chunk in power_chunks(rows) {
@@ -248,7 +306,7 @@ impl BackendOps for SqlitePool {
 
     async fn insert_events(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[EventRow],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
@@ -274,7 +332,7 @@ impl BackendOps for SqlitePool {
 
     async fn delete_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         ids: &[i64],
     ) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))")
@@ -286,7 +344,7 @@ impl BackendOps for SqlitePool {
 
     async fn insert_leaves(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
@@ -326,8 +384,11 @@ impl BackendOps for SqlitePool {
 impl BackendOps for PgPool {
     type Db = sqlx::Postgres;
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self, _turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.begin().await?,
+            _turn: None,
+        })
     }
 
     fn notify_outbox_sql(&self) -> Option<&'static str> {
@@ -346,7 +407,7 @@ impl BackendOps for PgPool {
 
     async fn insert_indicators(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &IndicatorRows<'_>,
     ) -> Result<(), sqlx::Error> {
         if rows.indicators.is_empty() {
@@ -411,7 +472,7 @@ impl BackendOps for PgPool {
 
     async fn insert_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[OutboxRow<'_>],
     ) -> Result<(), sqlx::Error> {
         if rows.is_empty() {
@@ -437,7 +498,7 @@ impl BackendOps for PgPool {
 
     async fn insert_events(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         rows: &[EventRow],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
@@ -463,7 +524,7 @@ impl BackendOps for PgPool {
 
     async fn delete_outbox(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         ids: &[i64],
     ) -> Result<(), sqlx::Error> {
         // The range lets the planner walk the primary key: a queue table holds mostly
@@ -482,7 +543,7 @@ impl BackendOps for PgPool {
 
     async fn insert_leaves(
         &self,
-        tx: &mut Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {

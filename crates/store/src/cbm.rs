@@ -418,7 +418,7 @@ impl Store {
         let principal = notification.sender.to_string();
         let now = notification.created;
         let recipients = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &principal, request_id, METHOD_NOTIFY);
             let recipients = insert_notification!(tx, pool, notification);
             record_request!(tx, &principal, request_id, METHOD_NOTIFY, notification.id.as_str(), now);
@@ -507,6 +507,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             sqlx::query(
                 "UPDATE cbm_acknowledgements SET deliver_us = $3
                  WHERE notification_id = $1 AND agency_id = $2 AND deliver_us IS NULL",
@@ -514,8 +515,9 @@ impl Store {
             .bind(id.as_str())
             .bind(agency.as_str())
             .bind(now.as_micros())
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -528,7 +530,7 @@ impl Store {
     ) -> Result<WriteOutcome<()>, StoreError> {
         let principal = change.by.to_string();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &principal, change.request_id, METHOD_ACKNOWLEDGE);
             let now = change.now.as_micros();
             let (receive, respond) = match change.status {
@@ -629,7 +631,7 @@ impl Store {
     /// it escalated and adds an escalation event, in one transaction. Returns how many.
     pub async fn escalate_overdue(&self, now: Timestamp) -> Result<usize, StoreError> {
         let escalated = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let rows: Vec<(String, String)> = sqlx::query_as(
                 "SELECT notification_id, agency_id FROM cbm_acknowledgements
                  WHERE status = 'pending' AND escalate_us IS NULL AND due_us IS NOT NULL AND due_us <= $1

@@ -142,7 +142,7 @@ impl Store {
         let (scope_kind, scope_value) = check.scope.to_storage();
         let now = check.started;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &actor, request_id, METHOD_START);
             let agencies: Vec<String> = match &check.scope {
                 Scope::AllMembers => sqlx::query_scalar("SELECT id FROM agencies WHERE kind <> 'hub' ORDER BY id")
@@ -200,7 +200,7 @@ impl Store {
     ) -> Result<WriteOutcome<()>, StoreError> {
         let responder = answer.responder.to_string();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &responder, answer.request_id, METHOD_RESPOND);
             sqlx::query(
                 "UPDATE cbm_check_results SET respond_us = $3, responder = $4, point_of_contact_id = $5,
@@ -229,7 +229,7 @@ impl Store {
     /// each, in one transaction. Returns how many.
     pub async fn close_due_checks(&self, now: Timestamp) -> Result<usize, StoreError> {
         let closed = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM cbm_checks WHERE close_us IS NULL AND start_us + window_us <= $1 ORDER BY id LIMIT 100",
             )

@@ -229,7 +229,7 @@ impl Store {
     ) -> Result<WriteOutcome<()>, StoreError> {
         let now = consultation.updated;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, actor, request_id, method);
             if let Some(notification) = notification {
                 insert_notification!(tx, pool, notification);

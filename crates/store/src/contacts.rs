@@ -100,7 +100,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join("\n");
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &actor, change.request_id, METHOD_SET);
             sqlx::query("DELETE FROM points_of_contact WHERE id = $1")
                 .bind(poc.id.as_str())
@@ -142,7 +142,7 @@ impl Store {
         let actor = change.actor.to_string();
         let now = change.announcement.created;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &actor, change.request_id, METHOD_DELETE);
             sqlx::query("DELETE FROM points_of_contact WHERE id = $1")
                 .bind(id.as_str())

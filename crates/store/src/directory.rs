@@ -3,7 +3,7 @@
 use liaison_core::{AgencyId, Federation, GroupId, PrincipalId, Role, federation::AgencyKind};
 use sqlx::Row;
 
-use crate::{Store, StoreError, with_pool};
+use crate::{Store, StoreError, backend::BackendOps, with_pool};
 
 /// A state's treaty position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl Store {
     /// decision, not a side effect of editing a file.
     pub async fn load_federation(&self, federation: &Federation) -> Result<(), StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             for state in federation.states() {
                 sqlx::query(
                     "INSERT INTO states (code, name, budapest_convention, second_protocol, osce_participating_state)

@@ -14,6 +14,42 @@ use crate::{
     with_pool,
 };
 
+/// Active indicators holding a value ($1 type, $2 value), valid at $3, of any agency but
+/// $4, newest first.
+fn holders_sql(limit: u32) -> String {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators i
+         WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
+           AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
+           AND i.source_agency_id <> $4
+         ORDER BY i.created_us DESC, i.id DESC LIMIT {limit}"
+    )
+}
+
+/// Sightings of a value ($1 type, $2 value), oldest first.
+fn sightings_sql(limit: u32) -> String {
+    format!(
+        "SELECT agency_id, count, first_seen_us, last_seen_us FROM sightings
+         WHERE type = $1 AND value = $2 ORDER BY reported_us, id LIMIT {limit}"
+    )
+}
+
+/// A sightings row: agency, count, first and last seen.
+type SightingRow = (String, i64, i64, i64);
+
+fn sighting_from_row(
+    observable: &Observable,
+    (agency, count, first, last): SightingRow,
+) -> Result<SightingRecord, StoreError> {
+    Ok(SightingRecord {
+        observable: observable.clone(),
+        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+        first_seen: Timestamp::from_micros(first),
+        last_seen: Timestamp::from_micros(last),
+    })
+}
+
 /// What a revocation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
@@ -82,7 +118,7 @@ impl Store {
         audit_record: &[u8],
     ) -> Result<Option<RevokeOutcome>, StoreError> {
         let changed: bool = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let done = sqlx::query(
                 "UPDATE indicators SET revoked_us = $1, revoke_reason = $2 WHERE id = $3 AND revoked_us IS NULL",
             )
@@ -190,7 +226,7 @@ impl Store {
         })
     }
 
-    /// Active indicators holding `observable`, oldest first, at most `limit`, without
+    /// Active indicators holding `observable`, newest first, at most `limit`, without
     /// their observables (the caller knows the one that matters). `except` leaves out one
     /// agency's items (a publisher's own, when looking for matches).
     pub async fn indicators_with_observable(
@@ -200,15 +236,8 @@ impl Store {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<Indicator>, StoreError> {
-        let sql = format!(
-            "SELECT {INDICATOR_COLUMNS} FROM indicators i
-             WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
-               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
-               AND i.source_agency_id <> $4
-             ORDER BY i.created_us DESC, i.id DESC LIMIT {limit}"
-        );
         with_pool!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(holders_sql(limit)))
                 .bind(observable.kind().as_str())
                 .bind(observable.value())
                 .bind(now.as_micros())
@@ -216,6 +245,37 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(indicator_from_row).collect()
+        })
+    }
+
+    /// What a Lookup reads of `observable`: the active indicators holding it (as
+    /// [`Store::indicators_with_observable`]) and its sightings (as
+    /// [`Store::sightings_of`]), over one connection taken from the pool once.
+    pub async fn observable_record(
+        &self,
+        observable: &Observable,
+        now: Timestamp,
+        holders: u32,
+        sightings: u32,
+    ) -> Result<(Vec<Indicator>, Vec<SightingRecord>), StoreError> {
+        with_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(holders_sql(holders)))
+                .bind(observable.kind().as_str())
+                .bind(observable.value())
+                .bind(now.as_micros())
+                .bind("")
+                .fetch_all(&mut *conn)
+                .await?;
+            let found: Vec<SightingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sightings_sql(sightings)))
+                .bind(observable.kind().as_str())
+                .bind(observable.value())
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok((
+                rows.iter().map(indicator_from_row).collect::<Result<_, _>>()?,
+                found.into_iter().map(|row| sighting_from_row(observable, row)).collect::<Result<_, _>>()?,
+            ))
         })
     }
 
@@ -229,7 +289,7 @@ impl Store {
     ) -> Result<String, StoreError> {
         let id = ObjectId::generate(ObjectId::SIGHTING).to_string();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             sqlx::query(
                 "INSERT INTO sightings (id, type, value, agency_id, reporter, count, first_seen_us, last_seen_us, reported_us)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -259,26 +319,15 @@ impl Store {
         observable: &Observable,
         limit: u32,
     ) -> Result<Vec<SightingRecord>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT agency_id, count, first_seen_us, last_seen_us FROM sightings
-                 WHERE type = $1 AND value = $2 ORDER BY reported_us, id LIMIT {limit}"
-            )))
-            .bind(observable.kind().as_str())
-            .bind(observable.value())
-            .fetch_all(pool)
-            .await?
+        let rows: Vec<SightingRow> = with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sightings_sql(limit)))
+                .bind(observable.kind().as_str())
+                .bind(observable.value())
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter()
-            .map(|(agency, count, first, last)| {
-                Ok(SightingRecord {
-                    observable: observable.clone(),
-                    agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
-                    count: u32::try_from(count).unwrap_or(u32::MAX),
-                    first_seen: Timestamp::from_micros(first),
-                    last_seen: Timestamp::from_micros(last),
-                })
-            })
+            .map(|row| sighting_from_row(observable, row))
             .collect()
     }
 
@@ -292,7 +341,7 @@ impl Store {
             return Ok(());
         }
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             for correlation in correlations {
                 sqlx::query(
                     "INSERT INTO correlations (id, target_agency_id, own_indicator_id, other_indicator_id, type, value, created_us)
@@ -406,7 +455,7 @@ impl Store {
         audit_record: &[u8],
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             for id in observables {
                 sqlx::query("UPDATE indicators SET linked_fraud_method_id = $1 WHERE id = $2")
                     .bind(fraud_method.as_str())

@@ -289,7 +289,7 @@ impl Store {
             revoked: None,
         };
         let stored = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let earlier: Option<(String, String)> = sqlx::query_as(
                 "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
             )
@@ -378,7 +378,7 @@ impl Store {
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             // Request ids seen before, in one query.
             let mut earlier = std::collections::HashMap::new();
             for chunk in items.chunks(ROWS) {

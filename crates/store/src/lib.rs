@@ -103,6 +103,8 @@ pub struct Store {
     pub(crate) audit_writer: Arc<std::sync::OnceLock<audit::AuditQueue>>,
     /// The live tail of the indicator stream, shared by this process's subscribers.
     pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
+    /// Writers of this process take turns (SQLite; see `backend::WriteTurn`).
+    pub(crate) write_turn: backend::WriteTurn,
 }
 
 impl Store {
@@ -117,6 +119,10 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection is a thread over a local file: it does not drop while idle, and
+            // sqlx pings it on release anyway. A ping on acquire too cost every query one
+            // more round trip to that thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self::with_backend(Backend::Sqlite(pool)))
@@ -156,6 +162,7 @@ impl Store {
             }),
             audit_writer: Arc::new(std::sync::OnceLock::new()),
             indicator_tail: Arc::default(),
+            write_turn: backend::WriteTurn::default(),
         }
     }
 

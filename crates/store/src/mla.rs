@@ -312,7 +312,7 @@ impl Store {
         let principal = write.principal.map(ToString::to_string);
         let record = write.record;
         let outcome = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             if let Some(principal) = &principal {
                 seen_request!(tx, principal, write.request_id, write.method, MlaWriteOutcome::Duplicate);
             }
@@ -421,7 +421,7 @@ impl Store {
         let principal = principal.to_string();
         let (id, expected_version) = (&draft.id, draft.version);
         let outcome = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &principal, request_id, method, MlaWriteOutcome::Duplicate);
             sqlx::query("DELETE FROM mla_deadlines WHERE request_id = $1")
                 .bind(id.as_str())
@@ -664,7 +664,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let announced = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let mut announced = 0;
             for (kind, approaching) in announcements {
                 // A deadline announced passed needs no warning any more.
@@ -727,7 +727,7 @@ impl Store {
         const METHOD: &str = "liaison.v1.MlaService/PostMessage";
         let principal = principal.to_string();
         let outcome = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &principal, request_id, METHOD, MlaWriteOutcome::Duplicate);
             sqlx::query(
                 "INSERT INTO mla_messages (id, request_id, sender_agency_id, document, created_us)
@@ -786,7 +786,7 @@ impl Store {
     ) -> Result<Vec<MlaMessageRow>, StoreError> {
         let rows: Vec<(String, String, String, String, i64, Option<i64>)> = with_pool!(self, pool => {
             if let Some(reader) = reader {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.write_turn).await?;
                 sqlx::query(
                     "UPDATE mla_messages SET read_us = $1 WHERE request_id = $2 AND sender_agency_id <> $3 AND read_us IS NULL",
                 )
@@ -822,7 +822,7 @@ impl Store {
         let principal = principal.to_string();
         let now = evidence.created;
         let outcome = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &principal, request_id, METHOD, MlaWriteOutcome::Duplicate);
             sqlx::query(
                 "INSERT INTO mla_evidence (id, request_id, uploader_agency_id, sha256, size_bytes, document, created_us)
@@ -871,7 +871,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = receipt.created;
         let first = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             let changed = sqlx::query(
                 "UPDATE mla_evidence SET first_retrieve_us = $1 WHERE id = $2 AND first_retrieve_us IS NULL",
             )
@@ -935,7 +935,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = receipt.created;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             insert_receipt!(tx, receipt);
             crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();

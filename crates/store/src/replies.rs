@@ -104,7 +104,7 @@ impl Store {
         let sender = reply.sender.to_string();
         let now = reply.created;
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             seen_request!(tx, &sender, request_id, METHOD_POST);
             insert_reply!(tx, pool, reply);
             record_request!(tx, &sender, request_id, METHOD_POST, reply.id.as_str(), now);

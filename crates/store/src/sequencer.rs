@@ -1,5 +1,6 @@
-//! The sequencer: the one place where stream positions and audit-log leaf indexes are
-//! assigned.
+//! The sequencer: the one place where stream positions are assigned, and the lock under
+//! which audit-log leaf indexes are (by the sequencer for records of changes, which come
+//! through the outbox, and by the audit writer for records written on their own).
 //!
 //! Writers put an `outbox` row in the same transaction as their change. The sequencer
 //! takes every committed outbox row present — whatever its id — gives each the next
@@ -42,11 +43,27 @@ macro_rules! write_outbox {
 }
 pub(crate) use write_outbox;
 
+/// Inside transaction `$tx` of pool `$pool`, which holds the sequencer's lock: inserts
+/// `$leaves` (indexed from the `audit_sequence` counter read in the same transaction) and
+/// moves the counter to `$size`. The sequencer and the audit writer both append this way.
+macro_rules! append_leaves {
+    ($tx:ident, $pool:ident, $leaves:expr, $size:expr, $now:expr) => {{
+        $pool
+            .insert_leaves(&mut $tx, $leaves, $now.as_micros())
+            .await?;
+        sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
+            .bind($size)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use append_leaves;
+
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
         let (moved, high_water, audit_size) = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.write_turn).await?;
             for sql in pool.sequencer_setup_sql() {
                 sqlx::query(*sql).execute(&mut *tx).await?;
             }
@@ -83,12 +100,8 @@ impl Store {
                     }
                 }
                 pool.insert_events(&mut tx, &events, now.as_micros()).await?;
-                pool.insert_leaves(&mut tx, &leaves, now.as_micros()).await?;
                 if leaf_index != audit_size {
-                    sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
-                        .bind(leaf_index)
-                        .execute(&mut *tx)
-                        .await?;
+                    append_leaves!(tx, pool, &leaves, leaf_index, now);
                 }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
@@ -104,15 +117,19 @@ impl Store {
             }
         });
         self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
-        let audit_size = u64::try_from(audit_size).unwrap_or(0);
-        self.signals.audit_size.send_if_modified(|size| {
-            let grew = audit_size > *size;
+        self.raise_audit_size(u64::try_from(audit_size).unwrap_or(0));
+        Ok(moved)
+    }
+
+    /// Tells waiters (the signer, `audit_size` watchers) that the log holds `size` leaves.
+    pub(crate) fn raise_audit_size(&self, size: u64) {
+        self.signals.audit_size.send_if_modified(|current| {
+            let grew = size > *current;
             if grew {
-                *size = audit_size;
+                *current = size;
             }
             grew
         });
-        Ok(moved)
     }
 
     /// How many committed outbox rows (events and audit records) wait for the sequencer.

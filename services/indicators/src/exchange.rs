@@ -20,6 +20,8 @@ const REASON_MAX: usize = 500;
 const LIST_SCAN_MAX: usize = 5_000;
 /// Most indicators holding one observable a lookup or correlation considers.
 const MATCHES_MAX: u32 = 1_000;
+/// Most sightings of one value a Lookup reads.
+const SIGHTINGS_MAX: u32 = 200;
 
 fn now() -> Timestamp {
     Timestamp::from_system_time(std::time::SystemTime::now())
@@ -328,12 +330,12 @@ async fn sightings_visible(
     store: &Store,
     caller: &Caller,
     holders: &[Indicator],
-    observable: &Observable,
+    sightings: Vec<SightingRecord>,
 ) -> Result<Vec<SightingRecord>, ServiceError> {
     let mut groups: std::collections::HashMap<AgencyId, Vec<liaison_core::GroupId>> =
         std::collections::HashMap::new();
     let mut visible = Vec::new();
-    for sighting in store.sightings_of(observable, 200).await? {
+    for sighting in sightings {
         if &sighting.agency != caller.agency() {
             if !groups.contains_key(&sighting.agency) {
                 let found = store.groups_of(&sighting.agency).await?;
@@ -378,7 +380,13 @@ pub(crate) async fn lookup(
     if observable.kind().is_personal_data() {
         audit.require_justification()?;
     }
-    let holders = visible_holders(store, caller, &observable).await?;
+    let (holders, sightings) = store
+        .observable_record(&observable, now(), MATCHES_MAX, SIGHTINGS_MAX)
+        .await?;
+    let holders: Vec<Indicator> = holders
+        .into_iter()
+        .filter(|indicator| visible(caller, indicator))
+        .collect();
     // Each anonymous item of another agency counts as one agency of its own: folding it
     // into a named agency's count would tell the caller who published it.
     let mut agencies: Vec<&AgencyId> = holders
@@ -400,7 +408,7 @@ pub(crate) async fn lookup(
     let sightings = if holders.is_empty() {
         Vec::new()
     } else {
-        sightings_visible(store, caller, &holders, &observable).await?
+        sightings_visible(store, caller, &holders, sightings).await?
     };
     if let Some(latest) = sightings.iter().map(|s| s.last_seen).max() {
         last_seen = last_seen.max(Some(latest));
