@@ -54,6 +54,10 @@ pub struct IndicatorEvent {
     pub correlation: Option<crate::CorrelationRecord>,
 }
 
+/// What a transaction appended in order: the new high-water mark and log size, if it
+/// appended events and records.
+type Sequenced = (Option<i64>, Option<i64>);
+
 /// Makes the canonical audit record of a write from the object as stored.
 pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
 
@@ -330,8 +334,8 @@ impl Store {
             .try_publish_batch(publisher, items, now, audit_record)
             .await
         {
-            Ok(outcomes) => {
-                self.signals.outbox.notify_one();
+            Ok((outcomes, (high_water, audit_size))) => {
+                self.raise_sequenced(high_water, audit_size);
                 let mut results = Vec::with_capacity(outcomes.len());
                 for outcome in outcomes {
                     results.push(Ok(match outcome {
@@ -373,7 +377,7 @@ impl Store {
         items: &[(String, NewIndicator)],
         now: Timestamp,
         audit_record: &AuditRecordFn<'_>,
-    ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
+    ) -> Result<(Vec<Result<Indicator, ObjectId>>, Sequenced), StoreError> {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
@@ -469,35 +473,25 @@ impl Store {
                 keys: fresh.iter().zip(&ids).map(|((request_id, _), id)| (*request_id, id.as_str())).collect(),
             };
             pool.insert_indicators(&mut tx, &rows).await?;
-            // Each item's stream event, then its audit record.
-            let outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
-                .iter()
-                .flat_map(|(_, indicator)| {
-                    let record = String::from_utf8_lossy(&audit_record(indicator)).into_owned();
-                    [
-                        (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None),
-                        (crate::audit::TOPIC, "record", indicator.id.to_string(), Some(record)),
-                    ]
-                })
-                .collect();
-            let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
-                .iter()
-                .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
-                    topic,
-                    kind,
-                    object_id: id,
-                    created_us: now.as_micros(),
-                    payload: payload.as_deref(),
-                })
-                .collect();
-            pool.insert_outbox(&mut tx, &rows).await?;
-            if !fresh.is_empty()
-                && let Some(sql) = pool.notify_outbox_sql()
-            {
-                sqlx::query(sql).execute(&mut *tx).await?;
+            // Each item's stream event and audit record, appended in order at the end of
+            // the transaction under the sequencer's lock, which is thus held only for these
+            // inserts: a batch brings thousands of rows, and queueing them in the outbox for
+            // the sequencer to copy and delete cost the database more than storing them.
+            for sql in pool.sequencer_setup_sql() {
+                sqlx::query(*sql).execute(&mut *tx).await?;
             }
+            let events = fresh
+                .iter()
+                .zip(&ids)
+                .map(|(_, id)| (TOPIC, IndicatorEventKind::Published.as_str(), id.as_str(), now.as_micros()))
+                .collect();
+            let records = fresh
+                .iter()
+                .map(|(_, indicator)| String::from_utf8_lossy(&audit_record(indicator)).into_owned())
+                .collect();
+            let sequenced = crate::sequencer::append_in_order!(tx, pool, events, records, now);
             tx.commit().await?;
-            Ok(outcomes)
+            Ok((outcomes, sequenced))
         })
     }
 
