@@ -212,17 +212,25 @@ impl Store {
         let Some(now) = records.iter().map(|(_, now)| *now).max() else {
             return Ok(());
         };
-        let audit_size = with_pool!(self, pool => {
+        let size = with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
             for sql in pool.sequencer_setup_sql() {
                 sqlx::query(*sql).execute(&mut *tx).await?;
             }
-            let records = records.iter().map(|(record, _)| (*record).to_owned()).collect();
-            let (_, audit_size) = crate::sequencer::append_in_order!(tx, pool, Vec::new(), records, now);
+            let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+            let leaves: Vec<Leaf> = records
+                .iter()
+                .zip(first..)
+                .map(|((record, _), index)| Leaf::new(index, (*record).to_owned()))
+                .collect();
+            let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
+            crate::sequencer::append_leaves!(tx, pool, &leaves, size, now);
             tx.commit().await?;
-            audit_size
+            size
         });
-        self.raise_sequenced(None, audit_size);
+        self.raise_audit_size(u64::try_from(size).unwrap_or(0));
         Ok(())
     }
 

@@ -70,13 +70,16 @@ pub(crate) trait BackendOps {
     /// has new rows. `None` where there are no other replicas.
     fn notify_outbox_sql(&self) -> Option<&'static str>;
 
-    /// SQL that, run inside a transaction with the new high-water mark bound as `$1`
-    /// (text), tells every replica's stream readers on commit. `None` with one node.
-    fn notify_events_sql(&self) -> Option<&'static str>;
-
     /// Statements that open the sequencer's transaction: its lock until the end of it, and
     /// how its queries are planned.
     fn sequencer_setup_sql(&self) -> &'static [&'static str];
+
+    /// Inserts outbox rows, in order, in one statement of fixed text.
+    async fn insert_outbox(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error>;
 
     /// Inserts new indicators, their observables and their idempotency keys: a few
     /// statements per batch, not several per item.
@@ -109,6 +112,16 @@ pub(crate) trait BackendOps {
         leaves: &[Leaf],
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
+}
+
+/// One outbox row to insert.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutboxRow<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) object_id: &'a str,
+    pub(crate) created_us: i64,
+    pub(crate) payload: Option<&'a str>,
 }
 
 /// One new indicator's row.
@@ -202,10 +215,6 @@ impl BackendOps for SqlitePool {
         None
     }
 
-    fn notify_events_sql(&self) -> Option<&'static str> {
-        None
-    }
-
     fn sequencer_setup_sql(&self) -> &'static [&'static str] {
         // One node: BEGIN IMMEDIATE already serialises every writer.
         &[]
@@ -270,6 +279,27 @@ impl BackendOps for SqlitePool {
                     .push_bind(rows.created_us);
             });
             query.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_outbox(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in power_chunks(rows) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) ",
+            );
+            insert.push_values(chunk, |mut row, item| {
+                row.push_bind(item.topic.to_owned())
+                    .push_bind(item.kind.to_owned())
+                    .push_bind(item.object_id.to_owned())
+                    .push_bind(item.created_us)
+                    .push_bind(item.payload.map(str::to_owned));
+            });
+            insert.build().execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -365,10 +395,6 @@ impl BackendOps for PgPool {
         Some("SELECT pg_notify('liaison_outbox', '')")
     }
 
-    fn notify_events_sql(&self) -> Option<&'static str> {
-        Some("SELECT pg_notify('liaison_events', $1)")
-    }
-
     fn sequencer_setup_sql(&self) -> &'static [&'static str] {
         &[
             // Arbitrary constant key: one sequencer at a time across every replica.
@@ -439,6 +465,32 @@ impl BackendOps for PgPool {
         .bind(rows.publisher)
         .bind(rows.method)
         .bind(rows.created_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_outbox(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &[OutboxRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Ids follow the array order: the rows are inserted in it.
+        sqlx::query(
+            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
+             SELECT topic, kind, object_id, created_us, payload
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[]) WITH ORDINALITY
+                  AS row(topic, kind, object_id, created_us, payload, n)
+             ORDER BY n",
+        )
+        .bind(rows.iter().map(|row| row.topic).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.object_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.created_us).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.payload).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         Ok(())

@@ -54,35 +54,6 @@ pub struct IndicatorEvent {
     pub correlation: Option<crate::CorrelationRecord>,
 }
 
-/// A batch's place in a chain of batches whose stream events must keep their order (one
-/// PublishMany stream stores two at a time): `after` ends when the batch before has
-/// committed (or failed), and `done` is fired when this one has. A batch does its inserts
-/// at once but takes the sequencer's lock — which fixes its events' positions — only after
-/// `after`; on SQLite, where a writer holds the whole database, it begins only then.
-#[derive(Debug, Default)]
-pub struct BatchOrder {
-    /// Ends when the batch before this one has committed or failed.
-    pub after: Option<tokio::sync::oneshot::Receiver<()>>,
-    /// Fired when this batch has committed; dropped unfired if it fails.
-    pub done: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl BatchOrder {
-    async fn wait(&mut self) {
-        if let Some(after) = self.after.take() {
-            // An error means the batch before failed: its events will not be appended. The
-            // wait is bounded: this batch's open transaction might hold a row that a third
-            // writer, on which the batch before waits, needs — a cycle the database cannot
-            // see. Past the bound, order gives way rather than progress.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), after).await;
-        }
-    }
-}
-
-/// What a transaction appended in order: the new high-water mark and log size, if it
-/// appended events and records.
-type Sequenced = (Option<i64>, Option<i64>);
-
 /// Makes the canonical audit record of a write from the object as stored.
 pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
 
@@ -354,14 +325,13 @@ impl Store {
         items: &[(String, NewIndicator)],
         now: Timestamp,
         audit_record: &AuditRecordFn<'_>,
-        mut order: BatchOrder,
     ) -> Result<Vec<Result<PublishOutcome, StoreError>>, StoreError> {
         match self
-            .try_publish_batch(publisher, items, now, audit_record, &mut order)
+            .try_publish_batch(publisher, items, now, audit_record)
             .await
         {
-            Ok((outcomes, (high_water, audit_size))) => {
-                self.raise_sequenced(high_water, audit_size);
+            Ok(outcomes) => {
+                self.signals.outbox.notify_one();
                 let mut results = Vec::with_capacity(outcomes.len());
                 for outcome in outcomes {
                     results.push(Ok(match outcome {
@@ -403,14 +373,10 @@ impl Store {
         items: &[(String, NewIndicator)],
         now: Timestamp,
         audit_record: &AuditRecordFn<'_>,
-        order: &mut BatchOrder,
-    ) -> Result<(Vec<Result<Indicator, ObjectId>>, Sequenced), StoreError> {
+    ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
-        if matches!(self.backend, crate::Backend::Sqlite(_)) {
-            order.wait().await;
-        }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
             // Request ids seen before, in one query.
@@ -503,29 +469,35 @@ impl Store {
                 keys: fresh.iter().zip(&ids).map(|((request_id, _), id)| (*request_id, id.as_str())).collect(),
             };
             pool.insert_indicators(&mut tx, &rows).await?;
-            // Each item's stream event and audit record, appended in order at the end of
-            // the transaction under the sequencer's lock, which is thus held only for these
-            // inserts: a batch brings thousands of rows, and queueing them in the outbox for
-            // the sequencer to copy and delete cost the database more than storing them.
-            order.wait().await;
-            for sql in pool.sequencer_setup_sql() {
-                sqlx::query(*sql).execute(&mut *tx).await?;
+            // Each item's stream event, then its audit record.
+            let outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
+                .iter()
+                .flat_map(|(_, indicator)| {
+                    let record = String::from_utf8_lossy(&audit_record(indicator)).into_owned();
+                    [
+                        (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None),
+                        (crate::audit::TOPIC, "record", indicator.id.to_string(), Some(record)),
+                    ]
+                })
+                .collect();
+            let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
+                .iter()
+                .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
+                    topic,
+                    kind,
+                    object_id: id,
+                    created_us: now.as_micros(),
+                    payload: payload.as_deref(),
+                })
+                .collect();
+            pool.insert_outbox(&mut tx, &rows).await?;
+            if !fresh.is_empty()
+                && let Some(sql) = pool.notify_outbox_sql()
+            {
+                sqlx::query(sql).execute(&mut *tx).await?;
             }
-            let events = fresh
-                .iter()
-                .zip(&ids)
-                .map(|(_, id)| (TOPIC, IndicatorEventKind::Published.as_str(), id.as_str(), now.as_micros()))
-                .collect();
-            let records = fresh
-                .iter()
-                .map(|(_, indicator)| String::from_utf8_lossy(&audit_record(indicator)).into_owned())
-                .collect();
-            let sequenced = crate::sequencer::append_in_order!(tx, pool, events, records, now);
             tx.commit().await?;
-            if let Some(done) = order.done.take() {
-                let _ = done.send(());
-            }
-            Ok((outcomes, sequenced))
+            Ok(outcomes)
         })
     }
 

@@ -45,9 +45,7 @@ pub use error::StoreError;
 pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
 };
-pub use indicators::{
-    AuditRecordFn, BatchOrder, IndicatorEvent, IndicatorEventKind, PublishOutcome,
-};
+pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
 pub use mla::{
     MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
     MlaWrite, MlaWriteOutcome,

@@ -1,22 +1,16 @@
-//! The sequencer, and the one way stream positions and audit-log leaf indexes are
-//! assigned: [`append_in_order!`], inside a transaction that holds the sequencer's lock.
+//! The sequencer: the one place where stream positions are assigned, and the lock under
+//! which audit-log leaf indexes are (by the sequencer for records of changes, which come
+//! through the outbox, and by the audit writer for records written on their own).
 //!
-//! Most writers put `outbox` rows in the same transaction as their change. The sequencer
+//! Writers put an `outbox` row in the same transaction as their change. The sequencer
 //! takes every committed outbox row present — whatever its id — gives each the next
-//! position in `events` (or, for an audit record, the next leaf of the log), and deletes
-//! it, in one transaction. Positions therefore follow commit order, and a reader that
-//! resumes after position N can never miss a row that committed late with a smaller id
-//! (DESIGN.md, "Cursor order must be commit order").
+//! position in `events`, and deletes it, in one transaction. Positions therefore follow
+//! commit order, and a reader that resumes after position N can never miss a row that
+//! committed late with a smaller id (DESIGN.md, "Cursor order must be commit order").
 //!
-//! Two writers append directly instead, taking the lock only for their last statements:
-//! a PublishMany batch (thousands of events and records, which the outbox would make the
-//! database write, read back and delete again) and the audit writer (records of reads,
-//! which describe no change). Holding the lock until commit, they too append in commit
-//! order.
-//!
-//! One transaction holds the lock at a time: on PostgreSQL a transaction-scoped advisory
-//! lock, so several replicas can run side by side; on SQLite `BEGIN IMMEDIATE`, which
-//! serialises every writer anyway.
+//! Exactly one sequencing transaction runs at a time: on PostgreSQL it holds a
+//! transaction-scoped advisory lock, so several replicas can run side by side; on SQLite
+//! `BEGIN IMMEDIATE` serialises it with every writer.
 
 use std::{future::Future, time::Duration};
 
@@ -49,72 +43,21 @@ macro_rules! write_outbox {
 }
 pub(crate) use write_outbox;
 
-/// Inside transaction `$tx` of pool `$pool`, which holds the sequencer's lock (it ran
-/// `sequencer_setup_sql`): gives `$events` — (topic, kind, object id, created µs) — the
-/// next stream positions and `$records` — canonical audit records — the next leaf indexes
-/// of the log, from the durable `audit_sequence` counter, and inserts both. Evaluates to
-/// the new high-water mark (`None` without events) and the log's new size (`None`
-/// without records), to raise once the transaction has committed. The sequencer appends
-/// outbox rows this way; writers that may hold the lock briefly append their own.
-macro_rules! append_in_order {
-    ($tx:ident, $pool:ident, $events:expr, $records:expr, $now:expr) => {{
-        let events: Vec<(&str, &str, &str, i64)> = $events;
-        let records: Vec<String> = $records;
-        let mut high_water: Option<i64> = None;
-        if !events.is_empty() {
-            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-                .fetch_one(&mut *$tx)
-                .await?;
-            let rows: Vec<$crate::backend::EventRow> = events
-                .iter()
-                .zip(last + 1..)
-                .map(|((topic, kind, object_id, created_us), position)| {
-                    (
-                        position,
-                        (*topic).to_owned(),
-                        (*kind).to_owned(),
-                        (*object_id).to_owned(),
-                        *created_us,
-                    )
-                })
-                .collect();
-            $pool
-                .insert_events(&mut $tx, &rows, $now.as_micros())
-                .await?;
-            let position = last + i64::try_from(rows.len()).unwrap_or(i64::MAX);
-            if let Some(sql) = $pool.notify_events_sql() {
-                sqlx::query(sql)
-                    .bind(position.to_string())
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            high_water = Some(position);
-        }
-        let mut audit_size: Option<i64> = None;
-        if !records.is_empty() {
-            let first: i64 =
-                sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
-                    .fetch_one(&mut *$tx)
-                    .await?;
-            let leaves: Vec<$crate::audit::Leaf> = records
-                .into_iter()
-                .zip(first..)
-                .map(|(record, index)| $crate::audit::Leaf::new(index, record))
-                .collect();
-            let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
-            $pool
-                .insert_leaves(&mut $tx, &leaves, $now.as_micros())
-                .await?;
-            sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
-                .bind(size)
-                .execute(&mut *$tx)
-                .await?;
-            audit_size = Some(size);
-        }
-        (high_water, audit_size)
+/// Inside transaction `$tx` of pool `$pool`, which holds the sequencer's lock: inserts
+/// `$leaves` (indexed from the `audit_sequence` counter read in the same transaction) and
+/// moves the counter to `$size`. The sequencer and the audit writer both append this way.
+macro_rules! append_leaves {
+    ($tx:ident, $pool:ident, $leaves:expr, $size:expr, $now:expr) => {{
+        $pool
+            .insert_leaves(&mut $tx, $leaves, $now.as_micros())
+            .await?;
+        sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
+            .bind($size)
+            .execute(&mut *$tx)
+            .await?;
     }};
 }
-pub(crate) use append_in_order;
+pub(crate) use append_leaves;
 
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
@@ -124,6 +67,12 @@ impl Store {
             for sql in pool.sequencer_setup_sql() {
                 sqlx::query(*sql).execute(&mut *tx).await?;
             }
+            let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+                .fetch_one(&mut *tx)
+                .await?;
+            let audit_size: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
             let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
                 sqlx::AssertSqlSafe(format!(
                     "SELECT id, topic, event_kind, object_id, created_us, payload FROM outbox ORDER BY id LIMIT {BATCH}"
@@ -132,50 +81,44 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             if rows.is_empty() {
-                // Nothing to move: report where the stream and the log stand (at start-up
-                // this is how waiters learn it).
-                let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let audit_size: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
-                    .fetch_one(&mut *tx)
-                    .await?;
                 tx.rollback().await?;
-                (0, Some(high_water), Some(audit_size))
+                (0, high_water, audit_size)
             } else {
-                let events = rows
-                    .iter()
-                    .filter(|row| row.1 != crate::audit::TOPIC)
-                    .map(|(_, topic, kind, object_id, created_us, _)| {
-                        (topic.as_str(), kind.as_str(), object_id.as_str(), *created_us)
-                    })
-                    .collect();
-                // Audit records become leaves of the Merkle log, in sequencing order.
-                let records = rows
-                    .iter()
-                    .filter(|row| row.1 == crate::audit::TOPIC)
-                    .map(|row| row.5.clone().unwrap_or_default())
-                    .collect();
-                let (high_water, audit_size) = append_in_order!(tx, pool, events, records, now);
+                let mut position = high_water;
+                let mut leaf_index = audit_size;
+                let mut events = Vec::new();
+                let mut leaves = Vec::new();
+                for (_, topic, kind, object_id, created_us, payload) in &rows {
+                    if topic == crate::audit::TOPIC {
+                        // Audit records become leaves of the Merkle log, in sequencing order.
+                        let record = payload.clone().unwrap_or_default();
+                        leaves.push(crate::audit::Leaf::new(leaf_index, record));
+                        leaf_index += 1;
+                    } else {
+                        position += 1;
+                        events.push((position, topic.clone(), kind.clone(), object_id.clone(), *created_us));
+                    }
+                }
+                pool.insert_events(&mut tx, &events, now.as_micros()).await?;
+                if leaf_index != audit_size {
+                    append_leaves!(tx, pool, &leaves, leaf_index, now);
+                }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
                 pool.delete_outbox(&mut tx, &ids).await?;
+                if matches!(self.backend, Backend::Postgres(_)) {
+                    sqlx::query("SELECT pg_notify('liaison_events', $1)")
+                        .bind(position.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
-                (rows.len(), high_water, audit_size)
+                (rows.len(), position, leaf_index)
             }
         });
-        self.raise_sequenced(high_water, audit_size);
+        self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
+        self.raise_audit_size(u64::try_from(audit_size).unwrap_or(0));
         Ok(moved)
-    }
-
-    /// After a commit that appended in order: wakes stream readers and log waiters.
-    pub(crate) fn raise_sequenced(&self, high_water: Option<i64>, audit_size: Option<i64>) {
-        if let Some(position) = high_water {
-            self.raise_high_water(u64::try_from(position).unwrap_or(0));
-        }
-        if let Some(size) = audit_size {
-            self.raise_audit_size(u64::try_from(size).unwrap_or(0));
-        }
     }
 
     /// Tells waiters (the signer, `audit_size` watchers) that the log holds `size` leaves.

@@ -16,15 +16,12 @@ use liaison_core::{
 };
 use liaison_proto::v1::{self, indicator_service_server};
 use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown, request_id};
-use liaison_store::{BatchOrder, PublishOutcome, Store};
+use liaison_store::{PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
 
 /// Items of a PublishMany stream stored per transaction.
 const PUBLISH_BATCH: usize = 500;
-/// PublishMany batches being stored at once: the database works on one while the other
-/// waits on a round trip. Their events still reach the stream in order (`BatchOrder`).
-const IN_FLIGHT: usize = 2;
 /// How long a partly filled PublishMany batch waits for more items.
 const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -41,31 +38,19 @@ struct Batch {
     counts: v1::PublishManyResponse,
 }
 
-/// The answering side of a PublishMany stream: the batches being stored, oldest first,
-/// the request ids of the newest and the signal of its commit, and the totals of the
-/// batches answered.
+/// The answering side of a PublishMany stream: the batch being stored, and the totals of
+/// the batches answered.
 struct Answers<'a> {
     totals: v1::PublishManyResponse,
-    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
-    newest_ids: std::collections::HashSet<String>,
-    newest_done: Option<tokio::sync::oneshot::Receiver<()>>,
+    in_flight: Option<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
     sent_any: bool,
     sender: &'a tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
 }
 
 impl Answers<'_> {
-    /// Answers every batch in flight, in order.
+    /// Answers the batch in flight, if any: waits for it to be stored and sends its results.
     async fn finish(&mut self) -> Result<(), Status> {
-        while !self.in_flight.is_empty() {
-            self.finish_oldest().await?;
-        }
-        Ok(())
-    }
-
-    /// Answers the oldest batch in flight, if any: waits for it to be stored and sends its
-    /// results.
-    async fn finish_oldest(&mut self) -> Result<(), Status> {
-        let Some(in_flight) = self.in_flight.pop_front() else {
+        let Some(in_flight) = self.in_flight.take() else {
             return Ok(());
         };
         let mut done = in_flight
@@ -100,8 +85,7 @@ impl Answers<'_> {
         Ok(())
     }
 
-    /// Makes room among the batches in flight, then starts storing `batch` (if it holds
-    /// anything) after the newest one.
+    /// Answers the batch in flight, then starts storing `batch` (if it holds anything).
     async fn hand_over(
         &mut self,
         service: &IndicatorService,
@@ -109,38 +93,14 @@ impl Answers<'_> {
         audit: &AuditContext,
         batch: &mut Batch,
     ) -> Result<(), Status> {
-        while self.in_flight.len() >= IN_FLIGHT {
-            self.finish_oldest().await?;
-        }
-        let ids: std::collections::HashSet<String> = batch
-            .pending
-            .iter()
-            .map(|(_, request_id, _)| request_id.clone())
-            .collect();
-        if !self.newest_ids.is_disjoint(&ids) {
-            // A request id of the batch in flight again: this batch must see that one
-            // committed to answer it as a duplicate (and must not wait on its key's row
-            // while that batch waits for nothing).
-            self.finish().await?;
-        }
+        self.finish().await?;
         if batch.results.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(batch);
-        let (done, next_after) = tokio::sync::oneshot::channel();
-        let order = BatchOrder {
-            after: if self.in_flight.is_empty() {
-                None
-            } else {
-                self.newest_done.take()
-            },
-            done: Some(done),
-        };
-        self.newest_done = Some(next_after);
-        self.newest_ids = ids;
         let (service, caller, audit) = (service.clone(), caller.clone(), audit.clone());
-        self.in_flight.push_back(tokio::spawn(async move {
-            service.store_batch(&caller, &audit, batch, order).await
+        self.in_flight = Some(tokio::spawn(async move {
+            service.store_batch(&caller, &audit, batch).await
         }));
         Ok(())
     }
@@ -245,9 +205,7 @@ impl IndicatorService {
     ) -> Result<(), Status> {
         let mut answers = Answers {
             totals: v1::PublishManyResponse::default(),
-            in_flight: std::collections::VecDeque::new(),
-            newest_ids: std::collections::HashSet::new(),
-            newest_done: None,
+            in_flight: None,
             sent_any: false,
             sender,
         };
@@ -256,7 +214,7 @@ impl IndicatorService {
         loop {
             // Items wait for their batch to fill, but never long: when the client pauses,
             // what has come is stored at once and every result sent.
-            let next = if batch.results.is_empty() && answers.in_flight.is_empty() {
+            let next = if batch.results.is_empty() && answers.in_flight.is_none() {
                 items.next().await
             } else {
                 match tokio::time::timeout(FLUSH_AFTER, items.next()).await {
@@ -308,7 +266,6 @@ impl IndicatorService {
         caller: &Caller,
         audit: &AuditContext,
         items: &[(String, NewIndicator)],
-        order: BatchOrder,
     ) -> Result<Vec<Result<PublishOutcome, liaison_store::StoreError>>, ServiceError> {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let record = |indicator: &Indicator| {
@@ -320,7 +277,7 @@ impl IndicatorService {
         };
         Ok(self
             .store
-            .publish_indicators(caller.principal(), items, now, &record, order)
+            .publish_indicators(caller.principal(), items, now, &record)
             .await?)
     }
 
@@ -330,7 +287,6 @@ impl IndicatorService {
         caller: &Caller,
         audit: &AuditContext,
         mut batch: Batch,
-        order: BatchOrder,
     ) -> Result<Batch, ServiceError> {
         if batch.pending.is_empty() {
             return Ok(batch);
@@ -340,7 +296,7 @@ impl IndicatorService {
             .iter()
             .map(|(_, request_id, content)| (request_id.clone(), content.clone()))
             .collect();
-        let outcomes = self.store_items(caller, audit, &items, order).await?;
+        let outcomes = self.store_items(caller, audit, &items).await?;
         let mut stored = Vec::new();
         for ((slot, _, _), outcome) in pending.iter().zip(outcomes) {
             let result = &mut batch.results[*slot];

@@ -144,9 +144,7 @@ pub(crate) async fn import(
         .enumerate()
         .map(|(index, item)| (item_request_id(&request.request_id, index), item.indicator))
         .collect();
-    let outcomes = service
-        .store_items(caller, audit, &items, liaison_store::BatchOrder::default())
-        .await?;
+    let outcomes = service.store_items(caller, audit, &items).await?;
     let mut stored = Vec::new();
     let mut indicators = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
