@@ -213,10 +213,7 @@ impl Store {
             return Ok(());
         };
         let size = with_pool!(self, pool => {
-            let mut tx = pool.begin_write(&self.write_turn).await?;
-            for sql in pool.sequencer_setup_sql() {
-                sqlx::query(*sql).execute(&mut *tx).await?;
-            }
+            let mut tx = pool.begin_sequencing(&self.write_turn).await?;
             let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;

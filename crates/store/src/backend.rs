@@ -70,9 +70,9 @@ pub(crate) trait BackendOps {
     /// has new rows. `None` where there are no other replicas.
     fn notify_outbox_sql(&self) -> Option<&'static str>;
 
-    /// Statements that open the sequencer's transaction: its lock until the end of it, and
-    /// how its queries are planned.
-    fn sequencer_setup_sql(&self) -> &'static [&'static str];
+    /// Begins a write transaction that holds the sequencer's lock until it ends: the only
+    /// kind in which positions and leaf indexes are assigned.
+    async fn begin_sequencing(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error>;
 
     /// Inserts outbox rows, in order, in one statement of fixed text.
     async fn insert_outbox(
@@ -215,9 +215,9 @@ impl BackendOps for SqlitePool {
         None
     }
 
-    fn sequencer_setup_sql(&self) -> &'static [&'static str] {
+    async fn begin_sequencing(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
         // One node: BEGIN IMMEDIATE already serialises every writer.
-        &[]
+        self.begin_write(turn).await
     }
 
     async fn insert_indicators(
@@ -395,14 +395,18 @@ impl BackendOps for PgPool {
         Some("SELECT pg_notify('liaison_outbox', '')")
     }
 
-    fn sequencer_setup_sql(&self) -> &'static [&'static str] {
-        &[
-            // Arbitrary constant key: one sequencer at a time across every replica.
-            "SELECT pg_advisory_xact_lock(5496701239461658113)",
-            // The outbox is a queue: between vacuums it is mostly dead rows, and a plan
-            // made while it looked empty would scan them all. Its primary key is the way.
-            "SET LOCAL enable_seqscan = off",
-        ]
+    async fn begin_sequencing(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        let mut tx = self.begin_write(turn).await?;
+        // Arbitrary constant key: one sequencer at a time across every replica.
+        sqlx::query("SELECT pg_advisory_xact_lock(5496701239461658113)")
+            .execute(&mut *tx)
+            .await?;
+        // The outbox is a queue: between vacuums it is mostly dead rows, and a plan made
+        // while it looked empty would scan them all. Its primary key is the way.
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     async fn insert_indicators(

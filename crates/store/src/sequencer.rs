@@ -63,10 +63,7 @@ impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
         let (moved, high_water, audit_size) = with_pool!(self, pool => {
-            let mut tx = pool.begin_write(&self.write_turn).await?;
-            for sql in pool.sequencer_setup_sql() {
-                sqlx::query(*sql).execute(&mut *tx).await?;
-            }
+            let mut tx = pool.begin_sequencing(&self.write_turn).await?;
             let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
                 .fetch_one(&mut *tx)
                 .await?;
