@@ -404,6 +404,10 @@ async fn lookups_sightings_and_correlations_stay_within_visibility(
     hub.stop().await
 }
 
+/// A PublishMany stream of several batches (two are stored at once): one result per item,
+/// a retry answered with the first result (also while the first is in the batch being
+/// stored), each item delivered once and in the order sent, and every stored item named
+/// as written in the audit log, by records of at most 500 objects.
 async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> anyhow::Result<()> {
     const ITEMS: usize = 3_000;
     let hub = TestHub::start(backend).await?;
@@ -432,10 +436,15 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
             }
         })
         .collect();
-    // A retry of an earlier item inside the same stream, and one invalid item.
+    // Retries of earlier items inside the same stream (the second of an item of the batch
+    // stored just before this one's), and one invalid item.
     items.push(v1::PublishManyRequest {
         request_id: "me-feed-7".into(),
         indicator: items[7].indicator.clone(),
+    });
+    items.push(v1::PublishManyRequest {
+        request_id: format!("me-feed-{}", ITEMS - 1),
+        indicator: items[ITEMS - 1].indicator.clone(),
     });
     let mut invalid = fraud_method("Bad address");
     invalid.observables = vec![observable(v1::ObservableType::Ipv4, "198.51.100.300")];
@@ -452,9 +461,9 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
     let response = liaison_client::collect_publish_results(answers, |_, _| messages += 1).await?;
     assert!(messages > 1, "the results came in one message");
     assert_eq!(response.accepted_count as usize, ITEMS);
-    assert_eq!(response.duplicate_count, 1);
+    assert_eq!(response.duplicate_count, 2);
     assert_eq!(response.invalid_count, 1);
-    assert_eq!(response.results.len(), ITEMS + 2);
+    assert_eq!(response.results.len(), ITEMS + 3);
     assert!(
         response
             .results
@@ -467,16 +476,73 @@ async fn publish_many_in_batches_delivers_each_item_once(backend: Backend) -> an
         response.results[7].indicator_id
     );
     assert_eq!(
-        response.results[ITEMS + 1].violations[0].field,
+        response.results[ITEMS + 1].indicator_id,
+        response.results[ITEMS - 1].indicator_id
+    );
+    assert_eq!(
+        response.results[ITEMS + 2].violations[0].field,
         "indicator.observables[0].value"
     );
 
-    let mut seen = std::collections::HashSet::new();
-    while seen.len() < ITEMS {
+    // Delivered once each, in the order sent.
+    let sent: Vec<String> = response.results[..ITEMS]
+        .iter()
+        .map(|result| result.indicator_id.clone())
+        .collect();
+    let mut delivered = Vec::new();
+    while delivered.len() < ITEMS {
         let event = next_event(&mut stream).await?;
-        let id = published(&event)?.id.clone();
-        assert!(seen.insert(id), "an item arrived twice");
+        delivered.push(published(&event)?.id.clone());
     }
+    assert!(
+        delivered == sent,
+        "delivered out of order or twice: first difference at {:?}",
+        delivered.iter().zip(&sent).position(|(a, b)| a != b)
+    );
+
+    // Audited: every stored item written, the first results that the retries returned
+    // read, by Montenegro's feed, in records of at most 500 objects.
+    let method = "/liaison.v1.IndicatorService/PublishMany";
+    let mut size = hub.store().watch_audit_size();
+    let (written, read) = loop {
+        let mut written = std::collections::HashSet::new();
+        let mut read = std::collections::HashSet::new();
+        for row in hub.store().audit_records(0, 10_000).await? {
+            let record: serde_json::Value = serde_json::from_str(&row.record)?;
+            if record["method"] != method {
+                continue;
+            }
+            assert_eq!(record["actor"]["agency"], "ME-UP", "{record}");
+            let objects = record["objects"].as_array().cloned().unwrap_or_default();
+            assert!(
+                objects.len() <= 500,
+                "a record of {} objects",
+                objects.len()
+            );
+            for object in objects {
+                assert_eq!(object["owner"], "ME-UP", "{object}");
+                let id = object["id"].as_str().unwrap_or_default().to_owned();
+                match object["access"].as_str() {
+                    Some("write") => assert!(written.insert(id), "written twice"),
+                    Some("read") => {
+                        read.insert(id);
+                    }
+                    other => panic!("unexpected access {other:?}"),
+                }
+            }
+        }
+        if written.len() >= ITEMS && read.len() >= 2 {
+            break (written, read);
+        }
+        tokio::time::timeout(crate::support::PATIENCE, size.changed())
+            .await
+            .map_err(|_| anyhow::anyhow!("the log names {} of the writes", written.len()))??;
+    };
+    assert_eq!(written, sent.iter().cloned().collect());
+    assert_eq!(
+        read,
+        [&sent[7], &sent[ITEMS - 1]].into_iter().cloned().collect()
+    );
     hub.stop().await
 }
 

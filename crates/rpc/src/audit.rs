@@ -188,8 +188,14 @@ impl AuditContext {
     /// The encoded record of a successful write that also touched `extra`, for the
     /// write's own transaction. Call [`AuditContext::mark_recorded`] once it committed.
     pub fn write_record(&self, extra: ObjectAccess) -> Vec<u8> {
+        self.write_record_of([extra])
+    }
+
+    /// The encoded record of a successful write that also touched each of `extra` (a
+    /// batch of a stream), for the write's own transaction.
+    pub fn write_record_of(&self, extra: impl IntoIterator<Item = ObjectAccess>) -> Vec<u8> {
         let mut record = self.record(tonic::Code::Ok);
-        record.objects.push(extra);
+        record.objects.extend(extra);
         record.canonical_bytes()
     }
 

@@ -81,8 +81,17 @@ pub(crate) trait BackendOps {
         rows: &[OutboxRow<'_>],
     ) -> Result<(), sqlx::Error>;
 
-    /// Inserts new indicators, their observables and their idempotency keys: a few
-    /// statements per batch, not several per item.
+    /// Records the idempotency keys of `rows` where the publisher has not used the request id before; returns the request ids
+    /// recorded now. One statement per chunk instead of a look-up and then an insert.
+    /// `keys` must not repeat a request id.
+    async fn claim_keys(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &KeyRows<'_>,
+    ) -> Result<Vec<String>, sqlx::Error>;
+
+    /// Inserts new indicators and their observables: a few statements per batch, not
+    /// several per item.
     async fn insert_indicators(
         &self,
         tx: &mut WriteTx<Self::Db>,
@@ -144,15 +153,22 @@ pub(crate) struct IndicatorRow<'a> {
     pub(crate) anonymous: bool,
 }
 
-/// A batch of new indicators of one publisher: their rows, their observables (indicator
-/// id, ordinal, type, value) and their idempotency keys (request id, indicator id).
+/// A batch of new indicators of one publisher: their rows and their observables
+/// (indicator id, ordinal, type, value).
 #[derive(Debug)]
 pub(crate) struct IndicatorRows<'a> {
     pub(crate) publisher: &'a str,
-    pub(crate) method: &'a str,
     pub(crate) created_us: i64,
     pub(crate) indicators: Vec<IndicatorRow<'a>>,
     pub(crate) observables: Vec<(&'a str, i64, &'a str, &'a str)>,
+}
+
+/// The idempotency keys of one publisher's batch: (request id, object id) per write.
+#[derive(Debug)]
+pub(crate) struct KeyRows<'a> {
+    pub(crate) publisher: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) created_us: i64,
     pub(crate) keys: Vec<(&'a str, &'a str)>,
 }
 
@@ -267,6 +283,16 @@ impl BackendOps for SqlitePool {
             });
             query.build().execute(&mut **tx).await?;
         }
+        Ok(())
+    }
+
+    async fn claim_keys(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &KeyRows<'_>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        const ROWS: usize = 500;
+        let mut claimed = Vec::with_capacity(rows.keys.len());
         for chunk in rows.keys.chunks(ROWS) {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us) ",
@@ -278,9 +304,15 @@ impl BackendOps for SqlitePool {
                     .push_bind(id.to_string())
                     .push_bind(rows.created_us);
             });
-            query.build().execute(&mut **tx).await?;
+            query.push(" ON CONFLICT (principal, request_id) DO NOTHING RETURNING request_id");
+            claimed.extend(
+                query
+                    .build_query_scalar::<String>()
+                    .fetch_all(&mut **tx)
+                    .await?,
+            );
         }
-        Ok(())
+        Ok(claimed)
     }
 
     async fn insert_outbox(
@@ -460,18 +492,28 @@ impl BackendOps for PgPool {
         .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
+        Ok(())
+    }
+
+    async fn claim_keys(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        rows: &KeyRows<'_>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        // A key that a concurrent transaction inserted but has not committed makes this
+        // wait for it: then it is either taken (not returned) or free (claimed).
+        sqlx::query_scalar(
             "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-             SELECT $3, request_id, $4, object_id, $5 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS row(request_id, object_id)",
+             SELECT $3, request_id, $4, object_id, $5 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS row(request_id, object_id)
+             ON CONFLICT (principal, request_id) DO NOTHING RETURNING request_id",
         )
         .bind(rows.keys.iter().map(|row| row.0).collect::<Vec<_>>())
         .bind(rows.keys.iter().map(|row| row.1).collect::<Vec<_>>())
         .bind(rows.publisher)
         .bind(rows.method)
         .bind(rows.created_us)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        .fetch_all(&mut **tx)
+        .await
     }
 
     async fn insert_outbox(

@@ -57,6 +57,75 @@ pub struct IndicatorEvent {
 /// Makes the canonical audit record of a write from the object as stored.
 pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
 
+/// Makes the canonical audit record of a write of many objects (a PublishMany batch, an
+/// import) from the objects as stored: one record names them all, as the records of
+/// streams do.
+pub type BatchRecordFn<'a> = dyn Fn(&[Indicator]) -> Vec<u8> + Send + Sync + 'a;
+
+/// Most objects one audit record of a batch names.
+pub const RECORD_OBJECTS: usize = 500;
+
+/// How long a batch waits for the one before it (see [`BatchOrder`]) before it commits
+/// anyway: only a cycle of waits between two streams could make it wait that long.
+const ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Keeps the batches of one stream in order when several are stored at once: a batch
+/// writes its rows at once but queues its stream events (and commits) only after the batch
+/// before it has ended, so the sequencer, which follows commit order, positions the
+/// events in the order they were sent. On SQLite, which lets one writer in at a time, a
+/// batch waits before it begins instead. The default orders nothing.
+#[derive(Debug, Default)]
+pub struct BatchOrder {
+    after: Option<tokio::sync::oneshot::Receiver<()>>,
+    ended: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The batches of one stream, for [`BatchOrder`]s: each follows the one made before it.
+#[derive(Debug, Default)]
+pub struct BatchChain {
+    last_ended: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl BatchChain {
+    /// The order of the next batch: after every batch made before.
+    pub fn next_batch(&mut self) -> BatchOrder {
+        let (ended, last_ended) = tokio::sync::oneshot::channel();
+        BatchOrder {
+            after: self.last_ended.replace(last_ended),
+            ended: Some(ended),
+        }
+    }
+}
+
+impl BatchOrder {
+    /// Waits until the batch before has ended (committed, failed, or given up), once.
+    async fn wait(&mut self) {
+        let Some(after) = self.after.take() else {
+            return;
+        };
+        if tokio::time::timeout(ORDER_WAIT, after).await.is_err() {
+            tracing::warn!(
+                "a batch waited too long for the one before it; storing it out of order"
+            );
+        }
+    }
+
+    /// Lets the next batch go on.
+    fn end(&mut self) {
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.send(());
+        }
+    }
+
+    /// Ends a batch that stored nothing, or whose storing failed: once the batch before
+    /// it has ended, the next may go on. (Dropped without this, it lets the next go on at
+    /// once.)
+    pub async fn finish(&mut self) {
+        self.wait().await;
+        self.end();
+    }
+}
+
 /// Topic of indicator events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "indicators";
 const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
@@ -315,22 +384,26 @@ impl Store {
     }
 
     /// Stores many new indicators of one publisher in one transaction, each with its
-    /// idempotency key, stream event and audit record; an item whose request_id was seen
-    /// (before, or earlier in the batch) comes back as a duplicate. If the batch fails as a
-    /// whole (a concurrent retry of one of its request_ids, a reused request_id), it is
-    /// retried item by item, so each item gets its own outcome.
+    /// idempotency key and stream event, and audit records (from `audit_record`) that name
+    /// the stored indicators, [`RECORD_OBJECTS`] at most per record; an item whose
+    /// request_id was seen (before, or earlier in the batch) comes back as a duplicate. If
+    /// the batch fails as a whole (a concurrent retry of one of its request_ids, a reused
+    /// request_id), it is retried item by item, so each item gets its own outcome (and its
+    /// own record).
     pub async fn publish_indicators(
         &self,
         publisher: &PrincipalId,
         items: &[(String, NewIndicator)],
         now: Timestamp,
-        audit_record: &AuditRecordFn<'_>,
+        audit_record: &BatchRecordFn<'_>,
+        order: &mut BatchOrder,
     ) -> Result<Vec<Result<PublishOutcome, StoreError>>, StoreError> {
         match self
-            .try_publish_batch(publisher, items, now, audit_record)
+            .try_publish_batch(publisher, items, now, audit_record, order)
             .await
         {
             Ok(outcomes) => {
+                order.end();
                 self.signals.outbox.notify_one();
                 let mut results = Vec::with_capacity(outcomes.len());
                 for outcome in outcomes {
@@ -347,6 +420,7 @@ impl Store {
             }
             Err(error) if error.is_unavailable() => Err(error),
             Err(_) => {
+                order.wait().await;
                 let mut results = Vec::with_capacity(items.len());
                 for (request_id, content) in items {
                     results.push(
@@ -355,7 +429,7 @@ impl Store {
                             request_id,
                             content.clone(),
                             now,
-                            audit_record,
+                            &|indicator| audit_record(std::slice::from_ref(indicator)),
                         )
                         .await,
                     );
@@ -372,23 +446,78 @@ impl Store {
         publisher: &PrincipalId,
         items: &[(String, NewIndicator)],
         now: Timestamp,
-        audit_record: &AuditRecordFn<'_>,
+        audit_record: &BatchRecordFn<'_>,
+        order: &mut BatchOrder,
     ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
+        if matches!(self.backend, crate::Backend::Sqlite(_)) {
+            order.wait().await;
+        }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            // Request ids seen before, in one query.
+            // A new indicator for the first use of each request id in the batch; a repeat
+            // within the batch is a duplicate of that first use.
+            let mut first_use: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            let mut candidates: Vec<(&str, Indicator)> = Vec::new();
+            // Per item: its candidate, and whether it is the request id's first use.
+            let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
+            for (request_id, content) in items {
+                match first_use.entry(request_id.as_str()) {
+                    std::collections::hash_map::Entry::Occupied(entry) => uses.push((*entry.get(), false)),
+                    std::collections::hash_map::Entry::Vacant(entry) => {
+                        entry.insert(candidates.len());
+                        uses.push((candidates.len(), true));
+                        candidates.push((
+                            request_id.as_str(),
+                            Indicator {
+                                id: ObjectId::generate(ObjectId::INDICATOR),
+                                source_agency: publisher.agency().clone(),
+                                publisher: publisher.clone(),
+                                content: content.clone(),
+                                linked_fraud_method: None,
+                                created: now,
+                                revoked: None,
+                            },
+                        ));
+                    }
+                }
+            }
+            let candidate_ids: Vec<String> =
+                candidates.iter().map(|(_, indicator)| indicator.id.to_string()).collect();
+            let claimed: std::collections::HashSet<String> = pool
+                .claim_keys(
+                    &mut tx,
+                    &crate::backend::KeyRows {
+                        publisher: &principal_key,
+                        method: METHOD_PUBLISH,
+                        created_us: now.as_micros(),
+                        keys: candidates
+                            .iter()
+                            .zip(&candidate_ids)
+                            .map(|((request_id, _), id)| (*request_id, id.as_str()))
+                            .collect(),
+                    },
+                )
+                .await?
+                .into_iter()
+                .collect();
+            // The first results of request ids used before (retries: usually none).
+            let taken: Vec<&str> = candidates
+                .iter()
+                .map(|(request_id, _)| *request_id)
+                .filter(|request_id| !claimed.contains(*request_id))
+                .collect();
             let mut earlier = std::collections::HashMap::new();
-            for chunk in items.chunks(ROWS) {
+            for chunk in taken.chunks(ROWS) {
                 let mut query = sqlx::QueryBuilder::new(
                     "SELECT request_id, method, object_id FROM idempotency_keys WHERE principal = ",
                 );
                 query.push_bind(principal_key.clone()).push(" AND request_id IN (");
                 let mut list = query.separated(", ");
-                for (request_id, _) in chunk {
-                    list.push_bind(request_id.clone());
+                for request_id in chunk {
+                    list.push_bind(request_id.to_string());
                 }
                 list.push_unseparated(")");
                 let rows: Vec<(String, String, String)> =
@@ -398,43 +527,36 @@ impl Store {
                 }
             }
             let mut outcomes = Vec::with_capacity(items.len());
-            let mut fresh: Vec<(&str, Indicator)> = Vec::new();
-            for (request_id, content) in items {
-                if let Some((method, object_id)) = earlier.get(request_id) {
-                    if method != METHOD_PUBLISH {
-                        return Err(StoreError::RequestIdReused(method.clone()));
-                    }
-                    let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
-                        .map_err(|_| corrupt("indicator id", object_id))?;
-                    outcomes.push(Err(id));
+            for (candidate, first) in uses {
+                let (request_id, indicator) = &candidates[candidate];
+                if claimed.contains(*request_id) {
+                    outcomes.push(if first { Ok(indicator.clone()) } else { Err(indicator.id.clone()) });
                     continue;
                 }
-                let indicator = Indicator {
-                    id: ObjectId::generate(ObjectId::INDICATOR),
-                    source_agency: publisher.agency().clone(),
-                    publisher: publisher.clone(),
-                    content: content.clone(),
-                    linked_fraud_method: None,
-                    created: now,
-                    revoked: None,
-                };
-                // A request_id repeated within the batch is a duplicate of its first use.
-                earlier.insert(
-                    request_id.clone(),
-                    (METHOD_PUBLISH.to_owned(), indicator.id.to_string()),
-                );
-                fresh.push((request_id.as_str(), indicator.clone()));
-                outcomes.push(Ok(indicator));
+                let (method, object_id) = earlier
+                    .get(*request_id)
+                    .ok_or_else(|| corrupt("idempotency key", request_id))?;
+                if method != METHOD_PUBLISH {
+                    return Err(StoreError::RequestIdReused(method.clone()));
+                }
+                let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
+                    .map_err(|_| corrupt("indicator id", object_id))?;
+                outcomes.push(Err(id));
             }
-            let ids: Vec<String> = fresh.iter().map(|(_, indicator)| indicator.id.to_string()).collect();
+            // The stored indicators, in the order sent.
+            let fresh: Vec<Indicator> = candidates
+                .into_iter()
+                .filter(|(request_id, _)| claimed.contains(*request_id))
+                .map(|(_, indicator)| indicator)
+                .collect();
+            let ids: Vec<String> = fresh.iter().map(|indicator| indicator.id.to_string()).collect();
             let rows = crate::backend::IndicatorRows {
                 publisher: &principal_key,
-                method: METHOD_PUBLISH,
                 created_us: now.as_micros(),
                 indicators: fresh
                     .iter()
                     .zip(&ids)
-                    .map(|((_, indicator), id)| {
+                    .map(|(indicator, id)| {
                         let content = &indicator.content;
                         let method = content.fraud_method.as_ref();
                         let (scope_kind, scope_value) = content.scope.to_storage();
@@ -460,26 +582,23 @@ impl Store {
                 observables: fresh
                     .iter()
                     .zip(&ids)
-                    .flat_map(|((_, indicator), id)| {
+                    .flat_map(|(indicator, id)| {
                         indicator.content.observables.iter().enumerate().map(move |(ordinal, observable)| {
                             (id.as_str(), ordinal as i64, observable.kind().as_str(), observable.value())
                         })
                     })
                     .collect(),
-                keys: fresh.iter().zip(&ids).map(|((request_id, _), id)| (*request_id, id.as_str())).collect(),
             };
             pool.insert_indicators(&mut tx, &rows).await?;
-            // Each item's stream event, then its audit record.
-            let outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
+            // Each item's stream event, then the audit records naming them.
+            let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
                 .iter()
-                .flat_map(|(_, indicator)| {
-                    let record = String::from_utf8_lossy(&audit_record(indicator)).into_owned();
-                    [
-                        (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None),
-                        (crate::audit::TOPIC, "record", indicator.id.to_string(), Some(record)),
-                    ]
-                })
+                .map(|indicator| (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None))
                 .collect();
+            for chunk in fresh.chunks(RECORD_OBJECTS) {
+                let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
+                outbox.push((crate::audit::TOPIC, "record", chunk[0].id.to_string(), Some(record)));
+            }
             let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
                 .iter()
                 .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
@@ -490,6 +609,7 @@ impl Store {
                     payload: payload.as_deref(),
                 })
                 .collect();
+            order.wait().await;
             pool.insert_outbox(&mut tx, &rows).await?;
             if !fresh.is_empty()
                 && let Some(sql) = pool.notify_outbox_sql()

@@ -45,7 +45,10 @@ pub use error::StoreError;
 pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
 };
-pub use indicators::{AuditRecordFn, IndicatorEvent, IndicatorEventKind, PublishOutcome};
+pub use indicators::{
+    AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
+    PublishOutcome, RECORD_OBJECTS,
+};
 pub use mla::{
     MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
     MlaWrite, MlaWriteOutcome,

@@ -16,7 +16,7 @@ use liaison_core::{
 };
 use liaison_proto::v1::{self, indicator_service_server};
 use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown, request_id};
-use liaison_store::{PublishOutcome, Store};
+use liaison_store::{BatchChain, BatchOrder, PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
 
@@ -38,19 +38,26 @@ struct Batch {
     counts: v1::PublishManyResponse,
 }
 
-/// The answering side of a PublishMany stream: the batch being stored, and the totals of
-/// the batches answered.
+/// Most batches of one PublishMany stream stored at once: while one transaction waits on
+/// the database, the next runs on the other core. Their events still reach subscribers
+/// in the order sent ([`BatchOrder`]), and results go back in that order.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The answering side of a PublishMany stream: the batches being stored, oldest first, and
+/// the totals of the batches answered.
 struct Answers<'a> {
     totals: v1::PublishManyResponse,
-    in_flight: Option<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
+    chain: BatchChain,
     sent_any: bool,
     sender: &'a tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
 }
 
 impl Answers<'_> {
-    /// Answers the batch in flight, if any: waits for it to be stored and sends its results.
-    async fn finish(&mut self) -> Result<(), Status> {
-        let Some(in_flight) = self.in_flight.take() else {
+    /// Answers the oldest batch in flight, if any: waits for it to be stored and sends its
+    /// results.
+    async fn finish_oldest(&mut self) -> Result<(), Status> {
+        let Some(in_flight) = self.in_flight.pop_front() else {
             return Ok(());
         };
         let mut done = in_flight
@@ -60,6 +67,14 @@ impl Answers<'_> {
         self.totals.duplicate_count += done.counts.duplicate_count;
         self.totals.invalid_count += done.counts.invalid_count;
         self.send(std::mem::take(&mut done.results)).await
+    }
+
+    /// Answers every batch in flight, in order.
+    async fn finish(&mut self) -> Result<(), Status> {
+        while !self.in_flight.is_empty() {
+            self.finish_oldest().await?;
+        }
+        Ok(())
     }
 
     /// Answers what is in flight; a stream that sent nothing yet still gets its totals.
@@ -85,7 +100,8 @@ impl Answers<'_> {
         Ok(())
     }
 
-    /// Answers the batch in flight, then starts storing `batch` (if it holds anything).
+    /// Starts storing `batch` (if it holds anything), once fewer than
+    /// [`BATCHES_IN_FLIGHT`] are: the oldest is answered first if need be.
     async fn hand_over(
         &mut self,
         service: &IndicatorService,
@@ -93,17 +109,46 @@ impl Answers<'_> {
         audit: &AuditContext,
         batch: &mut Batch,
     ) -> Result<(), Status> {
-        self.finish().await?;
         if batch.results.is_empty() {
             return Ok(());
         }
+        if self.in_flight.len() >= BATCHES_IN_FLIGHT {
+            self.finish_oldest().await?;
+        }
         let batch = std::mem::take(batch);
+        let mut order = self.chain.next_batch();
         let (service, caller, audit) = (service.clone(), caller.clone(), audit.clone());
-        self.in_flight = Some(tokio::spawn(async move {
-            service.store_batch(&caller, &audit, batch).await
+        self.in_flight.push_back(tokio::spawn(async move {
+            let stored = service
+                .store_batch(&caller, &audit, batch, &mut order)
+                .await;
+            // Whatever became of it, the next batch goes on only after the ones before.
+            order.finish().await;
+            stored
         }));
         Ok(())
     }
+}
+
+/// Commits the records of reads of `indicators` (the first results that retries of a
+/// stream return), [`liaison_store::RECORD_OBJECTS`] at most to a record.
+async fn record_reads(
+    store: &Store,
+    audit: &AuditContext,
+    indicators: &[Indicator],
+) -> Result<(), ServiceError> {
+    for chunk in indicators.chunks(liaison_store::RECORD_OBJECTS) {
+        let read = audit.fork();
+        for indicator in chunk {
+            read.touch(
+                indicator.id.as_str(),
+                Access::Read,
+                Some(&indicator.source_agency),
+            );
+        }
+        read.commit_read(store).await?;
+    }
+    Ok(())
 }
 
 /// The indicator service.
@@ -194,8 +239,9 @@ impl IndicatorService {
     /// The work of one PublishMany stream: items are validated as they come, stored in
     /// batches, and their results sent back after each batch with the running totals.
     ///
-    /// One batch is stored while the next is read and validated, so the database and the
-    /// hub work side by side; results still go out in order, a batch at a time.
+    /// Up to [`BATCHES_IN_FLIGHT`] batches are stored while the next is read and
+    /// validated, so the database and the hub work side by side; results still go out in
+    /// order, a batch at a time.
     async fn publish_stream(
         &self,
         caller: &Caller,
@@ -205,7 +251,8 @@ impl IndicatorService {
     ) -> Result<(), Status> {
         let mut answers = Answers {
             totals: v1::PublishManyResponse::default(),
-            in_flight: None,
+            in_flight: std::collections::VecDeque::new(),
+            chain: BatchChain::default(),
             sent_any: false,
             sender,
         };
@@ -214,7 +261,7 @@ impl IndicatorService {
         loop {
             // Items wait for their batch to fill, but never long: when the client pauses,
             // what has come is stored at once and every result sent.
-            let next = if batch.results.is_empty() && answers.in_flight.is_none() {
+            let next = if batch.results.is_empty() && answers.in_flight.is_empty() {
                 items.next().await
             } else {
                 match tokio::time::timeout(FLUSH_AFTER, items.next()).await {
@@ -259,25 +306,29 @@ impl IndicatorService {
         answers.close().await
     }
 
-    /// Stores items of `caller` in one transaction, each with its own audit record as if
-    /// published alone (PublishMany batches, STIX imports).
+    /// Stores items of `caller` in one transaction (PublishMany batches, STIX imports),
+    /// with audit records that name the stored indicators as written, many to a record as
+    /// for other streams.
     async fn store_items(
         &self,
         caller: &Caller,
         audit: &AuditContext,
         items: &[(String, NewIndicator)],
+        order: &mut BatchOrder,
     ) -> Result<Vec<Result<PublishOutcome, liaison_store::StoreError>>, ServiceError> {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        let record = |indicator: &Indicator| {
-            audit.fork().write_record(ObjectAccess {
-                id: indicator.id.to_string(),
-                access: Access::Write,
-                owner_agency: Some(indicator.source_agency.to_string()),
-            })
+        let record = |stored: &[Indicator]| {
+            audit
+                .fork()
+                .write_record_of(stored.iter().map(|indicator| ObjectAccess {
+                    id: indicator.id.to_string(),
+                    access: Access::Write,
+                    owner_agency: Some(indicator.source_agency.to_string()),
+                }))
         };
         Ok(self
             .store
-            .publish_indicators(caller.principal(), items, now, &record)
+            .publish_indicators(caller.principal(), items, now, &record, order)
             .await?)
     }
 
@@ -287,6 +338,7 @@ impl IndicatorService {
         caller: &Caller,
         audit: &AuditContext,
         mut batch: Batch,
+        order: &mut BatchOrder,
     ) -> Result<Batch, ServiceError> {
         if batch.pending.is_empty() {
             return Ok(batch);
@@ -296,8 +348,10 @@ impl IndicatorService {
             .iter()
             .map(|(_, request_id, content)| (request_id.clone(), content.clone()))
             .collect();
-        let outcomes = self.store_items(caller, audit, &items).await?;
+        let outcomes = self.store_items(caller, audit, &items, order).await?;
         let mut stored = Vec::new();
+        // The first publications that duplicates return are read.
+        let mut read = Vec::new();
         for ((slot, _, _), outcome) in pending.iter().zip(outcomes) {
             let result = &mut batch.results[*slot];
             match outcome {
@@ -308,12 +362,10 @@ impl IndicatorService {
                     stored.push(indicator);
                 }
                 Ok(PublishOutcome::Duplicate(first)) => {
-                    let read = audit.fork();
-                    read.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
-                    read.commit_read(&self.store).await?;
                     result.outcome = v1::publish_result::Outcome::Duplicate as i32;
                     result.indicator_id = first.id.to_string();
                     batch.counts.duplicate_count += 1;
+                    read.push(first);
                 }
                 Err(liaison_store::StoreError::RequestIdReused(_)) => {
                     result.outcome = v1::publish_result::Outcome::Invalid as i32;
@@ -326,6 +378,7 @@ impl IndicatorService {
                 Err(error) => return Err(error.into()),
             }
         }
+        record_reads(&self.store, audit, &read).await?;
         if let Err(error) = exchange::correlate_batch(&self.store, &stored).await {
             tracing::error!(%error, "correlation of a batch failed");
         }

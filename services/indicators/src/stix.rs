@@ -144,9 +144,18 @@ pub(crate) async fn import(
         .enumerate()
         .map(|(index, item)| (item_request_id(&request.request_id, index), item.indicator))
         .collect();
-    let outcomes = service.store_items(caller, audit, &items).await?;
+    let outcomes = service
+        .store_items(
+            caller,
+            audit,
+            &items,
+            &mut liaison_store::BatchOrder::default(),
+        )
+        .await?;
     let mut stored = Vec::new();
     let mut indicators = Vec::with_capacity(outcomes.len());
+    // The first imports that a repeated import returns are read.
+    let mut read = Vec::new();
     for outcome in outcomes {
         match outcome {
             Ok(PublishOutcome::Stored(indicator)) => {
@@ -154,10 +163,8 @@ pub(crate) async fn import(
                 stored.push(indicator);
             }
             Ok(PublishOutcome::Duplicate(first)) => {
-                let read = audit.fork();
-                read.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
-                read.commit_read(&service.store).await?;
                 indicators.push(convert::indicator_to_proto(&first, caller));
+                read.push(first);
             }
             Err(StoreError::RequestIdReused(_)) => {
                 return Err(ServiceError::invalid(
@@ -168,6 +175,7 @@ pub(crate) async fn import(
             Err(error) => return Err(error.into()),
         }
     }
+    crate::record_reads(&service.store, audit, &read).await?;
     if let Err(error) = exchange::correlate_batch(&service.store, &stored).await {
         tracing::error!(%error, "correlation of an import failed");
     }
