@@ -113,12 +113,13 @@ pub(crate) trait BackendOps {
         ids: &[i64],
     ) -> Result<(), sqlx::Error>;
 
-    /// Appends audit leaves and their object index inside the sequencer's transaction, in
-    /// as few statements as the backend allows.
-    async fn insert_leaves(
+    /// Appends audit leaves and their object index inside the sequencer's transaction, and
+    /// moves the leaf counter to `size`, in as few statements as the backend allows.
+    async fn append_leaves(
         &self,
         tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
+        size: i64,
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
 }
@@ -374,10 +375,11 @@ impl BackendOps for SqlitePool {
         Ok(())
     }
 
-    async fn insert_leaves(
+    async fn append_leaves(
         &self,
         tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
+        size: i64,
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
         for chunk in power_chunks(leaves) {
@@ -409,6 +411,10 @@ impl BackendOps for SqlitePool {
             });
             insert.build().execute(&mut **tx).await?;
         }
+        sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
+            .bind(size)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
@@ -427,18 +433,19 @@ impl BackendOps for PgPool {
         Some("SELECT pg_notify('liaison_outbox', '')")
     }
 
-    async fn begin_sequencing(&self, turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
-        let mut tx = self.begin_write(turn).await?;
-        // Arbitrary constant key: one sequencer at a time across every replica.
-        sqlx::query("SELECT pg_advisory_xact_lock(5496701239461658113)")
-            .execute(&mut *tx)
-            .await?;
-        // The outbox is a queue: between vacuums it is mostly dead rows, and a plan made
-        // while it looked empty would scan them all. Its primary key is the way.
-        sqlx::query("SET LOCAL enable_seqscan = off")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    async fn begin_sequencing(&self, _turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        // One round trip: the lock's key is an arbitrary constant (one sequencer at a time
+        // across every replica). The outbox is a queue: between vacuums it is mostly dead
+        // rows, and a plan made while it looked empty would scan them all; its primary key
+        // is the way. An error in any of the three fails the BEGIN.
+        Ok(WriteTx {
+            tx: self
+                .begin_with(
+                    "BEGIN; SELECT pg_advisory_xact_lock(5496701239461658113); SET LOCAL enable_seqscan = off",
+                )
+                .await?,
+            _turn: None,
+        })
     }
 
     async fn insert_indicators(
@@ -587,44 +594,45 @@ impl BackendOps for PgPool {
         Ok(())
     }
 
-    async fn insert_leaves(
+    async fn append_leaves(
         &self,
         tx: &mut WriteTx<Self::Db>,
         leaves: &[Leaf],
+        size: i64,
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
-        // One statement per table: each column travels as one array parameter.
+        // One statement: each column travels as one array parameter, and the object index
+        // and the counter are written by the same statement's data-modifying parts.
+        let objects = object_rows(leaves);
         sqlx::query(
-            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
-                actor_principal, method, outcome)
-             SELECT index, record, hash, $4, time_us, agency, principal, method, outcome
-             FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[],
-                         $9::BIGINT[])
-                  AS leaf(index, record, hash, time_us, agency, principal, method, outcome)",
+            "WITH logged AS (
+                 INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
+                     actor_principal, method, outcome)
+                 SELECT index, record, hash, $4, time_us, agency, principal, method, outcome
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[],
+                             $8::TEXT[], $9::BIGINT[])
+                      AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
+             ), counted AS (
+                 UPDATE audit_sequence SET next_leaf = $13 WHERE id = 1
+             )
+             INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
+             SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[])",
         )
         .bind(leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.record.clone()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.hash.clone()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.record.as_str()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.hash.as_str()).collect::<Vec<_>>())
         .bind(sequenced_us)
         .bind(leaves.iter().map(|leaf| leaf.indexed.time_us).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_agency.clone()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_principal.clone()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.method.clone()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_agency.as_deref()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_principal.as_deref()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.method.as_str()).collect::<Vec<_>>())
         .bind(leaves.iter().map(|leaf| leaf.indexed.outcome).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.2.as_deref()).collect::<Vec<_>>())
+        .bind(size)
         .execute(&mut **tx)
         .await?;
-        let objects = object_rows(leaves);
-        if !objects.is_empty() {
-            sqlx::query(
-                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[])",
-            )
-            .bind(objects.iter().map(|row| row.0).collect::<Vec<_>>())
-            .bind(objects.iter().map(|row| row.1.clone()).collect::<Vec<_>>())
-            .bind(objects.iter().map(|row| row.2.clone()).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?;
-        }
         Ok(())
     }
 }

@@ -66,6 +66,10 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on
+/// acquire.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Which database a store uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -137,6 +141,18 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection as it returns to the pool; one that returned
+            // moments ago was alive then, and a ping on acquire too would cost each use of
+            // the pool a second round trip. Connections idle for longer are pinged.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self::with_backend(Backend::Postgres(pool)))

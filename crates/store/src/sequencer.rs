@@ -49,11 +49,7 @@ pub(crate) use write_outbox;
 macro_rules! append_leaves {
     ($tx:ident, $pool:ident, $leaves:expr, $size:expr, $now:expr) => {{
         $pool
-            .insert_leaves(&mut $tx, $leaves, $now.as_micros())
-            .await?;
-        sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
-            .bind($size)
-            .execute(&mut *$tx)
+            .append_leaves(&mut $tx, $leaves, $size, $now.as_micros())
             .await?;
     }};
 }
