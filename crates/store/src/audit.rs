@@ -212,20 +212,14 @@ impl Store {
         let Some(now) = records.iter().map(|(_, now)| *now).max() else {
             return Ok(());
         };
+        // Indexed within the group; the backend places them at the end of the log.
+        let leaves: Vec<Leaf> = records
+            .iter()
+            .zip(0..)
+            .map(|((record, _), index)| Leaf::new(index, (*record).to_owned()))
+            .collect();
         let size = with_pool!(self, pool => {
-            let mut tx = pool.begin_sequencing(&self.write_turn).await?;
-            let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-            let leaves: Vec<Leaf> = records
-                .iter()
-                .zip(first..)
-                .map(|((record, _), index)| Leaf::new(index, (*record).to_owned()))
-                .collect();
-            let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
-            crate::sequencer::append_leaves!(tx, pool, &leaves, size, now);
-            tx.commit().await?;
-            size
+            pool.append_group(&self.write_turn, leaves, now.as_micros()).await?
         });
         self.raise_audit_size(u64::try_from(size).unwrap_or(0));
         Ok(())

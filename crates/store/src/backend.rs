@@ -113,6 +113,16 @@ pub(crate) trait BackendOps {
         ids: &[i64],
     ) -> Result<(), sqlx::Error>;
 
+    /// Appends records written on their own (their leaves indexed 0, 1, … within `leaves`)
+    /// at the end of the log, under the sequencer's lock, and commits; returns the log's
+    /// new size.
+    async fn append_group(
+        &self,
+        turn: &WriteTurn,
+        leaves: Vec<Leaf>,
+        sequenced_us: i64,
+    ) -> Result<i64, sqlx::Error>;
+
     /// Appends audit leaves and their object index inside the sequencer's transaction, and
     /// moves the leaf counter to `size`, in as few statements as the backend allows.
     async fn append_leaves(
@@ -375,6 +385,26 @@ impl BackendOps for SqlitePool {
         Ok(())
     }
 
+    async fn append_group(
+        &self,
+        turn: &WriteTurn,
+        mut leaves: Vec<Leaf>,
+        sequenced_us: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let mut tx = self.begin_sequencing(turn).await?;
+        let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        for leaf in &mut leaves {
+            leaf.index += first;
+        }
+        let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
+        self.append_leaves(&mut tx, &leaves, size, sequenced_us)
+            .await?;
+        tx.commit().await?;
+        Ok(size)
+    }
+
     async fn append_leaves(
         &self,
         tx: &mut WriteTx<Self::Db>,
@@ -592,6 +622,59 @@ impl BackendOps for PgPool {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+
+    async fn append_group(
+        &self,
+        _turn: &WriteTurn,
+        leaves: Vec<Leaf>,
+        sequenced_us: i64,
+    ) -> Result<i64, sqlx::Error> {
+        // One statement, in a transaction of its own: one round trip. The sequencer's lock
+        // is taken (`locked`) before the counter row is locked for update; should the
+        // sequencer have moved the counter since this statement's snapshot was taken, the
+        // update (READ COMMITTED) re-reads the row as committed, so `first` is always the
+        // counter as it stands under the lock. Leaves and objects come indexed from 0 within
+        // the group and are placed from `first`.
+        let objects = object_rows(&leaves);
+        let count = i64::try_from(leaves.len()).unwrap_or(i64::MAX);
+        sqlx::query_scalar(
+            "WITH locked AS MATERIALIZED (
+                 SELECT pg_advisory_xact_lock(5496701239461658113)::TEXT AS held
+             ), counted AS (
+                 UPDATE audit_sequence SET next_leaf = next_leaf + $13
+                 WHERE id = 1 AND EXISTS (SELECT 1 FROM locked)
+                 RETURNING next_leaf - $13 AS first
+             ), logged AS (
+                 INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
+                     actor_principal, method, outcome)
+                 SELECT counted.first + leaf.index, record, hash, $4, time_us, agency, principal, method, outcome
+                 FROM counted,
+                      UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[],
+                             $8::TEXT[], $9::BIGINT[])
+                      AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
+             ), indexed AS (
+                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
+                 SELECT counted.first + object.index, object.id, object.owner
+                 FROM counted, UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[]) AS object(index, id, owner)
+             )
+             SELECT first + $13 FROM counted",
+        )
+        .bind(leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.record.as_str()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.hash.as_str()).collect::<Vec<_>>())
+        .bind(sequenced_us)
+        .bind(leaves.iter().map(|leaf| leaf.indexed.time_us).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_agency.as_deref()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_principal.as_deref()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.method.as_str()).collect::<Vec<_>>())
+        .bind(leaves.iter().map(|leaf| leaf.indexed.outcome).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
+        .bind(objects.iter().map(|row| row.2.as_deref()).collect::<Vec<_>>())
+        .bind(count)
+        .fetch_one(self)
+        .await
     }
 
     async fn append_leaves(

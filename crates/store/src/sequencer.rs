@@ -43,18 +43,6 @@ macro_rules! write_outbox {
 }
 pub(crate) use write_outbox;
 
-/// Inside transaction `$tx` of pool `$pool`, which holds the sequencer's lock: inserts
-/// `$leaves` (indexed from the `audit_sequence` counter read in the same transaction) and
-/// moves the counter to `$size`. The sequencer and the audit writer both append this way.
-macro_rules! append_leaves {
-    ($tx:ident, $pool:ident, $leaves:expr, $size:expr, $now:expr) => {{
-        $pool
-            .append_leaves(&mut $tx, $leaves, $size, $now.as_micros())
-            .await?;
-    }};
-}
-pub(crate) use append_leaves;
-
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
@@ -94,7 +82,7 @@ impl Store {
                 }
                 pool.insert_events(&mut tx, &events, now.as_micros()).await?;
                 if leaf_index != audit_size {
-                    append_leaves!(tx, pool, &leaves, leaf_index, now);
+                    pool.append_leaves(&mut tx, &leaves, leaf_index, now.as_micros()).await?;
                 }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();

@@ -1,6 +1,7 @@
 //! Store tests against a real PostgreSQL (from `scripts/test`): the sequencer gives a row
 //! that commits late — after a row with a larger id was already sequenced — a later
-//! position, so a reader resuming from its cursor still receives it.
+//! position, so a reader resuming from its cursor still receives it; two replicas never
+//! assign one position or one leaf index twice.
 
 use liaison_core::Timestamp;
 use liaison_store::Store;
@@ -103,5 +104,95 @@ async fn two_sequencers_never_assign_one_position_twice() -> anyhow::Result<()> 
             .collect::<Vec<_>>(),
         expected
     );
+    Ok(())
+}
+
+/// Records written on their own by two replicas at once (each a one-statement append that
+/// takes the sequencer's lock), while both replicas' sequencers move records of changes
+/// from the outbox: every record becomes exactly one leaf, the indexes run 0, 1, 2, …
+/// without a gap, the counter stands at the log's size, and every object row points at
+/// the leaf whose record names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_of_two_replicas_and_their_sequencers_leave_no_gap() -> anyhow::Result<()> {
+    const READS: usize = 300;
+    const CHANGES: usize = 60;
+    let url = fresh_database().await?;
+    let first = Store::connect_postgres(&url).await?;
+    first.migrate().await?;
+    let second = Store::connect_postgres(&url).await?;
+    let record = |kind: &str, n: usize| {
+        format!(
+            r#"{{"v":1,"time_us":1,"actor":{{"agency":"RS-MUP","kind":"system","name":"feed"}},"method":"/test/{kind}","objects":[{{"id":"{kind}-{n}","access":"read","owner":"UA-CERT"}}],"outcome":0}}"#
+        )
+    };
+    let reads = |store: Store, replica: &'static str| async move {
+        let mut calls = Vec::new();
+        for n in 0..READS {
+            let store = store.clone();
+            let text = record(replica, n);
+            calls.push(tokio::spawn(async move {
+                store.append_audit(text.as_bytes(), now()).await
+            }));
+        }
+        for call in calls {
+            call.await??;
+        }
+        anyhow::Ok(())
+    };
+    let changes = async {
+        let mut writer = PgConnection::connect(&url).await?;
+        for n in 0..CHANGES {
+            sqlx::query("INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) VALUES ('audit', 'record', $1, 0, $2)")
+                .bind(format!("change-{n}"))
+                .bind(record("change", n))
+                .execute(&mut writer)
+                .await?;
+            if n % 2 == 1 {
+                let (a, b) =
+                    tokio::join!(first.sequence_batch(now()), second.sequence_batch(now()));
+                a?;
+                b?;
+            }
+        }
+        anyhow::Ok(())
+    };
+    let (a, b, c) = tokio::join!(
+        reads(first.clone(), "first"),
+        reads(second.clone(), "second"),
+        changes
+    );
+    a?;
+    b?;
+    c?;
+
+    let total = 2 * READS + CHANGES;
+    let mut connection = PgConnection::connect(&url).await?;
+    let leaves: Vec<(i64, String)> =
+        sqlx::query_as("SELECT leaf_index, record FROM audit_log ORDER BY leaf_index")
+            .fetch_all(&mut connection)
+            .await?;
+    let indexes: Vec<i64> = leaves.iter().map(|(index, _)| *index).collect();
+    assert_eq!(indexes, (0..total as i64).collect::<Vec<_>>());
+    let mut records: Vec<&str> = leaves.iter().map(|(_, record)| record.as_str()).collect();
+    records.sort_unstable();
+    records.dedup();
+    assert_eq!(records.len(), total, "a record was logged twice");
+    let next: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
+        .fetch_one(&mut connection)
+        .await?;
+    assert_eq!(next, total as i64);
+    assert_eq!(first.audit_size().await?, total as u64);
+    let objects: Vec<(i64, String)> =
+        sqlx::query_as("SELECT leaf_index, object_id FROM audit_objects ORDER BY leaf_index")
+            .fetch_all(&mut connection)
+            .await?;
+    assert_eq!(objects.len(), total);
+    for (index, object) in objects {
+        let record = &leaves[usize::try_from(index)?].1;
+        assert!(
+            record.contains(&format!("\"id\":\"{object}\"")),
+            "leaf {index} does not name {object}"
+        );
+    }
     Ok(())
 }
