@@ -34,6 +34,39 @@ fn sightings_sql(limit: u32) -> String {
     )
 }
 
+/// What a Lookup reads of a value ($1 type, $2 value, $3 now, $4 an agency to leave out),
+/// in one statement: the rows of [`holders_sql`] (`part` 0), then those of
+/// [`sightings_sql`] (`part` 1), each part in its own order. The columns of the other part
+/// are NULL, typed so that both backends read them alike.
+fn observable_record_sql(holders: u32, sightings: u32) -> String {
+    format!(
+        "SELECT * FROM (
+             SELECT CAST(0 AS BIGINT) AS part, ROW_NUMBER() OVER (ORDER BY i.created_us DESC, i.id DESC) AS ord,
+                    {INDICATOR_COLUMNS},
+                    CAST(NULL AS TEXT) AS s_agency, CAST(NULL AS BIGINT) AS s_count,
+                    CAST(NULL AS BIGINT) AS s_first, CAST(NULL AS BIGINT) AS s_last
+             FROM indicators i
+             WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
+               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
+               AND i.source_agency_id <> $4
+             ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}
+         ) AS holders
+         UNION ALL
+         SELECT * FROM (
+             SELECT CAST(1 AS BIGINT), ROW_NUMBER() OVER (ORDER BY reported_us, id),
+                    CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+                    CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+                    CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+                    CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN),
+                    CAST(NULL AS TEXT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+                    agency_id, count, first_seen_us, last_seen_us
+             FROM sightings WHERE type = $1 AND value = $2
+             ORDER BY reported_us, id LIMIT {sightings}
+         ) AS sightings
+         ORDER BY part, ord"
+    )
+}
+
 /// A sightings row: agency, count, first and last seen.
 type SightingRow = (String, i64, i64, i64);
 
@@ -250,7 +283,7 @@ impl Store {
 
     /// What a Lookup reads of `observable`: the active indicators holding it (as
     /// [`Store::indicators_with_observable`]) and its sightings (as
-    /// [`Store::sightings_of`]), over one connection taken from the pool once.
+    /// [`Store::sightings_of`]), in one statement.
     pub async fn observable_record(
         &self,
         observable: &Observable,
@@ -259,23 +292,29 @@ impl Store {
         sightings: u32,
     ) -> Result<(Vec<Indicator>, Vec<SightingRecord>), StoreError> {
         with_pool!(self, pool => {
-            let mut conn = pool.acquire().await?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(holders_sql(holders)))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(observable_record_sql(holders, sightings)))
                 .bind(observable.kind().as_str())
                 .bind(observable.value())
                 .bind(now.as_micros())
                 .bind("")
-                .fetch_all(&mut *conn)
+                .fetch_all(pool)
                 .await?;
-            let found: Vec<SightingRow> = sqlx::query_as(sqlx::AssertSqlSafe(sightings_sql(sightings)))
-                .bind(observable.kind().as_str())
-                .bind(observable.value())
-                .fetch_all(&mut *conn)
-                .await?;
-            Ok((
-                rows.iter().map(indicator_from_row).collect::<Result<_, _>>()?,
-                found.into_iter().map(|row| sighting_from_row(observable, row)).collect::<Result<_, _>>()?,
-            ))
+            let mut found = (Vec::new(), Vec::new());
+            for row in &rows {
+                let part: i64 = row.try_get("part")?;
+                if part == 0 {
+                    found.0.push(indicator_from_row(row)?);
+                } else {
+                    let sighting: SightingRow = (
+                        row.try_get("s_agency")?,
+                        row.try_get("s_count")?,
+                        row.try_get("s_first")?,
+                        row.try_get("s_last")?,
+                    );
+                    found.1.push(sighting_from_row(observable, sighting)?);
+                }
+            }
+            Ok(found)
         })
     }
 
