@@ -43,11 +43,17 @@ struct Batch {
 /// in the order sent ([`BatchOrder`]), and results go back in that order.
 const BATCHES_IN_FLIGHT: usize = 2;
 
+/// A batch being stored, and the request ids of its items.
+struct InFlight {
+    stored: tokio::task::JoinHandle<Result<Batch, ServiceError>>,
+    request_ids: std::collections::HashSet<String>,
+}
+
 /// The answering side of a PublishMany stream: the batches being stored, oldest first, and
 /// the totals of the batches answered.
 struct Answers<'a> {
     totals: v1::PublishManyResponse,
-    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<Batch, ServiceError>>>,
+    in_flight: std::collections::VecDeque<InFlight>,
     chain: BatchChain,
     sent_any: bool,
     sender: &'a tokio::sync::mpsc::Sender<Result<v1::PublishManyResponse, Status>>,
@@ -61,6 +67,7 @@ impl Answers<'_> {
             return Ok(());
         };
         let mut done = in_flight
+            .stored
             .await
             .map_err(|_| Status::internal("storing a batch of the stream failed"))??;
         self.totals.accepted_count += done.counts.accepted_count;
@@ -112,20 +119,39 @@ impl Answers<'_> {
         if batch.results.is_empty() {
             return Ok(());
         }
+        let request_ids: std::collections::HashSet<String> = batch
+            .pending
+            .iter()
+            .map(|(_, request_id, _)| request_id.clone())
+            .collect();
+        // A batch that repeats a request id of a batch in flight starts after it: both
+        // would claim the key, and the later one must find it taken, not take it first
+        // and then wait for the earlier one to end.
+        if self
+            .in_flight
+            .iter()
+            .any(|other| !other.request_ids.is_disjoint(&request_ids))
+        {
+            self.finish().await?;
+        }
         if self.in_flight.len() >= BATCHES_IN_FLIGHT {
             self.finish_oldest().await?;
         }
         let batch = std::mem::take(batch);
         let mut order = self.chain.next_batch();
         let (service, caller, audit) = (service.clone(), caller.clone(), audit.clone());
-        self.in_flight.push_back(tokio::spawn(async move {
+        let stored = tokio::spawn(async move {
             let stored = service
                 .store_batch(&caller, &audit, batch, &mut order)
                 .await;
             // Whatever became of it, the next batch goes on only after the ones before.
             order.finish().await;
             stored
-        }));
+        });
+        self.in_flight.push_back(InFlight {
+            stored,
+            request_ids,
+        });
         Ok(())
     }
 }
