@@ -212,6 +212,72 @@ fn power_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// Binds the columns of `$leaves` and of their object index rows `$objects` to `$query`
+/// as PostgreSQL arrays: $1 index, $2 record, $3 hash, $4 `$sequenced_us`, $5 time,
+/// $6 agency, $7 principal, $8 method, $9 outcome; $10–$12 object leaf index, id, owner.
+macro_rules! bind_leaf_columns {
+    ($query:expr, $leaves:expr, $objects:expr, $sequenced_us:expr) => {
+        $query
+            .bind($leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.record.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.hash.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind($sequenced_us)
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.indexed.time_us)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.indexed.actor_agency.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.indexed.actor_principal.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.indexed.method.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $leaves
+                    .iter()
+                    .map(|leaf| leaf.indexed.outcome)
+                    .collect::<Vec<_>>(),
+            )
+            .bind($objects.iter().map(|row| row.0).collect::<Vec<_>>())
+            .bind(
+                $objects
+                    .iter()
+                    .map(|row| row.1.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                $objects
+                    .iter()
+                    .map(|row| row.2.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+    };
+}
+
 /// The object index rows of some leaves: (leaf index, object id, owner), each object once
 /// per leaf.
 fn object_rows(leaves: &[Leaf]) -> Vec<(i64, String, Option<String>)> {
@@ -638,7 +704,7 @@ impl BackendOps for PgPool {
         // the group and are placed from `first`.
         let objects = object_rows(&leaves);
         let count = i64::try_from(leaves.len()).unwrap_or(i64::MAX);
-        sqlx::query_scalar(
+        let query = sqlx::query_scalar(
             "WITH locked AS MATERIALIZED (
                  SELECT pg_advisory_xact_lock(5496701239461658113)::TEXT AS held
              ), counted AS (
@@ -659,22 +725,11 @@ impl BackendOps for PgPool {
                  FROM counted, UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[]) AS object(index, id, owner)
              )
              SELECT first + $13 FROM counted",
-        )
-        .bind(leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.record.as_str()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.hash.as_str()).collect::<Vec<_>>())
-        .bind(sequenced_us)
-        .bind(leaves.iter().map(|leaf| leaf.indexed.time_us).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_agency.as_deref()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_principal.as_deref()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.method.as_str()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.outcome).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.2.as_deref()).collect::<Vec<_>>())
-        .bind(count)
-        .fetch_one(self)
-        .await
+        );
+        bind_leaf_columns!(query, &leaves, &objects, sequenced_us)
+            .bind(count)
+            .fetch_one(self)
+            .await
     }
 
     async fn append_leaves(
@@ -687,7 +742,7 @@ impl BackendOps for PgPool {
         // One statement: each column travels as one array parameter, and the object index
         // and the counter are written by the same statement's data-modifying parts.
         let objects = object_rows(leaves);
-        sqlx::query(
+        let query = sqlx::query(
             "WITH logged AS (
                  INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
                      actor_principal, method, outcome)
@@ -700,22 +755,11 @@ impl BackendOps for PgPool {
              )
              INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
              SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[])",
-        )
-        .bind(leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.record.as_str()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.hash.as_str()).collect::<Vec<_>>())
-        .bind(sequenced_us)
-        .bind(leaves.iter().map(|leaf| leaf.indexed.time_us).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_agency.as_deref()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.actor_principal.as_deref()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.method.as_str()).collect::<Vec<_>>())
-        .bind(leaves.iter().map(|leaf| leaf.indexed.outcome).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
-        .bind(objects.iter().map(|row| row.2.as_deref()).collect::<Vec<_>>())
-        .bind(size)
-        .execute(&mut **tx)
-        .await?;
+        );
+        bind_leaf_columns!(query, leaves, &objects, sequenced_us)
+            .bind(size)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

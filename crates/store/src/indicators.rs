@@ -134,6 +134,19 @@ pub(crate) const INDICATOR_COLUMNS: &str = "i.id, i.source_agency_id, i.publishe
      i.category, i.language, i.first_seen_us, i.valid_until_us, i.confidence, i.evaluation, i.tlp, \
      i.scope_kind, i.scope_value, i.anonymous, i.linked_fraud_method_id, i.created_us, i.revoked_us, i.revoke_reason";
 
+/// A new indicator of `publisher`, with a fresh id, as it will be stored.
+fn new_indicator(publisher: &PrincipalId, content: NewIndicator, now: Timestamp) -> Indicator {
+    Indicator {
+        id: ObjectId::generate(ObjectId::INDICATOR),
+        source_agency: publisher.agency().clone(),
+        publisher: publisher.clone(),
+        content,
+        linked_fraud_method: None,
+        created: now,
+        revoked: None,
+    }
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
@@ -348,15 +361,7 @@ impl Store {
         audit_record: &AuditRecordFn<'_>,
     ) -> Result<PublishOutcome, StoreError> {
         let principal_key = publisher.to_string();
-        let indicator = Indicator {
-            id: ObjectId::generate(ObjectId::INDICATOR),
-            source_agency: publisher.agency().clone(),
-            publisher: publisher.clone(),
-            content: content.clone(),
-            linked_fraud_method: None,
-            created: now,
-            revoked: None,
-        };
+        let indicator = new_indicator(publisher, content.clone(), now);
         let stored = with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
             let earlier: Option<(String, String)> = sqlx::query_as(
@@ -452,40 +457,38 @@ impl Store {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
+        // A new indicator for the first use of each request id in the batch; a repeat
+        // within the batch is a duplicate of that first use. Made before the transaction,
+        // so that the write turn is not held for it.
+        let mut first_use: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        let mut candidates: Vec<(&str, Indicator)> = Vec::new();
+        // Per item: its candidate, and whether it is the request id's first use.
+        let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
+        for (request_id, content) in items {
+            match first_use.entry(request_id.as_str()) {
+                std::collections::hash_map::Entry::Occupied(entry) => {
+                    uses.push((*entry.get(), false));
+                }
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(candidates.len());
+                    uses.push((candidates.len(), true));
+                    candidates.push((
+                        request_id.as_str(),
+                        new_indicator(publisher, content.clone(), now),
+                    ));
+                }
+            }
+        }
+        let candidate_ids: Vec<String> = candidates
+            .iter()
+            .map(|(_, indicator)| indicator.id.to_string())
+            .collect();
         if matches!(self.backend, crate::Backend::Sqlite(_)) {
             order.wait().await;
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            // A new indicator for the first use of each request id in the batch; a repeat
-            // within the batch is a duplicate of that first use.
-            let mut first_use: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-            let mut candidates: Vec<(&str, Indicator)> = Vec::new();
-            // Per item: its candidate, and whether it is the request id's first use.
-            let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
-            for (request_id, content) in items {
-                match first_use.entry(request_id.as_str()) {
-                    std::collections::hash_map::Entry::Occupied(entry) => uses.push((*entry.get(), false)),
-                    std::collections::hash_map::Entry::Vacant(entry) => {
-                        entry.insert(candidates.len());
-                        uses.push((candidates.len(), true));
-                        candidates.push((
-                            request_id.as_str(),
-                            Indicator {
-                                id: ObjectId::generate(ObjectId::INDICATOR),
-                                source_agency: publisher.agency().clone(),
-                                publisher: publisher.clone(),
-                                content: content.clone(),
-                                linked_fraud_method: None,
-                                created: now,
-                                revoked: None,
-                            },
-                        ));
-                    }
-                }
-            }
-            let candidate_ids: Vec<String> =
-                candidates.iter().map(|(_, indicator)| indicator.id.to_string()).collect();
             let claimed: std::collections::HashSet<String> = pool
                 .claim_keys(
                     &mut tx,
