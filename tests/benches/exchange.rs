@@ -20,7 +20,12 @@ const PUBLISH_ITEMS: usize = 20_000;
 const SUBSCRIBERS: usize = 50;
 const LATENCY_PUBLICATIONS: usize = 200;
 const CALL_WINDOW: Duration = Duration::from_secs(3);
-const CALLERS: usize = 8;
+/// Concurrent callers in the Lookup and health-check runs. Enough to keep this machine's
+/// CPU busy in both runs, so that each rate is what the hub can serve, not what a few
+/// callers waiting on round trips ask of it: with 8, the Lookup run left 15–25 % of the
+/// CPU idle while the health checks used all of it. Each run prints how busy it kept the
+/// CPU.
+const CALLERS: usize = 32;
 /// The PublishMany item whose observable the lookups ask for (10.0.1.44).
 const LOOKED_UP: usize = 300;
 
@@ -234,17 +239,18 @@ async fn delivery_latency(hub: &TestHub) -> anyhow::Result<(Duration, Duration)>
     Ok((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
 }
 
-/// Calls per second of `call` from CALLERS tasks over CALLERS/2 connections, counting the
+/// Calls per second of `call` from CALLERS tasks over `clients`' connections, counting the
 /// time until the audit records they wrote are sequenced.
 async fn rate<F, Fut>(
     hub: &TestHub,
     clients: &[liaison_client::Client],
     call: F,
-) -> anyhow::Result<f64>
+) -> anyhow::Result<Rate>
 where
     F: Fn(liaison_client::Client) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
+    let cpu = CpuTime::now();
     let started = Instant::now();
     let deadline = started + CALL_WINDOW;
     let mut tasks = Vec::new();
@@ -265,10 +271,64 @@ where
         total += task.await??;
     }
     drained(hub).await?;
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    Ok(Rate {
+        per_second: total as f64 / started.elapsed().as_secs_f64(),
+        busy: cpu.and_then(|before| Some(CpuTime::now()?.busy_since(&before))),
+    })
 }
 
-async fn lookups(hub: &TestHub) -> anyhow::Result<(f64, f64)> {
+/// Calls per second, and the share of the machine's CPU time that was busy meanwhile.
+struct Rate {
+    per_second: f64,
+    busy: Option<f64>,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>8.0} calls/s", self.per_second)?;
+        match self.busy {
+            Some(busy) => write!(f, " (CPU {:.0} % busy)", 100.0 * busy),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The machine's CPU time so far, busy and in all, from the first line of `/proc/stat`
+/// (Linux; `None` elsewhere): user, nice, system, irq and softirq count as busy; idle,
+/// iowait and steal do not.
+struct CpuTime {
+    busy: u64,
+    total: u64,
+}
+
+impl CpuTime {
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
+            return None;
+        };
+        Some(Self {
+            busy: user + nice + system + irq + softirq,
+            total: user + nice + system + idle + iowait + irq + softirq + steal,
+        })
+    }
+
+    fn busy_since(&self, before: &Self) -> f64 {
+        let total = self.total.saturating_sub(before.total).max(1);
+        self.busy.saturating_sub(before.busy) as f64 / total as f64
+    }
+}
+
+async fn lookups(hub: &TestHub) -> anyhow::Result<(Rate, Rate)> {
     let mut clients = Vec::new();
     for agency in ["HU-NNI", "TR-EGM", "AL-ASP", "BA-MSB"] {
         clients.push(hub.client(agency, "feed").await?);
@@ -339,8 +399,8 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
         }
         let (lookup, health) = lookups(&hub).await?;
         println!(
-            "{name:9} Lookup: {lookup:>8.0} calls/s   health check: {health:>8.0} calls/s   ({:.0} %)",
-            100.0 * lookup / health
+            "{name:9} Lookup: {lookup}   health check: {health}   ({:.0} %)",
+            100.0 * lookup.per_second / health.per_second
         );
     }
     hub.stop().await

@@ -182,6 +182,7 @@ impl Store {
             audit_writer: std::sync::Arc::new(std::sync::OnceLock::new()),
             indicator_tail: std::sync::Arc::default(),
             write_turn: self.write_turn.clone(),
+            kept: self.kept.clone(),
         };
         tokio::spawn(async move {
             let mut batch: Vec<Queued> = Vec::new();
@@ -219,7 +220,12 @@ impl Store {
             .map(|((record, _), index)| Leaf::new(index, (*record).to_owned()))
             .collect();
         let size = with_pool!(self, pool => {
-            pool.append_group(&self.write_turn, leaves, now.as_micros()).await?
+            let mut connection = pool.kept(&self.kept).take(pool).await?;
+            let size = pool
+                .append_group(&mut connection, &self.write_turn, leaves, now.as_micros())
+                .await?;
+            connection.done();
+            size
         });
         self.raise_audit_size(u64::try_from(size).unwrap_or(0));
         Ok(())

@@ -4,7 +4,10 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{Database, PgPool, SqlitePool, Transaction};
 
-use crate::audit::Leaf;
+use crate::{
+    audit::Leaf,
+    kept::{Kept, KeptConnections},
+};
 
 /// How long a writer waits for its turn before it gives up, as long as SQLite's own busy
 /// timeout: a writer that would wait longer gets an error, never hangs.
@@ -114,24 +117,29 @@ pub(crate) trait BackendOps {
     ) -> Result<(), sqlx::Error>;
 
     /// Appends records written on their own (their leaves indexed 0, 1, … within `leaves`)
-    /// at the end of the log, under the sequencer's lock, and commits; returns the log's
-    /// new size.
+    /// at the end of the log, under the sequencer's lock, and commits, on `connection`;
+    /// returns the log's new size.
     async fn append_group(
         &self,
+        connection: &mut <Self::Db as Database>::Connection,
         turn: &WriteTurn,
         leaves: Vec<Leaf>,
         sequenced_us: i64,
     ) -> Result<i64, sqlx::Error>;
 
-    /// Appends audit leaves and their object index inside the sequencer's transaction, and
-    /// moves the leaf counter to `size`, in as few statements as the backend allows.
+    /// Appends audit leaves and their object index inside the sequencer's transaction
+    /// (`connection` is in it), and moves the leaf counter to `size`, in as few statements
+    /// as the backend allows.
     async fn append_leaves(
         &self,
-        tx: &mut WriteTx<Self::Db>,
+        connection: &mut <Self::Db as Database>::Connection,
         leaves: &[Leaf],
         size: i64,
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error>;
+
+    /// This backend's kept connections (see [`crate::kept`]).
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db>;
 }
 
 /// One outbox row to insert.
@@ -453,11 +461,14 @@ impl BackendOps for SqlitePool {
 
     async fn append_group(
         &self,
+        connection: &mut sqlx::SqliteConnection,
         turn: &WriteTurn,
         mut leaves: Vec<Leaf>,
         sequenced_us: i64,
     ) -> Result<i64, sqlx::Error> {
-        let mut tx = self.begin_sequencing(turn).await?;
+        // As `begin_sequencing`, on the given connection.
+        let _turn = turn.take().await?;
+        let mut tx = sqlx::Connection::begin_with(connection, "BEGIN IMMEDIATE").await?;
         let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
@@ -471,9 +482,13 @@ impl BackendOps for SqlitePool {
         Ok(size)
     }
 
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db> {
+        &all.sqlite
+    }
+
     async fn append_leaves(
         &self,
-        tx: &mut WriteTx<Self::Db>,
+        connection: &mut sqlx::SqliteConnection,
         leaves: &[Leaf],
         size: i64,
         sequenced_us: i64,
@@ -494,7 +509,7 @@ impl BackendOps for SqlitePool {
                     .push_bind(leaf.indexed.method.clone())
                     .push_bind(leaf.indexed.outcome);
             });
-            insert.build().execute(&mut **tx).await?;
+            insert.build().execute(&mut *connection).await?;
         }
         for chunk in power_chunks(&object_rows(leaves)) {
             let mut insert = sqlx::QueryBuilder::new(
@@ -505,11 +520,11 @@ impl BackendOps for SqlitePool {
                     .push_bind(object_id.clone())
                     .push_bind(owner.clone());
             });
-            insert.build().execute(&mut **tx).await?;
+            insert.build().execute(&mut *connection).await?;
         }
         sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
             .bind(size)
-            .execute(&mut **tx)
+            .execute(&mut *connection)
             .await?;
         Ok(())
     }
@@ -692,6 +707,7 @@ impl BackendOps for PgPool {
 
     async fn append_group(
         &self,
+        connection: &mut sqlx::PgConnection,
         _turn: &WriteTurn,
         leaves: Vec<Leaf>,
         sequenced_us: i64,
@@ -728,13 +744,17 @@ impl BackendOps for PgPool {
         );
         bind_leaf_columns!(query, &leaves, &objects, sequenced_us)
             .bind(count)
-            .fetch_one(self)
+            .fetch_one(connection)
             .await
+    }
+
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db> {
+        &all.postgres
     }
 
     async fn append_leaves(
         &self,
-        tx: &mut WriteTx<Self::Db>,
+        connection: &mut sqlx::PgConnection,
         leaves: &[Leaf],
         size: i64,
         sequenced_us: i64,
@@ -758,7 +778,7 @@ impl BackendOps for PgPool {
         );
         bind_leaf_columns!(query, leaves, &objects, sequenced_us)
             .bind(size)
-            .execute(&mut **tx)
+            .execute(&mut *connection)
             .await?;
         Ok(())
     }

@@ -18,6 +18,7 @@ mod directory;
 mod error;
 mod exchange;
 mod indicators;
+mod kept;
 mod migrate;
 mod mla;
 mod replies;
@@ -43,7 +44,7 @@ pub use contacts::PocChange;
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use exchange::{
-    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
+    CorrelationRecord, Holder, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
 };
 pub use indicators::{
     AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
@@ -112,6 +113,8 @@ pub struct Store {
     pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
     /// Writers of this process take turns (SQLite; see `backend::WriteTurn`).
     pub(crate) write_turn: backend::WriteTurn,
+    /// Connections kept out of the pool for the most frequent statements (see `kept`).
+    pub(crate) kept: Arc<kept::KeptConnections>,
 }
 
 impl Store {
@@ -125,7 +128,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(8 + kept::KEPT_MAX)
             // A connection is a thread over a local file: it does not drop while idle, and
             // sqlx pings it on release anyway. A ping on acquire too cost every query one
             // more round trip to that thread.
@@ -139,7 +142,7 @@ impl Store {
     pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
         let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(16 + kept::KEPT_MAX)
             .acquire_timeout(Duration::from_secs(10))
             // sqlx pings every connection as it returns to the pool; one that returned
             // moments ago was alive then, and a ping on acquire too would cost each use of
@@ -182,6 +185,7 @@ impl Store {
             audit_writer: Arc::new(std::sync::OnceLock::new()),
             indicator_tail: Arc::default(),
             write_turn: backend::WriteTurn::default(),
+            kept: Arc::default(),
         }
     }
 
@@ -201,7 +205,10 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        with_pool!(self, pool => {
+            backend::BackendOps::kept(pool, &self.kept).release_all();
+            pool.close().await
+        })
     }
 
     /// Follows the sequenced high-water mark: readers wait on it for new events.

@@ -10,7 +10,9 @@ use liaison_core::{
 };
 use liaison_proto::v1;
 use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, to_timestamp};
-use liaison_store::{CorrelationRecord, IndicatorFilter, RevokeOutcome, SightingRecord, Store};
+use liaison_store::{
+    CorrelationRecord, Holder, IndicatorFilter, RevokeOutcome, SightingRecord, Store,
+};
 
 use crate::{convert, subscribe::Filter};
 
@@ -35,6 +37,19 @@ pub(crate) fn visible(caller: &Caller, indicator: &Indicator) -> bool {
             source: &indicator.source_agency,
             scope: &indicator.content.scope,
             tlp: indicator.content.tlp,
+        },
+    )
+    .is_ok()
+}
+
+/// [`visible`] for an item a Lookup found.
+fn holder_visible(caller: &Caller, holder: &Holder) -> bool {
+    authorize(
+        caller,
+        Action::Receive {
+            source: &holder.source_agency,
+            scope: &holder.scope,
+            tlp: holder.tlp,
         },
     )
     .is_ok()
@@ -329,7 +344,7 @@ fn sighting_to_proto(record: &SightingRecord) -> v1::Sighting {
 async fn sightings_visible(
     store: &Store,
     caller: &Caller,
-    holders: &[Indicator],
+    holders: &[Holder],
     sightings: Vec<SightingRecord>,
 ) -> Result<Vec<SightingRecord>, ServiceError> {
     let mut groups: std::collections::HashMap<AgencyId, Vec<liaison_core::GroupId>> =
@@ -350,8 +365,8 @@ async fn sightings_visible(
                     &sighting.agency,
                     reporter_groups,
                     &item.source_agency,
-                    &item.content.scope,
-                    item.content.tlp,
+                    &item.scope,
+                    item.tlp,
                 )
             });
             if !shared {
@@ -383,26 +398,26 @@ pub(crate) async fn lookup(
     let (holders, sightings) = store
         .observable_record(&observable, now(), MATCHES_MAX, SIGHTINGS_MAX)
         .await?;
-    let holders: Vec<Indicator> = holders
+    let holders: Vec<Holder> = holders
         .into_iter()
-        .filter(|indicator| visible(caller, indicator))
+        .filter(|holder| holder_visible(caller, holder))
         .collect();
     // Each anonymous item of another agency counts as one agency of its own: folding it
     // into a named agency's count would tell the caller who published it.
     let mut agencies: Vec<&AgencyId> = holders
         .iter()
-        .filter(|i| !i.content.anonymous || &i.source_agency == caller.agency())
+        .filter(|i| !i.anonymous || &i.source_agency == caller.agency())
         .map(|i| &i.source_agency)
         .collect();
     agencies.sort();
     agencies.dedup();
     let anonymous = holders
         .iter()
-        .filter(|i| i.content.anonymous && &i.source_agency != caller.agency())
+        .filter(|i| i.anonymous && &i.source_agency != caller.agency())
         .count();
     let first_seen = holders
         .iter()
-        .map(|i| i.content.first_seen.unwrap_or(i.created))
+        .map(|i| i.first_seen.unwrap_or(i.created))
         .min();
     let mut last_seen = holders.iter().map(|i| i.created).max();
     let sightings = if holders.is_empty() {
@@ -428,7 +443,7 @@ pub(crate) async fn lookup(
         last_seen_time: last_seen.map(to_timestamp),
         fraud_method_ids: holders
             .iter()
-            .filter(|i| i.content.fraud_method.is_some())
+            .filter(|i| i.fraud_method)
             .map(|i| i.id.to_string())
             .collect(),
         sighting_count: sightings.iter().map(|s| s.count).sum(),
