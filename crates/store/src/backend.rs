@@ -13,6 +13,14 @@ use crate::{
 /// timeout: a writer that would wait longer gets an error, never hangs.
 const TURN_WAIT: Duration = Duration::from_secs(10);
 
+/// The key of the sequencer's PostgreSQL advisory lock: an arbitrary constant, one
+/// sequencer at a time across every replica. A macro, so that SQL texts can `concat!` it.
+macro_rules! sequencer_lock_key {
+    () => {
+        "5496701239461658113"
+    };
+}
+
 /// This process's turn to write to its SQLite file. SQLite lets one writer in at a time;
 /// a writer that finds the file locked sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms,
 /// …) and retries, so writers that collide — the audit group commit, the sequencer, a
@@ -224,66 +232,29 @@ fn power_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 /// as PostgreSQL arrays: $1 index, $2 record, $3 hash, $4 `$sequenced_us`, $5 time,
 /// $6 agency, $7 principal, $8 method, $9 outcome; $10–$12 object leaf index, id, owner.
 macro_rules! bind_leaf_columns {
-    ($query:expr, $leaves:expr, $objects:expr, $sequenced_us:expr) => {
+    ($query:expr, $leaves:expr, $objects:expr, $sequenced_us:expr) => {{
+        let (leaves, objects) = ($leaves, $objects);
         $query
-            .bind($leaves.iter().map(|leaf| leaf.index).collect::<Vec<_>>())
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.record.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.hash.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(leaves, |leaf| leaf.index))
+            .bind(column(leaves, |leaf| leaf.record.as_str()))
+            .bind(column(leaves, |leaf| leaf.hash.as_str()))
             .bind($sequenced_us)
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.indexed.time_us)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.indexed.actor_agency.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.indexed.actor_principal.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.indexed.method.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $leaves
-                    .iter()
-                    .map(|leaf| leaf.indexed.outcome)
-                    .collect::<Vec<_>>(),
-            )
-            .bind($objects.iter().map(|row| row.0).collect::<Vec<_>>())
-            .bind(
-                $objects
-                    .iter()
-                    .map(|row| row.1.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                $objects
-                    .iter()
-                    .map(|row| row.2.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-    };
+            .bind(column(leaves, |leaf| leaf.indexed.time_us))
+            .bind(column(leaves, |leaf| leaf.indexed.actor_agency.as_deref()))
+            .bind(column(leaves, |leaf| {
+                leaf.indexed.actor_principal.as_deref()
+            }))
+            .bind(column(leaves, |leaf| leaf.indexed.method.as_str()))
+            .bind(column(leaves, |leaf| leaf.indexed.outcome))
+            .bind(column(objects, |row| row.0))
+            .bind(column(objects, |row| row.1.as_str()))
+            .bind(column(objects, |row| row.2.as_deref()))
+    }};
+}
+
+/// One column of `rows`, to bind as a PostgreSQL array.
+fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(value).collect()
 }
 
 /// The object index rows of some leaves: (leaf index, object id, owner), each object once
@@ -545,15 +516,16 @@ impl BackendOps for PgPool {
     }
 
     async fn begin_sequencing(&self, _turn: &WriteTurn) -> Result<WriteTx<Self::Db>, sqlx::Error> {
-        // One round trip: the lock's key is an arbitrary constant (one sequencer at a time
-        // across every replica). The outbox is a queue: between vacuums it is mostly dead
+        // One round trip. The outbox is a queue: between vacuums it is mostly dead
         // rows, and a plan made while it looked empty would scan them all; its primary key
         // is the way. An error in any of the three fails the BEGIN.
         Ok(WriteTx {
             tx: self
-                .begin_with(
-                    "BEGIN; SELECT pg_advisory_xact_lock(5496701239461658113); SET LOCAL enable_seqscan = off",
-                )
+                .begin_with(concat!(
+                    "BEGIN; SELECT pg_advisory_xact_lock(",
+                    sequencer_lock_key!(),
+                    "); SET LOCAL enable_seqscan = off"
+                ))
                 .await?,
             _turn: None,
         })
@@ -720,9 +692,11 @@ impl BackendOps for PgPool {
         // the group and are placed from `first`.
         let objects = object_rows(&leaves);
         let count = i64::try_from(leaves.len()).unwrap_or(i64::MAX);
-        let query = sqlx::query_scalar(
+        let query = sqlx::query_scalar(concat!(
             "WITH locked AS MATERIALIZED (
-                 SELECT pg_advisory_xact_lock(5496701239461658113)::TEXT AS held
+                 SELECT pg_advisory_xact_lock(",
+            sequencer_lock_key!(),
+            ")::TEXT AS held
              ), counted AS (
                  UPDATE audit_sequence SET next_leaf = next_leaf + $13
                  WHERE id = 1 AND EXISTS (SELECT 1 FROM locked)
@@ -741,7 +715,7 @@ impl BackendOps for PgPool {
                  FROM counted, UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[]) AS object(index, id, owner)
              )
              SELECT first + $13 FROM counted",
-        );
+        ));
         bind_leaf_columns!(query, &leaves, &objects, sequenced_us)
             .bind(count)
             .fetch_one(connection)

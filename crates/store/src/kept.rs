@@ -17,17 +17,13 @@ use std::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use sqlx::{Connection, Database, Pool, pool::PoolConnection};
 
 /// How many connections of a pool the store keeps at most.
 pub(crate) const KEPT_MAX: u32 = 8;
-
-/// How long a kept connection may sit idle before it is tested before use, as the pool
-/// does for its own (see `IDLE_BEFORE_PING`).
-const IDLE_BEFORE_PING: Duration = crate::IDLE_BEFORE_PING;
 
 /// The kept connections of one pool.
 pub(crate) struct Kept<DB: Database> {
@@ -70,7 +66,8 @@ impl<DB: Database> Kept<DB> {
         pool: &Pool<DB>,
     ) -> Result<KeptConnection<'_, DB>, sqlx::Error> {
         while let Some((mut connection, since)) = self.pop() {
-            if since.elapsed() <= IDLE_BEFORE_PING || connection.ping().await.is_ok() {
+            // Tested before use after an idle spell, as the pool tests its own.
+            if since.elapsed() <= crate::IDLE_BEFORE_PING || connection.ping().await.is_ok() {
                 return Ok(KeptConnection {
                     connection: Some(connection),
                     home: Some(self),
@@ -94,21 +91,20 @@ impl<DB: Database> Kept<DB> {
     }
 
     fn pop(&self) -> Option<(PoolConnection<DB>, Instant)> {
+        self.state().idle.pop()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State<DB>> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .idle
-            .pop()
     }
 
     /// Returns every idle kept connection to the pool and keeps none from now on: the
     /// pool's `close` waits for all its connections.
     pub(crate) fn release_all(&self) {
         let idle = {
-            let mut state = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut state = self.state();
             state.closed = true;
             std::mem::take(&mut state.idle)
         };
@@ -132,10 +128,7 @@ impl<DB: Database> KeptConnection<'_, DB> {
         let (Some(connection), Some(home)) = (self.connection.take(), self.home.take()) else {
             return;
         };
-        let mut state = home
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = home.state();
         if state.closed {
             drop(state);
             home.count.fetch_sub(1, Ordering::AcqRel);
@@ -219,9 +212,7 @@ mod tests {
             .expect("the marker table on the kept connection");
         assert_eq!(count, 0);
         // And a take finds it there, not in the pool.
-        kept.state
-            .lock()
-            .expect("the kept set")
+        kept.state()
             .idle
             .push((connection, std::time::Instant::now()));
         let mut again = kept.take(&pool).await.expect("a connection");

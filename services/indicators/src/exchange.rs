@@ -6,7 +6,7 @@
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, agency_may_receive, authorize};
 use liaison_core::{
-    AgencyId, Indicator, ObjectId, Observable, ObservableType, Timestamp, Violations,
+    AgencyId, Indicator, ObjectId, Observable, ObservableType, Scope, Timestamp, Tlp, Violations,
 };
 use liaison_proto::v1;
 use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, to_timestamp};
@@ -31,28 +31,22 @@ fn now() -> Timestamp {
 
 /// True when `caller` may see `indicator`.
 pub(crate) fn visible(caller: &Caller, indicator: &Indicator) -> bool {
-    authorize(
+    receives(
         caller,
-        Action::Receive {
-            source: &indicator.source_agency,
-            scope: &indicator.content.scope,
-            tlp: indicator.content.tlp,
-        },
+        &indicator.source_agency,
+        &indicator.content.scope,
+        indicator.content.tlp,
     )
-    .is_ok()
 }
 
 /// [`visible`] for an item a Lookup found.
 fn holder_visible(caller: &Caller, holder: &Holder) -> bool {
-    authorize(
-        caller,
-        Action::Receive {
-            source: &holder.source_agency,
-            scope: &holder.scope,
-            tlp: holder.tlp,
-        },
-    )
-    .is_ok()
+    receives(caller, &holder.source_agency, &holder.scope, holder.tlp)
+}
+
+/// Whether the caller may receive an item of `source` with this scope and TLP.
+fn receives(caller: &Caller, source: &AgencyId, scope: &Scope, tlp: Tlp) -> bool {
+    authorize(caller, Action::Receive { source, scope, tlp }).is_ok()
 }
 
 fn has_personal_data(indicator: &Indicator) -> bool {
