@@ -18,6 +18,7 @@ both!(
     publish_many_in_batches_delivers_each_item_once,
     a_hundred_thousand_arrive_once_past_a_stalled_subscriber,
     standalone_observables_are_linked_to_a_method_by_their_owner,
+    concurrent_lookups_each_get_their_own_value,
 );
 
 fn observable(kind: v1::ObservableType, value: &str) -> v1::Observable {
@@ -707,5 +708,84 @@ async fn standalone_observables_are_linked_to_a_method_by_their_owner(
         .indicator
         .unwrap_or_default();
     assert_eq!(linked.linked_fraud_method_id, method.id);
+    hub.stop().await
+}
+
+/// Lookups that run at the same time share one read (PostgreSQL: one statement for many
+/// values): each still gets exactly the items and sightings of its own value, and a value
+/// asked by several at once is answered to each.
+async fn concurrent_lookups_each_get_their_own_value(backend: Backend) -> anyhow::Result<()> {
+    const VALUES: usize = 12;
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let domain = |value: usize| format!("spilna-{value}.example");
+    // Value v: held by v % 3 + 1 of Serbia's methods, and sighted by Ukraine v % 4 times
+    // (one sighting each), so that no two neighbours look alike.
+    let mut methods: Vec<Vec<String>> = Vec::new();
+    for value in 0..VALUES {
+        let mut ids = Vec::new();
+        for copy in 0..value % 3 + 1 {
+            let title = format!("Лажна инвестиција {value}.{copy}");
+            ids.push(
+                publish_as(&serbia, with_domain(&title, &domain(value), all_members()))
+                    .await?
+                    .id,
+            );
+        }
+        ids.sort();
+        methods.push(ids);
+        for sighting in 0..value % 4 {
+            ukraine
+                .indicators()
+                .report_sighting(v1::ReportSightingRequest {
+                    request_id: format!("sighting-{value}-{sighting}"),
+                    sighting: Some(v1::Sighting {
+                        observable: Some(observable(v1::ObservableType::Domain, &domain(value))),
+                        count: 1,
+                        ..v1::Sighting::default()
+                    }),
+                })
+                .await?;
+        }
+    }
+    let turkey = hub.client("TR-EGM", "officer").await?;
+    // Every value four times over, all at once, plus one value nobody holds.
+    let asked: Vec<Option<usize>> = (0..4 * VALUES)
+        .map(|n| Some(n % VALUES))
+        .chain([None])
+        .collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for (n, value) in asked.iter().enumerate() {
+        let name = value.map_or_else(|| "niemand.example".to_owned(), domain);
+        let turkey = turkey.clone();
+        calls.spawn(async move { (n, lookup(&turkey, &name).await) });
+    }
+    let mut answers: Vec<Option<v1::LookupResponse>> = vec![None; asked.len()];
+    while let Some(joined) = calls.join_next().await {
+        let (n, answer) = joined?;
+        answers[n] = Some(answer?);
+    }
+    for (value, answer) in asked.iter().zip(answers) {
+        let answer = answer.ok_or_else(|| anyhow::anyhow!("lookup {value:?} not answered"))?;
+        let mut ids = answer.fraud_method_ids.clone();
+        ids.sort();
+        match value {
+            Some(value) => {
+                assert_eq!(ids, methods[*value], "value {value}: methods");
+                assert_eq!(
+                    answer.sighting_count,
+                    u32::try_from(value % 4)?,
+                    "value {value}: sightings"
+                );
+                // Sightings do not count as reports: one agency published.
+                assert_eq!(answer.reporting_agency_count, 1, "value {value}: agencies");
+            }
+            None => {
+                assert!(ids.is_empty() && answer.sighting_count == 0);
+                assert_eq!(answer.reporting_agency_count, 0);
+            }
+        }
+    }
     hub.stop().await
 }

@@ -173,17 +173,10 @@ impl Store {
     }
 
     /// The group-commit writer: it holds the pool but not the queue's sender, so it ends
-    /// when the last handle on the store is dropped.
+    /// when the last handle on the store is dropped (`Store::detached`).
     fn start_audit_writer(&self) -> AuditQueue {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Queued>(AUDIT_QUEUE);
-        let writer = Store {
-            backend: self.backend.clone(),
-            signals: self.signals.clone(),
-            audit_writer: std::sync::Arc::new(std::sync::OnceLock::new()),
-            indicator_tail: std::sync::Arc::default(),
-            write_turn: self.write_turn.clone(),
-            kept: self.kept.clone(),
-        };
+        let writer = self.detached();
         tokio::spawn(async move {
             let mut batch: Vec<Queued> = Vec::new();
             while receiver.recv_many(&mut batch, AUDIT_GROUP).await > 0 {

@@ -7,6 +7,7 @@ use sqlx::{Database, PgPool, SqlitePool, Transaction};
 use crate::{
     audit::Leaf,
     kept::{Kept, KeptConnections},
+    lookup::{ReadKey, RecordRow, observable_record_sql, observable_records_sql},
 };
 
 /// How long a writer waits for its turn before it gives up, as long as SQLite's own busy
@@ -148,6 +149,16 @@ pub(crate) trait BackendOps {
 
     /// This backend's kept connections (see [`crate::kept`]).
     fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db>;
+
+    /// What Lookups read of the values `keys` (see [`crate::lookup`]), on `connection`:
+    /// the rows of all, each numbered (`n`) by its key's place in `keys`, from 1.
+    async fn read_records(
+        &self,
+        connection: &mut <Self::Db as Database>::Connection,
+        keys: &[&ReadKey],
+        holders: u32,
+        sightings: u32,
+    ) -> Result<Vec<RecordRow>, sqlx::Error>;
 }
 
 /// One outbox row to insert.
@@ -457,6 +468,29 @@ impl BackendOps for SqlitePool {
         &all.sqlite
     }
 
+    async fn read_records(
+        &self,
+        connection: &mut sqlx::SqliteConnection,
+        keys: &[&ReadKey],
+        holders: u32,
+        sightings: u32,
+    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+        // No LATERAL: a statement per value, on the one connection.
+        let sql = observable_record_sql(holders, sightings);
+        let mut all = Vec::new();
+        for (key, n) in keys.iter().zip(1_i64..) {
+            let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(key.kind)
+                .bind(key.value.as_str())
+                .bind(key.now_us)
+                .bind(n)
+                .fetch_all(&mut *connection)
+                .await?;
+            all.extend(rows);
+        }
+        Ok(all)
+    }
+
     async fn append_leaves(
         &self,
         connection: &mut sqlx::SqliteConnection,
@@ -724,6 +758,27 @@ impl BackendOps for PgPool {
 
     fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db> {
         &all.postgres
+    }
+
+    async fn read_records(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        keys: &[&ReadKey],
+        holders: u32,
+        sightings: u32,
+    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(observable_records_sql(
+            holders, sightings,
+        )))
+        .bind(keys.iter().map(|key| key.kind).collect::<Vec<_>>())
+        .bind(
+            keys.iter()
+                .map(|key| key.value.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(keys.iter().map(|key| key.now_us).collect::<Vec<_>>())
+        .fetch_all(connection)
+        .await
     }
 
     async fn append_leaves(

@@ -3,7 +3,7 @@
 //! stored indicators these queries return; SQL only narrows the candidates.
 
 use liaison_core::{
-    AgencyId, FraudCategory, Indicator, ObjectId, Observable, PrincipalId, Scope, Timestamp, Tlp,
+    AgencyId, FraudCategory, Indicator, ObjectId, Observable, PrincipalId, Timestamp, Tlp,
 };
 use sqlx::Row;
 
@@ -34,105 +34,10 @@ fn sightings_sql(limit: u32) -> String {
     )
 }
 
-/// What a Lookup reads of a value ($1 type, $2 value, $3 now), in one statement: the
-/// active items holding it, newest first (`part` 0, as [`holders_sql`], of [`Holder`]'s
-/// columns only), and its sightings, oldest first (`part` 1, as [`sightings_sql`]).
-///
-/// A part's rows come from its own ordered, limited subquery, and the statement does not
-/// order the union: the order within a part is restored from `at_us` and `id` after the
-/// read (an outer sort over numbered rows cost PostgreSQL more to set up for each call
-/// than the read itself). Columns a part lacks are NULL, typed so that both backends read
-/// them alike. The two subqueries' layouts:
-///
-/// | column | holders | sightings |
-/// |---|---|---|
-/// | `id` | item id | sighting id |
-/// | `agency` | source agency | reporting agency |
-/// | `first_us` | first seen (nullable) | first seen |
-/// | `at_us` | stored | reported |
-/// | `count`, `last_us` | NULL | count, last seen |
-fn observable_record_sql(holders: u32, sightings: u32) -> String {
-    format!(
-        "SELECT * FROM (
-             SELECT CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
-                    i.scope_kind AS scope_kind, i.scope_value AS scope_value, i.anonymous AS anonymous,
-                    CAST(i.title IS NOT NULL AS BOOLEAN) AS fraud_method, i.first_seen_us AS first_us,
-                    i.created_us AS at_us, CAST(NULL AS BIGINT) AS count, CAST(NULL AS BIGINT) AS last_us
-             FROM indicators i
-             WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
-               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
-             ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}
-         ) AS holders
-         UNION ALL
-         SELECT * FROM (
-             SELECT CAST(1 AS BIGINT), id, agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
-                    CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), first_seen_us,
-                    reported_us, count, last_seen_us
-             FROM sightings WHERE type = $1 AND value = $2
-             ORDER BY reported_us, id LIMIT {sightings}
-         ) AS sightings"
-    )
-}
-
-/// What a Lookup needs of an active item that holds the value looked up: enough to decide
-/// who may see it and to answer, not its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    /// The item.
-    pub id: ObjectId,
-    /// Its source agency (the real one, also when it was published anonymously).
-    pub source_agency: AgencyId,
-    /// Who may receive it.
-    pub scope: Scope,
-    /// Its TLP.
-    pub tlp: Tlp,
-    /// Published anonymously.
-    pub anonymous: bool,
-    /// A fraud method (not observables published on their own).
-    pub fraud_method: bool,
-    /// First seen, as the publisher said.
-    pub first_seen: Option<Timestamp>,
-    /// Stored.
-    pub created: Timestamp,
-}
-
-/// A row of [`observable_record_sql`], either part.
-type RecordRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<bool>,
-    Option<bool>,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn holder_from_row(row: RecordRow) -> Result<Holder, StoreError> {
-    let (_, id, agency, tlp, scope_kind, scope_value, anonymous, fraud_method, first, at, ..) = row;
-    let tlp = tlp.unwrap_or_default();
-    let scope_value = scope_value.unwrap_or_default();
-    Ok(Holder {
-        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
-        source_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
-        scope: Scope::from_storage(&scope_kind.unwrap_or_default(), &scope_value)
-            .map_err(|_| corrupt("scope", &scope_value))?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
-        anonymous: anonymous.unwrap_or_default(),
-        fraud_method: fraud_method.unwrap_or_default(),
-        first_seen: first.map(Timestamp::from_micros),
-        created: Timestamp::from_micros(at),
-    })
-}
-
 /// A sightings row: agency, count, first and last seen.
-type SightingRow = (String, i64, i64, i64);
+pub(crate) type SightingRow = (String, i64, i64, i64);
 
-fn sighting_from_row(
+pub(crate) fn sighting_from_row(
     observable: &Observable,
     (agency, count, first, last): SightingRow,
 ) -> Result<SightingRecord, StoreError> {
@@ -341,54 +246,6 @@ impl Store {
                 .await?;
             rows.iter().map(indicator_from_row).collect()
         })
-    }
-
-    /// What a Lookup reads of `observable`: at most `holders` of the active indicators
-    /// holding it, newest first (as [`Store::indicators_with_observable`]), and at most
-    /// `sightings` of its sightings, oldest first (as [`Store::sightings_of`]), in one
-    /// statement.
-    pub async fn observable_record(
-        &self,
-        observable: &Observable,
-        now: Timestamp,
-        holders: u32,
-        sightings: u32,
-    ) -> Result<(Vec<Holder>, Vec<SightingRecord>), StoreError> {
-        let rows: Vec<RecordRow> = with_pool!(self, pool => {
-            let mut connection = pool.kept(&self.kept).take(pool).await?;
-            let rows = sqlx::query_as(sqlx::AssertSqlSafe(observable_record_sql(holders, sightings)))
-                .bind(observable.kind().as_str())
-                .bind(observable.value())
-                .bind(now.as_micros())
-                .fetch_all(&mut *connection)
-                .await?;
-            connection.done();
-            rows
-        });
-        let (mut holder_rows, mut sighting_rows): (Vec<RecordRow>, Vec<RecordRow>) =
-            rows.into_iter().partition(|row| row.0 == 0);
-        // Newest first; oldest first (see `observable_record_sql`).
-        holder_rows.sort_by(|a, b| (b.9, &b.1).cmp(&(a.9, &a.1)));
-        sighting_rows.sort_by(|a, b| (a.9, &a.1).cmp(&(b.9, &b.1)));
-        let holders = holder_rows
-            .into_iter()
-            .map(holder_from_row)
-            .collect::<Result<_, _>>()?;
-        let sightings = sighting_rows
-            .into_iter()
-            .map(|(_, _, agency, .., first, _, count, last)| {
-                sighting_from_row(
-                    observable,
-                    (
-                        agency,
-                        count.unwrap_or_default(),
-                        first.unwrap_or_default(),
-                        last.unwrap_or_default(),
-                    ),
-                )
-            })
-            .collect::<Result<_, _>>()?;
-        Ok((holders, sightings))
     }
 
     /// Stores a sighting with its audit record in one transaction.

@@ -19,6 +19,7 @@ mod error;
 mod exchange;
 mod indicators;
 mod kept;
+mod lookup;
 mod migrate;
 mod mla;
 mod replies;
@@ -44,12 +45,13 @@ pub use contacts::PocChange;
 pub use directory::{AgencyRecord, Page, StateRecord};
 pub use error::StoreError;
 pub use exchange::{
-    CorrelationRecord, Holder, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
+    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
 };
 pub use indicators::{
     AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
     PublishOutcome, RECORD_OBJECTS,
 };
+pub use lookup::Holder;
 pub use mla::{
     MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
     MlaWrite, MlaWriteOutcome,
@@ -109,6 +111,8 @@ pub struct Store {
     /// The group-commit queue of audit records written on their own (see
     /// `Store::append_audit`), started by the first such write.
     pub(crate) audit_writer: Arc<std::sync::OnceLock<audit::AuditQueue>>,
+    /// The queue of Lookup reads (see `lookup`), started by the first Lookup.
+    pub(crate) lookup_reader: Arc<std::sync::OnceLock<lookup::ReadQueue>>,
     /// The live tail of the indicator stream, shared by this process's subscribers.
     pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
     /// Writers of this process take turns (SQLite; see `backend::WriteTurn`).
@@ -182,10 +186,26 @@ impl Store {
                 checkpoint_size: watch::channel(0).0,
                 directory: watch::channel(0).0,
             }),
-            audit_writer: Arc::new(std::sync::OnceLock::new()),
+            audit_writer: Arc::default(),
+            lookup_reader: Arc::default(),
             indicator_tail: Arc::default(),
             write_turn: backend::WriteTurn::default(),
             kept: Arc::default(),
+        }
+    }
+
+    /// A handle for a task of the store's own (the audit writer, the lookup reader): it
+    /// shares the database, but not the queues, so that the task, which holds it, does not
+    /// keep its own queue open; it ends when the last handle on the store is dropped.
+    fn detached(&self) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            signals: self.signals.clone(),
+            audit_writer: Arc::default(),
+            lookup_reader: Arc::default(),
+            indicator_tail: Arc::default(),
+            write_turn: self.write_turn.clone(),
+            kept: self.kept.clone(),
         }
     }
 
