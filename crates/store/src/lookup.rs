@@ -11,10 +11,10 @@
 //! one statement per value, on one connection.
 //!
 //! Measured with `benches/exchange.rs` (32 callers): on PostgreSQL, Lookup calls/s went
-//! from 26–30 % of the health-check rate (four runs before) to 31–34 % (three full runs
-//! after); on SQLite, alternating both ways in one session, 32–34 % grouped against
-//! 30–31 % read call by call. One statement in flight instead of two gave 30–38 % on
-//! PostgreSQL, with more of the CPU idle while callers queued behind it.
+//! from 26–30 % of the health-check rate (four runs before) to 28–34 %, median 31 % (six
+//! full runs after); on SQLite, alternating both ways in one session, 32–34 % grouped
+//! against 30–31 % read call by call. One statement in flight instead of two gave 30–38 %
+//! on PostgreSQL, with more of the CPU idle while callers queued behind it.
 
 use liaison_core::{AgencyId, ObjectId, Observable, Scope, Timestamp, Tlp};
 use tokio::sync::{mpsc, oneshot};
