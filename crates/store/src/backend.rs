@@ -770,13 +770,9 @@ impl BackendOps for PgPool {
         sqlx::query_as(sqlx::AssertSqlSafe(observable_records_sql(
             holders, sightings,
         )))
-        .bind(keys.iter().map(|key| key.kind).collect::<Vec<_>>())
-        .bind(
-            keys.iter()
-                .map(|key| key.value.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(keys.iter().map(|key| key.now_us).collect::<Vec<_>>())
+        .bind(column(keys, |key| key.kind))
+        .bind(column(keys, |key| key.value.as_str()))
+        .bind(column(keys, |key| key.now_us))
         .fetch_all(connection)
         .await
     }

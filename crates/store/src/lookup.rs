@@ -73,25 +73,11 @@ pub(crate) type ReadQueue = mpsc::Sender<QueuedRead>;
 /// | `at_us` | stored | reported |
 /// | `count`, `last_us` | NULL | count, last seen |
 pub(crate) fn observable_record_sql(holders: u32, sightings: u32) -> String {
+    let (holders, sightings) = parts(["$1", "$2", "$3"], holders, sightings);
     format!(
-        "SELECT * FROM (
-             SELECT CAST($4 AS BIGINT) AS n, CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
-                    i.scope_kind AS scope_kind, i.scope_value AS scope_value, i.anonymous AS anonymous,
-                    CAST(i.title IS NOT NULL AS BOOLEAN) AS fraud_method, i.first_seen_us AS first_us,
-                    i.created_us AS at_us, CAST(NULL AS BIGINT) AS count, CAST(NULL AS BIGINT) AS last_us
-             FROM indicators i
-             WHERE i.id IN (SELECT indicator_id FROM indicator_observables WHERE type = $1 AND value = $2)
-               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > $3)
-             ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}
-         ) AS holders
+        "SELECT CAST($4 AS BIGINT) AS n, holders.* FROM ({holders}) AS holders
          UNION ALL
-         SELECT * FROM (
-             SELECT CAST($4 AS BIGINT), CAST(1 AS BIGINT), id, agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
-                    CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), first_seen_us,
-                    reported_us, count, last_seen_us
-             FROM sightings WHERE type = $1 AND value = $2
-             ORDER BY reported_us, id LIMIT {sightings}
-         ) AS sightings"
+         SELECT CAST($4 AS BIGINT), sightings.* FROM ({sightings}) AS sightings"
     )
 }
 
@@ -99,25 +85,36 @@ pub(crate) fn observable_record_sql(holders: u32, sightings: u32) -> String {
 /// $1 (types), $2 (values) and $3 (now, µs), numbered `n` from 1 in their order, the rows
 /// [`observable_record_sql`] reads of it alone, each part limited per value.
 pub(crate) fn observable_records_sql(holders: u32, sightings: u32) -> String {
+    let (holders, sightings) = parts(["q.type", "q.value", "q.now_us"], holders, sightings);
     format!(
         "SELECT q.n, r.* FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[]) WITH ORDINALITY AS q(type, value, now_us, n)
-         CROSS JOIN LATERAL (
-             (SELECT CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
-                     i.scope_kind AS scope_kind, i.scope_value AS scope_value, i.anonymous AS anonymous,
-                     CAST(i.title IS NOT NULL AS BOOLEAN) AS fraud_method, i.first_seen_us AS first_us,
-                     i.created_us AS at_us, CAST(NULL AS BIGINT) AS count, CAST(NULL AS BIGINT) AS last_us
-              FROM indicators i
-              WHERE i.id IN (SELECT o.indicator_id FROM indicator_observables o
-                             WHERE o.type = q.type AND o.value = q.value)
-                AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > q.now_us)
-              ORDER BY i.created_us DESC, i.id DESC LIMIT {holders})
-             UNION ALL
-             (SELECT CAST(1 AS BIGINT), s.id, s.agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
-                     CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), s.first_seen_us,
-                     s.reported_us, s.count, s.last_seen_us
-              FROM sightings s WHERE s.type = q.type AND s.value = q.value
-              ORDER BY s.reported_us, s.id LIMIT {sightings})
-         ) AS r"
+         CROSS JOIN LATERAL (({holders}) UNION ALL ({sightings})) AS r"
+    )
+}
+
+/// The two parts of a Lookup's read of the value `[type, value, now]` (SQL expressions),
+/// each ordered and limited by itself: `part`, then the columns of the table in
+/// [`observable_record_sql`]. Both statements are made of them.
+fn parts([kind, value, now]: [&str; 3], holders: u32, sightings: u32) -> (String, String) {
+    (
+        format!(
+            "SELECT CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
+                    i.scope_kind AS scope_kind, i.scope_value AS scope_value, i.anonymous AS anonymous,
+                    CAST(i.title IS NOT NULL AS BOOLEAN) AS fraud_method, i.first_seen_us AS first_us,
+                    i.created_us AS at_us, CAST(NULL AS BIGINT) AS count, CAST(NULL AS BIGINT) AS last_us
+             FROM indicators i
+             WHERE i.id IN (SELECT o.indicator_id FROM indicator_observables o
+                            WHERE o.type = {kind} AND o.value = {value})
+               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > {now})
+             ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}"
+        ),
+        format!(
+            "SELECT CAST(1 AS BIGINT), s.id, s.agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+                    CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), s.first_seen_us,
+                    s.reported_us, s.count, s.last_seen_us
+             FROM sightings s WHERE s.type = {kind} AND s.value = {value}
+             ORDER BY s.reported_us, s.id LIMIT {sightings}"
+        ),
     )
 }
 
