@@ -672,15 +672,26 @@ async fn receipts(
         .map_err(failed)?
         .into_inner()
         .keys;
-    let receipts = mla
-        .list_receipts(v1::ListReceiptsRequest {
-            mla_request_id: id,
-            ..v1::ListReceiptsRequest::default()
-        })
-        .await
-        .map_err(failed)?
-        .into_inner()
-        .receipts;
+    // Every receipt, page by page: a saved or verified set must not stop at the first page.
+    let mut receipts = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = mla
+            .list_receipts(v1::ListReceiptsRequest {
+                mla_request_id: id.clone(),
+                // The hub's default page (100); a request rarely has more.
+                page_size: 0,
+                page_token,
+            })
+            .await
+            .map_err(failed)?
+            .into_inner();
+        receipts.extend(page.receipts);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|error| usage(format!("{}: {error}", dir.display())))?;

@@ -13,6 +13,7 @@ use crate::{liaisonctl, liaisonctl_raw, stderr, stdout};
 both!(
     mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes,
     saved_receipts_verify_offline_and_any_changed_byte_fails,
+    receipts_lists_and_saves_every_page,
     mla_new_from_toml_from_prompts_and_not_from_nothing,
 );
 
@@ -246,6 +247,72 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     .await?;
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
     assert!(stderr(&unknown).contains("--kind"), "{}", stderr(&unknown));
+    hub.stop().await
+}
+
+/// More receipts than the hub returns in one page (100 by default): `mla receipts` lists
+/// and saves every one of them, not only the first page.
+async fn receipts_lists_and_saves_every_page(backend: Backend) -> anyhow::Result<()> {
+    use liaison_proto::v1;
+    use sha2::{Digest, Sha256};
+    const FILES: usize = 101;
+    let hub = TestHub::start(backend).await?;
+    let dir = tempfile::tempdir()?;
+    let id = submitted_request(&hub, dir.path()).await?;
+    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let mut mla = hub.client("RS-MUP", "officer").await?.mla();
+    for file in 0..FILES {
+        let bytes = format!("2025-10-09T08:53:20Z;203.0.113.7;prijava {file}\n").into_bytes();
+        let messages = vec![
+            v1::UploadEvidenceRequest {
+                request_id: format!("izvod-{file}"),
+                payload: Some(v1::upload_evidence_request::Payload::Metadata(
+                    v1::MlaEvidenceUploadMetadata {
+                        mla_request_id: id.clone(),
+                        file_name: format!("izvod-{file}.csv"),
+                        media_type: "text/csv".into(),
+                        size_bytes: i64::try_from(bytes.len())?,
+                        expected_sha256: hex::encode(Sha256::digest(&bytes)),
+                        ..v1::MlaEvidenceUploadMetadata::default()
+                    },
+                )),
+            },
+            v1::UploadEvidenceRequest {
+                request_id: String::new(),
+                payload: Some(v1::upload_evidence_request::Payload::Chunk(bytes)),
+            },
+        ];
+        mla.upload_evidence(tokio_stream::iter(messages)).await?;
+    }
+
+    let saved = dir.path().join("receipts");
+    let saved_path = saved.to_string_lossy().into_owned();
+    let listed = liaisonctl(
+        &hub,
+        "UA-CERT/officer",
+        &["mla", "receipts", &id, "--out", &saved_path, "-o", "json"],
+    )
+    .await?;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
+    let submissions = listed
+        .iter()
+        .filter(|receipt| receipt["kind"] == "evidence_submission")
+        .count();
+    assert_eq!(submissions, FILES, "{listed:?}");
+    let mut ids: Vec<&str> = listed
+        .iter()
+        .map(|receipt| receipt["id"].as_str().unwrap_or_default())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), listed.len(), "a receipt listed twice");
+    let files = std::fs::read_dir(&saved)?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() != "receipt-keys.json")
+        .count();
+    assert_eq!(files, listed.len());
     hub.stop().await
 }
 
