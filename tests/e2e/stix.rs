@@ -283,8 +283,9 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
         .indicators()
         .import_stix(request.clone())
         .await?
-        .into_inner()
-        .indicators;
+        .into_inner();
+    assert!(!first.duplicate);
+    let first = first.indicators;
     assert_eq!(first.len(), 1);
     let imported = &first[0];
     assert_ne!(imported.id, original.id);
@@ -314,9 +315,9 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
         .indicators()
         .import_stix(request.clone())
         .await?
-        .into_inner()
-        .indicators;
-    assert_eq!(again, first);
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.indicators, first);
     let mut bigger: serde_json::Value = serde_json::from_str(&request.bundle_json)?;
     if let Some(objects) = bigger["objects"].as_array_mut() {
         objects.push(serde_json::json!({
@@ -330,13 +331,9 @@ async fn an_import_is_stored_as_the_callers_agency_once(backend: Backend) -> any
     let mut other = request;
     other.bundle_json = bigger.to_string();
     other.default_tlp = v1::Tlp::Green as i32;
-    let again = ukraine
-        .indicators()
-        .import_stix(other)
-        .await?
-        .into_inner()
-        .indicators;
-    assert_eq!(again, first);
+    let again = ukraine.indicators().import_stix(other).await?.into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.indicators, first);
     let listed = ukraine
         .indicators()
         .list_indicators(purposeful(v1::ListIndicatorsRequest {

@@ -122,7 +122,10 @@ pub(crate) async fn import(
     // A retry answers with the first import's indicators, whatever the bundle is now.
     let first = retried(service, caller, audit, &request.request_id).await?;
     if !first.is_empty() {
-        return Ok(v1::ImportStixResponse { indicators: first });
+        return Ok(v1::ImportStixResponse {
+            indicators: first,
+            duplicate: true,
+        });
     }
     for item in &imported {
         authorize(
@@ -180,5 +183,10 @@ pub(crate) async fn import(
         tracing::error!(%error, "correlation of an import failed");
     }
     tracing::info!(agency = %caller.agency(), stored = stored.len(), items = indicators.len(), "STIX bundle imported");
-    Ok(v1::ImportStixResponse { indicators })
+    // A retry that raced the first import: every item came back as that import's.
+    let duplicate = stored.is_empty() && !read.is_empty();
+    Ok(v1::ImportStixResponse {
+        indicators,
+        duplicate,
+    })
 }
