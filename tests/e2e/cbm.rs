@@ -9,6 +9,7 @@ use liaison_client::AuthChannel;
 use liaison_proto::v1::{self, cbm_service_client::CbmServiceClient};
 use liaison_testkit::{Backend, TestHub, both};
 use tonic::{Code, Streaming};
+use tonic_types::StatusExt;
 
 use crate::support::{PATIENCE, all_members, named, unique};
 
@@ -578,7 +579,17 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
     let mut operator = hub.client("INT-HUB", "operator").await?.cbm();
     let mut prompt = hub.client("RS-MUP", "officer").await?.cbm();
     let mut late = hub.client("HU-NNI", "officer").await?.cbm();
-    let mut prompt_watch = watch(&mut prompt).await?;
+    // Only the check's events: the points of contact set below are announced too.
+    let mut prompt_watch = prompt
+        .watch_inbox(v1::WatchInboxRequest {
+            kinds: vec![
+                v1::CbmEventKind::CheckStarted as i32,
+                v1::CbmEventKind::CheckUpdated as i32,
+            ],
+            ..v1::WatchInboxRequest::default()
+        })
+        .await?
+        .into_inner();
     let mut feed = hub.client("RS-MUP", "feed").await?.cbm();
     let mut feed_watch = watch(&mut feed).await?;
 
@@ -619,22 +630,65 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
     };
     assert!(to_system.challenge.is_empty());
 
-    let respond = |challenge: &str| v1::RespondToCommunicationCheckRequest {
+    // The check addresses technical points of contact: each answer names one of its
+    // agency's. RS-MUP has a policy one too.
+    let poc = |agency: &str, level: v1::point_of_contact::Level| {
+        let agency = agency.to_owned();
+        let hub = &hub;
+        async move {
+            let mut poc = contact("Дежурни официр 24/7");
+            poc.level = level as i32;
+            anyhow::Ok(
+                hub.client(&agency, "officer")
+                    .await?
+                    .directory()
+                    .set_point_of_contact(v1::SetPointOfContactRequest {
+                        request_id: format!("poc-{}", unique()),
+                        point_of_contact: Some(poc),
+                    })
+                    .await?
+                    .into_inner()
+                    .point_of_contact
+                    .unwrap_or_default()
+                    .id,
+            )
+        }
+    };
+    let rs_technical = poc("RS-MUP", v1::point_of_contact::Level::Technical).await?;
+    let rs_policy = poc("RS-MUP", v1::point_of_contact::Level::Policy).await?;
+    let hu_technical = poc("HU-NNI", v1::point_of_contact::Level::Technical).await?;
+    let respond = |challenge: &str, poc: &str| v1::RespondToCommunicationCheckRequest {
         request_id: format!("answer-{}", unique()),
         check_id: started.id.clone(),
         challenge: challenge.to_owned(),
+        point_of_contact_id: poc.to_owned(),
         comment: text("Dostupni smo.", "sr-Latn"),
-        ..v1::RespondToCommunicationCheckRequest::default()
     };
+    for (poc, what) in [
+        ("", "no point of contact"),
+        (rs_policy.as_str(), "a policy point of contact"),
+        (hu_technical.as_str(), "another agency's point of contact"),
+    ] {
+        let refused = prompt
+            .respond_to_communication_check(respond(&started.challenge, poc))
+            .await
+            .expect_err(what);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{what}: {refused:?}");
+        let fields: Vec<String> = refused
+            .get_details_bad_request()
+            .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["point_of_contact_id"], "{what}");
+    }
     let answered = prompt
-        .respond_to_communication_check(respond(&started.challenge))
+        .respond_to_communication_check(respond(&started.challenge, &rs_technical))
         .await?
         .into_inner()
         .result
         .unwrap_or_default();
     assert_eq!(answered.outcome, v1::CbmCheckOutcome::Answered as i32);
     let wrong = late
-        .respond_to_communication_check(respond("WRONG1"))
+        .respond_to_communication_check(respond("WRONG1", &hu_technical))
         .await
         .expect_err("a wrong challenge was accepted");
     assert_eq!(wrong.code(), Code::InvalidArgument);
@@ -642,7 +696,7 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
         .client("VN-BCA", "officer")
         .await?
         .cbm()
-        .respond_to_communication_check(respond(&started.challenge))
+        .respond_to_communication_check(respond(&started.challenge, ""))
         .await
         .expect_err("an agency not checked answered");
     assert_eq!(outsider.code(), Code::NotFound);
@@ -661,7 +715,7 @@ async fn a_communication_check_reports_the_silent_agency(backend: Backend) -> an
     };
     assert_eq!(closed.state, v1::CbmCheckState::Closed as i32);
     let late_answer = late
-        .respond_to_communication_check(respond(&started.challenge))
+        .respond_to_communication_check(respond(&started.challenge, &hu_technical))
         .await?
         .into_inner()
         .result

@@ -300,20 +300,11 @@ impl CbmServiceImpl {
         let poc = if request.point_of_contact_id.is_empty() {
             None
         } else {
-            let poc = ObjectId::parse(POC_PREFIX, &request.point_of_contact_id)
-                .map_err(|error| ServiceError::invalid("point_of_contact_id", error.to_string()))?;
-            let own = self
-                .store
-                .get_point_of_contact(&poc)
-                .await?
-                .is_some_and(|stored| &stored.agency == caller.agency());
-            if !own {
-                return Err(ServiceError::invalid(
-                    "point_of_contact_id",
-                    "not a point of contact of the caller's agency",
-                ));
-            }
-            Some(poc)
+            Some(
+                ObjectId::parse(POC_PREFIX, &request.point_of_contact_id).map_err(|error| {
+                    ServiceError::invalid("point_of_contact_id", error.to_string())
+                })?,
+            )
         };
         let comment = convert::text_from_proto(request.comment);
         let check = self
@@ -328,6 +319,36 @@ impl CbmServiceImpl {
             .into_iter()
             .find(|result| &result.agency == caller.agency())
             .ok_or(ServiceError::NotFound("communication check"))?;
+        // Only an agency the check addresses gets this far. The point of contact named
+        // must be its own, and of the level the check addresses.
+        let stored_poc = match &poc {
+            Some(poc) => self
+                .store
+                .get_point_of_contact(poc)
+                .await?
+                .filter(|stored| &stored.agency == caller.agency()),
+            None => None,
+        };
+        if poc.is_some() && stored_poc.is_none() {
+            return Err(ServiceError::invalid(
+                "point_of_contact_id",
+                "not a point of contact of the caller's agency",
+            ));
+        }
+        if let Some(level) = check.contact_level
+            && stored_poc
+                .as_ref()
+                .is_none_or(|stored| stored.content.level != level)
+        {
+            let level = level.as_str();
+            return Err(ServiceError::invalid(
+                "point_of_contact_id",
+                format!(
+                    "this check addresses {level} points of contact: name the {level} point \
+                     of contact of your agency who answers"
+                ),
+            ));
+        }
         if !request
             .challenge
             .trim()

@@ -124,6 +124,30 @@ pub enum CheckCommand {
         /// BCP 47 language of the message.
         #[arg(long, default_value = "en")]
         language: String,
+        /// Which points of contact must answer: policy, technical or all.
+        #[arg(long, default_value = "all")]
+        level: String,
+    },
+    /// Answer a check for your agency with the challenge code it shows.
+    ///
+    /// A check of policy or technical points of contact needs --poc: the point of contact
+    /// of that level who answers (see `liaisonctl cbm poc list --agency YOURS`).
+    #[command(verbatim_doc_comment)]
+    Answer {
+        /// Check id (chk_…).
+        id: String,
+        /// The challenge code shown with the check.
+        #[arg(long)]
+        challenge: String,
+        /// The point of contact who answers (poc_…).
+        #[arg(long)]
+        poc: Option<String>,
+        /// A comment for the operator.
+        #[arg(long)]
+        comment: Option<String>,
+        /// BCP 47 language of the comment.
+        #[arg(long, default_value = "en")]
+        language: String,
     },
     /// A check's report: per agency answered, late or no answer, with response times.
     Report {
@@ -472,12 +496,23 @@ pub async fn run(
             scope,
             message,
             language,
+            level,
         }) => {
+            let contact_level = match level.as_str() {
+                "policy" => v1::CbmContactLevel::Policy,
+                "technical" => v1::CbmContactLevel::Technical,
+                "all" => v1::CbmContactLevel::All,
+                other => {
+                    return Err(usage(format!(
+                        "--level {other:?}: expected policy, technical or all"
+                    )));
+                }
+            };
             let check = cbm
                 .start_communication_check(v1::StartCommunicationCheckRequest {
                     request_id: request_id(),
                     scope: Some(crate::commands::parse_scope(&scope)?),
-                    contact_level: v1::CbmContactLevel::All as i32,
+                    contact_level: contact_level as i32,
                     response_window: Some(parse_duration(&window)?),
                     message: message
                         .as_deref()
@@ -498,6 +533,46 @@ pub async fn run(
                     check.challenge,
                     output::time(check.due_time.as_ref())
                 ),
+            }
+        }
+        CbmCommand::Check(CheckCommand::Answer {
+            id,
+            challenge,
+            poc,
+            comment,
+            language,
+        }) => {
+            let result = cbm
+                .respond_to_communication_check(v1::RespondToCommunicationCheckRequest {
+                    request_id: request_id(),
+                    check_id: id.clone(),
+                    challenge,
+                    point_of_contact_id: poc.unwrap_or_default(),
+                    comment: comment
+                        .as_deref()
+                        .and_then(|comment| text(comment, &language)),
+                })
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .result
+                .unwrap_or_default();
+            let outcome =
+                output::enum_name(v1::CbmCheckOutcome::try_from(result.outcome).ok().map(
+                    |outcome| {
+                        outcome
+                            .as_str_name()
+                            .trim_start_matches("CBM_CHECK_OUTCOME_")
+                    },
+                ));
+            match format {
+                OutputFormat::Json => print_json(&json!({
+                    "check_id": id,
+                    "agency_id": result.agency_id,
+                    "outcome": outcome,
+                    "response_time_seconds": result.response_time.map(|time| time.seconds),
+                })),
+                OutputFormat::Table => println!("{id}: {} {outcome}", result.agency_id),
             }
         }
         CbmCommand::Check(CheckCommand::Report { id }) => {

@@ -1053,6 +1053,8 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     assert!(poc.status.success(), "{}", stderr(&poc));
+    let poc_id = stdout(&poc).trim().to_owned();
+    assert!(poc_id.starts_with("poc_"), "{poc_id}");
     let listed = liaisonctl(
         &hub,
         "RS-MUP/feed",
@@ -1077,6 +1079,8 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
             "1h",
             "--scope",
             "agencies:HU-NNI",
+            "--level",
+            "technical",
             "-o",
             "json",
         ],
@@ -1100,5 +1104,73 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
             .any(|line| line.starts_with("HU-NNI") && line.contains("pending")),
         "{table}"
     );
+
+    // HU-NNI answers with the challenge: a check of technical contacts needs the
+    // technical point of contact who answers.
+    let challenge = check["challenge"].as_str().unwrap_or_default().to_owned();
+    let answer = |poc: Option<&str>| {
+        let mut args = vec![
+            "cbm".to_owned(),
+            "check".into(),
+            "answer".into(),
+            check_id.clone(),
+            "--challenge".into(),
+            challenge.clone(),
+            "--comment".into(),
+            "Elérhetők vagyunk".into(),
+            "--language".into(),
+            "hu".into(),
+        ];
+        if let Some(poc) = poc {
+            args.extend(["--poc".to_owned(), poc.to_owned()]);
+        }
+        let hub = &hub;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            liaisonctl(hub, "HU-NNI/officer", &args).await
+        }
+    };
+    let without = answer(None).await?;
+    assert_eq!(without.status.code(), Some(1), "{}", stderr(&without));
+    assert!(
+        stderr(&without).contains("point_of_contact_id") && stderr(&without).contains("technical"),
+        "{}",
+        stderr(&without)
+    );
+    let answered = answer(Some(&poc_id)).await?;
+    assert!(answered.status.success(), "{}", stderr(&answered));
+    assert!(
+        stdout(&answered).contains("HU-NNI answered"),
+        "{}",
+        stdout(&answered)
+    );
+    let report = liaisonctl(
+        &hub,
+        "INT-HUB/operator",
+        &["cbm", "check", "report", &check_id],
+    )
+    .await?;
+    let table = stdout(&report);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("HU-NNI") && line.contains("answered")),
+        "{table}"
+    );
+    let bad_level = liaisonctl(
+        &hub,
+        "INT-HUB/operator",
+        &[
+            "cbm",
+            "check",
+            "start",
+            "--window",
+            "1h",
+            "--level",
+            "strategic",
+        ],
+    )
+    .await?;
+    assert_eq!(bad_level.status.code(), Some(2), "{}", stderr(&bad_level));
     hub.stop().await
 }
