@@ -574,17 +574,29 @@ impl BackendOps for PgPool {
             return Ok(());
         }
         let items = &rows.indicators;
+        let observables = &rows.observables;
+        // One statement for both tables. Each observable takes its indicator id from the
+        // rows this statement inserted (LEFT JOIN, so one that names any other indicator
+        // gets NULL and fails the NOT NULL constraint): what the foreign key dropped in
+        // migration 7 guaranteed, without locking each indicator row once per observable.
         sqlx::query(
-            "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
-                category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                scope_kind, scope_value, anonymous, created_us)
-             SELECT id, source, $16, title, description, countermeasures, category, language, first_seen,
-                valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
-             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                         $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
-                         $14::TEXT[], $15::BOOLEAN[])
-                  AS row(id, source, title, description, countermeasures, category, language, first_seen,
-                         valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)",
+            "WITH inserted AS (
+                INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                    scope_kind, scope_value, anonymous, created_us)
+                SELECT id, source, $16, title, description, countermeasures, category, language, first_seen,
+                    valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
+                FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                            $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
+                            $14::TEXT[], $15::BOOLEAN[])
+                     AS row(id, source, title, description, countermeasures, category, language, first_seen,
+                            valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)
+                RETURNING id
+             )
+             INSERT INTO indicator_observables (indicator_id, ordinal, type, value)
+             SELECT inserted.id, o.ordinal, o.type, o.value
+             FROM UNNEST($18::TEXT[], $19::BIGINT[], $20::TEXT[], $21::TEXT[]) AS o(indicator_id, ordinal, type, value)
+             LEFT JOIN inserted ON inserted.id = o.indicator_id",
         )
         .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
         .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
@@ -603,13 +615,6 @@ impl BackendOps for PgPool {
         .bind(items.iter().map(|row| row.anonymous).collect::<Vec<_>>())
         .bind(rows.publisher)
         .bind(rows.created_us)
-        .execute(&mut **tx)
-        .await?;
-        let observables = &rows.observables;
-        sqlx::query(
-            "INSERT INTO indicator_observables (indicator_id, ordinal, type, value)
-             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[])",
-        )
         .bind(observables.iter().map(|row| row.0).collect::<Vec<_>>())
         .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
         .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
@@ -846,5 +851,102 @@ mod tests {
             }
         }
         assert!(found.is_empty(), "bound LIMIT at {found:?}");
+    }
+
+    /// The PostgreSQL batch INSERT stores an observable only with an indicator the same
+    /// statement inserts (what the foreign key dropped in migration 7 guaranteed): one
+    /// that names another indicator fails the whole statement, and nothing is stored.
+    #[tokio::test]
+    async fn an_observable_without_its_indicator_fails_the_postgres_batch() {
+        use super::{BackendOps, IndicatorRow, IndicatorRows};
+        use sqlx::Connection;
+        let admin = std::env::var("LIAISON_TEST_DATABASE_URL")
+            .expect("LIAISON_TEST_DATABASE_URL is not set: run the suite with scripts/test");
+        let name = format!(
+            "liaison_backend_{}",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        );
+        let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let (server, _) = admin.rsplit_once('/').expect("URL ends with /DATABASE");
+        let store = crate::Store::connect_postgres(&format!("{server}/{name}"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let crate::Backend::Postgres(pool) = &store.backend else {
+            unreachable!("a PostgreSQL store")
+        };
+        sqlx::query(
+            "INSERT INTO agencies (id, name, kind) VALUES ('RS-MUP', 'МУП Републике Србије', 'police')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let row = |id| IndicatorRow {
+            id,
+            source: "RS-MUP",
+            title: Some("Лажна продавница"),
+            description: None,
+            countermeasures: None,
+            category: Some("fake_online_shop"),
+            language: "sr-Cyrl",
+            first_seen_us: None,
+            valid_until_us: None,
+            confidence: 60,
+            evaluation: None,
+            tlp: "green",
+            scope_kind: "all",
+            scope_value: String::new(),
+            anonymous: false,
+        };
+        let batch = |observables| IndicatorRows {
+            publisher: "RS-MUP/feed",
+            created_us: 1,
+            indicators: vec![row("ind_a"), row("ind_b")],
+            observables,
+        };
+        let stored = || async {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT (SELECT count(*) FROM indicators), (SELECT count(*) FROM indicator_observables)",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        };
+
+        let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
+        let stray = pool
+            .insert_indicators(
+                &mut tx,
+                &batch(vec![
+                    ("ind_a", 0, "domain", "prodavnica.example"),
+                    ("ind_elsewhere", 0, "domain", "drugo.example"),
+                ]),
+            )
+            .await
+            .expect_err("an observable of no inserted indicator was stored");
+        assert!(
+            matches!(&stray, sqlx::Error::Database(error) if error.code().as_deref() == Some("23502")),
+            "{stray:?}"
+        );
+        tx.rollback().await.unwrap();
+        assert_eq!(stored().await, (0, 0));
+
+        let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
+        pool.insert_indicators(
+            &mut tx,
+            &batch(vec![
+                ("ind_a", 0, "domain", "prodavnica.example"),
+                ("ind_a", 1, "ipv4", "203.0.113.7"),
+                ("ind_b", 0, "domain", "drugo.example"),
+            ]),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(stored().await, (2, 3));
     }
 }

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "mutual legal assistance",
         sql: include_str!("../migrations/0006_mla.sql"),
     },
+    Migration {
+        version: 7,
+        name: "observables without a foreign key",
+        sql: include_str!("../migrations/0007_observables_without_foreign_key.sql"),
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.
@@ -136,5 +141,78 @@ mod tests {
             );
         }
         assert!(for_postgres(MIGRATIONS[0].sql).contains("id BIGSERIAL PRIMARY KEY"));
+    }
+
+    /// Migration 7 rebuilds `indicator_observables` without its foreign key: a database
+    /// made by the earlier migrations keeps every observable, and its lookup index.
+    #[tokio::test]
+    async fn observables_survive_the_rebuild_without_the_foreign_key() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let (before, after) = MIGRATIONS.split_at(6);
+        assert_eq!(after[0].version, 7);
+        for migration in before {
+            sqlx::raw_sql(AssertSqlSafe(migration.sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO agencies (id, name, kind) VALUES ('LV-CERT', 'CERT.LV', 'cert');
+             INSERT INTO indicators (id, source_agency_id, publisher, language, confidence, tlp,
+                 scope_kind, scope_value, anonymous, created_us)
+             VALUES ('ind_lv', 'LV-CERT', 'LV-CERT/feed', 'lv', 70, 'green', 'all', '', FALSE, 1);
+             INSERT INTO indicator_observables (indicator_id, ordinal, type, value) VALUES
+                 ('ind_lv', 0, 'domain', 'xn--latvijas-pasts-7nb.example'),
+                 ('ind_lv', 1, 'phone', '+37120000000')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::raw_sql(AssertSqlSafe(after[0].sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT indicator_id, ordinal, type, value FROM indicator_observables ORDER BY ordinal",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "ind_lv".to_owned(),
+                    0,
+                    "domain".to_owned(),
+                    "xn--latvijas-pasts-7nb.example".to_owned()
+                ),
+                (
+                    "ind_lv".to_owned(),
+                    1,
+                    "phone".to_owned(),
+                    "+37120000000".to_owned()
+                ),
+            ]
+        );
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pragma_foreign_key_list('indicator_observables')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(keys, 0);
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'indicator_observables'
+             AND sql IS NOT NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(indexes, ["indicator_observables_value"]);
     }
 }
