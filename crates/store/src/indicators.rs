@@ -593,11 +593,13 @@ impl Store {
                     .collect(),
             };
             pool.insert_indicators(&mut tx, &rows).await?;
-            // Each item's stream event, then the audit records naming them.
-            let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = fresh
-                .iter()
-                .map(|indicator| (TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.to_string(), None))
-                .collect();
+            // The stream events of every item, in one outbox row (the sequencer gives each
+            // id its own event, in order), then the audit records naming them.
+            let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = Vec::new();
+            if let Some((first, rest)) = fresh.split_first() {
+                let more = (!rest.is_empty()).then(|| crate::sequencer::more_objects(rest.iter().map(|indicator| indicator.id.as_str())));
+                outbox.push((TOPIC, IndicatorEventKind::Published.as_str(), first.id.to_string(), more));
+            }
             for chunk in fresh.chunks(RECORD_OBJECTS) {
                 let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
                 outbox.push((crate::audit::TOPIC, "record", chunk[0].id.to_string(), Some(record)));

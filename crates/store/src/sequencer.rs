@@ -4,7 +4,8 @@
 //!
 //! Writers put an `outbox` row in the same transaction as their change. The sequencer
 //! takes every committed outbox row present — whatever its id — gives each the next
-//! position in `events`, and deletes it, in one transaction. Positions therefore follow
+//! position in `events` (a row of a PublishMany batch stands for all its items' events,
+//! which take consecutive positions), and deletes it, in one transaction. Positions therefore follow
 //! commit order, and a reader that resumes after position N can never miss a row that
 //! committed late with a smaller id (DESIGN.md, "Cursor order must be commit order").
 //!
@@ -19,8 +20,19 @@ use tokio::task::JoinHandle;
 
 use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
 
-/// Most outbox rows moved in one transaction.
+/// Most outbox rows read in one transaction.
 const BATCH: i64 = 2_000;
+
+/// Most events and leaves made in one transaction: an outbox row of a PublishMany batch
+/// stands for up to 500 events, so rows are taken only up to this many.
+const MADE_MAX: usize = 2_000;
+
+/// The `payload` of an outbox row of an event topic that stands for the events of several
+/// objects: the ids after the row's own `object_id`, in order, one per line. Used by
+/// batches (PublishMany), so that a batch adds one outbox row rather than one per item.
+pub(crate) fn more_objects<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    ids.collect::<Vec<_>>().join("\n")
+}
 
 /// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
 /// queues the notification that wakes the sequencer of every replica on commit.
@@ -46,7 +58,12 @@ pub(crate) use write_outbox;
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
     pub async fn sequence_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let (moved, high_water, audit_size) = with_pool!(self, pool => {
+        Ok(self.sequence_once(now).await?.0)
+    }
+
+    /// [`Store::sequence_batch`], and whether rows may be left that it did not take.
+    async fn sequence_once(&self, now: Timestamp) -> Result<(usize, bool), StoreError> {
+        let (moved, more, high_water, audit_size) = with_pool!(self, pool => {
             let mut tx = pool.begin_sequencing(&self.write_turn).await?;
             let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
                 .fetch_one(&mut *tx)
@@ -61,25 +78,36 @@ impl Store {
             )
             .fetch_all(&mut *tx)
             .await?;
+            let rows_read = rows.len();
             if rows.is_empty() {
                 tx.rollback().await?;
-                (0, high_water, audit_size)
+                (0, false, high_water, audit_size)
             } else {
                 let mut position = high_water;
                 let mut leaf_index = audit_size;
                 let mut events = Vec::new();
                 let mut leaves = Vec::new();
+                let mut taken = 0;
                 for (_, topic, kind, object_id, created_us, payload) in &rows {
+                    if events.len() + leaves.len() >= MADE_MAX {
+                        break;
+                    }
+                    taken += 1;
                     if topic == crate::audit::TOPIC {
                         // Audit records become leaves of the Merkle log, in sequencing order.
                         let record = payload.clone().unwrap_or_default();
                         leaves.push(crate::audit::Leaf::new(leaf_index, record));
                         leaf_index += 1;
                     } else {
-                        position += 1;
-                        events.push((position, topic.clone(), kind.clone(), object_id.clone(), *created_us));
+                        let more = payload.as_deref().into_iter().flat_map(|ids| ids.split('\n'));
+                        for id in std::iter::once(object_id.as_str()).chain(more) {
+                            position += 1;
+                            events.push((position, topic.clone(), kind.clone(), id.to_owned(), *created_us));
+                        }
                     }
                 }
+                let rows = &rows[..taken];
+                let more = rows_read as i64 == BATCH || taken < rows_read;
                 pool.insert_events(&mut tx, &events, now.as_micros()).await?;
                 if leaf_index != audit_size {
                     pool.append_leaves(&mut tx, &leaves, leaf_index, now.as_micros()).await?;
@@ -94,12 +122,12 @@ impl Store {
                         .await?;
                 }
                 tx.commit().await?;
-                (rows.len(), position, leaf_index)
+                (rows.len(), more, position, leaf_index)
             }
         });
         self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
         self.raise_audit_size(u64::try_from(audit_size).unwrap_or(0));
-        Ok(moved)
+        Ok((moved, more))
     }
 
     /// Tells waiters (the signer, `audit_size` watchers) that the log holds `size` leaves.
@@ -158,8 +186,8 @@ impl Store {
             tokio::pin!(shutdown);
             loop {
                 let now = Timestamp::from_system_time(std::time::SystemTime::now());
-                match store.sequence_batch(now).await {
-                    Ok(moved) if moved as i64 == BATCH => continue,
+                match store.sequence_once(now).await {
+                    Ok((_, true)) => continue,
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "sequencer failed; retrying"),
                 }

@@ -107,6 +107,51 @@ async fn two_sequencers_never_assign_one_position_twice() -> anyhow::Result<()> 
     Ok(())
 }
 
+/// An outbox row that stands for a batch's events (its payload lists the ids after its
+/// own) gives each id its own position, in order, before the next row's; a transaction
+/// stops taking rows once it made 2,000 events, and the rest wait for the next.
+#[tokio::test]
+async fn a_batch_row_gives_each_of_its_objects_a_position() -> anyhow::Result<()> {
+    let url = fresh_database().await?;
+    let store = Store::connect_postgres(&url).await?;
+    store.migrate().await?;
+    let mut writer = PgConnection::connect(&url).await?;
+    let insert = "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) VALUES ('t', 'k', $1, 0, $2)";
+    let big: Vec<String> = (1..2_500).map(|i| format!("big-{i}")).collect();
+    for (object, payload) in [
+        ("a", Some("b\nc".to_owned())),
+        ("d", None),
+        ("big-0", Some(big.join("\n"))),
+        ("z", None),
+    ] {
+        sqlx::query(insert)
+            .bind(object)
+            .bind(payload)
+            .execute(&mut writer)
+            .await?;
+    }
+    // a (with b and c) and d make 4 events; the big row makes 2,500: past the limit, so
+    // z waits.
+    assert_eq!(store.sequence_batch(now()).await?, 3);
+    let all = positions(&url).await?;
+    assert_eq!(all.len(), 2_504);
+    let first: Vec<&str> = all[..5].iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(first, ["a", "b", "c", "d", "big-0"]);
+    assert_eq!(all[2_503].1, "big-2499");
+    assert_eq!(store.sequence_batch(now()).await?, 1);
+    let all = positions(&url).await?;
+    assert_eq!(all.last(), Some(&(2_505, "z".to_owned())));
+    let expected: Vec<i64> = (1..=2_505).collect();
+    assert_eq!(
+        all.iter()
+            .map(|(position, _)| *position)
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(store.sequence_batch(now()).await?, 0, "the outbox is empty");
+    Ok(())
+}
+
 /// Records written on their own by two replicas at once (each a one-statement append that
 /// takes the sequencer's lock), while both replicas' sequencers move records of changes
 /// from the outbox: every record becomes exactly one leaf, the indexes run 0, 1, 2, …
