@@ -772,14 +772,21 @@ impl BackendOps for PgPool {
         holders: u32,
         sightings: u32,
     ) -> Result<Vec<RecordRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(observable_records_sql(
+        use sqlx::Connection;
+        // The generic plan for this transaction only: see the module docs of `lookup`.
+        let mut tx = connection
+            .begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(observable_records_sql(
             holders, sightings,
         )))
         .bind(column(keys, |key| key.kind))
         .bind(column(keys, |key| key.value.as_str()))
         .bind(column(keys, |key| key.now_us))
-        .fetch_all(connection)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     async fn append_leaves(
