@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 success; 1 the hub refused or failed the call; 2 bad arguments;
 /// 64 bad configuration (a file that cannot be read); 69 the hub cannot be reached;
-/// 77 the hub does not accept this identity or denies the action.
+/// 77 the hub does not accept this identity or denies the action; 141 whoever read the
+/// output stopped reading (`liaisonctl … | head`), as for a program killed by SIGPIPE.
 #[derive(Debug, Parser)]
 #[command(name = "liaisonctl", version, about, long_about)]
 pub struct Cli {

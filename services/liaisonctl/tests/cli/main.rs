@@ -71,6 +71,25 @@ async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(value["kind"], "system");
     assert_eq!(value["roles"], serde_json::json!(["system"]));
 
+    // Output into a pipe nobody reads any more (`liaisonctl … | head`): a quiet end with
+    // the SIGPIPE status, not a panic.
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    // (`output()` would replace the pipe with its own; the command, and with it this
+    // process's copy of the write end, is dropped once the child runs.)
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+        .args(["--endpoint", hub.endpoint(), "--dev", "--data-dir"])
+        .arg(hub.data_dir())
+        .args(["--as", "RS-MUP/feed", "agencies", "list"])
+        .env_remove("LIAISON_OUTPUT")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let cut_off = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await??;
+    assert_eq!(cut_off.status.code(), Some(141), "{}", stderr(&cut_off));
+    assert!(stderr(&cut_off).is_empty(), "{}", stderr(&cut_off));
+
     let agencies = liaisonctl(&hub, "RS-MUP/feed", &["agencies", "list", "-o", "json"]).await?;
     let list: Vec<serde_json::Value> = serde_json::from_slice(&agencies.stdout)?;
     assert_eq!(list.len(), 22);
