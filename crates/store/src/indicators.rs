@@ -597,7 +597,7 @@ impl Store {
             // id its own event, in order), then the audit records naming them.
             let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = Vec::new();
             if let Some((first, rest)) = fresh.split_first() {
-                let more = (!rest.is_empty()).then(|| crate::sequencer::more_objects(rest.iter().map(|indicator| indicator.id.as_str())));
+                let more = crate::sequencer::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
                 outbox.push((TOPIC, IndicatorEventKind::Published.as_str(), first.id.to_string(), more));
             }
             for chunk in fresh.chunks(RECORD_OBJECTS) {

@@ -28,10 +28,12 @@ const BATCH: i64 = 2_000;
 const MADE_MAX: usize = 2_000;
 
 /// The `payload` of an outbox row of an event topic that stands for the events of several
-/// objects: the ids after the row's own `object_id`, in order, one per line. Used by
-/// batches (PublishMany), so that a batch adds one outbox row rather than one per item.
-pub(crate) fn more_objects<'a>(ids: impl Iterator<Item = &'a str>) -> String {
-    ids.collect::<Vec<_>>().join("\n")
+/// objects: the ids after the row's own `object_id`, in order, one per line; `None` when
+/// there are none. Used by batches (PublishMany), so that a batch adds one outbox row
+/// rather than one per item.
+pub(crate) fn more_objects<'a>(ids: impl Iterator<Item = &'a str>) -> Option<String> {
+    let ids: Vec<&str> = ids.collect();
+    (!ids.is_empty()).then(|| ids.join("\n"))
 }
 
 /// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
@@ -78,7 +80,6 @@ impl Store {
             )
             .fetch_all(&mut *tx)
             .await?;
-            let rows_read = rows.len();
             if rows.is_empty() {
                 tx.rollback().await?;
                 (0, false, high_water, audit_size)
@@ -106,8 +107,8 @@ impl Store {
                         }
                     }
                 }
+                let more = rows.len() as i64 == BATCH || taken < rows.len();
                 let rows = &rows[..taken];
-                let more = rows_read as i64 == BATCH || taken < rows_read;
                 pool.insert_events(&mut tx, &events, now.as_micros()).await?;
                 if leaf_index != audit_size {
                     pool.append_leaves(&mut tx, &leaves, leaf_index, now.as_micros()).await?;

@@ -322,19 +322,20 @@ impl CbmServiceImpl {
         // Only an agency the check addresses gets this far. The point of contact named
         // must be its own, and of the level the check addresses.
         let stored_poc = match &poc {
-            Some(poc) => self
-                .store
-                .get_point_of_contact(poc)
-                .await?
-                .filter(|stored| &stored.agency == caller.agency()),
+            Some(poc) => Some(
+                self.store
+                    .get_point_of_contact(poc)
+                    .await?
+                    .filter(|stored| &stored.agency == caller.agency())
+                    .ok_or_else(|| {
+                        ServiceError::invalid(
+                            "point_of_contact_id",
+                            "not a point of contact of the caller's agency",
+                        )
+                    })?,
+            ),
             None => None,
         };
-        if poc.is_some() && stored_poc.is_none() {
-            return Err(ServiceError::invalid(
-                "point_of_contact_id",
-                "not a point of contact of the caller's agency",
-            ));
-        }
         if let Some(level) = check.contact_level
             && stored_poc
                 .as_ref()

@@ -255,6 +255,14 @@ fn status_name(status: i32) -> String {
     )
 }
 
+fn outcome_name(outcome: i32) -> String {
+    output::enum_name(v1::CbmCheckOutcome::try_from(outcome).ok().map(|outcome| {
+        outcome
+            .as_str_name()
+            .trim_start_matches("CBM_CHECK_OUTCOME_")
+    }))
+}
+
 fn kind_name(kind: i32) -> String {
     output::enum_name(v1::CbmNotificationKind::try_from(kind).ok().map(|kind| {
         kind.as_str_name()
@@ -557,14 +565,7 @@ pub async fn run(
                 .into_inner()
                 .result
                 .unwrap_or_default();
-            let outcome =
-                output::enum_name(v1::CbmCheckOutcome::try_from(result.outcome).ok().map(
-                    |outcome| {
-                        outcome
-                            .as_str_name()
-                            .trim_start_matches("CBM_CHECK_OUTCOME_")
-                    },
-                ));
+            let outcome = outcome_name(result.outcome);
             match format {
                 OutputFormat::Json => print_json(&json!({
                     "check_id": id,
@@ -589,13 +590,7 @@ pub async fn run(
                 .map(|result| {
                     vec![
                         result.agency_id.clone(),
-                        output::enum_name(v1::CbmCheckOutcome::try_from(result.outcome).ok().map(
-                            |outcome| {
-                                outcome
-                                    .as_str_name()
-                                    .trim_start_matches("CBM_CHECK_OUTCOME_")
-                            },
-                        )),
+                        outcome_name(result.outcome),
                         result
                             .response_time
                             .map(|time| format!("{}s", time.seconds))

@@ -250,6 +250,25 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     hub.stop().await
 }
 
+/// `mla receipts ID --out DIR/receipts -o json` as UA-CERT: the directory and the listed
+/// receipts.
+async fn saved_receipts(
+    hub: &TestHub,
+    id: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, Vec<Value>)> {
+    let saved = dir.join("receipts");
+    let saved_path = saved.to_string_lossy().into_owned();
+    let listed = liaisonctl(
+        hub,
+        "UA-CERT/officer",
+        &["mla", "receipts", id, "--out", &saved_path, "-o", "json"],
+    )
+    .await?;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    Ok((saved, serde_json::from_slice(&listed.stdout)?))
+}
+
 /// More receipts than the hub returns in one page (100 by default): `mla receipts` lists
 /// and saves every one of them, not only the first page.
 async fn receipts_lists_and_saves_every_page(backend: Backend) -> anyhow::Result<()> {
@@ -286,16 +305,7 @@ async fn receipts_lists_and_saves_every_page(backend: Backend) -> anyhow::Result
         mla.upload_evidence(tokio_stream::iter(messages)).await?;
     }
 
-    let saved = dir.path().join("receipts");
-    let saved_path = saved.to_string_lossy().into_owned();
-    let listed = liaisonctl(
-        &hub,
-        "UA-CERT/officer",
-        &["mla", "receipts", &id, "--out", &saved_path, "-o", "json"],
-    )
-    .await?;
-    assert!(listed.status.success(), "{}", stderr(&listed));
-    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
+    let (saved, listed) = saved_receipts(&hub, &id, dir.path()).await?;
     let submissions = listed
         .iter()
         .filter(|receipt| receipt["kind"] == "evidence_submission")
@@ -341,16 +351,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
     let uploaded: Value = serde_json::from_slice(&uploaded.stdout)?;
 
     // UA-CERT saves the request's receipts and the hub's keys.
-    let saved = dir.path().join("receipts");
-    let saved_path = saved.to_string_lossy().into_owned();
-    let listed = liaisonctl(
-        &hub,
-        "UA-CERT/officer",
-        &["mla", "receipts", &id, "--out", &saved_path, "-o", "json"],
-    )
-    .await?;
-    assert!(listed.status.success(), "{}", stderr(&listed));
-    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout)?;
+    let (saved, listed) = saved_receipts(&hub, &id, dir.path()).await?;
     let file_of = |kind: &str| {
         let receipt = listed
             .iter()
