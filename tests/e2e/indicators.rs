@@ -14,6 +14,7 @@ use crate::support::{
 both!(
     invalid_input_names_every_field_and_stores_nothing,
     a_retried_request_id_stores_once,
+    concurrent_retries_store_once,
     scope_and_tlp_decide_who_receives,
     anonymous_items_hide_their_source,
 );
@@ -88,6 +89,36 @@ async fn a_retried_request_id_stores_once(backend: Backend) -> anyhow::Result<()
     assert!(!first.duplicate);
     assert!(second.duplicate);
     assert_eq!(first.indicator.unwrap().id, second.indicator.unwrap().id);
+    assert_eq!(hub.store().indicator_count().await?, 1);
+    hub.stop().await
+}
+
+/// Retries sent at once, over several connections, race to claim the request id: one
+/// stores, every other answers with its result.
+async fn concurrent_retries_store_once(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let request = publish(fraud_method("Krāpnieciska investīciju platforma"));
+    let mut calls = Vec::new();
+    for _ in 0..8 {
+        let mut indicators = hub.client("ME-UP", "feed").await?.indicators();
+        let request = request.clone();
+        calls.push(tokio::spawn(async move {
+            anyhow::Ok(indicators.publish(request).await?.into_inner())
+        }));
+    }
+    let mut stored = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for call in calls {
+        let response = call.await??;
+        stored += usize::from(!response.duplicate);
+        ids.insert(response.indicator.map(|indicator| indicator.id));
+    }
+    assert_eq!(stored, 1, "exactly one retry stores");
+    assert_eq!(
+        ids.len(),
+        1,
+        "every retry answers with the same indicator: {ids:?}"
+    );
     assert_eq!(hub.store().indicator_count().await?, 1);
     hub.stop().await
 }

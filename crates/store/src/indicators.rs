@@ -260,70 +260,60 @@ macro_rules! load_observables {
 }
 pub(crate) use load_observables;
 
-/// Inserts one new indicator inside transaction `$tx`: its row, observables, idempotency
-/// key, stream event and audit record.
-macro_rules! insert_indicator {
-    ($tx:ident, $pool:ident, $indicator:expr, $principal_key:expr, $request_id:expr, $now:expr, $audit_record:expr) => {{
-        let indicator = &$indicator;
-        let principal_key = &$principal_key;
-        let request_id = $request_id;
-        let now = $now;
-        let audit_record = $audit_record;
-                let method = indicator.content.fraud_method.as_ref();
-                let (scope_kind, scope_value) = indicator.content.scope.to_storage();
-                sqlx::query(
-                    "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
-                        category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                        scope_kind, scope_value, anonymous, created_us)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                )
-                .bind(indicator.id.as_str())
-                .bind(indicator.source_agency.as_str())
-                .bind(&principal_key)
-                .bind(method.map(|m| m.title.as_str()))
-                .bind(method.map(|m| m.description.as_str()))
-                .bind(method.map(|m| m.countermeasures.as_str()))
-                .bind(method.map(|m| m.category.as_str()))
-                .bind(&indicator.content.language)
-                .bind(indicator.content.first_seen.map(Timestamp::as_micros))
-                .bind(indicator.content.valid_until.map(Timestamp::as_micros))
-                .bind(i64::from(indicator.content.confidence))
-                .bind(indicator.content.evaluation.map(Evaluation::code))
-                .bind(indicator.content.tlp.as_str())
-                .bind(scope_kind)
-                .bind(scope_value)
-                .bind(indicator.content.anonymous)
-                .bind(now.as_micros())
-                .execute(&mut *$tx)
-                .await?;
-                for (ordinal, observable) in indicator.content.observables.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO indicator_observables (indicator_id, ordinal, type, value) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(indicator.id.as_str())
-                    .bind(ordinal as i64)
-                    .bind(observable.kind().as_str())
-                    .bind(observable.value())
-                    .execute(&mut *$tx)
-                    .await?;
+/// The rows of new indicators `fresh` (ids `ids`, as text) of one publisher, stored at
+/// `now`, and of their observables, for [`BackendOps::insert_indicators`].
+fn indicator_rows<'a>(
+    publisher: &'a str,
+    now: Timestamp,
+    fresh: &'a [Indicator],
+    ids: &'a [String],
+) -> crate::backend::IndicatorRows<'a> {
+    crate::backend::IndicatorRows {
+        publisher,
+        created_us: now.as_micros(),
+        indicators: fresh
+            .iter()
+            .zip(ids)
+            .map(|(indicator, id)| {
+                let content = &indicator.content;
+                let method = content.fraud_method.as_ref();
+                let (scope_kind, scope_value) = content.scope.to_storage();
+                crate::backend::IndicatorRow {
+                    id,
+                    source: indicator.source_agency.as_str(),
+                    title: method.map(|m| m.title.as_str()),
+                    description: method.map(|m| m.description.as_str()),
+                    countermeasures: method.map(|m| m.countermeasures.as_str()),
+                    category: method.map(|m| m.category.as_str()),
+                    language: &content.language,
+                    first_seen_us: content.first_seen.map(Timestamp::as_micros),
+                    valid_until_us: content.valid_until.map(Timestamp::as_micros),
+                    confidence: i64::from(content.confidence),
+                    evaluation: content.evaluation.map(Evaluation::code),
+                    tlp: content.tlp.as_str(),
+                    scope_kind,
+                    scope_value,
+                    anonymous: content.anonymous,
                 }
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-                     VALUES ($1, $2, $3, $4, $5)",
+            })
+            .collect(),
+        observables: fresh
+            .iter()
+            .zip(ids)
+            .flat_map(|(indicator, id)| {
+                indicator.content.observables.iter().enumerate().map(
+                    move |(ordinal, observable)| {
+                        (
+                            id.as_str(),
+                            ordinal as i64,
+                            observable.kind().as_str(),
+                            observable.value(),
+                        )
+                    },
                 )
-                .bind(&principal_key)
-                .bind(request_id)
-                .bind(METHOD_PUBLISH)
-                .bind(indicator.id.as_str())
-                .bind(now.as_micros())
-                .execute(&mut *$tx)
-                .await?;
-                crate::sequencer::write_outbox!(
-                    $tx, $pool, TOPIC, IndicatorEventKind::Published.as_str(), indicator.id.as_str(), now, None::<String>
-                );
-                let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
-                crate::sequencer::write_outbox!($tx, $pool, crate::audit::TOPIC, "record", indicator.id.as_str(), now, Some(record));
-    }};
+            })
+            .collect(),
+    }
 }
 
 impl Store {
@@ -362,16 +352,31 @@ impl Store {
     ) -> Result<PublishOutcome, StoreError> {
         let principal_key = publisher.to_string();
         let indicator = new_indicator(publisher, content.clone(), now);
+        let id = indicator.id.to_string();
+        let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
+        // The statements of a batch of one: a transaction of five round trips.
         let stored = with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            let earlier: Option<(String, String)> = sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal_key)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((method, object_id)) = earlier {
+            let claimed = pool
+                .claim_keys(
+                    &mut tx,
+                    &crate::backend::KeyRows {
+                        publisher: &principal_key,
+                        method: METHOD_PUBLISH,
+                        created_us: now.as_micros(),
+                        keys: vec![(request_id, id.as_str())],
+                    },
+                )
+                .await?;
+            if claimed.is_empty() {
+                // Used before: the first result.
+                let (method, object_id): (String, String) = sqlx::query_as(
+                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
+                )
+                .bind(&principal_key)
+                .bind(request_id)
+                .fetch_one(&mut *tx)
+                .await?;
                 tx.rollback().await?;
                 if method != METHOD_PUBLISH {
                     return Err(StoreError::RequestIdReused(method));
@@ -380,7 +385,25 @@ impl Store {
                 let first = self.get_indicator(&id).await?.ok_or_else(|| corrupt("missing indicator", &object_id))?;
                 return Ok(PublishOutcome::Duplicate(first));
             }
-            insert_indicator!(tx, pool, indicator, principal_key, request_id, now, audit_record);
+            pool.insert_indicators(
+                &mut tx,
+                &indicator_rows(&principal_key, now, std::slice::from_ref(&indicator), std::slice::from_ref(&id)),
+            )
+            .await?;
+            // Its stream event and its audit record; on PostgreSQL the statement also
+            // wakes every replica's sequencer on commit.
+            let outbox = [
+                (TOPIC, IndicatorEventKind::Published.as_str(), None),
+                (crate::audit::TOPIC, "record", Some(record.as_str())),
+            ]
+            .map(|(topic, kind, payload)| crate::backend::OutboxRow {
+                topic,
+                kind,
+                object_id: &id,
+                created_us: now.as_micros(),
+                payload,
+            });
+            pool.insert_outbox(&mut tx, &outbox).await?;
             tx.commit().await?;
             indicator
         });
@@ -553,45 +576,7 @@ impl Store {
                 .map(|(_, indicator)| indicator)
                 .collect();
             let ids: Vec<String> = fresh.iter().map(|indicator| indicator.id.to_string()).collect();
-            let rows = crate::backend::IndicatorRows {
-                publisher: &principal_key,
-                created_us: now.as_micros(),
-                indicators: fresh
-                    .iter()
-                    .zip(&ids)
-                    .map(|(indicator, id)| {
-                        let content = &indicator.content;
-                        let method = content.fraud_method.as_ref();
-                        let (scope_kind, scope_value) = content.scope.to_storage();
-                        crate::backend::IndicatorRow {
-                            id,
-                            source: indicator.source_agency.as_str(),
-                            title: method.map(|m| m.title.as_str()),
-                            description: method.map(|m| m.description.as_str()),
-                            countermeasures: method.map(|m| m.countermeasures.as_str()),
-                            category: method.map(|m| m.category.as_str()),
-                            language: &content.language,
-                            first_seen_us: content.first_seen.map(Timestamp::as_micros),
-                            valid_until_us: content.valid_until.map(Timestamp::as_micros),
-                            confidence: i64::from(content.confidence),
-                            evaluation: content.evaluation.map(Evaluation::code),
-                            tlp: content.tlp.as_str(),
-                            scope_kind,
-                            scope_value,
-                            anonymous: content.anonymous,
-                        }
-                    })
-                    .collect(),
-                observables: fresh
-                    .iter()
-                    .zip(&ids)
-                    .flat_map(|(indicator, id)| {
-                        indicator.content.observables.iter().enumerate().map(move |(ordinal, observable)| {
-                            (id.as_str(), ordinal as i64, observable.kind().as_str(), observable.value())
-                        })
-                    })
-                    .collect(),
-            };
+            let rows = indicator_rows(&principal_key, now, &fresh, &ids);
             pool.insert_indicators(&mut tx, &rows).await?;
             // The stream events of every item, in one outbox row (the sequencer gives each
             // id its own event, in order), then the audit records naming them.
@@ -616,11 +601,6 @@ impl Store {
                 .collect();
             order.wait().await;
             pool.insert_outbox(&mut tx, &rows).await?;
-            if !fresh.is_empty()
-                && let Some(sql) = pool.notify_outbox_sql()
-            {
-                sqlx::query(sql).execute(&mut *tx).await?;
-            }
             tx.commit().await?;
             Ok(outcomes)
         })

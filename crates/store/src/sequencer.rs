@@ -67,19 +67,29 @@ impl Store {
     async fn sequence_once(&self, now: Timestamp) -> Result<(usize, bool), StoreError> {
         let (moved, more, high_water, audit_size) = with_pool!(self, pool => {
             let mut tx = pool.begin_sequencing(&self.write_turn).await?;
-            let high_water: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-                .fetch_one(&mut *tx)
-                .await?;
-            let audit_size: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-            let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT id, topic, event_kind, object_id, created_us, payload FROM outbox ORDER BY id LIMIT {BATCH}"
-                )),
-            )
+            // One statement, one snapshot: the high-water mark, the log's size and the
+            // queued rows (none: one row of NULLs after the first two columns).
+            type Row = (i64, i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<i64>, Option<String>);
+            let read: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT s.high_water, s.next_leaf, o.id, o.topic, o.event_kind, o.object_id, o.created_us, o.payload
+                 FROM (SELECT (SELECT COALESCE(MAX(position), 0) FROM events) AS high_water,
+                              (SELECT next_leaf FROM audit_sequence WHERE id = 1) AS next_leaf) AS s
+                 LEFT JOIN (SELECT id, topic, event_kind, object_id, created_us, payload
+                            FROM outbox ORDER BY id LIMIT {BATCH}) AS o ON 1 = 1
+                 ORDER BY o.id"
+            )))
             .fetch_all(&mut *tx)
             .await?;
+            let (high_water, audit_size) = read
+                .first()
+                .map(|row| (row.0, row.1))
+                .ok_or_else(|| StoreError::Corrupt("the sequencer's read returned no row".into()))?;
+            let rows: Vec<(i64, String, String, String, i64, Option<String>)> = read
+                .into_iter()
+                .filter_map(|(_, _, id, topic, kind, object_id, created_us, payload)| {
+                    Some((id?, topic?, kind?, object_id?, created_us?, payload))
+                })
+                .collect();
             if rows.is_empty() {
                 tx.rollback().await?;
                 (0, false, high_water, audit_size)
@@ -115,13 +125,7 @@ impl Store {
                 }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
-                pool.delete_outbox(&mut tx, &ids).await?;
-                if matches!(self.backend, Backend::Postgres(_)) {
-                    sqlx::query("SELECT pg_notify('liaison_events', $1)")
-                        .bind(position.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                pool.delete_outbox(&mut tx, &ids, position).await?;
                 tx.commit().await?;
                 (rows.len(), more, position, leaf_index)
             }
