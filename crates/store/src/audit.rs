@@ -180,6 +180,16 @@ impl Store {
         tokio::spawn(async move {
             let mut batch: Vec<Queued> = Vec::new();
             while receiver.recv_many(&mut batch, AUDIT_GROUP).await > 0 {
+                // Tasks woken together (subscribers of one new position) send their
+                // records a moment apart: one turn for every task that is ready to run
+                // first, and what they sent joins this group.
+                tokio::task::yield_now().await;
+                while batch.len() < AUDIT_GROUP {
+                    match receiver.try_recv() {
+                        Ok(queued) => batch.push(queued),
+                        Err(_) => break,
+                    }
+                }
                 let records: Vec<(&str, Timestamp)> =
                     batch.iter().map(|(r, now, _)| (r.as_str(), *now)).collect();
                 if writer.append_audit_group(&records).await.is_ok() {
