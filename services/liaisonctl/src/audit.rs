@@ -426,7 +426,10 @@ pub async fn verify(
         return Err(Failure::new(
             EXIT_VERIFY_FAILED,
             format!(
-                "the hub now publishes key {live}, not the key pinned for it ({pinned}); refusing"
+                "the hub now publishes key {live}, not the key pinned for it ({pinned}); refusing. \
+                 If the hub's operator has announced this key (a rotated key, or a new \
+                 development hub), check it with them, then remove {} to pin it anew",
+                witness.path.display()
             ),
         ));
     }

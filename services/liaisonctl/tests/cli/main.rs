@@ -408,6 +408,35 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
         "{}",
         stdout(&again)
     );
+    // A hub that publishes another key than the one pinned is refused, and the message
+    // names the state file to remove once the new key is confirmed.
+    let witness_file = state
+        .path()
+        .join("witness")
+        .read_dir()?
+        .next()
+        .unwrap()?
+        .path();
+    let remembered = std::fs::read_to_string(&witness_file)?;
+    let mut forged: serde_json::Value = serde_json::from_str(&remembered)?;
+    let (other, _) = liaison_audit::SigningKey::generate("liaison.example/audit")?;
+    forged["key"] = other.verifier_key().to_string().into();
+    std::fs::write(&witness_file, forged.to_string())?;
+    let rotated = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert_eq!(rotated.status.code(), Some(1), "{}", stdout(&rotated));
+    assert!(
+        stderr(&rotated).contains("refusing")
+            && stderr(&rotated).contains(&format!("remove {}", witness_file.display())),
+        "{}",
+        stderr(&rotated)
+    );
+    std::fs::write(&witness_file, remembered)?;
+
     let stale = verify_file(&hub, &file_arg, &state_dir).await?;
     assert_eq!(stale.status.code(), Some(1));
     assert!(
