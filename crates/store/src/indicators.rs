@@ -369,20 +369,13 @@ impl Store {
                 )
                 .await?;
             if claimed.is_empty() {
-                // Used before: the first result.
-                let (method, object_id): (String, String) = sqlx::query_as(
-                    "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-                )
-                .bind(&principal_key)
-                .bind(request_id)
-                .fetch_one(&mut *tx)
-                .await?;
+                // Used before (the claim waited for any concurrent first use to commit):
+                // the first result.
                 tx.rollback().await?;
-                if method != METHOD_PUBLISH {
-                    return Err(StoreError::RequestIdReused(method));
-                }
-                let id = ObjectId::parse(ObjectId::INDICATOR, &object_id).map_err(|_| corrupt("indicator id", &object_id))?;
-                let first = self.get_indicator(&id).await?.ok_or_else(|| corrupt("missing indicator", &object_id))?;
+                let first = self
+                    .published_by_request(publisher, request_id)
+                    .await?
+                    .ok_or_else(|| corrupt("idempotency key", request_id))?;
                 return Ok(PublishOutcome::Duplicate(first));
             }
             pool.insert_indicators(

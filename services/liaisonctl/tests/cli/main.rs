@@ -385,15 +385,14 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     assert!(more.status.success());
-    let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        state
-            .path()
-            .join("witness")
-            .read_dir()?
-            .next()
-            .unwrap()?
-            .path(),
-    )?)?;
+    let witness_file = state
+        .path()
+        .join("witness")
+        .read_dir()?
+        .next()
+        .unwrap()?
+        .path();
+    let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&witness_file)?)?;
     let old_size = before["size"].as_u64().unwrap_or(0);
     wait_for_checkpoint(&hub, old_size + 1).await?;
     let again = liaisonctl(
@@ -410,13 +409,6 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     );
     // A hub that publishes another key than the one pinned is refused, and the message
     // names the state file to remove once the new key is confirmed.
-    let witness_file = state
-        .path()
-        .join("witness")
-        .read_dir()?
-        .next()
-        .unwrap()?
-        .path();
     let remembered = std::fs::read_to_string(&witness_file)?;
     let mut forged: serde_json::Value = serde_json::from_str(&remembered)?;
     let (other, _) = liaison_audit::SigningKey::generate("liaison.example/audit")?;
