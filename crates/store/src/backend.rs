@@ -450,21 +450,29 @@ impl BackendOps for SqlitePool {
         &self,
         connection: &mut sqlx::SqliteConnection,
         turn: &WriteTurn,
-        mut leaves: Vec<Leaf>,
+        leaves: Vec<Leaf>,
         sequenced_us: i64,
     ) -> Result<i64, sqlx::Error> {
-        // As `begin_sequencing`, on the given connection.
+        // As `begin_sequencing`, on the given connection. The leaves are placed from the
+        // counter as it stands in the transaction, and the counter moved, by one query.
         let _turn = turn.take().await?;
         let mut tx = sqlx::Connection::begin_with(connection, "BEGIN IMMEDIATE").await?;
-        let first: i64 = sqlx::query_scalar("SELECT next_leaf FROM audit_sequence WHERE id = 1")
-            .fetch_one(&mut *tx)
+        let count = i64::try_from(leaves.len()).unwrap_or(i64::MAX);
+        let mut query = sqlite_leaf_inserts(
+            &leaves,
+            "(SELECT next_leaf FROM audit_sequence WHERE id = 1)",
+            sequenced_us,
+        );
+        query.push("UPDATE audit_sequence SET next_leaf = next_leaf + ");
+        query.push_bind(count);
+        query.push(" WHERE id = 1 RETURNING next_leaf");
+        // `fetch_all`: every statement runs before the one row is read.
+        let sizes: Vec<i64> = query
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_all(&mut *tx)
             .await?;
-        for leaf in &mut leaves {
-            leaf.index += first;
-        }
-        let size = first + i64::try_from(leaves.len()).unwrap_or(i64::MAX);
-        self.append_leaves(&mut tx, &leaves, size, sequenced_us)
-            .await?;
+        let size = sizes.last().copied().ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         Ok(size)
     }
@@ -503,41 +511,65 @@ impl BackendOps for SqlitePool {
         size: i64,
         sequenced_us: i64,
     ) -> Result<(), sqlx::Error> {
-        for chunk in power_chunks(leaves) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency, \
-                 actor_principal, method, outcome) ",
-            );
-            insert.push_values(chunk, |mut row, leaf| {
-                row.push_bind(leaf.index)
-                    .push_bind(leaf.record.clone())
-                    .push_bind(leaf.hash.clone())
-                    .push_bind(sequenced_us)
-                    .push_bind(leaf.indexed.time_us)
-                    .push_bind(leaf.indexed.actor_agency.clone())
-                    .push_bind(leaf.indexed.actor_principal.clone())
-                    .push_bind(leaf.indexed.method.clone())
-                    .push_bind(leaf.indexed.outcome);
-            });
-            insert.build().execute(&mut *connection).await?;
-        }
-        for chunk in power_chunks(&object_rows(leaves)) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_objects (leaf_index, object_id, owner_agency) ",
-            );
-            insert.push_values(chunk, |mut row, (index, object_id, owner)| {
-                row.push_bind(*index)
-                    .push_bind(object_id.clone())
-                    .push_bind(owner.clone());
-            });
-            insert.build().execute(&mut *connection).await?;
-        }
-        sqlx::query("UPDATE audit_sequence SET next_leaf = $1 WHERE id = 1")
-            .bind(size)
+        let mut query = sqlite_leaf_inserts(leaves, "0", sequenced_us);
+        query.push("UPDATE audit_sequence SET next_leaf = ");
+        query.push_bind(size);
+        query.push(" WHERE id = 1");
+        query
+            .build()
+            .persistent(false)
             .execute(&mut *connection)
             .await?;
         Ok(())
     }
+}
+
+/// The statements that insert `leaves` and their object index rows on SQLite, each leaf at
+/// `base` (an SQL expression) plus its index, each statement ended by `;`: for one query
+/// with more statements after them. All run in one turn of the connection's thread — a
+/// group of records is waited for by the calls that wrote them, and each statement sent
+/// on its own would be a hand-over to that thread and back. Parameters are bound in order
+/// across the statements. The text differs with the row counts, so the query is not to be
+/// kept prepared (`persistent(false)`: it would push others out of the statement cache).
+fn sqlite_leaf_inserts(
+    leaves: &[Leaf],
+    base: &str,
+    sequenced_us: i64,
+) -> sqlx::QueryBuilder<sqlx::Sqlite> {
+    let mut query = sqlx::QueryBuilder::new("");
+    for chunk in leaves.chunks(CHUNK_MAX) {
+        query.push(format!(
+            "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, \
+             actor_agency, actor_principal, method, outcome) \
+             SELECT {base} + column1, column2, column3, column4, column5, column6, column7, \
+             column8, column9 FROM ("
+        ));
+        query.push_values(chunk, |mut row, leaf| {
+            row.push_bind(leaf.index)
+                .push_bind(leaf.record.clone())
+                .push_bind(leaf.hash.clone())
+                .push_bind(sequenced_us)
+                .push_bind(leaf.indexed.time_us)
+                .push_bind(leaf.indexed.actor_agency.clone())
+                .push_bind(leaf.indexed.actor_principal.clone())
+                .push_bind(leaf.indexed.method.clone())
+                .push_bind(leaf.indexed.outcome);
+        });
+        query.push(");\n");
+    }
+    for chunk in object_rows(leaves).chunks(CHUNK_MAX) {
+        query.push(format!(
+            "INSERT INTO audit_objects (leaf_index, object_id, owner_agency) \
+             SELECT {base} + column1, column2, column3 FROM ("
+        ));
+        query.push_values(chunk, |mut row, (index, object_id, owner)| {
+            row.push_bind(*index)
+                .push_bind(object_id.clone())
+                .push_bind(owner.clone());
+        });
+        query.push(");\n");
+    }
+    query
 }
 
 impl BackendOps for PgPool {
