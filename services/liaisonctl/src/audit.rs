@@ -558,8 +558,14 @@ async fn live_leaves(
             None => {}
         }
     }
-    let note =
-        note.ok_or_else(|| Failure::new(EXIT_VERIFY_FAILED, "the hub sent no checkpoint"))?;
+    // A new log: the hub signs its first checkpoint within a second of its first records.
+    let note = note.ok_or_else(|| {
+        Failure::new(
+            EXIT_VERIFY_FAILED,
+            "the hub has signed no checkpoint of its log yet (it signs one within a second \
+             of new records): run the command again in a moment",
+        )
+    })?;
     Ok((leaves, note, key))
 }
 
