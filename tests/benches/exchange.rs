@@ -487,47 +487,50 @@ async fn lookups(hub: &TestHub) -> anyhow::Result<(Vec<Rate>, Vec<Rate>)> {
     }
     drained(hub).await?;
     // Health first: the lookups' audit records must not be sequenced during its windows.
-    let mut health = Vec::new();
-    for callers in CALLERS {
-        let checked = rate(
-            hub,
-            &clients,
-            callers,
-            |client: liaison_client::Client| async move {
-                tonic_health::pb::health_client::HealthClient::new(client.channel())
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await?;
-                Ok(())
-            },
-        )
-        .await?;
-        health.push(checked);
-    }
+    let health = rates(hub, &clients, |client: liaison_client::Client| async move {
+        tonic_health::pb::health_client::HealthClient::new(client.channel())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        Ok(())
+    })
+    .await?;
     let observable = item(LOOKED_UP).observables.pop();
-    let mut lookup = Vec::new();
-    for callers in CALLERS {
+    let lookup = rates(hub, &clients, move |client: liaison_client::Client| {
         let observable = observable.clone();
-        let looked_up = rate(
-            hub,
-            &clients,
-            callers,
-            move |client: liaison_client::Client| {
-                let observable = observable.clone();
-                async move {
-                    client
-                        .indicators()
-                        .lookup(v1::LookupRequest { observable })
-                        .await?;
-                    Ok(())
-                }
-            },
-        )
-        .await?;
-        lookup.push(looked_up);
-    }
+        async move {
+            client
+                .indicators()
+                .lookup(v1::LookupRequest { observable })
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
     Ok((lookup, health))
+}
+
+/// The [`rate`] of `call` with each number of CALLERS, in that order.
+async fn rates<F, Fut>(
+    hub: &TestHub,
+    clients: &[liaison_client::Client],
+    call: F,
+) -> anyhow::Result<Vec<Rate>>
+where
+    F: Fn(liaison_client::Client) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let mut rates = Vec::new();
+    for callers in CALLERS {
+        rates.push(rate(hub, clients, callers, call.clone()).await?);
+    }
+    Ok(rates)
+}
+
+/// CALLERS as printed: "32 / 64 / 128".
+fn callers_list() -> String {
+    CALLERS.map(|callers| callers.to_string()).join(" / ")
 }
 
 /// The highest of `rates`, per second.
@@ -577,7 +580,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
                 .await?;
         }
         let (lookup, health) = lookups(&hub).await?;
-        let callers = CALLERS.map(|callers| callers.to_string()).join(" / ");
+        let callers = callers_list();
         let list = |rates: &[Rate]| {
             rates
                 .iter()
@@ -607,7 +610,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     println!(
         "exchange benchmark: {PUBLISH_ITEMS} items in one PublishMany; {LATENCY_PUBLICATIONS} publications to {SUBSCRIBERS} subscribers; {} callers for {} s each",
-        CALLERS.map(|callers| callers.to_string()).join(" / "),
+        callers_list(),
         CALL_WINDOW.as_secs()
     );
     if selected("LIAISON_BENCH_DATABASES", "sqlite") {

@@ -242,6 +242,16 @@ async fn verify_file(hub: &TestHub, file: &str, state_dir: &str) -> anyhow::Resu
     .await
 }
 
+/// `audit verify` of the hub's live log as the hub's auditor, with its state in `state_dir`.
+async fn verify_live(hub: &TestHub, state_dir: &str) -> anyhow::Result<Output> {
+    liaisonctl(
+        hub,
+        "INT-HUB/auditor",
+        &["audit", "verify", "--state-dir", state_dir],
+    )
+    .await
+}
+
 /// Publishes a fraud method per title as `principal` (in Latvian), then waits until a
 /// checkpoint covers at least `titles.len()` records.
 async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> anyhow::Result<()> {
@@ -318,12 +328,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(records[0]["objects"][0]["access"], "write");
 
     // First live verification pins the hub's key and remembers the checkpoint.
-    let live = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", "--state-dir", &state_dir],
-    )
-    .await?;
+    let live = verify_live(&hub, &state_dir).await?;
     assert!(live.status.success(), "{}", stderr(&live));
     assert!(
         stdout(&live).contains("pinned the hub's key"),
@@ -395,12 +400,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&witness_file)?)?;
     let old_size = before["size"].as_u64().unwrap_or(0);
     wait_for_checkpoint(&hub, old_size + 1).await?;
-    let again = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", "--state-dir", &state_dir],
-    )
-    .await?;
+    let again = verify_live(&hub, &state_dir).await?;
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stdout(&again).contains("consistent with the checkpoint"),
@@ -414,12 +414,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     let (other, _) = liaison_audit::SigningKey::generate("liaison.example/audit")?;
     forged["key"] = other.verifier_key().to_string().into();
     std::fs::write(&witness_file, forged.to_string())?;
-    let rotated = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", "--state-dir", &state_dir],
-    )
-    .await?;
+    let rotated = verify_live(&hub, &state_dir).await?;
     assert_eq!(rotated.status.code(), Some(1), "{}", stdout(&rotated));
     assert!(
         stderr(&rotated).contains("refusing")
@@ -519,12 +514,7 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     .await?;
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
-    let first = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", "--state-dir", &state_dir],
-    )
-    .await?;
+    let first = verify_live(&hub, &state_dir).await?;
     assert!(first.status.success(), "{}", stderr(&first));
 
     let records = hub.store().audit_records(0, 10).await?;
@@ -540,12 +530,7 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     let size = hub.store().audit_size().await?;
     wait_for_checkpoint(&hub, size).await?;
 
-    let second = liaisonctl(
-        &hub,
-        "INT-HUB/auditor",
-        &["audit", "verify", "--state-dir", &state_dir],
-    )
-    .await?;
+    let second = verify_live(&hub, &state_dir).await?;
     assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
     assert!(
         stderr(&second).contains("history was rewritten or forked"),
