@@ -126,6 +126,15 @@ impl BatchOrder {
     }
 }
 
+/// How a batch records its idempotency keys.
+#[derive(Debug, Clone, Copy)]
+enum Keys {
+    /// All expected new: one plain insert, which fails the batch on a key used before.
+    New,
+    /// Each claimed if free; a key used before makes its item a duplicate.
+    Claim,
+}
+
 /// Topic of indicator events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "indicators";
 const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
@@ -419,10 +428,17 @@ impl Store {
         audit_record: &BatchRecordFn<'_>,
         order: &mut BatchOrder,
     ) -> Result<Vec<Result<PublishOutcome, StoreError>>, StoreError> {
-        match self
-            .try_publish_batch(publisher, items, now, audit_record, order)
-            .await
-        {
+        let mut attempt = self
+            .try_publish_batch(publisher, items, now, audit_record, order, Keys::New)
+            .await;
+        if matches!(&attempt, Err(error) if error.is_unique_violation()) {
+            // A request id used before (a stream sent again) or by a concurrent retry: the
+            // batch again, claiming each key, so that the used ones answer as duplicates.
+            attempt = self
+                .try_publish_batch(publisher, items, now, audit_record, order, Keys::Claim)
+                .await;
+        }
+        match attempt {
             Ok(outcomes) => {
                 order.end();
                 self.signals.outbox.notify_one();
@@ -469,6 +485,7 @@ impl Store {
         now: Timestamp,
         audit_record: &BatchRecordFn<'_>,
         order: &mut BatchOrder,
+        keys: Keys,
     ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
@@ -505,23 +522,23 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            let claimed: std::collections::HashSet<String> = pool
-                .claim_keys(
-                    &mut tx,
-                    &crate::backend::KeyRows {
-                        publisher: &principal_key,
-                        method: METHOD_PUBLISH,
-                        created_us: now.as_micros(),
-                        keys: candidates
-                            .iter()
-                            .zip(&candidate_ids)
-                            .map(|((request_id, _), id)| (*request_id, id.as_str()))
-                            .collect(),
-                    },
-                )
-                .await?
-                .into_iter()
-                .collect();
+            let key_rows = crate::backend::KeyRows {
+                publisher: &principal_key,
+                method: METHOD_PUBLISH,
+                created_us: now.as_micros(),
+                keys: candidates
+                    .iter()
+                    .zip(&candidate_ids)
+                    .map(|((request_id, _), id)| (*request_id, id.as_str()))
+                    .collect(),
+            };
+            let claimed: std::collections::HashSet<String> = match keys {
+                Keys::New => {
+                    pool.insert_keys(&mut tx, &key_rows).await?;
+                    candidates.iter().map(|(request_id, _)| request_id.to_string()).collect()
+                }
+                Keys::Claim => pool.claim_keys(&mut tx, &key_rows).await?.into_iter().collect(),
+            };
             // The first results of request ids used before (retries: usually none).
             let taken: Vec<&str> = candidates
                 .iter()

@@ -2,7 +2,8 @@
 //! transaction, recorded in `schema_migrations`.
 //!
 //! One SQL text serves both backends: it is written in the common subset of SQLite and
-//! PostgreSQL, and [`for_postgres`] rewrites the few SQLite spellings that differ.
+//! PostgreSQL, and [`for_postgres`] rewrites the few SQLite spellings that differ. A
+//! migration only PostgreSQL needs is recorded on SQLite without running anything.
 
 use sqlx::AssertSqlSafe;
 
@@ -12,6 +13,8 @@ struct Migration {
     version: i64,
     name: &'static str,
     sql: &'static str,
+    /// Run on PostgreSQL only (still recorded as applied on SQLite).
+    postgres_only: bool,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -19,36 +22,49 @@ const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "foundation",
         sql: include_str!("../migrations/0001_foundation.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 2,
         name: "audit log",
         sql: include_str!("../migrations/0002_audit_log.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 3,
         name: "access control",
         sql: include_str!("../migrations/0003_access.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 4,
         name: "indicator exchange",
         sql: include_str!("../migrations/0004_indicator_exchange.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 5,
         name: "confidence-building measures",
         sql: include_str!("../migrations/0005_cbm.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 6,
         name: "mutual legal assistance",
         sql: include_str!("../migrations/0006_mla.sql"),
+        postgres_only: false,
     },
     Migration {
         version: 7,
         name: "observables without a foreign key",
         sql: include_str!("../migrations/0007_observables_without_foreign_key.sql"),
+        postgres_only: false,
+    },
+    Migration {
+        version: 8,
+        name: "indicators without the foreign key to agencies on PostgreSQL",
+        sql: include_str!("../migrations/0008_indicators_without_agency_foreign_key.sql"),
+        postgres_only: true,
     },
 ];
 
@@ -105,7 +121,9 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
                     source,
                 };
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(failed)?;
+                if is_postgres || !migration.postgres_only {
+                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.map_err(failed)?;
+                }
                 sqlx::query("INSERT INTO schema_migrations (version, name, applied_us) VALUES ($1, $2, $3)")
                     .bind(migration.version)
                     .bind(migration.name)
