@@ -83,13 +83,25 @@ async fn invalid_input_names_every_field_and_stores_nothing(
 async fn a_retried_request_id_stores_once(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let mut indicators = hub.client("RS-MUP", "feed").await?.indicators();
+    let store = hub.store();
+    let events_before = store.refresh_high_water().await?;
     let request = publish(fraud_method("Лажна продавница на интернету"));
     let first = indicators.publish(request.clone()).await?.into_inner();
     let second = indicators.publish(request).await?.into_inner();
     assert!(!first.duplicate);
     assert!(second.duplicate);
     assert_eq!(first.indicator.unwrap().id, second.indicator.unwrap().id);
-    assert_eq!(hub.store().indicator_count().await?, 1);
+    assert_eq!(store.indicator_count().await?, 1);
+    // Nor did the retry queue a second stream event.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.outbox_backlog().await? > 0 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox was not sequenced"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(store.refresh_high_water().await? - events_before, 1);
     hub.stop().await
 }
 

@@ -122,6 +122,27 @@ pub(crate) trait BackendOps {
         rows: &IndicatorRows<'_>,
     ) -> Result<(), sqlx::Error>;
 
+    /// Stores one new indicator in one transaction: claims its idempotency key and, if
+    /// it was free, inserts the indicator (`rows`) and the `outbox` rows. Returns whether
+    /// the key was free; if not, nothing is written.
+    async fn publish_one(
+        &self,
+        turn: &WriteTurn,
+        keys: &KeyRows<'_>,
+        rows: &IndicatorRows<'_>,
+        outbox: &[OutboxRow<'_>],
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.begin_write(turn).await?;
+        if self.claim_keys(&mut tx, keys).await?.is_empty() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.insert_indicators(&mut tx, rows).await?;
+        self.insert_outbox(&mut tx, outbox).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Inserts sequenced events in one statement of fixed text.
     async fn insert_events(
         &self,
@@ -631,6 +652,140 @@ fn pg_key_insert<'q>(
         .bind(rows.created_us)
 }
 
+/// A PostgreSQL statement with its parameters.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The CTE (`queued`) that inserts rows into `outbox` on PostgreSQL from the five arrays
+/// (topic, kind, object id, created, payload) bound as the parameters named, where
+/// `$guard` (a `WHERE` clause, or nothing) holds, bound by [`bind_outbox_rows`]. Ids
+/// follow the array order: the rows are inserted in it.
+macro_rules! pg_outbox_insert {
+    ($topic:literal, $kind:literal, $object:literal, $created:literal, $payload:literal, $guard:literal) => {
+        concat!(
+            "queued AS (
+                 INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
+                 SELECT topic, kind, object_id, created_us, payload
+                 FROM UNNEST(",
+            $topic,
+            "::TEXT[], ",
+            $kind,
+            "::TEXT[], ",
+            $object,
+            "::TEXT[], ",
+            $created,
+            "::BIGINT[], ",
+            $payload,
+            "::TEXT[]) WITH ORDINALITY
+                      AS row(topic, kind, object_id, created_us, payload, n) ",
+            $guard,
+            " ORDER BY n
+             )"
+        )
+    };
+}
+
+/// The two CTEs (`inserted`, `observed`) that insert indicators and their observables on
+/// PostgreSQL, each row only where `$guard` (a `WHERE` clause, or nothing) holds; the
+/// values are bound by [`bind_indicator_rows`] as `$1` to `$21`.
+///
+/// Each observable takes its indicator id from the rows the statement inserted (LEFT
+/// JOIN, so one that names any other indicator gets NULL and fails the NOT NULL
+/// constraint): what the foreign key dropped in migration 7 guaranteed, without locking
+/// each indicator row once per observable. Each indicator takes its source agency from
+/// `agencies` the same way, for the key dropped in migration 8, without a trigger and a
+/// row lock per indicator.
+macro_rules! pg_indicator_inserts {
+    ($guard:literal) => {
+        concat!(
+            "inserted AS (
+                INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
+                    scope_kind, scope_value, anonymous, created_us)
+                SELECT row.id, agencies.id, $16, title, description, countermeasures, category, language,
+                    first_seen, valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
+                FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                            $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
+                            $14::TEXT[], $15::BOOLEAN[])
+                     AS row(id, source, title, description, countermeasures, category, language, first_seen,
+                            valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)
+                LEFT JOIN agencies ON agencies.id = row.source ",
+            $guard,
+            " RETURNING id
+             ), observed AS (
+                INSERT INTO indicator_observables (indicator_id, ordinal, type, value)
+                SELECT inserted.id, o.ordinal, o.type, o.value
+                FROM UNNEST($18::TEXT[], $19::BIGINT[], $20::TEXT[], $21::TEXT[]) AS o(indicator_id, ordinal, type, value)
+                LEFT JOIN inserted ON inserted.id = o.indicator_id ",
+            $guard,
+            ")"
+        )
+    };
+}
+
+/// Binds `rows` to a statement of [`pg_indicator_inserts`], as `$1` to `$21`.
+fn bind_indicator_rows<'q>(query: PgQuery<'q>, rows: &IndicatorRows<'q>) -> PgQuery<'q> {
+    let items = &rows.indicators;
+    let observables = &rows.observables;
+    query
+        .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.title).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.description).collect::<Vec<_>>())
+        .bind(
+            items
+                .iter()
+                .map(|row| row.countermeasures)
+                .collect::<Vec<_>>(),
+        )
+        .bind(items.iter().map(|row| row.category).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.language).collect::<Vec<_>>())
+        .bind(
+            items
+                .iter()
+                .map(|row| row.first_seen_us)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            items
+                .iter()
+                .map(|row| row.valid_until_us)
+                .collect::<Vec<_>>(),
+        )
+        .bind(items.iter().map(|row| row.confidence).collect::<Vec<_>>())
+        .bind(
+            items
+                .iter()
+                .map(|row| row.evaluation.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(items.iter().map(|row| row.tlp).collect::<Vec<_>>())
+        .bind(items.iter().map(|row| row.scope_kind).collect::<Vec<_>>())
+        .bind(
+            items
+                .iter()
+                .map(|row| row.scope_value.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(items.iter().map(|row| row.anonymous).collect::<Vec<_>>())
+        .bind(rows.publisher)
+        .bind(rows.created_us)
+        .bind(observables.iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
+        .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
+}
+
+/// Binds `rows` to a statement that inserts them into `outbox` from five arrays (topic,
+/// kind, object id, created, payload), as its next five parameters.
+fn bind_outbox_rows<'q>(query: PgQuery<'q>, rows: &[OutboxRow<'q>]) -> PgQuery<'q> {
+    query
+        .bind(rows.iter().map(|row| row.topic).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.object_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.created_us).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.payload).collect::<Vec<_>>())
+}
+
 impl BackendOps for PgPool {
     type Db = sqlx::Postgres;
 
@@ -669,58 +824,53 @@ impl BackendOps for PgPool {
         if rows.indicators.is_empty() {
             return Ok(());
         }
-        let items = &rows.indicators;
-        let observables = &rows.observables;
-        // One statement for both tables. Each observable takes its indicator id from the
-        // rows this statement inserted (LEFT JOIN, so one that names any other indicator
-        // gets NULL and fails the NOT NULL constraint): what the foreign key dropped in
-        // migration 7 guaranteed, without locking each indicator row once per observable.
-        // Each indicator takes its source agency from `agencies` the same way, for the key
-        // dropped in migration 8, without a trigger and a row lock per indicator.
-        sqlx::query(
-            "WITH inserted AS (
-                INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
-                    category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                    scope_kind, scope_value, anonymous, created_us)
-                SELECT row.id, agencies.id, $16, title, description, countermeasures, category, language,
-                    first_seen, valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
-                FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                            $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
-                            $14::TEXT[], $15::BOOLEAN[])
-                     AS row(id, source, title, description, countermeasures, category, language, first_seen,
-                            valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)
-                LEFT JOIN agencies ON agencies.id = row.source
-                RETURNING id
-             )
-             INSERT INTO indicator_observables (indicator_id, ordinal, type, value)
-             SELECT inserted.id, o.ordinal, o.type, o.value
-             FROM UNNEST($18::TEXT[], $19::BIGINT[], $20::TEXT[], $21::TEXT[]) AS o(indicator_id, ordinal, type, value)
-             LEFT JOIN inserted ON inserted.id = o.indicator_id",
-        )
-        .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.title).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.description).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.countermeasures).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.category).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.language).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.first_seen_us).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.valid_until_us).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.confidence).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.evaluation.as_deref()).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.tlp).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.scope_kind).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.scope_value.as_str()).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.anonymous).collect::<Vec<_>>())
-        .bind(rows.publisher)
-        .bind(rows.created_us)
-        .bind(observables.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        // One statement for both tables (see `pg_indicator_inserts`).
+        let query = sqlx::query(concat!("WITH ", pg_indicator_inserts!(""), " SELECT 1"));
+        bind_indicator_rows(query, rows).execute(&mut **tx).await?;
         Ok(())
+    }
+
+    async fn publish_one(
+        &self,
+        _turn: &WriteTurn,
+        keys: &KeyRows<'_>,
+        rows: &IndicatorRows<'_>,
+        outbox: &[OutboxRow<'_>],
+    ) -> Result<bool, sqlx::Error> {
+        // One statement and no explicit transaction: one round trip instead of five
+        // (BEGIN, claim, indicator, outbox, COMMIT). A statement is atomic on its own, and
+        // its parts see one snapshot; every insert after the claim is guarded by it, so a
+        // key used before writes nothing. The claim waits for a concurrent first use of
+        // the key to commit, as `claim_keys` does.
+        let [key] = keys.keys.as_slice() else {
+            return Err(sqlx::Error::Protocol("publish_one takes one key".into()));
+        };
+        let query = sqlx::query(concat!(
+            "WITH claimed AS (
+                 INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
+                 VALUES ($22, $23, $24, $25, $26)
+                 ON CONFLICT (principal, request_id) DO NOTHING RETURNING request_id
+             ), ",
+            pg_indicator_inserts!("WHERE EXISTS (SELECT 1 FROM claimed)"),
+            ", ",
+            pg_outbox_insert!(
+                "$27",
+                "$28",
+                "$29",
+                "$30",
+                "$31",
+                "WHERE EXISTS (SELECT 1 FROM claimed)"
+            ),
+            " SELECT EXISTS (SELECT 1 FROM claimed) FROM (SELECT pg_notify('liaison_outbox', '')) AS notified"
+        ));
+        let query = bind_indicator_rows(query, rows)
+            .bind(keys.publisher)
+            .bind(key.0)
+            .bind(keys.method)
+            .bind(key.1)
+            .bind(keys.created_us);
+        let row = bind_outbox_rows(query, outbox).fetch_one(self).await?;
+        sqlx::Row::try_get(&row, 0)
     }
 
     async fn insert_keys(
@@ -760,25 +910,14 @@ impl BackendOps for PgPool {
         if rows.is_empty() {
             return Ok(());
         }
-        // Ids follow the array order: the rows are inserted in it. The same statement
-        // queues the notification that wakes every replica's sequencer on commit.
-        sqlx::query(
-            "WITH inserted AS (
-                 INSERT INTO outbox (topic, event_kind, object_id, created_us, payload)
-                 SELECT topic, kind, object_id, created_us, payload
-                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[]) WITH ORDINALITY
-                      AS row(topic, kind, object_id, created_us, payload, n)
-                 ORDER BY n
-             )
-             SELECT pg_notify('liaison_outbox', '')",
-        )
-        .bind(rows.iter().map(|row| row.topic).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.kind).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.object_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.created_us).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.payload).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        // The same statement queues the notification that wakes every replica's
+        // sequencer on commit.
+        let query = sqlx::query(concat!(
+            "WITH ",
+            pg_outbox_insert!("$1", "$2", "$3", "$4", "$5", ""),
+            " SELECT pg_notify('liaison_outbox', '')"
+        ));
+        bind_outbox_rows(query, rows).execute(&mut **tx).await?;
         Ok(())
     }
 

@@ -363,54 +363,45 @@ impl Store {
         let indicator = new_indicator(publisher, content.clone(), now);
         let id = indicator.id.to_string();
         let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
-        // The statements of a batch of one: a transaction of five round trips.
-        let stored = with_pool!(self, pool => {
-            let mut tx = pool.begin_write(&self.write_turn).await?;
-            let claimed = pool
-                .claim_keys(
-                    &mut tx,
-                    &crate::backend::KeyRows {
-                        publisher: &principal_key,
-                        method: METHOD_PUBLISH,
-                        created_us: now.as_micros(),
-                        keys: vec![(request_id, id.as_str())],
-                    },
-                )
-                .await?;
-            if claimed.is_empty() {
-                // Used before (the claim waited for any concurrent first use to commit):
-                // the first result.
-                tx.rollback().await?;
-                let first = self
-                    .published_by_request(publisher, request_id)
-                    .await?
-                    .ok_or_else(|| corrupt("idempotency key", request_id))?;
-                return Ok(PublishOutcome::Duplicate(first));
-            }
-            pool.insert_indicators(
-                &mut tx,
-                &indicator_rows(&principal_key, now, std::slice::from_ref(&indicator), std::slice::from_ref(&id)),
-            )
-            .await?;
-            // Its stream event and its audit record; on PostgreSQL the statement also
-            // wakes every replica's sequencer on commit.
-            let outbox = [
-                (TOPIC, IndicatorEventKind::Published.as_str(), None),
-                (crate::audit::TOPIC, "record", Some(record.as_str())),
-            ]
-            .map(|(topic, kind, payload)| crate::backend::OutboxRow {
-                topic,
-                kind,
-                object_id: &id,
-                created_us: now.as_micros(),
-                payload,
-            });
-            pool.insert_outbox(&mut tx, &outbox).await?;
-            tx.commit().await?;
-            indicator
+        // Its stream event and its audit record; on PostgreSQL the statement also wakes
+        // every replica's sequencer on commit.
+        let outbox = [
+            (TOPIC, IndicatorEventKind::Published.as_str(), None),
+            (crate::audit::TOPIC, "record", Some(record.as_str())),
+        ]
+        .map(|(topic, kind, payload)| crate::backend::OutboxRow {
+            topic,
+            kind,
+            object_id: &id,
+            created_us: now.as_micros(),
+            payload,
         });
+        let keys = crate::backend::KeyRows {
+            publisher: &principal_key,
+            method: METHOD_PUBLISH,
+            created_us: now.as_micros(),
+            keys: vec![(request_id, id.as_str())],
+        };
+        let rows = indicator_rows(
+            &principal_key,
+            now,
+            std::slice::from_ref(&indicator),
+            std::slice::from_ref(&id),
+        );
+        let stored = with_pool!(self, pool => {
+            pool.publish_one(&self.write_turn, &keys, &rows, &outbox).await?
+        });
+        if !stored {
+            // Used before (the claim waited for any concurrent first use to commit): the
+            // first result.
+            let first = self
+                .published_by_request(publisher, request_id)
+                .await?
+                .ok_or_else(|| corrupt("idempotency key", request_id))?;
+            return Ok(PublishOutcome::Duplicate(first));
+        }
         self.signals.outbox.notify_one();
-        Ok(PublishOutcome::Stored(stored))
+        Ok(PublishOutcome::Stored(indicator))
     }
 
     /// Stores many new indicators of one publisher in one transaction, each with its
