@@ -143,22 +143,15 @@ pub(crate) trait BackendOps {
         Ok(true)
     }
 
-    /// Inserts sequenced events in one statement of fixed text.
-    async fn insert_events(
+    /// Writes what a sequencer pass made inside its transaction: the `events`, the audit
+    /// `leaves` with their object index (the counter moved to `size`) if any, and the
+    /// deletion of the outbox rows `ids`; on PostgreSQL the same statement as the deletion
+    /// tells every replica's listener, on commit, that events up to `high_water` are
+    /// sequenced. In as few statements as the backend allows.
+    async fn write_pass(
         &self,
         tx: &mut WriteTx<Self::Db>,
-        rows: &[EventRow],
-        sequenced_us: i64,
-    ) -> Result<(), sqlx::Error>;
-
-    /// Deletes the outbox rows `ids` in one statement of fixed text; on PostgreSQL the same
-    /// statement tells every replica's listener, on commit, that events up to
-    /// `high_water` are sequenced.
-    async fn delete_outbox(
-        &self,
-        tx: &mut WriteTx<Self::Db>,
-        ids: &[i64],
-        high_water: i64,
+        pass: &Pass<'_>,
     ) -> Result<(), sqlx::Error>;
 
     /// Appends records written on their own (their leaves indexed 0, 1, … within `leaves`)
@@ -171,17 +164,6 @@ pub(crate) trait BackendOps {
         leaves: Vec<Leaf>,
         sequenced_us: i64,
     ) -> Result<i64, sqlx::Error>;
-
-    /// Appends audit leaves and their object index inside the sequencer's transaction
-    /// (`connection` is in it), and moves the leaf counter to `size`, in as few statements
-    /// as the backend allows.
-    async fn append_leaves(
-        &self,
-        connection: &mut <Self::Db as Database>::Connection,
-        leaves: &[Leaf],
-        size: i64,
-        sequenced_us: i64,
-    ) -> Result<(), sqlx::Error>;
 
     /// This backend's kept connections (see [`crate::kept`]).
     fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db>;
@@ -248,6 +230,22 @@ pub(crate) struct KeyRows<'a> {
 
 /// One sequenced event to insert: position, topic, kind, object id, created.
 pub(crate) type EventRow = (i64, String, String, String, i64);
+
+/// What one sequencer pass writes (see [`BackendOps::write_pass`]).
+pub(crate) struct Pass<'a> {
+    /// The events made, positioned.
+    pub(crate) events: &'a [EventRow],
+    /// The audit leaves made, indexed.
+    pub(crate) leaves: &'a [Leaf],
+    /// The log's size after them.
+    pub(crate) size: i64,
+    /// The outbox rows taken.
+    pub(crate) ids: &'a [i64],
+    /// The last position given.
+    pub(crate) high_water: i64,
+    /// When the pass ran.
+    pub(crate) sequenced_us: i64,
+}
 
 /// Values as one JSON array: SQLite reads it back with `json_each`, so a statement over
 /// any number of them has one text, and its prepared form stays cached.
@@ -444,42 +442,30 @@ impl BackendOps for SqlitePool {
         Ok(())
     }
 
-    async fn insert_events(
+    async fn write_pass(
         &self,
         tx: &mut WriteTx<Self::Db>,
-        rows: &[EventRow],
-        sequenced_us: i64,
+        pass: &Pass<'_>,
     ) -> Result<(), sqlx::Error> {
-        for chunk in power_chunks(rows) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us) ",
-            );
-            insert.push_values(
-                chunk,
-                |mut row, (position, topic, kind, object_id, created_us)| {
-                    row.push_bind(*position)
-                        .push_bind(topic.clone())
-                        .push_bind(kind.clone())
-                        .push_bind(object_id.clone())
-                        .push_bind(*created_us)
-                        .push_bind(sequenced_us);
-                },
-            );
-            insert.build().execute(&mut **tx).await?;
+        // One query of several statements, which the connection's thread runs in one turn
+        // (each statement sent on its own would be a hand-over to that thread and back, on
+        // the way of every delivery). Its text varies with the row counts: not kept
+        // prepared.
+        let mut query = sqlite_leaf_inserts(
+            sqlite_event_inserts(pass.events, pass.sequenced_us),
+            pass.leaves,
+            "0",
+            pass.sequenced_us,
+        );
+        if !pass.leaves.is_empty() {
+            query.push("UPDATE audit_sequence SET next_leaf = ");
+            query.push_bind(pass.size);
+            query.push(" WHERE id = 1;\n");
         }
-        Ok(())
-    }
-
-    async fn delete_outbox(
-        &self,
-        tx: &mut WriteTx<Self::Db>,
-        ids: &[i64],
-        _high_water: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))")
-            .bind(json_rows(ids.iter()))
-            .execute(&mut **tx)
-            .await?;
+        query.push("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(");
+        query.push_bind(json_rows(pass.ids.iter()));
+        query.push("))");
+        query.build().persistent(false).execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -498,7 +484,7 @@ impl BackendOps for SqlitePool {
         let _turn = turn.take().await?;
         let count = i64::try_from(leaves.len()).unwrap_or(i64::MAX);
         let mut query = sqlite_leaf_inserts(
-            "BEGIN IMMEDIATE;\n",
+            sqlx::QueryBuilder::new("BEGIN IMMEDIATE;\n"),
             &leaves,
             "(SELECT next_leaf FROM audit_sequence WHERE id = 1)",
             sequenced_us,
@@ -551,41 +537,49 @@ impl BackendOps for SqlitePool {
         }
         Ok(all)
     }
-
-    async fn append_leaves(
-        &self,
-        connection: &mut sqlx::SqliteConnection,
-        leaves: &[Leaf],
-        size: i64,
-        sequenced_us: i64,
-    ) -> Result<(), sqlx::Error> {
-        let mut query = sqlite_leaf_inserts("", leaves, "0", sequenced_us);
-        query.push("UPDATE audit_sequence SET next_leaf = ");
-        query.push_bind(size);
-        query.push(" WHERE id = 1");
-        query
-            .build()
-            .persistent(false)
-            .execute(&mut *connection)
-            .await?;
-        Ok(())
-    }
 }
 
-/// The statements that insert `leaves` and their object index rows on SQLite, after the
-/// statements `prefix`, each leaf at `base` (an SQL expression) plus its index, each
-/// statement ended by `;`: for one query with more statements after them. All run in one turn of the connection's thread — a
+/// The statements that insert sequenced `events` on SQLite, multi-row `VALUES` of at
+/// most [`CHUNK_MAX`] rows, each ended by `;`: the start of a query with more statements
+/// after them (see [`sqlite_leaf_inserts`]).
+fn sqlite_event_inserts(
+    events: &[EventRow],
+    sequenced_us: i64,
+) -> sqlx::QueryBuilder<sqlx::Sqlite> {
+    let mut query = sqlx::QueryBuilder::new("");
+    for chunk in events.chunks(CHUNK_MAX) {
+        query.push(
+            "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us) ",
+        );
+        query.push_values(
+            chunk,
+            |mut row, (position, topic, kind, object_id, created_us)| {
+                row.push_bind(*position)
+                    .push_bind(topic.clone())
+                    .push_bind(kind.clone())
+                    .push_bind(object_id.clone())
+                    .push_bind(*created_us)
+                    .push_bind(sequenced_us);
+            },
+        );
+        query.push(";\n");
+    }
+    query
+}
+
+/// The statements that insert `leaves` and their object index rows on SQLite, after those
+/// of `query`, each leaf at `base` (an SQL expression) plus its index, each statement
+/// ended by `;`: for one query with more statements after them. All run in one turn of the connection's thread — a
 /// group of records is waited for by the calls that wrote them, and each statement sent
 /// on its own would be a hand-over to that thread and back. Parameters are bound in order
 /// across the statements. The text differs with the row counts, so the query is not to be
 /// kept prepared (`persistent(false)`: it would push others out of the statement cache).
 fn sqlite_leaf_inserts(
-    prefix: &str,
+    mut query: sqlx::QueryBuilder<sqlx::Sqlite>,
     leaves: &[Leaf],
     base: &str,
     sequenced_us: i64,
 ) -> sqlx::QueryBuilder<sqlx::Sqlite> {
-    let mut query = sqlx::QueryBuilder::new(prefix);
     for chunk in leaves.chunks(CHUNK_MAX) {
         query.push(format!(
             "INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, \
@@ -933,41 +927,53 @@ impl BackendOps for PgPool {
         Ok(())
     }
 
-    async fn insert_events(
+    async fn write_pass(
         &self,
         tx: &mut WriteTx<Self::Db>,
-        rows: &[EventRow],
-        sequenced_us: i64,
+        pass: &Pass<'_>,
     ) -> Result<(), sqlx::Error> {
-        if rows.is_empty() {
-            return Ok(());
+        if !pass.events.is_empty() {
+            sqlx::query(
+                "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
+                 SELECT position, topic, kind, object_id, created_us, $6
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                      AS row(position, topic, kind, object_id, created_us)",
+            )
+            .bind(pass.events.iter().map(|row| row.0).collect::<Vec<_>>())
+            .bind(pass.events.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
+            .bind(pass.events.iter().map(|row| row.2.as_str()).collect::<Vec<_>>())
+            .bind(pass.events.iter().map(|row| row.3.as_str()).collect::<Vec<_>>())
+            .bind(pass.events.iter().map(|row| row.4).collect::<Vec<_>>())
+            .bind(pass.sequenced_us)
+            .execute(&mut **tx)
+            .await?;
         }
-        sqlx::query(
-            "INSERT INTO events (position, topic, event_kind, object_id, created_us, sequenced_us)
-             SELECT position, topic, kind, object_id, created_us, $6
-             FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
-                  AS row(position, topic, kind, object_id, created_us)",
-        )
-        .bind(rows.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.2.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.3.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.4).collect::<Vec<_>>())
-        .bind(sequenced_us)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_outbox(
-        &self,
-        tx: &mut WriteTx<Self::Db>,
-        ids: &[i64],
-        high_water: i64,
-    ) -> Result<(), sqlx::Error> {
+        if !pass.leaves.is_empty() {
+            // One statement: each column travels as one array parameter, and the object index
+            // and the counter are written by the same statement's data-modifying parts.
+            let objects = object_rows(pass.leaves);
+            let query = sqlx::query(
+                "WITH logged AS (
+                     INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
+                         actor_principal, method, outcome)
+                     SELECT index, record, hash, $4, time_us, agency, principal, method, outcome
+                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[],
+                                 $8::TEXT[], $9::BIGINT[])
+                          AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
+                 ), counted AS (
+                     UPDATE audit_sequence SET next_leaf = $13 WHERE id = 1
+                 )
+                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
+                 SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[])",
+            );
+            bind_leaf_columns!(query, pass.leaves, &objects, pass.sequenced_us)
+                .bind(pass.size)
+                .execute(&mut **tx)
+                .await?;
+        }
         // The range lets the planner walk the primary key: a queue table holds mostly
         // dead rows between vacuums, and a sequential scan would read every one of them.
-        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        let (Some(first), Some(last)) = (pass.ids.iter().min(), pass.ids.iter().max()) else {
             return Ok(());
         };
         // The notification rides on the same statement: one round trip fewer per pass.
@@ -977,8 +983,8 @@ impl BackendOps for PgPool {
         )
         .bind(first)
         .bind(last)
-        .bind(ids)
-        .bind(high_water.to_string())
+        .bind(pass.ids)
+        .bind(pass.high_water.to_string())
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -1055,37 +1061,6 @@ impl BackendOps for PgPool {
         .await?;
         tx.commit().await?;
         Ok(rows)
-    }
-
-    async fn append_leaves(
-        &self,
-        connection: &mut sqlx::PgConnection,
-        leaves: &[Leaf],
-        size: i64,
-        sequenced_us: i64,
-    ) -> Result<(), sqlx::Error> {
-        // One statement: each column travels as one array parameter, and the object index
-        // and the counter are written by the same statement's data-modifying parts.
-        let objects = object_rows(leaves);
-        let query = sqlx::query(
-            "WITH logged AS (
-                 INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
-                     actor_principal, method, outcome)
-                 SELECT index, record, hash, $4, time_us, agency, principal, method, outcome
-                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[],
-                             $8::TEXT[], $9::BIGINT[])
-                      AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
-             ), counted AS (
-                 UPDATE audit_sequence SET next_leaf = $13 WHERE id = 1
-             )
-             INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
-             SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[])",
-        );
-        bind_leaf_columns!(query, leaves, &objects, sequenced_us)
-            .bind(size)
-            .execute(&mut *connection)
-            .await?;
-        Ok(())
     }
 }
 

@@ -119,13 +119,17 @@ impl Store {
                 }
                 let more = rows.len() as i64 == BATCH || taken < rows.len();
                 let rows = &rows[..taken];
-                pool.insert_events(&mut tx, &events, now.as_micros()).await?;
-                if leaf_index != audit_size {
-                    pool.append_leaves(&mut tx, &leaves, leaf_index, now.as_micros()).await?;
-                }
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
-                pool.delete_outbox(&mut tx, &ids, position).await?;
+                let pass = crate::backend::Pass {
+                    events: &events,
+                    leaves: &leaves,
+                    size: leaf_index,
+                    ids: &ids,
+                    high_water: position,
+                    sequenced_us: now.as_micros(),
+                };
+                pool.write_pass(&mut tx, &pass).await?;
                 tx.commit().await?;
                 (rows.len(), more, position, leaf_index)
             }
