@@ -216,6 +216,24 @@ async fn list_filters_pages_and_hides_what_the_caller_may_not_see(
         .await?
         .into_inner();
     assert_eq!(by_text.indicators.len(), 5, "Latvian text is found");
+    // Case does not matter beyond ASCII (SQLite's LOWER() folds ASCII only), each word may
+    // be in any of the texts, and an item the caller may not see is not found.
+    for (text, found) in [
+        ("PEĻŅU", 5),
+        ("investīciju PLATFORMA", 5),
+        ("шахраї", 1),
+        ("ШАХРАЇ смс", 0),
+        ("шахраї sms", 1),
+    ] {
+        let page = hungary
+            .list_indicators(purposeful(v1::ListIndicatorsRequest {
+                text: text.into(),
+                ..v1::ListIndicatorsRequest::default()
+            }))
+            .await?
+            .into_inner();
+        assert_eq!(page.indicators.len(), found, "search {text:?}");
+    }
     let ukraine_sees = hub
         .client("UA-CERT", "officer")
         .await?

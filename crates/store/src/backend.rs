@@ -197,6 +197,8 @@ pub(crate) struct IndicatorRow<'a> {
     pub(crate) title: Option<&'a str>,
     pub(crate) description: Option<&'a str>,
     pub(crate) countermeasures: Option<&'a str>,
+    /// The three texts above as search matches them (see `indicators::search_text`).
+    pub(crate) search_text: Option<String>,
     pub(crate) category: Option<&'a str>,
     pub(crate) language: &'a str,
     pub(crate) first_seen_us: Option<i64>,
@@ -349,7 +351,7 @@ impl BackendOps for SqlitePool {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
                     category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                    scope_kind, scope_value, anonymous, created_us) ",
+                    scope_kind, scope_value, anonymous, created_us, search_text) ",
             );
             query.push_values(chunk, |mut row, item| {
                 row.push_bind(item.id.to_owned())
@@ -368,7 +370,8 @@ impl BackendOps for SqlitePool {
                     .push_bind(item.scope_kind.to_owned())
                     .push_bind(item.scope_value.clone())
                     .push_bind(item.anonymous)
-                    .push_bind(rows.created_us);
+                    .push_bind(rows.created_us)
+                    .push_bind(item.search_text.clone());
             });
             query.build().execute(&mut **tx).await?;
         }
@@ -692,7 +695,7 @@ macro_rules! pg_outbox_insert {
 
 /// The two CTEs (`inserted`, `observed`) that insert indicators and their observables on
 /// PostgreSQL, each row only where `$guard` (a `WHERE` clause, or nothing) holds; the
-/// values are bound by [`bind_indicator_rows`] as `$1` to `$21`.
+/// values are bound by [`bind_indicator_rows`] as `$1` to `$22`.
 ///
 /// Each observable takes its indicator id from the rows the statement inserted (LEFT
 /// JOIN, so one that names any other indicator gets NULL and fails the NOT NULL
@@ -706,14 +709,16 @@ macro_rules! pg_indicator_inserts {
             "inserted AS (
                 INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
                     category, language, first_seen_us, valid_until_us, confidence, evaluation, tlp,
-                    scope_kind, scope_value, anonymous, created_us)
+                    scope_kind, scope_value, anonymous, created_us, search_text)
                 SELECT row.id, agencies.id, $16, title, description, countermeasures, category, language,
-                    first_seen, valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17
+                    first_seen, valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous, $17,
+                    search_text
                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
                             $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
-                            $14::TEXT[], $15::BOOLEAN[])
+                            $14::TEXT[], $15::BOOLEAN[], $22::TEXT[])
                      AS row(id, source, title, description, countermeasures, category, language, first_seen,
-                            valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous)
+                            valid_until, confidence, evaluation, tlp, scope_kind, scope_value, anonymous,
+                            search_text)
                 LEFT JOIN agencies ON agencies.id = row.source ",
             $guard,
             " RETURNING id
@@ -728,7 +733,7 @@ macro_rules! pg_indicator_inserts {
     };
 }
 
-/// Binds `rows` to a statement of [`pg_indicator_inserts`], as `$1` to `$21`.
+/// Binds `rows` to a statement of [`pg_indicator_inserts`], as `$1` to `$22`.
 fn bind_indicator_rows<'q>(query: PgQuery<'q>, rows: &IndicatorRows<'q>) -> PgQuery<'q> {
     let items = &rows.indicators;
     let observables = &rows.observables;
@@ -779,6 +784,12 @@ fn bind_indicator_rows<'q>(query: PgQuery<'q>, rows: &IndicatorRows<'q>) -> PgQu
         .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
         .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
         .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
+        .bind(
+            items
+                .iter()
+                .map(|row| row.search_text.as_deref())
+                .collect::<Vec<_>>(),
+        )
 }
 
 /// Binds `rows` to a statement that inserts them into `outbox` from five arrays (topic,
@@ -854,17 +865,17 @@ impl BackendOps for PgPool {
         let query = sqlx::query(concat!(
             "WITH claimed AS (
                  INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-                 VALUES ($22, $23, $24, $25, $26)
+                 VALUES ($23, $24, $25, $26, $27)
                  ON CONFLICT (principal, request_id) DO NOTHING RETURNING request_id
              ), ",
             pg_indicator_inserts!("WHERE EXISTS (SELECT 1 FROM claimed)"),
             ", ",
             pg_outbox_insert!(
-                "$27",
                 "$28",
                 "$29",
                 "$30",
                 "$31",
+                "$32",
                 "WHERE EXISTS (SELECT 1 FROM claimed)"
             ),
             " SELECT EXISTS (SELECT 1 FROM claimed) FROM (SELECT pg_notify('liaison_outbox', '')) AS notified"
@@ -1146,6 +1157,7 @@ mod tests {
             title: Some("Лажна продавница"),
             description: None,
             countermeasures: None,
+            search_text: Some("лажна продавница".to_owned()),
             category: Some("fake_online_shop"),
             language: "sr-Cyrl",
             first_seen_us: None,

@@ -189,10 +189,9 @@ impl Store {
         }
         for (index, word) in filter.text.iter().enumerate() {
             let n = 4 + index;
-            sql.push_str(&format!(
-                " AND (LOWER(COALESCE(i.title, '')) LIKE ${n} OR LOWER(COALESCE(i.description, '')) LIKE ${n} \
-                 OR LOWER(COALESCE(i.countermeasures, '')) LIKE ${n})"
-            ));
+            // The texts as stored lowercased by the hub (`search_text`), and the word
+            // lowercased the same way: SQLite's LOWER() folds ASCII letters only.
+            sql.push_str(&format!(" AND i.search_text LIKE ${n}"));
             // LIKE wildcards in the words are dropped, not interpreted.
             let escaped = word.to_lowercase().replace(['\\', '%', '_'], "");
             texts.push(format!("%{escaped}%"));

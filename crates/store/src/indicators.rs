@@ -269,6 +269,15 @@ macro_rules! load_observables {
 }
 pub(crate) use load_observables;
 
+/// What search matches of a fraud method (`indicators.search_text`, migration 9): its
+/// texts joined by spaces, which no search word holds, and lowercased here, as the
+/// search's words are, since SQLite's `LOWER()` folds ASCII letters only.
+pub(crate) fn search_text(title: &str, description: &str, countermeasures: &str) -> String {
+    [title, description, countermeasures]
+        .join(" ")
+        .to_lowercase()
+}
+
 /// The rows of new indicators `fresh` (ids `ids`, as text) of one publisher, stored at
 /// `now`, and of their observables, for [`BackendOps::insert_indicators`].
 fn indicator_rows<'a>(
@@ -293,6 +302,8 @@ fn indicator_rows<'a>(
                     title: method.map(|m| m.title.as_str()),
                     description: method.map(|m| m.description.as_str()),
                     countermeasures: method.map(|m| m.countermeasures.as_str()),
+                    search_text: method
+                        .map(|m| search_text(&m.title, &m.description, &m.countermeasures)),
                     category: method.map(|m| m.category.as_str()),
                     language: &content.language,
                     first_seen_us: content.first_seen.map(Timestamp::as_micros),

@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_indicators_without_agency_foreign_key.sql"),
         postgres_only: true,
     },
+    Migration {
+        version: 9,
+        name: "indicator search text",
+        sql: include_str!("../migrations/0009_indicator_search_text.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.
@@ -161,24 +167,38 @@ mod tests {
         assert!(for_postgres(MIGRATIONS[0].sql).contains("id BIGSERIAL PRIMARY KEY"));
     }
 
-    /// Migration 7 rebuilds `indicator_observables` without its foreign key: a database
-    /// made by the earlier migrations keeps every observable, and its lookup index.
-    #[tokio::test]
-    async fn observables_survive_the_rebuild_without_the_foreign_key() {
+    /// An in-memory SQLite database with the migrations before `version` applied (as the
+    /// runner applies them on SQLite), then the rows `seed`, then migration `version`.
+    async fn sqlite_migrated_over(version: i64, seed: &'static str) -> sqlx::SqlitePool {
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        let (before, after) = MIGRATIONS.split_at(6);
-        assert_eq!(after[0].version, 7);
-        for migration in before {
-            sqlx::raw_sql(AssertSqlSafe(migration.sql))
-                .execute(&pool)
-                .await
-                .unwrap();
+        let apply = |sql: &'static str| sqlx::raw_sql(AssertSqlSafe(sql)).execute(&pool);
+        for migration in MIGRATIONS
+            .iter()
+            .filter(|migration| migration.version < version)
+        {
+            if !migration.postgres_only {
+                apply(migration.sql).await.unwrap();
+            }
         }
-        sqlx::raw_sql(
+        apply(seed).await.unwrap();
+        let migration = MIGRATIONS
+            .iter()
+            .find(|migration| migration.version == version)
+            .expect("a migration of that version");
+        apply(migration.sql).await.unwrap();
+        pool
+    }
+
+    /// Migration 7 rebuilds `indicator_observables` without its foreign key: a database
+    /// made by the earlier migrations keeps every observable, and its lookup index.
+    #[tokio::test]
+    async fn observables_survive_the_rebuild_without_the_foreign_key() {
+        let pool = sqlite_migrated_over(
+            7,
             "INSERT INTO agencies (id, name, kind) VALUES ('LV-CERT', 'CERT.LV', 'cert');
              INSERT INTO indicators (id, source_agency_id, publisher, language, confidence, tlp,
                  scope_kind, scope_value, anonymous, created_us)
@@ -187,13 +207,7 @@ mod tests {
                  ('ind_lv', 0, 'domain', 'xn--latvijas-pasts-7nb.example'),
                  ('ind_lv', 1, 'phone', '+37120000000')",
         )
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::raw_sql(AssertSqlSafe(after[0].sql))
-            .execute(&pool)
-            .await
-            .unwrap();
+        .await;
         let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
             "SELECT indicator_id, ordinal, type, value FROM indicator_observables ORDER BY ordinal",
         )
@@ -232,5 +246,37 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(indexes, ["indicator_observables_value"]);
+    }
+
+    /// Migration 9 folds the texts of indicators stored before it into `search_text` with
+    /// the database's LOWER() (on SQLite ASCII letters only); one without texts has none.
+    #[tokio::test]
+    async fn search_text_is_filled_for_earlier_indicators() {
+        let pool = sqlite_migrated_over(
+            9,
+            "INSERT INTO agencies (id, name, kind) VALUES ('LV-CERT', 'CERT.LV', 'cert');
+             INSERT INTO indicators (id, source_agency_id, publisher, title, description, countermeasures,
+                 language, confidence, tlp, scope_kind, scope_value, anonymous, created_us)
+             VALUES ('ind_method', 'LV-CERT', 'LV-CERT/feed', 'Phishing Kit', 'Viltus SMS', NULL, 'lv', 70,
+                     'green', 'all', '', FALSE, 1),
+                    ('ind_bare', 'LV-CERT', 'LV-CERT/feed', NULL, NULL, NULL, 'lv', 70, 'green', 'all', '',
+                     FALSE, 2)",
+        )
+        .await;
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, search_text FROM indicators ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("ind_bare".to_owned(), None),
+                (
+                    "ind_method".to_owned(),
+                    Some("phishing kit viltus sms ".to_owned())
+                ),
+            ]
+        );
     }
 }
