@@ -76,7 +76,7 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
         .into_inner();
     let response = liaison_client::collect_publish_results(answers, |_, _| ()).await?;
     // Sustained: until every event and audit record is sequenced, not only committed.
-    drained(hub).await?;
+    hub.drained().await?;
     let elapsed = started.elapsed();
     anyhow::ensure!(
         response.accepted_count as usize == PUBLISH_ITEMS,
@@ -84,23 +84,6 @@ async fn publish_many(hub: &TestHub) -> anyhow::Result<f64> {
         response.accepted_count
     );
     Ok(PUBLISH_ITEMS as f64 / elapsed.as_secs_f64())
-}
-
-/// Waits until the sequencer has moved every committed outbox row: the backlog is checked
-/// again whenever the sequencer has moved a batch (new events or new audit leaves).
-async fn drained(hub: &TestHub) -> anyhow::Result<()> {
-    let store = hub.store();
-    let mut events = store.watch_high_water();
-    let mut leaves = store.watch_audit_size();
-    events.borrow_and_update();
-    leaves.borrow_and_update();
-    while store.outbox_backlog().await? > 0 {
-        tokio::select! {
-            changed = events.changed() => changed?,
-            changed = leaves.changed() => changed?,
-        }
-    }
-    Ok(())
 }
 
 /// The ceilings of a PublishMany run: the same rows inserted straight through sqlx, 500
@@ -433,7 +416,7 @@ where
     for task in tasks {
         total += task.await??;
     }
-    drained(hub).await?;
+    hub.drained().await?;
     Ok(Rate {
         per_second: total as f64 / started.elapsed().as_secs_f64(),
         busy: cpu.and_then(|before| Some(CpuTime::now()?.busy_since(&before))),
@@ -497,7 +480,7 @@ async fn lookups(hub: &TestHub) -> anyhow::Result<(Vec<Rate>, Vec<Rate>)> {
     for agency in ["HU-NNI", "TR-EGM", "AL-ASP", "BA-MSB"] {
         clients.push(hub.client(agency, "feed").await?);
     }
-    drained(hub).await?;
+    hub.drained().await?;
     // Health first: the lookups' audit records must not be sequenced during its windows.
     let health = rates(hub, &clients, |client: liaison_client::Client| async move {
         tonic_health::pb::health_client::HealthClient::new(client.channel())

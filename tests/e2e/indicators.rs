@@ -93,14 +93,9 @@ async fn a_retried_request_id_stores_once(backend: Backend) -> anyhow::Result<()
     assert_eq!(first.indicator.unwrap().id, second.indicator.unwrap().id);
     assert_eq!(store.indicator_count().await?, 1);
     // Nor did the retry queue a second stream event.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.outbox_backlog().await? > 0 {
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the outbox was not sequenced"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), hub.drained())
+        .await
+        .map_err(|_| anyhow::anyhow!("the outbox was not sequenced"))??;
     assert_eq!(store.refresh_high_water().await? - events_before, 1);
     hub.stop().await
 }

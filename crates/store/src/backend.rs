@@ -395,7 +395,7 @@ impl BackendOps for SqlitePool {
         tx: &mut WriteTx<Self::Db>,
         rows: &KeyRows<'_>,
     ) -> Result<(), sqlx::Error> {
-        for chunk in rows.keys.chunks(500) {
+        for chunk in rows.keys.chunks(SQLITE_KEY_ROWS) {
             sqlite_key_insert(rows, chunk)
                 .build()
                 .execute(&mut **tx)
@@ -409,9 +409,8 @@ impl BackendOps for SqlitePool {
         tx: &mut WriteTx<Self::Db>,
         rows: &KeyRows<'_>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        const ROWS: usize = 500;
         let mut claimed = Vec::with_capacity(rows.keys.len());
-        for chunk in rows.keys.chunks(ROWS) {
+        for chunk in rows.keys.chunks(SQLITE_KEY_ROWS) {
             let mut query = sqlite_key_insert(rows, chunk);
             query.push(" ON CONFLICT (principal, request_id) DO NOTHING RETURNING request_id");
             claimed.extend(
@@ -618,6 +617,9 @@ fn sqlite_leaf_inserts(
     query
 }
 
+/// Most idempotency keys in one SQLite INSERT (five parameters each).
+const SQLITE_KEY_ROWS: usize = 500;
+
 /// A multi-row INSERT of the idempotency keys `chunk` of `rows`, on SQLite.
 fn sqlite_key_insert(
     rows: &KeyRows<'_>,
@@ -649,10 +651,7 @@ macro_rules! concat_key_insert {
 }
 
 /// The statement `sql` (of [`concat_key_insert`]) with the idempotency keys of `rows`.
-fn pg_key_insert<'q>(
-    sql: &'static str,
-    rows: &KeyRows<'q>,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+fn pg_key_insert<'q>(sql: &'static str, rows: &KeyRows<'q>) -> PgQuery<'q> {
     sqlx::query(sql)
         .bind(rows.keys.iter().map(|row| row.0).collect::<Vec<_>>())
         .bind(rows.keys.iter().map(|row| row.1).collect::<Vec<_>>())
@@ -1185,44 +1184,38 @@ mod tests {
             .unwrap()
         };
 
-        let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
-        let stray = pool
-            .insert_indicators(
-                &mut tx,
-                &batch(vec![
+        let refused = [
+            (
+                "an observable of no inserted indicator",
+                batch(vec![
                     ("ind_a", 0, "domain", "prodavnica.example"),
                     ("ind_elsewhere", 0, "domain", "drugo.example"),
                 ]),
-            )
-            .await
-            .expect_err("an observable of no inserted indicator was stored");
-        assert!(
-            matches!(&stray, sqlx::Error::Database(error) if error.code().as_deref() == Some("23502")),
-            "{stray:?}"
-        );
-        tx.rollback().await.unwrap();
-        assert_eq!(stored().await, (0, 0));
-
-        let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
-        let unknown = pool
-            .insert_indicators(
-                &mut tx,
-                &batch_of(
+            ),
+            (
+                "an indicator of an unknown agency",
+                batch_of(
                     &["ind_a", "ind_unknown"],
                     vec![
                         ("ind_a", 0, "domain", "prodavnica.example"),
                         ("ind_unknown", 0, "domain", "nepoznato.example"),
                     ],
                 ),
-            )
-            .await
-            .expect_err("an indicator of an unknown agency was stored");
-        assert!(
-            matches!(&unknown, sqlx::Error::Database(error) if error.code().as_deref() == Some("23502")),
-            "{unknown:?}"
-        );
-        tx.rollback().await.unwrap();
-        assert_eq!(stored().await, (0, 0));
+            ),
+        ];
+        for (what, rows) in refused {
+            let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
+            let error = pool
+                .insert_indicators(&mut tx, &rows)
+                .await
+                .expect_err(&format!("{what} was stored"));
+            assert!(
+                matches!(&error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23502")),
+                "{what}: {error:?}"
+            );
+            tx.rollback().await.unwrap();
+            assert_eq!(stored().await, (0, 0), "{what}");
+        }
 
         let mut tx = pool.begin_write(&store.write_turn).await.unwrap();
         pool.insert_indicators(

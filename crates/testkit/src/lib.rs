@@ -196,6 +196,24 @@ impl TestHub {
         &self.store
     }
 
+    /// Waits until the sequencer has moved every committed outbox row (stream events and
+    /// audit records): the backlog is checked again whenever the sequencer has moved a
+    /// batch (new events or new audit leaves).
+    pub async fn drained(&self) -> anyhow::Result<()> {
+        let store = self.store();
+        let mut events = store.watch_high_water();
+        let mut leaves = store.watch_audit_size();
+        events.borrow_and_update();
+        leaves.borrow_and_update();
+        while store.outbox_backlog().await? > 0 {
+            tokio::select! {
+                changed = events.changed() => changed?,
+                changed = leaves.changed() => changed?,
+            }
+        }
+        Ok(())
+    }
+
     /// The development PKI's files.
     pub fn pki(&self) -> &DevPkiPaths {
         &self.pki
