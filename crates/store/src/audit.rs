@@ -230,6 +230,7 @@ impl Store {
             connection.done();
             size
         });
+        self.wrote();
         self.raise_audit_size(u64::try_from(size).unwrap_or(0));
         Ok(())
     }

@@ -25,6 +25,7 @@ mod mla;
 mod replies;
 pub mod sequencer;
 mod tail;
+mod wal;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -119,6 +120,8 @@ pub struct Store {
     pub(crate) write_turn: backend::WriteTurn,
     /// Connections kept out of the pool for the most frequent statements (see `kept`).
     pub(crate) kept: Arc<kept::KeptConnections>,
+    /// Wake-ups of the SQLite WAL's checkpointer (see `wal`), started by the first write.
+    pub(crate) checkpointer: Arc<std::sync::OnceLock<wal::WalQueue>>,
 }
 
 impl Store {
@@ -130,7 +133,9 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The store checkpoints off the writers' path (see `wal`).
+            .pragma("wal_autocheckpoint", wal::BACKSTOP_PAGES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(8 + kept::KEPT_MAX)
             // A connection is a thread over a local file: it does not drop while idle, and
@@ -191,6 +196,7 @@ impl Store {
             indicator_tail: Arc::default(),
             write_turn: backend::WriteTurn::default(),
             kept: Arc::default(),
+            checkpointer: Arc::default(),
         }
     }
 
@@ -206,6 +212,8 @@ impl Store {
             indicator_tail: Arc::default(),
             write_turn: self.write_turn.clone(),
             kept: self.kept.clone(),
+            // Its writes wake the same checkpointer, which holds no handle on the store.
+            checkpointer: self.checkpointer.clone(),
         }
     }
 

@@ -134,6 +134,9 @@ impl Store {
                 (rows.len(), more, position, leaf_index)
             }
         });
+        if moved > 0 {
+            self.wrote();
+        }
         self.raise_high_water(u64::try_from(high_water).unwrap_or(0));
         self.raise_audit_size(u64::try_from(audit_size).unwrap_or(0));
         Ok((moved, more))
