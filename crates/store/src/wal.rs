@@ -60,8 +60,11 @@ impl Store {
                     sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                         .fetch_one(&pool)
                         .await;
-                if let Err(error) = checkpoint {
-                    tracing::warn!(%error, "could not checkpoint the SQLite WAL");
+                match checkpoint {
+                    Ok(_) => {}
+                    // The hub is stopping: SQLite checkpoints as its last connection closes.
+                    Err(sqlx::Error::PoolClosed) => break,
+                    Err(error) => tracing::warn!(%error, "could not checkpoint the SQLite WAL"),
                 }
             }
         });
