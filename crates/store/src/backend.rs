@@ -653,8 +653,8 @@ macro_rules! concat_key_insert {
 /// The statement `sql` (of [`concat_key_insert`]) with the idempotency keys of `rows`.
 fn pg_key_insert<'q>(sql: &'static str, rows: &KeyRows<'q>) -> PgQuery<'q> {
     sqlx::query(sql)
-        .bind(rows.keys.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(rows.keys.iter().map(|row| row.1).collect::<Vec<_>>())
+        .bind(column(&rows.keys, |row| row.0))
+        .bind(column(&rows.keys, |row| row.1))
         .bind(rows.publisher)
         .bind(rows.method)
         .bind(rows.created_us)
@@ -737,69 +737,39 @@ fn bind_indicator_rows<'q>(query: PgQuery<'q>, rows: &IndicatorRows<'q>) -> PgQu
     let items = &rows.indicators;
     let observables = &rows.observables;
     query
-        .bind(items.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.source).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.title).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.description).collect::<Vec<_>>())
-        .bind(
-            items
-                .iter()
-                .map(|row| row.countermeasures)
-                .collect::<Vec<_>>(),
-        )
-        .bind(items.iter().map(|row| row.category).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.language).collect::<Vec<_>>())
-        .bind(
-            items
-                .iter()
-                .map(|row| row.first_seen_us)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            items
-                .iter()
-                .map(|row| row.valid_until_us)
-                .collect::<Vec<_>>(),
-        )
-        .bind(items.iter().map(|row| row.confidence).collect::<Vec<_>>())
-        .bind(
-            items
-                .iter()
-                .map(|row| row.evaluation.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(items.iter().map(|row| row.tlp).collect::<Vec<_>>())
-        .bind(items.iter().map(|row| row.scope_kind).collect::<Vec<_>>())
-        .bind(
-            items
-                .iter()
-                .map(|row| row.scope_value.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(items.iter().map(|row| row.anonymous).collect::<Vec<_>>())
+        .bind(column(items, |row| row.id))
+        .bind(column(items, |row| row.source))
+        .bind(column(items, |row| row.title))
+        .bind(column(items, |row| row.description))
+        .bind(column(items, |row| row.countermeasures))
+        .bind(column(items, |row| row.category))
+        .bind(column(items, |row| row.language))
+        .bind(column(items, |row| row.first_seen_us))
+        .bind(column(items, |row| row.valid_until_us))
+        .bind(column(items, |row| row.confidence))
+        .bind(column(items, |row| row.evaluation.as_deref()))
+        .bind(column(items, |row| row.tlp))
+        .bind(column(items, |row| row.scope_kind))
+        .bind(column(items, |row| row.scope_value.as_str()))
+        .bind(column(items, |row| row.anonymous))
         .bind(rows.publisher)
         .bind(rows.created_us)
-        .bind(observables.iter().map(|row| row.0).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.1).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.2).collect::<Vec<_>>())
-        .bind(observables.iter().map(|row| row.3).collect::<Vec<_>>())
-        .bind(
-            items
-                .iter()
-                .map(|row| row.search_text.as_deref())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(observables, |row| row.0))
+        .bind(column(observables, |row| row.1))
+        .bind(column(observables, |row| row.2))
+        .bind(column(observables, |row| row.3))
+        .bind(column(items, |row| row.search_text.as_deref()))
 }
 
 /// Binds `rows` to a statement that inserts them into `outbox` from five arrays (topic,
 /// kind, object id, created, payload), as its next five parameters.
 fn bind_outbox_rows<'q>(query: PgQuery<'q>, rows: &[OutboxRow<'q>]) -> PgQuery<'q> {
     query
-        .bind(rows.iter().map(|row| row.topic).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.kind).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.object_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.created_us).collect::<Vec<_>>())
-        .bind(rows.iter().map(|row| row.payload).collect::<Vec<_>>())
+        .bind(column(rows, |row| row.topic))
+        .bind(column(rows, |row| row.kind))
+        .bind(column(rows, |row| row.object_id))
+        .bind(column(rows, |row| row.created_us))
+        .bind(column(rows, |row| row.payload))
 }
 
 impl BackendOps for PgPool {
@@ -949,11 +919,11 @@ impl BackendOps for PgPool {
                  FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])
                       AS row(position, topic, kind, object_id, created_us)",
             )
-            .bind(pass.events.iter().map(|row| row.0).collect::<Vec<_>>())
-            .bind(pass.events.iter().map(|row| row.1.as_str()).collect::<Vec<_>>())
-            .bind(pass.events.iter().map(|row| row.2.as_str()).collect::<Vec<_>>())
-            .bind(pass.events.iter().map(|row| row.3.as_str()).collect::<Vec<_>>())
-            .bind(pass.events.iter().map(|row| row.4).collect::<Vec<_>>())
+            .bind(column(pass.events, |row| row.0))
+            .bind(column(pass.events, |row| row.1.as_str()))
+            .bind(column(pass.events, |row| row.2.as_str()))
+            .bind(column(pass.events, |row| row.3.as_str()))
+            .bind(column(pass.events, |row| row.4))
             .bind(pass.sequenced_us)
             .execute(&mut **tx)
             .await?;
