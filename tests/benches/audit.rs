@@ -34,11 +34,12 @@ fn records(count: usize) -> Vec<Vec<u8>> {
                     id: format!("ind_{index:026}"),
                     access: liaison_audit::Access::Read,
                     owner_agency: Some("UA-CERT".into()),
+                    anonymous: false,
                 }],
                 trace_id: format!("bench-{index}"),
                 ..AuditRecord::default()
             }
-            .canonical_bytes()
+            .seal()
         })
         .collect()
 }

@@ -101,10 +101,7 @@ async fn persons_need_a_token_for_their_roles(backend: Backend) -> anyhow::Resul
         .who_am_i(v1::WhoAmIRequest {})
         .await?
         .into_inner();
-    assert_eq!(
-        roles(&with_token),
-        [v1::Role::Officer as i32, v1::Role::Auditor as i32]
-    );
+    assert_eq!(roles(&with_token), [v1::Role::Officer as i32]);
     // On the certificate alone the same person holds no role and may not publish.
     let bare = DirectoryServiceClient::new(officer.channel())
         .who_am_i(v1::WhoAmIRequest {})

@@ -3,7 +3,7 @@
 //! verify with the key the audit service publishes.
 
 use liaison_audit::{
-    Checkpoint, Hash, VerifierKey, leaf_hash, verify_consistency, verify_inclusion,
+    Checkpoint, Hash, Sealed, VerifierKey, leaf_hash, verify_consistency, verify_inclusion,
 };
 use liaison_pki::Validity;
 use liaison_proto::v1;
@@ -88,10 +88,7 @@ async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
         written["actor"]["token_id"], issued[0]["actor"]["token_id"],
         "the write names the token it was made with"
     );
-    assert_eq!(
-        written["actor"]["roles"],
-        serde_json::json!(["officer", "auditor"])
-    );
+    assert_eq!(written["actor"]["roles"], serde_json::json!(["officer"]));
     assert!(
         written["actor"]["certificate_sha256"]
             .as_str()
@@ -188,7 +185,7 @@ async fn checkpoints_and_proofs_verify(backend: Backend) -> anyhow::Result<()> {
             .map(|h| hash(h))
             .collect::<Result<_, _>>()?;
         verify_inclusion(
-            &leaf_hash(text.as_bytes()),
+            &leaf_hash(&Sealed::parse(text.as_bytes()).leaf_data()),
             *index,
             old.size(),
             &hashes,
@@ -198,7 +195,7 @@ async fn checkpoints_and_proofs_verify(backend: Backend) -> anyhow::Result<()> {
         let edited = text.replace("\"outcome\":0", "\"outcome\":1");
         assert!(
             verify_inclusion(
-                &leaf_hash(edited.as_bytes()),
+                &leaf_hash(&Sealed::parse(edited.as_bytes()).leaf_data()),
                 *index,
                 old.size(),
                 &hashes,
@@ -260,7 +257,7 @@ async fn only_auditors_use_the_audit_service(backend: Backend) -> anyhow::Result
             "{agency}/{name}"
         );
     }
-    let mut agency_auditor = hub.client("UA-CERT", "officer").await?.audit();
+    let mut agency_auditor = hub.client("UA-CERT", "auditor").await?.audit();
     agency_auditor
         .get_log_keys(v1::GetLogKeysRequest {})
         .await?;
@@ -321,7 +318,7 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
             .collect()
     };
     let query = v1::QueryRecordsRequest::default();
-    let ua = query_as(&hub, "UA-CERT", "officer", query.clone()).await?;
+    let ua = query_as(&hub, "UA-CERT", "auditor", query.clone()).await?;
     assert_eq!(
         methods(ua),
         [
@@ -333,7 +330,7 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
         ],
         "Ukraine's auditors see their own action and who read their indicator"
     );
-    let hu = query_as(&hub, "HU-NNI", "officer", query.clone()).await?;
+    let hu = query_as(&hub, "HU-NNI", "auditor", query.clone()).await?;
     assert_eq!(
         methods(hu),
         [(
@@ -431,7 +428,7 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
                 justification: Some(format!("Lieta Nr. {index}/2026")),
                 ..liaison_audit::AuditRecord::default()
             }
-            .canonical_bytes()
+            .seal()
         })
         .collect();
     let now = liaison_core::Timestamp::from_system_time(std::time::SystemTime::now());
@@ -475,7 +472,7 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
             .iter()
             .map(|h| hash(h))
             .collect::<Result<_, _>>()?;
-        let leaf = leaf_hash(&records[usize::try_from(index)?]);
+        let leaf = leaf_hash(&Sealed::parse(&records[usize::try_from(index)?]).leaf_data());
         verify_inclusion(&leaf, index, checkpoint.size(), &hashes, checkpoint.root())?;
         assert!(
             verify_inclusion(

@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod adversarial;
 mod audit;
 mod authorization;
 mod cbm;

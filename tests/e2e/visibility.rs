@@ -3,8 +3,8 @@
 //! published on a real hub, sightings are reported, and then every principal's view is
 //! compared with a model written here independently of the hub's code: what Subscribe
 //! delivers, GetIndicator, ListIndicators, Lookup (counts, fraud methods, sightings),
-//! correlation events, and the sharing groups' member lists. Whoever may not see an item
-//! must learn nothing derived from it (MISP leaked correlations across sharing groups so,
+//! correlation events, the sharing groups' member lists, and each agency auditor's view of
+//! the audit log. Whoever may not see an item must learn nothing derived from it (MISP leaked correlations across sharing groups so,
 //! MISP PR #5802).
 //!
 //! The cases come from proptest's runner with a fresh seed each run (`PROPTEST_RNG_SEED`
@@ -658,5 +658,91 @@ async fn check_case(backend: Backend, case: &Case) -> anyhow::Result<()> {
             .collect();
         anyhow::ensure!(listed == expected, "{who:?} lists groups {listed:?}");
     }
+
+    // The audit views: each agency's auditor sees, of the accesses to the items, only its
+    // own items' entries in other agencies' records, and, in its own agency's records, the
+    // owner of an anonymous item only if it is its own; other agencies' details never;
+    // filtering by owner finds only what it may see. Every such entry is checked.
+    let by_id: BTreeMap<&str, usize> = ids.iter().map(|(i, id)| (id.as_str(), *i)).collect();
+    for agency in AGENCIES {
+        let records = audit_view(&hub, agency, v1::QueryRecordsRequest::default()).await?;
+        for record in &records {
+            let actor = record
+                .actor
+                .as_ref()
+                .and_then(|a| a.principal.as_ref())
+                .map_or("", |p| p.agency_id.as_str());
+            if actor != agency {
+                anyhow::ensure!(
+                    record.justification.is_empty() && record.client_address.is_empty(),
+                    "{agency} sees another agency's details: {record:?}"
+                );
+            }
+            for object in &record.objects {
+                let Some(&i) = by_id.get(object.object_id.as_str()) else {
+                    continue;
+                };
+                let item = &case.items[i];
+                let expected_owner = if owner(item) == agency || !item.anonymous {
+                    owner(item)
+                } else {
+                    ""
+                };
+                anyhow::ensure!(
+                    owner(item) == agency || actor == agency,
+                    "{agency} sees an entry of {}'s item {i} in {actor}'s record",
+                    owner(item)
+                );
+                anyhow::ensure!(
+                    object.owner_agency_id == expected_owner && object.anonymous == item.anonymous,
+                    "{agency} sees item {i} ({item:?}) as {object:?}"
+                );
+            }
+        }
+        for other in AGENCIES {
+            let filtered = audit_view(
+                &hub,
+                agency,
+                v1::QueryRecordsRequest {
+                    owner_agency_id: other.to_owned(),
+                    ..v1::QueryRecordsRequest::default()
+                },
+            )
+            .await?;
+            for record in &filtered {
+                let names_it = record.objects.iter().any(|o| o.owner_agency_id == other);
+                anyhow::ensure!(
+                    names_it,
+                    "{agency}'s filter on owner {other} matched a record it shows no such entry in: {record:?}"
+                );
+            }
+        }
+    }
     hub.stop().await
+}
+
+/// Every audit record an agency's auditor may query.
+async fn audit_view(
+    hub: &TestHub,
+    agency: &str,
+    query: v1::QueryRecordsRequest,
+) -> anyhow::Result<Vec<v1::AuditRecord>> {
+    let mut audit = hub.client(agency, "auditor").await?.audit();
+    let mut records = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = audit
+            .query_records(v1::QueryRecordsRequest {
+                page_token,
+                page_size: 1_000,
+                ..query.clone()
+            })
+            .await?
+            .into_inner();
+        records.extend(page.records);
+        if page.next_page_token.is_empty() {
+            return Ok(records);
+        }
+        page_token = page.next_page_token;
+    }
 }

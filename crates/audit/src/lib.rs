@@ -7,15 +7,18 @@
 //! - [`note`]: Ed25519 signing and verifier keys and C2SP signed notes, compatible with
 //!   Go's `golang.org/x/mod/sumdb/note`.
 //! - [`checkpoint`]: signed tree heads in the C2SP tlog-checkpoint format.
-//! - [`record`]: the audit record and its canonical encoding, the bytes a leaf commits to.
+//! - [`record`]: the audit record and its stored encoding.
+//! - [`disclosure`]: the committed form a leaf holds (withheld parts as salted hashes),
+//!   and per-viewer openings that verify against it.
 //! - [`tree`]: [`ProofTree`], the tree kept level by level for fast proofs.
 //!
-//! A sequencer hashes each record's canonical encoding with [`leaf_hash`], appends it to a
+//! A sequencer hashes each record's committed form ([`Sealed::leaf_data`]) with [`leaf_hash`], appends it to a
 //! [`TreeBuilder`] and signs a [`Checkpoint`] of the new size and root. A reviewer checks
 //! the checkpoint with the hub's [`VerifierKey`], a record with [`verify_inclusion`], and
 //! that a newer checkpoint extends an older one with [`verify_consistency`].
 
 pub mod checkpoint;
+pub mod disclosure;
 pub mod merkle;
 pub mod note;
 pub mod proof;
@@ -23,6 +26,7 @@ pub mod record;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use disclosure::{Disclosure, Opening, OpeningError, Sealed, View, Viewer};
 pub use merkle::{HASH_LEN, Hash, TreeBuilder, empty_root, leaf_hash, node_hash, root};
 pub use note::{KeyError, KeyId, NoteError, SigningKey, VerifierKey};
 pub use proof::{

@@ -1,5 +1,5 @@
-//! Audit records: what one call did, by whom, with what outcome, and their canonical
-//! encoding — the bytes that become a Merkle leaf.
+//! Audit records: what one call did, by whom, with what outcome, and their stored
+//! encoding, from which [`crate::disclosure`] derives the bytes that become a Merkle leaf.
 
 use std::fmt::Write as _;
 
@@ -44,6 +44,21 @@ pub struct ObjectAccess {
     pub access: Access,
     /// The agency that owns it, if any.
     pub owner_agency: Option<String>,
+    /// The object was anonymous when accessed: its owner is shown to no agency but the
+    /// owner itself (and hub oversight).
+    pub anonymous: bool,
+}
+
+impl ObjectAccess {
+    /// An object access whose owner may be shown to the actor's agency.
+    pub fn new(id: impl Into<String>, access: Access, owner_agency: Option<String>) -> Self {
+        Self {
+            id: id.into(),
+            access,
+            owner_agency,
+            anonymous: false,
+        }
+    }
 }
 
 /// Who made a call, as the hub identified them.
@@ -87,13 +102,26 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// The canonical encoding: JSON with a fixed key order, no insignificant whitespace,
-    /// absent optional fields omitted, objects sorted. The same record always encodes to
-    /// the same bytes, which is what the Merkle leaf commits to.
-    pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(256);
+    /// The stored form with a fresh random seed: see [`AuditRecord::seal_with_seed`].
+    pub fn seal(&self) -> Vec<u8> {
+        let mut seed = [0u8; 32];
+        // The system's random source does not fail on the platforms the hub runs on; were
+        // it to, a zero seed still yields a valid (if guessable-salted) record.
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed);
+        self.seal_with_seed(seed)
+    }
+
+    /// The stored form (version 2): the whole record as canonical JSON — fixed key order,
+    /// no insignificant whitespace, absent optional fields omitted, objects sorted and
+    /// deduplicated — together with the random `seed` from which the salts of its
+    /// commitments derive. The stored form never leaves the hub; the Merkle leaf commits to
+    /// [`crate::disclosure::Sealed::leaf_data`], in which the parts that may be withheld from a viewer
+    /// (details, objects, owners) travel as salted hashes (see [`crate::disclosure`]).
+    pub fn seal_with_seed(&self, seed: [u8; 32]) -> Vec<u8> {
+        let mut out = String::with_capacity(320);
         out.push('{');
-        field_number(&mut out, "v", 1, true);
+        field_number(&mut out, "v", 2, true);
+        field_string(&mut out, "seed", &hex::encode(seed), false);
         field_number(&mut out, "time_us", self.time_us, false);
         out.push_str(",\"actor\":{");
         let mut first = true;
@@ -112,26 +140,20 @@ impl AuditRecord {
         if !first {
             out.push(',');
         }
-        out.push_str("\"roles\":[");
-        for (index, role) in self.actor.roles.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            string(&mut out, role);
-        }
-        out.push_str("]}");
+        roles(&mut out, &self.actor.roles);
+        out.push('}');
         field_string(&mut out, "method", &self.method, false);
         out.push_str(",\"objects\":[");
-        let mut objects = self.objects.clone();
-        objects.sort();
-        objects.dedup();
-        for (index, object) in objects.iter().enumerate() {
+        for (index, object) in self.sorted_objects().iter().enumerate() {
             if index > 0 {
                 out.push(',');
             }
             out.push('{');
             field_string(&mut out, "id", &object.id, true);
             field_string(&mut out, "access", object.access.as_str(), false);
+            if object.anonymous {
+                out.push_str(",\"anonymous\":true");
+            }
             if let Some(owner) = &object.owner_agency {
                 field_string(&mut out, "owner", owner, false);
             }
@@ -152,9 +174,28 @@ impl AuditRecord {
         out.push('}');
         out.into_bytes()
     }
+
+    /// The objects in their canonical order, each once.
+    pub(crate) fn sorted_objects(&self) -> Vec<ObjectAccess> {
+        let mut objects = self.objects.clone();
+        objects.sort();
+        objects.dedup();
+        objects
+    }
 }
 
-fn field_number(out: &mut String, key: &str, value: i64, first: bool) {
+pub(crate) fn roles(out: &mut String, roles: &[String]) {
+    out.push_str("\"roles\":[");
+    for (index, role) in roles.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        string(out, role);
+    }
+    out.push(']');
+}
+
+pub(crate) fn field_number(out: &mut String, key: &str, value: i64, first: bool) {
     if !first {
         out.push(',');
     }
@@ -162,7 +203,7 @@ fn field_number(out: &mut String, key: &str, value: i64, first: bool) {
     let _ = write!(out, ":{value}");
 }
 
-fn field_string(out: &mut String, key: &str, value: &str, first: bool) {
+pub(crate) fn field_string(out: &mut String, key: &str, value: &str, first: bool) {
     if !first {
         out.push(',');
     }
@@ -172,7 +213,7 @@ fn field_string(out: &mut String, key: &str, value: &str, first: bool) {
 }
 
 /// A JSON string with the minimal escapes of RFC 8785: `"`, `\` and control characters.
-fn string(out: &mut String, value: &str) {
+pub(crate) fn string(out: &mut String, value: &str) {
     out.push('"');
     for c in value.chars() {
         match c {
@@ -193,10 +234,10 @@ fn string(out: &mut String, value: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record() -> AuditRecord {
+    pub(crate) fn record() -> AuditRecord {
         AuditRecord {
             time_us: 1_764_000_000_000_000,
             actor: Actor {
@@ -213,11 +254,13 @@ mod tests {
                     id: "ind_2".into(),
                     access: Access::Read,
                     owner_agency: Some("RS-MUP".into()),
+                    anonymous: true,
                 },
                 ObjectAccess {
                     id: "ind_1".into(),
                     access: Access::Read,
                     owner_agency: None,
+                    anonymous: false,
                 },
             ],
             outcome: 0,
@@ -231,14 +274,15 @@ mod tests {
     #[test]
     fn the_encoding_is_fixed() {
         let expected = concat!(
-            r#"{"v":1,"time_us":1764000000000000,"actor":{"agency":"UA-CERT","kind":"person","name":"officer","#,
+            r#"{"v":2,"seed":"0707070707070707070707070707070707070707070707070707070707070707","#,
+            r#""time_us":1764000000000000,"actor":{"agency":"UA-CERT","kind":"person","name":"officer","#,
             r#""certificate_sha256":"abababababababababababababababababababababababababababababababab","roles":["officer"]},"#,
             r#""method":"/liaison.v1.IndicatorService/GetIndicator","objects":[{"id":"ind_1","access":"read"},"#,
-            r#"{"id":"ind_2","access":"read","owner":"RS-MUP"}],"outcome":0,"#,
+            r#"{"id":"ind_2","access":"read","anonymous":true,"owner":"RS-MUP"}],"outcome":0,"#,
             r#""justification":"Справа № 12/2026 \"шахрайство\"\n","client_address":"127.0.0.1:5000","trace_id":"t1"}"#
         );
         assert_eq!(
-            String::from_utf8(record().canonical_bytes()).unwrap(),
+            String::from_utf8(record().seal_with_seed([7; 32])).unwrap(),
             expected
         );
     }
@@ -247,17 +291,23 @@ mod tests {
     fn object_order_does_not_change_the_bytes() {
         let mut reversed = record();
         reversed.objects.reverse();
-        assert_eq!(reversed.canonical_bytes(), record().canonical_bytes());
+        assert_eq!(
+            reversed.seal_with_seed([7; 32]),
+            record().seal_with_seed([7; 32])
+        );
         let mut other = record();
         other.outcome = 7;
-        assert_ne!(other.canonical_bytes(), record().canonical_bytes());
+        assert_ne!(
+            other.seal_with_seed([7; 32]),
+            record().seal_with_seed([7; 32])
+        );
     }
 
     #[test]
     fn control_characters_are_escaped() {
         let mut odd = record();
         odd.trace_id = "a\u{1}b\\".into();
-        let text = String::from_utf8(odd.canonical_bytes()).unwrap();
+        let text = String::from_utf8(odd.seal_with_seed([7; 32])).unwrap();
         assert!(text.contains(r#""trace_id":"a\u0001b\\""#), "{text}");
     }
 }

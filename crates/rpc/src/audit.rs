@@ -148,11 +148,24 @@ impl AuditContext {
 
     /// Notes an object the call touched.
     pub fn touch(&self, id: &str, access: Access, owner: Option<&AgencyId>) {
+        self.touch_sourced(id, access, owner, false);
+    }
+
+    /// Notes an object the call touched, and whether it was anonymous: the owner of an
+    /// anonymous object is then shown to no other agency's auditors, the caller's included.
+    pub fn touch_sourced(
+        &self,
+        id: &str,
+        access: Access,
+        owner: Option<&AgencyId>,
+        anonymous: bool,
+    ) {
         self.with(|state| {
             state.record.objects.push(ObjectAccess {
                 id: id.to_owned(),
                 access,
                 owner_agency: owner.map(ToString::to_string),
+                anonymous,
             });
         });
     }
@@ -196,7 +209,7 @@ impl AuditContext {
     pub fn write_record_of(&self, extra: impl IntoIterator<Item = ObjectAccess>) -> Vec<u8> {
         let mut record = self.record(tonic::Code::Ok);
         record.objects.extend(extra);
-        record.canonical_bytes()
+        record.seal()
     }
 
     /// Marks the call as recorded by its handler.
@@ -210,7 +223,7 @@ impl AuditContext {
         if !self.with(|state| state.enabled) {
             return Ok(());
         }
-        let record = self.record(tonic::Code::Ok).canonical_bytes();
+        let record = self.record(tonic::Code::Ok).seal();
         store.append_audit(&record, now()).await?;
         self.mark_recorded();
         Ok(())
@@ -235,7 +248,7 @@ impl AuditContext {
         let store = store.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = store.append_audit(&record.canonical_bytes(), now()).await {
+                if let Err(error) = store.append_audit(&record.seal(), now()).await {
                     tracing::error!(%error, method = %record.method, "could not write an audit record");
                 }
             });

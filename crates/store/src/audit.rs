@@ -33,62 +33,34 @@ pub(crate) struct Indexed {
     pub(crate) actor_principal: Option<String>,
     pub(crate) method: String,
     pub(crate) outcome: i64,
-    pub(crate) objects: Vec<(String, Option<String>)>,
-}
-
-/// The fields of a canonical record the log indexes; everything else is ignored.
-#[derive(serde::Deserialize)]
-struct RawRecord {
-    #[serde(default)]
-    time_us: i64,
-    #[serde(default)]
-    actor: RawActor,
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    objects: Vec<RawObject>,
-    #[serde(default = "unknown_outcome")]
-    outcome: i64,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct RawActor {
-    agency: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawObject {
-    id: String,
-    owner: Option<String>,
-}
-
-fn unknown_outcome() -> i64 {
-    2
+    /// (id, owner, anonymous) of each object.
+    pub(crate) objects: Vec<(String, Option<String>, bool)>,
 }
 
 impl Indexed {
-    /// Reads the query fields of a canonical record; a record that does not parse is still
-    /// logged (its bytes are what the tree commits to), with empty fields.
-    pub(crate) fn of(record: &str) -> Self {
-        let Ok(raw) = serde_json::from_str::<RawRecord>(record) else {
-            return Self::default();
-        };
-        let actor_principal = match (&raw.actor.agency, &raw.actor.kind, &raw.actor.name) {
+    /// The query fields of a stored record.
+    fn of(record: &liaison_audit::AuditRecord) -> Self {
+        let actor = &record.actor;
+        let actor_principal = match (&actor.agency, &actor.kind, &actor.name) {
             (Some(agency), Some(kind), Some(name)) => Some(format!("{agency}/{kind}/{name}")),
             _ => None,
         };
         Self {
-            time_us: raw.time_us,
-            actor_agency: raw.actor.agency,
+            time_us: record.time_us,
+            actor_agency: actor.agency.clone(),
             actor_principal,
-            method: raw.method,
-            outcome: raw.outcome,
-            objects: raw
+            method: record.method.clone(),
+            outcome: i64::from(record.outcome),
+            objects: record
                 .objects
-                .into_iter()
-                .map(|object| (object.id, object.owner))
+                .iter()
+                .map(|object| {
+                    (
+                        object.id.clone(),
+                        object.owner_agency.clone(),
+                        object.anonymous,
+                    )
+                })
                 .collect(),
         }
     }
@@ -104,11 +76,15 @@ pub(crate) struct Leaf {
 }
 
 impl Leaf {
+    /// The leaf of a stored record: its hash is that of the record's committed form
+    /// ([`liaison_audit::Sealed::leaf_data`]). A record that does not parse is still logged
+    /// (its own bytes are what the tree commits to), with empty query fields.
     pub(crate) fn new(index: i64, record: String) -> Self {
+        let sealed = liaison_audit::Sealed::parse(record.as_bytes());
         Self {
             index,
-            hash: hex::encode(liaison_audit::leaf_hash(record.as_bytes())),
-            indexed: Indexed::of(&record),
+            hash: hex::encode(liaison_audit::leaf_hash(&sealed.leaf_data())),
+            indexed: Indexed::of(sealed.record()),
             record,
         }
     }
@@ -119,7 +95,7 @@ impl Leaf {
 pub struct AuditLeafRow {
     /// Leaf index.
     pub index: u64,
-    /// The record's canonical encoding.
+    /// The stored record (never shown as is: see [`liaison_audit::Sealed::disclose`]).
     pub record: String,
     /// The stored leaf hash.
     pub leaf_hash: Hash,
@@ -422,15 +398,33 @@ impl Store {
             if let Some(method) = &query.method {
                 sql.push(" AND l.method = ").push_bind(method.clone());
             }
+            // For an agency's auditors, the object filters match only entries it may see
+            // (as `liaison_audit::disclosure` shows them): objects its agency owns, and, in
+            // records of its own agency's calls, the others — by owner only where the object
+            // was not anonymous.
             if let Some(object) = &query.object_id {
                 sql.push(" AND EXISTS (SELECT 1 FROM audit_objects o WHERE o.leaf_index = l.leaf_index AND o.object_id = ")
-                    .push_bind(object.clone())
-                    .push(")");
+                    .push_bind(object.clone());
+                if let Some(agency) = &query.visible_to {
+                    sql.push(" AND (o.owner_agency = ")
+                        .push_bind(agency.clone())
+                        .push(" OR l.actor_agency = ")
+                        .push_bind(agency.clone())
+                        .push(")");
+                }
+                sql.push(")");
             }
             if let Some(owner) = &query.owner_agency {
                 sql.push(" AND EXISTS (SELECT 1 FROM audit_objects o WHERE o.leaf_index = l.leaf_index AND o.owner_agency = ")
-                    .push_bind(owner.clone())
-                    .push(")");
+                    .push_bind(owner.clone());
+                if let Some(agency) = &query.visible_to {
+                    sql.push(" AND (o.owner_agency = ")
+                        .push_bind(agency.clone())
+                        .push(" OR (l.actor_agency = ")
+                        .push_bind(agency.clone())
+                        .push(" AND NOT o.anonymous))");
+                }
+                sql.push(")");
             }
             if let Some(agency) = &query.visible_to {
                 sql.push(" AND (l.actor_agency = ")

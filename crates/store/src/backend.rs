@@ -277,7 +277,8 @@ fn power_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// Binds the columns of `$leaves` and of their object index rows `$objects` to `$query`
 /// as PostgreSQL arrays: $1 index, $2 record, $3 hash, $4 `$sequenced_us`, $5 time,
-/// $6 agency, $7 principal, $8 method, $9 outcome; $10–$12 object leaf index, id, owner.
+/// $6 agency, $7 principal, $8 method, $9 outcome; $10–$12 object leaf index, id, owner,
+/// $13 object anonymous ($14 and on are the statement's own).
 macro_rules! bind_leaf_columns {
     ($query:expr, $leaves:expr, $objects:expr, $sequenced_us:expr) => {{
         let (leaves, objects) = ($leaves, $objects);
@@ -296,6 +297,7 @@ macro_rules! bind_leaf_columns {
             .bind(column(objects, |row| row.0))
             .bind(column(objects, |row| row.1.as_str()))
             .bind(column(objects, |row| row.2.as_deref()))
+            .bind(column(objects, |row| row.3))
     }};
 }
 
@@ -304,16 +306,19 @@ fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
     rows.iter().map(value).collect()
 }
 
-/// The object index rows of some leaves: (leaf index, object id, owner), each object once
-/// per leaf.
-fn object_rows(leaves: &[Leaf]) -> Vec<(i64, String, Option<String>)> {
+/// The object index rows of some leaves: (leaf index, object id, owner, anonymous), each
+/// object once per leaf (anonymous if any access to it in the record was).
+fn object_rows(leaves: &[Leaf]) -> Vec<(i64, String, Option<String>, bool)> {
     let mut rows = Vec::new();
     for leaf in leaves {
-        let mut seen = std::collections::BTreeSet::new();
-        for (object_id, owner) in &leaf.indexed.objects {
-            if seen.insert(object_id.as_str()) {
-                rows.push((leaf.index, object_id.clone(), owner.clone()));
-            }
+        let mut seen = std::collections::BTreeMap::new();
+        for (object_id, owner, anonymous) in &leaf.indexed.objects {
+            seen.entry(object_id.as_str())
+                .and_modify(|(_, any): &mut (&Option<String>, bool)| *any |= *anonymous)
+                .or_insert((owner, *anonymous));
+        }
+        for (object_id, (owner, anonymous)) in seen {
+            rows.push((leaf.index, object_id.to_owned(), owner.clone(), anonymous));
         }
     }
     rows
@@ -604,13 +609,14 @@ fn sqlite_leaf_inserts(
     }
     for chunk in object_rows(leaves).chunks(CHUNK_MAX) {
         query.push(format!(
-            "INSERT INTO audit_objects (leaf_index, object_id, owner_agency) \
-             SELECT {base} + column1, column2, column3 FROM ("
+            "INSERT INTO audit_objects (leaf_index, object_id, owner_agency, anonymous) \
+             SELECT {base} + column1, column2, column3, column4 FROM ("
         ));
-        query.push_values(chunk, |mut row, (index, object_id, owner)| {
+        query.push_values(chunk, |mut row, (index, object_id, owner, anonymous)| {
             row.push_bind(*index)
                 .push_bind(object_id.clone())
-                .push_bind(owner.clone());
+                .push_bind(owner.clone())
+                .push_bind(*anonymous);
         });
         query.push(");\n");
     }
@@ -941,10 +947,10 @@ impl BackendOps for PgPool {
                                  $8::TEXT[], $9::BIGINT[])
                           AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
                  ), counted AS (
-                     UPDATE audit_sequence SET next_leaf = $13 WHERE id = 1
+                     UPDATE audit_sequence SET next_leaf = $14 WHERE id = 1
                  )
-                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
-                 SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[])",
+                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency, anonymous)
+                 SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::BOOLEAN[])",
             );
             bind_leaf_columns!(query, pass.leaves, &objects, pass.sequenced_us)
                 .bind(pass.size)
@@ -991,9 +997,9 @@ impl BackendOps for PgPool {
             sequencer_lock_key!(),
             ")::TEXT AS held
              ), counted AS (
-                 UPDATE audit_sequence SET next_leaf = next_leaf + $13
+                 UPDATE audit_sequence SET next_leaf = next_leaf + $14
                  WHERE id = 1 AND EXISTS (SELECT 1 FROM locked)
-                 RETURNING next_leaf - $13 AS first
+                 RETURNING next_leaf - $14 AS first
              ), logged AS (
                  INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
                      actor_principal, method, outcome)
@@ -1003,11 +1009,12 @@ impl BackendOps for PgPool {
                              $8::TEXT[], $9::BIGINT[])
                       AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
              ), indexed AS (
-                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency)
-                 SELECT counted.first + object.index, object.id, object.owner
-                 FROM counted, UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[]) AS object(index, id, owner)
+                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency, anonymous)
+                 SELECT counted.first + object.index, object.id, object.owner, object.anonymous
+                 FROM counted, UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::BOOLEAN[])
+                      AS object(index, id, owner, anonymous)
              )
-             SELECT first + $13 FROM counted",
+             SELECT first + $14 FROM counted",
         ));
         bind_leaf_columns!(query, &leaves, &objects, sequenced_us)
             .bind(count)

@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_indicator_search_text.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 10,
+        name: "anonymity of audited objects",
+        sql: include_str!("../migrations/0010_audit_object_anonymity.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

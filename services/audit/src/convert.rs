@@ -1,12 +1,8 @@
-//! Canonical audit records (JSON) to API messages.
+//! Audit records, as one viewer may see them, to API messages.
 
+use liaison_audit::{Access, Disclosure, Sealed, Viewer};
 use liaison_proto::v1;
 use liaison_rpc::to_timestamp;
-use serde_json::Value;
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_owned()
-}
 
 fn role(name: &str) -> v1::Role {
     match name {
@@ -19,72 +15,64 @@ fn role(name: &str) -> v1::Role {
     }
 }
 
-/// A logged record as the API shows it. A record that does not parse shows only its index.
-pub(crate) fn record(leaf_index: u64, canonical: &str) -> v1::AuditRecord {
-    let Ok(value) = serde_json::from_str::<Value>(canonical) else {
-        return v1::AuditRecord {
-            leaf_index,
-            ..v1::AuditRecord::default()
-        };
-    };
-    let actor = &value["actor"];
-    let kind = match actor["kind"].as_str() {
+/// The viewer an auditor is: `None` is hub oversight, else the auditor's agency.
+pub(crate) fn viewer(visible_to: Option<&str>) -> Viewer<'_> {
+    visible_to.map_or(Viewer::Oversight, Viewer::Agency)
+}
+
+/// What `viewer` may be shown of a stored record.
+pub(crate) fn disclose(stored: &str, viewer: Viewer<'_>) -> Disclosure {
+    Sealed::parse(stored.as_bytes()).disclose(viewer)
+}
+
+/// A disclosed record as the API shows it.
+pub(crate) fn record(leaf_index: u64, disclosure: &Disclosure) -> v1::AuditRecord {
+    let record = &disclosure.view.record;
+    let actor = &record.actor;
+    let kind = match actor.kind.as_deref() {
         Some("system") => v1::PrincipalKind::System,
         Some("person") => v1::PrincipalKind::Person,
         _ => v1::PrincipalKind::Unspecified,
     };
-    let principal = actor["agency"].as_str().map(|agency| v1::PrincipalRef {
-        agency_id: agency.to_owned(),
-        kind: kind as i32,
-        name: text(&actor["name"]),
-    });
-    let time = value["time_us"]
-        .as_i64()
-        .map(|micros| to_timestamp(liaison_core::Timestamp::from_micros(micros)));
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
     v1::AuditRecord {
         leaf_index,
-        time,
+        time: (record.time_us != 0)
+            .then(|| to_timestamp(liaison_core::Timestamp::from_micros(record.time_us))),
         actor: Some(v1::AuditActor {
-            principal,
-            certificate_sha256: text(&actor["certificate_sha256"]),
-            token_id: text(&actor["token_id"]),
-            roles: actor["roles"]
-                .as_array()
-                .map(|roles| {
-                    roles
-                        .iter()
-                        .map(|r| role(r.as_str().unwrap_or_default()) as i32)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            principal: actor.agency.as_ref().map(|agency| v1::PrincipalRef {
+                agency_id: agency.clone(),
+                kind: kind as i32,
+                name: text(&actor.name),
+            }),
+            certificate_sha256: text(&actor.certificate_sha256),
+            token_id: text(&actor.token_id),
+            roles: actor.roles.iter().map(|r| role(r) as i32).collect(),
         }),
-        method: text(&value["method"]),
-        objects: value["objects"]
-            .as_array()
-            .map(|objects| {
-                objects
-                    .iter()
-                    .map(|object| v1::AuditObjectAccess {
-                        object_id: text(&object["id"]),
-                        access: match object["access"].as_str() {
-                            Some("read") => v1::AuditAccessKind::Read,
-                            Some("write") => v1::AuditAccessKind::Write,
-                            Some("deliver") => v1::AuditAccessKind::Deliver,
-                            _ => v1::AuditAccessKind::Unspecified,
-                        } as i32,
-                        owner_agency_id: text(&object["owner"]),
-                        recipient_agency_ids: Vec::new(),
-                    })
-                    .collect()
+        method: record.method.clone(),
+        objects: record
+            .objects
+            .iter()
+            .map(|object| v1::AuditObjectAccess {
+                object_id: object.id.clone(),
+                access: match object.access {
+                    Access::Read => v1::AuditAccessKind::Read,
+                    Access::Write => v1::AuditAccessKind::Write,
+                    Access::Deliver => v1::AuditAccessKind::Deliver,
+                } as i32,
+                owner_agency_id: text(&object.owner_agency),
+                recipient_agency_ids: Vec::new(),
+                anonymous: object.anonymous,
             })
-            .unwrap_or_default(),
+            .collect(),
         outcome: Some(v1::AuditOutcome {
-            code: i32::try_from(value["outcome"].as_i64().unwrap_or(2)).unwrap_or(2),
-            deny_reason: text(&value["deny_reason"]),
+            code: record.outcome,
+            deny_reason: text(&record.deny_reason),
         }),
-        justification: text(&value["justification"]),
-        client_address: text(&value["client_address"]),
-        trace_id: text(&value["trace_id"]),
+        justification: text(&record.justification),
+        client_address: text(&record.client_address),
+        trace_id: record.trace_id.clone(),
+        redacted: disclosure.view.redacted,
         ..v1::AuditRecord::default()
     }
 }

@@ -73,15 +73,22 @@ async fn export(
                 let show = visible
                     .as_ref()
                     .is_none_or(|visible| visible.contains(&row.index));
+                let disclosure = show.then(|| {
+                    convert::disclose(&row.record, convert::viewer(visible_to.as_deref()))
+                });
                 let leaf = v1::AuditLeaf {
                     leaf_index: row.index,
                     leaf_hash: row.leaf_hash.to_vec(),
-                    leaf_data: if show {
-                        row.record.clone().into_bytes()
-                    } else {
-                        Vec::new()
-                    },
-                    record: show.then(|| convert::record(row.index, &row.record)),
+                    leaf_data: disclosure
+                        .as_ref()
+                        .and_then(|d| d.leaf_data.clone())
+                        .unwrap_or_default(),
+                    record: disclosure.as_ref().map(|d| convert::record(row.index, d)),
+                    opening: disclosure
+                        .as_ref()
+                        .and_then(|d| d.opening.as_ref())
+                        .map(liaison_audit::Opening::to_json)
+                        .unwrap_or_default(),
                 };
                 send(sender, v1::export_records_response::Item::Leaf(leaf)).await?;
                 next = row.index + 1;

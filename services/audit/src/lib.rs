@@ -1,9 +1,11 @@
 //! The Liaison audit service: signed checkpoints of the audit log, inclusion and
 //! consistency proofs, the log's public key, and the signer that makes checkpoints.
 //!
-//! Only auditors may call it. Oversight auditors see every record; an agency's auditors
-//! see the records whose actor is their agency and those of access to objects their agency
-//! owns (in exports, other leaves come with their hash only, so the tree still verifies).
+//! Only auditors may call it. Oversight auditors see every record whole; an agency's
+//! auditors see the records whose actor is their agency and those of access to objects
+//! their agency owns, redacted for them as `liaison_audit::disclosure` decides (in exports,
+//! other leaves come with their hash only, and redacted ones with an opening of what they
+//! may see, so the tree still verifies).
 
 mod convert;
 mod export;
@@ -209,6 +211,8 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         let visible_to = self.auditor(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
+        let viewer_agency = visible_to.clone();
+        let viewer = convert::viewer(viewer_agency.as_deref());
         let query = query::from_request(&request, visible_to)?;
         let limit = query.limit as usize;
         let rows = self
@@ -226,7 +230,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         Ok(Response::new(v1::QueryRecordsResponse {
             records: rows
                 .iter()
-                .map(|(index, text)| convert::record(*index, text))
+                .map(|(index, text)| convert::record(*index, &convert::disclose(text, viewer)))
                 .collect(),
             next_page_token,
         }))

@@ -265,6 +265,7 @@ impl CbmServiceImpl {
             id: check.id.to_string(),
             access: Access::Write,
             owner_agency: None,
+            anonymous: false,
         });
         let id = match self
             .store
@@ -365,6 +366,7 @@ impl CbmServiceImpl {
                 id: id.to_string(),
                 access: Access::Write,
                 owner_agency: Some(caller.agency().to_string()),
+                anonymous: false,
             });
             let outcome = self
                 .store

@@ -223,6 +223,7 @@ impl CbmServiceImpl {
             id: consultation.id.to_string(),
             access: Access::Write,
             owner_agency: Some(consultation.requester_agency().to_string()),
+            anonymous: false,
         });
         match self
             .store
@@ -412,6 +413,7 @@ impl CbmServiceImpl {
             id: consultation.id.to_string(),
             access: Access::Write,
             owner_agency: Some(caller.agency().to_string()),
+            anonymous: false,
         });
         let id = match self
             .store

@@ -156,6 +156,7 @@ impl CbmServiceImpl {
             id: notification.id.to_string(),
             access: Access::Write,
             owner_agency: Some(notification.sender_agency.to_string()),
+            anonymous: false,
         });
         let outcome = self
             .store
@@ -416,6 +417,7 @@ impl CbmServiceImpl {
                     id: id.to_string(),
                     access: Access::Write,
                     owner_agency: Some(sender.to_string()),
+                    anonymous: false,
                 });
                 let outcome = self
                     .store

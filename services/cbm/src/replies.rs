@@ -264,6 +264,7 @@ impl CbmServiceImpl {
             id: reply.id.to_string(),
             access: Access::Write,
             owner_agency: Some(thread.owner().to_string()),
+            anonymous: false,
         });
         let stored = match self
             .store

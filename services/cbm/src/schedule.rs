@@ -63,16 +63,13 @@ pub async fn start_scheduled_check(
             id: check.id.to_string(),
             access: Access::Write,
             owner_agency: None,
+            anonymous: false,
         }],
         trace_id: format!("scheduled-{slot}"),
         ..AuditRecord::default()
     };
     let outcome = store
-        .start_check(
-            &check,
-            &format!("scheduled-{slot}"),
-            &record.canonical_bytes(),
-        )
+        .start_check(&check, &format!("scheduled-{slot}"), &record.seal())
         .await?;
     Ok(matches!(outcome, WriteOutcome::Stored(())))
 }

@@ -224,6 +224,7 @@ impl DirectoryService {
             id: id.to_string(),
             access: Access::Write,
             owner_agency: Some(caller.agency().to_string()),
+            anonymous: false,
         });
         let outcome = self
             .store
@@ -280,6 +281,7 @@ impl DirectoryService {
             id: id.to_string(),
             access: Access::Write,
             owner_agency: Some(stored.agency.to_string()),
+            anonymous: false,
         });
         if let WriteOutcome::Stored(()) = self
             .store

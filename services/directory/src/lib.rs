@@ -93,6 +93,7 @@ impl DirectoryService {
                 id: object_id.to_owned(),
                 access: Access::Write,
                 owner_agency: owner.map(ToString::to_string),
+                anonymous: false,
             }),
             now: now(),
         }

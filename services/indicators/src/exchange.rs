@@ -114,6 +114,7 @@ pub(crate) async fn revoke(
         id: stored.id.to_string(),
         access: Access::Write,
         owner_agency: Some(stored.source_agency.to_string()),
+        anonymous: stored.content.anonymous,
     });
     let outcome = store
         .revoke_indicator(&id, &reason, now(), &record)
@@ -127,10 +128,11 @@ pub(crate) async fn revoke(
         }
         // Revoking twice changes nothing; the first reason stands.
         RevokeOutcome::AlreadyRevoked(indicator) => {
-            audit.touch(
+            audit.touch_sourced(
                 indicator.id.as_str(),
                 Access::Read,
                 Some(&indicator.source_agency),
+                indicator.content.anonymous,
             );
             audit.commit_read(store).await?;
             indicator
@@ -213,10 +215,11 @@ pub(crate) async fn list(
         audit.require_justification()?;
     }
     for indicator in &found {
-        audit.touch(
+        audit.touch_sourced(
             indicator.id.as_str(),
             Access::Read,
             Some(&indicator.source_agency),
+            indicator.content.anonymous,
         );
     }
     audit.commit_read(store).await?;
@@ -311,6 +314,7 @@ pub(crate) async fn report_sighting(
         id: format!("observable:{}:{}", observable.kind(), observable.value()),
         access: Access::Write,
         owner_agency: Some(caller.agency().to_string()),
+        anonymous: false,
     });
     store
         .report_sighting(caller.principal(), &record, now, &audit_record)
@@ -423,10 +427,11 @@ pub(crate) async fn lookup(
         last_seen = last_seen.max(Some(latest));
     }
     for indicator in &holders {
-        audit.touch(
+        audit.touch_sourced(
             indicator.id.as_str(),
             Access::Read,
             Some(&indicator.source_agency),
+            indicator.anonymous,
         );
     }
     audit.commit_read(store).await?;
@@ -621,6 +626,7 @@ pub(crate) async fn link(
         id: method.id.to_string(),
         access: Access::Write,
         owner_agency: Some(method.source_agency.to_string()),
+        anonymous: false,
     });
     store
         .link_observables(&method.id, &ids, now(), &record)

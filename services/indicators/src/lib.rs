@@ -166,10 +166,11 @@ async fn record_reads(
     for chunk in indicators.chunks(liaison_store::RECORD_OBJECTS) {
         let read = audit.fork();
         for indicator in chunk {
-            read.touch(
+            read.touch_sourced(
                 indicator.id.as_str(),
                 Access::Read,
                 Some(&indicator.source_agency),
+                indicator.content.anonymous,
             );
         }
         read.commit_read(store).await?;
@@ -240,6 +241,7 @@ impl IndicatorService {
                 id: indicator.id.to_string(),
                 access: Access::Write,
                 owner_agency: Some(indicator.source_agency.to_string()),
+                anonymous: indicator.content.anonymous,
             })
         };
         let outcome = self
@@ -255,7 +257,12 @@ impl IndicatorService {
                 }
             }
             PublishOutcome::Duplicate(first) => {
-                audit.touch(first.id.as_str(), Access::Read, Some(&first.source_agency));
+                audit.touch_sourced(
+                    first.id.as_str(),
+                    Access::Read,
+                    Some(&first.source_agency),
+                    first.content.anonymous,
+                );
                 audit.commit_read(&self.store).await?;
             }
         }
@@ -350,6 +357,7 @@ impl IndicatorService {
                     id: indicator.id.to_string(),
                     access: Access::Write,
                     owner_agency: Some(indicator.source_agency.to_string()),
+                    anonymous: indicator.content.anonymous,
                 }))
         };
         Ok(self
@@ -514,10 +522,11 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         {
             audit.require_justification()?;
         }
-        audit.touch(
+        audit.touch_sourced(
             indicator.id.as_str(),
             Access::Read,
             Some(&indicator.source_agency),
+            indicator.content.anonymous,
         );
         audit.commit_read(&self.store).await?;
         Ok(Response::new(v1::GetIndicatorResponse {

@@ -31,10 +31,11 @@ pub(crate) async fn export(
     {
         audit.require_justification()?;
     }
-    audit.touch(
+    audit.touch_sourced(
         indicator.id.as_str(),
         Access::Read,
         Some(&indicator.source_agency),
+        indicator.content.anonymous,
     );
     audit.commit_read(store).await?;
     Ok(v1::ExportStixResponse {
@@ -73,10 +74,11 @@ async fn retried(
             error => error.into(),
         })?
     {
-        audit.touch(
+        audit.touch_sourced(
             indicator.id.as_str(),
             Access::Read,
             Some(&indicator.source_agency),
+            indicator.content.anonymous,
         );
         first.push(convert::indicator_to_proto(&indicator, caller));
     }

@@ -197,10 +197,11 @@ async fn deliver(
                     Access::Deliver,
                     Some(caller.agency()),
                 );
-                delivery.touch(
+                delivery.touch_sourced(
                     other.id.as_str(),
                     Access::Deliver,
                     Some(&other.source_agency),
+                    other.content.anonymous,
                 );
                 let reveal = !other.content.anonymous;
                 batch.push(v1::SubscribeResponse {
@@ -231,10 +232,11 @@ async fn deliver(
             if !visible || expired || !filter.matches_indicator(&event.indicator, &caller) {
                 continue;
             }
-            delivery.touch(
+            delivery.touch_sourced(
                 indicator.id.as_str(),
                 Access::Deliver,
                 Some(&indicator.source_agency),
+                indicator.content.anonymous,
             );
             let message = convert::indicator_to_proto(indicator, &caller);
             batch.push(v1::SubscribeResponse {

@@ -5,7 +5,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use liaison_audit::{Checkpoint, Hash, TreeBuilder, VerifierKey, leaf_hash, verify_consistency};
+use liaison_audit::{
+    Checkpoint, Hash, Opening, TreeBuilder, VerifierKey, leaf_hash, verify_consistency,
+};
 use liaison_client::Client;
 use liaison_proto::v1;
 use serde_json::{Value, json};
@@ -156,17 +158,31 @@ fn record_json(record: &v1::AuditRecord) -> Value {
             "access": output::enum_name(v1::AuditAccessKind::try_from(o.access).ok()
                 .map(|a| a.as_str_name().trim_start_matches("AUDIT_ACCESS_KIND_"))),
             "owner": Some(o.owner_agency_id.clone()).filter(|owner| !owner.is_empty()),
+            "anonymous": o.anonymous.then_some(true),
         })).collect::<Vec<_>>(),
+        "redacted": record.redacted.then_some(true),
     })
 }
 
-/// One line of an export file.
+/// One line of an export file: the leaf's index, hash and data (`record`), and the
+/// opening of the parts of it the exporting auditor may see.
 fn leaf_line(leaf: &v1::AuditLeaf) -> Value {
     json!({
         "leaf_index": leaf.leaf_index,
         "leaf_hash": hex::encode(&leaf.leaf_hash),
         "record": (!leaf.leaf_data.is_empty()).then(|| String::from_utf8_lossy(&leaf.leaf_data).into_owned()),
+        "opening": (!leaf.opening.is_empty()).then(|| String::from_utf8_lossy(&leaf.opening).into_owned()),
     })
+}
+
+/// A leaf of an export, as the verifier reads it.
+struct ExportedLeaf {
+    index: u64,
+    hash: Hash,
+    /// The leaf's bytes, when the exporting auditor may see the record.
+    data: Option<String>,
+    /// The opening of what that auditor may see of it.
+    opening: Option<String>,
 }
 
 pub async fn export(client: &Client, args: AuditExportArgs) -> Result<(), Failure> {
@@ -219,7 +235,7 @@ pub async fn export(client: &Client, args: AuditExportArgs) -> Result<(), Failur
 
 /// An exported log read back.
 struct Export {
-    leaves: Vec<(u64, Hash, Option<String>)>,
+    leaves: Vec<ExportedLeaf>,
     checkpoint: Option<String>,
 }
 
@@ -255,9 +271,12 @@ fn read_export(path: &Path) -> Result<Export, Failure> {
             .and_then(|text| hex::decode(text).ok())
             .and_then(|bytes| Hash::try_from(bytes).ok())
             .ok_or_else(|| bad("no valid leaf_hash"))?;
-        export
-            .leaves
-            .push((index, hash, value["record"].as_str().map(str::to_owned)));
+        export.leaves.push(ExportedLeaf {
+            index,
+            hash,
+            data: value["record"].as_str().map(str::to_owned),
+            opening: value["opening"].as_str().map(str::to_owned),
+        });
     }
     Ok(export)
 }
@@ -332,25 +351,39 @@ impl Witness {
 /// Checks leaves from index 0 against a checkpoint; returns the root of every prefix the
 /// witness needs (its last verified size).
 fn check_leaves(
-    leaves: &[(u64, Hash, Option<String>)],
+    leaves: &[ExportedLeaf],
     checkpoint: &Checkpoint,
     witness_size: Option<u64>,
 ) -> Result<Option<Hash>, Failure> {
     let fail = |message: String| Failure::new(EXIT_VERIFY_FAILED, message);
     let mut tree = TreeBuilder::new();
     let mut witness_root = None;
-    for (position, (index, hash, record)) in leaves.iter().enumerate() {
-        if *index != position as u64 {
+    for (position, leaf) in leaves.iter().enumerate() {
+        let (index, hash) = (leaf.index, &leaf.hash);
+        if index != position as u64 {
             return Err(fail(format!(
                 "record {position} is missing: the export jumps to leaf {index} (records removed or reordered)"
             )));
         }
-        if let Some(record) = record
+        if let Some(record) = &leaf.data
             && leaf_hash(record.as_bytes()) != *hash
         {
             return Err(fail(format!(
                 "record {index} was altered: its content does not match its leaf hash"
             )));
+        }
+        // What the record shows of its withheld parts must be what the leaf committed to.
+        if let Some(opening) = &leaf.opening {
+            let opened = leaf
+                .data
+                .as_ref()
+                .ok_or_else(|| fail(format!("record {index} has an opening but no leaf data")))
+                .and_then(|record| {
+                    Opening::from_json(opening.as_bytes())
+                        .and_then(|opening| opening.verify(record.as_bytes()))
+                        .map_err(|error| fail(format!("record {index} was altered: {error}")))
+                });
+            opened?;
         }
         if witness_size == Some(tree.size()) {
             witness_root = Some(tree.root());
@@ -519,7 +552,7 @@ pub async fn verify(
 /// Every leaf from 0 and the checkpoint covering them, from the live hub, with its key.
 async fn live_leaves(
     client: &Client,
-) -> Result<(Vec<(u64, Hash, Option<String>)>, String, Option<String>), Failure> {
+) -> Result<(Vec<ExportedLeaf>, String, Option<String>), Failure> {
     let mut audit = client.audit();
     let keys = audit
         .get_log_keys(v1::GetLogKeysRequest {})
@@ -548,9 +581,15 @@ async fn live_leaves(
                         format!("leaf {} has no valid hash", leaf.leaf_index),
                     )
                 })?;
-                let record = (!leaf.leaf_data.is_empty())
-                    .then(|| String::from_utf8_lossy(&leaf.leaf_data).into_owned());
-                leaves.push((leaf.leaf_index, hash, record));
+                let text = |bytes: &[u8]| {
+                    (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
+                };
+                leaves.push(ExportedLeaf {
+                    index: leaf.leaf_index,
+                    hash,
+                    data: text(&leaf.leaf_data),
+                    opening: text(&leaf.opening),
+                });
             }
             Some(v1::export_records_response::Item::Checkpoint(checkpoint)) => {
                 note = Some(checkpoint.signed_note)

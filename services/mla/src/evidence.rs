@@ -290,6 +290,7 @@ impl MlaServiceImpl {
             id: record.id.to_string(),
             access: Access::Write,
             owner_agency: Some(record.requesting.to_string()),
+            anonymous: false,
         });
         match self
             .store
@@ -428,6 +429,7 @@ impl MlaServiceImpl {
                 id: row.id.clone(),
                 access: Access::Write,
                 owner_agency: Some(record.requesting.to_string()),
+                anonymous: false,
             });
             let first = self
                 .store

@@ -84,6 +84,7 @@ impl MlaServiceImpl {
             id: record.id.to_string(),
             access: Access::Write,
             owner_agency: Some(record.requesting.to_string()),
+            anonymous: false,
         });
         match self
             .store

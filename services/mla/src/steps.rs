@@ -243,6 +243,7 @@ impl MlaServiceImpl {
             id: record.id.to_string(),
             access: Access::Write,
             owner_agency: Some(record.requesting.to_string()),
+            anonymous: false,
         });
         let outcome = self
             .store
@@ -334,6 +335,7 @@ impl MlaServiceImpl {
             id: record.id.to_string(),
             access: Access::Write,
             owner_agency: Some(record.requesting.to_string()),
+            anonymous: false,
         });
         match self
             .store
@@ -424,6 +426,7 @@ impl MlaServiceImpl {
                 id: decided.record.id.to_string(),
                 access: Access::Write,
                 owner_agency: Some(decided.record.requesting.to_string()),
+                anonymous: false,
             });
             self.store.add_mla_receipt(&row, audit_record).await?;
             return Err(ServiceError::FailedPrecondition(error.to_string()));

@@ -368,6 +368,7 @@ async fn expire_preservation(
             id: record.id.to_string(),
             access: Access::Write,
             owner_agency: Some(record.requesting.to_string()),
+            anonymous: false,
         }],
         trace_id: format!("{:032x}", now.as_micros()),
         ..AuditRecord::default()
@@ -384,7 +385,7 @@ async fn expire_preservation(
                 "state_changed.{}",
                 document.history.len().saturating_sub(1)
             )],
-            audit_record: audit.canonical_bytes(),
+            audit_record: audit.seal(),
             now,
         })
         .await?;
