@@ -18,8 +18,10 @@ both!(
     only_auditors_use_the_audit_service
 );
 
-/// Waits until the log holds at least `size` records and returns them all, parsed.
+/// Waits until the log holds at least `size` records after those of the hub's start (the
+/// directory seeded from the federation file) and returns them all, parsed.
 async fn records_when(hub: &TestHub, size: u64) -> anyhow::Result<Vec<Value>> {
+    let size = hub.start_audit_size() + size;
     let mut watch = hub.store().watch_audit_size();
     tokio::time::timeout(PATIENCE, watch.wait_for(|current| *current >= size))
         .await
@@ -150,7 +152,7 @@ async fn checkpoints_and_proofs_verify(backend: Backend) -> anyhow::Result<()> {
             .await?;
     }
     records_when(&hub, 3).await?;
-    wait_for_checkpoint(&hub, 3).await?;
+    wait_for_checkpoint(&hub, hub.start_audit_size() + 3).await?;
     let mut audit = hub.client("INT-HUB", "auditor").await?.audit();
     let keys = audit
         .get_log_keys(v1::GetLogKeysRequest {})
@@ -297,12 +299,15 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
     records_when(&hub, 6).await?;
 
     // Audit queries and token issues are recorded too; they may or may not be sequenced
-    // yet, so leave them out.
+    // yet, so leave them out, and the hub's own records of its start (the directory
+    // seeded from the federation file), checked below.
     let methods = |records: Vec<v1::AuditRecord>| -> Vec<(String, String)> {
         records
             .into_iter()
             .filter(|record| {
-                !record.method.contains("AuditService") && !record.method.ends_with("/IssueToken")
+                !record.method.contains("AuditService")
+                    && !record.method.ends_with("/IssueToken")
+                    && record.method != liaison_store::LOAD_FEDERATION_METHOD
             })
             .map(|record| {
                 let agency = record
@@ -318,6 +323,37 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
             .collect()
     };
     let query = v1::QueryRecordsRequest::default();
+    // The seeding of Ukraine's own directory entries: the agency and its two principals.
+    let seeding = v1::QueryRecordsRequest {
+        method: liaison_store::LOAD_FEDERATION_METHOD.into(),
+        ..v1::QueryRecordsRequest::default()
+    };
+    let seeded = query_as(&hub, "UA-CERT", "auditor", seeding.clone()).await?;
+    let mut objects: Vec<String> = seeded
+        .iter()
+        .flat_map(|record| record.objects.iter().map(|object| object.object_id.clone()))
+        .collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            "UA-CERT",
+            "principal:UA-CERT/person/auditor",
+            "principal:UA-CERT/person/officer",
+            "principal:UA-CERT/system/feed"
+        ]
+    );
+    let all_seeded = query_as(
+        &hub,
+        "INT-HUB",
+        "auditor",
+        v1::QueryRecordsRequest {
+            page_size: 1_000,
+            ..seeding
+        },
+    )
+    .await?;
+    assert_eq!(all_seeded.len() as u64, hub.start_audit_size());
     let ua = query_as(&hub, "UA-CERT", "auditor", query.clone()).await?;
     assert_eq!(
         methods(ua),
@@ -338,7 +374,11 @@ async fn agency_auditors_see_their_agency_and_who_read_its_data(
             "IndicatorService/GetIndicator".to_owned()
         )]
     );
-    let oversight = query_as(&hub, "INT-HUB", "auditor", query).await?;
+    let everything = v1::QueryRecordsRequest {
+        page_size: 1_000,
+        ..query
+    };
+    let oversight = query_as(&hub, "INT-HUB", "auditor", everything).await?;
     assert_eq!(methods(oversight).len(), 3);
 
     let by_object = v1::QueryRecordsRequest {
@@ -435,7 +475,9 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
     for chunk in records.chunks(1_000) {
         hub.store().append_audit_batch(chunk, now).await?;
     }
-    wait_for_checkpoint(&hub, SIZE).await?;
+    // The bulk follows the records of the hub's start.
+    let base = hub.start_audit_size();
+    wait_for_checkpoint(&hub, base + SIZE).await?;
     let mut audit = hub.client("INT-HUB", "auditor").await?.audit();
     let key: VerifierKey = audit
         .get_log_keys(v1::GetLogKeysRequest {})
@@ -452,7 +494,7 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
         .unwrap()
         .signed_note;
     let checkpoint = Checkpoint::verify(&note, &key)?;
-    assert!(checkpoint.size() >= SIZE);
+    assert!(checkpoint.size() >= base + SIZE);
     // A fixed pseudo-random sequence of leaves (linear congruential), so failures repeat.
     let mut state: u64 = 0x5eed;
     for _ in 0..25 {
@@ -462,7 +504,7 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
         let index = (state >> 33) % SIZE;
         let proof = audit
             .get_inclusion_proof(v1::GetInclusionProofRequest {
-                leaf_index: index,
+                leaf_index: base + index,
                 tree_size: checkpoint.size(),
             })
             .await?
@@ -473,11 +515,17 @@ async fn inclusion_proofs_verify_for_random_leaves_of_a_10000_record_log(
             .map(|h| hash(h))
             .collect::<Result<_, _>>()?;
         let leaf = leaf_hash(&Sealed::parse(&records[usize::try_from(index)?]).leaf_data());
-        verify_inclusion(&leaf, index, checkpoint.size(), &hashes, checkpoint.root())?;
+        verify_inclusion(
+            &leaf,
+            base + index,
+            checkpoint.size(),
+            &hashes,
+            checkpoint.root(),
+        )?;
         assert!(
             verify_inclusion(
                 &leaf,
-                (index + 1) % SIZE,
+                base + (index + 1) % SIZE,
                 checkpoint.size(),
                 &hashes,
                 checkpoint.root()

@@ -59,6 +59,10 @@ pub enum FederationError {
     /// Hub roles on a principal of a member agency.
     #[error("principal {0}: operator and oversight_auditor are roles of the hub agency only")]
     HubRoleOutsideHub(String),
+    /// The `system` role on a person, or another role on a system principal: what the
+    /// operator's AssignRoles refuses, the file may not grant either.
+    #[error("principal {0}: the system role belongs to system principals, and only to them")]
+    SystemRoleMismatch(String),
     /// The `[mla_deadlines]` section has a value out of range.
     #[error("{0}")]
     MlaDeadlines(String),
@@ -268,6 +272,16 @@ impl Federation {
                 if hub_role && agency.kind != AgencyKind::Hub {
                     return Err(FederationError::HubRoleOutsideHub(label));
                 }
+                // The rule of AssignRoles (services/directory/src/operator.rs, `roles`):
+                // a system principal holds the system role and no other, a person never.
+                let system_kind = principal.kind == PrincipalKind::System;
+                if principal
+                    .roles
+                    .iter()
+                    .any(|role| (*role == Role::System) != system_kind)
+                {
+                    return Err(FederationError::SystemRoleMismatch(label));
+                }
             }
         }
         let mut group_ids = BTreeSet::new();
@@ -431,6 +445,51 @@ members = ["RS-MUP"]
                 error.contains(expected),
                 "{error:?} should contain {expected:?}"
             );
+        }
+    }
+
+    /// What AssignRoles refuses, the file may not grant: the system role on a person, or a
+    /// person's role on a system principal (finding L3).
+    #[test]
+    fn the_system_role_belongs_to_system_principals_only() {
+        let cases = [
+            (
+                SMALL.replace(
+                    "name = \"officer\", roles = [\"officer\"]",
+                    "name = \"officer\", roles = [\"officer\", \"system\"]",
+                ),
+                "RS-MUP/person/officer",
+            ),
+            (
+                SMALL.replace(
+                    "name = \"officer\", roles = [\"officer\"]",
+                    "name = \"officer\", roles = [\"system\"]",
+                ),
+                "RS-MUP/person/officer",
+            ),
+            (
+                SMALL.replace(
+                    "name = \"feed\", roles = [\"system\"]",
+                    "name = \"feed\", roles = [\"officer\"]",
+                ),
+                "RS-MUP/system/feed",
+            ),
+            (
+                SMALL.replace(
+                    "name = \"feed\", roles = [\"system\"]",
+                    "name = \"feed\", roles = [\"system\", \"auditor\"]",
+                ),
+                "RS-MUP/system/feed",
+            ),
+        ];
+        for (text, principal) in cases {
+            let error = Federation::from_toml(&text).unwrap_err();
+            assert_eq!(
+                error,
+                FederationError::SystemRoleMismatch(principal.to_owned()),
+                "{error}"
+            );
+            assert!(error.to_string().contains(principal), "{error}");
         }
     }
 }

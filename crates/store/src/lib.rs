@@ -43,7 +43,7 @@ pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
 pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery, WriteOutcome};
 pub use checks::CheckAnswer;
 pub use contacts::PocChange;
-pub use directory::{AgencyRecord, Page, StateRecord};
+pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
 pub use error::StoreError;
 pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,

@@ -67,6 +67,7 @@ pub struct TestHub {
     endpoint: String,
     pki: DevPkiPaths,
     store: Store,
+    start_audit_size: u64,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), liaison::HubError>>>,
 }
@@ -169,15 +170,28 @@ impl TestHub {
         let task = tokio::spawn(hub.serve(async move {
             let _ = stopped.await;
         }));
-        Ok(Self {
+        let mut hub = Self {
             data_dir,
             config,
             endpoint,
             pki,
             store,
+            start_audit_size: 0,
             stop: Some(stop),
             task: Some(task),
-        })
+        };
+        // What the start itself logged (the federation file's seeding of the directory)
+        // is sequenced before the test makes its first call.
+        hub.drained().await?;
+        hub.start_audit_size = hub.store.audit_size().await?;
+        Ok(hub)
+    }
+
+    /// How many records the audit log held once this hub had started: the records of
+    /// earlier runs and those of the start itself (the directory seeded from the
+    /// federation file). A test's own records follow.
+    pub fn start_audit_size(&self) -> u64 {
+        self.start_audit_size
     }
 
     /// The hub's deadline clock: move it with [`liaison_rpc::Clock::advance`] to make

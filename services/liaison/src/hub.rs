@@ -200,7 +200,20 @@ impl Hub {
             DatabaseConfig::Postgres(url) => Store::connect_postgres(url.expose()).await?,
         };
         store.migrate().await?;
-        store.load_federation(&federation).await?;
+        // The file seeds the directory: it adds what is missing and never overwrites what
+        // the operator manages (roles, sharing groups); each change is audited.
+        let seeded = store
+            .load_federation(
+                &federation,
+                liaison_core::Timestamp::from_system_time(std::time::SystemTime::now()),
+            )
+            .await?;
+        if seeded > 0 {
+            tracing::info!(
+                changes = seeded,
+                "directory seeded from the federation file"
+            );
+        }
         store.refresh_high_water().await?;
         let listener = TcpListener::bind(config.listen)
             .await

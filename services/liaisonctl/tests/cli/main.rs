@@ -253,7 +253,7 @@ async fn verify_live(hub: &TestHub, state_dir: &str) -> anyhow::Result<Output> {
 }
 
 /// Publishes a fraud method per title as `principal` (in Latvian), then waits until a
-/// checkpoint covers at least `titles.len()` records.
+/// checkpoint covers at least `titles.len()` records after those of the hub's start.
 async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> anyhow::Result<()> {
     for title in titles {
         let published = liaisonctl(
@@ -271,7 +271,7 @@ async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> an
         .await?;
         assert!(published.status.success(), "{}", stderr(&published));
     }
-    wait_for_checkpoint(hub, titles.len() as u64).await
+    wait_for_checkpoint(hub, hub.start_audit_size() + titles.len() as u64).await
 }
 
 async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
@@ -306,7 +306,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
         .await?;
         assert!(published.status.success(), "{}", stderr(&published));
     }
-    wait_for_checkpoint(&hub, 2).await?;
+    wait_for_checkpoint(&hub, hub.start_audit_size() + 2).await?;
 
     let query = liaisonctl(
         &hub,
@@ -445,10 +445,11 @@ both!(verify_names_the_record_tampered_with_in_the_database);
 async fn verify_names_the_record_tampered_with_in_the_database(
     backend: Backend,
 ) -> anyhow::Result<()> {
-    for (attack, expected) in [
-        ("alter", "record 2 was altered"),
-        ("swap", "record 1 was altered"),
-        ("delete", "record 2 is missing"),
+    // Leaf indexes after the records of the hub's start (the federation file's seeding).
+    for (attack, second, expected) in [
+        ("alter", 2, "was altered"),
+        ("swap", 1, "was altered"),
+        ("delete", 2, "is missing"),
     ] {
         let hub = TestHub::start(backend).await?;
         publish_and_sign(
@@ -457,16 +458,23 @@ async fn verify_names_the_record_tampered_with_in_the_database(
             &["Krāpšana ar SMS", "Viltus banka", "Romāna krāpšana"],
         )
         .await?;
-        let records = hub.store().audit_records(0, 10).await?;
+        let base = hub.start_audit_size();
+        let expected = format!("record {} {expected}", base + second);
+        let records = hub.store().audit_records(base, 10).await?;
         let quote = |text: &str| text.replace('\'', "''");
         let sql = match attack {
-            "alter" => "UPDATE audit_log SET record = replace(record, 'NL-NCSC', 'NL-NCSD') WHERE leaf_index = 2".to_owned(),
-            "swap" => format!(
-                "UPDATE audit_log SET record = '{}' WHERE leaf_index = 1; UPDATE audit_log SET record = '{}' WHERE leaf_index = 2",
-                quote(&records[2].record),
-                quote(&records[1].record)
+            "alter" => format!(
+                "UPDATE audit_log SET record = replace(record, 'NL-NCSC', 'NL-NCSD') WHERE leaf_index = {}",
+                base + 2
             ),
-            _ => "DELETE FROM audit_log WHERE leaf_index = 2".to_owned(),
+            "swap" => format!(
+                "UPDATE audit_log SET record = '{}' WHERE leaf_index = {}; UPDATE audit_log SET record = '{}' WHERE leaf_index = {}",
+                quote(&records[2].record),
+                base + 1,
+                quote(&records[1].record),
+                base + 2
+            ),
+            _ => format!("DELETE FROM audit_log WHERE leaf_index = {}", base + 2),
         };
         hub.store().execute_for_tests(&sql).await?;
         let state = tempfile::tempdir()?;
@@ -488,7 +496,7 @@ async fn verify_names_the_record_tampered_with_in_the_database(
             stdout(&verified)
         );
         assert!(
-            stderr(&verified).contains(expected),
+            stderr(&verified).contains(&expected),
             "{attack}: {}",
             stderr(&verified)
         );
@@ -517,14 +525,17 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     let first = verify_live(&hub, &state_dir).await?;
     assert!(first.status.success(), "{}", stderr(&first));
 
-    let records = hub.store().audit_records(0, 10).await?;
+    // The second record of the test, after those of the hub's start.
+    let base = hub.start_audit_size();
+    let records = hub.store().audit_records(base, 10).await?;
     let rewritten = records[1].record.replace("SI-POLICIJA", "SI-POLICIJB");
     let leaf = liaison_audit::Sealed::parse(rewritten.as_bytes()).leaf_data();
     let hash = hex::encode(liaison_audit::leaf_hash(&leaf));
     hub.store()
         .execute_for_tests(&format!(
-            "UPDATE audit_log SET record = '{}', leaf_hash = '{hash}' WHERE leaf_index = 1",
-            rewritten.replace('\'', "''")
+            "UPDATE audit_log SET record = '{}', leaf_hash = '{hash}' WHERE leaf_index = {}",
+            rewritten.replace('\'', "''"),
+            base + 1
         ))
         .await?;
     let hub = hub.restart().await?;
