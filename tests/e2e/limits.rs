@@ -1,6 +1,6 @@
 //! Limits against abuse: oversized and gzip-inflated messages, deeply nested messages, an
 //! HTTP/2 rapid-reset flood, streams that are never read, connections beyond the limit, a
-//! silent peer, oversized headers, the per-principal rate limit and the deadline cap. In
+//! flood of unfinished handshakes, a member hoarding connections, a silent peer, oversized headers, the per-principal rate limit and the deadline cap. In
 //! every case the hub refuses the abuse and keeps serving everyone else.
 
 use std::{
@@ -38,6 +38,9 @@ both!(
     a_rapid_reset_flood_closes_only_the_attacking_connection,
     streams_that_are_never_read_hold_bounded_resources,
     connections_beyond_the_limit_are_closed,
+    a_handshake_flood_from_one_address_does_not_lock_out_others,
+    a_member_holding_many_connections_is_capped,
+    idle_connections_are_closed_and_old_ones_sent_away,
     a_peer_that_stops_reading_is_disconnected,
     oversized_headers_are_refused,
     the_rate_limit_is_per_principal_and_refills,
@@ -609,6 +612,212 @@ async fn connections_beyond_the_limit_are_closed(backend: Backend) -> anyhow::Re
         }
     }
     second.directory().who_am_i(v1::WhoAmIRequest {}).await?;
+    hub.stop().await
+}
+
+/// The start of a ClientHello: a TLS record header announcing 512 bytes, and the first
+/// few of them. A flood client sends this and then nothing.
+const HALF_CLIENT_HELLO: [u8; 16] = [
+    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+];
+
+/// An outsider's flood from 127.0.0.2: new TCP connections, one after another, that send
+/// nothing or half a ClientHello and are then left open; the last `keep` stay open.
+/// Counts the connections opened in `opened`; stops when `stop` is set.
+async fn handshake_flood(
+    target: std::net::SocketAddr,
+    keep: usize,
+    opened: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut open = std::collections::VecDeque::new();
+    let mut index = 0usize;
+    while !stop.load(Ordering::SeqCst) {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind("127.0.0.2:0".parse()?)?;
+        let Ok(mut stream) = socket.connect(target).await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        if index % 2 == 1 {
+            // The hub may already have closed it.
+            let _ = stream.write_all(&HALF_CLIENT_HELLO).await;
+        }
+        index += 1;
+        open.push_back(stream);
+        if open.len() > keep {
+            open.pop_front();
+        }
+        opened.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
+
+async fn a_handshake_flood_from_one_address_does_not_lock_out_others(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Few connection slots, so that the flood is many times their number.
+    let limits = Limits {
+        max_connections: 16,
+        ..Limits::default()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let target: std::net::SocketAddr = authority(&hub).parse()?;
+    let opened = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = tokio::spawn(handshake_flood(target, 200, opened.clone(), stop.clone()));
+    // The flood is well past the slot count before anyone else connects.
+    let deadline = Instant::now() + PATIENCE;
+    while opened.load(Ordering::SeqCst) < 100 {
+        anyhow::ensure!(Instant::now() < deadline, "the flood did not get going");
+        anyhow::ensure!(!flood.is_finished(), "the flood ended: {:?}", flood.await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Clients from another address (127.0.0.1) are served while it goes on: each on a
+    // new connection, with a full handshake.
+    for agency in ["RS-MUP", "HU-NNI", "UA-CERT", "RS-MUP", "HU-NNI", "UA-CERT"] {
+        still_serves(&hub, agency).await.map_err(|error| {
+            anyhow::anyhow!(
+                "{agency} was not served during a handshake flood of {} connections: {error}",
+                opened.load(Ordering::SeqCst)
+            )
+        })?;
+    }
+    stop.store(true, Ordering::SeqCst);
+    tokio::time::timeout(PATIENCE, flood).await???;
+    hub.stop().await
+}
+
+async fn a_member_holding_many_connections_is_capped(backend: Backend) -> anyhow::Result<()> {
+    // 40 connection slots; one principal may hold at most 32 of them (the default
+    // max_connections_per_principal).
+    const SLOTS: usize = 40;
+    const PER_PRINCIPAL: usize = 32;
+    let limits = Limits {
+        max_connections: SLOTS,
+        ..Limits::default()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    // A member opens more connections than there are slots and keeps them open, idle
+    // (tonic answers the hub's PINGs).
+    let mut held = Vec::new();
+    let mut served = 0;
+    let mut refusals = Vec::new();
+    for _ in 0..SLOTS + 5 {
+        let Ok(client) = hub.client("UA-CERT", "feed").await else {
+            continue;
+        };
+        let call =
+            tokio::time::timeout(PATIENCE, client.directory().who_am_i(v1::WhoAmIRequest {}))
+                .await?;
+        match call {
+            Ok(_) => served += 1,
+            Err(status) => refusals.push(liaison_client::explain_status(hub.endpoint(), &status).1),
+        }
+        held.push(client);
+    }
+    assert!(
+        (1..=PER_PRINCIPAL).contains(&served),
+        "one principal was served on {served} connections at once"
+    );
+    // The hub says why (an HTTP/2 GOAWAY naming the limit), and the client explains it
+    // as a connection limit. (A call that tonic sends only after the connection has gone
+    // sees just "connection closed", so not every refusal can name it.)
+    assert!(
+        refusals
+            .iter()
+            .any(|text| text.contains("too many connections for this principal")),
+        "no refusal named the per-principal limit: {refusals:#?}"
+    );
+    // Everyone else still connects and calls while the member holds its connections.
+    still_serves(&hub, "RS-MUP").await?;
+    still_serves(&hub, "HU-NNI").await?;
+    // The member's own connections that were admitted keep working.
+    let first = held.first().expect("at least one connection");
+    first.directory().who_am_i(v1::WhoAmIRequest {}).await?;
+    drop(held);
+    hub.stop().await
+}
+
+/// Drives a raw HTTP/2 connection (answering the hub's PINGs) until the hub ends it.
+async fn until_the_hub_ends(
+    connection: Connection<TlsStream<TcpStream>, Bytes>,
+    what: &str,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(PATIENCE, connection)
+        .await
+        .map_err(|_| anyhow::anyhow!("the hub kept {what} open"))?
+        .ok();
+    Ok(())
+}
+
+async fn idle_connections_are_closed_and_old_ones_sent_away(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let limits = Limits {
+        idle_timeout: Duration::from_secs(1),
+        keepalive_interval: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    // A subscription stays open for longer than the idle timeout: an open call is not idle.
+    let mut subscriber = hub
+        .client("HU-NNI", "feed")
+        .await?
+        .indicators()
+        .subscribe(purposeful(subscribe_after(0)))
+        .await?
+        .into_inner();
+    // A connection with one call and then none, its PINGs answered, is closed.
+    let (sender, mut connection) =
+        h2_connect(&hub, "UA-CERT", "feed", &h2::client::Builder::new()).await?;
+    let call = raw_call(&hub, &sender, "/liaison.v1.DirectoryService/WhoAmI", &[]);
+    let (code, message) = tokio::select! {
+        result = call => result?,
+        ended = &mut connection => anyhow::bail!("the connection ended: {ended:?}"),
+    };
+    assert_eq!(code, Code::Ok as i32, "{message}");
+    until_the_hub_ends(connection, "a connection without calls").await?;
+    // The subscription outlived it and still delivers.
+    let mut publisher = hub.client("UA-CERT", "officer").await?.indicators();
+    publish_method(&mut publisher, "Still subscribed").await?;
+    let event = next_event(&mut subscriber).await?;
+    assert_eq!(
+        published(&event)?
+            .fraud_method
+            .as_ref()
+            .map(|m| m.title.as_str()),
+        Some("Still subscribed")
+    );
+    hub.stop().await?;
+
+    // A busy connection is sent away at its maximum age all the same.
+    let limits = Limits {
+        max_connection_age: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let (sender, connection) =
+        h2_connect(&hub, "UA-CERT", "feed", &h2::client::Builder::new()).await?;
+    let driven = tokio::spawn(until_the_hub_ends(connection, "a connection past its age"));
+    // Calls keep the connection busy until one fails: the hub has sent it away.
+    let sent_away = tokio::time::timeout(PATIENCE, async {
+        while raw_call(&hub, &sender, "/liaison.v1.DirectoryService/WhoAmI", &[])
+            .await
+            .is_ok_and(|(code, _)| code == Code::Ok as i32)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    anyhow::ensure!(
+        sent_away.is_ok(),
+        "calls kept being served on a connection past its maximum age"
+    );
+    driven.await??;
+    still_serves(&hub, "UA-CERT").await?;
     hub.stop().await
 }
 

@@ -2,7 +2,8 @@
 //! service clients. Used by `liaisonctl` and the end-to-end tests.
 //!
 //! Errors are explained for people: which file failed to load, that nothing listens at the
-//! endpoint, that the server refused the client certificate.
+//! endpoint, that the hub closed the connection before the TLS handshake (busy or refusing
+//! connections), that the server refused the client certificate.
 
 use std::{
     error::Error as StdError,
@@ -17,7 +18,10 @@ use liaison_proto::v1::{
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+mod connector;
 mod token;
+
+use connector::{ClosedBeforeHandshake, HubConnector};
 
 pub use token::AuthChannel;
 
@@ -121,7 +125,7 @@ impl Client {
         let channel = endpoint
             .tls_config(tls)
             .map_err(|error| ClientError::Connect(explain(&config.endpoint, &error)))?
-            .connect()
+            .connect_with_connector(HubConnector)
             .await
             .map_err(|error| ClientError::Connect(explain(&config.endpoint, &error)))?;
         Ok(Self {
@@ -223,6 +227,10 @@ pub enum FailureKind {
     NotListening,
     /// The hub refused the client certificate.
     CertificateRefused,
+    /// The hub closed the connection before the TLS handshake completed, or refused it
+    /// after the handshake as over a connection limit: it is busy or refusing
+    /// connections; the client certificate is not in question.
+    HubBusy,
     /// The hub's certificate is not trusted by this client.
     ServerUntrusted,
     /// Another transport failure.
@@ -242,15 +250,34 @@ pub fn classify(endpoint: &str, error: &(dyn StdError + 'static)) -> (FailureKin
         (
             FailureKind::CertificateRefused,
             format!(
-                "the hub at {endpoint} closed the connection: it most likely refused the client certificate \
-                 (not issued by the hub's CA, expired or revoked)"
+                "the hub at {endpoint} closed the connection after the TLS handshake: it most likely refused the client certificate \
+                 (not issued by the hub's CA, expired or revoked), or this principal or address holds too many connections"
+            ),
+        )
+    };
+    let busy = || {
+        (
+            FailureKind::HubBusy,
+            format!(
+                "the hub at {endpoint} closed the connection before the TLS handshake completed: \
+                 the hub is busy or refusing connections (this is not about the client certificate; \
+                 try again later)"
             ),
         )
     };
     let mut causes = Vec::new();
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(cause) = current {
+        if cause.downcast_ref::<ClosedBeforeHandshake>().is_some() {
+            return busy();
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<ClosedBeforeHandshake>().is_some())
+            {
+                return busy();
+            }
             if let Some(tls) = io
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -278,6 +305,17 @@ pub fn classify(endpoint: &str, error: &(dyn StdError + 'static)) -> (FailureKin
             return explain_tls(endpoint, tls);
         }
         let text = cause.to_string();
+        // The hub admitted the handshake but is over a connection limit: it answers with
+        // an HTTP/2 GOAWAY (ENHANCE_YOUR_CALM) naming the limit.
+        if text.contains("too many connections") || text.contains("connection limit") {
+            return (
+                FailureKind::HubBusy,
+                format!(
+                    "the hub at {endpoint} accepted the client certificate but refused the connection: \
+                     {text} (close other connections, or try again later)"
+                ),
+            );
+        }
         // TLS 1.3 clients learn that their certificate was refused only when the hub closes
         // the connection after the handshake; the words differ with timing.
         const REFUSAL_SIGNS: [&str; 5] = [
@@ -339,4 +377,48 @@ pub fn explain_status(endpoint: &str, status: &tonic::Status) -> (FailureKind, S
         code => format!("{code:?}: {message}"),
     };
     (FailureKind::Status, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HUB: &str = "https://hub.example:50051";
+
+    #[test]
+    fn a_close_before_the_handshake_is_not_blamed_on_the_certificate() {
+        for kind in [
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::ConnectionReset,
+        ] {
+            let error = std::io::Error::new(kind, ClosedBeforeHandshake);
+            let (failure, text) = classify(HUB, &error);
+            assert_eq!(failure, FailureKind::HubBusy, "{text}");
+            assert!(text.contains("busy or refusing connections"), "{text}");
+        }
+        // The same words without the marker: the hub closed after the handshake.
+        let error = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let (failure, text) = classify(HUB, &error);
+        assert_eq!(failure, FailureKind::CertificateRefused, "{text}");
+    }
+
+    #[test]
+    fn an_alert_is_a_refused_certificate_and_a_goaway_names_the_limit() {
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        let error = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
+        let (failure, text) = classify(HUB, &error);
+        assert_eq!(failure, FailureKind::CertificateRefused, "{text}");
+        assert!(text.contains("refused the client certificate"), "{text}");
+
+        let goaway = std::io::Error::other(
+            "connection error received: detected excessive load generating behavior \
+             (b\"too many connections for this principal\")",
+        );
+        let (failure, text) = classify(HUB, &goaway);
+        assert_eq!(failure, FailureKind::HubBusy, "{text}");
+        assert!(
+            text.contains("too many connections for this principal"),
+            "{text}"
+        );
+    }
 }

@@ -35,6 +35,9 @@ pub struct ConnectionInfo {
     pub remote_addr: Option<SocketAddr>,
     /// The identity the client certificate proves, or why it proves none.
     pub identity: Arc<Result<PeerIdentity, IdentityError>>,
+    /// The calls open on the connection ([`crate::ActivityLayer`] counts them), for the
+    /// hub's idle timeout.
+    pub activity: Arc<crate::ConnectionActivity>,
 }
 
 /// The hub-wide access machinery every service shares: token keys and revocations.

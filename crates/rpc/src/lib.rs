@@ -7,10 +7,13 @@
 //! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
 //!   for bad input and safe messages;
 //! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
+//! - [`ActivityLayer`]: counts the calls open on each connection, for the hub's idle
+//!   timeout;
 //! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit and the cap on
 //!   how long a call may take to answer;
 //! - conversions between prost and domain values that several services need.
 
+mod activity;
 mod audit;
 mod caller;
 mod clock;
@@ -19,6 +22,7 @@ mod error;
 mod revocation;
 mod stream;
 
+pub use activity::{ActivityLayer, ActivityMiddleware, CallGuard, ConnectionActivity};
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
 pub use clock::Clock;

@@ -162,9 +162,30 @@ pub struct LimitArgs {
     /// HTTP/2 streams (calls) open at once per connection [default: 100]
     #[arg(long, env = "LIAISON_MAX_CONCURRENT_STREAMS")]
     pub max_concurrent_streams: Option<u32>,
-    /// Connections open at once; further ones are closed when accepted [default: 1024]
+    /// Verified connections open at once; further ones are closed after the handshake [default: 1024]
     #[arg(long, env = "LIAISON_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Verified connections one principal may hold open at once [default: 32]
+    #[arg(long, env = "LIAISON_MAX_CONNECTIONS_PER_PRINCIPAL")]
+    pub max_connections_per_principal: Option<usize>,
+    /// Verified connections one source address (IPv6: its /64) may hold open at once [default: 128]
+    #[arg(long, env = "LIAISON_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
+    /// TLS handshakes in progress at once; further connections are closed when accepted [default: 256]
+    #[arg(long, env = "LIAISON_MAX_HANDSHAKES")]
+    pub max_handshakes: Option<usize>,
+    /// TLS handshakes in progress at once from one source address (IPv6: its /64) [default: 8]
+    #[arg(long, env = "LIAISON_MAX_HANDSHAKES_PER_ADDRESS")]
+    pub max_handshakes_per_address: Option<usize>,
+    /// Seconds a new connection has to send its TLS ClientHello [default: 2]
+    #[arg(long, env = "LIAISON_CLIENT_HELLO_TIMEOUT_SECONDS")]
+    pub client_hello_timeout_seconds: Option<u64>,
+    /// Seconds a connection may stay open before the hub asks the client to reconnect (HTTP/2 GOAWAY) [default: 86400]
+    #[arg(long, env = "LIAISON_MAX_CONNECTION_AGE_SECONDS")]
+    pub max_connection_age_seconds: Option<u64>,
+    /// Seconds a connection may stay open without a call before the hub closes it [default: 600]
+    #[arg(long, env = "LIAISON_IDLE_TIMEOUT_SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
     /// Calls per second per principal, sustained; 0 turns the rate limit off [default: 50]
     #[arg(long, env = "LIAISON_RATE_LIMIT_PER_SECOND")]
     pub rate_limit_per_second: Option<u32>,
@@ -210,6 +231,22 @@ pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, Str
         max_concurrent_streams: pick!(max_concurrent_streams)
             .unwrap_or(default.max_concurrent_streams),
         max_connections: pick!(max_connections).unwrap_or(default.max_connections),
+        max_connections_per_principal: pick!(max_connections_per_principal)
+            .unwrap_or(default.max_connections_per_principal),
+        max_connections_per_address: pick!(max_connections_per_address)
+            .unwrap_or(default.max_connections_per_address),
+        max_handshakes: pick!(max_handshakes).unwrap_or(default.max_handshakes),
+        max_handshakes_per_address: pick!(max_handshakes_per_address)
+            .unwrap_or(default.max_handshakes_per_address),
+        client_hello_timeout: seconds(
+            pick!(client_hello_timeout_seconds),
+            default.client_hello_timeout,
+        ),
+        max_connection_age: seconds(
+            pick!(max_connection_age_seconds),
+            default.max_connection_age,
+        ),
+        idle_timeout: seconds(pick!(idle_timeout_seconds), default.idle_timeout),
         rate_limit_per_second: pick!(rate_limit_per_second)
             .unwrap_or(default.rate_limit_per_second),
         rate_limit_burst: pick!(rate_limit_burst).unwrap_or(default.rate_limit_burst),
@@ -648,13 +685,22 @@ mod tests {
         assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
     }
 
+    const LIMIT_COUNT: usize = 19;
+
     /// Every limit: its `[limits]` key, a value other than the default, and where the
     /// value lands in [`Limits`].
-    const LIMIT_KEYS: [&str; 12] = [
+    const LIMIT_KEYS: [&str; LIMIT_COUNT] = [
         "max_decoded_message_bytes",
         "max_encoded_message_bytes",
         "max_concurrent_streams",
         "max_connections",
+        "max_connections_per_principal",
+        "max_connections_per_address",
+        "max_handshakes",
+        "max_handshakes_per_address",
+        "client_hello_timeout_seconds",
+        "max_connection_age_seconds",
+        "idle_timeout_seconds",
         "rate_limit_per_second",
         "rate_limit_burst",
         "max_call_seconds",
@@ -676,12 +722,19 @@ mod tests {
         base + seed * 100 + index as u64
     }
 
-    fn limits_as_numbers(limits: &Limits) -> [u64; 12] {
+    fn limits_as_numbers(limits: &Limits) -> [u64; LIMIT_COUNT] {
         [
             limits.max_decoded_message_bytes as u64,
             limits.max_encoded_message_bytes as u64,
             limits.max_concurrent_streams.into(),
             limits.max_connections as u64,
+            limits.max_connections_per_principal as u64,
+            limits.max_connections_per_address as u64,
+            limits.max_handshakes as u64,
+            limits.max_handshakes_per_address as u64,
+            limits.client_hello_timeout.as_secs(),
+            limits.max_connection_age.as_secs(),
+            limits.idle_timeout.as_secs(),
             limits.rate_limit_per_second.into(),
             limits.rate_limit_burst.into(),
             limits.max_call_duration.as_secs(),
@@ -757,7 +810,9 @@ mod tests {
             )
             .collect();
         let from_file = limits_from(&[], &file).unwrap();
-        let expected: Vec<u64> = (0..12).map(|index| limit_value(index, 0)).collect();
+        let expected: Vec<u64> = (0..LIMIT_COUNT)
+            .map(|index| limit_value(index, 0))
+            .collect();
         assert_eq!(limits_as_numbers(&from_file).to_vec(), expected);
         assert_ne!(from_file, Limits::default());
 
@@ -772,7 +827,9 @@ mod tests {
             })
             .collect();
         let from_flags = limits_from(&flags, &file).unwrap();
-        let expected: Vec<u64> = (0..12).map(|index| limit_value(index, 1)).collect();
+        let expected: Vec<u64> = (0..LIMIT_COUNT)
+            .map(|index| limit_value(index, 1))
+            .collect();
         assert_eq!(limits_as_numbers(&from_flags).to_vec(), expected);
     }
 
@@ -799,7 +856,9 @@ mod tests {
                 limit_value(1, 2).to_string(),
             ];
             let limits = limits_from(&flags, &file).unwrap();
-            let mut expected: Vec<u64> = (0..12).map(|index| limit_value(index, 1)).collect();
+            let mut expected: Vec<u64> = (0..LIMIT_COUNT)
+                .map(|index| limit_value(index, 1))
+                .collect();
             expected[0] = limit_value(0, 0);
             expected[1] = limit_value(1, 2);
             assert_eq!(limits_as_numbers(&limits).to_vec(), expected);
@@ -837,6 +896,22 @@ mod tests {
             ),
             ("--max-concurrent-streams", "0", "max_concurrent_streams"),
             ("--max-connections", "0", "max_connections"),
+            (
+                "--max-connections-per-principal",
+                "0",
+                "max_connections_per_principal",
+            ),
+            (
+                "--max-handshakes-per-address",
+                "0",
+                "max_handshakes_per_address",
+            ),
+            (
+                "--client-hello-timeout-seconds",
+                "0",
+                "client_hello_timeout_seconds",
+            ),
+            ("--idle-timeout-seconds", "0", "idle_timeout_seconds"),
             ("--rate-limit-burst", "0", "rate_limit_burst"),
             ("--max-call-seconds", "0", "max_call_seconds"),
             (

@@ -114,7 +114,9 @@ pub struct HubConfig {
     pub access: AccessConfig,
     /// How long in-flight calls may run after shutdown begins.
     pub shutdown_grace: Duration,
-    /// How long a TLS handshake may take before the connection is dropped.
+    /// How long the rest of a TLS handshake may take once its ClientHello has arrived
+    /// (`Limits::client_hello_timeout` bounds the wait for that) before the connection is
+    /// dropped.
     pub handshake_timeout: Duration,
     /// Record every call in the audit log. Always true for a real hub; false only for
     /// benchmarks that measure what auditing costs (not settable from flags or files).
@@ -147,9 +149,34 @@ pub struct Limits {
     /// HTTP/2 streams (calls) open at once on one connection
     /// (SETTINGS_MAX_CONCURRENT_STREAMS); a client's further calls wait. Default 100.
     pub max_concurrent_streams: u32,
-    /// Connections open at once, TLS handshakes included; a further connection is closed
-    /// as soon as it is accepted. Default 1024.
+    /// Verified connections open at once. A connection takes one of these only once its
+    /// client certificate has been verified; over it the connection is closed after the
+    /// handshake (an HTTP/2 GOAWAY). Default 1024.
     pub max_connections: usize,
+    /// Verified connections one principal (the client certificate's) may hold open at
+    /// once; a further one is closed after the handshake. Default 32.
+    pub max_connections_per_principal: usize,
+    /// Verified connections one source address may hold open at once (an IPv6 address
+    /// counts by its /64 prefix); a further one is closed after the handshake. Default 128.
+    pub max_connections_per_address: usize,
+    /// TLS handshakes in progress at once, over all clients; a further connection is
+    /// closed as soon as it is accepted. Default 256.
+    pub max_handshakes: usize,
+    /// TLS handshakes in progress at once from one source address (an IPv6 address counts
+    /// by its /64 prefix); a further connection from it is closed as soon as it is
+    /// accepted. Default 8.
+    pub max_handshakes_per_address: usize,
+    /// How long a new connection has to send its whole TLS ClientHello; a silent one or
+    /// one that sends part of it is closed then. The rest of the handshake has the hub's
+    /// handshake timeout (10 s). Default 2 s.
+    pub client_hello_timeout: Duration,
+    /// How long a verified connection may stay open at all. Then the hub sends an HTTP/2
+    /// GOAWAY: no new calls on it, open calls and streams may finish, clients reconnect.
+    /// Default 24 h.
+    pub max_connection_age: Duration,
+    /// How long a verified connection may stay open without a call (PINGs do not count);
+    /// then the hub closes it. Default 10 min.
+    pub idle_timeout: Duration,
     /// Calls a second one principal may make in the long run; 0 turns the rate limit
     /// off. Calls over it are answered RESOURCE_EXHAUSTED with a RetryInfo. Default 50.
     pub rate_limit_per_second: u32,
@@ -185,6 +212,13 @@ impl Default for Limits {
             max_encoded_message_bytes: 4 * 1024 * 1024,
             max_concurrent_streams: 100,
             max_connections: 1024,
+            max_connections_per_principal: 32,
+            max_connections_per_address: 128,
+            max_handshakes: 256,
+            max_handshakes_per_address: 8,
+            client_hello_timeout: Duration::from_secs(2),
+            max_connection_age: Duration::from_secs(24 * 3600),
+            idle_timeout: Duration::from_secs(600),
             rate_limit_per_second: 50,
             rate_limit_burst: 100,
             max_call_duration: Duration::from_secs(60),
@@ -224,6 +258,33 @@ impl Limits {
             1,
         )?;
         at_least("max_connections", bytes(self.max_connections), 1)?;
+        at_least(
+            "max_connections_per_principal",
+            bytes(self.max_connections_per_principal),
+            1,
+        )?;
+        at_least(
+            "max_connections_per_address",
+            bytes(self.max_connections_per_address),
+            1,
+        )?;
+        at_least("max_handshakes", bytes(self.max_handshakes), 1)?;
+        at_least(
+            "max_handshakes_per_address",
+            bytes(self.max_handshakes_per_address),
+            1,
+        )?;
+        at_least(
+            "client_hello_timeout_seconds",
+            self.client_hello_timeout.as_secs(),
+            1,
+        )?;
+        at_least(
+            "max_connection_age_seconds",
+            self.max_connection_age.as_secs(),
+            1,
+        )?;
+        at_least("idle_timeout_seconds", self.idle_timeout.as_secs(), 1)?;
         if self.rate_limit_per_second > 0 {
             at_least("rate_limit_burst", self.rate_limit_burst.into(), 1)?;
         }
@@ -314,6 +375,20 @@ pub struct LimitsSection {
     pub max_concurrent_streams: Option<u32>,
     /// Connections.
     pub max_connections: Option<usize>,
+    /// Connections per principal.
+    pub max_connections_per_principal: Option<usize>,
+    /// Connections per source address.
+    pub max_connections_per_address: Option<usize>,
+    /// Handshakes in progress.
+    pub max_handshakes: Option<usize>,
+    /// Handshakes in progress per source address.
+    pub max_handshakes_per_address: Option<usize>,
+    /// Seconds.
+    pub client_hello_timeout_seconds: Option<u64>,
+    /// Seconds.
+    pub max_connection_age_seconds: Option<u64>,
+    /// Seconds.
+    pub idle_timeout_seconds: Option<u64>,
     /// Calls per second per principal; 0 turns the rate limit off.
     pub rate_limit_per_second: Option<u32>,
     /// Calls.

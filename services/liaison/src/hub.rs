@@ -3,7 +3,12 @@
 //! The stack a call passes through, outermost first:
 //! 1. TCP accept and TLS 1.3 handshake with a verified client certificate (`tls.rs`);
 //!    the principal is read from the certificate once per connection.
-//!    At most `max_connections` connections, handshakes included.
+//!    Handshakes come from a small budget per source address (`max_handshakes_per_address`,
+//!    overall `max_handshakes`) and must send their ClientHello within
+//!    `client_hello_timeout`; only a verified connection takes one of `max_connections`
+//!    slots, at most `max_connections_per_principal` per principal and
+//!    `max_connections_per_address` per address. A connection without calls for
+//!    `idle_timeout` is closed; one older than `max_connection_age` is sent a GOAWAY.
 //! 2. HTTP/2 with keep-alive, stream, header and frame limits (tonic's server builder
 //!    below).
 //! 3. The per-principal rate limit (`liaison_rpc::RateLimitLayer`): calls over it are
@@ -30,7 +35,8 @@ use liaison_indicators::IndicatorService;
 use liaison_mla::{MlaServiceImpl, MlaSettings};
 use liaison_proto::v1;
 use liaison_rpc::{
-    AccessControl, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer, Revocations, Shutdown,
+    AccessControl, ActivityLayer, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer,
+    Revocations, Shutdown,
 };
 use liaison_store::{Store, StoreError};
 use tokio::{net::TcpListener, sync::mpsc};
@@ -337,8 +343,16 @@ impl BoundHub {
             self.listener,
             self.tls_config,
             self.trust_domain.clone(),
-            self.config.handshake_timeout,
-            self.config.limits.max_connections,
+            tls::AcceptLimits {
+                client_hello_timeout: self.config.limits.client_hello_timeout,
+                handshake_timeout: self.config.handshake_timeout,
+                max_handshakes: self.config.limits.max_handshakes,
+                max_handshakes_per_address: self.config.limits.max_handshakes_per_address,
+                max_connections: self.config.limits.max_connections,
+                max_connections_per_principal: self.config.limits.max_connections_per_principal,
+                max_connections_per_address: self.config.limits.max_connections_per_address,
+                idle_timeout: self.config.limits.idle_timeout,
+            },
             connections,
         ));
 
@@ -373,7 +387,9 @@ impl BoundHub {
         }
 
         let router = Server::builder()
-            // Outermost: the per-principal rate limit, before anything is recorded or
+            // Counts each call as open on its connection, for the idle timeout (tls.rs).
+            .layer(ActivityLayer)
+            // Outermost of the call's limits: the per-principal rate limit, before anything is recorded or
             // looked up, so that a flood costs no database writes (see liaison_rpc::limits).
             .layer(RateLimitLayer::new(Some(RateLimit {
                 per_second: limits.rate_limit_per_second,
@@ -394,6 +410,10 @@ impl BoundHub {
             // Dead or stalled peers are found and their streams freed.
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            // A connection is not kept forever: at its age it is sent a GOAWAY (open calls
+            // and streams may finish; the client reconnects). Idle ones are closed sooner
+            // (`idle_timeout`, tls.rs).
+            .max_connection_age(limits.max_connection_age)
             // Bounded streams per connection; pending resets bounded (CVE-2023-44487).
             .max_concurrent_streams(Some(limits.max_concurrent_streams))
             .http2_max_pending_accept_reset_streams(Some(limits.max_pending_reset_streams))

@@ -41,7 +41,10 @@ impl Failure {
         let code = match (kind, status.code()) {
             (FailureKind::CertificateRefused, _) => EXIT_DENIED,
             (
-                FailureKind::NotListening | FailureKind::ServerUntrusted | FailureKind::Transport,
+                FailureKind::NotListening
+                | FailureKind::HubBusy
+                | FailureKind::ServerUntrusted
+                | FailureKind::Transport,
                 _,
             ) => EXIT_UNREACHABLE,
             (_, tonic::Code::Unauthenticated | tonic::Code::PermissionDenied) => EXIT_DENIED,

@@ -224,6 +224,52 @@ async fn errors_a_person_understands(backend: Backend) -> anyhow::Result<()> {
     hub.stop().await
 }
 
+both!(a_hub_closing_before_the_handshake_is_not_blamed_on_the_certificate);
+
+async fn a_hub_closing_before_the_handshake_is_not_blamed_on_the_certificate(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    // A hub that is busy or refusing connections: it closes each one as soon as it is
+    // accepted, before any TLS handshake.
+    let busy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let busy_endpoint = format!("https://{}", busy.local_addr()?);
+    let closer = tokio::spawn(async move {
+        while let Ok((connection, _)) = busy.accept().await {
+            drop(connection);
+        }
+    });
+    let closed = liaisonctl_raw(
+        &busy_endpoint,
+        &hub.data_dir(),
+        "UA-CERT/officer",
+        &["whoami"],
+    )
+    .await?;
+    closer.abort();
+    let text = stderr(&closed);
+    assert_eq!(closed.status.code(), Some(69), "{text}");
+    assert!(
+        text.contains("before the TLS handshake completed")
+            && text.contains("busy or refusing connections"),
+        "{text}"
+    );
+    assert!(!text.contains("refused the client certificate"), "{text}");
+
+    // A certificate the hub refuses (from another CA, at the handshake): the certificate
+    // message, not the busy one.
+    let elsewhere = tempfile::tempdir()?;
+    let elsewhere = elsewhere.path();
+    liaison_pki::dev_init(&elsewhere.join("pki"), &liaison_core_example()?)?;
+    std::fs::copy(&hub.pki().ca_cert, elsewhere.join("pki/ca.pem"))?;
+    let refused = liaisonctl_raw(hub.endpoint(), elsewhere, "UA-CERT/officer", &["whoami"]).await?;
+    let text = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(77), "{text}");
+    assert!(text.contains("refused the client certificate"), "{text}");
+    assert!(!text.contains("busy or refusing"), "{text}");
+    hub.stop().await
+}
+
 fn liaison_core_example() -> anyhow::Result<liaison_core::Federation> {
     Ok(liaison_core::Federation::from_toml(include_str!(
         "../../../../deploy/federation.example.toml"
