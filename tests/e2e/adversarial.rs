@@ -315,3 +315,200 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     verified_export(&hub, ("INT-HUB", "auditor")).await?;
     hub.stop().await
 }
+
+both!(h3_an_agency_removed_from_a_group_stops_receiving_it_on_an_open_stream);
+
+/// H3. EU-ENISA's feed subscribes; RS-MUP shares an item with the Belgrade-declaration
+/// group, which ENISA receives. The operator then removes ENISA from the group, and RS-MUP
+/// shares a second item with it: ENISA's already open stream must not deliver it (on the
+/// same node, at once — the stream ends and ENISA subscribes again with its new standing).
+async fn h3_an_agency_removed_from_a_group_stops_receiving_it_on_an_open_stream(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const GROUP: &str = "belgrade-declaration";
+    let hub = TestHub::start(backend).await?;
+    let enisa = hub.client("EU-ENISA", "feed").await?;
+    let mut stream = enisa
+        .indicators()
+        .subscribe(crate::support::purposeful(crate::support::subscribe_after(
+            0,
+        )))
+        .await?
+        .into_inner();
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let to_group = |title: &str| v1::Indicator {
+        scope: Some(v1::Scope {
+            target: Some(v1::scope::Target::SharingGroupId(GROUP.into())),
+        }),
+        ..fraud_method(title)
+    };
+    let first = serbia
+        .indicators()
+        .publish(publish(to_group("Прва превара за групу")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let event = crate::support::next_event(&mut stream).await?;
+    assert_eq!(crate::support::published(&event)?.id, first.id);
+
+    let members: Vec<String> = hub
+        .store()
+        .group_members(&liaison_core::GroupId::parse(GROUP)?)
+        .await?
+        .into_iter()
+        .map(|agency| agency.to_string())
+        .filter(|agency| agency != "EU-ENISA")
+        .collect();
+    hub.client("INT-HUB", "operator")
+        .await?
+        .directory()
+        .update_sharing_group(v1::UpdateSharingGroupRequest {
+            request_id: "drop-enisa".into(),
+            sharing_group: Some(v1::SharingGroup {
+                id: GROUP.into(),
+                name: "Belgrade declaration, without ENISA".into(),
+                member_agency_ids: members,
+            }),
+        })
+        .await?;
+    let second = serbia
+        .indicators()
+        .publish(publish(to_group("Друга превара, не за ENISA")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let sentinel = serbia
+        .indicators()
+        .publish(publish(fraud_method("Сви чланови")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    // Whatever the stream still delivers before it ends, the second item is not in it.
+    loop {
+        let message = tokio::time::timeout(PATIENCE, stream.message()).await?;
+        match message {
+            Ok(Some(response)) => {
+                let Some(v1::indicator_event::Event::Published(indicator)) =
+                    response.event.and_then(|event| event.event)
+                else {
+                    continue;
+                };
+                assert_ne!(indicator.id, second.id, "delivered after the removal");
+                if indicator.id == sentinel.id {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+                break;
+            }
+        }
+    }
+    // Subscribing again, ENISA gets what its new standing allows: not the second item.
+    let mut again = enisa
+        .indicators()
+        .subscribe(crate::support::purposeful(crate::support::subscribe_after(
+            0,
+        )))
+        .await?
+        .into_inner();
+    loop {
+        let event = crate::support::next_event(&mut again).await?;
+        let Ok(indicator) = crate::support::published(&event) else {
+            continue;
+        };
+        assert_ne!(indicator.id, second.id);
+        if indicator.id == sentinel.id {
+            break;
+        }
+    }
+    hub.stop().await
+}
+
+both!(m6_an_expired_certificate_is_refused_on_an_open_connection);
+
+/// M6. A feed's certificate expires while its connection is open: the handshake checked
+/// it once, but the next call on the same connection is refused.
+async fn m6_an_expired_certificate_is_refused_on_an_open_connection(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let uris = ["spiffe://liaison.example/agency/UA-CERT/system/feed"];
+    let short = hub
+        .ca()?
+        .issue_client_with_uris(&uris, liaison_pki::Validity::seconds(3))?;
+    let client = liaison_client::Client::connect(&hub.client_config_with(&short)?).await?;
+    let mut directory = client.directory();
+    directory.who_am_i(v1::WhoAmIRequest {}).await?;
+    // X.509 times have whole seconds: wait past the end of the window.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let refused = directory
+        .who_am_i(v1::WhoAmIRequest {})
+        .await
+        .expect_err("an expired certificate was served on its open connection");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("expired"), "{refused:?}");
+    hub.stop().await
+}
+
+both!(m6_tls_sessions_are_never_resumed);
+
+/// M6. A client that kept the session of its first connection offers it on the second:
+/// the hub makes a full handshake anyway, so the certificate is verified again (a resumed
+/// session would skip its validity and revocation checks).
+async fn m6_tls_sessions_are_never_resumed(backend: Backend) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let hub = TestHub::start(backend).await?;
+    let pki = hub.pki().clone();
+    let address = hub.endpoint().trim_start_matches("https://").to_owned();
+    let (cert, key) = pki.principal("UA-CERT", "feed");
+    let kinds = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<_>> {
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_file_iter(&pki.ca_cert)? {
+            roots.add(ca?)?;
+        }
+        let chain = CertificateDer::pem_file_iter(&cert)?.collect::<Result<Vec<_>, _>>()?;
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(&key)?)?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        // The default: remember sessions and offer them again.
+        let config = std::sync::Arc::new(config);
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let name = ServerName::try_from("localhost")?;
+            let mut connection = rustls::ClientConnection::new(config.clone(), name)?;
+            let mut socket = std::net::TcpStream::connect(&address)?;
+            socket.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+            while connection.is_handshaking() {
+                connection.complete_io(&mut socket)?;
+            }
+            // Read what the hub sends after the handshake (session tickets, if any, and
+            // its HTTP/2 settings), so that a ticket would be stored.
+            connection
+                .writer()
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")?;
+            connection.complete_io(&mut socket)?;
+            let mut buffer = [0u8; 1024];
+            let _ = connection.complete_io(&mut socket);
+            let _ = connection.reader().read(&mut buffer);
+            kinds.push(connection.handshake_kind());
+        }
+        Ok(kinds)
+    })
+    .await??;
+    assert_eq!(
+        kinds,
+        [
+            Some(rustls::HandshakeKind::Full),
+            Some(rustls::HandshakeKind::Full)
+        ],
+        "a TLS session was resumed"
+    );
+    hub.stop().await
+}

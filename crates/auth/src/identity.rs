@@ -39,6 +39,7 @@ pub enum IdentityError {
 pub struct PeerIdentity {
     principal: PrincipalId,
     certificate_sha256: String,
+    not_before: Timestamp,
     not_after: Timestamp,
     issuer: Vec<u8>,
     serial: Vec<u8>,
@@ -76,9 +77,17 @@ impl PeerIdentity {
                 .timestamp()
                 .saturating_mul(1_000_000),
         );
+        let not_before = Timestamp::from_micros(
+            certificate
+                .validity()
+                .not_before
+                .timestamp()
+                .saturating_mul(1_000_000),
+        );
         Ok(Self {
             principal,
             certificate_sha256: hex::encode(Sha256::digest(der)),
+            not_before,
             not_after,
             issuer: certificate.issuer().as_raw().to_vec(),
             serial: certificate.raw_serial().to_vec(),
@@ -105,6 +114,12 @@ impl PeerIdentity {
     /// When the certificate expires.
     pub fn not_after(&self) -> Timestamp {
         self.not_after
+    }
+
+    /// True when the certificate is valid at `now` (its validity window holds it): checked
+    /// per call, since a TLS connection outlives the handshake that checked it.
+    pub fn valid_at(&self, now: Timestamp) -> bool {
+        self.not_before <= now && now <= self.not_after
     }
 }
 

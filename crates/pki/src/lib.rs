@@ -59,6 +59,16 @@ impl Validity {
         }
     }
 
+    /// From an hour ago for `seconds` seconds from now, for tests of certificates that
+    /// expire while their connection is open.
+    pub fn seconds(seconds: u64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            not_before: now - Duration::from_secs(3600),
+            not_after: now + Duration::from_secs(seconds),
+        }
+    }
+
     /// A window that ended yesterday, for tests of expired certificates.
     pub fn expired() -> Self {
         let now = OffsetDateTime::now_utc();

@@ -164,11 +164,7 @@ impl Authenticator {
                     IdentityError::NoCertificate.to_string(),
                 ))?;
         let identity = info.identity.as_ref().clone()?;
-        if self.access.revocations.is_revoked(&identity) {
-            return Err(ServiceError::Unauthenticated(
-                "the client certificate has been revoked".into(),
-            ));
-        }
+        self.check_certificate(&identity)?;
         let audit = request.extensions().get::<crate::AuditContext>();
         // IssueToken reads the directory afresh: the token it signs carries these roles.
         let (directory_roles, agency_kind, suspended, groups) = if use_token {
@@ -277,20 +273,49 @@ impl Authenticator {
         Ok((roles, agency.kind, agency.suspended, groups))
     }
 
-    /// Re-checks the caller of an open stream: its certificate is not revoked, its agency
-    /// is not suspended, and the directory still grants every role it was admitted with.
-    pub async fn recheck(&self, caller: &Caller) -> Result<(), ServiceError> {
-        if self.access.revocations.is_revoked(caller.identity()) {
+    /// The certificate of a call or an open stream: not revoked, and valid now. The TLS
+    /// handshake checked its validity once; a connection (or a resumed session) may outlive
+    /// it, so every call and every stream re-check looks again.
+    fn check_certificate(&self, identity: &PeerIdentity) -> Result<(), ServiceError> {
+        if self.access.revocations.is_revoked(identity) {
             return Err(ServiceError::Unauthenticated(
                 "the client certificate has been revoked".into(),
             ));
         }
-        let (roles, _, suspended, _) = self.directory_entry(caller.identity()).await?;
+        if !identity.valid_at(now()) {
+            return Err(ServiceError::Unauthenticated(
+                "the client certificate is expired or not yet valid".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Re-checks the caller of an open stream against the directory as it stands: the
+    /// certificate is not revoked and still valid, the agency is not suspended, the
+    /// directory still grants every role the stream was admitted with, and the agency's
+    /// kind and sharing groups are those it was admitted with. On any change the stream
+    /// ends (the client subscribes again and gets what its new standing allows). The entry
+    /// comes from the per-principal cache, so many open streams of one principal cost one
+    /// directory read per [`DIRECTORY_CACHE_FOR`] at most; a change made on this node
+    /// moves the directory version and is seen at once.
+    pub async fn recheck(&self, caller: &Caller) -> Result<(), ServiceError> {
+        self.check_certificate(caller.identity())?;
+        let (roles, kind, suspended, groups) =
+            self.cached_directory_entry(caller.identity()).await?;
         if suspended {
             return Err(Denied("the caller's agency is suspended").into());
         }
         if !caller.roles().iter().all(|role| roles.contains(role)) {
             return Err(Denied("the caller's roles have changed; subscribe again").into());
+        }
+        let mut then: Vec<&liaison_core::GroupId> = caller.groups().iter().collect();
+        let mut now: Vec<&liaison_core::GroupId> = groups.iter().collect();
+        then.sort();
+        now.sort();
+        if then != now || (kind == AgencyKind::Hub) != caller.is_hub() {
+            return Err(
+                Denied("the caller agency's sharing groups have changed; subscribe again").into(),
+            );
         }
         Ok(())
     }
@@ -318,6 +343,22 @@ pub struct AccessWatch {
 }
 
 impl AccessWatch {
+    /// True (once) when the directory or the revocations changed in this process since
+    /// the last wake-up: a stream about to decide what to deliver re-checks its caller
+    /// first, so a change made here applies to the very next page, whichever of the
+    /// stream's wake-ups came first.
+    pub fn take_change(&mut self) -> bool {
+        let directory = self.directory.has_changed().unwrap_or(false);
+        let revocations = self.revocations.has_changed().unwrap_or(false);
+        if directory {
+            self.directory.borrow_and_update();
+        }
+        if revocations {
+            self.revocations.borrow_and_update();
+        }
+        directory || revocations
+    }
+
     /// Resolves at the next reason to re-check. Cancel-safe.
     pub async fn changed(&mut self) {
         // A closed channel fails its pattern and disables its branch; the ticks remain.

@@ -163,6 +163,14 @@ async fn deliver(
             }
             continue;
         }
+        // A change to the directory made here (a sharing group, a role, a suspension)
+        // applies to this very page: the caller is re-checked before visibility is decided.
+        if access.take_change()
+            && let Err(error) = auth.recheck(&caller).await
+        {
+            let _ = sender.send(Err(error.into())).await;
+            return;
+        }
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let mut batch = Vec::new();
         let delivery = audit.fork();

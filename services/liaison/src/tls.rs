@@ -237,6 +237,10 @@ pub(crate) fn server_config(
             reason: format!("the key does not match the certificate: {error}"),
         })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    // No session resumption: a resumed TLS 1.3 session skips the client-certificate
+    // verification (validity window, CRL) that a full handshake makes (review M6).
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok((Arc::new(config), verifier))
 }
 
