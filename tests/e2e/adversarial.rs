@@ -512,3 +512,72 @@ async fn m6_tls_sessions_are_never_resumed(backend: Backend) -> anyhow::Result<(
     );
     hub.stop().await
 }
+
+both!(h4_open_streams_are_capped_per_principal_and_per_agency);
+
+/// H4. Every open stream writes audit records for as long as it lives, so a member may
+/// not hold them without bound: over its principal's or its agency's cap a stream is
+/// refused, other agencies still subscribe, and a closed stream gives its permit back.
+async fn h4_open_streams_are_capped_per_principal_and_per_agency(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let limits = liaison_testkit::Limits {
+        max_streams_per_principal: 2,
+        max_streams_per_agency: 3,
+        ..liaison_testkit::Limits::default()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    async fn open(
+        client: &liaison_client::Client,
+    ) -> Result<tonic::Streaming<v1::SubscribeResponse>, tonic::Status> {
+        client
+            .indicators()
+            .subscribe(crate::support::purposeful(crate::support::subscribe_after(
+                0,
+            )))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+    let feed = hub.client("UA-CERT", "feed").await?;
+    let first = open(&feed).await?;
+    let _second = open(&feed).await?;
+    let refused = open(&feed)
+        .await
+        .expect_err("a third stream of one principal");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("principal"), "{refused:?}");
+    let officer = hub.client("UA-CERT", "officer").await?;
+    let _third = open(&officer).await?;
+    let refused = open(&officer)
+        .await
+        .expect_err("a fourth stream of one agency");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("agency"), "{refused:?}");
+    // Another agency is not held back.
+    let serbia = hub.client("RS-MUP", "feed").await?;
+    let _other = open(&serbia).await?;
+    // A closed stream gives its permit back (once the hub has seen it go).
+    drop(first);
+    let reopened = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match open(&feed).await {
+                Ok(stream) => return Ok::<_, tonic::Status>(stream),
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    })
+    .await??;
+    drop(reopened);
+    hub.stop().await
+}

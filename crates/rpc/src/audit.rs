@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http_body::Frame;
 use liaison_audit::{Access, Actor, AuditRecord, ObjectAccess};
 use liaison_core::{AgencyId, Role, Timestamp};
-use liaison_store::Store;
+use liaison_store::{RECORD_OBJECTS, Store};
 use tonic::{Status, body::Body};
 
 use crate::{ConnectionInfo, ServiceError, limits::Refused};
@@ -74,7 +74,7 @@ impl AuditContext {
             record: AuditRecord {
                 time_us: now.as_micros(),
                 actor,
-                method: method.to_owned(),
+                method: crate::audited_method(method),
                 objects: Vec::new(),
                 outcome: 0,
                 deny_reason: None,
@@ -223,8 +223,25 @@ impl AuditContext {
         if !self.with(|state| state.enabled) {
             return Ok(());
         }
-        let record = self.record(tonic::Code::Ok).seal();
-        store.append_audit(&record, now()).await?;
+        let record = self.record(tonic::Code::Ok);
+        if record.objects.len() <= RECORD_OBJECTS {
+            store.append_audit(&record.seal(), now()).await?;
+        } else {
+            // Objects per record are capped: a read of many objects (a Lookup's holders)
+            // is logged as several records of one call, in one transaction.
+            let records: Vec<Vec<u8>> = record
+                .objects
+                .chunks(RECORD_OBJECTS)
+                .map(|chunk| {
+                    AuditRecord {
+                        objects: chunk.to_vec(),
+                        ..record.clone()
+                    }
+                    .seal()
+                })
+                .collect();
+            store.append_audit_batch(&records, now()).await?;
+        }
         self.mark_recorded();
         Ok(())
     }

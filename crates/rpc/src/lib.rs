@@ -9,8 +9,9 @@
 //! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
 //! - [`ActivityLayer`]: counts the calls open on each connection, for the hub's idle
 //!   timeout;
-//! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit and the cap on
-//!   how long a call may take to answer;
+//! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit, the caps on
+//!   open streams per principal and per agency ([`StreamCaps`]), and the cap on how long
+//!   a call may take to answer;
 //! - conversions between prost and domain values that several services need.
 
 mod activity;
@@ -21,6 +22,7 @@ mod convert;
 mod error;
 mod revocation;
 mod stream;
+mod streams;
 
 pub use activity::{ActivityLayer, ActivityMiddleware, CallGuard, ConnectionActivity};
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
@@ -32,6 +34,7 @@ pub use convert::{
 pub use error::ServiceError;
 pub use revocation::Revocations;
 pub use stream::{BACKSTOP, StreamWait};
+pub use streams::{StreamCaps, audited_method, is_server_streaming};
 
 mod shutdown;
 pub use shutdown::Shutdown;

@@ -48,7 +48,12 @@ use http::HeaderMap;
 use tonic::{Code, Status, body::Body};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::ConnectionInfo;
+use crate::{
+    ConnectionInfo,
+    streams::{
+        PermitBody, StreamCaps, StreamPermit, StreamPermits, StreamsFull, is_server_streaming,
+    },
+};
 
 /// Buckets kept at most; when full, buckets that have refilled (idle callers) are
 /// dropped, and if none has, further callers share one overflow bucket.
@@ -241,10 +246,12 @@ impl Refused {
     }
 }
 
-/// The tower layer of the per-principal rate limit; see the module documentation.
+/// The tower layer of the per-principal rate limit and of the caps on open streams; see
+/// the module documentation.
 #[derive(Debug, Clone)]
 pub struct RateLimitLayer {
     limiter: Option<Arc<Limiter>>,
+    streams: Option<Arc<StreamPermits>>,
 }
 
 impl RateLimitLayer {
@@ -255,7 +262,15 @@ impl RateLimitLayer {
             limiter: limit
                 .filter(|limit| limit.per_second > 0 && limit.burst > 0)
                 .map(|limit| Arc::new(Limiter::new(limit, MAX_BUCKETS))),
+            streams: None,
         }
+    }
+
+    /// Also caps the server streams open at once per principal and per agency: a stream
+    /// over a cap is refused RESOURCE_EXHAUSTED (and recorded: it was an admitted call).
+    pub fn with_stream_caps(mut self, caps: StreamCaps) -> Self {
+        self.streams = Some(StreamPermits::new(caps));
+        self
     }
 }
 
@@ -266,6 +281,7 @@ impl<S> tower::Layer<S> for RateLimitLayer {
         RateLimitMiddleware {
             inner,
             limiter: self.limiter.clone(),
+            streams: self.streams.clone(),
         }
     }
 }
@@ -275,6 +291,65 @@ impl<S> tower::Layer<S> for RateLimitLayer {
 pub struct RateLimitMiddleware<S> {
     inner: S,
     limiter: Option<Arc<Limiter>>,
+    streams: Option<Arc<StreamPermits>>,
+}
+
+impl<S> RateLimitMiddleware<S> {
+    /// The permit an admitted server stream needs, if it is one and caps are set.
+    fn stream_permit<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> Result<Option<StreamPermit>, StreamsFull> {
+        let Some(streams) = &self.streams else {
+            return Ok(None);
+        };
+        if !is_server_streaming(request.uri().path()) {
+            return Ok(None);
+        }
+        let Some(Ok(identity)) = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(|info| info.identity.as_ref())
+        else {
+            // Refused as unauthenticated by its handler.
+            return Ok(None);
+        };
+        let principal = identity.principal();
+        streams
+            .take(&principal.to_string(), principal.agency().as_str())
+            .map(Some)
+    }
+
+    /// Calls on an admitted call: with its stream permit held by the response body, or
+    /// refused (recorded by the audit layer) when a stream cap is reached.
+    fn admitted<B>(
+        &mut self,
+        mut request: http::Request<B>,
+    ) -> BoxFuture<Result<http::Response<Body>, S::Error>>
+    where
+        S: tower::Service<http::Request<B>, Response = http::Response<Body>>,
+        S::Future: Send + 'static,
+    {
+        match self.stream_permit(&request) {
+            Ok(None) => Box::pin(self.inner.call(request)),
+            Ok(Some(permit)) => {
+                let call = self.inner.call(request);
+                Box::pin(async move {
+                    let response = call.await?;
+                    Ok(response.map(|body| PermitBody::wrap(body, permit)))
+                })
+            }
+            Err(full) => {
+                tracing::warn!(method = %request.uri().path(), "stream cap: refusing a stream");
+                request.extensions_mut().insert(Refused {
+                    code: Code::ResourceExhausted,
+                    message: full.message(),
+                    retry_after: Duration::from_secs(1),
+                });
+                Box::pin(self.inner.call(request))
+            }
+        }
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -298,13 +373,13 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let Some(limiter) = &self.limiter else {
-            return Box::pin(self.inner.call(request));
+        let Some(limiter) = self.limiter.clone() else {
+            return self.admitted(request);
         };
         let key = Key::of(request.extensions().get::<ConnectionInfo>());
         let caller = key.to_string();
         match limiter.check(key, Instant::now()) {
-            Decision::Admit => Box::pin(self.inner.call(request)),
+            Decision::Admit => self.admitted(request),
             Decision::Refuse { retry_after, first } => {
                 let limit = limiter.limit;
                 let refused = Refused {

@@ -186,6 +186,12 @@ pub struct LimitArgs {
     /// Seconds a connection may stay open without a call before the hub closes it [default: 600]
     #[arg(long, env = "LIAISON_IDLE_TIMEOUT_SECONDS")]
     pub idle_timeout_seconds: Option<u64>,
+    /// Server streams (Subscribe, Watch…, ExportRecords) one principal may hold open at once [default: 16]
+    #[arg(long, env = "LIAISON_MAX_STREAMS_PER_PRINCIPAL")]
+    pub max_streams_per_principal: Option<usize>,
+    /// Server streams one agency's principals may hold open at once together [default: 64]
+    #[arg(long, env = "LIAISON_MAX_STREAMS_PER_AGENCY")]
+    pub max_streams_per_agency: Option<usize>,
     /// Calls per second per principal, sustained; 0 turns the rate limit off [default: 50]
     #[arg(long, env = "LIAISON_RATE_LIMIT_PER_SECOND")]
     pub rate_limit_per_second: Option<u32>,
@@ -247,6 +253,10 @@ pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, Str
             default.max_connection_age,
         ),
         idle_timeout: seconds(pick!(idle_timeout_seconds), default.idle_timeout),
+        max_streams_per_principal: pick!(max_streams_per_principal)
+            .unwrap_or(default.max_streams_per_principal),
+        max_streams_per_agency: pick!(max_streams_per_agency)
+            .unwrap_or(default.max_streams_per_agency),
         rate_limit_per_second: pick!(rate_limit_per_second)
             .unwrap_or(default.rate_limit_per_second),
         rate_limit_burst: pick!(rate_limit_burst).unwrap_or(default.rate_limit_burst),
@@ -685,7 +695,7 @@ mod tests {
         assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
     }
 
-    const LIMIT_COUNT: usize = 19;
+    const LIMIT_COUNT: usize = 21;
 
     /// Every limit: its `[limits]` key, a value other than the default, and where the
     /// value lands in [`Limits`].
@@ -701,6 +711,8 @@ mod tests {
         "client_hello_timeout_seconds",
         "max_connection_age_seconds",
         "idle_timeout_seconds",
+        "max_streams_per_principal",
+        "max_streams_per_agency",
         "rate_limit_per_second",
         "rate_limit_burst",
         "max_call_seconds",
@@ -735,6 +747,8 @@ mod tests {
             limits.client_hello_timeout.as_secs(),
             limits.max_connection_age.as_secs(),
             limits.idle_timeout.as_secs(),
+            limits.max_streams_per_principal as u64,
+            limits.max_streams_per_agency as u64,
             limits.rate_limit_per_second.into(),
             limits.rate_limit_burst.into(),
             limits.max_call_duration.as_secs(),

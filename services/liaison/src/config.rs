@@ -177,6 +177,13 @@ pub struct Limits {
     /// How long a verified connection may stay open without a call (PINGs do not count);
     /// then the hub closes it. Default 10 min.
     pub idle_timeout: Duration,
+    /// Server streams (Subscribe, WatchInbox, WatchRequests, ExportRecords, …) one
+    /// principal may hold open at once; a further one is refused RESOURCE_EXHAUSTED.
+    /// Default 16.
+    pub max_streams_per_principal: usize,
+    /// Server streams the principals of one agency may hold open at once together.
+    /// Default 64.
+    pub max_streams_per_agency: usize,
     /// Calls a second one principal may make in the long run; 0 turns the rate limit
     /// off. Calls over it are answered RESOURCE_EXHAUSTED with a RetryInfo. Default 50.
     pub rate_limit_per_second: u32,
@@ -219,6 +226,8 @@ impl Default for Limits {
             client_hello_timeout: Duration::from_secs(2),
             max_connection_age: Duration::from_secs(24 * 3600),
             idle_timeout: Duration::from_secs(600),
+            max_streams_per_principal: 16,
+            max_streams_per_agency: 64,
             rate_limit_per_second: 50,
             rate_limit_burst: 100,
             max_call_duration: Duration::from_secs(60),
@@ -285,6 +294,16 @@ impl Limits {
             1,
         )?;
         at_least("idle_timeout_seconds", self.idle_timeout.as_secs(), 1)?;
+        at_least(
+            "max_streams_per_principal",
+            bytes(self.max_streams_per_principal),
+            1,
+        )?;
+        at_least(
+            "max_streams_per_agency",
+            bytes(self.max_streams_per_agency),
+            1,
+        )?;
         if self.rate_limit_per_second > 0 {
             at_least("rate_limit_burst", self.rate_limit_burst.into(), 1)?;
         }
@@ -383,6 +402,10 @@ pub struct LimitsSection {
     pub max_handshakes: Option<usize>,
     /// Handshakes in progress per source address.
     pub max_handshakes_per_address: Option<usize>,
+    /// Open server streams per principal.
+    pub max_streams_per_principal: Option<usize>,
+    /// Open server streams per agency.
+    pub max_streams_per_agency: Option<usize>,
     /// Seconds.
     pub client_hello_timeout_seconds: Option<u64>,
     /// Seconds.

@@ -36,7 +36,7 @@ use liaison_mla::{MlaServiceImpl, MlaSettings};
 use liaison_proto::v1;
 use liaison_rpc::{
     AccessControl, ActivityLayer, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer,
-    Revocations, Shutdown,
+    Revocations, Shutdown, StreamCaps,
 };
 use liaison_store::{Store, StoreError};
 use tokio::{net::TcpListener, sync::mpsc};
@@ -391,10 +391,18 @@ impl BoundHub {
             .layer(ActivityLayer)
             // Outermost of the call's limits: the per-principal rate limit, before anything is recorded or
             // looked up, so that a flood costs no database writes (see liaison_rpc::limits).
-            .layer(RateLimitLayer::new(Some(RateLimit {
-                per_second: limits.rate_limit_per_second,
-                burst: limits.rate_limit_burst,
-            })))
+            // It also caps the streams open per principal and per agency: each writes audit
+            // records for as long as it lives.
+            .layer(
+                RateLimitLayer::new(Some(RateLimit {
+                    per_second: limits.rate_limit_per_second,
+                    burst: limits.rate_limit_burst,
+                }))
+                .with_stream_caps(StreamCaps {
+                    per_principal: limits.max_streams_per_principal,
+                    per_agency: limits.max_streams_per_agency,
+                }),
+            )
             // Every call leaves an audit record, allowed or denied (see liaison_rpc::audit).
             .layer(if self.config.audit_calls {
                 AuditLayer::new(self.store.clone())

@@ -1,0 +1,264 @@
+//! Which methods exist, which of them stream, and how many streams a principal and an
+//! agency may hold open at once (review finding H4).
+//!
+//! Every open server stream writes audit records for as long as it lives (one per page
+//! delivered), so the number a member may hold open bounds what it can make the log
+//! grow by. A stream takes a permit of its principal's and of its agency's allowance
+//! when it opens and gives it back when its response body is dropped (the stream ended,
+//! or the client went away).
+
+use std::{
+    collections::{HashMap, HashSet},
+    pin::Pin,
+    sync::{Arc, Mutex, OnceLock},
+    task::{Context, Poll},
+};
+
+use http_body::Frame;
+use prost::Message as _;
+use tonic::body::Body;
+
+/// Methods the hub serves besides the Liaison API: health and reflection.
+const OTHER_METHODS: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+struct Methods {
+    all: HashSet<String>,
+    server_streaming: HashSet<String>,
+}
+
+fn methods() -> &'static Methods {
+    static METHODS: OnceLock<Methods> = OnceLock::new();
+    METHODS.get_or_init(|| {
+        let mut all: HashSet<String> = OTHER_METHODS.iter().map(|m| (*m).to_owned()).collect();
+        let mut server_streaming = HashSet::new();
+        if let Ok(set) = prost_types::FileDescriptorSet::decode(liaison_proto::FILE_DESCRIPTOR_SET)
+        {
+            for file in set.file {
+                let package = file.package.unwrap_or_default();
+                for service in file.service {
+                    let service_name = service.name.unwrap_or_default();
+                    for method in service.method {
+                        let path = format!(
+                            "/{package}.{service_name}/{}",
+                            method.name.unwrap_or_default()
+                        );
+                        if method.server_streaming == Some(true) {
+                            server_streaming.insert(path.clone());
+                        }
+                        all.insert(path);
+                    }
+                }
+            }
+        }
+        server_streaming.insert("/grpc.health.v1.Health/Watch".to_owned());
+        Methods {
+            all,
+            server_streaming,
+        }
+    })
+}
+
+/// The method as the audit log records it: a path the hub serves as it is, any other as a
+/// fixed token with its length (an attacker-chosen path would otherwise be stored, up to
+/// the header limit, in a record that is never deleted).
+pub fn audited_method(path: &str) -> String {
+    if methods().all.contains(path) {
+        path.to_owned()
+    } else {
+        format!("(unknown method, {} bytes)", path.len())
+    }
+}
+
+/// True for a server-streaming method of the API (Subscribe, WatchInbox, …).
+pub fn is_server_streaming(path: &str) -> bool {
+    methods().server_streaming.contains(path)
+}
+
+/// How many server streams may be open at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCaps {
+    /// Per principal (the client certificate's).
+    pub per_principal: usize,
+    /// Per agency, over all its principals.
+    pub per_agency: usize,
+}
+
+/// The open streams, per principal and per agency.
+#[derive(Debug)]
+pub(crate) struct StreamPermits {
+    caps: StreamCaps,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// Why a stream was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamsFull {
+    Principal(usize),
+    Agency(usize),
+}
+
+impl StreamsFull {
+    pub(crate) fn message(self) -> String {
+        match self {
+            StreamsFull::Principal(cap) => format!(
+                "too many open streams: a principal may hold {cap} open at once; close one first"
+            ),
+            StreamsFull::Agency(cap) => format!(
+                "too many open streams: an agency's principals may hold {cap} open at once; \
+                 close one first"
+            ),
+        }
+    }
+}
+
+impl StreamPermits {
+    pub(crate) fn new(caps: StreamCaps) -> Arc<Self> {
+        Arc::new(Self {
+            caps,
+            open: Mutex::default(),
+        })
+    }
+
+    /// A permit for one more stream of `principal` of `agency`, if both allow one.
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        principal: &str,
+        agency: &str,
+    ) -> Result<StreamPermit, StreamsFull> {
+        let principal_key = format!("p {principal}");
+        let agency_key = format!("a {agency}");
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.get(&principal_key).copied().unwrap_or(0) >= self.caps.per_principal {
+            return Err(StreamsFull::Principal(self.caps.per_principal));
+        }
+        if open.get(&agency_key).copied().unwrap_or(0) >= self.caps.per_agency {
+            return Err(StreamsFull::Agency(self.caps.per_agency));
+        }
+        *open.entry(principal_key.clone()).or_default() += 1;
+        *open.entry(agency_key.clone()).or_default() += 1;
+        Ok(StreamPermit {
+            permits: self.clone(),
+            keys: [principal_key, agency_key],
+        })
+    }
+}
+
+/// One open stream's share of its principal's and agency's allowance.
+#[derive(Debug)]
+pub(crate) struct StreamPermit {
+    permits: Arc<StreamPermits>,
+    keys: [String; 2],
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self
+            .permits
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in &self.keys {
+            if let Some(count) = open.get_mut(key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// A response body that holds its stream's permit until it is dropped.
+pub(crate) struct PermitBody {
+    body: Body,
+    _permit: StreamPermit,
+}
+
+impl PermitBody {
+    pub(crate) fn wrap(body: Body, permit: StreamPermit) -> Body {
+        Body::new(Self {
+            body,
+            _permit: permit,
+        })
+    }
+}
+
+impl http_body::Body for PermitBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_are_recorded_by_name() {
+        assert_eq!(
+            audited_method("/liaison.v1.IndicatorService/Subscribe"),
+            "/liaison.v1.IndicatorService/Subscribe"
+        );
+        assert_eq!(
+            audited_method("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
+        let long = format!("/liaison.v1.IndicatorService/{}", "x".repeat(16_000));
+        assert_eq!(audited_method(&long), "(unknown method, 16029 bytes)");
+    }
+
+    #[test]
+    fn the_streams_are_those_of_the_api() {
+        for method in [
+            "/liaison.v1.IndicatorService/Subscribe",
+            "/liaison.v1.AuditService/ExportRecords",
+        ] {
+            assert!(is_server_streaming(method), "{method}");
+        }
+        assert!(!is_server_streaming("/liaison.v1.IndicatorService/Publish"));
+    }
+
+    #[test]
+    fn permits_are_capped_per_principal_and_agency_and_given_back() {
+        let permits = StreamPermits::new(StreamCaps {
+            per_principal: 2,
+            per_agency: 3,
+        });
+        let a = permits.take("UA-CERT/system/feed", "UA-CERT").unwrap();
+        let _b = permits.take("UA-CERT/system/feed", "UA-CERT").unwrap();
+        assert_eq!(
+            permits.take("UA-CERT/system/feed", "UA-CERT").err(),
+            Some(StreamsFull::Principal(2))
+        );
+        let _c = permits.take("UA-CERT/person/officer", "UA-CERT").unwrap();
+        assert_eq!(
+            permits.take("UA-CERT/person/auditor", "UA-CERT").err(),
+            Some(StreamsFull::Agency(3))
+        );
+        assert!(permits.take("RS-MUP/system/feed", "RS-MUP").is_ok());
+        drop(a);
+        assert!(permits.take("UA-CERT/person/auditor", "UA-CERT").is_ok());
+    }
+}
