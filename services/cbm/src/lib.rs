@@ -18,6 +18,23 @@ mod replies;
 mod schedule;
 mod watch;
 
+/// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use liaison_core::{Violations, cbm::NewNotification};
+    use liaison_proto::v1;
+
+    /// What Notify checks of a notification message.
+    pub fn validate_notification(
+        notification: v1::CbmNotification,
+    ) -> Result<NewNotification, Violations> {
+        NewNotification::validate(
+            crate::convert::draft_from_proto(notification),
+            "notification",
+        )
+    }
+}
+
 pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
 use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};

@@ -34,7 +34,7 @@ const CHANNELS: [(v1::contact_channel::Kind, ChannelKind); 4] = [
     (v1::contact_channel::Kind::Other, ChannelKind::Other),
 ];
 
-fn draft_from_proto(poc: &v1::PointOfContact) -> PocDraft {
+pub(crate) fn draft_from_proto(poc: &v1::PointOfContact) -> PocDraft {
     PocDraft {
         level: LEVELS
             .iter()

@@ -13,6 +13,18 @@ mod contacts;
 mod convert;
 mod operator;
 
+/// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use liaison_core::{Violations, cbm::PocContent};
+    use liaison_proto::v1;
+
+    /// What SetPointOfContact checks of a point-of-contact message.
+    pub fn validate_point_of_contact(poc: &v1::PointOfContact) -> Result<PocContent, Violations> {
+        PocContent::validate(crate::contacts::draft_from_proto(poc), "point_of_contact")
+    }
+}
+
 use std::{fmt, sync::Arc};
 
 use sha2::Digest;

@@ -9,6 +9,23 @@ mod exchange;
 mod stix;
 mod subscribe;
 
+/// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use liaison_core::{NewIndicator, Violations};
+    use liaison_proto::v1;
+
+    /// What Publish (and each PublishMany item) checks of an indicator message.
+    pub fn validate_indicator(indicator: v1::Indicator) -> Result<NewIndicator, Violations> {
+        NewIndicator::validate(crate::convert::draft_from_proto(indicator), "indicator")
+    }
+
+    /// What ImportStix checks of its request before it stores anything.
+    pub fn check_import(request: &v1::ImportStixRequest) -> Result<usize, Violations> {
+        crate::stix::check_import(request).map(|items| items.len())
+    }
+}
+
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{

@@ -88,16 +88,11 @@ async fn retried(
     Ok(first)
 }
 
-/// ImportStix: the bundle is read and every item validated before anything is stored
-/// (one refused object refuses the import, each named by its STIX id); then all items are
-/// stored in one transaction as the caller's agency, each with its audit record. A retry
-/// with the same request_id returns the first import's indicators and stores nothing.
-pub(crate) async fn import(
-    service: &IndicatorService,
-    caller: &Caller,
-    audit: &AuditContext,
-    request: v1::ImportStixRequest,
-) -> Result<v1::ImportStixResponse, ServiceError> {
+/// What ImportStix checks before it stores anything: the request id, the default TLP and
+/// the bundle, all or nothing.
+pub(crate) fn check_import(
+    request: &v1::ImportStixRequest,
+) -> Result<Vec<stix::ImportedIndicator>, Violations> {
     let mut violations = Violations::new();
     liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
     let default_tlp = match request.default_tlp {
@@ -110,7 +105,7 @@ pub(crate) async fn import(
             tlp
         }
     };
-    let scope = convert::scope_draft(request.scope);
+    let scope = convert::scope_draft(request.scope.clone());
     let imported = match stix::import(&request.bundle_json, default_tlp, &scope) {
         Ok(imported) => imported,
         Err(found) => {
@@ -120,7 +115,20 @@ pub(crate) async fn import(
             Vec::new()
         }
     };
-    violations.into_result(|| ())?;
+    violations.into_result(|| imported)
+}
+
+/// ImportStix: the bundle is read and every item validated before anything is stored
+/// (one refused object refuses the import, each named by its STIX id); then all items are
+/// stored in one transaction as the caller's agency, each with its audit record. A retry
+/// with the same request_id returns the first import's indicators and stores nothing.
+pub(crate) async fn import(
+    service: &IndicatorService,
+    caller: &Caller,
+    audit: &AuditContext,
+    request: v1::ImportStixRequest,
+) -> Result<v1::ImportStixResponse, ServiceError> {
+    let imported = check_import(&request)?;
     // A retry answers with the first import's indicators, whatever the bundle is now.
     let first = retried(service, caller, audit, &request.request_id).await?;
     if !first.is_empty() {

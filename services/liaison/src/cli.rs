@@ -221,61 +221,35 @@ pub struct LimitArgs {
 /// Merges the limits from flags and environment over the file's `[limits]` over the
 /// defaults, and checks them.
 pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, String> {
-    let default = Limits::default();
     macro_rules! pick {
-        ($key:ident) => {
-            args.$key.or(file.$key)
+        ($($key:ident),*) => {
+            LimitsSection { $($key: args.$key.or(file.$key)),* }
         };
     }
-    let seconds =
-        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
-    let limits = Limits {
-        max_decoded_message_bytes: pick!(max_decoded_message_bytes)
-            .unwrap_or(default.max_decoded_message_bytes),
-        max_encoded_message_bytes: pick!(max_encoded_message_bytes)
-            .unwrap_or(default.max_encoded_message_bytes),
-        max_concurrent_streams: pick!(max_concurrent_streams)
-            .unwrap_or(default.max_concurrent_streams),
-        max_connections: pick!(max_connections).unwrap_or(default.max_connections),
-        max_connections_per_principal: pick!(max_connections_per_principal)
-            .unwrap_or(default.max_connections_per_principal),
-        max_connections_per_address: pick!(max_connections_per_address)
-            .unwrap_or(default.max_connections_per_address),
-        max_handshakes: pick!(max_handshakes).unwrap_or(default.max_handshakes),
-        max_handshakes_per_address: pick!(max_handshakes_per_address)
-            .unwrap_or(default.max_handshakes_per_address),
-        client_hello_timeout: seconds(
-            pick!(client_hello_timeout_seconds),
-            default.client_hello_timeout,
-        ),
-        max_connection_age: seconds(
-            pick!(max_connection_age_seconds),
-            default.max_connection_age,
-        ),
-        idle_timeout: seconds(pick!(idle_timeout_seconds), default.idle_timeout),
-        max_streams_per_principal: pick!(max_streams_per_principal)
-            .unwrap_or(default.max_streams_per_principal),
-        max_streams_per_agency: pick!(max_streams_per_agency)
-            .unwrap_or(default.max_streams_per_agency),
-        rate_limit_per_second: pick!(rate_limit_per_second)
-            .unwrap_or(default.rate_limit_per_second),
-        rate_limit_burst: pick!(rate_limit_burst).unwrap_or(default.rate_limit_burst),
-        max_call_duration: seconds(pick!(max_call_seconds), default.max_call_duration),
-        keepalive_interval: seconds(
-            pick!(keepalive_interval_seconds),
-            default.keepalive_interval,
-        ),
-        keepalive_timeout: seconds(pick!(keepalive_timeout_seconds), default.keepalive_timeout),
-        max_pending_reset_streams: pick!(max_pending_reset_streams)
-            .unwrap_or(default.max_pending_reset_streams),
-        max_header_list_bytes: pick!(max_header_list_bytes)
-            .unwrap_or(default.max_header_list_bytes),
-        max_frame_bytes: pick!(max_frame_bytes).unwrap_or(default.max_frame_bytes),
-    };
-    limits
-        .validate()
-        .map_err(|error| format!("limits: {error}"))?;
-    Ok(limits)
+    pick!(
+        max_decoded_message_bytes,
+        max_encoded_message_bytes,
+        max_concurrent_streams,
+        max_connections,
+        max_connections_per_principal,
+        max_connections_per_address,
+        max_handshakes,
+        max_handshakes_per_address,
+        client_hello_timeout_seconds,
+        max_connection_age_seconds,
+        idle_timeout_seconds,
+        max_streams_per_principal,
+        max_streams_per_agency,
+        rate_limit_per_second,
+        rate_limit_burst,
+        max_call_seconds,
+        keepalive_interval_seconds,
+        keepalive_timeout_seconds,
+        max_pending_reset_streams,
+        max_header_list_bytes,
+        max_frame_bytes
+    )
+    .limits()
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -430,6 +430,73 @@ pub struct LimitsSection {
     pub max_frame_bytes: Option<u32>,
 }
 
+impl LimitsSection {
+    /// These limits over the defaults, checked.
+    pub fn limits(self) -> Result<Limits, String> {
+        let default = Limits::default();
+        let seconds =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+        let limits = Limits {
+            max_decoded_message_bytes: self
+                .max_decoded_message_bytes
+                .unwrap_or(default.max_decoded_message_bytes),
+            max_encoded_message_bytes: self
+                .max_encoded_message_bytes
+                .unwrap_or(default.max_encoded_message_bytes),
+            max_concurrent_streams: self
+                .max_concurrent_streams
+                .unwrap_or(default.max_concurrent_streams),
+            max_connections: self.max_connections.unwrap_or(default.max_connections),
+            max_connections_per_principal: self
+                .max_connections_per_principal
+                .unwrap_or(default.max_connections_per_principal),
+            max_connections_per_address: self
+                .max_connections_per_address
+                .unwrap_or(default.max_connections_per_address),
+            max_handshakes: self.max_handshakes.unwrap_or(default.max_handshakes),
+            max_handshakes_per_address: self
+                .max_handshakes_per_address
+                .unwrap_or(default.max_handshakes_per_address),
+            client_hello_timeout: seconds(
+                self.client_hello_timeout_seconds,
+                default.client_hello_timeout,
+            ),
+            max_connection_age: seconds(
+                self.max_connection_age_seconds,
+                default.max_connection_age,
+            ),
+            idle_timeout: seconds(self.idle_timeout_seconds, default.idle_timeout),
+            max_streams_per_principal: self
+                .max_streams_per_principal
+                .unwrap_or(default.max_streams_per_principal),
+            max_streams_per_agency: self
+                .max_streams_per_agency
+                .unwrap_or(default.max_streams_per_agency),
+            rate_limit_per_second: self
+                .rate_limit_per_second
+                .unwrap_or(default.rate_limit_per_second),
+            rate_limit_burst: self.rate_limit_burst.unwrap_or(default.rate_limit_burst),
+            max_call_duration: seconds(self.max_call_seconds, default.max_call_duration),
+            keepalive_interval: seconds(
+                self.keepalive_interval_seconds,
+                default.keepalive_interval,
+            ),
+            keepalive_timeout: seconds(self.keepalive_timeout_seconds, default.keepalive_timeout),
+            max_pending_reset_streams: self
+                .max_pending_reset_streams
+                .unwrap_or(default.max_pending_reset_streams),
+            max_header_list_bytes: self
+                .max_header_list_bytes
+                .unwrap_or(default.max_header_list_bytes),
+            max_frame_bytes: self.max_frame_bytes.unwrap_or(default.max_frame_bytes),
+        };
+        limits
+            .validate()
+            .map_err(|error| format!("limits: {error}"))?;
+        Ok(limits)
+    }
+}
+
 /// The `[tls]` section of the configuration file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -449,7 +516,12 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("{}: {error}", path.display()))?;
-        toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+        Self::from_toml(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+
+    /// Parses the text of a configuration file.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|error| error.to_string())
     }
 }
 

@@ -1,24 +1,11 @@
 //! `liaisonctl`: the thin admin client. Parses arguments, connects with mutual TLS, runs
 //! one command, prints a table (or JSON with `--output json`), exits non-zero on failure.
-
-mod admin;
-mod audit;
-mod cbm;
-mod cli;
-mod commands;
-mod connect;
-mod csv;
-mod exchange;
-mod file_rows;
-mod mla;
-mod output;
-mod progress;
-mod publish_file;
-mod stix_convert;
+//! The commands themselves are the library (`lib.rs`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use liaisonctl::{Cli, run};
 
 /// Exit code when whoever reads the output stops reading (`liaisonctl … | head`): what a
 /// shell reports for a program killed by SIGPIPE (128 + 13).
@@ -43,8 +30,8 @@ fn exit_quietly_when_output_closes() {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     exit_quietly_when_output_closes();
-    let cli = cli::Cli::parse();
-    match commands::run(cli).await {
+    let cli = Cli::parse();
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("liaisonctl: {}", failure.message);

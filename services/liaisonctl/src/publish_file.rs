@@ -30,16 +30,9 @@ pub async fn publish_file(
     let usage = |message: String| Failure::new(EXIT_USAGE, message);
     let text = std::fs::read_to_string(path)
         .map_err(|error| usage(format!("{}: {error}", path.display())))?;
+    let rows = read_rows(path, &text, args)?;
     // Spreadsheet programs start UTF-8 files with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let defaults = defaults(args)?;
-    let rows = match args.format.unwrap_or_else(|| detect(path, text)) {
-        FileFormat::Json => json_rows(text, &defaults)
-            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
-        FileFormat::Csv => csv_rows(text, &defaults)
-            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
-        FileFormat::Stix => stix_rows(text, args, &defaults)?,
-    };
     // The same file gives the same request ids, so running it again stores nothing twice.
     let prefix = args.request_id.clone().unwrap_or_else(|| {
         let digest = Sha256::digest(text.as_bytes());
@@ -59,6 +52,22 @@ pub async fn publish_file(
             ),
         ))
     }
+}
+
+/// The items of the file at `path`, whose content is `text`: each into an indicator
+/// message with the flags' values as defaults, or the reason it cannot be one.
+pub(crate) fn read_rows(path: &Path, text: &str, args: &PublishArgs) -> Result<Vec<Row>, Failure> {
+    let usage = |message: String| Failure::new(EXIT_USAGE, message);
+    // Spreadsheet programs start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let defaults = defaults(args)?;
+    Ok(match args.format.unwrap_or_else(|| detect(path, text)) {
+        FileFormat::Json => json_rows(text, &defaults)
+            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
+        FileFormat::Csv => csv_rows(text, &defaults)
+            .map_err(|error| usage(format!("{}: {error}", path.display())))?,
+        FileFormat::Stix => stix_rows(text, args, &defaults)?,
+    })
 }
 
 /// JSON when the content is JSON, STIX when it is a bundle, else by extension.

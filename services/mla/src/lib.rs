@@ -18,6 +18,23 @@ mod steps;
 mod watch;
 mod workflow;
 
+/// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use liaison_core::{AgencyId, Violations, mla::check_submission};
+    use liaison_proto::v1;
+
+    /// What CreateDraft and UpdateDraft check of a request's content (whether it may be a
+    /// draft of agency `own`), and what SubmitRequest then checks of it.
+    pub fn check_content(content: &v1::MlaRequestContent, own: &AgencyId) -> (bool, Violations) {
+        let draft = crate::steps::check_draft(content, own).is_ok();
+        let facts = crate::convert::submission_facts(content);
+        let _ = crate::convert::categories(content);
+        let _ = crate::convert::requested_agency(content);
+        (draft, check_submission(&facts))
+    }
+}
+
 use std::{path::PathBuf, sync::Arc};
 
 use liaison_audit::SigningKey;

@@ -64,7 +64,10 @@ fn timestamp(
 }
 
 /// What a draft may hold: anything incomplete, nothing malformed.
-fn check_draft(content: &v1::MlaRequestContent, own: &AgencyId) -> Result<(), ServiceError> {
+pub(crate) fn check_draft(
+    content: &v1::MlaRequestContent,
+    own: &AgencyId,
+) -> Result<(), ServiceError> {
     let mut violations = Violations::new();
     if !content.requested_agency_id.is_empty() {
         match AgencyId::parse(&content.requested_agency_id) {
