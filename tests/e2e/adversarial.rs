@@ -581,3 +581,500 @@ async fn h4_open_streams_are_capped_per_principal_and_per_agency(
     drop(reopened);
     hub.stop().await
 }
+
+/// A fraud method of `title` holding one domain, for `scope`.
+fn method_with_domain(title: &str, domain: &str, scope: v1::Scope) -> v1::Indicator {
+    v1::Indicator {
+        observables: vec![v1::Observable {
+            r#type: v1::ObservableType::Domain as i32,
+            value: domain.to_owned(),
+        }],
+        scope: Some(scope),
+        ..fraud_method(title)
+    }
+}
+
+/// Publishes `items` in one PublishMany stream; every one must be accepted.
+async fn publish_many(
+    client: &liaison_client::Client,
+    items: Vec<v1::Indicator>,
+) -> anyhow::Result<()> {
+    let count = items.len();
+    let requests: Vec<v1::PublishManyRequest> = items
+        .into_iter()
+        .map(|indicator| v1::PublishManyRequest {
+            request_id: format!("many-{}", crate::support::unique()),
+            indicator: Some(indicator),
+        })
+        .collect();
+    let answers = client
+        .indicators()
+        .publish_many(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let response = liaison_client::collect_publish_results(answers, |_, _| {}).await?;
+    anyhow::ensure!(response.accepted_count as usize == count, "{response:?}");
+    Ok(())
+}
+
+both!(m1_list_pages_and_tokens_come_only_from_visible_items);
+
+/// M1. UA-CERT's feed holds 5,100 items scoped to itself that mention a codename, newer
+/// than RS-MUP's three items that mention it to all members. HU-NNI lists the codename a
+/// page of one at a time: every page holds only RS-MUP's items, every page token names one
+/// of them, and there are exactly three pages — as many as if UA-CERT held nothing (the
+/// old scan stopped after 5,000 invisible rows and answered an empty page whose token was
+/// the last invisible row).
+async fn m1_list_pages_and_tokens_come_only_from_visible_items(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const HIDDEN: usize = 5_100;
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let mut visible = std::collections::BTreeSet::new();
+    for n in 0..3 {
+        let stored = serbia
+            .indicators()
+            .publish(publish(method_with_domain(
+                &format!("Операција Соко {n}: лажни позиви"),
+                &format!("soko-{n}.example"),
+                all_members(),
+            )))
+            .await?
+            .into_inner()
+            .indicator
+            .unwrap_or_default();
+        visible.insert(stored.id);
+    }
+    let ukraine = hub.client("UA-CERT", "feed").await?;
+    let hidden: Vec<v1::Indicator> = (0..HIDDEN)
+        .map(|n| {
+            method_with_domain(
+                &format!("Операція СОКО {n}: лише для UA-CERT"),
+                &format!("soko-ua-{n}.example"),
+                crate::support::named(&["UA-CERT"]),
+            )
+        })
+        .collect();
+    publish_many(&ukraine, hidden).await?;
+
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let mut pages = 0;
+    let mut shown = std::collections::BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let page = hungary
+            .list_indicators(crate::support::purposeful(v1::ListIndicatorsRequest {
+                text: "соко".into(),
+                page_size: 1,
+                page_token: token.clone(),
+                ..v1::ListIndicatorsRequest::default()
+            }))
+            .await?
+            .into_inner();
+        pages += 1;
+        for indicator in &page.indicators {
+            assert!(visible.contains(&indicator.id), "listed {}", indicator.id);
+            shown.insert(indicator.id.clone());
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        let (_, id) = page
+            .next_page_token
+            .split_once('.')
+            .ok_or_else(|| anyhow::anyhow!("token {:?}", page.next_page_token))?;
+        assert!(
+            visible.contains(id),
+            "a page token names {id}, an item HU-NNI may not see"
+        );
+        token = page.next_page_token;
+        anyhow::ensure!(pages <= 10, "more pages than visible items");
+    }
+    assert_eq!(shown, visible);
+    assert_eq!(pages, 3, "the number of pages depends on invisible items");
+    hub.stop().await
+}
+
+both!(m2_another_agencys_flood_of_hidden_holders_hides_nobody);
+
+/// M2. RS-MUP shares a domain with all members. HU-NNI then publishes 1,001 items holding
+/// it, scoped to itself, and reports 202 sightings of it; TR-EGM reports one sighting with
+/// a count near `u32::MAX`. UA-CERT still finds RS-MUP's item (Lookup, ReportSighting),
+/// sees TR-EGM's sighting, gets a saturated count instead of a wrapped one or a panic, and
+/// is told of the correlation when it publishes the domain itself. HU-NNI's sightings
+/// take at most `SIGHTINGS_PER_AGENCY` rows.
+async fn m2_another_agencys_flood_of_hidden_holders_hides_nobody(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const DOMAIN: &str = "lazna-banka.example";
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let shared = serbia
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Лажна банка: позиви у име службе безбедности",
+            DOMAIN,
+            all_members(),
+        )))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let hungary_feed = hub.client("HU-NNI", "feed").await?;
+    let flood: Vec<v1::Indicator> = (0..1_001)
+        .map(|n| {
+            method_with_domain(
+                &format!("Hamis bank {n}"),
+                DOMAIN,
+                crate::support::named(&["HU-NNI"]),
+            )
+        })
+        .collect();
+    publish_many(&hungary_feed, flood).await?;
+    let sighting = |count: u32, request_id: String| v1::ReportSightingRequest {
+        request_id,
+        sighting: Some(v1::Sighting {
+            observable: Some(v1::Observable {
+                r#type: v1::ObservableType::Domain as i32,
+                value: DOMAIN.into(),
+            }),
+            count,
+            ..v1::Sighting::default()
+        }),
+    };
+    let hungary_officer = hub.client("HU-NNI", "officer").await?;
+    for n in 0..101 {
+        for client in [&hungary_feed, &hungary_officer] {
+            client
+                .indicators()
+                .report_sighting(sighting(
+                    1,
+                    format!("hu-sighting-{n}-{}", crate::support::unique()),
+                ))
+                .await?;
+        }
+    }
+    let turkey = hub.client("TR-EGM", "officer").await?;
+    turkey
+        .indicators()
+        .report_sighting(sighting(u32::MAX - 1, "tr-sighting".into()))
+        .await?;
+
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let found = ukraine
+        .indicators()
+        .lookup(v1::LookupRequest {
+            observable: Some(v1::Observable {
+                r#type: v1::ObservableType::Domain as i32,
+                value: DOMAIN.into(),
+            }),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(found.fraud_method_ids, vec![shared.id.clone()]);
+    assert_eq!(found.reporting_agency_count, 1);
+    assert!(
+        found.sightings.iter().any(|s| s.agency_id == "TR-EGM"),
+        "TR-EGM's sighting is hidden: {:?}",
+        found.sightings
+    );
+    let from_hungary = found
+        .sightings
+        .iter()
+        .filter(|s| s.agency_id == "HU-NNI")
+        .count();
+    // `liaison_store::SIGHTINGS_PER_AGENCY`, written out so that the test also builds on
+    // the code the review read.
+    assert!(
+        from_hungary <= 16,
+        "{from_hungary} rows of HU-NNI's sightings"
+    );
+    assert_eq!(found.sighting_count, u32::MAX, "the count wrapped");
+    ukraine
+        .indicators()
+        .report_sighting(sighting(2, "ua-sighting".into()))
+        .await?;
+
+    // UA-CERT publishes the domain too: it is told of RS-MUP's item.
+    let mut stream = ukraine
+        .indicators()
+        .subscribe(crate::support::purposeful(crate::support::subscribe_after(
+            0,
+        )))
+        .await?
+        .into_inner();
+    let mine = ukraine
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Фальшивий банк: дзвінки «служби безпеки»",
+            DOMAIN,
+            all_members(),
+        )))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    loop {
+        let event = crate::support::next_event(&mut stream).await?;
+        if let Some(v1::indicator_event::Event::Correlation(matched)) = event.event {
+            assert_eq!(matched.own_indicator_id, mine.id);
+            assert_eq!(matched.other_indicator_id, shared.id);
+            break;
+        }
+    }
+    hub.stop().await
+}
+
+both!(m4_subscribe_without_a_purpose_never_delivers_personal_data);
+
+/// M4. TR-EGM subscribes to domains without stating a purpose. UA-CERT publishes a fraud
+/// method holding a phone number and a domain, and its phone number matches one TR-EGM
+/// published: TR-EGM receives the method with its domain only, and no correlation on the
+/// phone number.
+async fn m4_subscribe_without_a_purpose_never_delivers_personal_data(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let turkey = hub.client("TR-EGM", "officer").await?;
+    turkey
+        .indicators()
+        .publish(publish(v1::Indicator {
+            fraud_method: None,
+            observables: vec![v1::Observable {
+                r#type: v1::ObservableType::Phone as i32,
+                value: "+380 44 123 45 67".into(),
+            }],
+            ..fraud_method("")
+        }))
+        .await?;
+    let mut stream = turkey
+        .indicators()
+        .subscribe(v1::SubscribeRequest {
+            observable_types: vec![v1::ObservableType::Domain as i32],
+            ..crate::support::subscribe_after(0)
+        })
+        .await?
+        .into_inner();
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let method = ukraine
+        .indicators()
+        .publish(publish(fraud_method("Дзвінки від «служби безпеки банку»")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let sentinel = ukraine
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Вартовий",
+            "vartovyi.example",
+            all_members(),
+        )))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let mut delivered = false;
+    loop {
+        let event = crate::support::next_event(&mut stream).await?;
+        match event.event {
+            Some(v1::indicator_event::Event::Published(indicator)) => {
+                for observable in &indicator.observables {
+                    assert_ne!(
+                        observable.r#type,
+                        v1::ObservableType::Phone as i32,
+                        "a phone number was delivered without a purpose: {indicator:?}"
+                    );
+                }
+                if indicator.id == method.id {
+                    assert_eq!(indicator.observables.len(), 1, "{indicator:?}");
+                    delivered = true;
+                }
+                if indicator.id == sentinel.id {
+                    break;
+                }
+            }
+            Some(v1::indicator_event::Event::Correlation(matched)) => {
+                panic!("a correlation on a phone number was delivered: {matched:?}")
+            }
+            _ => {}
+        }
+    }
+    assert!(delivered, "the method holding a domain was not delivered");
+    hub.stop().await
+}
+
+both!(h4_repeated_filter_values_are_capped_and_deduplicated);
+
+/// H4 (4). A filter that repeats a value a thousand times is refused, naming the field;
+/// one that repeats it twice is answered as if it named it once.
+async fn h4_repeated_filter_values_are_capped_and_deduplicated(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use tonic_types::StatusExt;
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "officer").await?;
+    let stored = serbia
+        .indicators()
+        .publish(publish(fraud_method(
+            "Viltus banka: zvani no «drošības dienesta»",
+        )))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let mut hungary = hub.client("HU-NNI", "officer").await?.indicators();
+    let refused = hungary
+        .list_indicators(crate::support::purposeful(v1::ListIndicatorsRequest {
+            categories: vec![v1::FraudCategory::Phishing as i32; 1_000],
+            ..v1::ListIndicatorsRequest::default()
+        }))
+        .await
+        .expect_err("a thousand repeated categories were accepted");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    let fields: Vec<String> = refused
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(fields.iter().any(|f| f == "categories"), "{fields:?}");
+    let refused = hungary
+        .subscribe(crate::support::purposeful(v1::SubscribeRequest {
+            tlps: vec![v1::Tlp::Green as i32; 6],
+            ..v1::SubscribeRequest::default()
+        }))
+        .await
+        .expect_err("six TLPs were accepted");
+    let fields: Vec<String> = refused
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    assert!(fields.iter().any(|f| f == "tlps"), "{fields:?}");
+    let twice = hungary
+        .list_indicators(crate::support::purposeful(v1::ListIndicatorsRequest {
+            categories: vec![v1::FraudCategory::Phishing as i32; 2],
+            tlps: vec![v1::Tlp::Green as i32; 2],
+            ..v1::ListIndicatorsRequest::default()
+        }))
+        .await?
+        .into_inner();
+    let ids: Vec<&str> = twice.indicators.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, vec![stored.id.as_str()]);
+    hub.stop().await
+}
+
+both!(l8_correlation_first_pass_counts_only_active_items_the_publisher_may_see);
+
+/// L8. What makes a publication slower (the first pass of correlation finding a value
+/// held by another agency) counts only active items the publisher's agency may see: not
+/// UA-CERT's item scoped to itself, not its revoked one.
+async fn l8_correlation_first_pass_counts_only_active_items_the_publisher_may_see(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    ukraine
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Лише для UA-CERT",
+            "tajemne.example",
+            crate::support::named(&["UA-CERT"]),
+        )))
+        .await?;
+    let revoked = ukraine
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Відкликане",
+            "vidklykane.example",
+            all_members(),
+        )))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    ukraine
+        .indicators()
+        .revoke_indicator(v1::RevokeIndicatorRequest {
+            request_id: "l8-revoke".into(),
+            indicator_id: revoked.id,
+            reason: "Помилка".into(),
+        })
+        .await?;
+    ukraine
+        .indicators()
+        .publish(publish(method_with_domain(
+            "Для всіх",
+            "dlya-vsikh.example",
+            all_members(),
+        )))
+        .await?;
+    let domain = |value: &str| {
+        liaison_core::Observable::parse(liaison_core::ObservableType::Domain, value)
+            .map_err(|error| anyhow::anyhow!("{error:?}"))
+    };
+    let held = hub
+        .store()
+        .observables_held_by_others(
+            &liaison_core::AgencyId::parse("RS-MUP")?,
+            &[
+                domain("tajemne.example")?,
+                domain("vidklykane.example")?,
+                domain("dlya-vsikh.example")?,
+            ],
+        )
+        .await?;
+    let values: Vec<&str> = held.iter().map(|(_, value)| value.as_str()).collect();
+    assert_eq!(values, vec!["dlya-vsikh.example"]);
+    hub.stop().await
+}
+
+both!(l11_whether_a_list_needs_a_purpose_does_not_depend_on_what_it_finds);
+
+/// L11. Without a purpose, ListIndicators is refused before anything is read, on an empty
+/// hub as on one with phone numbers, so the refusal tells nothing of the items; filtered
+/// to domains it is answered, without the phone numbers the items hold.
+async fn l11_whether_a_list_needs_a_purpose_does_not_depend_on_what_it_finds(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut vietnam = hub.client("VN-BCA", "officer").await?.indicators();
+    let empty = vietnam
+        .list_indicators(v1::ListIndicatorsRequest::default())
+        .await
+        .expect_err("a list without a purpose was answered");
+    assert_eq!(empty.code(), tonic::Code::InvalidArgument, "{empty:?}");
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let stored = ukraine
+        .indicators()
+        .publish(publish(fraud_method("Lừa đảo qua điện thoại ngân hàng")))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    let full = vietnam
+        .list_indicators(v1::ListIndicatorsRequest::default())
+        .await
+        .expect_err("a list without a purpose was answered");
+    assert_eq!(
+        (full.code(), full.message()),
+        (empty.code(), empty.message())
+    );
+    let domains = vietnam
+        .list_indicators(v1::ListIndicatorsRequest {
+            observable_types: vec![v1::ObservableType::Domain as i32],
+            ..v1::ListIndicatorsRequest::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(domains.indicators.len(), 1);
+    let listed = &domains.indicators[0];
+    assert_eq!(listed.id, stored.id);
+    assert!(
+        listed
+            .observables
+            .iter()
+            .all(|o| o.r#type == v1::ObservableType::Domain as i32),
+        "{listed:?}"
+    );
+    hub.stop().await
+}

@@ -538,6 +538,9 @@ impl BackendOps for SqlitePool {
                 .bind(key.value.as_str())
                 .bind(key.now_us)
                 .bind(n)
+                .bind(key.agency.as_str())
+                .bind(key.groups.as_str())
+                .bind(key.person)
                 .fetch_all(&mut *connection)
                 .await?;
             all.extend(rows);
@@ -1044,6 +1047,9 @@ impl BackendOps for PgPool {
         .bind(column(keys, |key| key.kind))
         .bind(column(keys, |key| key.value.as_str()))
         .bind(column(keys, |key| key.now_us))
+        .bind(column(keys, |key| key.agency.as_str()))
+        .bind(column(keys, |key| key.groups.as_str()))
+        .bind(column(keys, |key| key.person))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -267,7 +267,40 @@ macro_rules! load_observables {
         }
     }};
 }
-pub(crate) use load_observables;
+
+/// Loads the observables of indicators read without them: one query per 500 of them.
+macro_rules! load_observables_of {
+    ($executor:expr, $indicators:expr) => {{
+        let indicators: &mut [liaison_core::Indicator] = &mut $indicators;
+        let at: std::collections::HashMap<String, usize> = indicators
+            .iter()
+            .enumerate()
+            .map(|(index, indicator)| (indicator.id.to_string(), index))
+            .collect();
+        let ids: Vec<String> = indicators.iter().map(|i| i.id.to_string()).collect();
+        for chunk in ids.chunks(500) {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT indicator_id, type, value FROM indicator_observables WHERE indicator_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            list.push_unseparated(") ORDER BY indicator_id, ordinal");
+            for row in query.build().fetch_all($executor).await? {
+                let id: String = row.try_get("indicator_id")?;
+                let kind: String = row.try_get("type")?;
+                let value: String = row.try_get("value")?;
+                let observable = Observable::from_stored(&kind, &value)
+                    .map_err(|_| corrupt("observable", &kind))?;
+                if let Some(index) = at.get(&id) {
+                    indicators[*index].content.observables.push(observable);
+                }
+            }
+        }
+    }};
+}
+pub(crate) use load_observables_of;
 
 /// What search matches of a fraud method (`indicators.search_text`, migration 9): its
 /// texts joined by spaces, which no search word holds, and lowercased here, as the

@@ -25,6 +25,7 @@ mod mla;
 mod replies;
 pub mod sequencer;
 mod tail;
+mod visibility;
 mod wal;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -46,7 +47,8 @@ pub use contacts::PocChange;
 pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
 pub use error::StoreError;
 pub use exchange::{
-    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SightingRecord,
+    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SIGHTINGS_PER_AGENCY,
+    SightingRecord,
 };
 pub use indicators::{
     AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
@@ -57,6 +59,7 @@ pub use mla::{
     MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
     MlaWrite, MlaWriteOutcome,
 };
+pub use visibility::Viewer;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the backend in use. The body
 /// is compiled once per backend, so one query text serves both.

@@ -41,12 +41,17 @@ const READ_BATCH: usize = 64;
 /// Statements running at once at most.
 const READS_IN_FLIGHT: usize = 2;
 
-/// One value to read, and the time its items must still be valid at.
+/// One value to read, the time its items must still be valid at, and whom it is read for
+/// (the [`crate::Viewer`]: its agency, its groups as one text, whether a person), so that
+/// only items the viewer may see are read.
 #[derive(Debug)]
 pub(crate) struct ReadKey {
     pub(crate) kind: &'static str,
     pub(crate) value: String,
     pub(crate) now_us: i64,
+    pub(crate) agency: String,
+    pub(crate) groups: String,
+    pub(crate) person: bool,
 }
 
 /// A read waiting for the reader: the value, the limits of its two parts, and where to
@@ -60,11 +65,13 @@ pub(crate) struct QueuedRead {
 /// The sending side of the reader's queue.
 pub(crate) type ReadQueue = mpsc::Sender<QueuedRead>;
 
-/// What a Lookup reads of one value ($1 type, $2 value, $3 now), in one statement (SQLite;
-/// PostgreSQL reads many values in one, [`observable_records_sql`]): the active items
-/// holding it, newest first (`part` 0, as `holders_sql` in `exchange`, of [`Holder`]'s
-/// columns only), and its sightings, oldest first (`part` 1, as `sightings_sql` in
-/// `exchange`). Every row carries $4 as `n`, the value's number within its group.
+/// What a Lookup reads of one value ($1 type, $2 value, $3 now), for one viewer ($5 agency,
+/// $6 its groups as one text, $7 a person), in one statement (SQLite; PostgreSQL reads
+/// many values in one, [`observable_records_sql`]): the active items holding it that the
+/// viewer may see (decided before the limit: `crate::visibility`), newest first (`part`
+/// 0, of [`Holder`]'s columns only), and its sightings, oldest first, at most
+/// [`crate::SIGHTINGS_PER_AGENCY`] per reporting agency (`part` 1). Every row carries $4
+/// as `n`, the value's number within its group.
 ///
 /// A part's rows come from its own ordered, limited subquery, and the statement does not
 /// order the union: the order within a part is restored from `at_us` and `id` after the
@@ -80,7 +87,12 @@ pub(crate) type ReadQueue = mpsc::Sender<QueuedRead>;
 /// | `at_us` | stored | reported |
 /// | `count`, `last_us` | NULL | count, last seen |
 pub(crate) fn observable_record_sql(holders: u32, sightings: u32) -> String {
-    let (holders, sightings) = parts(["$1", "$2", "$3"], holders, sightings);
+    let (holders, sightings) = parts(
+        "instr",
+        ["$1", "$2", "$3", "$5", "$6", "$7"],
+        holders,
+        sightings,
+    );
     format!(
         "SELECT CAST($4 AS BIGINT) AS n, holders.* FROM ({holders}) AS holders
          UNION ALL
@@ -89,12 +101,21 @@ pub(crate) fn observable_record_sql(holders: u32, sightings: u32) -> String {
 }
 
 /// What Lookups read of many values at once (PostgreSQL): for each value of the arrays
-/// $1 (types), $2 (values) and $3 (now, µs), numbered `n` from 1 in their order, the rows
+/// $1 (types), $2 (values) and $3 (now, µs), each for its viewer of $4 (agencies), $5
+/// (their groups) and $6 (persons), numbered `n` from 1 in their order, the rows
 /// [`observable_record_sql`] reads of it alone, each part limited per value.
 pub(crate) fn observable_records_sql(holders: u32, sightings: u32) -> String {
-    let (holders, sightings) = parts(["q.type", "q.value", "q.now_us"], holders, sightings);
+    let (holders, sightings) = parts(
+        "strpos",
+        [
+            "q.type", "q.value", "q.now_us", "q.agency", "q.groups", "q.person",
+        ],
+        holders,
+        sightings,
+    );
     format!(
-        "SELECT q.n, r.* FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[]) WITH ORDINALITY AS q(type, value, now_us, n)
+        "SELECT q.n, r.* FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BOOLEAN[])
+           WITH ORDINALITY AS q(type, value, now_us, agency, groups, person, n)
          CROSS JOIN LATERAL (({holders}) UNION ALL ({sightings})) AS r"
     )
 }
@@ -102,7 +123,14 @@ pub(crate) fn observable_records_sql(holders: u32, sightings: u32) -> String {
 /// The two parts of a Lookup's read of the value `[type, value, now]` (SQL expressions),
 /// each ordered and limited by itself: `part`, then the columns of the table in
 /// [`observable_record_sql`]. Both statements are made of them.
-fn parts([kind, value, now]: [&str; 3], holders: u32, sightings: u32) -> (String, String) {
+fn parts(
+    position: &str,
+    [kind, value, now, agency, groups, person]: [&str; 6],
+    holders: u32,
+    sightings: u32,
+) -> (String, String) {
+    let visible = crate::visibility::viewer_sql(position, agency, groups, person);
+    let per_agency = crate::SIGHTINGS_PER_AGENCY;
     (
         format!(
             "SELECT CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
@@ -113,13 +141,16 @@ fn parts([kind, value, now]: [&str; 3], holders: u32, sightings: u32) -> (String
              WHERE i.id IN (SELECT o.indicator_id FROM indicator_observables o
                             WHERE o.type = {kind} AND o.value = {value})
                AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > {now})
+               AND {visible}
              ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}"
         ),
         format!(
             "SELECT CAST(1 AS BIGINT), s.id, s.agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
                     CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), s.first_seen_us,
                     s.reported_us, s.count, s.last_seen_us
-             FROM sightings s WHERE s.type = {kind} AND s.value = {value}
+             FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.agency_id ORDER BY s.reported_us, s.id) AS nth
+                   FROM sightings s WHERE s.type = {kind} AND s.value = {value}) s
+             WHERE s.nth <= {per_agency}
              ORDER BY s.reported_us, s.id LIMIT {sightings}"
         ),
     )
@@ -184,21 +215,29 @@ fn holder_from_row(row: RecordRow) -> Result<Holder, StoreError> {
 }
 
 impl Store {
-    /// What a Lookup reads of `observable`: at most `holders` of the active indicators
-    /// holding it, newest first (as [`Store::indicators_with_observable`]), and at most
-    /// `sightings` of its sightings, oldest first (as [`Store::sightings_of`]). Read
-    /// together with the other Lookups running (see this module).
+    /// What a Lookup by `viewer` reads of `observable`: at most `holders` of the active
+    /// indicators holding it that `viewer` may see, newest first, and at most `sightings`
+    /// of its sightings, oldest first, at most [`crate::SIGHTINGS_PER_AGENCY`] of each
+    /// reporting agency (which sightings the viewer may learn of the service decides).
+    /// Read together with the other Lookups running (see this module).
     pub async fn observable_record(
         &self,
+        viewer: &crate::Viewer,
         observable: &Observable,
         now: Timestamp,
         holders: u32,
         sightings: u32,
     ) -> Result<(Vec<Holder>, Vec<SightingRecord>), StoreError> {
+        if viewer.hub {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let key = ReadKey {
             kind: observable.kind().as_str(),
             value: observable.value().to_owned(),
             now_us: now.as_micros(),
+            agency: viewer.agency.as_str().to_owned(),
+            groups: viewer.groups_text(),
+            person: viewer.person,
         };
         let queue = self
             .lookup_reader

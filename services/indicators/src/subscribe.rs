@@ -31,39 +31,106 @@ pub(crate) struct Filter {
     source_agencies: Vec<AgencyId>,
 }
 
+/// Most source agencies one filter may name.
+const SOURCES_MAX: usize = 100;
+
+/// `values` without repeats, in their first order; a violation on `field` if more than
+/// `max` were sent (a filter never needs a value twice, so a longer list is a mistake or
+/// an attempt to make the query large).
+fn distinct<T: PartialEq>(
+    violations: &mut liaison_core::Violations,
+    field: &str,
+    sent: usize,
+    max: usize,
+    values: &mut Vec<T>,
+) {
+    if sent > max {
+        violations.add(field, format!("at most {max} values"));
+    }
+    let mut kept: Vec<T> = Vec::with_capacity(values.len());
+    for value in values.drain(..) {
+        if !kept.contains(&value) {
+            kept.push(value);
+        }
+    }
+    *values = kept;
+}
+
 impl Filter {
+    /// The filter of a request: each list checked, capped (at the number of values its
+    /// field has, or [`SOURCES_MAX`] agencies) and without repeats.
     pub(crate) fn from_request(request: &v1::SubscribeRequest) -> Result<Self, ServiceError> {
         let mut violations = liaison_core::Violations::new();
         let mut filter = Filter::default();
-        for (index, value) in request.categories.iter().enumerate() {
-            match convert::category_from_proto(*value) {
-                Some(category) => filter.categories.push(category),
-                None => violations.add(format!("categories[{index}]"), "unknown fraud category"),
+        let too_many = |sent: usize, max: usize| sent > max;
+        // Each value is looked at only when the list is within its cap.
+        if !too_many(request.categories.len(), FraudCategory::ALL.len()) {
+            for (index, value) in request.categories.iter().enumerate() {
+                match convert::category_from_proto(*value) {
+                    Some(category) => filter.categories.push(category),
+                    None => {
+                        violations.add(format!("categories[{index}]"), "unknown fraud category")
+                    }
+                }
             }
         }
-        for (index, value) in request.observable_types.iter().enumerate() {
-            match convert::observable_type_from_proto(*value) {
-                Some(kind) => filter.observable_types.push(kind),
-                None => violations.add(
-                    format!("observable_types[{index}]"),
-                    "unknown observable type",
-                ),
+        if !too_many(request.observable_types.len(), ObservableType::ALL.len()) {
+            for (index, value) in request.observable_types.iter().enumerate() {
+                match convert::observable_type_from_proto(*value) {
+                    Some(kind) => filter.observable_types.push(kind),
+                    None => violations.add(
+                        format!("observable_types[{index}]"),
+                        "unknown observable type",
+                    ),
+                }
             }
         }
-        for (index, value) in request.tlps.iter().enumerate() {
-            match convert::tlp_from_proto(*value) {
-                Some(tlp) => filter.tlps.push(tlp),
-                None => violations.add(format!("tlps[{index}]"), "unknown TLP marking"),
+        if !too_many(request.tlps.len(), Tlp::ALL.len()) {
+            for (index, value) in request.tlps.iter().enumerate() {
+                match convert::tlp_from_proto(*value) {
+                    Some(tlp) => filter.tlps.push(tlp),
+                    None => violations.add(format!("tlps[{index}]"), "unknown TLP marking"),
+                }
             }
         }
-        for (index, value) in request.source_agency_ids.iter().enumerate() {
-            if let Some(agency) = violations.check(
-                format!("source_agency_ids[{index}]"),
-                AgencyId::parse(value),
-            ) {
-                filter.source_agencies.push(agency);
+        if !too_many(request.source_agency_ids.len(), SOURCES_MAX) {
+            for (index, value) in request.source_agency_ids.iter().enumerate() {
+                if let Some(agency) = violations.check(
+                    format!("source_agency_ids[{index}]"),
+                    AgencyId::parse(value),
+                ) {
+                    filter.source_agencies.push(agency);
+                }
             }
         }
+        distinct(
+            &mut violations,
+            "categories",
+            request.categories.len(),
+            FraudCategory::ALL.len(),
+            &mut filter.categories,
+        );
+        distinct(
+            &mut violations,
+            "observable_types",
+            request.observable_types.len(),
+            ObservableType::ALL.len(),
+            &mut filter.observable_types,
+        );
+        distinct(
+            &mut violations,
+            "tlps",
+            request.tlps.len(),
+            Tlp::ALL.len(),
+            &mut filter.tlps,
+        );
+        distinct(
+            &mut violations,
+            "source_agency_ids",
+            request.source_agency_ids.len(),
+            SOURCES_MAX,
+            &mut filter.source_agencies,
+        );
         violations
             .into_result(|| filter)
             .map_err(ServiceError::from)
@@ -86,6 +153,16 @@ impl Filter {
     /// The TLPs asked for.
     pub(crate) fn tlps(&self) -> &[Tlp] {
         &self.tlps
+    }
+
+    /// The observable types asked for.
+    pub(crate) fn observable_types(&self) -> &[ObservableType] {
+        &self.observable_types
+    }
+
+    /// The source agencies asked for.
+    pub(crate) fn source_agencies(&self) -> &[AgencyId] {
+        &self.source_agencies
     }
 
     pub(crate) fn matches_indicator(
@@ -172,6 +249,10 @@ async fn deliver(
             return;
         }
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        // Without a purpose nothing personal leaves the hub: the filter at open names only
+        // other types, and the items it matches go out without their personal observables
+        // (an item holding a domain may hold a phone number too), nor correlations on one.
+        let withhold_personal = audit.justification().is_none();
         let mut batch = Vec::new();
         let delivery = audit.fork();
         for event in events {
@@ -189,7 +270,10 @@ async fn deliver(
             .is_ok();
             if let Some(correlation) = &event.correlation {
                 // Only the agency told, and only while it may still see the other item.
-                if !visible || &correlation.target != caller.agency() {
+                if !visible
+                    || &correlation.target != caller.agency()
+                    || (withhold_personal && correlation.observable.kind().is_personal_data())
+                {
                     continue;
                 }
                 let other = match store.get_indicator(&correlation.other_indicator).await {
@@ -246,7 +330,14 @@ async fn deliver(
                 Some(&indicator.source_agency),
                 indicator.content.anonymous,
             );
-            let message = convert::indicator_to_proto(indicator, &caller);
+            let message = if withhold_personal {
+                convert::indicator_to_proto(
+                    &crate::exchange::without_personal_data(indicator),
+                    &caller,
+                )
+            } else {
+                convert::indicator_to_proto(indicator, &caller)
+            };
             batch.push(v1::SubscribeResponse {
                 event: Some(v1::IndicatorEvent {
                     cursor: Some(v1::Cursor {
