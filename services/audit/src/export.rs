@@ -14,6 +14,10 @@ use crate::convert;
 /// Leaves read from the store per query.
 const PAGE: u32 = 500;
 
+/// How often a long export re-checks its caller between pages (from the directory
+/// cache) when nothing in this process said the directory changed.
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) fn spawn(
     store: Store,
     caller: (Authenticator, Caller),
@@ -43,6 +47,7 @@ async fn export(
     let mut next = request.start_index;
     let mut checkpoints = store.watch_checkpoint_size();
     let mut access = auth.watch_access();
+    let mut checked = std::time::Instant::now();
     loop {
         // Export up to the latest signed size, so that the stream ends with the checkpoint
         // that covers every leaf it sent.
@@ -57,6 +62,12 @@ async fn export(
             request.end_index.min(signed)
         };
         while next < end {
+            // A long export re-checks its caller as it goes, not only once caught up: a
+            // revoked or suspended auditor stops at the next page (review L1).
+            if access.take_change() || checked.elapsed() >= RECHECK_EVERY {
+                auth.recheck(&caller).await?;
+                checked = std::time::Instant::now();
+            }
             let rows = store
                 .audit_records(next, PAGE)
                 .await

@@ -1,7 +1,10 @@
 //! The Liaison audit service: signed checkpoints of the audit log, inclusion and
 //! consistency proofs, the log's public key, and the signer that makes checkpoints.
 //!
-//! Only auditors may call it. Oversight auditors see every record whole; an agency's
+//! Checkpoints, proofs and the log's keys reveal no record content (leaves commit to
+//! salted hashes) and are open to every principal the hub knows, so that any agency's
+//! system can act as a witness. Records are for auditors only: oversight auditors see
+//! every record whole; an agency's
 //! auditors see the records whose actor is their agency and those of access to objects
 //! their agency owns, redacted for them as `liaison_audit::disclosure` decides (in exports,
 //! other leaves come with their hash only, and redacted ones with an opening of what they
@@ -82,6 +85,13 @@ impl AuditServiceImpl {
         field: &str,
     ) -> Result<T, ServiceError> {
         let known = self.lock_tree().size();
+        // A size past the log is refused before any leaf is read (review L2).
+        if size > known && size > self.store.audit_size().await? {
+            return Err(ServiceError::invalid(
+                field,
+                "tree size is larger than the log",
+            ));
+        }
         if known < size {
             let hashes = self.store.audit_leaf_hashes(known, size).await?;
             if (hashes.len() as u64) < size - known {
@@ -117,7 +127,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetCheckpointRequest>,
     ) -> Result<Response<v1::GetCheckpointResponse>, Status> {
-        self.auditor(&request).await?;
+        self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let stored = self
             .store
@@ -143,7 +153,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetInclusionProofRequest>,
     ) -> Result<Response<v1::GetInclusionProofResponse>, Status> {
-        self.auditor(&request).await?;
+        self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
         let (proof, leaf) = self
@@ -170,7 +180,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetConsistencyProofRequest>,
     ) -> Result<Response<v1::GetConsistencyProofResponse>, Status> {
-        self.auditor(&request).await?;
+        self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
         let proof = self
@@ -191,7 +201,7 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetLogKeysRequest>,
     ) -> Result<Response<v1::GetLogKeysResponse>, Status> {
-        self.auditor(&request).await?;
+        self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         Ok(Response::new(v1::GetLogKeysResponse {
             keys: vec![v1::AuditLogKey {

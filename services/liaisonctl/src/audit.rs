@@ -281,6 +281,22 @@ fn read_export(path: &Path) -> Result<Export, Failure> {
     Ok(export)
 }
 
+/// The name a witness remembers a hub by: the host of its endpoint, lowercased, without
+/// scheme or port (`https://Hub.Example:50051` is `hub.example`).
+fn witness_name(endpoint: &str) -> String {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    format!("host-{}", host.to_ascii_lowercase())
+}
+
 /// What the client remembers of a log: the pinned key and the last verified checkpoint.
 struct Witness {
     path: PathBuf,
@@ -288,7 +304,7 @@ struct Witness {
 }
 
 impl Witness {
-    fn open(state_dir: Option<PathBuf>, origin: &str) -> Self {
+    fn open(state_dir: Option<PathBuf>, name: &str) -> Self {
         let dir = state_dir
             .or_else(|| {
                 std::env::var_os("XDG_STATE_HOME").map(|dir| PathBuf::from(dir).join("liaisonctl"))
@@ -298,7 +314,7 @@ impl Witness {
                     .map(|home| PathBuf::from(home).join(".local/state/liaisonctl"))
             })
             .unwrap_or_else(|| PathBuf::from(".liaisonctl"));
-        let name: String = origin
+        let name: String = name
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -317,6 +333,12 @@ impl Witness {
 
     fn key(&self) -> Option<String> {
         self.state.as_ref()?["key"].as_str().map(str::to_owned)
+    }
+
+    /// The origin of the log last verified here (its checkpoints' first line).
+    fn origin(&self) -> Option<String> {
+        let note = self.state.as_ref()?["note"].as_str()?;
+        note.lines().next().map(str::to_owned)
     }
 
     fn last(&self) -> Option<(u64, Hash)> {
@@ -433,26 +455,42 @@ pub async fn verify(
         (None, Some(client)) => live_leaves(client).await?,
         (None, None) => return Err(Failure::new(EXIT_USAGE, "nothing to verify")),
     };
-    // A witness remembers logs by their origin (the checkpoint's first line), like
-    // transparency-log witnesses: the same log verified live or from a file, through
-    // whatever endpoint, shares one memory.
-    let origin = note.lines().next().unwrap_or(endpoint);
-    let witness = Witness::open(args.state_dir.clone(), origin);
+    // A witness remembers a hub by the host it reaches it at, not by the origin the
+    // checkpoint names: the origin is the hub's own, unverified claim, and a hub that
+    // changed it would otherwise get a fresh trust-on-first-use memory. The same hub
+    // verified live or from a file (under the same --endpoint or profile), on any port,
+    // shares one memory; the origin it showed is remembered, and a change is refused.
+    let origin = note.lines().next().unwrap_or_default();
+    let witness = Witness::open(args.state_dir.clone(), &witness_name(endpoint));
+    if let Some(remembered) = witness.origin()
+        && remembered != origin
+    {
+        return Err(Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!(
+                "the hub at {endpoint} now signs its log as {origin:?}, not as {remembered:?} \
+                 as before: another log, or one started afresh to hide its history; refusing. \
+                 If the hub's operator has announced a new log, check it with them, then \
+                 remove {} to remember it anew",
+                witness.path.display()
+            ),
+        ));
+    }
     let key_text = args
-        .key
+        .log_key
         .clone()
         .or_else(|| witness.key())
         .or_else(|| live_key.clone())
         .ok_or_else(|| {
             Failure::new(
                 EXIT_USAGE,
-                "no hub key: pass --key, or verify the live log once to pin it",
+                "no hub key: pass --log-key, or verify the live log once to pin it",
             )
         })?;
-    let pinned_now = args.key.is_none() && witness.key().is_none();
+    let pinned_now = args.log_key.is_none() && witness.key().is_none();
     let key: VerifierKey = key_text
         .parse()
-        .map_err(|error| Failure::new(EXIT_USAGE, format!("--key: {error}")))?;
+        .map_err(|error| Failure::new(EXIT_USAGE, format!("--log-key: {error}")))?;
     if let (Some(live), Some(pinned)) = (&live_key, witness.key())
         && *live != pinned
     {

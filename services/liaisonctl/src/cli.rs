@@ -166,10 +166,11 @@ pub struct AuditExportArgs {
 pub struct AuditVerifyArgs {
     /// An exported file to verify offline; without it the live log is verified.
     pub file: Option<PathBuf>,
-    /// The hub's verifier key (`name+keyid+base64`); default: the key this client pinned
-    /// for the hub on first use.
-    #[arg(long)]
-    pub key: Option<String>,
+    /// The hub's log verifier key (`name+keyid+base64`, from the operator or
+    /// GetLogKeys); default: the key this client pinned for the hub on first use. (Not
+    /// `--key`, which is the client's private key.)
+    #[arg(long = "log-key", value_name = "VERIFIER_KEY")]
+    pub log_key: Option<String>,
     /// Where the witness state (pinned key, last verified checkpoint) is kept
     /// [default: $XDG_STATE_HOME/liaisonctl or ~/.local/state/liaisonctl]
     #[arg(long, env = "LIAISON_STATE_DIR")]

@@ -1257,3 +1257,139 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(bad_level.status.code(), Some(2), "{}", stderr(&bad_level));
     hub.stop().await
 }
+
+both!(an_agency_auditors_redacted_export_verifies_and_a_forged_opening_does_not);
+
+/// C1. An agency's auditor is given a redacted export (other agencies' objects and
+/// details withheld as salted hashes). `audit verify` still checks every leaf against
+/// the signed tree and every opening against its leaf; an opening edited to name another
+/// owner is caught.
+async fn an_agency_auditors_redacted_export_verifies_and_a_forged_opening_does_not(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    publish_and_sign(
+        &hub,
+        "UA-CERT/officer",
+        &["Фішинг «Дія»", "Шахрайство з OLX"],
+    )
+    .await?;
+    let listed = liaisonctl(
+        &hub,
+        "RS-MUP/officer",
+        &[
+            "indicators",
+            "search",
+            "--purpose",
+            "Predmet 5/2026",
+            "-o",
+            "json",
+        ],
+    )
+    .await?;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let size = hub.store().audit_size().await?;
+    wait_for_checkpoint(&hub, size).await?;
+    let state = tempfile::tempdir()?;
+    let state_dir = state.path().to_str().unwrap_or_default().to_owned();
+    let live = liaisonctl(
+        &hub,
+        "UA-CERT/auditor",
+        &["audit", "verify", "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(live.status.success(), "{}", stderr(&live));
+    let file = state.path().join("export.jsonl");
+    let file_arg = file.to_str().unwrap_or_default().to_owned();
+    let exported = liaisonctl(
+        &hub,
+        "UA-CERT/auditor",
+        &["audit", "export", "-f", &file_arg],
+    )
+    .await?;
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let text = std::fs::read_to_string(&file)?;
+    assert!(text.contains("\"opening\""), "no openings in {text}");
+    assert!(
+        !text.contains("Predmet 5/2026"),
+        "RS-MUP's purpose leaked: {text}"
+    );
+    let verified = liaisonctl(
+        &hub,
+        "UA-CERT/auditor",
+        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
+    )
+    .await?;
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    // The reader edits an opening to claim another owner for its own object.
+    let forged = text.replacen(
+        "\\\"owner\\\":\\\"UA-CERT\\\"",
+        "\\\"owner\\\":\\\"RS-MUP\\\"",
+        1,
+    );
+    assert_ne!(forged, text, "no owner to forge in {text}");
+    std::fs::write(&file, forged)?;
+    let caught = liaisonctl(
+        &hub,
+        "UA-CERT/auditor",
+        &["audit", "verify", &file_arg, "--state-dir", &state_dir],
+    )
+    .await?;
+    assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+    assert!(
+        stderr(&caught).contains("was altered"),
+        "{}",
+        stderr(&caught)
+    );
+    hub.stop().await
+}
+
+both!(a_log_under_another_origin_is_not_taken_for_the_hubs);
+
+/// M8. A witness remembers the hub it verified by the host it reaches it at, with the
+/// log's origin. A log presented later under another origin — with a key of its own —
+/// is refused, rather than trusted afresh as a new log.
+async fn a_log_under_another_origin_is_not_taken_for_the_hubs(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    publish_and_sign(&hub, "SI-POLICIJA/officer", &["Lažna bančna stran"]).await?;
+    let state = tempfile::tempdir()?;
+    let state_dir = state.path().to_str().unwrap_or_default().to_owned();
+    let first = verify_live(&hub, &state_dir).await?;
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    let (key, _) = liaison_audit::SigningKey::generate("elsewhere.example/audit")?;
+    let leaf = liaison_audit::leaf_hash(b"an empty history");
+    let note = liaison_audit::Checkpoint::new("elsewhere.example/audit", 1, leaf)?.sign(&key);
+    let file = state.path().join("other.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"leaf_index": 0, "leaf_hash": hex::encode(leaf)}),
+            serde_json::json!({"checkpoint": note})
+        ),
+    )?;
+    let verified = liaisonctl(
+        &hub,
+        "INT-HUB/auditor",
+        &[
+            "audit",
+            "verify",
+            file.to_str().unwrap_or_default(),
+            "--log-key",
+            &key.verifier_key().to_string(),
+            "--state-dir",
+            &state_dir,
+        ],
+    )
+    .await?;
+    assert_eq!(verified.status.code(), Some(1), "{}", stdout(&verified));
+    assert!(
+        stderr(&verified).contains("now signs its log as"),
+        "{}",
+        stderr(&verified)
+    );
+    hub.stop().await
+}
