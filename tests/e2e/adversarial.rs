@@ -1078,3 +1078,85 @@ async fn l11_whether_a_list_needs_a_purpose_does_not_depend_on_what_it_finds(
     );
     hub.stop().await
 }
+
+both!(m3_another_agencys_anonymous_item_shows_no_exact_time_and_no_link);
+
+/// M3. Items of one batch share their publication time, so an anonymous item published
+/// beside named ones of its source could be told apart by the microsecond; a link names
+/// both ends' common owner. Another agency sees an anonymous item's day only, and a link
+/// between an anonymous item and a named one cannot be made.
+async fn m3_another_agencys_anonymous_item_shows_no_exact_time_and_no_link(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let serbia = hub.client("RS-MUP", "feed").await?;
+    let mut stream = serbia
+        .indicators()
+        .subscribe(crate::support::purposeful(crate::support::subscribe_after(
+            0,
+        )))
+        .await?
+        .into_inner();
+    let ukraine = hub.client("UA-CERT", "officer").await?;
+    let publish_one = |indicator: v1::Indicator| {
+        let ukraine = ukraine.clone();
+        async move {
+            anyhow::Ok(
+                ukraine
+                    .indicators()
+                    .publish(publish(indicator))
+                    .await?
+                    .into_inner()
+                    .indicator
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let named = publish_one(fraud_method("Фішинг від імені «Нової пошти»")).await?;
+    let observable = v1::Indicator {
+        fraud_method: None,
+        anonymous: true,
+        ..fraud_method("")
+    };
+    let anonymous = publish_one(observable).await?;
+    // Another agency sees the day only, and no source.
+    let seen = serbia
+        .indicators()
+        .get_indicator(crate::support::purposeful(v1::GetIndicatorRequest {
+            indicator_id: anonymous.id.clone(),
+        }))
+        .await?
+        .into_inner()
+        .indicator
+        .unwrap_or_default();
+    assert_eq!(seen.source_agency_id, "");
+    let time = seen.create_time.unwrap_or_default();
+    assert_eq!((time.seconds % 86_400, time.nanos), (0, 0), "{time:?}");
+    loop {
+        let event = crate::support::next_event(&mut stream).await?;
+        let Ok(indicator) = crate::support::published(&event) else {
+            continue;
+        };
+        if indicator.id == anonymous.id {
+            let time = event.event_time.unwrap_or_default();
+            assert_eq!((time.seconds % 86_400, time.nanos), (0, 0), "{time:?}");
+            break;
+        }
+    }
+    // A link between the anonymous item and its source's named fraud method is refused.
+    let refused = ukraine
+        .indicators()
+        .link_observables(v1::LinkObservablesRequest {
+            request_id: "link-across-anonymity".into(),
+            fraud_method_id: named.id.clone(),
+            indicator_ids: vec![anonymous.id.clone()],
+        })
+        .await
+        .expect_err("an anonymous item was linked to a named one");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    hub.stop().await
+}

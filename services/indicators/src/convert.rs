@@ -176,6 +176,13 @@ pub(crate) fn scope_draft(scope: Option<v1::Scope>) -> ScopeDraft {
     }
 }
 
+/// `time` cut to the start of its UTC day: what other agencies are told of when an
+/// anonymous item was published or changed.
+pub(crate) fn coarse_time(time: liaison_core::Timestamp) -> liaison_core::Timestamp {
+    const DAY_US: i64 = 86_400 * 1_000_000;
+    liaison_core::Timestamp::from_micros(time.as_micros().div_euclid(DAY_US) * DAY_US)
+}
+
 /// An indicator as `viewer` may see it: the source of an anonymous item is hidden from
 /// other agencies.
 pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::Indicator {
@@ -215,12 +222,23 @@ pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::
             String::new()
         },
         anonymous: content.anonymous,
-        linked_fraud_method_id: indicator
-            .linked_fraud_method
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        create_time: Some(to_timestamp(indicator.created)),
+        // Of another agency's anonymous item, neither its link (both ends have one owner)
+        // nor its exact publication time (shared by the rest of its batch) is shown: the
+        // day it was published only (review M3).
+        linked_fraud_method_id: if reveal_source {
+            indicator
+                .linked_fraud_method
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        } else {
+            String::new()
+        },
+        create_time: Some(to_timestamp(if reveal_source {
+            indicator.created
+        } else {
+            coarse_time(indicator.created)
+        })),
         revoke_time: indicator
             .revoked
             .as_ref()

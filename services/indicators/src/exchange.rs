@@ -643,6 +643,14 @@ pub(crate) async fn link(
                 "{id} is a fraud method, not a standalone observable item"
             )));
         }
+        // Both ends of a link have one owner: a link between an anonymous item and a
+        // named one would name the anonymous one's source (review M3).
+        if item.content.anonymous != method.content.anonymous {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "{id} and the fraud method differ in anonymity: linking them would name the \
+                 anonymous one's source; publish them both anonymous or both named"
+            )));
+        }
     }
     for id in &ids {
         audit.touch(id.as_str(), Access::Write, Some(caller.agency()));

@@ -338,12 +338,19 @@ async fn deliver(
             } else {
                 convert::indicator_to_proto(indicator, &caller)
             };
+            // Another agency's anonymous item: its event time is the day only (review M3).
+            let event_time =
+                if indicator.content.anonymous && caller.agency() != &indicator.source_agency {
+                    convert::coarse_time(event.time)
+                } else {
+                    event.time
+                };
             batch.push(v1::SubscribeResponse {
                 event: Some(v1::IndicatorEvent {
                     cursor: Some(v1::Cursor {
                         position: event.position,
                     }),
-                    event_time: Some(to_timestamp(event.time)),
+                    event_time: Some(to_timestamp(event_time)),
                     event: Some(match event.kind {
                         IndicatorEventKind::Published => {
                             v1::indicator_event::Event::Published(message)
