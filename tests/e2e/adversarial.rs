@@ -512,3 +512,104 @@ async fn m6_tls_sessions_are_never_resumed(backend: Backend) -> anyhow::Result<(
     );
     hub.stop().await
 }
+
+// ---- MLA and CBM findings (M4b, M5, M7, M10, M11, L4, L5, L7) ----
+
+/// A full list of `agency`'s requests, with a purpose.
+async fn mla_list_full(
+    mla: &mut crate::mla::Mla,
+    party_role: v1::MlaPartyRole,
+) -> Result<Vec<v1::MlaRequest>, tonic::Status> {
+    Ok(mla
+        .list_requests(liaison_client::with_purpose(
+            v1::ListRequestsRequest {
+                party_role: party_role as i32,
+                view: v1::MlaRequestView::Full as i32,
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await?
+        .into_inner()
+        .mla_requests)
+}
+
+/// The receipts of a request, as `mla` sees them.
+async fn mla_receipt_kinds(mla: &mut crate::mla::Mla, id: &str) -> anyhow::Result<Vec<i32>> {
+    let receipts = mla
+        .list_receipts(v1::ListReceiptsRequest {
+            mla_request_id: id.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .receipts;
+    receipts
+        .iter()
+        .map(|receipt| {
+            use prost::Message;
+            Ok(v1::MlaReceiptStatement::decode(receipt.statement.as_slice())?.kind)
+        })
+        .collect()
+}
+
+both!(m5_a_list_never_delivers_a_submitted_request_without_its_receipt);
+
+/// M5. RS-MUP, the requested agency, lists its requests in the full view before it ever
+/// read the new one: it gets the basic view of that request (no facts, no data sought,
+/// no history), the request stays SUBMITTED and no retrieval receipt is owed. The
+/// content comes only through GetRequest, which delivers it and signs the receipt.
+async fn m5_a_list_never_delivers_a_submitted_request_without_its_receipt(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, preservation_content, submit};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+
+    let listed = mla_list_full(&mut rs, v1::MlaPartyRole::Requested).await?;
+    let seen = listed
+        .iter()
+        .find(|request| request.id == draft.id)
+        .expect("the request is listed");
+    assert_eq!(seen.state, v1::MlaState::Submitted as i32);
+    let content = seen.content.as_ref().expect("the basic content");
+    assert!(
+        content.summary_of_facts.is_none() && content.data_sought.is_empty(),
+        "the requested agency read the content of a request not delivered to it: {content:?}"
+    );
+    assert!(seen.history.is_empty(), "history of an undelivered request");
+    assert_eq!(
+        content.case_reference,
+        draft.content.as_ref().unwrap().case_reference
+    );
+    let retrieval = v1::MlaReceiptKind::Retrieval as i32;
+    assert!(
+        !mla_receipt_kinds(&mut rs, &draft.id)
+            .await?
+            .contains(&retrieval)
+    );
+
+    // The requesting agency wrote it and lists it in full.
+    let own = mla_list_full(&mut ua, v1::MlaPartyRole::Requesting).await?;
+    let own = own.iter().find(|request| request.id == draft.id).unwrap();
+    assert!(own.content.as_ref().unwrap().summary_of_facts.is_some());
+
+    // GetRequest delivers it with its receipt; from then on the list shows it in full.
+    let delivered = get(&mut rs, &draft.id).await?;
+    assert_eq!(delivered.state, v1::MlaState::Delivered as i32);
+    assert!(
+        mla_receipt_kinds(&mut rs, &draft.id)
+            .await?
+            .contains(&retrieval)
+    );
+    let listed = mla_list_full(&mut rs, v1::MlaPartyRole::Requested).await?;
+    let seen = listed
+        .iter()
+        .find(|request| request.id == draft.id)
+        .unwrap();
+    assert!(seen.content.as_ref().unwrap().summary_of_facts.is_some());
+    hub.stop().await
+}
