@@ -613,3 +613,202 @@ async fn m5_a_list_never_delivers_a_submitted_request_without_its_receipt(
     assert!(seen.content.as_ref().unwrap().summary_of_facts.is_some());
     hub.stop().await
 }
+
+both!(m11_agency_auditors_see_only_their_own_agency_checks);
+
+/// M11. An agency's auditor is no overseer: HU-NNI's auditor neither lists nor reads a
+/// communication check of RS-MUP, nor RS-MUP's results (with their challenge codes);
+/// RS-MUP's auditor sees its own agency's row only; the hub's operator and oversight
+/// auditor see every row.
+async fn m11_agency_auditors_see_only_their_own_agency_checks(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut operator = hub.client("INT-HUB", "operator").await?.cbm();
+    let started = operator
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: format!("m11-{}", crate::support::unique()),
+            scope: Some(crate::support::named(&["RS-MUP", "ME-UP"])),
+            response_window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+            message: Some(v1::LocalizedText {
+                text: "Провера везе: потврдите да сте доступни.".into(),
+                language: "sr-Cyrl".into(),
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default();
+    let report = |id: &str| v1::GetCommunicationCheckReportRequest {
+        check_id: id.to_owned(),
+    };
+    let results_of = |agency: &str| v1::ListCommunicationCheckResultsRequest {
+        agency_id: agency.to_owned(),
+        ..Default::default()
+    };
+
+    let mut third = hub.client("HU-NNI", "auditor").await?.cbm();
+    let listed = third
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await?
+        .into_inner()
+        .communication_checks;
+    assert!(
+        listed.is_empty(),
+        "HU-NNI's auditor listed other agencies' checks: {listed:?}"
+    );
+    let hidden = third
+        .get_communication_check_report(report(&started.id))
+        .await
+        .expect_err("HU-NNI's auditor read RS-MUP's check");
+    assert_eq!(hidden.code(), tonic::Code::NotFound, "{hidden:?}");
+    let denied = third
+        .list_communication_check_results(results_of("RS-MUP"))
+        .await
+        .expect_err("HU-NNI's auditor read RS-MUP's results");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+
+    let mut own = hub.client("RS-MUP", "auditor").await?.cbm();
+    let seen = own
+        .get_communication_check_report(report(&started.id))
+        .await?
+        .into_inner();
+    let agencies: Vec<_> = seen.results.iter().map(|r| r.agency_id.as_str()).collect();
+    assert_eq!(agencies, ["RS-MUP"]);
+    assert_eq!(
+        own.list_communication_check_results(results_of(""))
+            .await?
+            .into_inner()
+            .results
+            .len(),
+        1
+    );
+    let denied = own
+        .list_communication_check_results(results_of("ME-UP"))
+        .await
+        .expect_err("RS-MUP's auditor read ME-UP's results");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    for (agency, name) in [("INT-HUB", "auditor"), ("INT-HUB", "operator")] {
+        let mut hub_side = hub.client(agency, name).await?.cbm();
+        let all = hub_side
+            .get_communication_check_report(report(&started.id))
+            .await?
+            .into_inner();
+        assert_eq!(all.results.len(), 2, "{name}");
+        assert_eq!(
+            hub_side
+                .list_communication_check_results(results_of("ME-UP"))
+                .await?
+                .into_inner()
+                .results
+                .len(),
+            1,
+            "{name}"
+        );
+    }
+    hub.stop().await
+}
+
+both!(m11_contact_and_check_lists_commit_their_record_naming_what_they_return);
+
+/// M11. ListPointsOfContact, ListCommunicationChecks and ListCommunicationCheckResults
+/// commit their read record, naming every object returned, before they answer: the
+/// record is there, with the ids, the moment the answer arrives.
+async fn m11_contact_and_check_lists_commit_their_record_naming_what_they_return(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let poc = hub
+        .client("RS-MUP", "officer")
+        .await?
+        .directory()
+        .set_point_of_contact(v1::SetPointOfContactRequest {
+            request_id: format!("m11-poc-{}", crate::support::unique()),
+            point_of_contact: Some(v1::PointOfContact {
+                level: v1::point_of_contact::Level::Technical as i32,
+                function: "Дежурни официр 24/7, Одељење за ВТК".into(),
+                channels: vec![v1::ContactChannel {
+                    kind: v1::contact_channel::Kind::Phone as i32,
+                    address: "+381 11 306 2000".into(),
+                }],
+                languages: vec!["sr-Cyrl".into(), "en".into()],
+                around_the_clock: true,
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .point_of_contact
+        .unwrap_or_default();
+    let check = hub
+        .client("INT-HUB", "operator")
+        .await?
+        .cbm()
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: format!("m11-chk-{}", crate::support::unique()),
+            scope: Some(crate::support::named(&["RS-MUP"])),
+            response_window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default();
+
+    let reader = hub.client("RS-MUP", "auditor").await?;
+    let contacts = reader
+        .directory()
+        .list_points_of_contact(v1::ListPointsOfContactRequest::default())
+        .await?
+        .into_inner()
+        .points_of_contact;
+    assert_eq!(contacts.len(), 1);
+    let checks = reader
+        .cbm()
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await?
+        .into_inner()
+        .communication_checks;
+    assert_eq!(checks.len(), 1);
+    let results = reader
+        .cbm()
+        .list_communication_check_results(v1::ListCommunicationCheckResultsRequest::default())
+        .await?
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), 1);
+
+    // No waiting: a record written at the end of the call, after the answer, would name
+    // no object anyway.
+    for (method, object) in [
+        ("DirectoryService/ListPointsOfContact", &poc.id),
+        ("CbmService/ListCommunicationChecks", &check.id),
+        ("CbmService/ListCommunicationCheckResults", &check.id),
+    ] {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let reads = by_method(&records, method);
+        assert_eq!(
+            reads.len(),
+            1,
+            "{method} returned {object} with no record naming it"
+        );
+        assert_eq!(actor_agency(reads[0]), "RS-MUP");
+    }
+    hub.stop().await
+}
