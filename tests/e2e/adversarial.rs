@@ -812,3 +812,294 @@ async fn m11_contact_and_check_lists_commit_their_record_naming_what_they_return
     }
     hub.stop().await
 }
+
+/// Makes every audit insert fail — into the outbox and into the log — until
+/// [`lift_audit_fault`].
+async fn inject_audit_fault(hub: &TestHub) -> anyhow::Result<()> {
+    let fault = match hub.store().backend_kind() {
+        liaison_store::BackendKind::Sqlite => {
+            "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;"
+        }
+        liaison_store::BackendKind::Postgres => {
+            "CREATE FUNCTION inject_audit_fault() RETURNS trigger AS $$
+             BEGIN IF NEW.topic = 'audit' THEN RAISE EXCEPTION 'injected audit fault'; END IF; RETURN NEW; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION inject_audit_fault();
+             CREATE FUNCTION inject_log_fault() RETURNS trigger AS $$
+             BEGIN RAISE EXCEPTION 'injected audit fault'; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION inject_log_fault();"
+        }
+    };
+    hub.store().execute_for_tests(fault).await?;
+    Ok(())
+}
+
+async fn lift_audit_fault(hub: &TestHub) -> anyhow::Result<()> {
+    let lift = match hub.store().backend_kind() {
+        liaison_store::BackendKind::Sqlite => {
+            "DROP TRIGGER inject_audit_fault; DROP TRIGGER inject_log_fault;"
+        }
+        liaison_store::BackendKind::Postgres => {
+            "DROP TRIGGER inject_audit_fault ON outbox; DROP TRIGGER inject_log_fault ON audit_log;"
+        }
+    };
+    hub.store().execute_for_tests(lift).await?;
+    Ok(())
+}
+
+/// A request UA-CERT submitted to RS-MUP and RS-MUP received, with three messages from
+/// UA-CERT.
+async fn mla_with_three_messages(
+    hub: &TestHub,
+) -> anyhow::Result<(crate::mla::Mla, crate::mla::Mla, String, Vec<String>)> {
+    use crate::mla::{create, get, officer, post, preservation_content, submit};
+    let mut ua = officer(hub, "UA-CERT").await?;
+    let mut rs = officer(hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    let mut ids = Vec::new();
+    for body in [
+        "Просимо підтвердити отримання запиту.",
+        "Додаємо уточнення щодо IP-адреси: 203.0.113.7.",
+        "Чи потрібен переклад сербською?",
+    ] {
+        ids.push(post(&mut ua, &draft.id, body, "uk").await?.id);
+    }
+    Ok((ua, rs, draft.id, ids))
+}
+
+both!(m10_a_page_of_one_message_marks_one_message_read_with_its_record);
+
+/// M10. RS-MUP lists one message of three: only that one is marked read (a read mark is
+/// a legally meaningful receipt), and the read's record names it and no other.
+async fn m10_a_page_of_one_message_marks_one_message_read_with_its_record(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id, messages) = mla_with_three_messages(&hub).await?;
+    let page = rs
+        .list_messages(liaison_client::with_purpose(
+            v1::ListMessagesRequest {
+                mla_request_id: id.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].id, messages[0]);
+    assert!(page.messages[0].read_time.is_some(), "returned as read");
+
+    let seen_by_sender = crate::mla::messages(&mut ua, &id).await?;
+    let read: Vec<bool> = seen_by_sender
+        .iter()
+        .map(|message| message.read_time.is_some())
+        .collect();
+    assert_eq!(
+        read,
+        [true, false, false],
+        "messages RS-MUP never received were marked read"
+    );
+
+    for (message, expected) in [(&messages[0], 1), (&messages[1], 0)] {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: message.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let reads: Vec<_> = by_method(&records, "MlaService/ListMessages")
+            .into_iter()
+            .filter(|record| actor_agency(record) == "RS-MUP")
+            .collect();
+        assert_eq!(
+            reads.len(),
+            expected,
+            "records of RS-MUP's read of {message}"
+        );
+    }
+    hub.stop().await
+}
+
+both!(m10_no_read_mark_or_delivery_stamp_without_its_audit_record);
+
+/// M10. While audit records cannot be written, ListMessages, GetNotification and
+/// WatchInbox fail — and leave no read mark and no deliver time behind: those commit
+/// with their record or not at all.
+async fn m10_no_read_mark_or_delivery_stamp_without_its_audit_record(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id, _) = mla_with_three_messages(&hub).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let sent = sender
+        .notify(v1::NotifyRequest {
+            request_id: format!("m10-{}", crate::support::unique()),
+            notification: Some(v1::CbmNotification {
+                kind: v1::CbmNotificationKind::Incident as i32,
+                severity: v1::CbmSeverity::High as i32,
+                title: Some(v1::LocalizedText {
+                    text: "Uzbrukums banku sistēmām".into(),
+                    language: "lv".into(),
+                }),
+                body: Some(v1::LocalizedText {
+                    text: "Konstatēts pikšķerēšanas uzbrukums bankas klientiem.".into(),
+                    language: "lv".into(),
+                }),
+                tlp: v1::Tlp::Green as i32,
+                scope: Some(crate::support::named(&["HU-NNI", "UA-CERT"])),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    // Tokens first: issuing one is recorded too.
+    let mut reader = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut watcher = hub.client("UA-CERT", "officer").await?.cbm();
+    reader
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?;
+    watcher
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?;
+    crate::mla::messages(&mut ua, &id).await?;
+
+    inject_audit_fault(&hub).await?;
+    let failed = rs
+        .list_messages(liaison_client::with_purpose(
+            v1::ListMessagesRequest {
+                mla_request_id: id.clone(),
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await
+        .expect_err("messages were released without a record");
+    assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+    let failed = reader
+        .get_notification(v1::GetNotificationRequest {
+            notification_id: sent.id.clone(),
+        })
+        .await
+        .expect_err("a notification was released without a record");
+    assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+    let mut stream = watcher
+        .watch_inbox(v1::WatchInboxRequest::default())
+        .await?
+        .into_inner();
+    let ended = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("the watch neither delivered nor failed"))?;
+    assert!(
+        ended.is_err(),
+        "a page was delivered without a record: {ended:?}"
+    );
+    lift_audit_fault(&hub).await?;
+
+    let unread = crate::mla::messages(&mut ua, &id).await?;
+    assert!(
+        unread.iter().all(|message| message.read_time.is_none()),
+        "read marks without a record: {unread:?}"
+    );
+    let table = sender
+        .get_notification(v1::GetNotificationRequest {
+            notification_id: sent.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    for row in &table.acknowledgements {
+        assert!(
+            row.deliver_time.is_none(),
+            "delivered to {} without a record",
+            row.agency_id
+        );
+    }
+    hub.stop().await
+}
+
+both!(m10_an_escalation_commits_its_audit_record);
+
+/// M10. The escalator's writes are the hub's own steps: each escalation commits, in its
+/// transaction, a record naming the late agency's acknowledgement.
+async fn m10_an_escalation_commits_its_audit_record(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let sent = sender
+        .notify(v1::NotifyRequest {
+            request_id: format!("m10-{}", crate::support::unique()),
+            notification: Some(v1::CbmNotification {
+                kind: v1::CbmNotificationKind::Incident as i32,
+                severity: v1::CbmSeverity::High as i32,
+                title: Some(v1::LocalizedText {
+                    text: "Tấn công lừa đảo qua tin nhắn".into(),
+                    language: "vi".into(),
+                }),
+                body: Some(v1::LocalizedText {
+                    text: "Kẻ gian giả danh ngân hàng để lấy mã OTP.".into(),
+                    language: "vi".into(),
+                }),
+                tlp: v1::Tlp::Green as i32,
+                scope: Some(crate::support::named(&["UA-CERT"])),
+                ack_within: Some(prost_types::Duration {
+                    seconds: 3_600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    hub.clock()
+        .advance(std::time::Duration::from_secs(2 * 3_600));
+    let object = format!("{}:UA-CERT", sent.id);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if !by_method(&records, "cbm/Escalate").is_empty() {
+            break;
+        }
+        let table = sender
+            .get_notification(v1::GetNotificationRequest {
+                notification_id: sent.id.clone(),
+            })
+            .await?
+            .into_inner()
+            .notification
+            .unwrap_or_default();
+        let escalated = table
+            .acknowledgements
+            .iter()
+            .any(|row| row.escalate_time.is_some());
+        assert!(
+            !escalated || tokio::time::Instant::now() < deadline,
+            "escalated with no audit record"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "never escalated");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    hub.stop().await
+}
