@@ -1103,3 +1103,104 @@ async fn m10_an_escalation_commits_its_audit_record(backend: Backend) -> anyhow:
     }
     hub.stop().await
 }
+
+/// Events of a watch until it has `count` of them.
+async fn mla_events(
+    stream: &mut tonic::Streaming<v1::WatchRequestsResponse>,
+    count: usize,
+) -> anyhow::Result<Vec<v1::MlaEvent>> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+            .ok_or_else(|| anyhow::anyhow!("the watch ended"))?;
+        events.extend(message.event);
+    }
+    Ok(events)
+}
+
+both!(m4_a_watch_without_a_purpose_gets_no_message_bodies_or_comments);
+
+/// M4. ListMessages and GetRequest(FULL) need a purpose; WatchRequests delivered the
+/// same message bodies and step comments without one. Now a watch with no purpose gets
+/// the ids, kinds, senders and states, and one with a purpose gets the text.
+async fn m4_a_watch_without_a_purpose_gets_no_message_bodies_or_comments(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, post, preservation_content, submit};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    let watch = |purpose: Option<&str>| {
+        let request = v1::WatchRequestsRequest {
+            after: None,
+            mla_request_ids: vec![draft.id.clone()],
+            kinds: vec![
+                v1::MlaEventKind::MessagePosted as i32,
+                v1::MlaEventKind::StateChanged as i32,
+            ],
+        };
+        match purpose {
+            Some(purpose) => liaison_client::with_purpose(request, purpose),
+            None => tonic::Request::new(request),
+        }
+    };
+    let mut blind = ua.watch_requests(watch(None)).await?.into_inner();
+    let mut justified = ua
+        .watch_requests(watch(Some(crate::mla::PURPOSE)))
+        .await?
+        .into_inner();
+
+    let body = "Primili smo zahtev; IP adresa 203.0.113.7 pripada korisniku iz Novog Sada.";
+    let note = "Naš broj predmeta: KT-1234/2026, tužilac Jovanović";
+    rs.acknowledge_request(v1::AcknowledgeRequestRequest {
+        request_id: crate::mla::rid(),
+        mla_request_id: draft.id.clone(),
+        etag: String::new(),
+        comment: crate::mla::text(note, "sr-Latn"),
+    })
+    .await?;
+    let posted = post(&mut rs, &draft.id, body, "sr-Latn").await?;
+
+    let text_of = |events: &[v1::MlaEvent]| {
+        let mut texts = Vec::new();
+        for event in events {
+            if let Some(entry) = &event.transition {
+                texts.extend(entry.comment.as_ref().map(|c| c.text.clone()));
+            }
+            if let Some(message) = &event.message {
+                texts.extend(message.body.as_ref().map(|b| b.text.clone()));
+            }
+        }
+        texts
+    };
+    // Both streams replay the delivery and then see the acknowledgement and the message.
+    let seen = mla_events(&mut blind, 3).await?;
+    assert!(
+        text_of(&seen).is_empty(),
+        "a watch without a purpose delivered content: {:?}",
+        text_of(&seen)
+    );
+    let message = seen
+        .iter()
+        .find_map(|event| event.message.as_ref())
+        .expect("the message event");
+    assert_eq!(message.id, posted.id);
+    assert_eq!(
+        message.sender.as_ref().map(|s| s.agency_id.as_str()),
+        Some("RS-MUP")
+    );
+    let acknowledged = seen
+        .iter()
+        .filter_map(|event| event.transition.as_ref())
+        .any(|entry| entry.action == v1::MlaAction::Acknowledge as i32);
+    assert!(acknowledged, "{seen:?}");
+
+    let seen = mla_events(&mut justified, 3).await?;
+    assert_eq!(text_of(&seen), [note, body]);
+    hub.stop().await
+}
