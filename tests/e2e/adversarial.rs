@@ -1204,3 +1204,211 @@ async fn m4_a_watch_without_a_purpose_gets_no_message_bodies_or_comments(
     assert_eq!(text_of(&seen), [note, body]);
     hub.stop().await
 }
+
+/// A request UA-CERT submitted to RS-MUP, delivered.
+async fn mla_delivered(
+    hub: &TestHub,
+) -> anyhow::Result<(crate::mla::Mla, crate::mla::Mla, String)> {
+    use crate::mla::{create, get, officer, preservation_content, submit};
+    let mut ua = officer(hub, "UA-CERT").await?;
+    let mut rs = officer(hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    Ok((ua, rs, draft.id))
+}
+
+/// `size` bytes of a provider's log, distinct per `seed`.
+fn evidence_bytes(size: usize, seed: u8) -> (Vec<u8>, String) {
+    use sha2::Digest;
+    let line =
+        format!("2026-10-0{seed}T08:53:20Z;203.0.113.{seed}:51234;đăng nhập;người_dùng_17\n");
+    let bytes: Vec<u8> = line.bytes().cycle().take(size).collect();
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    (bytes, sha256)
+}
+
+/// The files stored under the evidence directory (the temporary ones left out).
+fn stored_evidence_files(hub: &TestHub) -> anyhow::Result<usize> {
+    let root = hub.data_dir().join("evidence");
+    let mut count = 0;
+    if !root.exists() {
+        return Ok(0);
+    }
+    for entry in std::fs::read_dir(&root)? {
+        let entry = entry?;
+        if entry.file_name() == "tmp" || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        count += std::fs::read_dir(entry.path())?.count();
+    }
+    Ok(count)
+}
+
+both!(m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing);
+
+/// M7. An agency filled the disk with evidence. Now a request holds at most
+/// `max_evidence_bytes_per_request`, an agency at most `max_evidence_bytes_per_agency`,
+/// and no upload may leave the filesystem less than `min_evidence_free_bytes`: past any
+/// of them the upload is RESOURCE_EXHAUSTED, naming the quota, and stores nothing.
+async fn m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::upload_messages;
+    let limits = liaison_testkit::Limits {
+        max_evidence_bytes_per_request: 1_000_000,
+        max_evidence_bytes_per_agency: 1_500_000,
+        ..TestHub::default_limits()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (first, first_sha) = evidence_bytes(600_000, 1);
+    rs.upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))
+        .await?;
+    let (second, second_sha) = evidence_bytes(600_000, 2);
+    let refused = ua
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &id,
+            &second,
+            &second_sha,
+        )))
+        .await
+        .expect_err("the request's evidence quota was passed");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("max_evidence_bytes_per_request"),
+        "{refused:?}"
+    );
+    // Unannounced size: refused once the bytes pass the quota.
+    let mut unannounced = upload_messages(&id, &second, "");
+    if let Some(v1::upload_evidence_request::Payload::Metadata(metadata)) =
+        unannounced[0].payload.as_mut()
+    {
+        metadata.size_bytes = 0;
+    }
+    let refused = ua
+        .upload_evidence(tokio_stream::iter(unannounced))
+        .await
+        .expect_err("an unannounced file passed the quota");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    let listed = ua
+        .list_evidence(v1::ListEvidenceRequest {
+            mla_request_id: id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .evidence;
+    assert_eq!(listed.len(), 1, "a refused upload was stored");
+    assert_eq!(stored_evidence_files(&hub)?, 1);
+
+    // RS-MUP's agency quota counts its files on every request.
+    let (_, mut rs_again, other) = mla_delivered(&hub).await?;
+    let (third, third_sha) = evidence_bytes(950_000, 3);
+    let refused = rs_again
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &other, &third, &third_sha,
+        )))
+        .await
+        .expect_err("the agency's evidence quota was passed");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("max_evidence_bytes_per_agency"),
+        "{refused:?}"
+    );
+    assert_eq!(stored_evidence_files(&hub)?, 1);
+    hub.stop().await?;
+
+    // A reserve larger than any disk: nothing fits.
+    let limits = liaison_testkit::Limits {
+        min_evidence_free_bytes: u64::MAX / 2,
+        ..TestHub::default_limits()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let (_, mut rs, id) = mla_delivered(&hub).await?;
+    let refused = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))
+        .await
+        .expect_err("an upload ate into the free-space reserve");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert_eq!(stored_evidence_files(&hub)?, 0);
+    hub.stop().await
+}
+
+both!(m7_a_download_from_the_end_reads_nothing);
+
+/// M7. DownloadEvidence at `offset == size` re-hashed the whole file to send nothing.
+/// Now it answers with the metadata at once: the stored file is not even opened (here
+/// it is gone, which a read would report as DATA_LOSS). A download from an offset after
+/// a verified one reads only what it sends.
+async fn m7_a_download_from_the_end_reads_nothing(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{PURPOSE, upload_messages};
+    use v1::download_evidence_response::Payload;
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (bytes, sha256) = evidence_bytes(700_000, 4);
+    let evidence = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &bytes, &sha256)))
+        .await?
+        .into_inner()
+        .evidence
+        .expect("evidence");
+    let from = |offset: i64| {
+        liaison_client::with_purpose(
+            v1::DownloadEvidenceRequest {
+                evidence_id: evidence.id.clone(),
+                offset,
+            },
+            PURPOSE,
+        )
+    };
+    let collect = |mut stream: tonic::Streaming<v1::DownloadEvidenceResponse>| async move {
+        let mut received = Vec::new();
+        let mut metadata = 0;
+        while let Some(message) = tokio::time::timeout(PATIENCE, stream.message()).await?? {
+            match message.payload {
+                Some(Payload::Chunk(chunk)) => received.extend(chunk),
+                Some(Payload::Metadata(_)) => metadata += 1,
+                _ => {}
+            }
+        }
+        anyhow::Ok((metadata, received))
+    };
+    // A full download verifies the file; one from the middle then reads only its tail.
+    let (_, whole) = collect(ua.download_evidence(from(0)).await?.into_inner()).await?;
+    assert_eq!(whole, bytes);
+    let (_, tail) = collect(ua.download_evidence(from(500_000)).await?.into_inner()).await?;
+    assert_eq!(tail, bytes[500_000..]);
+
+    let stored = hub
+        .data_dir()
+        .join("evidence")
+        .join(&sha256[..2])
+        .join(&sha256);
+    std::fs::rename(&stored, stored.with_extension("away"))?;
+    let size = i64::try_from(bytes.len())?;
+    let (metadata, nothing) = collect(ua.download_evidence(from(size)).await?.into_inner())
+        .await
+        .map_err(|error| anyhow::anyhow!("a download from the end read the file: {error}"))?;
+    assert_eq!((metadata, nothing.len()), (1, 0));
+    // Any download that sends bytes still needs the file.
+    let missing = collect(ua.download_evidence(from(size - 1)).await?.into_inner()).await;
+    assert!(missing.is_err(), "bytes were sent with no file");
+    hub.stop().await
+}

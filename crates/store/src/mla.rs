@@ -951,6 +951,30 @@ impl Store {
         rows.into_iter().map(evidence_from_row).collect()
     }
 
+    /// Bytes of evidence stored on `request` (all parties' files), and bytes `agency`
+    /// uploaded over all requests: what the evidence quotas count.
+    pub async fn mla_evidence_usage(
+        &self,
+        request: &ObjectId,
+        agency: &AgencyId,
+    ) -> Result<(u64, u64), StoreError> {
+        let (on_request, by_agency): (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT
+                   (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM mla_evidence WHERE request_id = $1),
+                   (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM mla_evidence WHERE uploader_agency_id = $2)",
+            )
+            .bind(request.as_str())
+            .bind(agency.as_str())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((
+            u64::try_from(on_request).unwrap_or(0),
+            u64::try_from(by_agency).unwrap_or(0),
+        ))
+    }
+
     /// Stores a receipt issued without a change to its request (a rejected submission),
     /// with its stream event and audit record, in one transaction.
     pub async fn add_mla_receipt(

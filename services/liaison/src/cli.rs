@@ -210,6 +210,15 @@ pub struct LimitArgs {
     /// Largest HTTP/2 frame accepted in bytes, 16384 to 16777215 [default: 16384]
     #[arg(long, env = "LIAISON_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<u32>,
+    /// MLA evidence stored on one request, in bytes [default: 17179869184]
+    #[arg(long, env = "LIAISON_MAX_EVIDENCE_BYTES_PER_REQUEST")]
+    pub max_evidence_bytes_per_request: Option<u64>,
+    /// MLA evidence one agency may have uploaded, in bytes [default: 68719476736]
+    #[arg(long, env = "LIAISON_MAX_EVIDENCE_BYTES_PER_AGENCY")]
+    pub max_evidence_bytes_per_agency: Option<u64>,
+    /// Free bytes the evidence directory's filesystem keeps; uploads that would leave less are refused [default: 1073741824]
+    #[arg(long, env = "LIAISON_MIN_EVIDENCE_FREE_BYTES")]
+    pub min_evidence_free_bytes: Option<u64>,
 }
 
 /// Merges the limits from flags and environment over the file's `[limits]` over the
@@ -261,6 +270,12 @@ pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, Str
         max_header_list_bytes: pick!(max_header_list_bytes)
             .unwrap_or(default.max_header_list_bytes),
         max_frame_bytes: pick!(max_frame_bytes).unwrap_or(default.max_frame_bytes),
+        max_evidence_bytes_per_request: pick!(max_evidence_bytes_per_request)
+            .unwrap_or(default.max_evidence_bytes_per_request),
+        max_evidence_bytes_per_agency: pick!(max_evidence_bytes_per_agency)
+            .unwrap_or(default.max_evidence_bytes_per_agency),
+        min_evidence_free_bytes: pick!(min_evidence_free_bytes)
+            .unwrap_or(default.min_evidence_free_bytes),
     };
     limits
         .validate()
@@ -685,7 +700,7 @@ mod tests {
         assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
     }
 
-    const LIMIT_COUNT: usize = 19;
+    const LIMIT_COUNT: usize = 22;
 
     /// Every limit: its `[limits]` key, a value other than the default, and where the
     /// value lands in [`Limits`].
@@ -709,6 +724,9 @@ mod tests {
         "max_pending_reset_streams",
         "max_header_list_bytes",
         "max_frame_bytes",
+        "max_evidence_bytes_per_request",
+        "max_evidence_bytes_per_agency",
+        "min_evidence_free_bytes",
     ];
 
     /// Distinct non-default values, the n-th for the n-th key (`seed` shifts them).
@@ -743,6 +761,9 @@ mod tests {
             limits.max_pending_reset_streams as u64,
             limits.max_header_list_bytes.into(),
             limits.max_frame_bytes.into(),
+            limits.max_evidence_bytes_per_request,
+            limits.max_evidence_bytes_per_agency,
+            limits.min_evidence_free_bytes,
         ]
     }
 
