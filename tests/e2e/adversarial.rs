@@ -1412,3 +1412,49 @@ async fn m7_a_download_from_the_end_reads_nothing(backend: Backend) -> anyhow::R
     assert!(missing.is_err(), "bytes were sent with no file");
     hub.stop().await
 }
+
+both!(l7_the_agency_that_shared_a_file_sees_who_read_it);
+
+/// L7. Every MLA record named the requesting agency as owner, so RS-MUP's auditors,
+/// the requested side, never saw UA-CERT's accesses to the evidence and messages RS-MUP
+/// shared. The owner of a file or message is now the agency that shared it.
+async fn l7_the_agency_that_shared_a_file_sees_who_read_it(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{download, messages, post, upload_messages};
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (bytes, sha256) = evidence_bytes(300_000, 5);
+    let evidence = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &bytes, &sha256)))
+        .await?
+        .into_inner()
+        .evidence
+        .expect("evidence");
+    let (received, _, status) = download(&mut ua, &evidence.id).await?;
+    assert!(status.is_none() && received == bytes, "{status:?}");
+    let message = post(&mut rs, &id, "Dostavljamo izvod iz dnevnika.", "sr-Latn").await?;
+    messages(&mut ua, &id).await?;
+
+    for (object, method) in [
+        (&evidence.id, "MlaService/DownloadEvidence"),
+        (&message.id, "MlaService/ListMessages"),
+    ] {
+        let records = all_records(
+            &hub,
+            ("RS-MUP", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let theirs: Vec<_> = by_method(&records, method)
+            .into_iter()
+            .filter(|record| actor_agency(record) == "UA-CERT")
+            .collect();
+        assert!(
+            !theirs.is_empty(),
+            "RS-MUP's auditor does not see UA-CERT's {method} of {object}"
+        );
+    }
+    hub.stop().await
+}

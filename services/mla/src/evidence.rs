@@ -215,7 +215,7 @@ impl MlaServiceImpl {
                 .map_err(ServiceError::from)?
                 .ok_or(ServiceError::NotFound("evidence"))?;
             call.audit
-                .touch(&row.id, Access::Read, Some(&record.requesting));
+                .touch(&row.id, Access::Read, Some(&row.uploader_agency));
             call.audit.commit_read(&self.store).await?;
             return Ok(v1::UploadEvidenceResponse {
                 evidence: Some(evidence_to_proto(&row)?),
@@ -345,12 +345,20 @@ impl MlaServiceImpl {
             created: now,
             first_retrieved: None,
         };
-        let audit_record = call.audit.write_record(ObjectAccess {
-            id: record.id.to_string(),
-            access: Access::Write,
-            owner_agency: Some(record.requesting.to_string()),
-            anonymous: false,
-        });
+        // The request is the requesting agency's; the file is the uploader's, whose
+        // auditors then see every access to it.
+        let audit_record = call.audit.write_record_of([
+            ObjectAccess::new(
+                record.id.to_string(),
+                Access::Write,
+                Some(record.requesting.to_string()),
+            ),
+            ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.uploader_agency.to_string()),
+            ),
+        ]);
         match self
             .store
             .add_mla_evidence(
@@ -402,7 +410,7 @@ impl MlaServiceImpl {
             .ok_or_else(|| ServiceError::invalid("offset", "between 0 and the file's size"))?;
         let metadata = evidence_to_proto(&row)?;
         call.audit
-            .touch(&row.id, Access::Read, Some(&record.requesting));
+            .touch(&row.id, Access::Read, Some(&row.uploader_agency));
         call.audit.commit_read(&self.store).await?;
         let (sender, receiver) = mpsc::channel(4);
         let service = self.clone();
@@ -512,12 +520,11 @@ impl MlaServiceImpl {
                     sha256: row.sha256.clone(),
                 }],
             );
-            let audit = call.audit.fork().write_record(ObjectAccess {
-                id: row.id.clone(),
-                access: Access::Write,
-                owner_agency: Some(record.requesting.to_string()),
-                anonymous: false,
-            });
+            let audit = call.audit.fork().write_record(ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.uploader_agency.to_string()),
+            ));
             let first = self
                 .store
                 .mark_mla_evidence_retrieved(&row.id, &receipt_row, audit)

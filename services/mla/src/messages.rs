@@ -80,12 +80,19 @@ impl MlaServiceImpl {
             created: now,
             read: None,
         };
-        let audit_record = call.audit.write_record(ObjectAccess {
-            id: record.id.to_string(),
-            access: Access::Write,
-            owner_agency: Some(record.requesting.to_string()),
-            anonymous: false,
-        });
+        // The request is the requesting agency's; the message is its sender's.
+        let audit_record = call.audit.write_record_of([
+            ObjectAccess::new(
+                record.id.to_string(),
+                Access::Write,
+                Some(record.requesting.to_string()),
+            ),
+            ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.sender_agency.to_string()),
+            ),
+        ]);
         match self
             .store
             .post_mla_message(
@@ -108,6 +115,8 @@ impl MlaServiceImpl {
                     .ok_or(ServiceError::NotFound("message"))?;
                 call.audit
                     .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
+                call.audit
+                    .touch(&first.id, Access::Read, Some(&first.sender_agency));
                 call.audit.commit_read(&self.store).await?;
                 message_to_proto(&first)
             }

@@ -159,6 +159,8 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::MessagePosted => {
                     message.message = match self.store.get_mla_message(id).await? {
                         Some(row) if row.request_id == record.id => {
+                            call.audit
+                                .touch(&row.id, Access::Deliver, Some(&row.sender_agency));
                             Some(crate::messages::message_to_proto(&row)?)
                         }
                         _ => None,
@@ -167,6 +169,8 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::EvidenceAdded => {
                     message.evidence = match self.store.get_mla_evidence(id).await? {
                         Some(row) if row.request_id == record.id => {
+                            call.audit
+                                .touch(&row.id, Access::Deliver, Some(&row.uploader_agency));
                             Some(crate::evidence::evidence_to_proto(&row)?)
                         }
                         _ => None,
