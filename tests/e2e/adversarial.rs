@@ -1458,3 +1458,107 @@ async fn l7_the_agency_that_shared_a_file_sees_who_read_it(backend: Backend) -> 
     }
     hub.stop().await
 }
+
+/// The due time of a request's deadline of `kind`, in seconds.
+fn due_of(request: &v1::MlaRequest, kind: v1::MlaDeadlineKind) -> Option<i64> {
+    request
+        .deadlines
+        .iter()
+        .find(|deadline| deadline.kind == kind as i32)
+        .and_then(|deadline| deadline.due_time.as_ref())
+        .map(|due| due.seconds)
+}
+
+both!(l5_amended_content_is_checked_like_a_submission);
+
+/// L5. ProvideInformation checked amended content as a draft only: UA-CERT could turn
+/// a routine request into an EMERGENCY with no justification, drop the facts, and keep
+/// the routine deadlines. Amended content is now held to the submission rules, and the
+/// deadlines still running are recomputed from the submission.
+async fn l5_amended_content_is_checked_like_a_submission(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, preservation_content, rid, submit, text};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let mut routine = preservation_content("RS-MUP");
+    routine.urgency = v1::MlaUrgency::Routine as i32;
+    routine.emergency_justification = None;
+    let draft = create(&mut ua, routine.clone()).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    rs.acknowledge_request(v1::AcknowledgeRequestRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        ..Default::default()
+    })
+    .await?;
+    rs.start_assessment(v1::StartAssessmentRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        ..Default::default()
+    })
+    .await?;
+    rs.request_more_information(v1::RequestMoreInformationRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        questions: text("Navedite tačno vreme svakog pristupa (UTC)", "sr-Latn"),
+        ..Default::default()
+    })
+    .await?;
+    let before = get(&mut ua, &draft.id).await?;
+    let routine_due = due_of(&before, v1::MlaDeadlineKind::Response).expect("a response date");
+    let provide = |content: v1::MlaRequestContent| v1::ProvideInformationRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        answer: text("Час зазначено в UTC", "uk"),
+        amended_content: Some(content),
+        ..Default::default()
+    };
+
+    let mut unjustified = routine.clone();
+    unjustified.urgency = v1::MlaUrgency::Emergency as i32;
+    let mut no_facts = routine.clone();
+    no_facts.summary_of_facts = None;
+    for (content, what) in [
+        (unjustified, "an emergency without a justification"),
+        (no_facts, "no summary of facts"),
+    ] {
+        let refused = ua
+            .provide_information(provide(content))
+            .await
+            .expect_err(what);
+        assert_eq!(
+            refused.code(),
+            tonic::Code::InvalidArgument,
+            "{what}: {refused:?}"
+        );
+    }
+    let unchanged = get(&mut ua, &draft.id).await?;
+    assert_eq!(
+        unchanged.content_version, 1,
+        "a refused amendment changed the request"
+    );
+    assert_eq!(
+        unchanged.state,
+        v1::MlaState::MoreInformationRequested as i32
+    );
+
+    // A justified emergency: the response date moves to the emergency's.
+    let mut emergency = routine;
+    emergency.urgency = v1::MlaUrgency::Emergency as i32;
+    emergency.emergency_justification =
+        text("Свідок отримує погрози; журнали буде стерто за добу", "uk");
+    let answered = ua
+        .provide_information(provide(emergency))
+        .await?
+        .into_inner()
+        .mla_request
+        .expect("a request");
+    assert_eq!(answered.content_version, 2);
+    let emergency_due = due_of(&answered, v1::MlaDeadlineKind::Response).expect("a response date");
+    assert!(
+        emergency_due < routine_due,
+        "the response date stayed the routine one ({routine_due}) after the request became an emergency"
+    );
+    hub.stop().await
+}
