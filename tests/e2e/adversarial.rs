@@ -1562,3 +1562,86 @@ async fn l5_amended_content_is_checked_like_a_submission(backend: Backend) -> an
     );
     hub.stop().await
 }
+
+both!(l4_concurrent_acknowledgements_of_a_consultation_are_never_lost);
+
+/// L4. Consultation steps were read-modify-write with no version check: acknowledgements
+/// sent at once overwrote each other, and a Schedule racing a Close could reopen it.
+/// Now a step is stored only over the version it was decided on; the loser of a race
+/// gets ABORTED and changes nothing, so every acknowledgement answered OK is kept.
+async fn l4_concurrent_acknowledgements_of_a_consultation_are_never_lost(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let invited = [
+        "HU-NNI", "UA-CERT", "ME-UP", "MK-MVR", "AL-ASP", "BA-MSB", "TR-EGM", "RO-IGPR",
+    ];
+    let hub = TestHub::start(backend).await?;
+    let mut requester = hub.client("RS-MUP", "officer").await?.cbm();
+    let consultation = requester
+        .request_consultation(v1::RequestConsultationRequest {
+            request_id: format!("l4-{}", crate::support::unique()),
+            agency_ids: invited.iter().map(|agency| (*agency).to_owned()).collect(),
+            subject: Some(v1::LocalizedText {
+                text: "Phối hợp xử lý chiến dịch lừa đảo xuyên biên giới".into(),
+                language: "vi".into(),
+            }),
+            tlp: v1::Tlp::Green as i32,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .consultation
+        .unwrap_or_default();
+    let mut clients = Vec::new();
+    for agency in invited {
+        clients.push((agency, hub.client(agency, "officer").await?.cbm()));
+    }
+    // Every invited agency acknowledges at once, retrying only what was ABORTED.
+    let acknowledge = |agency: &'static str,
+                       mut client: liaison_proto::v1::cbm_service_client::CbmServiceClient<
+        liaison_client::AuthChannel,
+    >,
+                       id: String| async move {
+        let mut aborted = 0;
+        loop {
+            match client
+                .acknowledge_consultation(v1::AcknowledgeConsultationRequest {
+                    request_id: format!("l4-{}", crate::support::unique()),
+                    consultation_id: id.clone(),
+                    comment: None,
+                })
+                .await
+            {
+                Ok(_) => return anyhow::Ok((agency, aborted)),
+                Err(status) if status.code() == tonic::Code::Aborted => aborted += 1,
+                Err(status) => anyhow::bail!("{agency}: {status:?}"),
+            }
+        }
+    };
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|(agency, client)| tokio::spawn(acknowledge(agency, client, consultation.id.clone())))
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    let stored = requester
+        .get_consultation(v1::GetConsultationRequest {
+            consultation_id: consultation.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .consultation
+        .unwrap_or_default();
+    let missing: Vec<_> = stored
+        .participants
+        .iter()
+        .filter(|participant| !participant.requester && participant.acknowledge_time.is_none())
+        .map(|participant| participant.agency_id.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledgements answered OK were lost: {missing:?}"
+    );
+    hub.stop().await
+}
