@@ -1160,3 +1160,1136 @@ async fn m3_another_agencys_anonymous_item_shows_no_exact_time_and_no_link(
     );
     hub.stop().await
 }
+
+// ---- MLA and CBM findings (M4b, M5, M7, M10, M11, L4, L5, L7) ----
+
+/// A full list of `agency`'s requests, with a purpose.
+async fn mla_list_full(
+    mla: &mut crate::mla::Mla,
+    party_role: v1::MlaPartyRole,
+) -> Result<Vec<v1::MlaRequest>, tonic::Status> {
+    Ok(mla
+        .list_requests(liaison_client::with_purpose(
+            v1::ListRequestsRequest {
+                party_role: party_role as i32,
+                view: v1::MlaRequestView::Full as i32,
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await?
+        .into_inner()
+        .mla_requests)
+}
+
+/// The receipts of a request, as `mla` sees them.
+async fn mla_receipt_kinds(mla: &mut crate::mla::Mla, id: &str) -> anyhow::Result<Vec<i32>> {
+    let receipts = mla
+        .list_receipts(v1::ListReceiptsRequest {
+            mla_request_id: id.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .receipts;
+    receipts
+        .iter()
+        .map(|receipt| {
+            use prost::Message;
+            Ok(v1::MlaReceiptStatement::decode(receipt.statement.as_slice())?.kind)
+        })
+        .collect()
+}
+
+both!(m5_a_list_never_delivers_a_submitted_request_without_its_receipt);
+
+/// M5. RS-MUP, the requested agency, lists its requests in the full view before it ever
+/// read the new one: it gets the basic view of that request (no facts, no data sought,
+/// no history), the request stays SUBMITTED and no retrieval receipt is owed. The
+/// content comes only through GetRequest, which delivers it and signs the receipt.
+async fn m5_a_list_never_delivers_a_submitted_request_without_its_receipt(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, preservation_content, submit};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+
+    let listed = mla_list_full(&mut rs, v1::MlaPartyRole::Requested).await?;
+    let seen = listed
+        .iter()
+        .find(|request| request.id == draft.id)
+        .expect("the request is listed");
+    assert_eq!(seen.state, v1::MlaState::Submitted as i32);
+    let content = seen.content.as_ref().expect("the basic content");
+    assert!(
+        content.summary_of_facts.is_none() && content.data_sought.is_empty(),
+        "the requested agency read the content of a request not delivered to it: {content:?}"
+    );
+    assert!(seen.history.is_empty(), "history of an undelivered request");
+    assert_eq!(
+        content.case_reference,
+        draft.content.as_ref().unwrap().case_reference
+    );
+    let retrieval = v1::MlaReceiptKind::Retrieval as i32;
+    assert!(
+        !mla_receipt_kinds(&mut rs, &draft.id)
+            .await?
+            .contains(&retrieval)
+    );
+
+    // The requesting agency wrote it and lists it in full.
+    let own = mla_list_full(&mut ua, v1::MlaPartyRole::Requesting).await?;
+    let own = own.iter().find(|request| request.id == draft.id).unwrap();
+    assert!(own.content.as_ref().unwrap().summary_of_facts.is_some());
+
+    // GetRequest delivers it with its receipt; from then on the list shows it in full.
+    let delivered = get(&mut rs, &draft.id).await?;
+    assert_eq!(delivered.state, v1::MlaState::Delivered as i32);
+    assert!(
+        mla_receipt_kinds(&mut rs, &draft.id)
+            .await?
+            .contains(&retrieval)
+    );
+    let listed = mla_list_full(&mut rs, v1::MlaPartyRole::Requested).await?;
+    let seen = listed
+        .iter()
+        .find(|request| request.id == draft.id)
+        .unwrap();
+    assert!(seen.content.as_ref().unwrap().summary_of_facts.is_some());
+    hub.stop().await
+}
+
+both!(m11_agency_auditors_see_only_their_own_agency_checks);
+
+/// M11. An agency's auditor is no overseer: HU-NNI's auditor neither lists nor reads a
+/// communication check of RS-MUP, nor RS-MUP's results (with their challenge codes);
+/// RS-MUP's auditor sees its own agency's row only; the hub's operator and oversight
+/// auditor see every row.
+async fn m11_agency_auditors_see_only_their_own_agency_checks(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut operator = hub.client("INT-HUB", "operator").await?.cbm();
+    let started = operator
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: format!("m11-{}", crate::support::unique()),
+            scope: Some(crate::support::named(&["RS-MUP", "ME-UP"])),
+            response_window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+            message: Some(v1::LocalizedText {
+                text: "Провера везе: потврдите да сте доступни.".into(),
+                language: "sr-Cyrl".into(),
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default();
+    let report = |id: &str| v1::GetCommunicationCheckReportRequest {
+        check_id: id.to_owned(),
+    };
+    let results_of = |agency: &str| v1::ListCommunicationCheckResultsRequest {
+        agency_id: agency.to_owned(),
+        ..Default::default()
+    };
+
+    let mut third = hub.client("HU-NNI", "auditor").await?.cbm();
+    let listed = third
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await?
+        .into_inner()
+        .communication_checks;
+    assert!(
+        listed.is_empty(),
+        "HU-NNI's auditor listed other agencies' checks: {listed:?}"
+    );
+    let hidden = third
+        .get_communication_check_report(report(&started.id))
+        .await
+        .expect_err("HU-NNI's auditor read RS-MUP's check");
+    assert_eq!(hidden.code(), tonic::Code::NotFound, "{hidden:?}");
+    let denied = third
+        .list_communication_check_results(results_of("RS-MUP"))
+        .await
+        .expect_err("HU-NNI's auditor read RS-MUP's results");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+
+    let mut own = hub.client("RS-MUP", "auditor").await?.cbm();
+    let seen = own
+        .get_communication_check_report(report(&started.id))
+        .await?
+        .into_inner();
+    let agencies: Vec<_> = seen.results.iter().map(|r| r.agency_id.as_str()).collect();
+    assert_eq!(agencies, ["RS-MUP"]);
+    assert_eq!(
+        own.list_communication_check_results(results_of(""))
+            .await?
+            .into_inner()
+            .results
+            .len(),
+        1
+    );
+    let denied = own
+        .list_communication_check_results(results_of("ME-UP"))
+        .await
+        .expect_err("RS-MUP's auditor read ME-UP's results");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    for (agency, name) in [("INT-HUB", "auditor"), ("INT-HUB", "operator")] {
+        let mut hub_side = hub.client(agency, name).await?.cbm();
+        let all = hub_side
+            .get_communication_check_report(report(&started.id))
+            .await?
+            .into_inner();
+        assert_eq!(all.results.len(), 2, "{name}");
+        assert_eq!(
+            hub_side
+                .list_communication_check_results(results_of("ME-UP"))
+                .await?
+                .into_inner()
+                .results
+                .len(),
+            1,
+            "{name}"
+        );
+    }
+    hub.stop().await
+}
+
+both!(m11_contact_and_check_lists_commit_their_record_naming_what_they_return);
+
+/// M11. ListPointsOfContact, ListCommunicationChecks and ListCommunicationCheckResults
+/// commit their read record, naming every object returned, before they answer: the
+/// record is there, with the ids, the moment the answer arrives.
+async fn m11_contact_and_check_lists_commit_their_record_naming_what_they_return(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let poc = hub
+        .client("RS-MUP", "officer")
+        .await?
+        .directory()
+        .set_point_of_contact(v1::SetPointOfContactRequest {
+            request_id: format!("m11-poc-{}", crate::support::unique()),
+            point_of_contact: Some(v1::PointOfContact {
+                level: v1::point_of_contact::Level::Technical as i32,
+                function: "Дежурни официр 24/7, Одељење за ВТК".into(),
+                channels: vec![v1::ContactChannel {
+                    kind: v1::contact_channel::Kind::Phone as i32,
+                    address: "+381 11 306 2000".into(),
+                }],
+                languages: vec!["sr-Cyrl".into(), "en".into()],
+                around_the_clock: true,
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .point_of_contact
+        .unwrap_or_default();
+    let check = hub
+        .client("INT-HUB", "operator")
+        .await?
+        .cbm()
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: format!("m11-chk-{}", crate::support::unique()),
+            scope: Some(crate::support::named(&["RS-MUP"])),
+            response_window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default();
+
+    let reader = hub.client("RS-MUP", "auditor").await?;
+    let contacts = reader
+        .directory()
+        .list_points_of_contact(v1::ListPointsOfContactRequest::default())
+        .await?
+        .into_inner()
+        .points_of_contact;
+    assert_eq!(contacts.len(), 1);
+    let checks = reader
+        .cbm()
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await?
+        .into_inner()
+        .communication_checks;
+    assert_eq!(checks.len(), 1);
+    let results = reader
+        .cbm()
+        .list_communication_check_results(v1::ListCommunicationCheckResultsRequest::default())
+        .await?
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), 1);
+
+    // No waiting: a record written at the end of the call, after the answer, would name
+    // no object anyway.
+    for (method, object) in [
+        ("DirectoryService/ListPointsOfContact", &poc.id),
+        ("CbmService/ListCommunicationChecks", &check.id),
+        ("CbmService/ListCommunicationCheckResults", &check.id),
+    ] {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let reads = by_method(&records, method);
+        assert_eq!(
+            reads.len(),
+            1,
+            "{method} returned {object} with no record naming it"
+        );
+        assert_eq!(actor_agency(reads[0]), "RS-MUP");
+    }
+    hub.stop().await
+}
+
+/// Makes every audit insert fail — into the outbox and into the log — until
+/// [`lift_audit_fault`].
+async fn inject_audit_fault(hub: &TestHub) -> anyhow::Result<()> {
+    let fault = match hub.store().backend_kind() {
+        liaison_store::BackendKind::Sqlite => {
+            "CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox WHEN NEW.topic = 'audit'
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'injected audit fault'); END;"
+        }
+        liaison_store::BackendKind::Postgres => {
+            "CREATE FUNCTION inject_audit_fault() RETURNS trigger AS $$
+             BEGIN IF NEW.topic = 'audit' THEN RAISE EXCEPTION 'injected audit fault'; END IF; RETURN NEW; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_audit_fault BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION inject_audit_fault();
+             CREATE FUNCTION inject_log_fault() RETURNS trigger AS $$
+             BEGIN RAISE EXCEPTION 'injected audit fault'; END
+             $$ LANGUAGE plpgsql;
+             CREATE TRIGGER inject_log_fault BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION inject_log_fault();"
+        }
+    };
+    hub.store().execute_for_tests(fault).await?;
+    Ok(())
+}
+
+async fn lift_audit_fault(hub: &TestHub) -> anyhow::Result<()> {
+    let lift = match hub.store().backend_kind() {
+        liaison_store::BackendKind::Sqlite => {
+            "DROP TRIGGER inject_audit_fault; DROP TRIGGER inject_log_fault;"
+        }
+        liaison_store::BackendKind::Postgres => {
+            "DROP TRIGGER inject_audit_fault ON outbox; DROP TRIGGER inject_log_fault ON audit_log;"
+        }
+    };
+    hub.store().execute_for_tests(lift).await?;
+    Ok(())
+}
+
+/// A request UA-CERT submitted to RS-MUP and RS-MUP received, with three messages from
+/// UA-CERT.
+async fn mla_with_three_messages(
+    hub: &TestHub,
+) -> anyhow::Result<(crate::mla::Mla, crate::mla::Mla, String, Vec<String>)> {
+    use crate::mla::{create, get, officer, post, preservation_content, submit};
+    let mut ua = officer(hub, "UA-CERT").await?;
+    let mut rs = officer(hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    let mut ids = Vec::new();
+    for body in [
+        "Просимо підтвердити отримання запиту.",
+        "Додаємо уточнення щодо IP-адреси: 203.0.113.7.",
+        "Чи потрібен переклад сербською?",
+    ] {
+        ids.push(post(&mut ua, &draft.id, body, "uk").await?.id);
+    }
+    Ok((ua, rs, draft.id, ids))
+}
+
+both!(m10_a_page_of_one_message_marks_one_message_read_with_its_record);
+
+/// M10. RS-MUP lists one message of three: only that one is marked read (a read mark is
+/// a legally meaningful receipt), and the read's record names it and no other.
+async fn m10_a_page_of_one_message_marks_one_message_read_with_its_record(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id, messages) = mla_with_three_messages(&hub).await?;
+    let page = rs
+        .list_messages(liaison_client::with_purpose(
+            v1::ListMessagesRequest {
+                mla_request_id: id.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].id, messages[0]);
+    assert!(page.messages[0].read_time.is_some(), "returned as read");
+
+    let seen_by_sender = crate::mla::messages(&mut ua, &id).await?;
+    let read: Vec<bool> = seen_by_sender
+        .iter()
+        .map(|message| message.read_time.is_some())
+        .collect();
+    assert_eq!(
+        read,
+        [true, false, false],
+        "messages RS-MUP never received were marked read"
+    );
+
+    for (message, expected) in [(&messages[0], 1), (&messages[1], 0)] {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: message.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let reads: Vec<_> = by_method(&records, "MlaService/ListMessages")
+            .into_iter()
+            .filter(|record| actor_agency(record) == "RS-MUP")
+            .collect();
+        assert_eq!(
+            reads.len(),
+            expected,
+            "records of RS-MUP's read of {message}"
+        );
+    }
+    hub.stop().await
+}
+
+both!(m10_no_read_mark_or_delivery_stamp_without_its_audit_record);
+
+/// M10. While audit records cannot be written, ListMessages, GetNotification and
+/// WatchInbox fail — and leave no read mark and no deliver time behind: those commit
+/// with their record or not at all.
+async fn m10_no_read_mark_or_delivery_stamp_without_its_audit_record(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id, _) = mla_with_three_messages(&hub).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let sent = sender
+        .notify(v1::NotifyRequest {
+            request_id: format!("m10-{}", crate::support::unique()),
+            notification: Some(v1::CbmNotification {
+                kind: v1::CbmNotificationKind::Incident as i32,
+                severity: v1::CbmSeverity::High as i32,
+                title: Some(v1::LocalizedText {
+                    text: "Uzbrukums banku sistēmām".into(),
+                    language: "lv".into(),
+                }),
+                body: Some(v1::LocalizedText {
+                    text: "Konstatēts pikšķerēšanas uzbrukums bankas klientiem.".into(),
+                    language: "lv".into(),
+                }),
+                tlp: v1::Tlp::Green as i32,
+                scope: Some(crate::support::named(&["HU-NNI", "UA-CERT"])),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    // Tokens first: issuing one is recorded too.
+    let mut reader = hub.client("HU-NNI", "officer").await?.cbm();
+    let mut watcher = hub.client("UA-CERT", "officer").await?.cbm();
+    reader
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?;
+    watcher
+        .list_notifications(v1::ListNotificationsRequest::default())
+        .await?;
+    crate::mla::messages(&mut ua, &id).await?;
+
+    inject_audit_fault(&hub).await?;
+    let failed = rs
+        .list_messages(liaison_client::with_purpose(
+            v1::ListMessagesRequest {
+                mla_request_id: id.clone(),
+                ..Default::default()
+            },
+            crate::mla::PURPOSE,
+        ))
+        .await
+        .expect_err("messages were released without a record");
+    assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+    let failed = reader
+        .get_notification(v1::GetNotificationRequest {
+            notification_id: sent.id.clone(),
+        })
+        .await
+        .expect_err("a notification was released without a record");
+    assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+    let mut stream = watcher
+        .watch_inbox(v1::WatchInboxRequest::default())
+        .await?
+        .into_inner();
+    let ended = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .map_err(|_| anyhow::anyhow!("the watch neither delivered nor failed"))?;
+    assert!(
+        ended.is_err(),
+        "a page was delivered without a record: {ended:?}"
+    );
+    lift_audit_fault(&hub).await?;
+
+    let unread = crate::mla::messages(&mut ua, &id).await?;
+    assert!(
+        unread.iter().all(|message| message.read_time.is_none()),
+        "read marks without a record: {unread:?}"
+    );
+    let table = sender
+        .get_notification(v1::GetNotificationRequest {
+            notification_id: sent.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    for row in &table.acknowledgements {
+        assert!(
+            row.deliver_time.is_none(),
+            "delivered to {} without a record",
+            row.agency_id
+        );
+    }
+    hub.stop().await
+}
+
+both!(m10_an_escalation_commits_its_audit_record);
+
+/// M10. The escalator's writes are the hub's own steps: each escalation commits, in its
+/// transaction, a record naming the late agency's acknowledgement.
+async fn m10_an_escalation_commits_its_audit_record(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let mut sender = hub.client("RS-MUP", "officer").await?.cbm();
+    let sent = sender
+        .notify(v1::NotifyRequest {
+            request_id: format!("m10-{}", crate::support::unique()),
+            notification: Some(v1::CbmNotification {
+                kind: v1::CbmNotificationKind::Incident as i32,
+                severity: v1::CbmSeverity::High as i32,
+                title: Some(v1::LocalizedText {
+                    text: "Tấn công lừa đảo qua tin nhắn".into(),
+                    language: "vi".into(),
+                }),
+                body: Some(v1::LocalizedText {
+                    text: "Kẻ gian giả danh ngân hàng để lấy mã OTP.".into(),
+                    language: "vi".into(),
+                }),
+                tlp: v1::Tlp::Green as i32,
+                scope: Some(crate::support::named(&["UA-CERT"])),
+                ack_within: Some(prost_types::Duration {
+                    seconds: 3_600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .notification
+        .unwrap_or_default();
+    hub.clock()
+        .advance(std::time::Duration::from_secs(2 * 3_600));
+    let object = format!("{}:UA-CERT", sent.id);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let records = all_records(
+            &hub,
+            ("INT-HUB", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if !by_method(&records, "cbm/Escalate").is_empty() {
+            break;
+        }
+        let table = sender
+            .get_notification(v1::GetNotificationRequest {
+                notification_id: sent.id.clone(),
+            })
+            .await?
+            .into_inner()
+            .notification
+            .unwrap_or_default();
+        let escalated = table
+            .acknowledgements
+            .iter()
+            .any(|row| row.escalate_time.is_some());
+        assert!(
+            !escalated || tokio::time::Instant::now() < deadline,
+            "escalated with no audit record"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "never escalated");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    hub.stop().await
+}
+
+/// Events of a watch until it has `count` of them.
+async fn mla_events(
+    stream: &mut tonic::Streaming<v1::WatchRequestsResponse>,
+    count: usize,
+) -> anyhow::Result<Vec<v1::MlaEvent>> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .map_err(|_| anyhow::anyhow!("no event within {PATIENCE:?}"))??
+            .ok_or_else(|| anyhow::anyhow!("the watch ended"))?;
+        events.extend(message.event);
+    }
+    Ok(events)
+}
+
+both!(m4_a_watch_without_a_purpose_gets_no_message_bodies_or_comments);
+
+/// M4. ListMessages and GetRequest(FULL) need a purpose; WatchRequests delivered the
+/// same message bodies and step comments without one. Now a watch with no purpose gets
+/// the ids, kinds, senders and states, and one with a purpose gets the text.
+async fn m4_a_watch_without_a_purpose_gets_no_message_bodies_or_comments(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, post, preservation_content, submit};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    let watch = |purpose: Option<&str>| {
+        let request = v1::WatchRequestsRequest {
+            after: None,
+            mla_request_ids: vec![draft.id.clone()],
+            kinds: vec![
+                v1::MlaEventKind::MessagePosted as i32,
+                v1::MlaEventKind::StateChanged as i32,
+            ],
+        };
+        match purpose {
+            Some(purpose) => liaison_client::with_purpose(request, purpose),
+            None => tonic::Request::new(request),
+        }
+    };
+    let mut blind = ua.watch_requests(watch(None)).await?.into_inner();
+    let mut justified = ua
+        .watch_requests(watch(Some(crate::mla::PURPOSE)))
+        .await?
+        .into_inner();
+
+    let body = "Primili smo zahtev; IP adresa 203.0.113.7 pripada korisniku iz Novog Sada.";
+    let note = "Naš broj predmeta: KT-1234/2026, tužilac Jovanović";
+    rs.acknowledge_request(v1::AcknowledgeRequestRequest {
+        request_id: crate::mla::rid(),
+        mla_request_id: draft.id.clone(),
+        etag: String::new(),
+        comment: crate::mla::text(note, "sr-Latn"),
+    })
+    .await?;
+    let posted = post(&mut rs, &draft.id, body, "sr-Latn").await?;
+
+    let text_of = |events: &[v1::MlaEvent]| {
+        let mut texts = Vec::new();
+        for event in events {
+            if let Some(entry) = &event.transition {
+                texts.extend(entry.comment.as_ref().map(|c| c.text.clone()));
+            }
+            if let Some(message) = &event.message {
+                texts.extend(message.body.as_ref().map(|b| b.text.clone()));
+            }
+        }
+        texts
+    };
+    // Both streams replay the delivery and then see the acknowledgement and the message.
+    let seen = mla_events(&mut blind, 3).await?;
+    assert!(
+        text_of(&seen).is_empty(),
+        "a watch without a purpose delivered content: {:?}",
+        text_of(&seen)
+    );
+    let message = seen
+        .iter()
+        .find_map(|event| event.message.as_ref())
+        .expect("the message event");
+    assert_eq!(message.id, posted.id);
+    assert_eq!(
+        message.sender.as_ref().map(|s| s.agency_id.as_str()),
+        Some("RS-MUP")
+    );
+    let acknowledged = seen
+        .iter()
+        .filter_map(|event| event.transition.as_ref())
+        .any(|entry| entry.action == v1::MlaAction::Acknowledge as i32);
+    assert!(acknowledged, "{seen:?}");
+
+    let seen = mla_events(&mut justified, 3).await?;
+    assert_eq!(text_of(&seen), [note, body]);
+    hub.stop().await
+}
+
+/// A request UA-CERT submitted to RS-MUP, delivered.
+async fn mla_delivered(
+    hub: &TestHub,
+) -> anyhow::Result<(crate::mla::Mla, crate::mla::Mla, String)> {
+    use crate::mla::{create, get, officer, preservation_content, submit};
+    let mut ua = officer(hub, "UA-CERT").await?;
+    let mut rs = officer(hub, "RS-MUP").await?;
+    let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    Ok((ua, rs, draft.id))
+}
+
+/// `size` bytes of a provider's log, distinct per `seed`.
+fn evidence_bytes(size: usize, seed: u8) -> (Vec<u8>, String) {
+    use sha2::Digest;
+    let line =
+        format!("2026-10-0{seed}T08:53:20Z;203.0.113.{seed}:51234;đăng nhập;người_dùng_17\n");
+    let bytes: Vec<u8> = line.bytes().cycle().take(size).collect();
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    (bytes, sha256)
+}
+
+/// The files stored under the evidence directory (the temporary ones left out).
+fn stored_evidence_files(hub: &TestHub) -> anyhow::Result<usize> {
+    let root = hub.data_dir().join("evidence");
+    let mut count = 0;
+    if !root.exists() {
+        return Ok(0);
+    }
+    for entry in std::fs::read_dir(&root)? {
+        let entry = entry?;
+        if entry.file_name() == "tmp" || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        count += std::fs::read_dir(entry.path())?.count();
+    }
+    Ok(count)
+}
+
+both!(m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing);
+
+/// M7. An agency filled the disk with evidence. Now a request holds at most
+/// `max_evidence_bytes_per_request`, an agency at most `max_evidence_bytes_per_agency`,
+/// and no upload may leave the filesystem less than `min_evidence_free_bytes`: past any
+/// of them the upload is RESOURCE_EXHAUSTED, naming the quota, and stores nothing.
+async fn m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use crate::mla::upload_messages;
+    let limits = liaison_testkit::Limits {
+        max_evidence_bytes_per_request: 1_000_000,
+        max_evidence_bytes_per_agency: 1_500_000,
+        ..TestHub::default_limits()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (first, first_sha) = evidence_bytes(600_000, 1);
+    rs.upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))
+        .await?;
+    let (second, second_sha) = evidence_bytes(600_000, 2);
+    let refused = ua
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &id,
+            &second,
+            &second_sha,
+        )))
+        .await
+        .expect_err("the request's evidence quota was passed");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("max_evidence_bytes_per_request"),
+        "{refused:?}"
+    );
+    // Unannounced size: refused once the bytes pass the quota.
+    let mut unannounced = upload_messages(&id, &second, "");
+    if let Some(v1::upload_evidence_request::Payload::Metadata(metadata)) =
+        unannounced[0].payload.as_mut()
+    {
+        metadata.size_bytes = 0;
+    }
+    let refused = ua
+        .upload_evidence(tokio_stream::iter(unannounced))
+        .await
+        .expect_err("an unannounced file passed the quota");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    let listed = ua
+        .list_evidence(v1::ListEvidenceRequest {
+            mla_request_id: id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .evidence;
+    assert_eq!(listed.len(), 1, "a refused upload was stored");
+    assert_eq!(stored_evidence_files(&hub)?, 1);
+
+    // RS-MUP's agency quota counts its files on every request.
+    let (_, mut rs_again, other) = mla_delivered(&hub).await?;
+    let (third, third_sha) = evidence_bytes(950_000, 3);
+    let refused = rs_again
+        .upload_evidence(tokio_stream::iter(upload_messages(
+            &other, &third, &third_sha,
+        )))
+        .await
+        .expect_err("the agency's evidence quota was passed");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("max_evidence_bytes_per_agency"),
+        "{refused:?}"
+    );
+    assert_eq!(stored_evidence_files(&hub)?, 1);
+    hub.stop().await?;
+
+    // A reserve larger than any disk: nothing fits.
+    let limits = liaison_testkit::Limits {
+        min_evidence_free_bytes: u64::MAX / 2,
+        ..TestHub::default_limits()
+    };
+    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let (_, mut rs, id) = mla_delivered(&hub).await?;
+    let refused = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))
+        .await
+        .expect_err("an upload ate into the free-space reserve");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert_eq!(stored_evidence_files(&hub)?, 0);
+    hub.stop().await
+}
+
+both!(m7_a_download_from_the_end_reads_nothing);
+
+/// M7. DownloadEvidence at `offset == size` re-hashed the whole file to send nothing.
+/// Now it answers with the metadata at once: the stored file is not even opened (here
+/// it is gone, which a read would report as DATA_LOSS). A download from an offset after
+/// a verified one reads only what it sends.
+async fn m7_a_download_from_the_end_reads_nothing(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{PURPOSE, upload_messages};
+    use v1::download_evidence_response::Payload;
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (bytes, sha256) = evidence_bytes(700_000, 4);
+    let evidence = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &bytes, &sha256)))
+        .await?
+        .into_inner()
+        .evidence
+        .expect("evidence");
+    let from = |offset: i64| {
+        liaison_client::with_purpose(
+            v1::DownloadEvidenceRequest {
+                evidence_id: evidence.id.clone(),
+                offset,
+            },
+            PURPOSE,
+        )
+    };
+    let collect = |mut stream: tonic::Streaming<v1::DownloadEvidenceResponse>| async move {
+        let mut received = Vec::new();
+        let mut metadata = 0;
+        while let Some(message) = tokio::time::timeout(PATIENCE, stream.message()).await?? {
+            match message.payload {
+                Some(Payload::Chunk(chunk)) => received.extend(chunk),
+                Some(Payload::Metadata(_)) => metadata += 1,
+                _ => {}
+            }
+        }
+        anyhow::Ok((metadata, received))
+    };
+    // A full download verifies the file; one from the middle then reads only its tail.
+    let (_, whole) = collect(ua.download_evidence(from(0)).await?.into_inner()).await?;
+    assert_eq!(whole, bytes);
+    let (_, tail) = collect(ua.download_evidence(from(500_000)).await?.into_inner()).await?;
+    assert_eq!(tail, bytes[500_000..]);
+
+    let stored = hub
+        .data_dir()
+        .join("evidence")
+        .join(&sha256[..2])
+        .join(&sha256);
+    std::fs::rename(&stored, stored.with_extension("away"))?;
+    let size = i64::try_from(bytes.len())?;
+    let (metadata, nothing) = collect(ua.download_evidence(from(size)).await?.into_inner())
+        .await
+        .map_err(|error| anyhow::anyhow!("a download from the end read the file: {error}"))?;
+    assert_eq!((metadata, nothing.len()), (1, 0));
+    // Any download that sends bytes still needs the file.
+    let missing = collect(ua.download_evidence(from(size - 1)).await?.into_inner()).await;
+    assert!(missing.is_err(), "bytes were sent with no file");
+    hub.stop().await
+}
+
+both!(l7_the_agency_that_shared_a_file_sees_who_read_it);
+
+/// L7. Every MLA record named the requesting agency as owner, so RS-MUP's auditors,
+/// the requested side, never saw UA-CERT's accesses to the evidence and messages RS-MUP
+/// shared. The owner of a file or message is now the agency that shared it.
+async fn l7_the_agency_that_shared_a_file_sees_who_read_it(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{download, messages, post, upload_messages};
+    let hub = TestHub::start(backend).await?;
+    let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
+    let (bytes, sha256) = evidence_bytes(300_000, 5);
+    let evidence = rs
+        .upload_evidence(tokio_stream::iter(upload_messages(&id, &bytes, &sha256)))
+        .await?
+        .into_inner()
+        .evidence
+        .expect("evidence");
+    let (received, _, status) = download(&mut ua, &evidence.id).await?;
+    assert!(status.is_none() && received == bytes, "{status:?}");
+    let message = post(&mut rs, &id, "Dostavljamo izvod iz dnevnika.", "sr-Latn").await?;
+    messages(&mut ua, &id).await?;
+
+    for (object, method) in [
+        (&evidence.id, "MlaService/DownloadEvidence"),
+        (&message.id, "MlaService/ListMessages"),
+    ] {
+        let records = all_records(
+            &hub,
+            ("RS-MUP", "auditor"),
+            v1::QueryRecordsRequest {
+                object_id: object.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let theirs: Vec<_> = by_method(&records, method)
+            .into_iter()
+            .filter(|record| actor_agency(record) == "UA-CERT")
+            .collect();
+        assert!(
+            !theirs.is_empty(),
+            "RS-MUP's auditor does not see UA-CERT's {method} of {object}"
+        );
+    }
+    hub.stop().await
+}
+
+/// The due time of a request's deadline of `kind`, in seconds.
+fn due_of(request: &v1::MlaRequest, kind: v1::MlaDeadlineKind) -> Option<i64> {
+    request
+        .deadlines
+        .iter()
+        .find(|deadline| deadline.kind == kind as i32)
+        .and_then(|deadline| deadline.due_time.as_ref())
+        .map(|due| due.seconds)
+}
+
+both!(l5_amended_content_is_checked_like_a_submission);
+
+/// L5. ProvideInformation checked amended content as a draft only: UA-CERT could turn
+/// a routine request into an EMERGENCY with no justification, drop the facts, and keep
+/// the routine deadlines. Amended content is now held to the submission rules, and the
+/// deadlines still running are recomputed from the submission.
+async fn l5_amended_content_is_checked_like_a_submission(backend: Backend) -> anyhow::Result<()> {
+    use crate::mla::{create, get, officer, preservation_content, rid, submit, text};
+    let hub = TestHub::start(backend).await?;
+    let mut ua = officer(&hub, "UA-CERT").await?;
+    let mut rs = officer(&hub, "RS-MUP").await?;
+    let mut routine = preservation_content("RS-MUP");
+    routine.urgency = v1::MlaUrgency::Routine as i32;
+    routine.emergency_justification = None;
+    let draft = create(&mut ua, routine.clone()).await?;
+    submit(&mut ua, &draft.id).await?;
+    get(&mut rs, &draft.id).await?;
+    rs.acknowledge_request(v1::AcknowledgeRequestRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        ..Default::default()
+    })
+    .await?;
+    rs.start_assessment(v1::StartAssessmentRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        ..Default::default()
+    })
+    .await?;
+    rs.request_more_information(v1::RequestMoreInformationRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        questions: text("Navedite tačno vreme svakog pristupa (UTC)", "sr-Latn"),
+        ..Default::default()
+    })
+    .await?;
+    let before = get(&mut ua, &draft.id).await?;
+    let routine_due = due_of(&before, v1::MlaDeadlineKind::Response).expect("a response date");
+    let provide = |content: v1::MlaRequestContent| v1::ProvideInformationRequest {
+        request_id: rid(),
+        mla_request_id: draft.id.clone(),
+        answer: text("Час зазначено в UTC", "uk"),
+        amended_content: Some(content),
+        ..Default::default()
+    };
+
+    let mut unjustified = routine.clone();
+    unjustified.urgency = v1::MlaUrgency::Emergency as i32;
+    let mut no_facts = routine.clone();
+    no_facts.summary_of_facts = None;
+    for (content, what) in [
+        (unjustified, "an emergency without a justification"),
+        (no_facts, "no summary of facts"),
+    ] {
+        let refused = ua
+            .provide_information(provide(content))
+            .await
+            .expect_err(what);
+        assert_eq!(
+            refused.code(),
+            tonic::Code::InvalidArgument,
+            "{what}: {refused:?}"
+        );
+    }
+    let unchanged = get(&mut ua, &draft.id).await?;
+    assert_eq!(
+        unchanged.content_version, 1,
+        "a refused amendment changed the request"
+    );
+    assert_eq!(
+        unchanged.state,
+        v1::MlaState::MoreInformationRequested as i32
+    );
+
+    // A justified emergency: the response date moves to the emergency's.
+    let mut emergency = routine;
+    emergency.urgency = v1::MlaUrgency::Emergency as i32;
+    emergency.emergency_justification =
+        text("Свідок отримує погрози; журнали буде стерто за добу", "uk");
+    let answered = ua
+        .provide_information(provide(emergency))
+        .await?
+        .into_inner()
+        .mla_request
+        .expect("a request");
+    assert_eq!(answered.content_version, 2);
+    let emergency_due = due_of(&answered, v1::MlaDeadlineKind::Response).expect("a response date");
+    assert!(
+        emergency_due < routine_due,
+        "the response date stayed the routine one ({routine_due}) after the request became an emergency"
+    );
+    hub.stop().await
+}
+
+both!(l4_concurrent_acknowledgements_of_a_consultation_are_never_lost);
+
+/// L4. Consultation steps were read-modify-write with no version check: acknowledgements
+/// sent at once overwrote each other, and a Schedule racing a Close could reopen it.
+/// Now a step is stored only over the version it was decided on; the loser of a race
+/// gets ABORTED and changes nothing, so every acknowledgement answered OK is kept.
+async fn l4_concurrent_acknowledgements_of_a_consultation_are_never_lost(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let invited = [
+        "HU-NNI", "UA-CERT", "ME-UP", "MK-MVR", "AL-ASP", "BA-MSB", "TR-EGM", "RO-IGPR",
+    ];
+    let hub = TestHub::start(backend).await?;
+    let mut requester = hub.client("RS-MUP", "officer").await?.cbm();
+    let consultation = requester
+        .request_consultation(v1::RequestConsultationRequest {
+            request_id: format!("l4-{}", crate::support::unique()),
+            agency_ids: invited.iter().map(|agency| (*agency).to_owned()).collect(),
+            subject: Some(v1::LocalizedText {
+                text: "Phối hợp xử lý chiến dịch lừa đảo xuyên biên giới".into(),
+                language: "vi".into(),
+            }),
+            tlp: v1::Tlp::Green as i32,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .consultation
+        .unwrap_or_default();
+    let mut clients = Vec::new();
+    for agency in invited {
+        clients.push((agency, hub.client(agency, "officer").await?.cbm()));
+    }
+    // Every invited agency acknowledges at once, retrying only what was ABORTED.
+    let acknowledge = |agency: &'static str,
+                       mut client: liaison_proto::v1::cbm_service_client::CbmServiceClient<
+        liaison_client::AuthChannel,
+    >,
+                       id: String| async move {
+        let mut aborted = 0;
+        loop {
+            match client
+                .acknowledge_consultation(v1::AcknowledgeConsultationRequest {
+                    request_id: format!("l4-{}", crate::support::unique()),
+                    consultation_id: id.clone(),
+                    comment: None,
+                })
+                .await
+            {
+                Ok(_) => return anyhow::Ok((agency, aborted)),
+                Err(status) if status.code() == tonic::Code::Aborted => aborted += 1,
+                Err(status) => anyhow::bail!("{agency}: {status:?}"),
+            }
+        }
+    };
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|(agency, client)| tokio::spawn(acknowledge(agency, client, consultation.id.clone())))
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    let stored = requester
+        .get_consultation(v1::GetConsultationRequest {
+            consultation_id: consultation.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .consultation
+        .unwrap_or_default();
+    let missing: Vec<_> = stored
+        .participants
+        .iter()
+        .filter(|participant| !participant.requester && participant.acknowledge_time.is_none())
+        .map(|participant| participant.agency_id.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledgements answered OK were lost: {missing:?}"
+    );
+    hub.stop().await
+}

@@ -164,6 +164,7 @@ fn names_fixture(method: &str) -> bool {
         "IndicatorService/GetIndicator"
             | "IndicatorService/ExportStix"
             | "DirectoryService/GetSharingGroup"
+            | "CbmService/GetCommunicationCheckReport"
     )
 }
 
@@ -228,6 +229,23 @@ async fn every_rpc_allows_and_denies_as_the_matrix_says(backend: Backend) -> any
         .indicator
         .unwrap_or_default()
         .id;
+    // The fixture check: the operator's, of UA-CERT only.
+    let check = principals[7]
+        .cbm()
+        .start_communication_check(v1::StartCommunicationCheckRequest {
+            request_id: "matrix-check".into(),
+            scope: Some(named(&["UA-CERT"])),
+            response_window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .communication_check
+        .unwrap_or_default()
+        .id;
     let body = |method: &str| -> Vec<u8> {
         match method {
             "IndicatorService/GetIndicator" => v1::GetIndicatorRequest {
@@ -242,6 +260,18 @@ async fn every_rpc_allows_and_denies_as_the_matrix_says(backend: Backend) -> any
                 sharing_group_id: FIXTURE_GROUP.to_owned(),
             }
             .encode_to_vec(),
+            "CbmService/GetCommunicationCheckReport" => v1::GetCommunicationCheckReportRequest {
+                check_id: check.clone(),
+            }
+            .encode_to_vec(),
+            // The party agency's results, asked for by name.
+            "CbmService/ListCommunicationCheckResults" => {
+                v1::ListCommunicationCheckResultsRequest {
+                    agency_id: "UA-CERT".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            }
             _ => Vec::new(),
         }
     };

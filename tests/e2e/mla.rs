@@ -1288,7 +1288,7 @@ async fn preservation_expires_on_the_hub_clock_unless_extended(
     hub.stop().await
 }
 
-async fn post(
+pub(crate) async fn post(
     mla: &mut Mla,
     id: &str,
     body: &str,
@@ -1307,7 +1307,7 @@ async fn post(
         .expect("a message"))
 }
 
-async fn messages(mla: &mut Mla, id: &str) -> Result<Vec<v1::MlaMessage>, Status> {
+pub(crate) async fn messages(mla: &mut Mla, id: &str) -> Result<Vec<v1::MlaMessage>, Status> {
     Ok(mla
         .list_messages(with_purpose(
             v1::ListMessagesRequest {
@@ -1409,7 +1409,7 @@ async fn the_parties_exchange_messages_and_no_one_else_reads_them(
     hub.stop().await
 }
 
-fn upload_messages(
+pub(crate) fn upload_messages(
     id: &str,
     bytes: &[u8],
     expected_sha256: &str,
@@ -1436,7 +1436,7 @@ fn upload_messages(
 }
 
 /// Downloads a file: its bytes, the receipt if one came, or the status it ended with.
-async fn download(
+pub(crate) async fn download(
     mla: &mut Mla,
     id: &str,
 ) -> anyhow::Result<(Vec<u8>, Option<v1::MlaReceipt>, Option<Status>)> {

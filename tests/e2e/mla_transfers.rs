@@ -215,7 +215,7 @@ async fn a_slow_upload_outlasts_the_call_cap_and_a_stalled_one_ends(
     const CAP: Duration = Duration::from_secs(2);
     let limits = Limits {
         max_call_duration: CAP,
-        ..Limits::default()
+        ..TestHub::default_limits()
     };
     let hub = TestHub::start_with_limits(backend, limits).await?;
     let mut ua = officer(&hub, "UA-CERT").await?;

@@ -499,26 +499,35 @@ impl Store {
         })
     }
 
-    /// Notes the first time a recipient read a notification.
+    /// Notes the first time a recipient read each of `notifications` (its first read, or
+    /// the first delivery on a stream), with the audit record of that read or delivery,
+    /// in one transaction.
     pub async fn mark_delivered(
         &self,
-        id: &ObjectId,
+        notifications: &[ObjectId],
         agency: &AgencyId,
         now: Timestamp,
+        audit_record: Vec<u8>,
     ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            sqlx::query(
-                "UPDATE cbm_acknowledgements SET deliver_us = $3
-                 WHERE notification_id = $1 AND agency_id = $2 AND deliver_us IS NULL",
-            )
-            .bind(id.as_str())
-            .bind(agency.as_str())
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
+            for id in notifications {
+                sqlx::query(
+                    "UPDATE cbm_acknowledgements SET deliver_us = $3
+                     WHERE notification_id = $1 AND agency_id = $2 AND deliver_us IS NULL",
+                )
+                .bind(id.as_str())
+                .bind(agency.as_str())
+                .bind(now.as_micros())
+                .execute(&mut *tx)
+                .await?;
+            }
+            let audit = String::from_utf8_lossy(&audit_record).into_owned();
+            let object = notifications.first().map(ObjectId::as_str).unwrap_or_default();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", object, now, Some(audit));
             tx.commit().await?;
         });
+        self.signals.outbox.notify_one();
         Ok(())
     }
 
@@ -641,6 +650,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             let mut escalated = 0;
+            let mut escalated_rows = Vec::new();
             for (notification, agency) in &rows {
                 // Conditional, so that two replicas escalating at once escalate a row once.
                 let changed = sqlx::query(
@@ -656,8 +666,13 @@ impl Store {
                 if changed == 1 {
                     let object = format!("{notification}:{agency}");
                     crate::sequencer::write_outbox!(tx, pool, TOPIC, "escalation", object, now, None::<String>);
+                    escalated_rows.push((notification.clone(), agency.clone()));
                     escalated += 1;
                 }
+            }
+            if !escalated_rows.is_empty() {
+                let audit = escalation_record(&escalated_rows);
+                crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", escalated_rows[0].0.as_str(), now, Some(audit));
             }
             tx.commit().await?;
             escalated
@@ -709,4 +724,30 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The audit method of the escalations the hub makes itself (actor: none).
+pub const ESCALATE_METHOD: &str = "liaison.hub/cbm/Escalate";
+
+/// The stored audit record of one escalation pass: the hub as actor, each escalated
+/// acknowledgement (`<notification>:<agency>`) written, owned by the late agency.
+fn escalation_record(rows: &[(String, String)]) -> String {
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let record = liaison_audit::AuditRecord {
+        time_us: now.as_micros(),
+        method: ESCALATE_METHOD.to_owned(),
+        objects: rows
+            .iter()
+            .map(|(notification, agency)| {
+                liaison_audit::ObjectAccess::new(
+                    format!("{notification}:{agency}"),
+                    liaison_audit::Access::Write,
+                    Some(agency.clone()),
+                )
+            })
+            .collect(),
+        trace_id: format!("{:032x}", now.as_micros()),
+        ..liaison_audit::AuditRecord::default()
+    };
+    String::from_utf8_lossy(&record.seal()).into_owned()
 }

@@ -23,7 +23,7 @@ use crate::{
 
 const COLUMNS: &str = "id, requester, subject, subject_language, description, description_language, state, tlp, \
      related_ids, request_notification_id, proposed_us, schedule_us, duration_us, venue, venue_language, agenda, \
-     agenda_language, hold_us, summary, summary_language, outcome, close_us, created_us, update_us";
+     agenda_language, hold_us, summary, summary_language, outcome, close_us, created_us, update_us, version";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
@@ -102,6 +102,7 @@ where
         closed: micros("close_us")?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
         updated: Timestamp::from_micros(row.try_get("update_us")?),
+        version: u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0),
     })
 }
 
@@ -121,7 +122,7 @@ macro_rules! write_consultation {
             .await?;
         let sql = format!(
             "INSERT INTO cbm_consultations ({COLUMNS}, requester_agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(c.id.as_str())
@@ -148,6 +149,7 @@ macro_rules! write_consultation {
             .bind(c.closed.map(Timestamp::as_micros))
             .bind(c.created.as_micros())
             .bind(c.updated.as_micros())
+            .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
             .bind(c.requester_agency().as_str())
             .execute(&mut *$tx)
             .await?;
@@ -180,20 +182,26 @@ impl Store {
     ) -> Result<WriteOutcome<()>, StoreError> {
         let actor = notification.sender.to_string();
         let method = "liaison.v1.CbmService/RequestConsultation";
-        self.write_consultation(
-            consultation,
-            Some(notification),
-            None,
-            &actor,
-            method,
-            request_id,
-            audit_record,
-        )
-        .await
+        let outcome = self
+            .write_consultation(
+                consultation,
+                Some(notification),
+                None,
+                &actor,
+                method,
+                request_id,
+                audit_record,
+            )
+            .await?;
+        // Only steps are versioned: a new consultation is always written.
+        Ok(outcome.unwrap_or(WriteOutcome::Stored(())))
     }
 
     /// Rewrites a consultation after a step (with a reply posted to its thread, if any),
-    /// with its stream events and audit record, in one transaction.
+    /// with its stream events and audit record, in one transaction, if the stored one
+    /// still has `consultation.version` (the version the step was decided on); it is
+    /// stored with the next version. `None`, and nothing written, if another step was
+    /// stored meanwhile.
     pub async fn change_consultation(
         &self,
         consultation: &Consultation,
@@ -202,7 +210,7 @@ impl Store {
         method: &'static str,
         request_id: &str,
         audit_record: &[u8],
-    ) -> Result<WriteOutcome<()>, StoreError> {
+    ) -> Result<Option<WriteOutcome<()>>, StoreError> {
         let actor = actor.to_string();
         self.write_consultation(
             consultation,
@@ -226,15 +234,36 @@ impl Store {
         method: &'static str,
         request_id: &str,
         audit_record: &[u8],
-    ) -> Result<WriteOutcome<()>, StoreError> {
+    ) -> Result<Option<WriteOutcome<()>>, StoreError> {
+        fn duplicate(object: String) -> Option<WriteOutcome<()>> {
+            Some(WriteOutcome::Duplicate(object))
+        }
         let now = consultation.updated;
-        with_pool!(self, pool => {
+        let mut stored = consultation.clone();
+        let stored = with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            seen_request!(tx, actor, request_id, method);
+            seen_request!(tx, actor, request_id, method, duplicate);
             if let Some(notification) = notification {
                 insert_notification!(tx, pool, notification);
+            } else {
+                // A step: only over the version it was decided on (on PostgreSQL this
+                // also locks the row until commit).
+                let current = i64::try_from(consultation.version).unwrap_or(i64::MAX);
+                let claimed = sqlx::query(
+                    "UPDATE cbm_consultations SET version = version + 1 WHERE id = $1 AND version = $2",
+                )
+                .bind(consultation.id.as_str())
+                .bind(current)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                stored.version = consultation.version + 1;
             }
-            write_consultation!(tx, consultation);
+            write_consultation!(tx, &stored);
             if let Some(reply) = reply {
                 crate::replies::insert_reply!(tx, pool, reply);
             }
@@ -244,9 +273,10 @@ impl Store {
             let record = String::from_utf8_lossy(audit_record).into_owned();
             crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", consultation.id.as_str(), now, Some(record));
             tx.commit().await?;
+            Some(WriteOutcome::Stored(()))
         });
         self.signals.outbox.notify_one();
-        Ok(WriteOutcome::Stored(()))
+        Ok(stored)
     }
 
     /// One consultation with its participants (requester first).

@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0010_audit_object_anonymity.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 11,
+        name: "consultation versions",
+        sql: include_str!("../migrations/0011_consultation_version.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

@@ -774,29 +774,14 @@ impl Store {
         row.map(message_from_row).transpose()
     }
 
-    /// The messages of a request, oldest first, from `offset`, at most `limit`. Messages
-    /// from the other party that `reader` had not read yet are marked read at `now` first.
+    /// The messages of a request, oldest first, from `offset`, at most `limit`.
     pub async fn list_mla_messages(
         &self,
         request: &ObjectId,
-        reader: Option<&AgencyId>,
         offset: u64,
         limit: u32,
-        now: Timestamp,
     ) -> Result<Vec<MlaMessageRow>, StoreError> {
         let rows: Vec<(String, String, String, String, i64, Option<i64>)> = with_pool!(self, pool => {
-            if let Some(reader) = reader {
-                let mut tx = pool.begin_write(&self.write_turn).await?;
-                sqlx::query(
-                    "UPDATE mla_messages SET read_us = $1 WHERE request_id = $2 AND sender_agency_id <> $3 AND read_us IS NULL",
-                )
-                .bind(now.as_micros())
-                .bind(request.as_str())
-                .bind(reader.as_str())
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-            }
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT id, request_id, sender_agency_id, document, created_us, read_us FROM mla_messages
                  WHERE request_id = $1 ORDER BY created_us, id LIMIT {limit} OFFSET $2"
@@ -808,6 +793,46 @@ impl Store {
         });
         rows.into_iter().map(message_from_row).collect()
     }
+
+    /// Marks `messages` of `request` read by `reader` at `now` — those sent by the other
+    /// party and not read yet — with the read's audit record, in one transaction. Returns
+    /// the ids it marked.
+    pub async fn mark_mla_messages_read(
+        &self,
+        request: &ObjectId,
+        reader: &AgencyId,
+        messages: &[String],
+        now: Timestamp,
+        audit_record: Vec<u8>,
+    ) -> Result<Vec<String>, StoreError> {
+        let marked = with_pool!(self, pool => {
+            let mut tx = pool.begin_write(&self.write_turn).await?;
+            let mut marked = Vec::new();
+            for id in messages {
+                let changed = sqlx::query(
+                    "UPDATE mla_messages SET read_us = $1
+                     WHERE id = $2 AND request_id = $3 AND sender_agency_id <> $4 AND read_us IS NULL",
+                )
+                .bind(now.as_micros())
+                .bind(id)
+                .bind(request.as_str())
+                .bind(reader.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    marked.push(id.clone());
+                }
+            }
+            let audit = String::from_utf8_lossy(&audit_record).into_owned();
+            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", request.as_str(), now, Some(audit));
+            tx.commit().await?;
+            marked
+        });
+        self.signals.outbox.notify_one();
+        Ok(marked)
+    }
+
     /// Records an uploaded evidence file (its bytes already stored) with its receipt,
     /// idempotency key, stream events and audit record, in one transaction.
     pub async fn add_mla_evidence(
@@ -924,6 +949,30 @@ impl Store {
             .await?
         });
         rows.into_iter().map(evidence_from_row).collect()
+    }
+
+    /// Bytes of evidence stored on `request` (all parties' files), and bytes `agency`
+    /// uploaded over all requests: what the evidence quotas count.
+    pub async fn mla_evidence_usage(
+        &self,
+        request: &ObjectId,
+        agency: &AgencyId,
+    ) -> Result<(u64, u64), StoreError> {
+        let (on_request, by_agency): (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT
+                   (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM mla_evidence WHERE request_id = $1),
+                   (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM mla_evidence WHERE uploader_agency_id = $2)",
+            )
+            .bind(request.as_str())
+            .bind(agency.as_str())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((
+            u64::try_from(on_request).unwrap_or(0),
+            u64::try_from(by_agency).unwrap_or(0),
+        ))
     }
 
     /// Stores a receipt issued without a change to its request (a rejected submission),

@@ -81,7 +81,16 @@ impl TestHub {
     /// Starts a hub that records calls in its audit log or, for benchmarks of what
     /// auditing costs, does not.
     pub async fn start_with(backend: Backend, audit_calls: bool) -> anyhow::Result<Self> {
-        Self::start_configured(backend, audit_calls, Limits::default()).await
+        Self::start_configured(backend, audit_calls, Self::default_limits()).await
+    }
+
+    /// The hub's default limits, but no free-space reserve for evidence: test hubs share
+    /// one disk, and the reserve is tested on its own (`start_with_limits`).
+    pub fn default_limits() -> Limits {
+        Limits {
+            min_evidence_free_bytes: 0,
+            ..Limits::default()
+        }
     }
 
     /// Starts a hub with the given limits (message sizes, streams, rates, deadlines).
@@ -95,7 +104,7 @@ impl TestHub {
         backend: Backend,
         federation_toml: &str,
     ) -> anyhow::Result<Self> {
-        Self::start_full(backend, true, Limits::default(), federation_toml).await
+        Self::start_full(backend, true, Self::default_limits(), federation_toml).await
     }
 
     /// Starts a hub with every setting a test may choose.

@@ -2,8 +2,10 @@
 //! with the check's challenge within the window; reports say who answered, late or not at
 //! all, and how fast. Outcomes are computed from the stored times and the deadline clock.
 //!
-//! Who sees what: the hub's principals and auditors see every agency's row; an officer
-//! sees checks of its own agency and its own row only; anything else is NOT_FOUND.
+//! Who sees what: the hub's operator and oversight auditors see every agency's row; an
+//! agency's officers and auditors see checks of their own agency and its own row only;
+//! anything else is NOT_FOUND. Every read commits its record, naming the checks it
+//! returns, before its data leave the hub.
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::Caller;
@@ -24,9 +26,10 @@ use tonic::Request;
 
 use crate::{CbmServiceImpl, convert};
 
-/// True for callers who see every agency's results: the hub's principals and auditors.
+/// True for callers who see every agency's results: the hub's operator and oversight
+/// auditors. An agency's auditors see their own agency's, like its officers.
 fn sees_all(caller: &Caller) -> bool {
-    caller.is_hub() || caller.has_role(Role::Auditor)
+    caller.is_hub() && (caller.has_role(Role::OversightAuditor) || caller.has_role(Role::Operator))
 }
 
 fn level_to_proto(level: Option<ContactLevel>) -> i32 {
@@ -422,6 +425,7 @@ impl CbmServiceImpl {
         request: Request<v1::ListCommunicationChecksRequest>,
     ) -> Result<v1::ListCommunicationChecksResponse, ServiceError> {
         let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
@@ -438,8 +442,10 @@ impl CbmServiceImpl {
             if let Some(agency) = &agency {
                 results.retain(|result| &result.agency == agency);
             }
+            audit.touch(check.id.as_str(), Access::Read, None);
             found.push(check_to_proto(check, &results, &caller, now));
         }
+        audit.commit_read(&self.store).await?;
         Ok(v1::ListCommunicationChecksResponse {
             next_page_token: if checks.len() == limit as usize {
                 (offset + u64::from(limit)).to_string()
@@ -455,6 +461,7 @@ impl CbmServiceImpl {
         request: Request<v1::ListCommunicationCheckResultsRequest>,
     ) -> Result<v1::ListCommunicationCheckResultsResponse, ServiceError> {
         let caller = self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             if caller.is_hub() {
@@ -470,7 +477,7 @@ impl CbmServiceImpl {
         };
         if &agency != caller.agency() && !sees_all(&caller) {
             return Err(ServiceError::PermissionDenied(liaison_auth::Denied(
-                "other agencies' results need the operator or an auditor role",
+                "other agencies' results are for the hub's operator and oversight auditors",
             )));
         }
         let limit = page_size(request.page_size, 100, 500)?;
@@ -480,6 +487,10 @@ impl CbmServiceImpl {
             .store
             .agency_check_results(&agency, range, offset, limit)
             .await?;
+        for result in &results {
+            audit.touch(result.check.as_str(), Access::Read, Some(&result.agency));
+        }
+        audit.commit_read(&self.store).await?;
         let now = self.clock.now();
         Ok(v1::ListCommunicationCheckResultsResponse {
             next_page_token: if results.len() == limit as usize {

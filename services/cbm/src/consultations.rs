@@ -237,8 +237,14 @@ impl CbmServiceImpl {
             )
             .await?
         {
-            WriteOutcome::Stored(()) => audit.mark_recorded(),
-            WriteOutcome::Duplicate(_) => {
+            None => {
+                return Err(ServiceError::Aborted(
+                    "the consultation changed while this step was decided; read it again and retry"
+                        .into(),
+                ));
+            }
+            Some(WriteOutcome::Stored(())) => audit.mark_recorded(),
+            Some(WriteOutcome::Duplicate(_)) => {
                 audit.touch(
                     consultation.id.as_str(),
                     Access::Read,
@@ -408,6 +414,7 @@ impl CbmServiceImpl {
             closed: None,
             created: now,
             updated: now,
+            version: 0,
         };
         let record = audit.write_record(ObjectAccess {
             id: consultation.id.to_string(),

@@ -207,20 +207,26 @@ impl CbmServiceImpl {
         let audit = AuditContext::of(&request);
         let id = parse_notification_id(&request.get_ref().notification_id, "notification_id")?;
         let mut visible = self.visible(&caller, &id).await?;
-        if !visible.whole_table
-            && let Some(row) = visible.rows.first_mut()
-            && row.delivered.is_none()
-        {
-            let now = self.clock.now();
-            self.store.mark_delivered(&id, caller.agency(), now).await?;
-            row.delivered = Some(now);
-        }
         audit.touch(
             id.as_str(),
             Access::Read,
             Some(&visible.notification.sender_agency),
         );
-        audit.commit_read(&self.store).await?;
+        // The recipient's first read is its delivery, stamped with the read's record.
+        if !visible.whole_table
+            && let Some(row) = visible.rows.first_mut()
+            && row.delivered.is_none()
+        {
+            let now = self.clock.now();
+            let record = audit.write_record_of(std::iter::empty());
+            self.store
+                .mark_delivered(std::slice::from_ref(&id), caller.agency(), now, record)
+                .await?;
+            audit.mark_recorded();
+            row.delivered = Some(now);
+        } else {
+            audit.commit_read(&self.store).await?;
+        }
         Ok(v1::GetNotificationResponse {
             notification: Some(self.to_proto(&visible)),
         })

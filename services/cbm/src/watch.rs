@@ -65,9 +65,12 @@ pub(crate) fn spawn(
 
 impl Watcher {
     /// The event as this watcher may see it, or `None`.
+    /// A notification delivered for the first time to the caller's agency is added to
+    /// `delivered`, for the page's record to stamp.
     async fn resolve(
         &self,
         event: &CbmEvent,
+        delivered: &mut Vec<ObjectId>,
     ) -> Result<Option<(v1::CbmEvent, ObjectId, Option<AgencyId>)>, ServiceError> {
         let caller = &self.caller;
         let now = self.clock.now();
@@ -108,10 +111,11 @@ impl Watcher {
                 let Some(mut row) = self.store.acknowledgement(id, caller.agency()).await? else {
                     return Ok(None);
                 };
-                // The first delivery to the agency, on any of its streams, is its deliver time.
+                // The first delivery to the agency, on any of its streams, is its deliver
+                // time: stamped with the page's record, once the page is decided.
                 if row.delivered.is_none() {
-                    self.store.mark_delivered(id, caller.agency(), now).await?;
                     row.delivered = Some(now);
+                    delivered.push(id.clone());
                 }
                 (
                     v1::CbmEventKind::NotificationReceived,
@@ -338,9 +342,10 @@ async fn deliver(
         }
         let delivery = watcher.audit.fork();
         let mut batch = Vec::new();
+        let mut first_deliveries = Vec::new();
         for event in &events {
             cursor = event.position;
-            match watcher.resolve(event).await {
+            match watcher.resolve(event, &mut first_deliveries).await {
                 Ok(None) => {}
                 Ok(Some((message, id, owner))) => {
                     delivery.touch(id.as_str(), Access::Deliver, owner.as_ref());
@@ -357,8 +362,20 @@ async fn deliver(
         if batch.is_empty() {
             continue;
         }
-        // One record per page delivered, committed before the page leaves the hub.
-        if let Err(error) = delivery.commit_read(&store).await {
+        // One record per page delivered, committed before the page leaves the hub; the
+        // deliver times of the notifications it delivers first commit with it.
+        let committed = if first_deliveries.is_empty() {
+            delivery.commit_read(&store).await
+        } else {
+            let record = delivery.write_record_of(std::iter::empty());
+            let now = watcher.clock.now();
+            store
+                .mark_delivered(&first_deliveries, caller.agency(), now, record)
+                .await
+                .map(|()| delivery.mark_recorded())
+                .map_err(ServiceError::from)
+        };
+        if let Err(error) = committed {
             let _ = sender.send(Err(error.into())).await;
             return;
         }

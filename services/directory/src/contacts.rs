@@ -151,6 +151,7 @@ impl DirectoryService {
         request: Request<v1::ListPointsOfContactRequest>,
     ) -> Result<v1::ListPointsOfContactResponse, ServiceError> {
         self.auth.caller(&request).await?;
+        let audit = AuditContext::of(&request);
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             None
@@ -166,6 +167,10 @@ impl DirectoryService {
             .store
             .list_points_of_contact(agency.as_ref(), offset, limit)
             .await?;
+        for poc in &found {
+            audit.touch(poc.id.as_str(), Access::Read, Some(&poc.agency));
+        }
+        audit.commit_read(&self.store).await?;
         let now = self.clock.now();
         Ok(v1::ListPointsOfContactResponse {
             next_page_token: if found.len() == limit as usize {

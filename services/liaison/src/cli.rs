@@ -216,6 +216,15 @@ pub struct LimitArgs {
     /// Largest HTTP/2 frame accepted in bytes, 16384 to 16777215 [default: 16384]
     #[arg(long, env = "LIAISON_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<u32>,
+    /// MLA evidence stored on one request, in bytes [default: 17179869184]
+    #[arg(long, env = "LIAISON_MAX_EVIDENCE_BYTES_PER_REQUEST")]
+    pub max_evidence_bytes_per_request: Option<u64>,
+    /// MLA evidence one agency may have uploaded, in bytes [default: 68719476736]
+    #[arg(long, env = "LIAISON_MAX_EVIDENCE_BYTES_PER_AGENCY")]
+    pub max_evidence_bytes_per_agency: Option<u64>,
+    /// Free bytes the evidence directory's filesystem keeps; uploads that would leave less are refused [default: 1073741824]
+    #[arg(long, env = "LIAISON_MIN_EVIDENCE_FREE_BYTES")]
+    pub min_evidence_free_bytes: Option<u64>,
 }
 
 /// Merges the limits from flags and environment over the file's `[limits]` over the
@@ -247,7 +256,10 @@ pub fn limits_config(args: LimitArgs, file: LimitsSection) -> Result<Limits, Str
         keepalive_timeout_seconds,
         max_pending_reset_streams,
         max_header_list_bytes,
-        max_frame_bytes
+        max_frame_bytes,
+        max_evidence_bytes_per_request,
+        max_evidence_bytes_per_agency,
+        min_evidence_free_bytes
     )
     .limits()
 }
@@ -669,7 +681,7 @@ mod tests {
         assert!(matches!(config.database, DatabaseConfig::Sqlite(_)));
     }
 
-    const LIMIT_COUNT: usize = 21;
+    const LIMIT_COUNT: usize = 24;
 
     /// Every limit: its `[limits]` key, a value other than the default, and where the
     /// value lands in [`Limits`].
@@ -695,6 +707,9 @@ mod tests {
         "max_pending_reset_streams",
         "max_header_list_bytes",
         "max_frame_bytes",
+        "max_evidence_bytes_per_request",
+        "max_evidence_bytes_per_agency",
+        "min_evidence_free_bytes",
     ];
 
     /// Distinct non-default values, the n-th for the n-th key (`seed` shifts them).
@@ -731,6 +746,9 @@ mod tests {
             limits.max_pending_reset_streams as u64,
             limits.max_header_list_bytes.into(),
             limits.max_frame_bytes.into(),
+            limits.max_evidence_bytes_per_request,
+            limits.max_evidence_bytes_per_agency,
+            limits.min_evidence_free_bytes,
         ]
     }
 

@@ -210,6 +210,17 @@ pub struct Limits {
     /// Largest HTTP/2 frame the hub accepts, in bytes (SETTINGS_MAX_FRAME_SIZE), between
     /// 16 384 and 16 777 215. Default 16 384.
     pub max_frame_bytes: u32,
+    /// MLA evidence stored on one request, all parties' files together, in bytes; an
+    /// upload that would pass it is refused RESOURCE_EXHAUSTED, nothing stored. Default
+    /// 16 GiB.
+    pub max_evidence_bytes_per_request: u64,
+    /// MLA evidence one agency may have uploaded, over all requests, in bytes; refused
+    /// likewise. Default 64 GiB.
+    pub max_evidence_bytes_per_agency: u64,
+    /// Free space the evidence directory's filesystem keeps (it usually holds the
+    /// database and the audit log too): an upload that would leave less is refused
+    /// RESOURCE_EXHAUSTED, before and while it streams. Default 1 GiB.
+    pub min_evidence_free_bytes: u64,
 }
 
 impl Default for Limits {
@@ -236,6 +247,9 @@ impl Default for Limits {
             max_pending_reset_streams: 32,
             max_header_list_bytes: 16 * 1024,
             max_frame_bytes: 16 * 1024,
+            max_evidence_bytes_per_request: 16 << 30,
+            max_evidence_bytes_per_agency: 64 << 30,
+            min_evidence_free_bytes: 1 << 30,
         }
     }
 }
@@ -327,6 +341,16 @@ impl Limits {
             "max_header_list_bytes",
             self.max_header_list_bytes.into(),
             4096,
+        )?;
+        at_least(
+            "max_evidence_bytes_per_request",
+            self.max_evidence_bytes_per_request,
+            1,
+        )?;
+        at_least(
+            "max_evidence_bytes_per_agency",
+            self.max_evidence_bytes_per_agency,
+            1,
         )?;
         if !(16_384..=16_777_215).contains(&self.max_frame_bytes) {
             return Err(format!(
@@ -428,6 +452,12 @@ pub struct LimitsSection {
     pub max_header_list_bytes: Option<u32>,
     /// Bytes.
     pub max_frame_bytes: Option<u32>,
+    /// Bytes.
+    pub max_evidence_bytes_per_request: Option<u64>,
+    /// Bytes.
+    pub max_evidence_bytes_per_agency: Option<u64>,
+    /// Bytes.
+    pub min_evidence_free_bytes: Option<u64>,
 }
 
 impl LimitsSection {
@@ -489,6 +519,15 @@ impl LimitsSection {
                 .max_header_list_bytes
                 .unwrap_or(default.max_header_list_bytes),
             max_frame_bytes: self.max_frame_bytes.unwrap_or(default.max_frame_bytes),
+            max_evidence_bytes_per_request: self
+                .max_evidence_bytes_per_request
+                .unwrap_or(default.max_evidence_bytes_per_request),
+            max_evidence_bytes_per_agency: self
+                .max_evidence_bytes_per_agency
+                .unwrap_or(default.max_evidence_bytes_per_agency),
+            min_evidence_free_bytes: self
+                .min_evidence_free_bytes
+                .unwrap_or(default.min_evidence_free_bytes),
         };
         limits
             .validate()

@@ -455,6 +455,11 @@ impl BoundHub {
                         shutdown: stop.clone(),
                         evidence_dir: self.config.evidence_dir.clone(),
                         upload_idle: limits.max_call_duration,
+                        evidence_quota: liaison_mla::EvidenceQuota {
+                            per_request: limits.max_evidence_bytes_per_request,
+                            per_agency: limits.max_evidence_bytes_per_agency,
+                            free_reserve: limits.min_evidence_free_bytes,
+                        },
                     },
                 )
                 .into_server()

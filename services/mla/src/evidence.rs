@@ -5,7 +5,14 @@
 //! signed receipt. Memory per transfer is one chunk: nothing buffers a whole file.
 //!
 //! An upload is not capped as a whole (a 1 GiB file takes as long as the line needs):
-//! each message must arrive within the hub's call cap instead (`upload_idle`).
+//! each message must arrive within the hub's call cap instead (`upload_idle`). It must fit
+//! the request's and the agency's quotas and leave the filesystem its free-space reserve
+//! ([`crate::EvidenceQuota`]), checked before any byte is written and while it streams.
+//!
+//! A download from the start hashes every byte it sends. One from an offset trusts an
+//! earlier check of the same file (same size, modification time and inode) and reads
+//! only what it sends; without one it hashes the whole file first. A download from the
+//! end sends the metadata only and reads nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +48,42 @@ const MAX_FILE_BYTES: u64 = 4 << 30;
 const MAX_CHUNK_BYTES: usize = 1 << 20;
 /// Chunk size of a download.
 const DOWNLOAD_CHUNK_BYTES: usize = 256 << 10;
+/// How often an upload checks the free space again, in bytes received.
+const FREE_SPACE_EVERY_BYTES: u64 = 64 << 20;
+/// Verified files remembered; the memory is cleared when full.
+const VERIFIED_MAX: usize = 4096;
+
+/// What identifies a stored file's state: a file whose digest was checked and whose
+/// stamp has not changed since need not be hashed again for a download from an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode,
+        }
+    }
+}
+
+/// Refused for lack of room: the filesystem would keep less than its reserve.
+fn no_room() -> ServiceError {
+    ServiceError::ResourceExhausted(
+        "the hub's evidence storage has no room for this file now; nothing was stored \
+         (ask the hub operator)"
+            .into(),
+    )
+}
 
 /// Where the bytes with `sha256` are stored.
 fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
@@ -172,7 +215,7 @@ impl MlaServiceImpl {
                 .map_err(ServiceError::from)?
                 .ok_or(ServiceError::NotFound("evidence"))?;
             call.audit
-                .touch(&row.id, Access::Read, Some(&record.requesting));
+                .touch(&row.id, Access::Read, Some(&row.uploader_agency));
             call.audit.commit_read(&self.store).await?;
             return Ok(v1::UploadEvidenceResponse {
                 evidence: Some(evidence_to_proto(&row)?),
@@ -180,11 +223,14 @@ impl MlaServiceImpl {
             });
         }
 
+        let announced = u64::try_from(metadata.size_bytes).unwrap_or(0);
+        let room = self.quota_room(&record.id, call, announced).await?;
         // Stream the bytes to a temporary file, hashing as they come.
         let temp_dir = self.evidence_dir.join("tmp");
         tokio::fs::create_dir_all(&temp_dir)
             .await
             .map_err(storage_error)?;
+        self.check_free_space(announced)?;
         let temp_path = temp_dir.join(ObjectId::generate("tmp").as_str());
         let mut temp = TempFile(Some(temp_path.clone()));
         let mut file = tokio::fs::File::create(&temp_path)
@@ -197,6 +243,7 @@ impl MlaServiceImpl {
         } else {
             MAX_FILE_BYTES
         };
+        let mut next_free_check = FREE_SPACE_EVERY_BYTES;
         while let Some(message) = next_within(&mut stream, self.upload_idle).await? {
             let Some(v1::upload_evidence_request::Payload::Chunk(chunk)) = message.payload else {
                 return Err(
@@ -217,6 +264,16 @@ impl MlaServiceImpl {
                 }
                 .into());
             }
+            if size > room {
+                return Err(ServiceError::ResourceExhausted(
+                    "the file is larger than the evidence quota leaves; nothing was stored".into(),
+                )
+                .into());
+            }
+            if size >= next_free_check {
+                next_free_check = size + FREE_SPACE_EVERY_BYTES;
+                self.check_free_space(FREE_SPACE_EVERY_BYTES)?;
+            }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(storage_error)?;
         }
@@ -235,6 +292,8 @@ impl MlaServiceImpl {
             )
             .into());
         }
+        // Uploads running at once were checked against the same usage: check again.
+        self.quota_room(&record.id, call, size).await?;
         let path = stored_path(&self.evidence_dir, &sha256);
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
@@ -286,12 +345,20 @@ impl MlaServiceImpl {
             created: now,
             first_retrieved: None,
         };
-        let audit_record = call.audit.write_record(ObjectAccess {
-            id: record.id.to_string(),
-            access: Access::Write,
-            owner_agency: Some(record.requesting.to_string()),
-            anonymous: false,
-        });
+        // The request is the requesting agency's; the file is the uploader's, whose
+        // auditors then see every access to it.
+        let audit_record = call.audit.write_record_of([
+            ObjectAccess::new(
+                record.id.to_string(),
+                Access::Write,
+                Some(record.requesting.to_string()),
+            ),
+            ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.uploader_agency.to_string()),
+            ),
+        ]);
         match self
             .store
             .add_mla_evidence(
@@ -343,7 +410,7 @@ impl MlaServiceImpl {
             .ok_or_else(|| ServiceError::invalid("offset", "between 0 and the file's size"))?;
         let metadata = evidence_to_proto(&row)?;
         call.audit
-            .touch(&row.id, Access::Read, Some(&record.requesting));
+            .touch(&row.id, Access::Read, Some(&row.uploader_agency));
         call.audit.commit_read(&self.store).await?;
         let (sender, receiver) = mpsc::channel(4);
         let service = self.clone();
@@ -377,14 +444,40 @@ impl MlaServiceImpl {
                 .map_err(|_| Status::cancelled("the client went away"))
         };
         send(Payload::Metadata(metadata)).await?;
+        if offset == row.size_bytes as u64 && offset > 0 {
+            // Nothing left to send, nothing to check.
+            return Ok(());
+        }
         let altered = || {
             Status::data_loss(
                 "the stored file no longer matches its SHA-256: discard what was received",
             )
         };
-        let mut file = tokio::fs::File::open(stored_path(&self.evidence_dir, &row.sha256))
-            .await
-            .map_err(|_| altered())?;
+        let path = stored_path(&self.evidence_dir, &row.sha256);
+        let mut file = tokio::fs::File::open(&path).await.map_err(|_| altered())?;
+        let stamp = FileStamp::of(&file.metadata().await.map_err(|_| altered())?);
+        let trusted = offset > 0 && self.verified_stamp(&path) == Some(stamp);
+        if trusted {
+            // Checked before and unchanged since: read only what is sent.
+            use tokio::io::AsyncSeekExt;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|_| altered())?;
+            let mut buffer = vec![0; DOWNLOAD_CHUNK_BYTES];
+            let mut position = offset;
+            loop {
+                let read = file.read(&mut buffer).await.map_err(|_| altered())?;
+                if read == 0 {
+                    break;
+                }
+                position += read as u64;
+                send(Payload::Chunk(buffer[..read].to_vec())).await?;
+            }
+            if position != row.size_bytes as u64 {
+                return Err(altered());
+            }
+            return Ok(());
+        }
         let mut hasher = Sha256::new();
         let mut position: u64 = 0;
         let mut buffer = vec![0; DOWNLOAD_CHUNK_BYTES];
@@ -404,8 +497,10 @@ impl MlaServiceImpl {
         }
         if hex::encode(hasher.finalize()) != row.sha256 || position != row.size_bytes as u64 {
             tracing::error!(evidence = %row.id, "stored evidence no longer matches its digest");
+            self.forget_verified(&path);
             return Err(altered());
         }
+        self.remember_verified(path, stamp);
         // The other party's first complete retrieval earns a receipt.
         if offset == 0
             && row.first_retrieved.is_none()
@@ -425,12 +520,11 @@ impl MlaServiceImpl {
                     sha256: row.sha256.clone(),
                 }],
             );
-            let audit = call.audit.fork().write_record(ObjectAccess {
-                id: row.id.clone(),
-                access: Access::Write,
-                owner_agency: Some(record.requesting.to_string()),
-                anonymous: false,
-            });
+            let audit = call.audit.fork().write_record(ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.uploader_agency.to_string()),
+            ));
             let first = self
                 .store
                 .mark_mla_evidence_retrieved(&row.id, &receipt_row, audit)
@@ -441,6 +535,80 @@ impl MlaServiceImpl {
             }
         }
         Ok(())
+    }
+
+    /// How many bytes an upload to `request` by the caller's agency may still store;
+    /// RESOURCE_EXHAUSTED, naming the quota, if `size` more would pass one.
+    async fn quota_room(
+        &self,
+        request: &ObjectId,
+        call: &Call,
+        size: u64,
+    ) -> Result<u64, ServiceError> {
+        let quota = self.evidence_quota;
+        let (on_request, by_agency) = self
+            .store
+            .mla_evidence_usage(request, call.caller.agency())
+            .await?;
+        if on_request.saturating_add(size) > quota.per_request {
+            return Err(ServiceError::ResourceExhausted(format!(
+                "this request holds {on_request} bytes of evidence; {size} more would pass its \
+                 quota of {} bytes (max_evidence_bytes_per_request); nothing was stored",
+                quota.per_request
+            )));
+        }
+        if by_agency.saturating_add(size) > quota.per_agency {
+            return Err(ServiceError::ResourceExhausted(format!(
+                "your agency has uploaded {by_agency} bytes of evidence; {size} more would pass \
+                 its quota of {} bytes (max_evidence_bytes_per_agency); nothing was stored",
+                quota.per_agency
+            )));
+        }
+        Ok((quota.per_request - on_request).min(quota.per_agency - by_agency))
+    }
+
+    /// Refuses when writing `more` bytes would leave the evidence directory's filesystem
+    /// less than its reserve.
+    fn check_free_space(&self, more: u64) -> Result<(), ServiceError> {
+        let stats = rustix::fs::statvfs(&self.evidence_dir).map_err(|error| {
+            storage_error(std::io::Error::from_raw_os_error(error.raw_os_error()))
+        })?;
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if free < self.evidence_quota.free_reserve.saturating_add(more) {
+            tracing::warn!(
+                free,
+                reserve = self.evidence_quota.free_reserve,
+                "evidence upload refused: the filesystem is nearly full"
+            );
+            return Err(no_room());
+        }
+        Ok(())
+    }
+
+    fn verified_stamp(&self, path: &Path) -> Option<FileStamp> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(path)
+            .copied()
+    }
+
+    fn remember_verified(&self, path: PathBuf, stamp: FileStamp) {
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(path, stamp);
+    }
+
+    fn forget_verified(&self, path: &Path) {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(path);
     }
 
     pub(crate) async fn evidence_of(

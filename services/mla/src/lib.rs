@@ -69,6 +69,21 @@ pub struct MlaSettings {
     /// are exempt from the whole-call cap ([`UPLOAD_EVIDENCE_PATH`]), so this bounds a
     /// stalled client instead.
     pub upload_idle: std::time::Duration,
+    /// How much evidence may be stored.
+    pub evidence_quota: EvidenceQuota,
+}
+
+/// How much evidence may be stored: per request, per uploading agency, and the free
+/// space the evidence directory's filesystem must keep. Uploads past any of them are
+/// refused RESOURCE_EXHAUSTED and store nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidenceQuota {
+    /// Bytes on one request, all parties' files together.
+    pub per_request: u64,
+    /// Bytes one agency uploaded, over all requests.
+    pub per_agency: u64,
+    /// Free bytes the filesystem keeps.
+    pub free_reserve: u64,
 }
 
 /// The path of `UploadEvidence`, for [`liaison_rpc::DeadlineLayer::paced_uploads`].
@@ -86,6 +101,10 @@ pub struct MlaServiceImpl {
     shutdown: Shutdown,
     evidence_dir: PathBuf,
     upload_idle: std::time::Duration,
+    evidence_quota: EvidenceQuota,
+    /// Stored files whose digest was checked, by path: their size, modification time and
+    /// inode then (see `evidence.rs`).
+    verified: Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, evidence::FileStamp>>>,
 }
 
 impl MlaServiceImpl {
@@ -108,6 +127,8 @@ impl MlaServiceImpl {
             shutdown: settings.shutdown,
             evidence_dir: settings.evidence_dir,
             upload_idle: settings.upload_idle,
+            evidence_quota: settings.evidence_quota,
+            verified: Arc::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Messages between the two parties on a request: PostMessage (not on a draft, not on a
 //! closed request) and ListMessages (content: needs `x-liaison-purpose`; listing marks the
-//! other party's messages read).
+//! other party's messages it returns read, with its audit record).
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_core::{ObjectId, mla::MlaState};
@@ -80,12 +80,19 @@ impl MlaServiceImpl {
             created: now,
             read: None,
         };
-        let audit_record = call.audit.write_record(ObjectAccess {
-            id: record.id.to_string(),
-            access: Access::Write,
-            owner_agency: Some(record.requesting.to_string()),
-            anonymous: false,
-        });
+        // The request is the requesting agency's; the message is its sender's.
+        let audit_record = call.audit.write_record_of([
+            ObjectAccess::new(
+                record.id.to_string(),
+                Access::Write,
+                Some(record.requesting.to_string()),
+            ),
+            ObjectAccess::new(
+                row.id.clone(),
+                Access::Write,
+                Some(row.sender_agency.to_string()),
+            ),
+        ]);
         match self
             .store
             .post_mla_message(
@@ -108,6 +115,8 @@ impl MlaServiceImpl {
                     .ok_or(ServiceError::NotFound("message"))?;
                 call.audit
                     .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
+                call.audit
+                    .touch(&first.id, Access::Read, Some(&first.sender_agency));
                 call.audit.commit_read(&self.store).await?;
                 message_to_proto(&first)
             }
@@ -126,19 +135,49 @@ impl MlaServiceImpl {
         let record = self.load_visible(call, &id, false).await?;
         call.audit.require_justification()?;
         let reader = side_of(&call.caller, &record).map(|_| call.caller.agency());
-        let rows = self
+        let mut rows = self
             .store
-            .list_mla_messages(&record.id, reader, offset, limit + 1, self.clock.now())
+            .list_mla_messages(&record.id, offset, limit + 1)
             .await?;
         let more = rows.len() > limit as usize;
-        let messages = rows
-            .iter()
-            .take(limit as usize)
-            .map(message_to_proto)
-            .collect::<Result<Vec<_>, _>>()?;
+        rows.truncate(limit as usize);
         call.audit
             .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
-        call.audit.commit_read(&self.store).await?;
+        for row in &rows {
+            call.audit
+                .touch(&row.id, Access::Read, Some(&row.sender_agency));
+        }
+        // A party's read marks the other party's messages it returns — these only — read,
+        // in the transaction of the read's record.
+        let unread: Vec<String> = match reader {
+            Some(reader) => rows
+                .iter()
+                .filter(|row| &row.sender_agency != reader && row.read.is_none())
+                .map(|row| row.id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        match reader {
+            Some(reader) if !unread.is_empty() => {
+                let now = self.clock.now();
+                let record_bytes = call.audit.write_record_of(std::iter::empty());
+                let marked = self
+                    .store
+                    .mark_mla_messages_read(&record.id, reader, &unread, now, record_bytes)
+                    .await?;
+                call.audit.mark_recorded();
+                for row in &mut rows {
+                    if marked.contains(&row.id) {
+                        row.read = Some(now);
+                    }
+                }
+            }
+            _ => call.audit.commit_read(&self.store).await?,
+        }
+        let messages = rows
+            .iter()
+            .map(message_to_proto)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(v1::ListMessagesResponse {
             next_page_token: if more {
                 (offset + u64::from(limit)).to_string()

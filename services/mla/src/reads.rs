@@ -194,7 +194,17 @@ impl MlaServiceImpl {
         for record in &page.items {
             call.audit
                 .touch(record.id.as_str(), Access::Read, Some(&record.requesting));
-            requests.push(request_to_proto(record, full, &self.policy, now)?);
+            // The requested agency's first read of the content is its delivery, with a
+            // signed Retrieval receipt: only GetRequest takes that step, so a list shows
+            // a request not yet delivered to the caller's agency in the basic view.
+            let undelivered = record.status.state == MlaState::Submitted
+                && side_of(&call.caller, record) == Some(Side::Requested);
+            requests.push(request_to_proto(
+                record,
+                full && !undelivered,
+                &self.policy,
+                now,
+            )?);
         }
         call.audit.commit_read(&self.store).await?;
         Ok(v1::ListRequestsResponse {

@@ -571,9 +571,21 @@ impl MlaServiceImpl {
             ));
         }
         let amended = message.amended_content;
+        // Amended content is held to the rules of a submission: complete, an emergency
+        // justified, the requested response date not in the past.
+        let mut amended_response_due = None;
         if let Some(content) = &amended {
             check_draft(content, call.caller.agency())?;
+            let violations = check_submission(&submission_facts(content));
+            if !violations.is_empty() {
+                return Err(violations.into());
+            }
+            amended_response_due = timestamp(
+                content.requested_response_time.as_ref(),
+                "content.requested_response_time",
+            )?;
         }
+        let policy = self.policy.clone();
         self.step_with(
             call,
             "liaison.v1.MlaService/ProvideInformation",
@@ -597,6 +609,45 @@ impl MlaServiceImpl {
                             "amended_content",
                             "the requested agency and the legal basis cannot change after submission",
                         ));
+                    }
+                    let now = decided.now;
+                    if amended_response_due.is_some_and(|due| due <= now) {
+                        return Err(ServiceError::invalid(
+                            "content.requested_response_time",
+                            "the requested response date has passed",
+                        ));
+                    }
+                    // Deadlines still running follow the amended urgency and data
+                    // sought, counted from the submission, as if submitted so.
+                    let facts = submission_facts(&content);
+                    if let (Some(basis), Some(urgency)) = (facts.basis, facts.urgency) {
+                        let submitted = decided.record.submitted.unwrap_or(now);
+                        let running = |deadlines: &[liaison_store::MlaDeadline],
+                                       kind: DeadlineKind| {
+                            deadlines
+                                .iter()
+                                .any(|deadline| deadline.kind == kind && deadline.is_running())
+                        };
+                        if running(&decided.deadlines, DeadlineKind::Acknowledgement) {
+                            let due = policy.acknowledgement_due(urgency, submitted);
+                            set_deadline(
+                                &mut decided.deadlines,
+                                DeadlineKind::Acknowledgement,
+                                now,
+                                due,
+                            );
+                        }
+                        if running(&decided.deadlines, DeadlineKind::Response) {
+                            let due = amended_response_due.unwrap_or_else(|| {
+                                policy.default_response_due(
+                                    basis,
+                                    urgency,
+                                    &convert::categories(&content),
+                                    submitted,
+                                )
+                            });
+                            set_deadline(&mut decided.deadlines, DeadlineKind::Response, now, due);
+                        }
                     }
                     decided.record.case_reference = content.case_reference.clone();
                     decided.record.urgency = convert::urgency(content.urgency);

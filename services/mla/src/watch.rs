@@ -4,7 +4,7 @@
 //! (topic `mla`) after its cursor and waits on the high-water mark; it delivers only
 //! events on requests its agency is a party to (drafts only to their author's agency),
 //! each with the request in the basic view, and commits one audit record per page before
-//! sending it.
+//! sending it. Message bodies and step comments only go to a watch with a purpose.
 //!
 //! The scanner follows the hub's clock (`liaison_rpc::Clock`, manual in tests): when a
 //! running deadline comes within the policy's warning period, or passes, it marks the
@@ -159,6 +159,8 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::MessagePosted => {
                     message.message = match self.store.get_mla_message(id).await? {
                         Some(row) if row.request_id == record.id => {
+                            call.audit
+                                .touch(&row.id, Access::Deliver, Some(&row.sender_agency));
                             Some(crate::messages::message_to_proto(&row)?)
                         }
                         _ => None,
@@ -167,6 +169,8 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::EvidenceAdded => {
                     message.evidence = match self.store.get_mla_evidence(id).await? {
                         Some(row) if row.request_id == record.id => {
+                            call.audit
+                                .touch(&row.id, Access::Deliver, Some(&row.uploader_agency));
                             Some(crate::evidence::evidence_to_proto(&row)?)
                         }
                         _ => None,
@@ -184,6 +188,17 @@ impl MlaServiceImpl {
                 _ => {}
             },
             Reference::None => {}
+        }
+        // Message bodies and the comments of steps (reasons, refusal texts) are content:
+        // delivered only to a watch that stated its purpose, as ListMessages and
+        // GetRequest(FULL) require; without one, ids, kinds, senders and states.
+        if call.audit.justification().is_none() {
+            if let Some(posted) = message.message.as_mut() {
+                posted.body = None;
+            }
+            if let Some(entry) = message.transition.as_mut() {
+                entry.comment = None;
+            }
         }
         call.audit.touch(
             record.id.as_str(),

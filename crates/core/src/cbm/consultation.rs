@@ -138,6 +138,9 @@ pub struct Consultation {
     pub created: Timestamp,
     /// Last changed (deadline clock).
     pub updated: Timestamp,
+    /// Increases with every stored step; a step is stored only over the version it was
+    /// decided on.
+    pub version: u64,
 }
 
 impl Consultation {
