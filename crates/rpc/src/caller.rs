@@ -320,6 +320,21 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Before a stream decides what of a page it delivers: re-checks its caller if the
+    /// directory or the revocations changed in this process since it last looked, so that
+    /// a change made here applies to this very page, whichever wake-up came first.
+    pub async fn recheck_if_changed(
+        &self,
+        access: &mut AccessWatch,
+        caller: &Caller,
+    ) -> Result<(), ServiceError> {
+        if access.take_change() {
+            self.recheck(caller).await
+        } else {
+            Ok(())
+        }
+    }
+
     /// A watch that wakes an open stream when it should re-check its caller.
     pub fn watch_access(&self) -> AccessWatch {
         let mut ticks = tokio::time::interval(self.access.recheck_every);

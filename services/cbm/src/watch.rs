@@ -340,6 +340,11 @@ async fn deliver(
             }
             continue;
         }
+        // A directory change made here applies to this very page.
+        if let Err(error) = auth.recheck_if_changed(&mut access, &caller).await {
+            let _ = sender.send(Err(error.into())).await;
+            return;
+        }
         let delivery = watcher.audit.fork();
         let mut batch = Vec::new();
         let mut first_deliveries = Vec::new();

@@ -242,9 +242,7 @@ async fn deliver(
         }
         // A change to the directory made here (a sharing group, a role, a suspension)
         // applies to this very page: the caller is re-checked before visibility is decided.
-        if access.take_change()
-            && let Err(error) = auth.recheck(&caller).await
-        {
+        if let Err(error) = auth.recheck_if_changed(&mut access, &caller).await {
             let _ = sender.send(Err(error.into())).await;
             return;
         }

@@ -250,6 +250,15 @@ impl MlaServiceImpl {
                 }
                 continue;
             }
+            // A directory change made here applies to this very page.
+            if let Err(error) = self
+                .auth
+                .recheck_if_changed(&mut access, &call.caller)
+                .await
+            {
+                let _ = sender.send(Err(error.into())).await;
+                return;
+            }
             let page = Call {
                 caller: call.caller.clone(),
                 audit: call.audit.fork(),
