@@ -2293,3 +2293,80 @@ async fn l4_concurrent_acknowledgements_of_a_consultation_are_never_lost(
     );
     hub.stop().await
 }
+
+both!(h4_audit_bytes_per_call_are_bounded);
+
+/// H4. What one admitted call can add to the permanent log is bounded: a method path the
+/// hub does not serve (up to the 16 KiB header limit) is recorded as a fixed token with
+/// its length, and a Lookup of a value 600 visible items hold is logged as records of at
+/// most 500 objects each.
+async fn h4_audit_bytes_per_call_are_bounded(backend: Backend) -> anyhow::Result<()> {
+    let hub = TestHub::start(backend).await?;
+    let path = format!("/liaison.v1.IndicatorService/{}", "x".repeat(12_000));
+    let (sender, connection) =
+        crate::limits::h2_connect(&hub, "UA-CERT", "feed", &h2::client::Builder::new()).await?;
+    tokio::spawn(connection);
+    let (code, _) = crate::limits::raw_call(&hub, &sender, &path, &[]).await?;
+    assert_ne!(code, 0, "an unknown method answered OK");
+
+    let ukraine = hub.client("UA-CERT", "feed").await?;
+    let items: Vec<v1::Indicator> = (0..600)
+        .map(|index| {
+            method_with_domain(
+                &format!("Шахрайська розсилка № {index}"),
+                "bezpeka-pryvat.example",
+                all_members(),
+            )
+        })
+        .collect();
+    publish_many(&ukraine, items).await?;
+    let lookup = hub
+        .client("RS-MUP", "feed")
+        .await?
+        .indicators()
+        .lookup(v1::LookupRequest {
+            observable: Some(v1::Observable {
+                r#type: v1::ObservableType::Domain as i32,
+                value: "bezpeka-pryvat.example".into(),
+            }),
+        })
+        .await?
+        .into_inner();
+    assert!(lookup.reporting_agency_count >= 1, "{lookup:?}");
+
+    let records: Vec<liaison_audit::AuditRecord> = hub
+        .store()
+        .audit_records(0, 100_000)
+        .await?
+        .iter()
+        .map(|row| {
+            liaison_audit::Sealed::parse(row.record.as_bytes())
+                .record()
+                .clone()
+        })
+        .collect();
+    let unknown: Vec<&liaison_audit::AuditRecord> = records
+        .iter()
+        .filter(|r| {
+            r.actor.agency.as_deref() == Some("UA-CERT")
+                && !r.method.starts_with("/liaison.v1.DirectoryService")
+        })
+        .filter(|r| !r.method.ends_with("/PublishMany"))
+        .collect();
+    assert!(
+        unknown
+            .iter()
+            .any(|r| r.method == "(unknown method, 12029 bytes)"),
+        "{:?}",
+        unknown.iter().map(|r| r.method.len()).collect::<Vec<_>>()
+    );
+    assert!(records.iter().all(|r| r.method.len() < 200));
+    let lookups: Vec<usize> = records
+        .iter()
+        .filter(|r| r.method.ends_with("/Lookup"))
+        .map(|r| r.objects.len())
+        .collect();
+    assert!(lookups.iter().all(|count| *count <= 500), "{lookups:?}");
+    assert_eq!(lookups.iter().sum::<usize>(), 600, "{lookups:?}");
+    hub.stop().await
+}

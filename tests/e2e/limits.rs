@@ -75,7 +75,7 @@ async fn channel_with(
 }
 
 /// A raw HTTP/2 connection over mutual TLS as a principal, for what tonic will not send.
-async fn h2_connect(
+pub(crate) async fn h2_connect(
     hub: &TestHub,
     agency: &str,
     name: &str,
@@ -116,7 +116,7 @@ fn grpc_head(hub: &TestHub, path: &str) -> anyhow::Result<http::Request<()>> {
 
 /// Sends one gRPC message (uncompressed) on a raw connection and returns the call's
 /// grpc-status and grpc-message.
-async fn raw_call(
+pub(crate) async fn raw_call(
     hub: &TestHub,
     sender: &SendRequest<Bytes>,
     path: &str,
