@@ -272,15 +272,25 @@ fn every_target_runs() {
     }
 }
 
-/// Writes the seeds that are made rather than found: checkpoints signed with the seeds'
-/// key, request messages. Run after changing them:
-/// `cargo nextest run -p liaison-fuzz --run-ignored only write_made_seeds`.
+/// The seeds that are made rather than found (checkpoints signed with the seeds' key,
+/// request messages, openings) are committed as `seeds::made` makes them. With
+/// `LIAISON_FUZZ_WRITE_SEEDS=1` the test writes them instead, after changing them.
 #[test]
-#[ignore = "writes the corpus"]
-fn write_made_seeds() {
+fn made_seeds_are_committed() {
+    let write = std::env::var_os("LIAISON_FUZZ_WRITE_SEEDS").is_some();
     for (target, file, data) in liaison_fuzz::seeds::made() {
         let dir = corpus_dir(target);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(file), data).unwrap();
+        let path = dir.join(file);
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &data).unwrap();
+        } else {
+            let committed = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                committed == data,
+                "{} is not what seeds::made makes: run with LIAISON_FUZZ_WRITE_SEEDS=1",
+                path.display()
+            );
+        }
     }
 }
