@@ -78,6 +78,10 @@ struct Details {
     deny_reason: Option<String>,
     justification: Option<String>,
     client_address: Option<String>,
+    /// How many objects the record names: whoever is shown the details is shown every
+    /// object, and a verifier checks that none was left out of the opening.
+    #[serde(default)]
+    objects: usize,
 }
 
 impl Details {
@@ -88,6 +92,7 @@ impl Details {
             deny_reason: record.deny_reason.clone(),
             justification: record.justification.clone(),
             client_address: record.client_address.clone(),
+            objects: record.sorted_objects().len(),
         }
     }
 
@@ -106,6 +111,12 @@ impl Details {
                 first = false;
             }
         }
+        field_number(
+            &mut out,
+            "objects",
+            i64::try_from(self.objects).unwrap_or(i64::MAX),
+            first,
+        );
         out.push('}');
         out
     }
@@ -535,6 +546,14 @@ pub enum OpeningError {
     /// A revealed object is not among the leaf's commitments (or is revealed twice).
     #[error("revealed object {0:?} does not match the leaf")]
     Object(String),
+    /// The details are revealed but not every object the record names.
+    #[error("the opening leaves out objects of the record ({opened} of {named} revealed)")]
+    Incomplete {
+        /// Objects revealed.
+        opened: usize,
+        /// Objects the record names.
+        named: usize,
+    },
 }
 
 #[derive(Deserialize)]
@@ -757,6 +776,14 @@ impl Opening {
                 anonymous: object.anonymous,
             });
         }
+        if let Some(opened) = &self.details
+            && opened.details.objects != self.objects.len()
+        {
+            return Err(OpeningError::Incomplete {
+                opened: self.objects.len(),
+                named: opened.details.objects,
+            });
+        }
         Ok(View {
             record,
             redacted: self.redacted || self.details.is_none(),
@@ -869,6 +896,14 @@ mod tests {
             let result = Opening::from_json(forged.as_bytes()).and_then(|o| o.verify(&leaf));
             assert!(result.is_err(), "{from} -> {to}: {result:?}");
         }
+        // Leaving an object out of an opening that shows the details is caught.
+        let opening = Opening::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut short = opening.clone();
+        short.objects.pop();
+        assert!(matches!(
+            short.verify(&leaf),
+            Err(OpeningError::Incomplete { .. })
+        ));
         // Revealing an object twice does not count it twice.
         let opening = Opening::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let mut doubled = opening.clone();

@@ -55,7 +55,15 @@ fn methods() -> &'static Methods {
                 }
             }
         }
-        server_streaming.insert("/grpc.health.v1.Health/Watch".to_owned());
+        // Health watches and reflection streams are streams too: without a permit they
+        // could be held open without bound on a certificate alone.
+        for method in [
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            server_streaming.insert(method.to_owned());
+        }
         Methods {
             all,
             server_streaming,
@@ -237,6 +245,9 @@ mod tests {
         ] {
             assert!(is_server_streaming(method), "{method}");
         }
+        assert!(is_server_streaming(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
         assert!(!is_server_streaming("/liaison.v1.IndicatorService/Publish"));
     }
 

@@ -340,6 +340,11 @@ async fn deliver(
             }
             continue;
         }
+        // A client that went away ends its task here, not only once caught up: its permit
+        // is already given back, and pages it would never read must not be scanned.
+        if sender.is_closed() {
+            return;
+        }
         // A directory change made here applies to this very page.
         if let Err(error) = auth.recheck_if_changed(&mut access, &caller).await {
             let _ = sender.send(Err(error.into())).await;

@@ -240,6 +240,11 @@ async fn deliver(
             }
             continue;
         }
+        // A client that went away ends its task here, not only once caught up: its permit
+        // is already given back, and pages it would never read must not be scanned.
+        if sender.is_closed() {
+            return;
+        }
         // A change to the directory made here (a sharing group, a role, a suspension)
         // applies to this very page: the caller is re-checked before visibility is decided.
         if let Err(error) = auth.recheck_if_changed(&mut access, &caller).await {

@@ -250,6 +250,11 @@ impl MlaServiceImpl {
                 }
                 continue;
             }
+            // A client that went away ends its task here, not only once caught up: its permit
+            // is already given back, and pages it would never read must not be scanned.
+            if sender.is_closed() {
+                return;
+            }
             // A directory change made here applies to this very page.
             if let Err(error) = self
                 .auth
