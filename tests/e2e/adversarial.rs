@@ -7,33 +7,7 @@ use liaison_audit::{Checkpoint, Hash, Opening, TreeBuilder, VerifierKey, leaf_ha
 use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub, both};
 
-use crate::support::{PATIENCE, all_members, fraud_method, publish};
-
-/// Every record `agency/name` may query, oldest first.
-async fn all_records(
-    hub: &TestHub,
-    who: (&str, &str),
-    query: v1::QueryRecordsRequest,
-) -> anyhow::Result<Vec<v1::AuditRecord>> {
-    let mut audit = hub.client(who.0, who.1).await?.audit();
-    let mut records = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = audit
-            .query_records(v1::QueryRecordsRequest {
-                page_token: page_token.clone(),
-                page_size: 1_000,
-                ..query.clone()
-            })
-            .await?
-            .into_inner();
-        records.extend(page.records);
-        if page.next_page_token.is_empty() {
-            return Ok(records);
-        }
-        page_token = page.next_page_token;
-    }
-}
+use crate::support::{PATIENCE, all_members, audit_records_as, fraud_method, publish};
 
 fn by_method<'a>(records: &'a [v1::AuditRecord], method: &str) -> Vec<&'a v1::AuditRecord> {
     records
@@ -105,15 +79,6 @@ async fn verified_export(hub: &TestHub, who: (&str, &str)) -> anyhow::Result<Vec
     Ok(leaves)
 }
 
-async fn signed_to_the_end(hub: &TestHub) -> anyhow::Result<()> {
-    let size = hub.store().audit_size().await?;
-    let mut watch = hub.store().watch_checkpoint_size();
-    tokio::time::timeout(PATIENCE, watch.wait_for(|current| *current >= size))
-        .await
-        .map_err(|_| anyhow::anyhow!("no checkpoint of size {size}"))??;
-    Ok(())
-}
-
 both!(c1_audit_views_never_name_an_anonymous_source_or_anothers_details);
 
 /// C1. UA-CERT publishes an anonymous item; RS-MUP's officer reads it, HU-NNI's officer
@@ -173,10 +138,10 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
         .into_inner()
         .indicators;
     assert!(listed.iter().any(|i| i.id == secret.id) && listed.iter().any(|i| i.id == open.id));
-    signed_to_the_end(&hub).await?;
+    crate::audit::wait_for_checkpoint(&hub, hub.store().audit_size().await?).await?;
 
     // RS-MUP's auditor: by the object, the owner is withheld and marked anonymous.
-    let by_object = all_records(
+    let by_object = audit_records_as(
         &hub,
         ("RS-MUP", "auditor"),
         v1::QueryRecordsRequest {
@@ -197,7 +162,7 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     // Its own call's details it does see.
     assert_eq!(get[0].justification, "Предмет КТ-77/2026");
     // Filtering on the owner finds nothing of the anonymous item.
-    let by_owner = all_records(
+    let by_owner = audit_records_as(
         &hub,
         ("RS-MUP", "auditor"),
         v1::QueryRecordsRequest {
@@ -208,7 +173,7 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     .await?;
     assert!(by_owner.is_empty(), "{by_owner:#?}");
     // Nothing it may see names UA-CERT or HU-NNI's case reference, queried or exported.
-    let everything = all_records(&hub, ("RS-MUP", "auditor"), Default::default()).await?;
+    let everything = audit_records_as(&hub, ("RS-MUP", "auditor"), Default::default()).await?;
     let text = format!("{everything:?}");
     assert!(!text.contains("UA-CERT"), "{text}");
     assert!(!text.contains("1234/2026"), "{text}");
@@ -241,7 +206,7 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     );
 
     // UA-CERT's auditor sees RS-MUP's read of its item, but none of RS-MUP's details.
-    let mine = all_records(&hub, ("UA-CERT", "auditor"), Default::default()).await?;
+    let mine = audit_records_as(&hub, ("UA-CERT", "auditor"), Default::default()).await?;
     let get = mine
         .iter()
         .find(|r| actor_agency(r) == "RS-MUP" && r.method.ends_with("/GetIndicator"))
@@ -268,7 +233,7 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     verified_export(&hub, ("UA-CERT", "auditor")).await?;
 
     // HU-NNI's auditor: its own page names RS-MUP's item's owner, not UA-CERT's.
-    let own = all_records(&hub, ("HU-NNI", "auditor"), Default::default()).await?;
+    let own = audit_records_as(&hub, ("HU-NNI", "auditor"), Default::default()).await?;
     let page = own
         .iter()
         .find(|r| r.method.ends_with("/ListIndicators"))
@@ -296,7 +261,7 @@ async fn c1_audit_views_never_name_an_anonymous_source_or_anothers_details(
     assert_eq!(page.justification, "Ügyszám 1234/2026");
 
     // Oversight sees the record whole, and its export verifies too.
-    let whole = all_records(
+    let whole = audit_records_as(
         &hub,
         ("INT-HUB", "auditor"),
         v1::QueryRecordsRequest {
@@ -1441,7 +1406,7 @@ async fn m11_contact_and_check_lists_commit_their_record_naming_what_they_return
         ("CbmService/ListCommunicationChecks", &check.id),
         ("CbmService/ListCommunicationCheckResults", &check.id),
     ] {
-        let records = all_records(
+        let records = audit_records_as(
             &hub,
             ("INT-HUB", "auditor"),
             v1::QueryRecordsRequest {
@@ -1557,7 +1522,7 @@ async fn m10_a_page_of_one_message_marks_one_message_read_with_its_record(
     );
 
     for (message, expected) in [(&messages[0], 1), (&messages[1], 0)] {
-        let records = all_records(
+        let records = audit_records_as(
             &hub,
             ("INT-HUB", "auditor"),
             v1::QueryRecordsRequest {
@@ -1718,7 +1683,7 @@ async fn m10_an_escalation_commits_its_audit_record(backend: Backend) -> anyhow:
     let object = format!("{}:UA-CERT", sent.id);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let records = all_records(
+        let records = audit_records_as(
             &hub,
             ("INT-HUB", "auditor"),
             v1::QueryRecordsRequest {
@@ -2086,7 +2051,7 @@ async fn l7_the_agency_that_shared_a_file_sees_who_read_it(backend: Backend) -> 
         (&evidence.id, "MlaService/DownloadEvidence"),
         (&message.id, "MlaService/ListMessages"),
     ] {
-        let records = all_records(
+        let records = audit_records_as(
             &hub,
             ("RS-MUP", "auditor"),
             v1::QueryRecordsRequest {

@@ -131,7 +131,7 @@ async fn every_call_leaves_a_record(backend: Backend) -> anyhow::Result<()> {
     hub.stop().await
 }
 
-async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
     let mut watch = hub.store().watch_checkpoint_size();
     tokio::time::timeout(PATIENCE, watch.wait_for(|current| *current >= size))
         .await

@@ -118,3 +118,29 @@ pub async fn publish_method(
 pub fn purposeful<T>(message: T) -> tonic::Request<T> {
     liaison_client::with_purpose(message, "Справа № 42/2026 (end-to-end test)")
 }
+
+/// Every audit record `agency/name` may query with `query`, oldest first, page by page.
+pub async fn audit_records_as(
+    hub: &liaison_testkit::TestHub,
+    (agency, name): (&str, &str),
+    query: v1::QueryRecordsRequest,
+) -> anyhow::Result<Vec<v1::AuditRecord>> {
+    let mut audit = hub.client(agency, name).await?.audit();
+    let mut records = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = audit
+            .query_records(v1::QueryRecordsRequest {
+                page_token,
+                page_size: 1_000,
+                ..query.clone()
+            })
+            .await?
+            .into_inner();
+        records.extend(page.records);
+        if page.next_page_token.is_empty() {
+            return Ok(records);
+        }
+        page_token = page.next_page_token;
+    }
+}

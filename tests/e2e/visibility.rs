@@ -665,7 +665,12 @@ async fn check_case(backend: Backend, case: &Case) -> anyhow::Result<()> {
     // filtering by owner finds only what it may see. Every such entry is checked.
     let by_id: BTreeMap<&str, usize> = ids.iter().map(|(i, id)| (id.as_str(), *i)).collect();
     for agency in AGENCIES {
-        let records = audit_view(&hub, agency, v1::QueryRecordsRequest::default()).await?;
+        let records = crate::support::audit_records_as(
+            &hub,
+            (agency, "auditor"),
+            v1::QueryRecordsRequest::default(),
+        )
+        .await?;
         for record in &records {
             let actor = record
                 .actor
@@ -700,9 +705,9 @@ async fn check_case(backend: Backend, case: &Case) -> anyhow::Result<()> {
             }
         }
         for other in AGENCIES {
-            let filtered = audit_view(
+            let filtered = crate::support::audit_records_as(
                 &hub,
-                agency,
+                (agency, "auditor"),
                 v1::QueryRecordsRequest {
                     owner_agency_id: other.to_owned(),
                     ..v1::QueryRecordsRequest::default()
@@ -719,30 +724,4 @@ async fn check_case(backend: Backend, case: &Case) -> anyhow::Result<()> {
         }
     }
     hub.stop().await
-}
-
-/// Every audit record an agency's auditor may query.
-async fn audit_view(
-    hub: &TestHub,
-    agency: &str,
-    query: v1::QueryRecordsRequest,
-) -> anyhow::Result<Vec<v1::AuditRecord>> {
-    let mut audit = hub.client(agency, "auditor").await?.audit();
-    let mut records = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = audit
-            .query_records(v1::QueryRecordsRequest {
-                page_token,
-                page_size: 1_000,
-                ..query.clone()
-            })
-            .await?
-            .into_inner();
-        records.extend(page.records);
-        if page.next_page_token.is_empty() {
-            return Ok(records);
-        }
-        page_token = page.next_page_token;
-    }
 }

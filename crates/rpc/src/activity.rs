@@ -116,25 +116,31 @@ where
         Box::pin(async move {
             let response = call.await?;
             Ok(match guard {
-                Some(guard) => response.map(|inner| {
-                    Body::new(GuardedBody {
-                        inner,
-                        _guard: guard,
-                    })
-                }),
+                Some(guard) => response.map(|body| HoldingBody::wrap(body, guard)),
                 None => response,
             })
         })
     }
 }
 
-/// A response body that keeps its call counted as open until it is dropped.
-struct GuardedBody {
+/// A response body that holds `G` (a call's open-call guard, a stream's permit) until
+/// it is dropped: when the call has ended or its client went away.
+pub(crate) struct HoldingBody<G> {
     inner: Body,
-    _guard: CallGuard,
+    _held: G,
 }
 
-impl http_body::Body for GuardedBody {
+impl<G: Send + Unpin + 'static> HoldingBody<G> {
+    /// `body`, holding `held` for as long as it lives.
+    pub(crate) fn wrap(body: Body, held: G) -> Body {
+        Body::new(Self {
+            inner: body,
+            _held: held,
+        })
+    }
+}
+
+impl<G: Unpin> http_body::Body for HoldingBody<G> {
     type Data = <Body as http_body::Body>::Data;
     type Error = <Body as http_body::Body>::Error;
 

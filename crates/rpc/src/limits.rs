@@ -50,9 +50,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::{
     ConnectionInfo,
-    streams::{
-        PermitBody, StreamCaps, StreamPermit, StreamPermits, StreamsFull, is_server_streaming,
-    },
+    activity::HoldingBody,
+    streams::{StreamCaps, StreamPermit, StreamPermits, StreamsFull, is_server_streaming},
 };
 
 /// Buckets kept at most; when full, buckets that have refilled (idle callers) are
@@ -336,7 +335,7 @@ impl<S> RateLimitMiddleware<S> {
                 let call = self.inner.call(request);
                 Box::pin(async move {
                     let response = call.await?;
-                    Ok(response.map(|body| PermitBody::wrap(body, permit)))
+                    Ok(response.map(|body| HoldingBody::wrap(body, permit)))
                 })
             }
             Err(full) => {

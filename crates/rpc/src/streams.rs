@@ -9,14 +9,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    pin::Pin,
     sync::{Arc, Mutex, OnceLock},
-    task::{Context, Poll},
 };
 
-use http_body::Frame;
 use prost::Message as _;
-use tonic::body::Body;
 
 /// Methods the hub serves besides the Liaison API: health and reflection.
 const OTHER_METHODS: &[&str] = &[
@@ -181,41 +177,6 @@ impl Drop for StreamPermit {
                 }
             }
         }
-    }
-}
-
-/// A response body that holds its stream's permit until it is dropped.
-pub(crate) struct PermitBody {
-    body: Body,
-    _permit: StreamPermit,
-}
-
-impl PermitBody {
-    pub(crate) fn wrap(body: Body, permit: StreamPermit) -> Body {
-        Body::new(Self {
-            body,
-            _permit: permit,
-        })
-    }
-}
-
-impl http_body::Body for PermitBody {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
     }
 }
 
