@@ -11,6 +11,8 @@
 //! - [`disclosure`]: the committed form a leaf holds (withheld parts as salted hashes),
 //!   and per-viewer openings that verify against it.
 //! - [`tree`]: [`ProofTree`], the tree kept level by level for fast proofs.
+//! - [`tiles`]: the tree as C2SP tlog-tiles, for storage: which tiles an operation needs,
+//!   roots and proofs from them, and the [`TileEdge`] a sequencer appends through.
 //!
 //! A sequencer hashes each record's committed form ([`Sealed::leaf_data`]) with [`leaf_hash`], appends it to a
 //! [`TreeBuilder`] and signs a [`Checkpoint`] of the new size and root. A reviewer checks
@@ -23,6 +25,7 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod record;
+pub mod tiles;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -34,4 +37,5 @@ pub use proof::{
     verify_inclusion,
 };
 pub use record::{Access, Actor, AuditRecord, ObjectAccess};
+pub use tiles::{TileEdge, TileError, TileId, TileSet};
 pub use tree::ProofTree;
