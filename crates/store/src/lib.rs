@@ -14,6 +14,7 @@ mod cbm;
 mod checks;
 mod consultations;
 mod contacts;
+mod cosignatures;
 mod directory;
 mod error;
 mod exchange;
