@@ -21,6 +21,7 @@ mod mla_transfers;
 mod restart;
 mod stix;
 mod subscribe;
+mod telemetry;
 mod tls;
 mod visibility;
 mod witness;

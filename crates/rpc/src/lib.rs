@@ -34,7 +34,7 @@ pub use convert::{
 pub use error::ServiceError;
 pub use revocation::Revocations;
 pub use stream::{BACKSTOP, StreamWait};
-pub use streams::{StreamCaps, audited_method, is_server_streaming};
+pub use streams::{StreamCaps, audited_method, is_known_method, is_server_streaming};
 
 mod shutdown;
 pub use shutdown::Shutdown;

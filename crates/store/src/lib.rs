@@ -18,6 +18,7 @@ mod cosignatures;
 mod directory;
 mod error;
 mod exchange;
+mod gauges;
 mod indicators;
 mod kept;
 mod lookup;
@@ -51,6 +52,7 @@ pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SIGHTINGS_PER_AGENCY,
     SightingRecord,
 };
+pub use gauges::StoreGauges;
 pub use indicators::{
     AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
     PublishOutcome, RECORD_OBJECTS,

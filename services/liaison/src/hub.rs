@@ -337,6 +337,7 @@ impl BoundHub {
             &self.audit_key,
             stop.clone(),
         );
+        let gauges = crate::gauges::spawn_gauges(self.store.clone(), stop.clone());
         let witnessing = liaison_audit_service::spawn_witnessing(
             audit_service.clone(),
             self.witnesses.clone(),
@@ -435,6 +436,11 @@ impl BoundHub {
         let router = Server::builder()
             // Counts each call as open on its connection, for the idle timeout (tls.rs).
             .layer(ActivityLayer)
+            // One span per call, started by the hub (an incoming traceparent is linked);
+            // the audit layer names the caller and the outcome on it.
+            .layer(liaison_telemetry::RpcTraceLayer::new(
+                liaison_rpc::is_known_method,
+            ))
             // Outermost of the call's limits: the per-principal rate limit, before anything is recorded or
             // looked up, so that a flood costs no database writes (see liaison_rpc::limits).
             // It also caps the streams open per principal and per agency: each writes audit
@@ -546,6 +552,7 @@ impl BoundHub {
         }
         let _ = signer.await;
         let _ = witnessing.await;
+        let _ = gauges.await;
         let _ = mla_deadlines.await;
         let _ = escalator.await;
         if let Some(check_schedule) = check_schedule {

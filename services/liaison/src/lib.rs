@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dev;
+mod gauges;
 mod hub;
 mod tls;
 

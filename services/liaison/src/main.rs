@@ -11,7 +11,8 @@ async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => {
-            liaison_telemetry::init(args.log_format.into(), "info");
+            // Traces and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+            let telemetry = liaison_telemetry::init(args.log_format.into(), "info");
             let config = match cli::serve_config(args) {
                 Ok(config) => config,
                 Err(message) => {
@@ -30,7 +31,9 @@ async fn main() -> ExitCode {
                 "liaison: listening on {} (mutual TLS, TLS 1.3)",
                 hub.local_addr()
             );
-            match hub.serve(cli::shutdown_signal()).await {
+            let served = hub.serve(cli::shutdown_signal()).await;
+            telemetry.shutdown();
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("liaison: {error}");
