@@ -19,6 +19,16 @@ pub struct StoreGauges {
 }
 
 impl Store {
+    /// Whether the database holds every migration of this build (readiness).
+    pub async fn schema_is_current(&self) -> Result<bool, StoreError> {
+        let version: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(version == Some(crate::migrate::latest_version()))
+    }
+
     /// Samples the gauges: three small reads.
     pub async fn gauges(&self) -> Result<StoreGauges, StoreError> {
         let (depth, oldest): (i64, Option<i64>) = with_pool!(self, pool => {

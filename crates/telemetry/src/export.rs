@@ -22,12 +22,15 @@ pub fn exporting() -> bool {
 
 /// How often metrics are sent.
 const METRIC_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the Prometheus text is rendered anew.
+const PROMETHEUS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Where telemetry goes.
 #[derive(Debug, Clone)]
 pub struct Export {
     endpoint: Option<String>,
     service_name: String,
+    prometheus: bool,
 }
 
 impl Export {
@@ -39,6 +42,7 @@ impl Export {
                 .ok()
                 .filter(|endpoint| !endpoint.trim().is_empty()),
             service_name: "liaison".into(),
+            prometheus: false,
         }
     }
 
@@ -47,6 +51,7 @@ impl Export {
         Self {
             endpoint: Some(endpoint.to_owned()),
             service_name: "liaison".into(),
+            prometheus: false,
         }
     }
 
@@ -55,7 +60,14 @@ impl Export {
         Self {
             endpoint: None,
             service_name: "liaison".into(),
+            prometheus: false,
         }
+    }
+
+    /// Also keeps the metrics in Prometheus text, for the admin port's `/metrics`.
+    pub fn with_prometheus(mut self, on: bool) -> Self {
+        self.prometheus = on;
+        self
     }
 
     /// The service name used when `OTEL_SERVICE_NAME` is unset.
@@ -65,46 +77,56 @@ impl Export {
     }
 
     pub(crate) fn start(self) -> Telemetry {
-        let Some(endpoint) = self.endpoint else {
+        if self.endpoint.is_none() && !self.prometheus {
             return Telemetry::default();
-        };
+        }
         let mut resource = Resource::builder();
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
             resource = resource.with_service_name(self.service_name);
         }
         let resource = resource.build();
-        let spans = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build();
-        let metrics = opentelemetry_otlp::MetricExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build();
-        let (spans, metrics) = match (spans, metrics) {
-            (Ok(spans), Ok(metrics)) => (spans, metrics),
-            (Err(error), _) | (_, Err(error)) => {
-                eprintln!("OpenTelemetry export to {endpoint} is off: {error}");
-                return Telemetry::default();
-            }
-        };
-        let tracer = SdkTracerProvider::builder()
-            .with_batch_exporter(spans)
-            .with_resource(resource.clone())
-            .build();
-        let meter = SdkMeterProvider::builder()
-            .with_reader(
-                PeriodicReader::builder(metrics)
-                    .with_interval(METRIC_INTERVAL)
+        let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
+        if self.prometheus {
+            meter = meter.with_reader(
+                PeriodicReader::builder(crate::prometheus::TextExporter::new())
+                    .with_interval(PROMETHEUS_INTERVAL)
                     .build(),
-            )
-            .with_resource(resource)
-            .build();
+            );
+        }
+        let mut tracer = None;
+        if let Some(endpoint) = self.endpoint {
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build();
+            let metrics = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build();
+            match (spans, metrics) {
+                (Ok(spans), Ok(metrics)) => {
+                    let provider = SdkTracerProvider::builder()
+                        .with_batch_exporter(spans)
+                        .with_resource(resource)
+                        .build();
+                    opentelemetry::global::set_tracer_provider(provider.clone());
+                    tracer = Some(provider);
+                    meter = meter.with_reader(
+                        PeriodicReader::builder(metrics)
+                            .with_interval(METRIC_INTERVAL)
+                            .build(),
+                    );
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    eprintln!("OpenTelemetry export to {endpoint} is off: {error}");
+                }
+            }
+        }
+        let meter = meter.build();
         EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
-        opentelemetry::global::set_tracer_provider(tracer.clone());
         opentelemetry::global::set_meter_provider(meter.clone());
         Telemetry {
-            tracer: Some(tracer),
+            tracer,
             meter: Some(meter),
         }
     }
@@ -118,7 +140,7 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether anything is exported.
+    /// Whether traces are exported.
     pub fn is_exporting(&self) -> bool {
         self.tracer.is_some()
     }

@@ -15,6 +15,7 @@
 pub mod call;
 pub mod export;
 pub mod metrics;
+pub mod prometheus;
 
 use tracing_subscriber::{EnvFilter, Layer as _, fmt, prelude::*};
 

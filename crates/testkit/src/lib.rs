@@ -70,6 +70,7 @@ pub struct TestHub {
     start_audit_size: u64,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), liaison::HubError>>>,
+    admin_addr: Option<std::net::SocketAddr>,
 }
 
 /// A change a test makes to a hub's configuration before it starts.
@@ -203,6 +204,7 @@ impl TestHub {
             limits,
             evidence_dir: data_dir.path().join("evidence"),
             check_schedule: None,
+            admin_listen: None,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         config.access.token_key = pki.token_key.clone();
@@ -221,6 +223,7 @@ impl TestHub {
         let hub = liaison::Hub::bind(config.clone()).await?;
         let endpoint = format!("https://127.0.0.1:{}", hub.local_addr().port());
         let store = hub.store().clone();
+        let admin_addr = hub.admin_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hub.serve(async move {
             let _ = stopped.await;
@@ -234,6 +237,7 @@ impl TestHub {
             start_audit_size: 0,
             stop: Some(stop),
             task: Some(task),
+            admin_addr,
         };
         // What the start itself logged (the federation file's seeding of the directory)
         // is sequenced before the test makes its first call.
@@ -253,6 +257,11 @@ impl TestHub {
     /// deadlines pass without sleeping.
     pub fn clock(&self) -> &liaison_rpc::Clock {
         &self.config.clock
+    }
+
+    /// The admin listener's address, when the hub was configured with one.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin_addr
     }
 
     /// `https://127.0.0.1:PORT`.

@@ -236,6 +236,14 @@ impl Hub {
                 address: config.listen,
                 source,
             })?;
+        let admin = match config.admin_listen {
+            Some(address) => Some(
+                crate::admin::bind(address)
+                    .await
+                    .map_err(|source| HubError::Bind { address, source })?,
+            ),
+            None => None,
+        };
         Ok(BoundHub {
             local_addr: listener.local_addr().map_err(|source| HubError::Bind {
                 address: config.listen,
@@ -252,6 +260,10 @@ impl Hub {
             retired_receipt_keys,
             audit_origin,
             witnesses,
+            admin_addr: admin
+                .as_ref()
+                .and_then(|listener| listener.local_addr().ok()),
+            admin,
             store,
             config,
         })
@@ -299,6 +311,9 @@ pub struct BoundHub {
     audit_origin: String,
     /// The federation's witnesses of the audit log.
     witnesses: Vec<liaison_audit_service::WitnessPeer>,
+    /// The admin listener, when configured.
+    admin: Option<TcpListener>,
+    admin_addr: Option<SocketAddr>,
     store: Store,
 }
 
@@ -306,6 +321,11 @@ impl BoundHub {
     /// The address the hub listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin listener's address (with the real port when bound to port 0).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The hub's store, for tests that inspect what was written.
@@ -338,6 +358,9 @@ impl BoundHub {
             stop.clone(),
         );
         let gauges = crate::gauges::spawn_gauges(self.store.clone(), stop.clone());
+        let admin = self
+            .admin
+            .map(|listener| crate::admin::spawn(listener, self.store.clone(), stop.clone()));
         let witnessing = liaison_audit_service::spawn_witnessing(
             audit_service.clone(),
             self.witnesses.clone(),
@@ -553,6 +576,9 @@ impl BoundHub {
         let _ = signer.await;
         let _ = witnessing.await;
         let _ = gauges.await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         let _ = mla_deadlines.await;
         let _ = escalator.await;
         if let Some(check_schedule) = check_schedule {

@@ -11,8 +11,7 @@ async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => {
-            // Traces and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
-            let telemetry = liaison_telemetry::init(args.log_format.into(), "info");
+            let format = args.log_format.into();
             let config = match cli::serve_config(args) {
                 Ok(config) => config,
                 Err(message) => {
@@ -20,6 +19,14 @@ async fn main() -> ExitCode {
                     return ExitCode::from(cli::EX_USAGE);
                 }
             };
+            // Traces and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set, and to
+            // the admin port's /metrics when that is on.
+            let telemetry = liaison_telemetry::init_with(
+                format,
+                "info",
+                liaison_telemetry::Export::from_env()
+                    .with_prometheus(config.admin_listen.is_some()),
+            );
             let hub = match liaison::Hub::bind(config).await {
                 Ok(hub) => hub,
                 Err(error) => {
