@@ -146,10 +146,6 @@ const NOTIFICATION_COLUMNS: &str = "n.id, n.sender_agency_id, n.sender, n.kind, 
 const ACK_COLUMNS: &str = "a.notification_id, a.agency_id, a.status, a.due_us, a.deliver_us, a.receive_us, \
      a.respond_us, a.acknowledged_by, a.comment, a.comment_language, a.escalate_us";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 pub(crate) fn join_lines(items: &[String]) -> String {
     items.join("\n")
 }
@@ -166,12 +162,14 @@ fn split_lines(text: &str) -> Vec<String> {
 pub(crate) fn parse_principal(text: &str) -> Result<PrincipalId, StoreError> {
     let mut parts = text.splitn(3, '/');
     let (Some(agency), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(corrupt("principal", text));
+        return Err(StoreError::corrupt("principal", text));
     };
     Ok(PrincipalId::new(
-        AgencyId::parse(agency).map_err(|_| corrupt("principal", text))?,
-        kind.parse().map_err(|_| corrupt("principal", text))?,
-        liaison_core::PrincipalName::parse(name).map_err(|_| corrupt("principal", text))?,
+        AgencyId::parse(agency).map_err(|_| StoreError::corrupt("principal", text))?,
+        kind.parse()
+            .map_err(|_| StoreError::corrupt("principal", text))?,
+        liaison_core::PrincipalName::parse(name)
+            .map_err(|_| StoreError::corrupt("principal", text))?,
     ))
 }
 
@@ -206,12 +204,12 @@ row_decoder!(notification_from_row -> Notification, |row| {
     let related: Option<String> = row.try_get("related_notification_id")?;
     let poc: Option<String> = row.try_get("point_of_contact_id")?;
     Ok(Notification {
-        id: ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| corrupt("notification id", &id))?,
-        sender_agency: AgencyId::parse(&sender_agency).map_err(|_| corrupt("agency", &sender_agency))?,
+        id: ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| StoreError::corrupt("notification id", &id))?,
+        sender_agency: AgencyId::parse(&sender_agency).map_err(|_| StoreError::corrupt("agency", &sender_agency))?,
         sender: parse_principal(&sender)?,
         content: NewNotification {
-            kind: NotificationKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
-            severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?,
+            kind: NotificationKind::parse(&kind).ok_or_else(|| StoreError::corrupt("kind", &kind))?,
+            severity: Severity::parse(&severity).ok_or_else(|| StoreError::corrupt("severity", &severity))?,
             title: LocalizedText {
                 text: row.try_get("title")?,
                 language: row.try_get("title_language")?,
@@ -222,18 +220,18 @@ row_decoder!(notification_from_row -> Notification, |row| {
             },
             sectors: split_lines(&row.try_get::<String, _>("sectors")?),
             other_sectors: split_lines(&row.try_get::<String, _>("other_sectors")?),
-            tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            tlp: tlp.parse::<Tlp>().map_err(|_| StoreError::corrupt("tlp", &tlp))?,
             scope: Scope::from_storage(&scope_kind, &scope_value)
-                .map_err(|_| corrupt("scope", &scope_value))?,
+                .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
             ack_within: ack_within
                 .map(|us| std::time::Duration::from_micros(u64::try_from(us).unwrap_or(0))),
             references: split_lines(&row.try_get::<String, _>("reference_list")?),
             event_time: micros(row.try_get("event_us")?),
             related_notification: related
-                .map(|id| ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| corrupt("notification id", &id)))
+                .map(|id| ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| StoreError::corrupt("notification id", &id)))
                 .transpose()?,
             point_of_contact: poc
-                .map(|id| ObjectId::parse(liaison_core::cbm::POC_PREFIX, &id).map_err(|_| corrupt("poc id", &id)))
+                .map(|id| ObjectId::parse(liaison_core::cbm::POC_PREFIX, &id).map_err(|_| StoreError::corrupt("poc id", &id)))
                 .transpose()?,
         },
         created: Timestamp::from_micros(row.try_get("created_us")?),
@@ -241,7 +239,7 @@ row_decoder!(notification_from_row -> Notification, |row| {
             .try_get::<Option<String>, _>("consultation_id")?
             .map(|id| {
                 ObjectId::parse(liaison_core::cbm::CONSULTATION_PREFIX, &id)
-                    .map_err(|_| corrupt("consultation id", &id))
+                    .map_err(|_| StoreError::corrupt("consultation id", &id))
             })
             .transpose()?,
     })
@@ -255,9 +253,9 @@ row_decoder!(ack_from_row -> Acknowledgement, |row| {
     let comment: Option<String> = row.try_get("comment")?;
     let comment_language: Option<String> = row.try_get("comment_language")?;
     Ok(Acknowledgement {
-        notification: ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| corrupt("notification id", &id))?,
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
-        status: AckStatus::parse(&status).ok_or_else(|| corrupt("ack status", &status))?,
+        notification: ObjectId::parse(NOTIFICATION_PREFIX, &id).map_err(|_| StoreError::corrupt("notification id", &id))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency", &agency))?,
+        status: AckStatus::parse(&status).ok_or_else(|| StoreError::corrupt("ack status", &status))?,
         delivered: micros(row.try_get("deliver_us")?),
         received: micros(row.try_get("receive_us")?),
         responded: micros(row.try_get("respond_us")?),
@@ -430,7 +428,7 @@ impl Store {
         self.signals.outbox.notify_one();
         recipients
             .iter()
-            .map(|id| AgencyId::parse(id).map_err(|_| corrupt("agency", id)))
+            .map(|id| AgencyId::parse(id).map_err(|_| StoreError::corrupt("agency", id)))
             .collect::<Result<Vec<_>, _>>()
             .map(WriteOutcome::Stored)
     }
@@ -717,7 +715,7 @@ impl Store {
             .map(|(position, kind, object, created)| {
                 Ok(CbmEvent {
                     position: u64::try_from(position)
-                        .map_err(|_| corrupt("position", &position.to_string()))?,
+                        .map_err(|_| StoreError::corrupt("position", &position.to_string()))?,
                     time: Timestamp::from_micros(created),
                     kind: CbmEventKind::from_storage(&kind, &object),
                 })

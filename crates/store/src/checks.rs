@@ -16,10 +16,6 @@ use crate::{
 const METHOD_START: &str = "liaison.v1.CbmService/StartCommunicationCheck";
 const METHOD_RESPOND: &str = "liaison.v1.CbmService/RespondToCommunicationCheck";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 /// An answer to a communication check.
 #[derive(Debug)]
 pub struct CheckAnswer<'a> {
@@ -71,13 +67,15 @@ fn check_from_row(row: CheckRow) -> Result<CommunicationCheck, StoreError> {
         challenge,
     ) = row;
     Ok(CommunicationCheck {
-        id: ObjectId::parse(CHECK_PREFIX, &id).map_err(|_| corrupt("check id", &id))?,
+        id: ObjectId::parse(CHECK_PREFIX, &id).map_err(|_| StoreError::corrupt("check id", &id))?,
         started_by: started_by.as_deref().map(parse_principal).transpose()?,
         scope: Scope::from_storage(&scope_kind, &scope_value)
-            .map_err(|_| corrupt("scope", &scope_value))?,
+            .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
         contact_level: match level.as_str() {
             "all" => None,
-            other => Some(ContactLevel::parse(other).ok_or_else(|| corrupt("level", other))?),
+            other => Some(
+                ContactLevel::parse(other).ok_or_else(|| StoreError::corrupt("level", other))?,
+            ),
         },
         started: Timestamp::from_micros(start),
         window: std::time::Duration::from_micros(u64::try_from(window).unwrap_or(0)),
@@ -109,14 +107,17 @@ const RESULT_SELECT: &str =
 fn result_from_row(row: ResultRow) -> Result<CheckResult, StoreError> {
     let (check, start, due, agency, respond, responder, poc, comment, language) = row;
     Ok(CheckResult {
-        check: ObjectId::parse(CHECK_PREFIX, &check).map_err(|_| corrupt("check id", &check))?,
+        check: ObjectId::parse(CHECK_PREFIX, &check)
+            .map_err(|_| StoreError::corrupt("check id", &check))?,
         check_started: Timestamp::from_micros(start),
         check_due: Timestamp::from_micros(due),
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency", &agency))?,
         responded: respond.map(Timestamp::from_micros),
         responder: responder.as_deref().map(parse_principal).transpose()?,
         point_of_contact: poc
-            .map(|id| ObjectId::parse(POC_PREFIX, &id).map_err(|_| corrupt("poc id", &id)))
+            .map(|id| {
+                ObjectId::parse(POC_PREFIX, &id).map_err(|_| StoreError::corrupt("poc id", &id))
+            })
             .transpose()?,
         comment: comment.map(|text| LocalizedText {
             text,

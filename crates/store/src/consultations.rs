@@ -25,10 +25,6 @@ const COLUMNS: &str = "id, requester, subject, subject_language, description, de
      related_ids, request_notification_id, proposed_us, schedule_us, duration_us, venue, venue_language, agenda, \
      agenda_language, hold_us, summary, summary_language, outcome, close_us, created_us, update_us, version";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 fn text_pair(text: Option<String>, language: Option<String>) -> Option<LocalizedText> {
     text.map(|text| LocalizedText {
         text,
@@ -58,7 +54,8 @@ where
             .map(Timestamp::from_micros))
     };
     Ok(Consultation {
-        id: ObjectId::parse(CONSULTATION_PREFIX, &id).map_err(|_| corrupt("consultation", &id))?,
+        id: ObjectId::parse(CONSULTATION_PREFIX, &id)
+            .map_err(|_| StoreError::corrupt("consultation", &id))?,
         requester: parse_principal(&requester)?,
         participants: Vec::new(),
         subject: LocalizedText {
@@ -69,24 +66,28 @@ where
             row.try_get("description")?,
             row.try_get("description_language")?,
         ),
-        state: ConsultationState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+        state: ConsultationState::parse(&state)
+            .ok_or_else(|| StoreError::corrupt("state", &state))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         related: related
             .split('\n')
             .filter(|id| !id.is_empty())
             .map(|id| {
-                ObjectId::parse(NOTIFICATION_PREFIX, id).map_err(|_| corrupt("notification", id))
+                ObjectId::parse(NOTIFICATION_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("notification", id))
             })
             .collect::<Result<_, _>>()?,
         request_notification: ObjectId::parse(NOTIFICATION_PREFIX, &request)
-            .map_err(|_| corrupt("notification", &request))?,
+            .map_err(|_| StoreError::corrupt("notification", &request))?,
         proposed: proposed
             .split('\n')
             .filter(|time| !time.is_empty())
             .map(|time| {
                 time.parse::<i64>()
                     .map(Timestamp::from_micros)
-                    .map_err(|_| corrupt("time", time))
+                    .map_err(|_| StoreError::corrupt("time", time))
             })
             .collect::<Result<_, _>>()?,
         schedule: micros("schedule_us")?,
@@ -97,7 +98,10 @@ where
         held: micros("hold_us")?,
         summary: text_pair(row.try_get("summary")?, row.try_get("summary_language")?),
         outcome: outcome
-            .map(|code| ConsultationOutcome::parse(&code).ok_or_else(|| corrupt("outcome", &code)))
+            .map(|code| {
+                ConsultationOutcome::parse(&code)
+                    .ok_or_else(|| StoreError::corrupt("outcome", &code))
+            })
             .transpose()?,
         closed: micros("close_us")?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
@@ -303,7 +307,8 @@ impl Store {
         });
         for (agency, requester, acknowledged, by, attended) in rows {
             consultation.participants.push(Participant {
-                agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+                agency: AgencyId::parse(&agency)
+                    .map_err(|_| StoreError::corrupt("agency", &agency))?,
                 requester,
                 acknowledged: acknowledged.map(Timestamp::from_micros),
                 acknowledged_by: by.as_deref().map(parse_principal).transpose()?,
@@ -332,7 +337,8 @@ impl Store {
         });
         ids.iter()
             .map(|id| {
-                ObjectId::parse(CONSULTATION_PREFIX, id).map_err(|_| corrupt("consultation", id))
+                ObjectId::parse(CONSULTATION_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("consultation", id))
             })
             .collect()
     }

@@ -20,10 +20,6 @@ const METHOD_DELETE: &str = "liaison.v1.DirectoryService/DeletePointOfContact";
 const COLUMNS: &str =
     "id, agency_id, level, function, channels, languages, hours, around_the_clock, confirm_us";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 /// A change of a point of contact, with what announces and records it.
 #[derive(Debug)]
 pub struct PocChange<'a> {
@@ -56,18 +52,20 @@ where
         .map(|line| {
             let (kind, address) = line
                 .split_once('\t')
-                .ok_or_else(|| corrupt("channel", line))?;
+                .ok_or_else(|| StoreError::corrupt("channel", line))?;
             Ok((
-                ChannelKind::parse(kind).ok_or_else(|| corrupt("channel kind", kind))?,
+                ChannelKind::parse(kind)
+                    .ok_or_else(|| StoreError::corrupt("channel kind", kind))?,
                 address.to_owned(),
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(PointOfContact {
-        id: ObjectId::parse(POC_PREFIX, &id).map_err(|_| corrupt("poc id", &id))?,
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+        id: ObjectId::parse(POC_PREFIX, &id).map_err(|_| StoreError::corrupt("poc id", &id))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency", &agency))?,
         content: PocContent {
-            level: ContactLevel::parse(&level).ok_or_else(|| corrupt("level", &level))?,
+            level: ContactLevel::parse(&level)
+                .ok_or_else(|| StoreError::corrupt("level", &level))?,
             function: row.try_get("function")?,
             channels,
             languages: languages

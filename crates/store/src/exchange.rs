@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::{
     Store, StoreError,
     backend::BackendOps,
-    indicators::{INDICATOR_COLUMNS, TOPIC, corrupt, indicator_from_row, load_observables_of},
+    indicators::{INDICATOR_COLUMNS, TOPIC, indicator_from_row, load_observables_of},
     visibility::{Viewer, may_receive_from_sql, receive_sql, viewer_sql},
     with_pool,
 };
@@ -42,7 +42,7 @@ pub(crate) fn sighting_from_row(
 ) -> Result<SightingRecord, StoreError> {
     Ok(SightingRecord {
         observable: observable.clone(),
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency id", &agency))?,
         count: u32::try_from(count).unwrap_or(u32::MAX),
         first_seen: Timestamp::from_micros(first),
         last_seen: Timestamp::from_micros(last),
@@ -455,15 +455,17 @@ impl Store {
             return Ok(None);
         };
         let indicator_id = |text: &str| {
-            ObjectId::parse(ObjectId::INDICATOR, text).map_err(|_| corrupt("indicator id", text))
+            ObjectId::parse(ObjectId::INDICATOR, text)
+                .map_err(|_| StoreError::corrupt("indicator id", text))
         };
         Ok(Some(CorrelationRecord {
             id: id.to_owned(),
-            target: AgencyId::parse(&target).map_err(|_| corrupt("agency id", &target))?,
+            target: AgencyId::parse(&target)
+                .map_err(|_| StoreError::corrupt("agency id", &target))?,
             own_indicator: indicator_id(&own)?,
             other_indicator: indicator_id(&other)?,
             observable: Observable::from_stored(&kind, &value)
-                .map_err(|_| corrupt("observable", &kind))?,
+                .map_err(|_| StoreError::corrupt("observable", &kind))?,
         }))
     }
 }

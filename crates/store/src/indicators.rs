@@ -156,10 +156,6 @@ fn new_indicator(publisher: &PrincipalId, content: NewIndicator, now: Timestamp)
     }
 }
 
-pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 /// Decodes the indicator columns; observables are loaded separately.
 pub(crate) fn indicator_from_row<R>(row: &R) -> Result<Indicator, StoreError>
 where
@@ -194,13 +190,15 @@ where
                     .try_get::<Option<String>, _>("countermeasures")?
                     .unwrap_or_default(),
                 category: FraudCategory::parse(&category)
-                    .ok_or_else(|| corrupt("category", &category))?,
+                    .ok_or_else(|| StoreError::corrupt("category", &category))?,
             })
         }
     };
     Ok(Indicator {
-        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
-        source_agency: AgencyId::parse(&source).map_err(|_| corrupt("agency id", &source))?,
+        id: ObjectId::parse(ObjectId::INDICATOR, &id)
+            .map_err(|_| StoreError::corrupt("indicator id", &id))?,
+        source_agency: AgencyId::parse(&source)
+            .map_err(|_| StoreError::corrupt("agency id", &source))?,
         publisher: parse_principal(&publisher)?,
         content: NewIndicator {
             fraud_method,
@@ -213,18 +211,23 @@ where
                 .try_get::<Option<i64>, _>("valid_until_us")?
                 .map(Timestamp::from_micros),
             confidence: u8::try_from(confidence)
-                .map_err(|_| corrupt("confidence", &confidence.to_string()))?,
+                .map_err(|_| StoreError::corrupt("confidence", &confidence.to_string()))?,
             evaluation: evaluation
-                .map(|code| Evaluation::parse(&code).ok_or_else(|| corrupt("evaluation", &code)))
+                .map(|code| {
+                    Evaluation::parse(&code).ok_or_else(|| StoreError::corrupt("evaluation", &code))
+                })
                 .transpose()?,
-            tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            tlp: tlp
+                .parse::<Tlp>()
+                .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
             scope: Scope::from_storage(&scope_kind, &scope_value)
-                .map_err(|_| corrupt("scope", &scope_value))?,
+                .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
             anonymous: row.try_get("anonymous")?,
         },
         linked_fraud_method: linked
             .map(|id| {
-                ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))
+                ObjectId::parse(ObjectId::INDICATOR, &id)
+                    .map_err(|_| StoreError::corrupt("indicator id", &id))
             })
             .transpose()?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
@@ -243,12 +246,14 @@ where
 fn parse_principal(text: &str) -> Result<PrincipalId, StoreError> {
     let mut parts = text.splitn(3, '/');
     let (Some(agency), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(corrupt("principal", text));
+        return Err(StoreError::corrupt("principal", text));
     };
     Ok(PrincipalId::new(
-        AgencyId::parse(agency).map_err(|_| corrupt("principal", text))?,
-        kind.parse().map_err(|_| corrupt("principal", text))?,
-        liaison_core::PrincipalName::parse(name).map_err(|_| corrupt("principal", text))?,
+        AgencyId::parse(agency).map_err(|_| StoreError::corrupt("principal", text))?,
+        kind.parse()
+            .map_err(|_| StoreError::corrupt("principal", text))?,
+        liaison_core::PrincipalName::parse(name)
+            .map_err(|_| StoreError::corrupt("principal", text))?,
     ))
 }
 
@@ -262,7 +267,7 @@ macro_rules! load_observables {
         for row in &rows {
             let kind: String = row.try_get("type")?;
             let value: String = row.try_get("value")?;
-            let observable = Observable::from_stored(&kind, &value).map_err(|_| corrupt("observable", &kind))?;
+            let observable = Observable::from_stored(&kind, &value).map_err(|_| StoreError::corrupt("observable", &kind))?;
             $indicator.content.observables.push(observable);
         }
     }};
@@ -292,7 +297,7 @@ macro_rules! load_observables_of {
                 let kind: String = row.try_get("type")?;
                 let value: String = row.try_get("value")?;
                 let observable = Observable::from_stored(&kind, &value)
-                    .map_err(|_| corrupt("observable", &kind))?;
+                    .map_err(|_| StoreError::corrupt("observable", &kind))?;
                 if let Some(index) = at.get(&id) {
                     indicators[*index].content.observables.push(observable);
                 }
@@ -441,7 +446,7 @@ impl Store {
             let first = self
                 .published_by_request(publisher, request_id)
                 .await?
-                .ok_or_else(|| corrupt("idempotency key", request_id))?;
+                .ok_or_else(|| StoreError::corrupt("idempotency key", request_id))?;
             return Ok(PublishOutcome::Duplicate(first));
         }
         self.signals.outbox.notify_one();
@@ -481,11 +486,11 @@ impl Store {
                 for outcome in outcomes {
                     results.push(Ok(match outcome {
                         Ok(stored) => PublishOutcome::Stored(stored),
-                        Err(id) => PublishOutcome::Duplicate(
-                            self.get_indicator(&id)
-                                .await?
-                                .ok_or_else(|| corrupt("missing indicator", id.as_str()))?,
-                        ),
+                        Err(id) => {
+                            PublishOutcome::Duplicate(self.get_indicator(&id).await?.ok_or_else(
+                                || StoreError::corrupt("missing indicator", id.as_str()),
+                            )?)
+                        }
                     }));
                 }
                 Ok(results)
@@ -606,12 +611,12 @@ impl Store {
                 }
                 let (method, object_id) = earlier
                     .get(*request_id)
-                    .ok_or_else(|| corrupt("idempotency key", request_id))?;
+                    .ok_or_else(|| StoreError::corrupt("idempotency key", request_id))?;
                 if method != METHOD_PUBLISH {
                     return Err(StoreError::RequestIdReused(method.clone()));
                 }
                 let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
-                    .map_err(|_| corrupt("indicator id", object_id))?;
+                    .map_err(|_| StoreError::corrupt("indicator id", object_id))?;
                 outcomes.push(Err(id));
             }
             // The stored indicators, in the order sent.
@@ -676,7 +681,7 @@ impl Store {
             return Err(StoreError::RequestIdReused(method));
         }
         let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
-            .map_err(|_| corrupt("indicator id", &object_id))?;
+            .map_err(|_| StoreError::corrupt("indicator id", &object_id))?;
         self.get_indicator(&id).await
     }
 
@@ -738,9 +743,9 @@ impl Store {
                     let kind: String = row.try_get("type")?;
                     let value: String = row.try_get("value")?;
                     let id = ObjectId::parse(ObjectId::INDICATOR, &id)
-                        .map_err(|_| corrupt("indicator id", &id))?;
+                        .map_err(|_| StoreError::corrupt("indicator id", &id))?;
                     let observable = Observable::from_stored(&kind, &value)
-                        .map_err(|_| corrupt("observable", &kind))?;
+                        .map_err(|_| StoreError::corrupt("observable", &kind))?;
                     if let Some(indicator) = found.get_mut(&id) {
                         indicator.content.observables.push(observable);
                     }
@@ -775,21 +780,21 @@ impl Store {
                 "published" => IndicatorEventKind::Published,
                 "revoked" => IndicatorEventKind::Revoked,
                 "correlation" => IndicatorEventKind::Correlation,
-                _ => return Err(corrupt("event kind", &kind)),
+                _ => return Err(StoreError::corrupt("event kind", &kind)),
             };
             let (indicator_id, correlation) = if kind == IndicatorEventKind::Correlation {
                 let correlation = self
                     .get_correlation(&object_id)
                     .await?
-                    .ok_or_else(|| corrupt("correlation", &object_id))?;
+                    .ok_or_else(|| StoreError::corrupt("correlation", &object_id))?;
                 (correlation.own_indicator.clone(), Some(correlation))
             } else {
                 let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
-                    .map_err(|_| corrupt("indicator id", &object_id))?;
+                    .map_err(|_| StoreError::corrupt("indicator id", &object_id))?;
                 (id, None)
             };
-            let position =
-                u64::try_from(position).map_err(|_| corrupt("position", &position.to_string()))?;
+            let position = u64::try_from(position)
+                .map_err(|_| StoreError::corrupt("position", &position.to_string()))?;
             parsed.push((position, kind, created_us, indicator_id, correlation));
         }
         let ids: Vec<ObjectId> = parsed.iter().map(|row| row.3.clone()).collect();
@@ -797,10 +802,9 @@ impl Store {
         parsed
             .into_iter()
             .map(|(position, kind, created_us, indicator_id, correlation)| {
-                let indicator = indicators
-                    .get(&indicator_id)
-                    .cloned()
-                    .ok_or_else(|| corrupt("missing indicator", indicator_id.as_str()))?;
+                let indicator = indicators.get(&indicator_id).cloned().ok_or_else(|| {
+                    StoreError::corrupt("missing indicator", indicator_id.as_str())
+                })?;
                 Ok(IndicatorEvent {
                     position,
                     kind,

@@ -30,7 +30,6 @@ use crate::{
     Store, StoreError,
     backend::BackendOps,
     exchange::{SightingRecord, sighting_from_row},
-    indicators::corrupt,
     with_pool,
 };
 
@@ -202,11 +201,15 @@ fn holder_from_row(row: RecordRow) -> Result<Holder, StoreError> {
     let tlp = tlp.unwrap_or_default();
     let scope_value = scope_value.unwrap_or_default();
     Ok(Holder {
-        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
-        source_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
+        id: ObjectId::parse(ObjectId::INDICATOR, &id)
+            .map_err(|_| StoreError::corrupt("indicator id", &id))?,
+        source_agency: AgencyId::parse(&agency)
+            .map_err(|_| StoreError::corrupt("agency id", &agency))?,
         scope: Scope::from_storage(&scope_kind.unwrap_or_default(), &scope_value)
-            .map_err(|_| corrupt("scope", &scope_value))?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         anonymous: anonymous.unwrap_or_default(),
         fraud_method: fraud_method.unwrap_or_default(),
         first_seen: first.map(Timestamp::from_micros),

@@ -183,10 +183,6 @@ pub struct MlaFilter {
 const COLUMNS: &str = "r.id, r.requesting_agency_id, r.requested_agency_id, r.state, r.preservation_state, \
      r.urgency, r.case_reference, r.version, r.document, r.created_us, r.updated_us, r.submitted_us";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 fn record_from_row<R>(row: &R) -> Result<MlaRecord, StoreError>
 where
     R: Row,
@@ -202,29 +198,36 @@ where
     let urgency: String = row.try_get("urgency")?;
     let document: String = row.try_get("document")?;
     Ok(MlaRecord {
-        id: ObjectId::parse(REQUEST_ID_PREFIX, &id).map_err(|_| corrupt("mla id", &id))?,
-        requesting: AgencyId::parse(&requesting).map_err(|_| corrupt("agency", &requesting))?,
+        id: ObjectId::parse(REQUEST_ID_PREFIX, &id)
+            .map_err(|_| StoreError::corrupt("mla id", &id))?,
+        requesting: AgencyId::parse(&requesting)
+            .map_err(|_| StoreError::corrupt("agency", &requesting))?,
         requested: if requested.is_empty() {
             None
         } else {
-            Some(AgencyId::parse(&requested).map_err(|_| corrupt("agency", &requested))?)
+            Some(
+                AgencyId::parse(&requested)
+                    .map_err(|_| StoreError::corrupt("agency", &requested))?,
+            )
         },
         status: MlaStatus {
-            state: MlaState::parse(&state).ok_or_else(|| corrupt("mla state", &state))?,
+            state: MlaState::parse(&state)
+                .ok_or_else(|| StoreError::corrupt("mla state", &state))?,
             preservation: preservation
                 .map(|text| {
-                    PreservationState::parse(&text).ok_or_else(|| corrupt("preservation", &text))
+                    PreservationState::parse(&text)
+                        .ok_or_else(|| StoreError::corrupt("preservation", &text))
                 })
                 .transpose()?,
         },
         urgency: if urgency.is_empty() {
             None
         } else {
-            Some(Urgency::parse(&urgency).ok_or_else(|| corrupt("urgency", &urgency))?)
+            Some(Urgency::parse(&urgency).ok_or_else(|| StoreError::corrupt("urgency", &urgency))?)
         },
         case_reference: row.try_get("case_reference")?,
         version: row.try_get("version")?,
-        document: hex::decode(&document).map_err(|_| corrupt("mla document", &id))?,
+        document: hex::decode(&document).map_err(|_| StoreError::corrupt("mla document", &id))?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
         updated: Timestamp::from_micros(row.try_get("updated_us")?),
         submitted: row
@@ -246,7 +249,7 @@ macro_rules! load_deadlines {
         for row in &rows {
             let kind: String = row.try_get("kind")?;
             $record.deadlines.push(MlaDeadline {
-                kind: DeadlineKind::parse(&kind).ok_or_else(|| corrupt("deadline kind", &kind))?,
+                kind: DeadlineKind::parse(&kind).ok_or_else(|| StoreError::corrupt("deadline kind", &kind))?,
                 set: Timestamp::from_micros(row.try_get("set_us")?),
                 due: Timestamp::from_micros(row.try_get("due_us")?),
                 met: row.try_get::<Option<i64>, _>("met_us")?.map(Timestamp::from_micros),
@@ -483,7 +486,7 @@ impl Store {
                 let (micros, id) = token
                     .split_once(':')
                     .and_then(|(micros, id)| Some((micros.parse::<i64>().ok()?, id.to_owned())))
-                    .ok_or_else(|| corrupt("page token", token))?;
+                    .ok_or_else(|| StoreError::corrupt("page token", token))?;
                 Some((micros, id))
             }
         };
@@ -579,9 +582,9 @@ impl Store {
                 |(receipt_id, kind, statement, signature, key_id, created)| {
                     Ok(MlaReceiptRow {
                         statement: hex::decode(&statement)
-                            .map_err(|_| corrupt("receipt", &receipt_id))?,
+                            .map_err(|_| StoreError::corrupt("receipt", &receipt_id))?,
                         signature: hex::decode(&signature)
-                            .map_err(|_| corrupt("receipt", &receipt_id))?,
+                            .map_err(|_| StoreError::corrupt("receipt", &receipt_id))?,
                         id: receipt_id,
                         request_id: id.clone(),
                         kind,
@@ -636,7 +639,10 @@ impl Store {
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(until.as_micros()).fetch_all(pool).await?
         });
         ids.iter()
-            .map(|id| ObjectId::parse(REQUEST_ID_PREFIX, id).map_err(|_| corrupt("mla id", id)))
+            .map(|id| {
+                ObjectId::parse(REQUEST_ID_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("mla id", id))
+            })
             .collect()
     }
 
@@ -711,7 +717,10 @@ impl Store {
             .await?
         });
         ids.iter()
-            .map(|id| ObjectId::parse(REQUEST_ID_PREFIX, id).map_err(|_| corrupt("mla id", id)))
+            .map(|id| {
+                ObjectId::parse(REQUEST_ID_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("mla id", id))
+            })
             .collect()
     }
 
@@ -1033,9 +1042,10 @@ fn evidence_from_row(
 ) -> Result<MlaEvidenceRow, StoreError> {
     Ok(MlaEvidenceRow {
         request_id: ObjectId::parse(REQUEST_ID_PREFIX, &request_id)
-            .map_err(|_| corrupt("mla id", &request_id))?,
-        uploader_agency: AgencyId::parse(&uploader).map_err(|_| corrupt("agency", &uploader))?,
-        document: hex::decode(&document).map_err(|_| corrupt("evidence", &id))?,
+            .map_err(|_| StoreError::corrupt("mla id", &request_id))?,
+        uploader_agency: AgencyId::parse(&uploader)
+            .map_err(|_| StoreError::corrupt("agency", &uploader))?,
+        document: hex::decode(&document).map_err(|_| StoreError::corrupt("evidence", &id))?,
         sha256,
         size_bytes,
         created: Timestamp::from_micros(created),
@@ -1073,9 +1083,10 @@ fn message_from_row(
 ) -> Result<MlaMessageRow, StoreError> {
     Ok(MlaMessageRow {
         request_id: ObjectId::parse(REQUEST_ID_PREFIX, &request_id)
-            .map_err(|_| corrupt("mla id", &request_id))?,
-        sender_agency: AgencyId::parse(&sender).map_err(|_| corrupt("agency", &sender))?,
-        document: hex::decode(&document).map_err(|_| corrupt("message", &id))?,
+            .map_err(|_| StoreError::corrupt("mla id", &request_id))?,
+        sender_agency: AgencyId::parse(&sender)
+            .map_err(|_| StoreError::corrupt("agency", &sender))?,
+        document: hex::decode(&document).map_err(|_| StoreError::corrupt("message", &id))?,
         created: Timestamp::from_micros(created),
         read: read.map(Timestamp::from_micros),
         id,

@@ -32,28 +32,30 @@ type ReplyRow = (
     i64,
 );
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 fn reply_from_row(row: ReplyRow) -> Result<Reply, StoreError> {
     let (id, parent, agency, sender, body, language, audience, in_reply_to, tlp, created) = row;
     Ok(Reply {
-        id: ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| corrupt("reply id", &id))?,
+        id: ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| StoreError::corrupt("reply id", &id))?,
         parent: ObjectId::parse(NOTIFICATION_PREFIX, &parent)
             .or_else(|_| ObjectId::parse(CONSULTATION_PREFIX, &parent))
-            .map_err(|_| corrupt("reply parent", &parent))?,
-        sender_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+            .map_err(|_| StoreError::corrupt("reply parent", &parent))?,
+        sender_agency: AgencyId::parse(&agency)
+            .map_err(|_| StoreError::corrupt("agency", &agency))?,
         sender: parse_principal(&sender)?,
         body: LocalizedText {
             text: body,
             language,
         },
-        audience: ReplyAudience::parse(&audience).ok_or_else(|| corrupt("audience", &audience))?,
+        audience: ReplyAudience::parse(&audience)
+            .ok_or_else(|| StoreError::corrupt("audience", &audience))?,
         in_reply_to: in_reply_to
-            .map(|id| ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| corrupt("reply id", &id)))
+            .map(|id| {
+                ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| StoreError::corrupt("reply id", &id))
+            })
             .transpose()?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         created: Timestamp::from_micros(created),
     })
 }
