@@ -11,21 +11,17 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Store, StoreError, backend::BackendOps, with_pool};
+use crate::{
+    Store, StoreError,
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
+    with_pool,
+};
 
 /// Topic of CBM events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "cbm";
 const METHOD_NOTIFY: &str = "liaison.v1.CbmService/Notify";
 const METHOD_ACKNOWLEDGE: &str = "liaison.v1.CbmService/AcknowledgeNotification";
-
-/// The result of a write with an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteOutcome<T> {
-    /// Written now.
-    Stored(T),
-    /// The request_id was seen before: nothing written; the id of the first result.
-    Duplicate(String),
-}
 
 /// What a CBM stream event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,50 +265,6 @@ row_decoder!(ack_from_row -> Acknowledgement, |row| {
     })
 });
 
-/// Checks an idempotency key inside a write transaction: when the key was used for
-/// `$method` before, rolls back and returns `$duplicate` (by default
-/// `WriteOutcome::Duplicate`) of the first result's object id; when it was used for another
-/// method, `StoreError::RequestIdReused`.
-macro_rules! seen_request {
-    ($tx:ident, $principal:expr, $request_id:expr, $method:expr) => {
-        $crate::cbm::seen_request!($tx, $principal, $request_id, $method, WriteOutcome::Duplicate)
-    };
-    ($tx:ident, $principal:expr, $request_id:expr, $method:expr, $duplicate:path) => {{
-        let earlier: Option<(String, String)> = sqlx::query_as(
-            "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-        )
-        .bind($principal)
-        .bind($request_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        if let Some((method, object_id)) = earlier {
-            $tx.rollback().await?;
-            if method != $method {
-                return Err(StoreError::RequestIdReused(method));
-            }
-            return Ok($duplicate(object_id));
-        }
-    }};
-}
-pub(crate) use seen_request;
-
-macro_rules! record_request {
-    ($tx:ident, $principal:expr, $request_id:expr, $method:expr, $object_id:expr, $now:expr) => {{
-        sqlx::query(
-            "INSERT INTO idempotency_keys (principal, request_id, method, object_id, created_us)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($principal)
-        .bind($request_id)
-        .bind($method)
-        .bind($object_id)
-        .bind($now.as_micros())
-        .execute(&mut *$tx)
-        .await?;
-    }};
-}
-pub(crate) use record_request;
-
 /// Inserts a notification, one acknowledgement row per recipient (the scope's member
 /// agencies now, never the sender nor the hub) and its stream event, inside transaction
 /// `$tx`; evaluates to the recipients.
@@ -381,7 +333,7 @@ macro_rules! insert_notification {
                 .await?;
             }
         let (kind, object) = $crate::cbm::CbmEventKind::NotificationSent($notification.id.clone()).storage();
-        crate::sequencer::write_outbox!($tx, $pool, $crate::cbm::TOPIC, kind, object, $notification.created, None::<String>);
+        crate::outbox::write_outbox!($tx, $pool, $crate::cbm::TOPIC, kind, object, $notification.created, None::<String>);
         recipients
     }};
 }
@@ -421,7 +373,7 @@ impl Store {
             let recipients = insert_notification!(tx, pool, notification);
             record_request!(tx, &principal, request_id, METHOD_NOTIFY, notification.id.as_str(), now);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", notification.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", notification.id.as_str(), now, Some(record));
             tx.commit().await?;
             recipients
         });
@@ -522,7 +474,7 @@ impl Store {
             }
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
             let object = notifications.first().map(ObjectId::as_str).unwrap_or_default();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", object, now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", object, now, Some(audit));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -564,9 +516,9 @@ impl Store {
             .await?;
             record_request!(tx, &principal, change.request_id, METHOD_ACKNOWLEDGE, change.notification.as_str(), change.now);
             let (kind, object) = CbmEventKind::AcknowledgementChanged(change.notification.clone(), change.agency.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, change.now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, kind, object, change.now, None::<String>);
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", change.notification.as_str(), change.now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", change.notification.as_str(), change.now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -663,14 +615,14 @@ impl Store {
                 .rows_affected();
                 if changed == 1 {
                     let object = format!("{notification}:{agency}");
-                    crate::sequencer::write_outbox!(tx, pool, TOPIC, "escalation", object, now, None::<String>);
+                    crate::outbox::write_outbox!(tx, pool, TOPIC, "escalation", object, now, None::<String>);
                     escalated_rows.push((notification.clone(), agency.clone()));
                     escalated += 1;
                 }
             }
             if !escalated_rows.is_empty() {
                 let audit = escalation_record(&escalated_rows);
-                crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", escalated_rows[0].0.as_str(), now, Some(audit));
+                crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", escalated_rows[0].0.as_str(), now, Some(audit));
             }
             tx.commit().await?;
             escalated
@@ -700,17 +652,7 @@ impl Store {
         after: u64,
         limit: u32,
     ) -> Result<Vec<CbmEvent>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
-            )))
-            .bind(TOPIC)
-            .bind(after)
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = self.events_after(TOPIC, after, limit).await?;
         rows.into_iter()
             .map(|(position, kind, object, created)| {
                 Ok(CbmEvent {

@@ -8,8 +8,9 @@ use liaison_core::{
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{CbmEventKind, TOPIC, WriteOutcome, parse_principal, record_request, seen_request},
+    cbm::{CbmEventKind, TOPIC, parse_principal},
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -184,9 +185,9 @@ impl Store {
             }
             record_request!(tx, &actor, request_id, METHOD_START, check.id.as_str(), now);
             let (kind, object) = CbmEventKind::CheckStarted(check.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", check.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", check.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -219,7 +220,7 @@ impl Store {
             .await?;
             record_request!(tx, &responder, answer.request_id, METHOD_RESPOND, answer.check.as_str(), answer.now);
             let record = String::from_utf8_lossy(&answer.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", answer.check.as_str(), answer.now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", answer.check.as_str(), answer.now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -247,7 +248,7 @@ impl Store {
                     .await?
                     .rows_affected();
                 if changed == 1 {
-                    crate::sequencer::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
+                    crate::outbox::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
                     closed += 1;
                 }
             }

@@ -13,11 +13,9 @@ use sqlx::Row;
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{
-        CbmEventKind, TOPIC, WriteOutcome, insert_notification, parse_principal, record_request,
-        seen_request,
-    },
+    cbm::{CbmEventKind, TOPIC, insert_notification, parse_principal},
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -273,9 +271,9 @@ impl Store {
             }
             record_request!(tx, actor, request_id, method, consultation.id.as_str(), now);
             let (kind, object) = CbmEventKind::ConsultationChanged(consultation.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", consultation.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", consultation.id.as_str(), now, Some(record));
             tx.commit().await?;
             Some(WriteOutcome::Stored(()))
         });

@@ -10,8 +10,9 @@ use sqlx::Row;
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{WriteOutcome, insert_notification, record_request, seen_request},
+    cbm::insert_notification,
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -124,7 +125,7 @@ impl Store {
             insert_notification!(tx, pool, announcement);
             record_request!(tx, &actor, change.request_id, METHOD_SET, poc.id.as_str(), now);
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", poc.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", poc.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -150,7 +151,7 @@ impl Store {
             insert_notification!(tx, pool, announcement);
             record_request!(tx, &actor, change.request_id, METHOD_DELETE, id.as_str(), now);
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();

@@ -5,7 +5,7 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Store, StoreError, backend::BackendOps, with_pool};
+use crate::{Store, StoreError, tx::WritePool, with_pool};
 
 /// A state's treaty position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,7 +329,7 @@ impl Store {
             }
             for change in &seeded {
                 let record = change.record(now, &trace_id);
-                crate::sequencer::write_outbox!(
+                crate::outbox::write_outbox!(
                     tx, pool, crate::audit::TOPIC, "record", change.object.as_str(), now, Some(record)
                 );
             }

@@ -11,8 +11,8 @@ use sqlx::Row;
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
     indicators::{INDICATOR_COLUMNS, TOPIC, indicator_from_row, load_observables_of},
+    tx::WritePool,
     visibility::{Viewer, may_receive_from_sql, receive_sql, viewer_sql},
     with_pool,
 };
@@ -134,9 +134,9 @@ impl Store {
                 tx.rollback().await?;
                 false
             } else {
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "revoked", id.as_str(), now, None::<String>);
+                crate::outbox::write_outbox!(tx, pool, TOPIC, "revoked", id.as_str(), now, None::<String>);
                 let record = String::from_utf8_lossy(audit_record).into_owned();
-                crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
+                crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
                 tx.commit().await?;
                 true
             }
@@ -396,7 +396,7 @@ impl Store {
                 }
             };
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", stored.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", stored.as_str(), now, Some(record));
             tx.commit().await?;
             stored
         });
@@ -429,7 +429,7 @@ impl Store {
                 .bind(now.as_micros())
                 .execute(&mut *tx)
                 .await?;
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, "correlation", correlation.id.as_str(), now, None::<String>);
+                crate::outbox::write_outbox!(tx, pool, TOPIC, "correlation", correlation.id.as_str(), now, None::<String>);
             }
             tx.commit().await?;
         });
@@ -547,7 +547,7 @@ impl Store {
                     .await?;
             }
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", fraud_method.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", fraud_method.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();

@@ -7,7 +7,19 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Store, StoreError, backend::BackendOps, with_pool};
+use crate::{
+    Store, StoreError,
+    idempotency::{KeyRows, KeyWrite},
+    outbox::{OutboxRow, OutboxWrite},
+    tx::WritePool,
+    with_pool,
+};
+
+mod write;
+mod write_pg;
+mod write_sqlite;
+
+use write::{IndicatorRow, IndicatorRows, IndicatorWrite};
 
 /// The result of a publication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,14 +329,14 @@ pub(crate) fn search_text(title: &str, description: &str, countermeasures: &str)
 }
 
 /// The rows of new indicators `fresh` (ids `ids`, as text) of one publisher, stored at
-/// `now`, and of their observables, for [`BackendOps::insert_indicators`].
+/// `now`, and of their observables, for [`IndicatorWrite::insert_indicators`].
 fn indicator_rows<'a>(
     publisher: &'a str,
     now: Timestamp,
     fresh: &'a [Indicator],
     ids: &'a [String],
-) -> crate::backend::IndicatorRows<'a> {
-    crate::backend::IndicatorRows {
+) -> IndicatorRows<'a> {
+    IndicatorRows {
         publisher,
         created_us: now.as_micros(),
         indicators: fresh
@@ -334,7 +346,7 @@ fn indicator_rows<'a>(
                 let content = &indicator.content;
                 let method = content.fraud_method.as_ref();
                 let (scope_kind, scope_value) = content.scope.to_storage();
-                crate::backend::IndicatorRow {
+                IndicatorRow {
                     id,
                     source: indicator.source_agency.as_str(),
                     title: method.map(|m| m.title.as_str()),
@@ -418,14 +430,14 @@ impl Store {
             (TOPIC, IndicatorEventKind::Published.as_str(), None),
             (crate::audit::TOPIC, "record", Some(record.as_str())),
         ]
-        .map(|(topic, kind, payload)| crate::backend::OutboxRow {
+        .map(|(topic, kind, payload)| OutboxRow {
             topic,
             kind,
             object_id: &id,
             created_us: now.as_micros(),
             payload,
         });
-        let keys = crate::backend::KeyRows {
+        let keys = KeyRows {
             publisher: &principal_key,
             method: METHOD_PUBLISH,
             created_us: now.as_micros(),
@@ -557,12 +569,12 @@ impl Store {
             .iter()
             .map(|(_, indicator)| indicator.id.to_string())
             .collect();
-        if matches!(self.backend, crate::Backend::Sqlite(_)) {
-            order.wait().await;
-        }
         with_pool!(self, pool => {
+            if pool.one_writer() {
+                order.wait().await;
+            }
             let mut tx = pool.begin_write(&self.write_turn).await?;
-            let key_rows = crate::backend::KeyRows {
+            let key_rows = KeyRows {
                 publisher: &principal_key,
                 method: METHOD_PUBLISH,
                 created_us: now.as_micros(),
@@ -632,16 +644,16 @@ impl Store {
             // id its own event, in order), then the audit records naming them.
             let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = Vec::new();
             if let Some((first, rest)) = fresh.split_first() {
-                let more = crate::sequencer::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
+                let more = crate::outbox::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
                 outbox.push((TOPIC, IndicatorEventKind::Published.as_str(), first.id.to_string(), more));
             }
             for chunk in fresh.chunks(RECORD_OBJECTS) {
                 let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
                 outbox.push((crate::audit::TOPIC, "record", chunk[0].id.to_string(), Some(record)));
             }
-            let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
+            let rows: Vec<OutboxRow<'_>> = outbox
                 .iter()
-                .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
+                .map(|(topic, kind, id, payload)| OutboxRow {
                     topic,
                     kind,
                     object_id: id,
@@ -762,17 +774,7 @@ impl Store {
         after: u64,
         limit: u32,
     ) -> Result<Vec<IndicatorEvent>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
-            )))
-            .bind(TOPIC)
-            .bind(after)
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = self.events_after(TOPIC, after, limit).await?;
         // Each row's kind, indicator and correlation; the indicators are read together.
         let mut parsed = Vec::with_capacity(rows.len());
         for (position, kind, object_id, created_us) in rows {

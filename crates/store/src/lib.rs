@@ -9,7 +9,7 @@
 
 mod access;
 mod audit;
-mod backend;
+mod bulk;
 mod cbm;
 mod checks;
 mod consultations;
@@ -17,14 +17,17 @@ mod contacts;
 mod directory;
 mod error;
 mod exchange;
+mod idempotency;
 mod indicators;
 mod kept;
 mod lookup;
 mod migrate;
 mod mla;
+mod outbox;
 mod replies;
 pub mod sequencer;
 mod tail;
+mod tx;
 mod visibility;
 mod wal;
 
@@ -41,7 +44,7 @@ use tokio::sync::{Notify, watch};
 
 pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
-pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery, WriteOutcome};
+pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery};
 pub use checks::CheckAnswer;
 pub use contacts::PocChange;
 pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
@@ -50,6 +53,7 @@ pub use exchange::{
     CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SIGHTINGS_PER_AGENCY,
     SightingRecord,
 };
+pub use idempotency::WriteOutcome;
 pub use indicators::{
     AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
     PublishOutcome, RECORD_OBJECTS,
@@ -119,8 +123,8 @@ pub struct Store {
     pub(crate) lookup_reader: Arc<std::sync::OnceLock<lookup::ReadQueue>>,
     /// The live tail of the indicator stream, shared by this process's subscribers.
     pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
-    /// Writers of this process take turns (SQLite; see `backend::WriteTurn`).
-    pub(crate) write_turn: backend::WriteTurn,
+    /// Writers of this process take turns (SQLite; see `tx::WriteTurn`).
+    pub(crate) write_turn: tx::WriteTurn,
     /// Connections kept out of the pool for the most frequent statements (see `kept`).
     pub(crate) kept: Arc<kept::KeptConnections>,
     /// Wake-ups of the SQLite WAL's checkpointer (see `wal`), started by the first write.
@@ -197,7 +201,7 @@ impl Store {
             audit_writer: Arc::default(),
             lookup_reader: Arc::default(),
             indicator_tail: Arc::default(),
-            write_turn: backend::WriteTurn::default(),
+            write_turn: tx::WriteTurn::default(),
             kept: Arc::default(),
             checkpointer: Arc::default(),
         }
@@ -237,7 +241,7 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         with_pool!(self, pool => {
-            backend::BackendOps::kept(pool, &self.kept).release_all();
+            kept::KeptPool::kept(pool, &self.kept).release_all();
             pool.close().await
         })
     }

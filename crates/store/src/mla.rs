@@ -9,7 +9,7 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Page, Store, StoreError, backend::BackendOps, cbm::seen_request, with_pool};
+use crate::{Page, Store, StoreError, idempotency::seen_request, tx::WritePool, with_pool};
 
 /// Topic of MLA events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "mla";
@@ -399,10 +399,10 @@ impl Store {
                 .await?;
             }
             for kind in write.events {
-                crate::sequencer::write_outbox!(tx, pool, TOPIC, kind.as_str(), record.id.as_str(), write.now, None::<String>);
+                crate::outbox::write_outbox!(tx, pool, TOPIC, kind.as_str(), record.id.as_str(), write.now, None::<String>);
             }
             let audit = String::from_utf8_lossy(&write.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", record.id.as_str(), write.now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", record.id.as_str(), write.now, Some(audit));
             tx.commit().await?;
             MlaWriteOutcome::Written
         });
@@ -453,7 +453,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(audit));
             tx.commit().await?;
             MlaWriteOutcome::Written
         });
@@ -602,16 +602,7 @@ impl Store {
         after: u64,
         limit: u32,
     ) -> Result<Vec<MlaEvent>, StoreError> {
-        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
-            )))
-            .bind(TOPIC)
-            .bind(i64::try_from(after).unwrap_or(i64::MAX))
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = self.events_after(TOPIC, after, limit).await?;
         Ok(rows
             .into_iter()
             .map(|(position, kind, request_id, created)| MlaEvent {
@@ -691,7 +682,7 @@ impl Store {
                     .rows_affected();
                 if changed == 1 {
                     let event_kind = format!("{event}.{}", kind.as_str());
-                    crate::sequencer::write_outbox!(tx, pool, TOPIC, event_kind.as_str(), id.as_str(), now, None::<String>);
+                    crate::outbox::write_outbox!(tx, pool, TOPIC, event_kind.as_str(), id.as_str(), now, None::<String>);
                     announced += 1;
                 }
             }
@@ -760,9 +751,9 @@ impl Store {
             .bind(message.created.as_micros())
             .execute(&mut *tx)
             .await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("message_posted.{}", message.id), message.request_id.as_str(), message.created, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, format!("message_posted.{}", message.id), message.request_id.as_str(), message.created, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", message.request_id.as_str(), message.created, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", message.request_id.as_str(), message.created, Some(audit));
             tx.commit().await?;
             MlaWriteOutcome::Written
         });
@@ -834,7 +825,7 @@ impl Store {
                 }
             }
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", request.as_str(), now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", request.as_str(), now, Some(audit));
             tx.commit().await?;
             marked
         });
@@ -883,10 +874,10 @@ impl Store {
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?;
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("evidence_added.{}", evidence.id), evidence.request_id.as_str(), now, None::<String>);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), evidence.request_id.as_str(), now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, format!("evidence_added.{}", evidence.id), evidence.request_id.as_str(), now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), evidence.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", evidence.request_id.as_str(), now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", evidence.request_id.as_str(), now, Some(audit));
             tx.commit().await?;
             MlaWriteOutcome::Written
         });
@@ -919,9 +910,9 @@ impl Store {
                 return Ok(false);
             }
             insert_receipt!(tx, receipt);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
             tx.commit().await?;
             true
         });
@@ -995,9 +986,9 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write(&self.write_turn).await?;
             insert_receipt!(tx, receipt);
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, format!("receipt_issued.{}", receipt.id), receipt.request_id.as_str(), now, None::<String>);
             let audit = String::from_utf8_lossy(&audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", receipt.request_id.as_str(), now, Some(audit));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();

@@ -10,8 +10,9 @@ use liaison_core::{
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{WriteOutcome, parse_principal, record_request, seen_request},
+    cbm::parse_principal,
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -81,7 +82,7 @@ macro_rules! insert_reply {
         .execute(&mut *$tx)
         .await?;
         let (kind, object) = $crate::cbm::CbmEventKind::ReplyPosted($reply.id.clone()).storage();
-        crate::sequencer::write_outbox!(
+        crate::outbox::write_outbox!(
             $tx,
             $pool,
             $crate::cbm::TOPIC,
@@ -111,7 +112,7 @@ impl Store {
             insert_reply!(tx, pool, reply);
             record_request!(tx, &sender, request_id, METHOD_POST, reply.id.as_str(), now);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", reply.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", reply.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
