@@ -16,7 +16,6 @@ mod consultations;
 mod contacts;
 mod directory;
 mod error;
-mod exchange;
 mod idempotency;
 mod indicators;
 mod kept;
@@ -26,7 +25,6 @@ mod mla;
 mod outbox;
 mod replies;
 pub mod sequencer;
-mod tail;
 mod tx;
 mod visibility;
 mod wal;
@@ -49,15 +47,15 @@ pub use checks::CheckAnswer;
 pub use contacts::PocChange;
 pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
 pub use error::StoreError;
-pub use exchange::{
-    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SIGHTINGS_PER_AGENCY,
-    SightingRecord,
-};
 pub use idempotency::WriteOutcome;
-pub use indicators::{
-    AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
-    PublishOutcome, RECORD_OBJECTS,
+pub use indicators::correlations::CorrelationRecord;
+pub use indicators::events::{IndicatorEvent, IndicatorEventKind};
+pub use indicators::list::{IndicatorFilter, ListPosition};
+pub use indicators::publish::{
+    AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, PublishOutcome, RECORD_OBJECTS,
 };
+pub use indicators::revoke::RevokeOutcome;
+pub use indicators::sightings::{SIGHTINGS_PER_AGENCY, SightingRecord};
 pub use lookup::Holder;
 pub use mla::{
     MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
@@ -122,7 +120,7 @@ pub struct Store {
     /// The queue of Lookup reads (see `lookup`), started by the first Lookup.
     pub(crate) lookup_reader: Arc<std::sync::OnceLock<lookup::ReadQueue>>,
     /// The live tail of the indicator stream, shared by this process's subscribers.
-    pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
+    pub(crate) indicator_tail: Arc<tokio::sync::Mutex<indicators::tail::Tail>>,
     /// Writers of this process take turns (SQLite; see `tx::WriteTurn`).
     pub(crate) write_turn: tx::WriteTurn,
     /// Connections kept out of the pool for the most frequent statements (see `kept`).

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Store, StoreError,
-    exchange::{SightingRecord, sighting_from_row},
+    indicators::sightings::{SightingRecord, sighting_from_row},
     kept::KeptPool,
     with_pool,
 };
