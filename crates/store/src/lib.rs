@@ -7,13 +7,9 @@
 //! Streams are served from the `events` table, whose positions the [`sequencer`] assigns
 //! after commit from the `outbox` queue, so that cursor order is commit order.
 
-mod access;
 mod audit;
 mod bulk;
 mod cbm;
-mod checks;
-mod consultations;
-mod contacts;
 mod directory;
 mod error;
 mod idempotency;
@@ -23,7 +19,6 @@ mod lookup;
 mod migrate;
 mod mla;
 mod outbox;
-mod replies;
 pub mod sequencer;
 mod tx;
 mod visibility;
@@ -40,12 +35,14 @@ use sqlx::{
 };
 use tokio::sync::{Notify, watch};
 
-pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
-pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery};
-pub use checks::CheckAnswer;
-pub use contacts::PocChange;
-pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
+pub use cbm::checks::CheckAnswer;
+pub use cbm::contacts::PocChange;
+pub use cbm::notifications::{AckChange, MailboxQuery};
+pub use cbm::{CbmEvent, CbmEventKind};
+pub use directory::federation::LOAD_FEDERATION_METHOD;
+pub use directory::read::{AgencyRecord, Page, StateRecord};
+pub use directory::write::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use error::StoreError;
 pub use idempotency::WriteOutcome;
 pub use indicators::correlations::CorrelationRecord;
@@ -57,9 +54,10 @@ pub use indicators::publish::{
 pub use indicators::revoke::RevokeOutcome;
 pub use indicators::sightings::{SIGHTINGS_PER_AGENCY, SightingRecord};
 pub use lookup::Holder;
+pub use mla::evidence::MlaEvidenceRow;
+pub use mla::messages::MlaMessageRow;
 pub use mla::{
-    MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
-    MlaWrite, MlaWriteOutcome,
+    MlaDeadline, MlaEvent, MlaFilter, MlaReceiptRow, MlaRecord, MlaWrite, MlaWriteOutcome,
 };
 pub use visibility::Viewer;
 

@@ -1,7 +1,7 @@
 //! The outbox: a writer's change and its stream event (or audit record) commit together.
 //!
 //! Writers put `outbox` rows in the same transaction as their change; the sequencer
-//! ([`crate::sequencer`]) later gives each its stream position. On PostgreSQL every
+//! (`sequencer.rs`) later gives each its stream position. On PostgreSQL every
 //! insert also queues the notification that wakes every replica's sequencer on commit.
 //! Readers of a stream read the sequenced rows back with [`Store::events_after`].
 

@@ -267,7 +267,7 @@ impl Store {
             }
             write_consultation!(tx, &stored);
             if let Some(reply) = reply {
-                crate::replies::insert_reply!(tx, pool, reply);
+                crate::cbm::replies::insert_reply!(tx, pool, reply);
             }
             record_request!(tx, actor, request_id, method, consultation.id.as_str(), now);
             let (kind, object) = CbmEventKind::ConsultationChanged(consultation.id.clone()).storage();
