@@ -336,29 +336,8 @@ impl Store {
         let principal_key = publisher.to_string();
         // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const ROWS: usize = 500;
-        // A new indicator for the first use of each request id in the batch; a repeat
-        // within the batch is a duplicate of that first use. Made before the transaction,
-        // so that the write turn is not held for it.
-        let mut first_use: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        let mut candidates: Vec<(&str, Indicator)> = Vec::new();
-        // Per item: its candidate, and whether it is the request id's first use.
-        let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
-        for (request_id, content) in items {
-            match first_use.entry(request_id.as_str()) {
-                std::collections::hash_map::Entry::Occupied(entry) => {
-                    uses.push((*entry.get(), false));
-                }
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(candidates.len());
-                    uses.push((candidates.len(), true));
-                    candidates.push((
-                        request_id.as_str(),
-                        new_indicator(publisher, content.clone(), now),
-                    ));
-                }
-            }
-        }
+        // Made before the transaction, so that the write turn is not held for it.
+        let (candidates, uses) = batch_candidates(publisher, items, now);
         let candidate_ids: Vec<String> = candidates
             .iter()
             .map(|(_, indicator)| indicator.id.to_string())
@@ -408,23 +387,7 @@ impl Store {
                     earlier.insert(request_id, (method, object_id));
                 }
             }
-            let mut outcomes = Vec::with_capacity(items.len());
-            for (candidate, first) in uses {
-                let (request_id, indicator) = &candidates[candidate];
-                if claimed.contains(*request_id) {
-                    outcomes.push(if first { Ok(indicator.clone()) } else { Err(indicator.id.clone()) });
-                    continue;
-                }
-                let (method, object_id) = earlier
-                    .get(*request_id)
-                    .ok_or_else(|| StoreError::corrupt("idempotency key", request_id))?;
-                if method != METHOD_PUBLISH {
-                    return Err(StoreError::RequestIdReused(method.clone()));
-                }
-                let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
-                    .map_err(|_| StoreError::corrupt("indicator id", object_id))?;
-                outcomes.push(Err(id));
-            }
+            let outcomes = batch_outcomes(&uses, &candidates, &claimed, &earlier)?;
             // The stored indicators, in the order sent.
             let fresh: Vec<Indicator> = candidates
                 .into_iter()
@@ -434,17 +397,7 @@ impl Store {
             let ids: Vec<String> = fresh.iter().map(|indicator| indicator.id.to_string()).collect();
             let rows = indicator_rows(&principal_key, now, &fresh, &ids);
             pool.insert_indicators(&mut tx, &rows).await?;
-            // The stream events of every item, in one outbox row (the sequencer gives each
-            // id its own event, in order), then the audit records naming them.
-            let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = Vec::new();
-            if let Some((first, rest)) = fresh.split_first() {
-                let more = crate::outbox::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
-                outbox.push((TOPIC, IndicatorEventKind::Published.as_str(), first.id.to_string(), more));
-            }
-            for chunk in fresh.chunks(RECORD_OBJECTS) {
-                let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
-                outbox.push((crate::audit::TOPIC, "record", chunk[0].id.to_string(), Some(record)));
-            }
+            let outbox = batch_outbox(&fresh, audit_record);
             let rows: Vec<OutboxRow<'_>> = outbox
                 .iter()
                 .map(|(topic, kind, id, payload)| OutboxRow {
@@ -490,4 +443,99 @@ impl Store {
             .map_err(|_| StoreError::corrupt("indicator id", &object_id))?;
         self.get_indicator(&id).await
     }
+}
+
+/// The candidates of a batch (each request id's first use with its new indicator), and
+/// per item its candidate and whether it is the request id's first use.
+type Candidates<'a> = (Vec<(&'a str, Indicator)>, Vec<(usize, bool)>);
+
+/// A new indicator for the first use of each request id in a batch, and per item its
+/// candidate and whether it is the request id's first use: a repeat within the batch is a
+/// duplicate of that first use.
+fn batch_candidates<'a>(
+    publisher: &PrincipalId,
+    items: &'a [(String, NewIndicator)],
+    now: Timestamp,
+) -> Candidates<'a> {
+    let mut first_use: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut candidates: Vec<(&str, Indicator)> = Vec::new();
+    let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
+    for (request_id, content) in items {
+        match first_use.entry(request_id.as_str()) {
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                uses.push((*entry.get(), false));
+            }
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(candidates.len());
+                uses.push((candidates.len(), true));
+                candidates.push((
+                    request_id.as_str(),
+                    new_indicator(publisher, content.clone(), now),
+                ));
+            }
+        }
+    }
+    (candidates, uses)
+}
+
+/// Each item's outcome: `Ok(indicator)` stored now, `Err(id)` a duplicate of `id` (of an
+/// earlier item of the batch, or of the first use of a key `claimed` did not get, whose
+/// `earlier` method and object decide it).
+fn batch_outcomes(
+    uses: &[(usize, bool)],
+    candidates: &[(&str, Indicator)],
+    claimed: &std::collections::HashSet<String>,
+    earlier: &std::collections::HashMap<String, (String, String)>,
+) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
+    let mut outcomes = Vec::with_capacity(uses.len());
+    for &(candidate, first) in uses {
+        let (request_id, indicator) = &candidates[candidate];
+        if claimed.contains(*request_id) {
+            outcomes.push(if first {
+                Ok(indicator.clone())
+            } else {
+                Err(indicator.id.clone())
+            });
+            continue;
+        }
+        let (method, object_id) = earlier
+            .get(*request_id)
+            .ok_or_else(|| StoreError::corrupt("idempotency key", request_id))?;
+        if method != METHOD_PUBLISH {
+            return Err(StoreError::RequestIdReused(method.clone()));
+        }
+        let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
+            .map_err(|_| StoreError::corrupt("indicator id", object_id))?;
+        outcomes.push(Err(id));
+    }
+    Ok(outcomes)
+}
+
+/// The outbox rows of a batch's stored indicators `fresh`: the stream events of every
+/// item in one row (the sequencer gives each id its own event, in order), then the audit
+/// records naming them, [`RECORD_OBJECTS`] at most each.
+fn batch_outbox(
+    fresh: &[Indicator],
+    audit_record: &BatchRecordFn<'_>,
+) -> Vec<(&'static str, &'static str, String, Option<String>)> {
+    let mut outbox = Vec::new();
+    if let Some((first, rest)) = fresh.split_first() {
+        let more = crate::outbox::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
+        outbox.push((
+            TOPIC,
+            IndicatorEventKind::Published.as_str(),
+            first.id.to_string(),
+            more,
+        ));
+    }
+    for chunk in fresh.chunks(RECORD_OBJECTS) {
+        let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
+        outbox.push((
+            crate::audit::TOPIC,
+            "record",
+            chunk[0].id.to_string(),
+            Some(record),
+        ));
+    }
+    outbox
 }
