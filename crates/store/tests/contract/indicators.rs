@@ -98,14 +98,12 @@ pub async fn a_batch_stores_each_first_use_once_in_order(store: Store) -> anyhow
     .collect();
     let batch = |indicators: &[Indicator]| {
         record(
-            PublishMany,
+            PUBLISH_MANY,
             indicators[0].id.as_str(),
             "RS-MUP",
             indicators[0].created,
         )
     };
-    #[allow(non_upper_case_globals)]
-    const PublishMany: &str = "liaison.v1.IndicatorService/PublishMany";
     let outcomes = store
         .publish_indicators(&feed, &items, now(), &batch, &mut BatchOrder::default())
         .await?;
