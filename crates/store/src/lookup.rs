@@ -10,18 +10,14 @@
 //! running, its read starts at once. SQLite has no `LATERAL`: there a group is read with
 //! one statement per value, on one connection.
 //!
-//! Measured with `benches/exchange.rs` (32 callers): on PostgreSQL, Lookup calls/s went
-//! from 26–30 % of the health-check rate (four runs before) to 28–34 %, median 31 % (six
-//! full runs after); on SQLite, alternating both ways in one session, 32–34 % grouped
-//! against 30–31 % read call by call. One statement in flight instead of two gave 30–38 %
-//! on PostgreSQL, with more of the CPU idle while callers queued behind it.
+//! Two statements in flight rather than one: with one, more of the CPU sat idle while
+//! callers queued behind it (figures in docs/performance.md, "Store design measurements").
 //!
 //! On PostgreSQL the grouped statement runs with its generic plan, forced for that
 //! transaction only (`SET LOCAL plan_cache_mode`). Its plan is the same for any group:
 //! one pass over the values, index lookups for each. But `UNNEST` of an array parameter
 //! is estimated at 10 rows, so the plan cache kept making a custom plan, 0.3 ms of
-//! planning, for groups of other sizes. Alternating in one session, Lookup-only runs
-//! went from 4,839 / 5,147 / 4,810 / 4,379 calls/s to 5,476 / 5,859 / 5,113 / 5,447.
+//! planning, for groups of other sizes.
 
 use liaison_core::{AgencyId, ObjectId, Observable, Scope, Timestamp, Tlp};
 use sqlx::Database;
