@@ -36,20 +36,7 @@ impl PassWrite for PgPool {
             // One statement: each column travels as one array parameter, and the object index
             // and the counter are written by the same statement's data-modifying parts.
             let objects = object_rows(pass.leaves);
-            let query = sqlx::query(
-                "WITH logged AS (
-                     INSERT INTO audit_log (leaf_index, record, leaf_hash, sequenced_us, time_us, actor_agency,
-                         actor_principal, method, outcome)
-                     SELECT index, record, hash, $4, time_us, agency, principal, method, outcome
-                     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $5::BIGINT[], $6::TEXT[], $7::TEXT[],
-                                 $8::TEXT[], $9::BIGINT[])
-                          AS leaf(index, record, hash, time_us, agency, principal, method, outcome)
-                 ), counted AS (
-                     UPDATE audit_sequence SET next_leaf = $14 WHERE id = 1
-                 )
-                 INSERT INTO audit_objects (leaf_index, object_id, owner_agency, anonymous)
-                 SELECT * FROM UNNEST($10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::BOOLEAN[])",
-            );
+            let query = sqlx::query(include_str!("pass_pg_leaves.sql"));
             bind_leaf_columns!(query, pass.leaves, &objects, pass.sequenced_us)
                 .bind(pass.size)
                 .execute(&mut **tx)
