@@ -35,6 +35,41 @@ pub struct IndicatorFilter {
 /// Where a list page starts: strictly older than this (created time, id).
 pub type ListPosition = (i64, String);
 
+/// The filters of `filter` with a fixed set of values (categories, TLPs, observable
+/// types) as SQL: server-made fragments of known names only; values a caller chose are
+/// bound instead.
+fn fixed_filters_sql(filter: &IndicatorFilter) -> String {
+    let mut sql = String::new();
+    if !filter.categories.is_empty() {
+        let list: Vec<String> = filter
+            .categories
+            .iter()
+            .map(|category| format!("'{}'", category.as_str()))
+            .collect();
+        sql.push_str(&format!(" AND i.category IN ({})", list.join(", ")));
+    }
+    if !filter.tlps.is_empty() {
+        let list: Vec<String> = filter
+            .tlps
+            .iter()
+            .map(|tlp| format!("'{}'", tlp.as_str()))
+            .collect();
+        sql.push_str(&format!(" AND i.tlp IN ({})", list.join(", ")));
+    }
+    if !filter.observable_types.is_empty() {
+        let list: Vec<String> = filter
+            .observable_types
+            .iter()
+            .map(|kind| format!("'{}'", kind.as_str()))
+            .collect();
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM indicator_observables o WHERE o.indicator_id = i.id AND o.type IN ({}))",
+            list.join(", ")
+        ));
+    }
+    sql
+}
+
 impl Store {
     /// Up to `limit` indicators older than `before` that `viewer` may receive
     /// ([`crate::Viewer`], decided in SQL before the limit), newest first, narrowed by
@@ -63,34 +98,7 @@ impl Store {
         } else {
             sql.push_str(" AND $3 = $3");
         }
-        // Fixed, server-made fragments only; values are bound.
-        if !filter.categories.is_empty() {
-            let list: Vec<String> = filter
-                .categories
-                .iter()
-                .map(|category| format!("'{}'", category.as_str()))
-                .collect();
-            sql.push_str(&format!(" AND i.category IN ({})", list.join(", ")));
-        }
-        if !filter.tlps.is_empty() {
-            let list: Vec<String> = filter
-                .tlps
-                .iter()
-                .map(|tlp| format!("'{}'", tlp.as_str()))
-                .collect();
-            sql.push_str(&format!(" AND i.tlp IN ({})", list.join(", ")));
-        }
-        if !filter.observable_types.is_empty() {
-            let list: Vec<String> = filter
-                .observable_types
-                .iter()
-                .map(|kind| format!("'{}'", kind.as_str()))
-                .collect();
-            sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM indicator_observables o WHERE o.indicator_id = i.id AND o.type IN ({}))",
-                list.join(", ")
-            ));
-        }
+        sql.push_str(&fixed_filters_sql(filter));
         let mut n = 6;
         for word in &filter.text {
             // The texts as stored lowercased by the hub (`search_text`), and the word
