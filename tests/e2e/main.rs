@@ -23,3 +23,4 @@ mod stix;
 mod subscribe;
 mod tls;
 mod visibility;
+mod witness;

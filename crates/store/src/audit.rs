@@ -15,6 +15,7 @@ use crate::{
 
 mod append_pg;
 mod append_sqlite;
+mod cosignatures;
 pub(crate) mod leaf;
 
 use leaf::Leaf;

@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_consultation_version.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 12,
+        name: "audit cosignatures",
+        sql: include_str!("../migrations/0012_audit_cosignatures.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.

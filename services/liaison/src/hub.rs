@@ -102,6 +102,14 @@ pub enum HubError {
         /// What is wrong.
         reason: String,
     },
+    /// A witness of the federation file has an unusable key.
+    #[error("federation file: witness {name}: {reason}")]
+    WitnessKey {
+        /// The witness.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A limit is out of range.
     #[error("limits: {0}")]
     Limits(String),
@@ -124,6 +132,7 @@ impl Hub {
     pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
         config.limits.validate().map_err(HubError::Limits)?;
         let federation = Federation::from_toml(&config.federation_toml)?;
+        let witnesses = witness_peers(&federation)?;
         let revocations = Revocations::new();
         let (tls_config, verifier) = tls::server_config(
             &config.tls,
@@ -242,10 +251,34 @@ impl Hub {
             receipt_key: Arc::new(receipt_key),
             retired_receipt_keys,
             audit_origin,
+            witnesses,
             store,
             config,
         })
     }
+}
+
+/// The federation's witnesses, with their keys checked.
+fn witness_peers(
+    federation: &Federation,
+) -> Result<Vec<liaison_audit_service::WitnessPeer>, HubError> {
+    federation
+        .witnesses()
+        .iter()
+        .map(|entry| {
+            let key = liaison_audit::CosignerKey::parse(&entry.key).map_err(|error| {
+                HubError::WitnessKey {
+                    name: entry.name().to_owned(),
+                    reason: error.to_string(),
+                }
+            })?;
+            Ok(liaison_audit_service::WitnessPeer {
+                agency: entry.agency.to_string(),
+                key,
+                endpoint: entry.endpoint.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A hub that is bound and ready to serve.
@@ -264,6 +297,8 @@ pub struct BoundHub {
     receipt_key: Arc<SigningKey>,
     retired_receipt_keys: Vec<(Arc<SigningKey>, liaison_core::Timestamp)>,
     audit_origin: String,
+    /// The federation's witnesses of the audit log.
+    witnesses: Vec<liaison_audit_service::WitnessPeer>,
     store: Store,
 }
 
@@ -294,6 +329,17 @@ impl BoundHub {
             self.store.clone(),
             self.audit_key.clone(),
             self.audit_origin.clone(),
+            stop.clone(),
+        );
+        let audit_service = AuditServiceImpl::new(
+            self.store.clone(),
+            self.access.clone(),
+            &self.audit_key,
+            stop.clone(),
+        );
+        let witnessing = liaison_audit_service::spawn_witnessing(
+            audit_service.clone(),
+            self.witnesses.clone(),
             stop.clone(),
         );
         let mla_deadlines = liaison_mla::spawn_deadline_scanner(
@@ -473,15 +519,7 @@ impl BoundHub {
                 )
                 .into_server()
             ))
-            .add_service(limited!(
-                AuditServiceImpl::new(
-                    self.store.clone(),
-                    self.access.clone(),
-                    &self.audit_key,
-                    stop.clone(),
-                )
-                .into_server()
-            ));
+            .add_service(limited!(audit_service.clone().into_server()));
 
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {
@@ -507,6 +545,7 @@ impl BoundHub {
             crl_watch.abort();
         }
         let _ = signer.await;
+        let _ = witnessing.await;
         let _ = mla_deadlines.await;
         let _ = escalator.await;
         if let Some(check_schedule) = check_schedule {
