@@ -17,6 +17,7 @@ mod append_pg;
 mod append_sqlite;
 mod cosignatures;
 pub(crate) mod leaf;
+mod tiles;
 
 use leaf::Leaf;
 

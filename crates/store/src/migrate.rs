@@ -90,11 +90,19 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_audit_cosignatures.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 13,
+        name: "audit tiles",
+        sql: include_str!("../migrations/0013_audit_tiles.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.
-const POSTGRES_SPELLINGS: &[(&str, &str)] =
-    &[("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")];
+const POSTGRES_SPELLINGS: &[(&str, &str)] = &[
+    ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"),
+    ("BLOB NOT NULL", "BYTEA NOT NULL"),
+];
 
 /// The PostgreSQL text of a migration.
 fn for_postgres(sql: &str) -> String {

@@ -14,11 +14,12 @@ mod convert;
 mod export;
 mod query;
 mod signer;
+mod tiler;
 mod witnesses;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use liaison_audit::{Checkpoint, ProofTree, SigningKey, VerifierKey};
+use liaison_audit::{Checkpoint, SigningKey, VerifierKey};
 use liaison_auth::{Action, authorize};
 use liaison_proto::v1::{self, audit_service_server};
 use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown};
@@ -35,8 +36,8 @@ pub struct AuditServiceImpl {
     auth: Authenticator,
     verifier: VerifierKey,
     shutdown: Shutdown,
-    /// The log's tree, extended from the store as it grows, for proofs in `O(log² n)`.
-    proof_tree: Arc<Mutex<ProofTree>>,
+    /// The log's tree as tiles in the store, for roots and proofs in `O(log n)` reads.
+    tiler: tiler::Tiler,
 }
 
 impl AuditServiceImpl {
@@ -50,10 +51,10 @@ impl AuditServiceImpl {
     ) -> Self {
         Self {
             auth: Authenticator::new(store.clone(), access),
+            tiler: tiler::Tiler::new(store.clone()),
             store,
             verifier: key.verifier_key(),
             shutdown,
-            proof_tree: Arc::default(),
         }
     }
 
@@ -79,39 +80,22 @@ impl AuditServiceImpl {
         }
     }
 
-    /// Runs `prove` on the log's tree once it covers `size` leaves.
-    async fn with_tree<T>(
-        &self,
-        size: u64,
-        prove: impl FnOnce(&ProofTree) -> Result<T, liaison_audit::ProofError>,
-        field: &str,
-    ) -> Result<T, ServiceError> {
-        let known = self.lock_tree().size();
-        // A size past the log is refused before any leaf is read (review L2).
-        if size > known && size > self.store.audit_size().await? {
+    /// Refuses a tree size past the log before any tile is read (review L2).
+    async fn check_size(&self, size: u64, field: &str) -> Result<(), ServiceError> {
+        if size > self.store.audit_size().await? {
             return Err(ServiceError::invalid(
                 field,
                 "tree size is larger than the log",
             ));
         }
-        if known < size {
-            let hashes = self.store.audit_leaf_hashes(known, size).await?;
-            if (hashes.len() as u64) < size - known {
-                return Err(ServiceError::invalid(
-                    field,
-                    "tree size is larger than the log",
-                ));
-            }
-            let mut tree = self.lock_tree();
-            // Another call may have extended it meanwhile.
-            if tree.size() == known {
-                for hash in hashes {
-                    tree.push(hash);
-                }
-            }
+        Ok(())
+    }
+
+    fn proof_error(error: tiler::ProveError, field: &str) -> ServiceError {
+        match error {
+            tiler::ProveError::Request(error) => ServiceError::invalid(field, error.to_string()),
+            tiler::ProveError::Store(error) => ServiceError::from(error),
         }
-        let tree = self.lock_tree();
-        prove(&tree).map_err(|error| ServiceError::invalid(field, error.to_string()))
     }
 
     /// The consistency proof from `old` to `new` leaves, for the witnesses.
@@ -123,20 +107,11 @@ impl AuditServiceImpl {
         if old == 0 || old == new {
             return Ok(Vec::new());
         }
-        self.with_tree(
-            new,
-            |tree| tree.consistency_proof(old, new),
-            "old_tree_size",
-        )
-        .await
-    }
-
-    fn lock_tree(&self) -> std::sync::MutexGuard<'_, ProofTree> {
-        // The tree is only ever extended whole leaves at a time; a poisoned lock still
-        // holds a consistent prefix.
-        self.proof_tree
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.check_size(new, "new_tree_size").await?;
+        self.tiler
+            .consistency_proof(old, new)
+            .await
+            .map_err(|error| Self::proof_error(error, "old_tree_size"))
     }
 }
 
@@ -185,18 +160,19 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
-        let (proof, leaf) = self
-            .with_tree(
-                request.tree_size,
-                |tree| {
-                    Ok((
-                        tree.inclusion_proof(request.leaf_index, request.tree_size)?,
-                        tree.leaf(request.leaf_index),
-                    ))
-                },
-                "leaf_index",
-            )
-            .await?;
+        self.check_size(request.tree_size, "leaf_index").await?;
+        let proof = self
+            .tiler
+            .inclusion_proof(request.leaf_index, request.tree_size)
+            .await
+            .map_err(|error| Self::proof_error(error, "leaf_index"))?;
+        let leaf = self
+            .store
+            .audit_leaf_hashes(request.leaf_index, request.leaf_index + 1)
+            .await
+            .map_err(ServiceError::from)?
+            .first()
+            .copied();
         Ok(Response::new(v1::GetInclusionProofResponse {
             leaf_index: request.leaf_index,
             tree_size: request.tree_size,
@@ -212,13 +188,13 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         self.auth.caller(&request).await?;
         AuditContext::of(&request).commit_read(&self.store).await?;
         let request = request.into_inner();
-        let proof = self
-            .with_tree(
-                request.new_tree_size,
-                |tree| tree.consistency_proof(request.old_tree_size, request.new_tree_size),
-                "old_tree_size",
-            )
+        self.check_size(request.new_tree_size, "old_tree_size")
             .await?;
+        let proof = self
+            .tiler
+            .consistency_proof(request.old_tree_size, request.new_tree_size)
+            .await
+            .map_err(|error| Self::proof_error(error, "old_tree_size"))?;
         Ok(Response::new(v1::GetConsistencyProofResponse {
             old_tree_size: request.old_tree_size,
             new_tree_size: request.new_tree_size,

@@ -3,11 +3,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use liaison_audit::{Checkpoint, SigningKey, TreeBuilder};
+use liaison_audit::{Checkpoint, SigningKey};
 use liaison_core::Timestamp;
 use liaison_rpc::Shutdown;
 use liaison_store::{Store, StoreError, StoredCheckpoint};
 use tokio::task::JoinHandle;
+
+use crate::tiler::Tiler;
 
 /// How often the signer looks for new records.
 const INTERVAL: Duration = Duration::from_millis(500);
@@ -20,9 +22,9 @@ pub fn spawn_signer(
     mut shutdown: Shutdown,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tree = TreeBuilder::new();
+        let tiler = Tiler::new(store.clone());
         loop {
-            if let Err(error) = sign_new_records(&store, &key, &origin, &mut tree).await {
+            if let Err(error) = sign_new_records(&store, &key, &origin, &tiler).await {
                 tracing::warn!(%error, "could not sign an audit checkpoint; retrying");
             }
             tokio::select! {
@@ -33,29 +35,30 @@ pub fn spawn_signer(
     })
 }
 
-/// Extends `tree` with the records added since, and signs a checkpoint if it grew.
+/// Tiles the records added since the latest checkpoint and signs one of the new size, if
+/// the log grew. A gap in the leaves stops the tiler, so nothing is signed over it.
 pub async fn sign_new_records(
     store: &Store,
     key: &SigningKey,
     origin: &str,
-    tree: &mut TreeBuilder,
+    tiler: &Tiler,
 ) -> Result<(), StoreError> {
     let size = store.audit_size().await?;
-    if size <= tree.size() {
+    let signed = store
+        .latest_checkpoint()
+        .await?
+        .map_or(0, |checkpoint| checkpoint.size);
+    if size <= signed {
         return Ok(());
     }
-    let hashes = store.audit_leaf_hashes(tree.size(), size).await?;
-    if hashes.len() as u64 != size - tree.size() {
-        // A gap: rows were removed behind the hub's back. Never sign over it.
-        return Err(StoreError::Corrupt(format!(
-            "the audit log is missing leaves between {} and {size}; not signing",
-            tree.size()
-        )));
-    }
-    for hash in hashes {
-        tree.push(hash);
-    }
-    let root = tree.root();
+    let root = tracing::Instrument::instrument(
+        async {
+            tiler.extend_to(size).await?;
+            tiler.root(size).await
+        },
+        tracing::info_span!("audit.sign_checkpoint", size),
+    )
+    .await?;
     let checkpoint = Checkpoint::new(origin, size, root)
         .map_err(|error| StoreError::Corrupt(format!("checkpoint origin: {error}")))?;
     let stored = StoredCheckpoint {
