@@ -14,7 +14,7 @@ mod convert;
 mod export;
 mod query;
 mod signer;
-mod tiler;
+pub mod tiler;
 mod witnesses;
 
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
 pub use signer::{sign_new_records, spawn_signer};
+pub use tiler::{ProveError, Tiler};
 pub use witnesses::{WitnessPeer, spawn_witnessing};
 
 /// The audit service.

@@ -17,6 +17,16 @@ impl Store {
         Ok(size.map_or(0, |size| u64::try_from(size).unwrap_or(0)))
     }
 
+    /// Bytes the tiles' hashes take (for the benchmark's bytes per leaf).
+    pub async fn tiles_bytes(&self) -> Result<u64, StoreError> {
+        let bytes: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT SUM(LENGTH(hashes)) FROM audit_tiles")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(bytes.map_or(0, |bytes| u64::try_from(bytes).unwrap_or(0)))
+    }
+
     /// The stored hashes of each of `tiles` the store has (at least as wide as asked:
     /// a tile stored wider serves a smaller tree too).
     pub async fn read_tiles(
