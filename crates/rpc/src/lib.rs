@@ -6,7 +6,9 @@
 //!   roles and memberships from the directory;
 //! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
 //!   for bad input and safe messages;
+//! - [`Call`]: the caller and audit context every handler starts from;
 //! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
+//! - [`EventStream`]: the one delivery loop of the streams that page the `events` table;
 //! - [`ActivityLayer`]: counts the calls open on each connection, for the hub's idle
 //!   timeout;
 //! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit, the caps on
@@ -16,6 +18,7 @@
 
 mod activity;
 mod audit;
+mod call;
 mod caller;
 mod clock;
 mod convert;
@@ -26,6 +29,7 @@ mod streams;
 
 pub use activity::{ActivityLayer, ActivityMiddleware, CallGuard, ConnectionActivity};
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
+pub use call::Call;
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
 pub use clock::Clock;
 pub use convert::{
@@ -33,7 +37,7 @@ pub use convert::{
 };
 pub use error::ServiceError;
 pub use revocation::Revocations;
-pub use stream::{BACKSTOP, StreamWait};
+pub use stream::{BACKSTOP, CHANNEL, Delivery, EventFeed, EventStream, PAGE, delivered};
 pub use streams::{StreamCaps, audited_method, is_server_streaming};
 
 mod shutdown;

@@ -13,7 +13,7 @@ use liaison_core::{
     mla::{DeadlineKind, MlaStatus, MlaStep, REQUEST_ID_PREFIX, Side, StepError, step},
 };
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, request_id, to_timestamp};
+use liaison_rpc::{ServiceError, request_id, to_timestamp};
 use liaison_store::{MlaDeadline, MlaRecord, MlaWrite, MlaWriteOutcome};
 use prost::Message;
 
@@ -25,11 +25,7 @@ use crate::{
     receipts::ReceiptKind,
 };
 
-/// The caller of a call and its audit context.
-pub(crate) struct Call {
-    pub caller: Caller,
-    pub audit: AuditContext,
-}
+pub(crate) use liaison_rpc::Call;
 
 /// A step decided by the machine, to be completed by its handler and committed.
 pub(crate) struct Decided {
