@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use liaison_audit::{Checkpoint, ProofTree, SigningKey, VerifierKey};
 use liaison_auth::{Action, authorize};
 use liaison_proto::v1::{self, audit_service_server};
-use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown};
+use liaison_rpc::{AccessControl, AuditContext, Authenticator, Call, ServiceError, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -127,8 +127,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetCheckpointRequest>,
     ) -> Result<Response<v1::GetCheckpointResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let stored = self
             .store
             .latest_checkpoint()
@@ -153,8 +156,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetInclusionProofRequest>,
     ) -> Result<Response<v1::GetInclusionProofResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let request = request.into_inner();
         let (proof, leaf) = self
             .with_tree(
@@ -180,8 +186,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetConsistencyProofRequest>,
     ) -> Result<Response<v1::GetConsistencyProofResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let request = request.into_inner();
         let proof = self
             .with_tree(
@@ -201,8 +210,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetLogKeysRequest>,
     ) -> Result<Response<v1::GetLogKeysResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         Ok(Response::new(v1::GetLogKeysResponse {
             keys: vec![v1::AuditLogKey {
                 key_name: self.verifier.name().to_owned(),

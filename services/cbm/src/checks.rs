@@ -18,9 +18,7 @@ use liaison_core::{
     indicator::is_language_tag,
 };
 use liaison_proto::v1;
-use liaison_rpc::{
-    AuditContext, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
-};
+use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp};
 use liaison_store::{CheckAnswer, WriteOutcome};
 use tonic::Request;
 
@@ -185,8 +183,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::StartCommunicationCheckRequest>,
     ) -> Result<v1::StartCommunicationCheckResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -296,8 +293,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::RespondToCommunicationCheckRequest>,
     ) -> Result<v1::RespondToCommunicationCheckResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_check_id(&request.check_id, "check_id")?;
@@ -404,8 +400,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetCommunicationCheckReportRequest>,
     ) -> Result<v1::GetCommunicationCheckReportResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_check_id(&request.get_ref().check_id, "check_id")?;
         let (check, results) = self.visible_check(&caller, &id).await?;
         audit.touch(id.as_str(), Access::Read, None);
@@ -424,8 +419,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListCommunicationChecksRequest>,
     ) -> Result<v1::ListCommunicationChecksResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
@@ -460,8 +454,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListCommunicationCheckResultsRequest>,
     ) -> Result<v1::ListCommunicationCheckResultsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             if caller.is_hub() {

@@ -19,7 +19,7 @@ use liaison_core::{
 };
 use liaison_proto::v1;
 use liaison_rpc::{
-    AuditContext, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
+    AuditContext, Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
 };
 use liaison_store::WriteOutcome;
 use tonic::Request;
@@ -256,12 +256,43 @@ impl CbmServiceImpl {
         self.consultation_for(caller, &consultation.id).await
     }
 
+    /// Takes `step` on consultation `id` for `call`, as `method` with `request_id_value`:
+    /// a retry answers with the consultation as it is now; otherwise the step's state is
+    /// set, `change` completes the consultation, and it is committed.
+    async fn consultation_step(
+        &self,
+        call: &Call,
+        method: &'static str,
+        request_id_value: &str,
+        id: &ObjectId,
+        taken: ConsultationStep,
+        change: impl FnOnce(&mut Consultation) -> Result<(), ServiceError>,
+    ) -> Result<Consultation, ServiceError> {
+        if let Some(current) = self
+            .retried(&call.caller, request_id_value, method, id)
+            .await?
+        {
+            return Ok(current);
+        }
+        let mut consultation = self.consultation_for(&call.caller, id).await?;
+        consultation.state = step(&consultation, taken)?;
+        change(&mut consultation)?;
+        self.commit_step(
+            &call.caller,
+            &call.audit,
+            consultation,
+            None,
+            method,
+            request_id_value,
+        )
+        .await
+    }
+
     pub(crate) async fn request_consultation_call(
         &self,
         request: Request<v1::RequestConsultationRequest>,
     ) -> Result<v1::RequestConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -455,8 +486,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::AcknowledgeConsultationRequest>,
     ) -> Result<v1::AcknowledgeConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_id(&request.consultation_id)?;
@@ -503,7 +533,7 @@ impl CbmServiceImpl {
                 &audit,
                 consultation,
                 comment,
-                "liaison.v1.CbmService/AcknowledgeConsultation",
+                method,
                 &request.request_id,
             )
             .await?;
@@ -516,8 +546,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ScheduleConsultationRequest>,
     ) -> Result<v1::ScheduleConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -543,29 +572,20 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/ScheduleConsultation";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::ScheduleConsultationResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::Schedule)?;
-        consultation.schedule = start;
-        consultation.planned_duration = duration;
-        consultation.venue = venue.or(consultation.venue);
-        consultation.agenda = agenda.or(consultation.agenda);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
+            .consultation_step(
+                &call,
                 "liaison.v1.CbmService/ScheduleConsultation",
                 &request.request_id,
+                &id,
+                ConsultationStep::Schedule,
+                |consultation| {
+                    consultation.schedule = start;
+                    consultation.planned_duration = duration;
+                    consultation.venue = venue.or(consultation.venue.take());
+                    consultation.agenda = agenda.or(consultation.agenda.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::ScheduleConsultationResponse {
@@ -577,8 +597,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::RecordConsultationHeldRequest>,
     ) -> Result<v1::RecordConsultationHeldResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -609,39 +628,30 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/RecordConsultationHeld";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::RecordConsultationHeldResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::RecordHeld)?;
-        if let Some(stranger) = attending
-            .iter()
-            .find(|agency| consultation.participant(agency).is_none())
-        {
-            return Err(ServiceError::invalid(
-                "attending_agency_ids",
-                format!("{stranger} does not take part in this consultation"),
-            ));
-        }
-        for participant in &mut consultation.participants {
-            participant.attended = attending.contains(&participant.agency);
-        }
-        consultation.held = held.or(consultation.schedule).or(Some(self.clock.now()));
-        consultation.summary = summary.or(consultation.summary);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
+            .consultation_step(
+                &call,
                 "liaison.v1.CbmService/RecordConsultationHeld",
                 &request.request_id,
+                &id,
+                ConsultationStep::RecordHeld,
+                |consultation| {
+                    if let Some(stranger) = attending
+                        .iter()
+                        .find(|agency| consultation.participant(agency).is_none())
+                    {
+                        return Err(ServiceError::invalid(
+                            "attending_agency_ids",
+                            format!("{stranger} does not take part in this consultation"),
+                        ));
+                    }
+                    for participant in &mut consultation.participants {
+                        participant.attended = attending.contains(&participant.agency);
+                    }
+                    consultation.held = held.or(consultation.schedule).or(Some(self.clock.now()));
+                    consultation.summary = summary.or(consultation.summary.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::RecordConsultationHeldResponse {
@@ -653,8 +663,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::CloseConsultationRequest>,
     ) -> Result<v1::CloseConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -673,28 +682,19 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/CloseConsultation";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::CloseConsultationResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::Close)?;
-        consultation.outcome = outcome;
-        consultation.closed = Some(self.clock.now());
-        consultation.summary = summary.or(consultation.summary);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
+            .consultation_step(
+                &call,
                 "liaison.v1.CbmService/CloseConsultation",
                 &request.request_id,
+                &id,
+                ConsultationStep::Close,
+                |consultation| {
+                    consultation.outcome = outcome;
+                    consultation.closed = Some(self.clock.now());
+                    consultation.summary = summary.or(consultation.summary.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::CloseConsultationResponse {
@@ -706,8 +706,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetConsultationRequest>,
     ) -> Result<v1::GetConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_id(&request.get_ref().consultation_id)?;
         let consultation = self.consultation_for(&caller, &id).await?;
         audit.touch(
@@ -725,8 +724,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListConsultationsRequest>,
     ) -> Result<v1::ListConsultationsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;

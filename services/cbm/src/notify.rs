@@ -18,7 +18,7 @@ use liaison_core::{
     indicator::is_language_tag,
 };
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, request_id};
+use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id};
 use liaison_store::{AckChange, MailboxQuery, Store, WriteOutcome};
 use tonic::Request;
 
@@ -120,8 +120,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::NotifyRequest>,
     ) -> Result<v1::NotifyResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let draft = request
@@ -203,8 +202,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetNotificationRequest>,
     ) -> Result<v1::GetNotificationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_notification_id(&request.get_ref().notification_id, "notification_id")?;
         let mut visible = self.visible(&caller, &id).await?;
         audit.touch(
@@ -236,8 +234,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListNotificationsRequest>,
     ) -> Result<v1::ListNotificationsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
@@ -346,8 +343,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::AcknowledgeNotificationRequest>,
     ) -> Result<v1::AcknowledgeNotificationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");

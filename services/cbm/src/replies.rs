@@ -17,7 +17,7 @@ use liaison_core::{
     indicator::is_language_tag,
 };
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, page_size, to_timestamp};
+use liaison_rpc::{Call, ServiceError, page_size, to_timestamp};
 use liaison_store::{Store, WriteOutcome};
 use tonic::Request;
 
@@ -143,8 +143,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::PostReplyRequest>,
     ) -> Result<v1::PostReplyResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -295,8 +294,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListRepliesRequest>,
     ) -> Result<v1::ListRepliesResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let parent = match request.parent {

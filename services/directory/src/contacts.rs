@@ -13,7 +13,7 @@ use liaison_core::{
     },
 };
 use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, page_size, request_id, to_timestamp};
+use liaison_rpc::{Call, ServiceError, page_size, request_id, to_timestamp};
 use liaison_store::{PocChange, WriteOutcome};
 use tonic::Request;
 
@@ -150,8 +150,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::ListPointsOfContactRequest>,
     ) -> Result<v1::ListPointsOfContactResponse, ServiceError> {
-        self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let audit = Call::begin(&self.auth, &request).await?.audit;
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             None
@@ -186,8 +185,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::SetPointOfContactRequest>,
     ) -> Result<v1::SetPointOfContactResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let poc = request.point_of_contact.ok_or_else(|| {
@@ -266,8 +264,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::DeletePointOfContactRequest>,
     ) -> Result<v1::DeletePointOfContactResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = ObjectId::parse(POC_PREFIX, &request.point_of_contact_id)

@@ -34,7 +34,7 @@ use liaison_auth::{Caller, PeerIdentity};
 use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
 use liaison_proto::v1::{self, directory_service_server};
 use liaison_rpc::{
-    AccessControl, AuditContext, Authenticator, ServiceError, page_size, to_timestamp,
+    AccessControl, AuditContext, Authenticator, Call, ServiceError, page_size, to_timestamp,
 };
 use liaison_store::{AgencyRecord, DirectoryChange, DirectoryWrite, SharingGroupRecord, Store};
 use tonic::{Request, Response, Status};
@@ -300,8 +300,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<v1::ListAgenciesRequest>,
     ) -> Result<Response<v1::ListAgenciesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let audit = Call::begin(&self.auth, &request).await?.audit;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let after = if request.page_token.is_empty() {
@@ -371,8 +370,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<v1::ListSharingGroupsRequest>,
     ) -> Result<Response<v1::ListSharingGroupsResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         // The hub's principals see every group; members the groups they belong to.
         let member = (!caller.is_hub()).then(|| caller.agency().clone());
         let groups = self
