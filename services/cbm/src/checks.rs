@@ -17,7 +17,10 @@ use liaison_core::{
     },
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{check_contact_level, principal_ref},
+    v1,
+};
 use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp};
 use liaison_store::{CheckAnswer, WriteOutcome};
 use tonic::Request;
@@ -55,7 +58,7 @@ pub(crate) fn result_to_proto(result: &CheckResult, now: Timestamp) -> v1::CbmCh
         outcome: outcome_to_proto(result.outcome(now)),
         respond_time: result.responded.map(to_timestamp),
         response_time: result.response_time().map(convert::duration_to_proto),
-        responder: result.responder.as_ref().map(convert::principal_to_proto),
+        responder: result.responder.as_ref().map(principal_ref),
         point_of_contact_id: result
             .point_of_contact
             .as_ref()
@@ -99,7 +102,7 @@ pub(crate) fn check_to_proto(
     let person = caller.principal().kind() == liaison_core::PrincipalKind::Person;
     v1::CbmCommunicationCheck {
         id: check.id.to_string(),
-        started_by: check.started_by.as_ref().map(convert::principal_to_proto),
+        started_by: check.started_by.as_ref().map(principal_ref),
         schedule_name: String::new(),
         scope: Some(convert::scope_to_proto(&check.scope)),
         contact_level: level_to_proto(check.contact_level),
@@ -213,11 +216,9 @@ impl CbmServiceImpl {
                 checked
             }
         };
-        let contact_level = match v1::CbmContactLevel::try_from(request.contact_level) {
-            Ok(v1::CbmContactLevel::Unspecified | v1::CbmContactLevel::All) => None,
-            Ok(v1::CbmContactLevel::Policy) => Some(ContactLevel::Policy),
-            Ok(v1::CbmContactLevel::Technical) => Some(ContactLevel::Technical),
-            Err(_) => {
+        let contact_level = match check_contact_level(request.contact_level) {
+            Some(level) => level,
+            None => {
                 violations.add("contact_level", "unknown contact level");
                 None
             }

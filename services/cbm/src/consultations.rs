@@ -17,7 +17,10 @@ use liaison_core::{
     federation::AgencyKind,
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
 use liaison_rpc::{
     AuditContext, Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
 };
@@ -28,42 +31,6 @@ use crate::{CbmServiceImpl, convert};
 
 /// The acknowledgement period of a consultation request when the requester sets none.
 const DEFAULT_ACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
-
-const STATES: [(v1::CbmConsultationState, ConsultationState); 5] = [
-    (
-        v1::CbmConsultationState::Requested,
-        ConsultationState::Requested,
-    ),
-    (
-        v1::CbmConsultationState::Acknowledged,
-        ConsultationState::Acknowledged,
-    ),
-    (
-        v1::CbmConsultationState::Scheduled,
-        ConsultationState::Scheduled,
-    ),
-    (v1::CbmConsultationState::Held, ConsultationState::Held),
-    (v1::CbmConsultationState::Closed, ConsultationState::Closed),
-];
-
-const OUTCOMES: [(v1::CbmConsultationOutcome, ConsultationOutcome); 4] = [
-    (
-        v1::CbmConsultationOutcome::Resolved,
-        ConsultationOutcome::Resolved,
-    ),
-    (
-        v1::CbmConsultationOutcome::Unresolved,
-        ConsultationOutcome::Unresolved,
-    ),
-    (
-        v1::CbmConsultationOutcome::Declined,
-        ConsultationOutcome::Declined,
-    ),
-    (
-        v1::CbmConsultationOutcome::Withdrawn,
-        ConsultationOutcome::Withdrawn,
-    ),
-];
 
 /// May `caller` see `consultation`?
 pub(crate) fn may_see(caller: &Caller, consultation: &Consultation) -> bool {
@@ -90,17 +57,14 @@ pub(crate) fn consultation_to_proto(c: &Consultation) -> v1::CbmConsultation {
                 agency_id: p.agency.to_string(),
                 requester: p.requester,
                 acknowledge_time: p.acknowledged.map(to_timestamp),
-                acknowledged_by: p.acknowledged_by.as_ref().map(convert::principal_to_proto),
+                acknowledged_by: p.acknowledged_by.as_ref().map(principal_ref),
                 attended: p.attended,
             })
             .collect(),
         subject: Some(convert::text_to_proto(&c.subject)),
         description: text(&c.description),
-        state: STATES
-            .iter()
-            .find(|(_, state)| *state == c.state)
-            .map_or(0, |(proto, _)| *proto as i32),
-        tlp: convert::tlp_to_proto(c.tlp),
+        state: c.state.to_proto(),
+        tlp: c.tlp.to_proto(),
         related_notification_ids: c.related.iter().map(ToString::to_string).collect(),
         request_notification_id: c.request_notification.to_string(),
         proposed_times: c.proposed.iter().copied().map(to_timestamp).collect(),
@@ -110,17 +74,12 @@ pub(crate) fn consultation_to_proto(c: &Consultation) -> v1::CbmConsultation {
         agenda: text(&c.agenda),
         hold_time: c.held.map(to_timestamp),
         summary: text(&c.summary),
-        outcome: c.outcome.map_or(0, |outcome| {
-            OUTCOMES
-                .iter()
-                .find(|(_, domain)| *domain == outcome)
-                .map_or(0, |(proto, _)| *proto as i32)
-        }),
+        outcome: c.outcome.map_or(0, ProtoEnum::to_proto),
         close_time: c.closed.map(to_timestamp),
         meta: Some(v1::RecordMeta {
             create_time: Some(to_timestamp(c.created)),
             update_time: Some(to_timestamp(c.updated)),
-            creator: Some(convert::principal_to_proto(&c.requester)),
+            creator: Some(principal_ref(&c.requester)),
         }),
     }
 }
@@ -323,7 +282,7 @@ impl CbmServiceImpl {
             _ => violations.add("subject", "required: a text with its language tag"),
         }
         let description = optional_text(request.description, "description", &mut violations);
-        let tlp = convert::tlp_from_proto(request.tlp);
+        let tlp = Tlp::from_proto(request.tlp);
         if matches!(tlp, None | Some(Tlp::Clear)) {
             violations.add("tlp", "tlp is required: green, amber, amber+strict or red");
         }
@@ -361,7 +320,7 @@ impl CbmServiceImpl {
         let severity = match request.severity {
             0 => Some(Severity::Medium),
             value => {
-                let severity = convert::severity_from_proto(value);
+                let severity = Severity::from_proto(value);
                 if severity.is_none() {
                     violations.add("severity", "unknown severity");
                 }
@@ -671,10 +630,7 @@ impl CbmServiceImpl {
             "consultation_id",
             ObjectId::parse(CONSULTATION_PREFIX, &request.consultation_id),
         );
-        let outcome = OUTCOMES
-            .iter()
-            .find(|(proto, _)| *proto as i32 == request.outcome)
-            .map(|(_, outcome)| *outcome);
+        let outcome = ConsultationOutcome::from_proto(request.outcome);
         if outcome.is_none() {
             violations.add("outcome", "outcome is required");
         }
@@ -731,8 +687,8 @@ impl CbmServiceImpl {
         let mut violations = Violations::new();
         let mut states = Vec::new();
         for (index, value) in request.states.iter().enumerate() {
-            match STATES.iter().find(|(proto, _)| *proto as i32 == *value) {
-                Some((_, state)) => states.push(*state),
+            match ConsultationState::from_proto(*value) {
+                Some(state) => states.push(state),
                 None => violations.add(format!("states[{index}]"), "unknown state"),
             }
         }

@@ -8,6 +8,7 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, authorize};
+use liaison_core::cbm::{NotificationKind, Severity};
 use liaison_core::{
     AgencyId, ObjectId, Role, Scope, Violations,
     cbm::{
@@ -17,7 +18,7 @@ use liaison_core::{
     federation::AgencyKind,
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id};
 use liaison_store::{AckChange, MailboxQuery, Store, WriteOutcome};
 use tonic::Request;
@@ -241,7 +242,7 @@ impl CbmServiceImpl {
         let mut violations = Violations::new();
         let mut kinds = Vec::new();
         for (index, kind) in request.kinds.iter().enumerate() {
-            match convert::kind_from_proto(*kind) {
+            match NotificationKind::from_proto(*kind) {
                 Some(kind) => kinds.push(kind),
                 None => violations.add(format!("kinds[{index}]"), "unknown notification kind"),
             }
@@ -249,7 +250,7 @@ impl CbmServiceImpl {
         let min_severity = match request.min_severity {
             0 => None,
             value => {
-                let severity = convert::severity_from_proto(value);
+                let severity = Severity::from_proto(value);
                 if severity.is_none() {
                     violations.add("min_severity", "unknown severity");
                 }
@@ -351,8 +352,8 @@ impl CbmServiceImpl {
             "notification_id",
             ObjectId::parse(NOTIFICATION_PREFIX, &request.notification_id),
         );
-        let status = convert::ack_status_from_proto(request.status)
-            .filter(|status| *status != AckStatus::Pending);
+        let status =
+            AckStatus::from_proto(request.status).filter(|status| *status != AckStatus::Pending);
         if status.is_none() {
             violations.add("status", AckError::NotAnAcknowledgement.to_string());
         }

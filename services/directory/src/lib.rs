@@ -32,7 +32,10 @@ use sha2::Digest;
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Caller, PeerIdentity};
 use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
-use liaison_proto::v1::{self, directory_service_server};
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1::{self, directory_service_server},
+};
 use liaison_rpc::{
     AccessControl, AuditContext, Authenticator, Call, ServiceError, page_size, to_timestamp,
 };
@@ -283,12 +286,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         let agency = self.read_agency(&request, caller.agency()).await?;
         Ok(Response::new(v1::WhoAmIResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(caller.principal())),
-                roles: caller
-                    .roles()
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(caller.principal())),
+                roles: caller.roles().iter().map(|role| role.to_proto()).collect(),
             }),
             agency: Some(convert::agency(agency)),
             certificate_sha256: caller.identity().certificate_sha256().to_owned(),
@@ -684,11 +683,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         tracing::info!(principal = %principal, certificate = identity.certificate_sha256(), operator = %caller.principal(), "certificate registered");
         Ok(Response::new(v1::RegisterCertificateResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(principal)),
-                roles: roles
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(principal)),
+                roles: roles.iter().map(|role| role.to_proto()).collect(),
             }),
             certificate_sha256: identity.certificate_sha256().to_owned(),
         }))
@@ -787,11 +783,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         tracing::info!(principal = %principal, operator = %caller.principal(), "roles assigned");
         Ok(Response::new(v1::AssignRolesResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(&principal)),
-                roles: roles
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(&principal)),
+                roles: roles.iter().map(|role| role.to_proto()).collect(),
             }),
         }))
     }

@@ -5,10 +5,11 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, agency_may_receive, authorize};
+use liaison_core::ObservableType;
 use liaison_core::{
     AgencyId, Indicator, ObjectId, Observable, PrincipalKind, Scope, Timestamp, Tlp, Violations,
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, to_timestamp};
 use liaison_store::{
     CorrelationRecord, Holder, IndicatorFilter, RevokeOutcome, SightingRecord, Store, Viewer,
@@ -80,7 +81,7 @@ pub(crate) fn observable_from_proto(
         violations.add(field, "required");
         return None;
     };
-    let Some(kind) = convert::observable_type_from_proto(observable.r#type) else {
+    let Some(kind) = ObservableType::from_proto(observable.r#type) else {
         violations.add(format!("{field}.type"), "unknown observable type");
         return None;
     };

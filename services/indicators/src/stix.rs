@@ -3,8 +3,9 @@
 
 use liaison_audit::Access;
 use liaison_auth::{Action, Caller, authorize};
+use liaison_core::Tlp;
 use liaison_core::{ObjectId, ObservableType, Violations, stix};
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{AuditContext, ServiceError};
 use liaison_store::{PublishOutcome, StoreError};
 
@@ -98,7 +99,7 @@ pub(crate) fn check_import(
     let default_tlp = match request.default_tlp {
         0 => None,
         value => {
-            let tlp = convert::tlp_from_proto(value);
+            let tlp = Tlp::from_proto(value);
             if tlp.is_none() {
                 violations.add("default_tlp", "unknown TLP");
             }

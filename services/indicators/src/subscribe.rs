@@ -6,7 +6,7 @@
 
 use liaison_auth::{Action, Caller, authorize};
 use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{Call, Delivery, EventFeed, ServiceError, delivered, to_timestamp};
 use liaison_store::{CorrelationRecord, IndicatorEvent, IndicatorEventKind, Store};
 
@@ -56,7 +56,7 @@ impl Filter {
         // Each value is looked at only when the list is within its cap.
         if !too_many(request.categories.len(), FraudCategory::ALL.len()) {
             for (index, value) in request.categories.iter().enumerate() {
-                match convert::category_from_proto(*value) {
+                match FraudCategory::from_proto(*value) {
                     Some(category) => filter.categories.push(category),
                     None => {
                         violations.add(format!("categories[{index}]"), "unknown fraud category")
@@ -66,7 +66,7 @@ impl Filter {
         }
         if !too_many(request.observable_types.len(), ObservableType::ALL.len()) {
             for (index, value) in request.observable_types.iter().enumerate() {
-                match convert::observable_type_from_proto(*value) {
+                match ObservableType::from_proto(*value) {
                     Some(kind) => filter.observable_types.push(kind),
                     None => violations.add(
                         format!("observable_types[{index}]"),
@@ -77,7 +77,7 @@ impl Filter {
         }
         if !too_many(request.tlps.len(), Tlp::ALL.len()) {
             for (index, value) in request.tlps.iter().enumerate() {
-                match convert::tlp_from_proto(*value) {
+                match Tlp::from_proto(*value) {
                     Some(tlp) => filter.tlps.push(tlp),
                     None => violations.add(format!("tlps[{index}]"), "unknown TLP marking"),
                 }

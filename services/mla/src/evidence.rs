@@ -21,7 +21,7 @@ use liaison_core::{
     ObjectId,
     mla::{MlaState, Side},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::principal_ref, v1};
 use liaison_rpc::{ServiceError, next_within, request_id, to_timestamp};
 use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
 use prost::Message;
@@ -35,7 +35,7 @@ use tonic::{Status, Streaming, codegen::BoxStream};
 
 use crate::{
     MlaServiceImpl,
-    convert::{decode_document, principal_ref},
+    convert::decode_document,
     receipts::ReceiptKind,
     workflow::{Call, parse_id, side_of},
 };

@@ -4,14 +4,13 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_core::{ObjectId, mla::MlaState};
-use liaison_proto::v1;
+use liaison_proto::{domain::principal_ref, v1};
 use liaison_rpc::{ServiceError, page_size, request_id, to_timestamp};
 use liaison_store::{MlaMessageRow, MlaWriteOutcome};
 use prost::Message;
 
 use crate::{
     MlaServiceImpl,
-    convert::principal_ref,
     workflow::{Call, parse_id, side_of},
 };
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use liaison_audit::{Access, ObjectAccess};
+use liaison_core::mla::{DataCategory, LegalBasis, Urgency};
 use liaison_core::{
     AgencyId, ObjectId, Timestamp, Violations,
     mla::{
@@ -12,14 +13,17 @@ use liaison_core::{
         check_parties, check_submission, deadlines::after, preservation_until,
     },
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
 use liaison_rpc::{ServiceError, from_timestamp, request_id, to_timestamp};
 use liaison_store::{MlaRecord, MlaWrite, MlaWriteOutcome};
 use prost::Message;
 
 use crate::{
     MlaServiceImpl,
-    convert::{self, principal_ref, request_to_proto, requested_agency, submission_facts},
+    convert::{self, request_to_proto, requested_agency, submission_facts},
     receipts::ReceiptKind,
     workflow::{Call, Decided, Loaded, cancel_deadlines, meet_deadline, parse_id, set_deadline},
 };
@@ -79,10 +83,10 @@ pub(crate) fn check_draft(
             Ok(_) => {}
         }
     }
-    if content.legal_basis != 0 && convert::basis(content.legal_basis).is_none() {
+    if content.legal_basis != 0 && LegalBasis::from_proto(content.legal_basis).is_none() {
         violations.add("content.legal_basis", "unknown legal basis");
     }
-    if content.urgency != 0 && convert::urgency(content.urgency).is_none() {
+    if content.urgency != 0 && Urgency::from_proto(content.urgency).is_none() {
         violations.add("content.urgency", "unknown urgency");
     }
     if content.case_reference.chars().count() > CASE_REFERENCE_MAX {
@@ -92,7 +96,7 @@ pub(crate) fn check_draft(
         );
     }
     for (index, item) in content.data_sought.iter().enumerate() {
-        if item.category != 0 && convert::category(item.category).is_none() {
+        if item.category != 0 && DataCategory::from_proto(item.category).is_none() {
             violations.add(
                 format!("content.data_sought[{index}].category"),
                 "unknown data category",
@@ -127,7 +131,7 @@ pub(crate) fn check_draft(
 /// Applies a draft's content to its record's columns.
 fn apply_content(record: &mut MlaRecord, content: &v1::MlaRequestContent) {
     record.requested = requested_agency(content);
-    record.urgency = convert::urgency(content.urgency);
+    record.urgency = Urgency::from_proto(content.urgency);
     record.case_reference = content.case_reference.clone();
 }
 
@@ -650,7 +654,7 @@ impl MlaServiceImpl {
                         }
                     }
                     decided.record.case_reference = content.case_reference.clone();
-                    decided.record.urgency = convert::urgency(content.urgency);
+                    decided.record.urgency = Urgency::from_proto(content.urgency);
                     decided.document.content = Some(content);
                     decided.document.content_version += 1;
                 }

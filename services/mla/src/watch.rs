@@ -18,7 +18,7 @@ use liaison_core::{
     ObjectId, Timestamp,
     mla::{Actor, DeadlineKind, DeadlinePolicy, MlaStep, deadlines::after, step},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{
     Call, Clock, Delivery, EventFeed, EventStream, ServiceError, Shutdown, delivered, to_timestamp,
 };
@@ -29,10 +29,7 @@ use tonic::codegen::BoxStream;
 
 use crate::{
     MlaServiceImpl,
-    convert::{
-        deadline_kind_to_proto, decode_document, preservation_to_proto, request_to_proto,
-        state_to_proto,
-    },
+    convert::{decode_document, request_to_proto},
     workflow::{parse_id, side_of},
 };
 /// How often the scanner looks again when nothing woke it (the system clock moves on
@@ -191,7 +188,7 @@ impl MlaServiceImpl {
                 message.deadline = request
                     .deadlines
                     .iter()
-                    .find(|deadline| deadline.kind == deadline_kind_to_proto(kind))
+                    .find(|deadline| deadline.kind == kind.to_proto())
                     .cloned();
             }
             Reference::History(index) => {
@@ -322,9 +319,9 @@ async fn expire_preservation(
         time: Some(to_timestamp(now)),
         actor: None,
         action: v1::MlaAction::ExpirePreservation as i32,
-        from_state: state_to_proto(record.status.state),
-        to_state: state_to_proto(status.state),
-        preservation_state: status.preservation.map_or(0, preservation_to_proto),
+        from_state: record.status.state.to_proto(),
+        to_state: status.state.to_proto(),
+        preservation_state: status.preservation.map_or(0, ProtoEnum::to_proto),
         comment: None,
         content_version: document.content_version,
     });
