@@ -20,3 +20,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/liaison_v1_descriptor.bin"));
 
 pub mod domain;
+
+/// The method path of every RPC without its leading slash (`liaison.v1.CbmService/Notify`
+/// is [`methods::CBM_NOTIFY`]), generated from the descriptor set: the one spelling that
+/// authorization rules, handlers and audit share.
+pub mod methods {
+    include!(concat!(env!("OUT_DIR"), "/methods.rs"));
+}

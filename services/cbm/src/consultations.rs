@@ -19,7 +19,7 @@ use liaison_core::{
 };
 use liaison_proto::{
     domain::{ProtoEnum, principal_ref},
-    v1,
+    methods, v1,
 };
 use liaison_rpc::{
     AuditContext, Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
@@ -449,7 +449,7 @@ impl CbmServiceImpl {
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_id(&request.consultation_id)?;
-        let method = "liaison.v1.CbmService/AcknowledgeConsultation";
+        let method = methods::CBM_ACKNOWLEDGE_CONSULTATION;
         if let Some(current) = self
             .retried(&caller, &request.request_id, method, &id)
             .await?
@@ -534,7 +534,7 @@ impl CbmServiceImpl {
         let stored = self
             .consultation_step(
                 &call,
-                "liaison.v1.CbmService/ScheduleConsultation",
+                methods::CBM_SCHEDULE_CONSULTATION,
                 &request.request_id,
                 &id,
                 ConsultationStep::Schedule,
@@ -590,7 +590,7 @@ impl CbmServiceImpl {
         let stored = self
             .consultation_step(
                 &call,
-                "liaison.v1.CbmService/RecordConsultationHeld",
+                methods::CBM_RECORD_CONSULTATION_HELD,
                 &request.request_id,
                 &id,
                 ConsultationStep::RecordHeld,
@@ -641,7 +641,7 @@ impl CbmServiceImpl {
         let stored = self
             .consultation_step(
                 &call,
-                "liaison.v1.CbmService/CloseConsultation",
+                methods::CBM_CLOSE_CONSULTATION,
                 &request.request_id,
                 &id,
                 ConsultationStep::Close,

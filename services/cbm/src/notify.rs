@@ -18,7 +18,7 @@ use liaison_core::{
     federation::AgencyKind,
     indicator::is_language_tag,
 };
-use liaison_proto::{domain::ProtoEnum, v1};
+use liaison_proto::{domain::ProtoEnum, methods, v1};
 use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id};
 use liaison_store::{AckChange, MailboxQuery, Store, WriteOutcome};
 use tonic::Request;
@@ -392,7 +392,7 @@ impl CbmServiceImpl {
             .earlier_request(caller.principal(), &request.request_id)
             .await?
         {
-            if method != "liaison.v1.CbmService/AcknowledgeNotification" || object != id.as_str() {
+            if method != methods::CBM_ACKNOWLEDGE_NOTIFICATION || object != id.as_str() {
                 return Err(ServiceError::invalid(
                     "request_id",
                     "request_id was already used for a different call",

@@ -34,6 +34,7 @@ use liaison_auth::{Caller, PeerIdentity};
 use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
 use liaison_proto::{
     domain::{ProtoEnum, principal_ref},
+    methods,
     v1::{self, directory_service_server},
 };
 use liaison_rpc::{
@@ -157,9 +158,9 @@ impl DirectoryService {
             ));
         }
         let method = if suspended {
-            "liaison.v1.DirectoryService/SuspendAgency"
+            methods::DIRECTORY_SUSPEND_AGENCY
         } else {
-            "liaison.v1.DirectoryService/ReinstateAgency"
+            methods::DIRECTORY_REINSTATE_AGENCY
         };
         let change = Self::change(
             request,
@@ -228,9 +229,9 @@ impl DirectoryService {
         self.group_members_exist(&members).await?;
         let record = SharingGroupRecord { id, name, members };
         let method = if create {
-            "liaison.v1.DirectoryService/CreateSharingGroup"
+            methods::DIRECTORY_CREATE_SHARING_GROUP
         } else {
-            "liaison.v1.DirectoryService/UpdateSharingGroup"
+            methods::DIRECTORY_UPDATE_SHARING_GROUP
         };
         let change = Self::change(
             request,
@@ -537,7 +538,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RegisterAgency",
+            methods::DIRECTORY_REGISTER_AGENCY,
             agency.id.as_str(),
             Some(&agency.id),
         );
@@ -664,7 +665,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RegisterCertificate",
+            methods::DIRECTORY_REGISTER_CERTIFICATE,
             &format!("certificate:{}", identity.certificate_sha256()),
             Some(principal.agency()),
         );
@@ -714,7 +715,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RevokeCertificate",
+            methods::DIRECTORY_REVOKE_CERTIFICATE,
             &format!("certificate:{fingerprint}"),
             None,
         );
@@ -770,7 +771,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/AssignRoles",
+            methods::DIRECTORY_ASSIGN_ROLES,
             &format!("principal:{principal}"),
             Some(principal.agency()),
         );

@@ -21,7 +21,7 @@ use liaison_core::{
     ObjectId,
     mla::{MlaState, Side},
 };
-use liaison_proto::{domain::principal_ref, v1};
+use liaison_proto::{domain::principal_ref, methods, v1};
 use liaison_rpc::{ServiceError, next_within, request_id, to_timestamp};
 use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
 use prost::Message;
@@ -163,7 +163,7 @@ impl MlaServiceImpl {
         call: &Call,
         mut stream: Streaming<v1::UploadEvidenceRequest>,
     ) -> Result<v1::UploadEvidenceResponse, Status> {
-        const METHOD: &str = "liaison.v1.MlaService/UploadEvidence";
+        const METHOD: &str = methods::MLA_UPLOAD_EVIDENCE;
         let first = next_within(&mut stream, self.upload_idle)
             .await?
             .unwrap_or_default();

@@ -8,7 +8,7 @@ use liaison_core::{
     AgencyId, Role,
     mla::{MlaState, MlaStep, Side},
 };
-use liaison_proto::{domain::ProtoEnum, v1};
+use liaison_proto::{domain::ProtoEnum, methods, v1};
 use liaison_rpc::{ServiceError, page_size};
 use liaison_store::MlaFilter;
 
@@ -83,7 +83,7 @@ impl MlaServiceImpl {
         call: &Call,
         record: &liaison_store::MlaRecord,
     ) -> Result<v1::MlaRequest, ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/GetRequest";
+        const METHOD: &str = methods::MLA_GET_REQUEST;
         // Delivery is the hub's record of a read: its own idempotency key, per request.
         let key = format!("deliver:{}", record.id);
         let version = record.version.to_string();

@@ -15,7 +15,7 @@ use liaison_core::{
 };
 use liaison_proto::{
     domain::{ProtoEnum, principal_ref},
-    v1,
+    methods, v1,
 };
 use liaison_rpc::{ServiceError, from_timestamp, request_id, to_timestamp};
 use liaison_store::{MlaRecord, MlaWrite, MlaWriteOutcome};
@@ -191,7 +191,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::CreateDraftRequest,
     ) -> Result<v1::MlaRequest, ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/CreateDraft";
+        const METHOD: &str = methods::MLA_CREATE_DRAFT;
         request_id(&message.request_id, "request_id")?;
         let content = message
             .content
@@ -285,7 +285,7 @@ impl MlaServiceImpl {
         check_draft(&content, call.caller.agency())?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/UpdateDraft",
+            methods::MLA_UPDATE_DRAFT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -308,7 +308,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::DeleteDraftRequest,
     ) -> Result<(), ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/DeleteDraft";
+        const METHOD: &str = methods::MLA_DELETE_DRAFT;
         let loaded = self
             .load_step(
                 call,
@@ -372,7 +372,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::SubmitRequestRequest,
     ) -> StepResult {
-        const METHOD: &str = "liaison.v1.MlaService/SubmitRequest";
+        const METHOD: &str = methods::MLA_SUBMIT_REQUEST;
         let loaded = self
             .load_step(
                 call,
@@ -490,7 +490,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcknowledgeRequest",
+            methods::MLA_ACKNOWLEDGE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -517,7 +517,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/StartAssessment",
+            methods::MLA_START_ASSESSMENT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -540,7 +540,7 @@ impl MlaServiceImpl {
         let policy = self.policy.clone();
         self.step_with(
             call,
-            "liaison.v1.MlaService/RequestMoreInformation",
+            methods::MLA_REQUEST_MORE_INFORMATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -592,7 +592,7 @@ impl MlaServiceImpl {
         let policy = self.policy.clone();
         self.step_with(
             call,
-            "liaison.v1.MlaService/ProvideInformation",
+            methods::MLA_PROVIDE_INFORMATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -683,7 +683,7 @@ impl MlaServiceImpl {
             .ok_or_else(|| ServiceError::invalid("conditions", "state the conditions"))?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ProposeConditions",
+            methods::MLA_PROPOSE_CONDITIONS,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -708,7 +708,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcceptConditions",
+            methods::MLA_ACCEPT_CONDITIONS,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -733,7 +733,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcceptRequest",
+            methods::MLA_ACCEPT_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -753,7 +753,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/StartExecution",
+            methods::MLA_START_EXECUTION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -792,7 +792,7 @@ impl MlaServiceImpl {
         let partial = message.partial;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ReportExecution",
+            methods::MLA_REPORT_EXECUTION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -818,7 +818,7 @@ impl MlaServiceImpl {
     pub(crate) async fn close(&self, call: &Call, message: v1::CloseRequestRequest) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/CloseRequest",
+            methods::MLA_CLOSE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -864,7 +864,7 @@ impl MlaServiceImpl {
         let reasons_text = message.reasons;
         self.step_with(
             call,
-            "liaison.v1.MlaService/RefuseRequest",
+            methods::MLA_REFUSE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -896,7 +896,7 @@ impl MlaServiceImpl {
         let reasons_text = message.reasons;
         self.step_with(
             call,
-            "liaison.v1.MlaService/PostponeRequest",
+            methods::MLA_POSTPONE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -937,7 +937,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/ResumeAssessment",
+            methods::MLA_RESUME_ASSESSMENT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -964,7 +964,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/WithdrawRequest",
+            methods::MLA_WITHDRAW_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -989,7 +989,7 @@ impl MlaServiceImpl {
         let note = message.note;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ConfirmPreservation",
+            methods::MLA_CONFIRM_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1040,7 +1040,7 @@ impl MlaServiceImpl {
             })?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/RequestPreservationExtension",
+            methods::MLA_REQUEST_PRESERVATION_EXTENSION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1070,7 +1070,7 @@ impl MlaServiceImpl {
         let note = message.note;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ExtendPreservation",
+            methods::MLA_EXTEND_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1131,7 +1131,7 @@ impl MlaServiceImpl {
         }
         self.step_with(
             call,
-            "liaison.v1.MlaService/HoldPreservation",
+            methods::MLA_HOLD_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1170,7 +1170,7 @@ impl MlaServiceImpl {
         let reason = required(message.reason, "reason", "state why preservation ends")?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ReleasePreservation",
+            methods::MLA_RELEASE_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
