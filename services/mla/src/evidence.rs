@@ -40,8 +40,6 @@ use crate::{
     workflow::{Call, parse_id, side_of},
 };
 
-/// Prefix of evidence ids (`evd_…`).
-const EVIDENCE_ID_PREFIX: &str = "evd";
 /// Largest evidence file accepted.
 const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Largest chunk of an upload.
@@ -311,7 +309,7 @@ impl MlaServiceImpl {
 
         let now = self.clock.now();
         let evidence = v1::MlaEvidence {
-            id: ObjectId::generate(EVIDENCE_ID_PREFIX).to_string(),
+            id: ObjectId::generate(ObjectId::MLA_EVIDENCE).to_string(),
             mla_request_id: record.id.to_string(),
             uploader: Some(principal_ref(call.caller.principal())),
             file_name: metadata.file_name,
@@ -391,7 +389,7 @@ impl MlaServiceImpl {
         call: Call,
         message: v1::DownloadEvidenceRequest,
     ) -> Result<BoxStream<v1::DownloadEvidenceResponse>, Status> {
-        ObjectId::parse(EVIDENCE_ID_PREFIX, &message.evidence_id)
+        ObjectId::parse(ObjectId::MLA_EVIDENCE, &message.evidence_id)
             .map_err(|error| ServiceError::invalid("evidence_id", error.to_string()))?;
         let row = self
             .store
