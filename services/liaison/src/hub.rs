@@ -363,6 +363,15 @@ impl BoundHub {
         health
             .set_serving::<v1::indicator_service_server::IndicatorServiceServer<IndicatorService>>()
             .await;
+        health
+            .set_serving::<v1::mla_service_server::MlaServiceServer<MlaServiceImpl>>()
+            .await;
+        health
+            .set_serving::<v1::cbm_service_server::CbmServiceServer<CbmServiceImpl>>()
+            .await;
+        health
+            .set_serving::<v1::audit_service_server::AuditServiceServer<AuditServiceImpl>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
