@@ -8,6 +8,7 @@ mod convert;
 mod exchange;
 mod stix;
 mod subscribe;
+mod visibility;
 
 /// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
 #[doc(hidden)]
@@ -560,7 +561,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
-        let filter = subscribe::Filter::from_request(&request)?;
+        let filter = visibility::Filter::from_request(&request)?;
         if filter.may_deliver_personal_data() {
             call.audit.require_justification()?;
         }

@@ -9,7 +9,7 @@ use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{AuditContext, ServiceError};
 use liaison_store::{PublishOutcome, StoreError};
 
-use crate::{IndicatorService, convert, exchange};
+use crate::{IndicatorService, convert, exchange, visibility};
 
 /// ExportStix: exactly the visibility of GetIndicator — NOT_FOUND for what the caller may
 /// not see — and, like it, a purpose for personal data and a read record before the data.
@@ -24,7 +24,7 @@ pub(crate) async fn export(
     let indicator = store
         .get_indicator(&id)
         .await?
-        .filter(|indicator| exchange::visible(caller, indicator))
+        .filter(|indicator| visibility::visible(caller, indicator))
         .ok_or(ServiceError::NotFound("indicator"))?;
     if indicator
         .observable_types()

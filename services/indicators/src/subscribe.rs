@@ -4,180 +4,13 @@
 //! [`liaison_rpc::EventStream`]'s; this module says which events a subscriber receives and
 //! as what.
 
-use liaison_auth::{Action, Caller, authorize};
-use liaison_core::{AgencyId, FraudCategory, ObservableType, Timestamp, Tlp};
-use liaison_proto::{domain::ProtoEnum, v1};
+use liaison_auth::{Action, authorize};
+use liaison_core::Timestamp;
+use liaison_proto::v1;
 use liaison_rpc::{Call, Delivery, EventFeed, ServiceError, delivered, to_timestamp};
 use liaison_store::{CorrelationRecord, IndicatorEvent, IndicatorEventKind, Store};
 
-use crate::convert;
-
-/// What a subscriber asked for; empty lists match everything.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Filter {
-    categories: Vec<FraudCategory>,
-    observable_types: Vec<ObservableType>,
-    tlps: Vec<Tlp>,
-    source_agencies: Vec<AgencyId>,
-}
-
-/// Most source agencies one filter may name.
-const SOURCES_MAX: usize = 100;
-
-/// `values` without repeats, in their first order; a violation on `field` if more than
-/// `max` were sent (a filter never needs a value twice, so a longer list is a mistake or
-/// an attempt to make the query large).
-fn distinct<T: PartialEq>(
-    violations: &mut liaison_core::Violations,
-    field: &str,
-    sent: usize,
-    max: usize,
-    values: &mut Vec<T>,
-) {
-    if sent > max {
-        violations.add(field, format!("at most {max} values"));
-    }
-    let mut kept: Vec<T> = Vec::with_capacity(values.len());
-    for value in values.drain(..) {
-        if !kept.contains(&value) {
-            kept.push(value);
-        }
-    }
-    *values = kept;
-}
-
-impl Filter {
-    /// The filter of a request: each list checked, capped (at the number of values its
-    /// field has, or [`SOURCES_MAX`] agencies) and without repeats.
-    pub(crate) fn from_request(request: &v1::SubscribeRequest) -> Result<Self, ServiceError> {
-        let mut violations = liaison_core::Violations::new();
-        let mut filter = Filter::default();
-        let too_many = |sent: usize, max: usize| sent > max;
-        // Each value is looked at only when the list is within its cap.
-        if !too_many(request.categories.len(), FraudCategory::ALL.len()) {
-            for (index, value) in request.categories.iter().enumerate() {
-                match FraudCategory::from_proto(*value) {
-                    Some(category) => filter.categories.push(category),
-                    None => {
-                        violations.add(format!("categories[{index}]"), "unknown fraud category")
-                    }
-                }
-            }
-        }
-        if !too_many(request.observable_types.len(), ObservableType::ALL.len()) {
-            for (index, value) in request.observable_types.iter().enumerate() {
-                match ObservableType::from_proto(*value) {
-                    Some(kind) => filter.observable_types.push(kind),
-                    None => violations.add(
-                        format!("observable_types[{index}]"),
-                        "unknown observable type",
-                    ),
-                }
-            }
-        }
-        if !too_many(request.tlps.len(), Tlp::ALL.len()) {
-            for (index, value) in request.tlps.iter().enumerate() {
-                match Tlp::from_proto(*value) {
-                    Some(tlp) => filter.tlps.push(tlp),
-                    None => violations.add(format!("tlps[{index}]"), "unknown TLP marking"),
-                }
-            }
-        }
-        if !too_many(request.source_agency_ids.len(), SOURCES_MAX) {
-            for (index, value) in request.source_agency_ids.iter().enumerate() {
-                if let Some(agency) = violations.check(
-                    format!("source_agency_ids[{index}]"),
-                    AgencyId::parse(value),
-                ) {
-                    filter.source_agencies.push(agency);
-                }
-            }
-        }
-        distinct(
-            &mut violations,
-            "categories",
-            request.categories.len(),
-            FraudCategory::ALL.len(),
-            &mut filter.categories,
-        );
-        distinct(
-            &mut violations,
-            "observable_types",
-            request.observable_types.len(),
-            ObservableType::ALL.len(),
-            &mut filter.observable_types,
-        );
-        distinct(
-            &mut violations,
-            "tlps",
-            request.tlps.len(),
-            Tlp::ALL.len(),
-            &mut filter.tlps,
-        );
-        distinct(
-            &mut violations,
-            "source_agency_ids",
-            request.source_agency_ids.len(),
-            SOURCES_MAX,
-            &mut filter.source_agencies,
-        );
-        violations
-            .into_result(|| filter)
-            .map_err(ServiceError::from)
-    }
-
-    /// False only when the filter asks for observable types none of which is personal data.
-    pub(crate) fn may_deliver_personal_data(&self) -> bool {
-        self.observable_types.is_empty()
-            || self
-                .observable_types
-                .iter()
-                .any(|kind| kind.is_personal_data())
-    }
-
-    /// The categories asked for.
-    pub(crate) fn categories(&self) -> &[FraudCategory] {
-        &self.categories
-    }
-
-    /// The TLPs asked for.
-    pub(crate) fn tlps(&self) -> &[Tlp] {
-        &self.tlps
-    }
-
-    /// The observable types asked for.
-    pub(crate) fn observable_types(&self) -> &[ObservableType] {
-        &self.observable_types
-    }
-
-    /// The source agencies asked for.
-    pub(crate) fn source_agencies(&self) -> &[AgencyId] {
-        &self.source_agencies
-    }
-
-    pub(crate) fn matches_indicator(
-        &self,
-        indicator: &liaison_core::Indicator,
-        viewer: &Caller,
-    ) -> bool {
-        let content = &indicator.content;
-        let category_ok = self.categories.is_empty()
-            || content
-                .fraud_method
-                .as_ref()
-                .is_some_and(|method| self.categories.contains(&method.category));
-        let type_ok = self.observable_types.is_empty()
-            || indicator
-                .observable_types()
-                .any(|kind| self.observable_types.contains(&kind));
-        let tlp_ok = self.tlps.is_empty() || self.tlps.contains(&content.tlp);
-        // Filtering by source must not reveal the source of anonymous items.
-        let source_visible = !content.anonymous || viewer.agency() == &indicator.source_agency;
-        let source_ok = self.source_agencies.is_empty()
-            || (source_visible && self.source_agencies.contains(&indicator.source_agency));
-        category_ok && type_ok && tlp_ok && source_ok
-    }
-}
+use crate::{convert, visibility::Filter};
 
 /// A subscriber's feed: the indicator events its filter and visibility let through, each
 /// as the caller may see it.
@@ -269,7 +102,7 @@ impl Subscription {
             .get_indicator(&correlation.other_indicator)
             .await?
         {
-            Some(other) if crate::exchange::visible(caller, &other) => other,
+            Some(other) if crate::visibility::visible(caller, &other) => other,
             _ => return Ok(None),
         };
         let objects = vec![
@@ -321,7 +154,10 @@ impl Subscription {
             indicator.content.anonymous,
         )];
         let message = if page.withhold_personal {
-            convert::indicator_to_proto(&crate::exchange::without_personal_data(indicator), caller)
+            convert::indicator_to_proto(
+                &crate::visibility::without_personal_data(indicator),
+                caller,
+            )
         } else {
             convert::indicator_to_proto(indicator, caller)
         };
