@@ -117,7 +117,11 @@ async fn latency(backend: Backend, audit_calls: bool) -> anyhow::Result<(Duratio
         rate_limit_per_second: 0,
         ..Limits::default()
     };
-    let hub = TestHub::start_configured(backend, audit_calls, limits).await?;
+    let hub = TestHub::builder(backend)
+        .audit_calls(audit_calls)
+        .limits(limits)
+        .start()
+        .await?;
     let mut directory = hub.client("UA-CERT", "feed").await?.directory();
     for _ in 0..200 {
         directory.who_am_i(v1::WhoAmIRequest {}).await?;

@@ -542,7 +542,7 @@ fn selected(variable: &str, part: &str) -> bool {
 }
 
 async fn run(backend: Backend, name: &str) -> anyhow::Result<()> {
-    let hub = TestHub::start_with_limits(backend, limits()).await?;
+    let hub = TestHub::builder(backend).limits(limits()).start().await?;
     if selected("LIAISON_BENCH", "publish") {
         let published = publish_many(&hub).await?;
         let ceilings = plain_insert(&hub).await?;

@@ -666,6 +666,7 @@ async fn a_changed_crl_applies_without_a_restart(backend: Backend) -> anyhow::Re
         &hub.pki().crl,
         "-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n",
     )?;
+    // Wall-clock on purpose: nothing must happen, so wait past three reloads (200 ms).
     tokio::time::sleep(Duration::from_millis(600)).await;
     let still_refused = async {
         Client::connect(&hub.client_config("HU-NNI", "feed")?)
@@ -781,7 +782,8 @@ async fn the_client_refreshes_its_token_before_it_expires(backend: Backend) -> a
     let officer = hub.client("SI-POLICIJA", "officer").await?;
     let mut directory = officer.directory();
     directory.who_am_i(v1::WhoAmIRequest {}).await?;
-    // Past three quarters of the lifetime the next call fetches a new token first.
+    // Past three quarters of the lifetime the next call fetches a new token first
+    // (wall-clock on purpose: the token's lifetime is what is tested).
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let me = directory.who_am_i(v1::WhoAmIRequest {}).await?.into_inner();
     assert!(

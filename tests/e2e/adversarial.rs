@@ -7,7 +7,7 @@ use liaison_audit::{Checkpoint, Hash, Opening, TreeBuilder, VerifierKey, leaf_ha
 use liaison_proto::v1;
 use liaison_testkit::{Backend, TestHub, both};
 
-use crate::support::{PATIENCE, all_members, audit_records_as, fraud_method, publish};
+use crate::support::{PATIENCE, all_members, audit_records_as, eventually, fraud_method, publish};
 
 fn by_method<'a>(records: &'a [v1::AuditRecord], method: &str) -> Vec<&'a v1::AuditRecord> {
     records
@@ -409,7 +409,8 @@ async fn m6_an_expired_certificate_is_refused_on_an_open_connection(
     let client = liaison_client::Client::connect(&hub.client_config_with(&short)?).await?;
     let mut directory = client.directory();
     directory.who_am_i(v1::WhoAmIRequest {}).await?;
-    // X.509 times have whole seconds: wait past the end of the window.
+    // Wall-clock on purpose: the certificate's own expiry is what is tested, and X.509
+    // times have whole seconds, so wait past the end of the window.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let refused = directory
         .who_am_i(v1::WhoAmIRequest {})
@@ -491,7 +492,7 @@ async fn h4_open_streams_are_capped_per_principal_and_per_agency(
         max_streams_per_agency: 3,
         ..liaison_testkit::Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     async fn open(
         client: &liaison_client::Client,
     ) -> Result<tonic::Streaming<v1::SubscribeResponse>, tonic::Status> {
@@ -531,18 +532,10 @@ async fn h4_open_streams_are_capped_per_principal_and_per_agency(
     let _other = open(&serbia).await?;
     // A closed stream gives its permit back (once the hub has seen it go).
     drop(first);
-    let reopened = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match open(&feed).await {
-                Ok(stream) => return Ok::<_, tonic::Status>(stream),
-                Err(status) if status.code() == tonic::Code::ResourceExhausted => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(status) => return Err(status),
-            }
-        }
+    let reopened = eventually("the closed stream's permit did not come back", || async {
+        Ok(open(&feed).await?)
     })
-    .await??;
+    .await?;
     drop(reopened);
     hub.stop().await
 }
@@ -1873,7 +1866,7 @@ async fn m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing(
         max_evidence_bytes_per_agency: 1_500_000,
         ..TestHub::default_limits()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let (mut ua, mut rs, id) = mla_delivered(&hub).await?;
     let (first, first_sha) = evidence_bytes(600_000, 1);
     rs.upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))
@@ -1949,7 +1942,7 @@ async fn m7_evidence_past_the_quotas_or_the_free_space_reserve_stores_nothing(
         min_evidence_free_bytes: u64::MAX / 2,
         ..TestHub::default_limits()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let (_, mut rs, id) = mla_delivered(&hub).await?;
     let refused = rs
         .upload_evidence(tokio_stream::iter(upload_messages(&id, &first, &first_sha)))

@@ -27,7 +27,7 @@ use tonic::{
 use tonic_types::StatusExt;
 
 use crate::support::{
-    PATIENCE, fraud_method, next_event, publish, publish_method, published, purposeful,
+    PATIENCE, eventually, fraud_method, next_event, publish, publish_method, published, purposeful,
     subscribe_after,
 };
 
@@ -183,8 +183,7 @@ async fn records_once(
     hub: &TestHub,
     marker: impl Fn(&Value) -> bool,
 ) -> anyhow::Result<Vec<Value>> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually("the audit log did not get the awaited record", || async {
         let records = hub
             .store()
             .audit_records(0, 100_000)
@@ -192,15 +191,10 @@ async fn records_once(
             .into_iter()
             .map(|row| Ok(serde_json::from_str(&row.record)?))
             .collect::<anyhow::Result<Vec<Value>>>()?;
-        if records.iter().any(&marker) {
-            return Ok(records);
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the audit log did not get the awaited record"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        anyhow::ensure!(records.iter().any(&marker), "not yet");
+        Ok(records)
+    })
+    .await
 }
 
 fn by(record: &Value, agency: &str, name: &str) -> bool {
@@ -226,7 +220,7 @@ async fn oversized_messages_are_refused_and_the_hub_keeps_serving(
         max_encoded_message_bytes: 16 * 1024,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let mut publisher = hub.client("UA-CERT", "officer").await?.indicators();
 
     let mut huge = fraud_method("Too big to read");
@@ -272,7 +266,7 @@ async fn a_gzip_bomb_is_refused_after_inflating_to_the_limit(
         max_decoded_message_bytes: 64 * 1024,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let mut publisher = hub
         .client("UA-CERT", "officer")
         .await?
@@ -339,15 +333,12 @@ async fn a_message_nested_200_levels_deep_is_refused(backend: Backend) -> anyhow
 
 /// Waits until `counter` exceeds `seen` and returns its value.
 async fn wait_for_more(counter: &AtomicUsize, seen: usize) -> anyhow::Result<usize> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually("the bystander was not served", || async {
         let now = counter.load(Ordering::Relaxed);
-        if now > seen {
-            return Ok(now);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the bystander was not served");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        anyhow::ensure!(now > seen, "not yet");
+        Ok(now)
+    })
+    .await
 }
 
 /// Resets sent in a flood at most.
@@ -386,6 +377,7 @@ async fn flood(
             stream.send_reset(h2::Reason::CANCEL);
             sent += 1;
         }
+        // Paces the flood (wall-clock on purpose: a rate of resets is what is tested).
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok((sent, sender, connection))
@@ -445,7 +437,7 @@ async fn a_rapid_reset_flood_closes_only_the_attacking_connection(
         max_pending_reset_streams: FLOOD * 100,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let (sent, sender, connection) = flood(&hub, "UA-CERT").await?;
     assert_eq!(sent, FLOOD);
     // Answered (perhaps refused by the rate limit, which the flood exhausted).
@@ -468,7 +460,7 @@ async fn streams_that_are_never_read_hold_bounded_resources(
         max_concurrent_streams: STREAMS,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
 
     // Serbia's feed opens as many subscriptions as one connection may and never reads
     // them; its receive window is small, so the hub can send it almost nothing.
@@ -542,6 +534,7 @@ async fn streams_that_are_never_read_hold_bounded_resources(
     // (64 messages) and what the HTTP/2 layer took (one 32 KiB body chunk and the 1 KiB
     // window: under 100 of these messages) — far from everything.
     const BOUND: usize = 256 + 64 + 100;
+    // Wall-clock on purpose: the producer gets time to fill whatever it could.
     tokio::time::sleep(Duration::from_secs(1)).await;
     mark(&hub, "EU-ENISA").await?;
     let records = records_once(&hub, |record| is_mark(record, "EU-ENISA")).await?;
@@ -585,7 +578,7 @@ async fn connections_beyond_the_limit_are_closed(backend: Backend) -> anyhow::Re
         max_connections: 2,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let first = hub.client("UA-CERT", "feed").await?;
     let second = hub.client("RS-MUP", "feed").await?;
     for client in [&first, &second] {
@@ -601,16 +594,10 @@ async fn connections_beyond_the_limit_are_closed(backend: Backend) -> anyhow::Re
 
     // When one connection ends, a new one is served.
     drop(first);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match still_serves(&hub, "HU-NNI").await {
-            Ok(()) => break,
-            Err(error) if Instant::now() > deadline => {
-                anyhow::bail!("no connection slot came free: {error}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    eventually("no connection slot came free", || {
+        still_serves(&hub, "HU-NNI")
+    })
+    .await?;
     second.directory().who_am_i(v1::WhoAmIRequest {}).await?;
     hub.stop().await
 }
@@ -663,18 +650,18 @@ async fn a_handshake_flood_from_one_address_does_not_lock_out_others(
         max_connections: 16,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let target: std::net::SocketAddr = authority(&hub).parse()?;
     let opened = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let flood = tokio::spawn(handshake_flood(target, 200, opened.clone(), stop.clone()));
     // The flood is well past the slot count before anyone else connects.
-    let deadline = Instant::now() + PATIENCE;
-    while opened.load(Ordering::SeqCst) < 100 {
-        anyhow::ensure!(Instant::now() < deadline, "the flood did not get going");
-        anyhow::ensure!(!flood.is_finished(), "the flood ended: {:?}", flood.await);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the flood did not get going", || async {
+        anyhow::ensure!(!flood.is_finished(), "the flood ended");
+        anyhow::ensure!(opened.load(Ordering::SeqCst) >= 100, "not yet");
+        Ok(())
+    })
+    .await?;
     // Clients from another address (127.0.0.1) are served while it goes on: each on a
     // new connection, with a full handshake.
     for agency in ["RS-MUP", "HU-NNI", "UA-CERT", "RS-MUP", "HU-NNI", "UA-CERT"] {
@@ -699,7 +686,7 @@ async fn a_member_holding_many_connections_is_capped(backend: Backend) -> anyhow
         max_connections: SLOTS,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     // A member opens more connections than there are slots and keeps them open, idle
     // (tonic answers the hub's PINGs).
     let mut held = Vec::new();
@@ -761,7 +748,7 @@ async fn idle_connections_are_closed_and_old_ones_sent_away(
         keepalive_interval: Duration::from_secs(1),
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     // A subscription stays open for longer than the idle timeout: an open call is not idle.
     let mut subscriber = hub
         .client("HU-NNI", "feed")
@@ -798,7 +785,7 @@ async fn idle_connections_are_closed_and_old_ones_sent_away(
         max_connection_age: Duration::from_secs(1),
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let (sender, connection) =
         h2_connect(&hub, "UA-CERT", "feed", &h2::client::Builder::new()).await?;
     let driven = tokio::spawn(until_the_hub_ends(connection, "a connection past its age"));
@@ -808,6 +795,7 @@ async fn idle_connections_are_closed_and_old_ones_sent_away(
             .await
             .is_ok_and(|(code, _)| code == Code::Ok as i32)
         {
+            // Paces the calls (wall-clock on purpose: the connection's age is tested).
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
@@ -827,7 +815,7 @@ async fn a_peer_that_stops_reading_is_disconnected(backend: Backend) -> anyhow::
         keepalive_timeout: Duration::from_secs(1),
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let (sender, mut connection) =
         h2_connect(&hub, "UA-CERT", "feed", &h2::client::Builder::new()).await?;
     // Served while the connection is driven (and the hub's pings are answered).
@@ -838,7 +826,8 @@ async fn a_peer_that_stops_reading_is_disconnected(backend: Backend) -> anyhow::
     };
     assert_eq!(code, Code::Ok as i32, "{message}");
     // Over twice ping interval plus timeout without reading anything (a stalled peer): the
-    // hub's ping goes unanswered, and when the connection is next read it has ended.
+    // hub's ping goes unanswered, and when the connection is next read it has ended
+    // (wall-clock on purpose: keep-alive timing is what is tested).
     tokio::time::sleep(Duration::from_secs(6)).await;
     tokio::time::timeout(PATIENCE, connection)
         .await
@@ -853,7 +842,7 @@ async fn oversized_headers_are_refused(backend: Backend) -> anyhow::Result<()> {
         max_header_list_bytes: 8 * 1024,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let with_purpose = |purpose: String| {
         let mut request = tonic::Request::new(v1::WhoAmIRequest {});
         request
@@ -884,7 +873,7 @@ async fn the_rate_limit_is_per_principal_and_refills(backend: Backend) -> anyhow
         rate_limit_burst: BURST,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     // Feeds call on their certificate alone here, so that no token fetch takes a share
     // of the burst.
     let mut ukraine = v1::directory_service_client::DirectoryServiceClient::new(
@@ -953,7 +942,8 @@ async fn the_rate_limit_is_per_principal_and_refills(backend: Backend) -> anyhow
     }
 
     // Once the bucket has refilled, the first principal is served again. (A whole token's
-    // time, not `retry`: a call above may have slipped in as the bucket refilled.)
+    // time, not `retry`: a call above may have slipped in as the bucket refilled;
+    // wall-clock on purpose: the bucket refills with time.)
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     ukraine.who_am_i(v1::WhoAmIRequest {}).await?;
 
@@ -1024,7 +1014,7 @@ async fn calls_that_do_not_answer_in_time_end_with_deadline_exceeded(
         max_call_duration: CAP,
         ..Limits::default()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let mut publisher = hub.client("UA-CERT", "officer").await?.indicators();
 
     // A stream is meant to stay open: the cap covers only the time until it starts.
@@ -1035,6 +1025,7 @@ async fn calls_that_do_not_answer_in_time_end_with_deadline_exceeded(
         .subscribe(purposeful(subscribe_after(0)))
         .await?
         .into_inner();
+    // Wall-clock on purpose: the call cap is what is tested.
     tokio::time::sleep(CAP + Duration::from_secs(1)).await;
     let sent = publish_method(&mut publisher, "After the cap").await?;
     assert_eq!(published(&next_event(&mut watcher).await?)?.id, sent.id);

@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod admin;
 mod adversarial;
 mod audit;
 mod authorization;
@@ -21,5 +22,7 @@ mod mla_transfers;
 mod restart;
 mod stix;
 mod subscribe;
+mod telemetry;
 mod tls;
 mod visibility;
+mod witness;

@@ -71,7 +71,10 @@ async fn a_federation_sets_its_own_deadline_policy(backend: Backend) -> anyhow::
          acknowledgement_hours = {{ emergency = 1 }}\n\
          response_days = {{ emergency = 2 }}\n"
     );
-    let strict = TestHub::start_with_federation(backend, &federation).await?;
+    let strict = TestHub::builder(backend)
+        .federation(&federation)
+        .start()
+        .await?;
     let (id, ack, response) = windows(&strict).await?;
     assert_eq!(ack, Duration::from_secs(HOUR));
     assert_eq!(response, Duration::from_secs(2 * 24 * HOUR));
@@ -86,7 +89,9 @@ async fn a_federation_sets_its_own_deadline_policy(backend: Backend) -> anyhow::
     let swapped = format!(
         "{EXAMPLE_FEDERATION}\n[mla_deadlines]\nacknowledgement_hours = {{ emergency = 48 }}\n"
     );
-    let error = TestHub::start_with_federation(backend, &swapped)
+    let error = TestHub::builder(backend)
+        .federation(&swapped)
+        .start()
         .await
         .expect_err("a hub started with a swapped policy");
     assert!(

@@ -217,7 +217,7 @@ async fn a_slow_upload_outlasts_the_call_cap_and_a_stalled_one_ends(
         max_call_duration: CAP,
         ..TestHub::default_limits()
     };
-    let hub = TestHub::start_with_limits(backend, limits).await?;
+    let hub = TestHub::builder(backend).limits(limits).start().await?;
     let mut ua = officer(&hub, "UA-CERT").await?;
     let mut rs = officer(&hub, "RS-MUP").await?;
     let draft = create(&mut ua, preservation_content("RS-MUP")).await?;
@@ -231,6 +231,7 @@ async fn a_slow_upload_outlasts_the_call_cap_and_a_stalled_one_ends(
     let line = tokio::spawn(async move {
         sender.send(metadata(&id, 6)).await?;
         for byte in 0..6_u8 {
+            // A slow line (wall-clock on purpose: pacing is what is tested).
             tokio::time::sleep(CAP / 4).await;
             sender
                 .send(v1::UploadEvidenceRequest {

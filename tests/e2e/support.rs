@@ -9,6 +9,30 @@ use tonic::Streaming;
 /// How long a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// How often [`eventually`] tries again.
+const RETRY: Duration = Duration::from_millis(20);
+
+/// Tries `attempt` until it succeeds, for at most [`PATIENCE`], and returns what it gave;
+/// past that, fails with `what` and the last attempt's error. For what no event announces
+/// to a test (a connection slot freed by the hub, a counter moved by another task); where
+/// the hub has a watch to wait on (`TestHub::drained`, a stream), wait on that instead.
+pub async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                return Err(error.context(format!("{what} (after {PATIENCE:?})")));
+            }
+            Err(_) => tokio::time::sleep(RETRY).await,
+        }
+    }
+}
+
 /// A fraud method in Ukrainian, scoped to all members, TLP:GREEN.
 pub fn fraud_method(title: &str) -> v1::Indicator {
     v1::Indicator {

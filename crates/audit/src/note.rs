@@ -34,7 +34,7 @@ pub const MAX_SIGNATURES: usize = 100;
 pub type KeyId = [u8; 4];
 
 /// What starts every signature line: U+2014 EM DASH and a space.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 /// Why a key could not be made, parsed or loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -349,9 +349,17 @@ pub(crate) fn sign_note(text: &str, key: &SigningKey) -> String {
     )
 }
 
-/// Checks a signed note and returns its text (final newline included) when it carries one
-/// valid signature by `key`. Well-formed signatures by other keys are ignored.
-pub(crate) fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+/// One signature line of a note: the key name and the decoded `key id || signature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignatureLine<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) key_id: KeyId,
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Splits a signed note into its text (final newline included) and its well-formed
+/// signature lines, refusing a note that is not one.
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if note.len() > MAX_NOTE_LEN {
         return Err(NoteError::TooLarge {
             len: note.len(),
@@ -378,7 +386,7 @@ pub(crate) fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str,
         return Err(NoteError::TooManySignatures(MAX_SIGNATURES));
     }
 
-    let mut found = false;
+    let mut lines = Vec::new();
     for (i, line) in signatures.split('\n').enumerate() {
         let number = i + 1;
         let rest = line
@@ -397,13 +405,28 @@ pub(crate) fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str,
             return Err(NoteError::SignatureTooShort(number));
         }
         let (id, signature) = blob.split_at(4);
-        if name != key.name || id != key.key_id {
+        lines.push(SignatureLine {
+            name,
+            key_id: [id[0], id[1], id[2], id[3]],
+            signature: signature.to_vec(),
+        });
+    }
+    Ok((text, lines))
+}
+
+/// Checks a signed note and returns its text (final newline included) when it carries one
+/// valid signature by `key`. Well-formed signatures by other keys are ignored.
+pub(crate) fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+    let (text, lines) = split_note(note)?;
+    let mut found = false;
+    for line in lines {
+        if line.name != key.name || line.key_id != key.key_id {
             continue;
         }
         if found {
             return Err(NoteError::DuplicateSignature(key.name.clone()));
         }
-        if !key.verify(text.as_bytes(), signature) {
+        if !key.verify(text.as_bytes(), &line.signature) {
             return Err(NoteError::InvalidSignature(key.name.clone()));
         }
         found = true;

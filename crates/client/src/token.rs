@@ -131,7 +131,29 @@ impl tower::Service<http::Request<Body>> for AuthChannel {
                     .headers_mut()
                     .insert(http::header::AUTHORIZATION, header);
             }
+            // A W3C traceparent of the client's own, which the hub links to its span of
+            // the call (it never adopts it), so the two sides' traces can be matched.
+            if !request.headers().contains_key("traceparent")
+                && let Ok(value) = http::HeaderValue::from_str(&traceparent())
+            {
+                request.headers_mut().insert("traceparent", value);
+            }
             tower::Service::call(&mut ready, request).await
         })
     }
+}
+
+/// A fresh `traceparent` (version 00, sampled): a trace id and a span id of the client's.
+pub fn traceparent() -> String {
+    // Uniqueness, not secrecy, is what a trace id needs: the time, a per-process counter
+    // and the process id.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |elapsed| elapsed.as_nanos() as u64);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let trace =
+        (u128::from(nanos) << 64) | u128::from(count) << 32 | u128::from(std::process::id());
+    format!("00-{trace:032x}-{:016x}-01", count.max(1))
 }

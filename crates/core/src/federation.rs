@@ -53,6 +53,14 @@ pub enum FederationError {
         /// The missing agency.
         agency: String,
     },
+    /// A witness entry names an agency the file does not define, or is malformed.
+    #[error("witness {name}: {reason}")]
+    Witness {
+        /// The witness's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A principal has no role.
     #[error("principal {0} has no roles")]
     NoRoles(String),
@@ -190,6 +198,28 @@ pub struct Federation {
     agencies: Vec<AgencyEntry>,
     sharing_groups: Vec<SharingGroupEntry>,
     mla_deadlines: DeadlinePolicy,
+    witnesses: Vec<WitnessEntry>,
+}
+
+/// A witness of the hub's audit log that a member agency runs (`[[witnesses]]`): the hub
+/// submits every new checkpoint to it and serves the cosignatures it returns.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessEntry {
+    /// The agency that runs it.
+    pub agency: AgencyId,
+    /// Its C2SP tlog-cosignature verifier key, `<name>+<key id>+<base64 key>`; the name
+    /// before the first `+` is the witness's name. The hub checks the key at start.
+    pub key: String,
+    /// Where it takes submissions: `http://HOST:PORT[/PREFIX]`.
+    pub endpoint: String,
+}
+
+impl WitnessEntry {
+    /// The witness's name, from its key.
+    pub fn name(&self) -> &str {
+        self.key.split('+').next().unwrap_or_default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -204,6 +234,8 @@ struct FederationFile {
     sharing_groups: Vec<SharingGroupEntry>,
     #[serde(default)]
     mla_deadlines: DeadlinePolicySection,
+    #[serde(default)]
+    witnesses: Vec<WitnessEntry>,
 }
 
 impl Federation {
@@ -316,13 +348,35 @@ impl Federation {
             .mla_deadlines
             .policy()
             .map_err(FederationError::MlaDeadlines)?;
+        let mut witness_names = BTreeSet::new();
+        for witness in &file.witnesses {
+            let fail = |reason: &str| FederationError::Witness {
+                name: witness.name().to_owned(),
+                reason: reason.to_owned(),
+            };
+            if !agency_ids.contains(&witness.agency) {
+                return Err(fail("its agency is not in [[agencies]]"));
+            }
+            if !witness.endpoint.starts_with("http://") {
+                return Err(fail("endpoint must be http://HOST:PORT[/PREFIX]"));
+            }
+            if witness.name().is_empty() || !witness_names.insert(witness.name().to_owned()) {
+                return Err(fail("each witness needs a key with a name of its own"));
+            }
+        }
         Ok(Self {
             trust_domain: file.trust_domain,
             states,
             agencies: file.agencies,
             sharing_groups: file.sharing_groups,
             mla_deadlines,
+            witnesses: file.witnesses,
         })
+    }
+
+    /// The witnesses of the audit log (`[[witnesses]]`), in file order.
+    pub fn witnesses(&self) -> &[WitnessEntry] {
+        &self.witnesses
     }
 
     /// The MLA deadline policy (`[mla_deadlines]`; the defaults where the file is silent).

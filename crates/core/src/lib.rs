@@ -19,7 +19,7 @@ pub mod tlp;
 pub mod violation;
 mod wallet;
 
-pub use federation::{Federation, FederationError};
+pub use federation::{Federation, FederationError, WitnessEntry};
 pub use id::{AgencyId, IdError, ObjectId, PrincipalName};
 pub use indicator::{
     Evaluation, FraudCategory, FraudMethod, FraudMethodDraft, Indicator, IndicatorDraft,

@@ -35,6 +35,8 @@ struct AuditState {
     recorded: bool,
     /// False only under [`AuditLayer::disabled`], for benchmarks of what auditing costs.
     enabled: bool,
+    /// The call's span, told the outcome when the call ends.
+    trace: Option<liaison_telemetry::CallTrace>,
 }
 
 impl AuditContext {
@@ -63,13 +65,9 @@ impl AuditContext {
                     .collect::<String>()
             })
             .filter(|value| !value.trim().is_empty());
-        let trace_id = headers
-            .get("traceparent")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split('-').nth(1))
-            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_owned)
-            .unwrap_or_else(|| ulid::Ulid::new().to_string().to_ascii_lowercase());
+        // The hub's own trace id (the call's span's, set by the layer from its
+        // `CallTrace`): never the caller's `traceparent`, which a peer can forge.
+        let trace_id = format!("{:032x}", ulid::Ulid::new().0);
         Self(Arc::new(Mutex::new(AuditState {
             record: AuditRecord {
                 time_us: now.as_micros(),
@@ -86,6 +84,7 @@ impl AuditContext {
             },
             recorded: false,
             enabled: true,
+            trace: None,
         })))
     }
 
@@ -125,6 +124,8 @@ impl AuditContext {
                 record,
                 recorded: false,
                 enabled: state.enabled,
+                // The call's end is told by the context the layer holds.
+                trace: None,
             })))
         })
     }
@@ -254,6 +255,9 @@ impl AuditContext {
     /// Writes the end-of-call record unless the handler already recorded a success.
     fn finish(&self, store: &Store, code: i32, message: Option<String>) {
         let record = self.with(|state| {
+            if let Some(trace) = state.trace.take() {
+                trace.finish(code);
+            }
             if !state.enabled || (state.recorded && code == 0) {
                 return None;
             }
@@ -361,6 +365,22 @@ where
         );
         if !self.enabled {
             context.with(|state| state.enabled = false);
+        }
+        if let Some(trace) = request
+            .extensions()
+            .get::<liaison_telemetry::CallTrace>()
+            .cloned()
+        {
+            context.with(|state| {
+                let actor = &state.record.actor;
+                if let (Some(agency), Some(kind), Some(name)) =
+                    (&actor.agency, &actor.kind, &actor.name)
+                {
+                    trace.identify(&format!("{agency}/{kind}/{name}"), agency);
+                }
+                trace.trace_id().clone_into(&mut state.record.trace_id);
+                state.trace = Some(trace);
+            });
         }
         // A call the rate limiter refused (the first of an episode; see crate::limits) is
         // recorded here and answered without reaching a handler.

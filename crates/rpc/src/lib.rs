@@ -39,7 +39,7 @@ pub use error::ServiceError;
 pub use liaison_proto::domain::{from_timestamp, to_timestamp};
 pub use revocation::Revocations;
 pub use stream::{BACKSTOP, CHANNEL, Delivery, EventFeed, EventStream, PAGE, delivered};
-pub use streams::{StreamCaps, audited_method, is_server_streaming};
+pub use streams::{StreamCaps, audited_method, is_known_method, is_server_streaming};
 
 mod shutdown;
 pub use shutdown::Shutdown;

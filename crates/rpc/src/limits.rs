@@ -314,8 +314,15 @@ impl<S> RateLimitMiddleware<S> {
             return Ok(None);
         };
         let principal = identity.principal();
+        let service = request
+            .uri()
+            .path()
+            .trim_start_matches("/liaison.v1.")
+            .split('/')
+            .next()
+            .unwrap_or_default();
         streams
-            .take(&principal.to_string(), principal.agency().as_str())
+            .take(&principal.to_string(), principal.agency().as_str(), service)
             .map(Some)
     }
 
@@ -340,6 +347,7 @@ impl<S> RateLimitMiddleware<S> {
             }
             Err(full) => {
                 tracing::warn!(method = %request.uri().path(), "stream cap: refusing a stream");
+                liaison_telemetry::metrics::refused("stream_cap");
                 request.extensions_mut().insert(Refused {
                     code: Code::ResourceExhausted,
                     message: full.message(),
@@ -380,6 +388,7 @@ where
         match limiter.check(key, Instant::now()) {
             Decision::Admit => self.admitted(request),
             Decision::Refuse { retry_after, first } => {
+                liaison_telemetry::metrics::refused("rate_limit");
                 let limit = limiter.limit;
                 let refused = Refused {
                     code: Code::ResourceExhausted,

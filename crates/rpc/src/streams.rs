@@ -66,6 +66,11 @@ pub fn audited_method(path: &str) -> String {
     }
 }
 
+/// True for a method path the hub serves.
+pub fn is_known_method(path: &str) -> bool {
+    methods().all.contains(path)
+}
+
 /// True for a server-streaming method of the API (Subscribe, WatchInbox, …).
 pub fn is_server_streaming(path: &str) -> bool {
     methods().server_streaming.contains(path)
@@ -121,6 +126,7 @@ impl StreamPermits {
         self: &Arc<Self>,
         principal: &str,
         agency: &str,
+        service: &str,
     ) -> Result<StreamPermit, StreamsFull> {
         let principal_key = format!("p {principal}");
         let agency_key = format!("a {agency}");
@@ -136,9 +142,11 @@ impl StreamPermits {
         }
         *open.entry(principal_key.clone()).or_default() += 1;
         *open.entry(agency_key.clone()).or_default() += 1;
+        liaison_telemetry::metrics::stream_changed(service, 1);
         Ok(StreamPermit {
             permits: self.clone(),
             keys: [principal_key, agency_key],
+            service: service.to_owned(),
         })
     }
 }
@@ -148,10 +156,13 @@ impl StreamPermits {
 pub(crate) struct StreamPermit {
     permits: Arc<StreamPermits>,
     keys: [String; 2],
+    /// The service, for the open-streams gauge.
+    service: String,
 }
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
+        liaison_telemetry::metrics::stream_changed(&self.service, -1);
         let mut open = self
             .permits
             .open
@@ -206,19 +217,37 @@ mod tests {
             per_principal: 2,
             per_agency: 3,
         });
-        let a = permits.take("UA-CERT/system/feed", "UA-CERT").unwrap();
-        let _b = permits.take("UA-CERT/system/feed", "UA-CERT").unwrap();
+        let a = permits
+            .take("UA-CERT/system/feed", "UA-CERT", "IndicatorService")
+            .unwrap();
+        let _b = permits
+            .take("UA-CERT/system/feed", "UA-CERT", "IndicatorService")
+            .unwrap();
         assert_eq!(
-            permits.take("UA-CERT/system/feed", "UA-CERT").err(),
+            permits
+                .take("UA-CERT/system/feed", "UA-CERT", "IndicatorService")
+                .err(),
             Some(StreamsFull::Principal(2))
         );
-        let _c = permits.take("UA-CERT/person/officer", "UA-CERT").unwrap();
+        let _c = permits
+            .take("UA-CERT/person/officer", "UA-CERT", "IndicatorService")
+            .unwrap();
         assert_eq!(
-            permits.take("UA-CERT/person/auditor", "UA-CERT").err(),
+            permits
+                .take("UA-CERT/person/auditor", "UA-CERT", "IndicatorService")
+                .err(),
             Some(StreamsFull::Agency(3))
         );
-        assert!(permits.take("RS-MUP/system/feed", "RS-MUP").is_ok());
+        assert!(
+            permits
+                .take("RS-MUP/system/feed", "RS-MUP", "IndicatorService")
+                .is_ok()
+        );
         drop(a);
-        assert!(permits.take("UA-CERT/person/auditor", "UA-CERT").is_ok());
+        assert!(
+            permits
+                .take("UA-CERT/person/auditor", "UA-CERT", "IndicatorService")
+                .is_ok()
+        );
     }
 }

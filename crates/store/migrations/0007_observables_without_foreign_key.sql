@@ -6,7 +6,7 @@
 -- written in the transaction that inserts their indicator, by the store, and never
 -- deleted; on PostgreSQL the batch INSERT takes them in the same statement as the
 -- indicators, joined to the rows that statement inserted, and fails unless every
--- observable was joined (see `insert_indicators` in crates/store/src/backend.rs).
+-- observable was joined (see `insert_indicators` in crates/store/src/indicators/write_pg.rs).
 --
 -- SQLite cannot drop a constraint, so the table is rebuilt, the same way on both.
 CREATE TABLE indicator_observables_rebuilt (

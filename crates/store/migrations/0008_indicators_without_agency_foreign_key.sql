@@ -5,7 +5,7 @@
 -- statement, took about 340 ms with the key and 140 ms without it. The
 -- batch INSERT now takes each indicator's agency from a join with `agencies` in the same
 -- statement, and fails unless every one was found (see `insert_indicators` in
--- crates/store/src/backend.rs); agencies are never deleted and their ids never change, so
+-- crates/store/src/indicators/write_pg.rs); agencies are never deleted and their ids never change, so
 -- the join guarantees what the key did. SQLite keeps the key: its check is a plain index
 -- look-up in the same engine, and dropping it would mean rebuilding the table.
 ALTER TABLE indicators DROP CONSTRAINT indicators_source_agency_id_fkey;

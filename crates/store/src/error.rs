@@ -32,6 +32,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A stored `value` that does not decode as `what`: the row was changed outside the hub.
+    pub(crate) fn corrupt(what: &str, value: &str) -> Self {
+        StoreError::Corrupt(format!("{what} {value:?}"))
+    }
+
     /// True when the database could not be reached or timed out: the caller may retry.
     pub fn is_unavailable(&self) -> bool {
         matches!(

@@ -7,158 +7,25 @@ use liaison_core::{
 };
 use sqlx::Row;
 
-use crate::{Store, StoreError, backend::BackendOps, with_pool};
+use crate::{Store, StoreError, with_pool};
 
-/// The result of a publication.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublishOutcome {
-    /// Stored now.
-    Stored(Indicator),
-    /// The request_id was seen before: the first result, nothing stored.
-    Duplicate(Indicator),
-}
-
-/// What happened to an indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndicatorEventKind {
-    /// Published.
-    Published,
-    /// Revoked by its publisher.
-    Revoked,
-    /// Another agency published an observable this one holds (see `correlation`).
-    Correlation,
-}
-
-impl IndicatorEventKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            IndicatorEventKind::Published => "published",
-            IndicatorEventKind::Revoked => "revoked",
-            IndicatorEventKind::Correlation => "correlation",
-        }
-    }
-}
-
-/// A sequenced event of the indicator stream, with the indicator as it is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndicatorEvent {
-    /// Stream position.
-    pub position: u64,
-    /// What happened.
-    pub kind: IndicatorEventKind,
-    /// When it happened.
-    pub time: Timestamp,
-    /// The indicator; for a correlation, the target agency's own indicator.
-    pub indicator: Indicator,
-    /// For a correlation event: which agency to tell, and the other indicator.
-    pub correlation: Option<crate::CorrelationRecord>,
-}
-
-/// Makes the canonical audit record of a write from the object as stored.
-pub type AuditRecordFn<'a> = dyn Fn(&Indicator) -> Vec<u8> + Send + Sync + 'a;
-
-/// Makes the canonical audit record of a write of many objects (a PublishMany batch, an
-/// import) from the objects as stored: one record names them all, as the records of
-/// streams do.
-pub type BatchRecordFn<'a> = dyn Fn(&[Indicator]) -> Vec<u8> + Send + Sync + 'a;
-
-/// Most objects one audit record of a batch names.
-pub const RECORD_OBJECTS: usize = 500;
-
-/// How long a batch waits for the one before it (see [`BatchOrder`]) before it commits
-/// anyway: only a cycle of waits between two streams could make it wait that long.
-const ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Keeps the batches of one stream in order when several are stored at once: a batch
-/// writes its rows at once but queues its stream events (and commits) only after the batch
-/// before it has ended, so the sequencer, which follows commit order, positions the
-/// events in the order they were sent. On SQLite, which lets one writer in at a time, a
-/// batch waits before it begins instead. The default orders nothing.
-#[derive(Debug, Default)]
-pub struct BatchOrder {
-    after: Option<tokio::sync::oneshot::Receiver<()>>,
-    ended: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// The batches of one stream, for [`BatchOrder`]s: each follows the one made before it.
-#[derive(Debug, Default)]
-pub struct BatchChain {
-    last_ended: Option<tokio::sync::oneshot::Receiver<()>>,
-}
-
-impl BatchChain {
-    /// The order of the next batch: after every batch made before.
-    pub fn next_batch(&mut self) -> BatchOrder {
-        let (ended, last_ended) = tokio::sync::oneshot::channel();
-        BatchOrder {
-            after: self.last_ended.replace(last_ended),
-            ended: Some(ended),
-        }
-    }
-}
-
-impl BatchOrder {
-    /// Waits until the batch before has ended (committed, failed, or given up), once.
-    async fn wait(&mut self) {
-        let Some(after) = self.after.take() else {
-            return;
-        };
-        if tokio::time::timeout(ORDER_WAIT, after).await.is_err() {
-            tracing::warn!(
-                "a batch waited too long for the one before it; storing it out of order"
-            );
-        }
-    }
-
-    /// Lets the next batch go on.
-    fn end(&mut self) {
-        if let Some(ended) = self.ended.take() {
-            let _ = ended.send(());
-        }
-    }
-
-    /// Ends a batch that stored nothing, or whose storing failed: once the batch before
-    /// it has ended, the next may go on. (Dropped without this, it lets the next go on at
-    /// once.)
-    pub async fn finish(&mut self) {
-        self.wait().await;
-        self.end();
-    }
-}
-
-/// How a batch records its idempotency keys.
-#[derive(Debug, Clone, Copy)]
-enum Keys {
-    /// All expected new: one plain insert, which fails the batch on a key used before.
-    New,
-    /// Each claimed if free; a key used before makes its item a duplicate.
-    Claim,
-}
+pub(crate) mod correlations;
+pub(crate) mod events;
+pub(crate) mod list;
+pub(crate) mod publish;
+pub(crate) mod revoke;
+pub(crate) mod sightings;
+pub(crate) mod tail;
+mod write;
+mod write_pg;
+mod write_sqlite;
 
 /// Topic of indicator events in `outbox` and `events`.
 pub(crate) const TOPIC: &str = "indicators";
-const METHOD_PUBLISH: &str = "liaison.v1.IndicatorService/Publish";
 
 pub(crate) const INDICATOR_COLUMNS: &str = "i.id, i.source_agency_id, i.publisher, i.title, i.description, i.countermeasures, \
      i.category, i.language, i.first_seen_us, i.valid_until_us, i.confidence, i.evaluation, i.tlp, \
      i.scope_kind, i.scope_value, i.anonymous, i.linked_fraud_method_id, i.created_us, i.revoked_us, i.revoke_reason";
-
-/// A new indicator of `publisher`, with a fresh id, as it will be stored.
-fn new_indicator(publisher: &PrincipalId, content: NewIndicator, now: Timestamp) -> Indicator {
-    Indicator {
-        id: ObjectId::generate(ObjectId::INDICATOR),
-        source_agency: publisher.agency().clone(),
-        publisher: publisher.clone(),
-        content,
-        linked_fraud_method: None,
-        created: now,
-        revoked: None,
-    }
-}
-
-pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
 
 /// Decodes the indicator columns; observables are loaded separately.
 pub(crate) fn indicator_from_row<R>(row: &R) -> Result<Indicator, StoreError>
@@ -194,13 +61,15 @@ where
                     .try_get::<Option<String>, _>("countermeasures")?
                     .unwrap_or_default(),
                 category: FraudCategory::parse(&category)
-                    .ok_or_else(|| corrupt("category", &category))?,
+                    .ok_or_else(|| StoreError::corrupt("category", &category))?,
             })
         }
     };
     Ok(Indicator {
-        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
-        source_agency: AgencyId::parse(&source).map_err(|_| corrupt("agency id", &source))?,
+        id: ObjectId::parse(ObjectId::INDICATOR, &id)
+            .map_err(|_| StoreError::corrupt("indicator id", &id))?,
+        source_agency: AgencyId::parse(&source)
+            .map_err(|_| StoreError::corrupt("agency id", &source))?,
         publisher: parse_principal(&publisher)?,
         content: NewIndicator {
             fraud_method,
@@ -213,18 +82,23 @@ where
                 .try_get::<Option<i64>, _>("valid_until_us")?
                 .map(Timestamp::from_micros),
             confidence: u8::try_from(confidence)
-                .map_err(|_| corrupt("confidence", &confidence.to_string()))?,
+                .map_err(|_| StoreError::corrupt("confidence", &confidence.to_string()))?,
             evaluation: evaluation
-                .map(|code| Evaluation::parse(&code).ok_or_else(|| corrupt("evaluation", &code)))
+                .map(|code| {
+                    Evaluation::parse(&code).ok_or_else(|| StoreError::corrupt("evaluation", &code))
+                })
                 .transpose()?,
-            tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            tlp: tlp
+                .parse::<Tlp>()
+                .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
             scope: Scope::from_storage(&scope_kind, &scope_value)
-                .map_err(|_| corrupt("scope", &scope_value))?,
+                .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
             anonymous: row.try_get("anonymous")?,
         },
         linked_fraud_method: linked
             .map(|id| {
-                ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))
+                ObjectId::parse(ObjectId::INDICATOR, &id)
+                    .map_err(|_| StoreError::corrupt("indicator id", &id))
             })
             .transpose()?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
@@ -243,12 +117,14 @@ where
 fn parse_principal(text: &str) -> Result<PrincipalId, StoreError> {
     let mut parts = text.splitn(3, '/');
     let (Some(agency), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(corrupt("principal", text));
+        return Err(StoreError::corrupt("principal", text));
     };
     Ok(PrincipalId::new(
-        AgencyId::parse(agency).map_err(|_| corrupt("principal", text))?,
-        kind.parse().map_err(|_| corrupt("principal", text))?,
-        liaison_core::PrincipalName::parse(name).map_err(|_| corrupt("principal", text))?,
+        AgencyId::parse(agency).map_err(|_| StoreError::corrupt("principal", text))?,
+        kind.parse()
+            .map_err(|_| StoreError::corrupt("principal", text))?,
+        liaison_core::PrincipalName::parse(name)
+            .map_err(|_| StoreError::corrupt("principal", text))?,
     ))
 }
 
@@ -262,7 +138,7 @@ macro_rules! load_observables {
         for row in &rows {
             let kind: String = row.try_get("type")?;
             let value: String = row.try_get("value")?;
-            let observable = Observable::from_stored(&kind, &value).map_err(|_| corrupt("observable", &kind))?;
+            let observable = Observable::from_stored(&kind, &value).map_err(|_| StoreError::corrupt("observable", &kind))?;
             $indicator.content.observables.push(observable);
         }
     }};
@@ -288,11 +164,11 @@ macro_rules! load_observables_of {
             }
             list.push_unseparated(") ORDER BY indicator_id, ordinal");
             for row in query.build().fetch_all($executor).await? {
-                let id: String = row.try_get("indicator_id")?;
-                let kind: String = row.try_get("type")?;
-                let value: String = row.try_get("value")?;
+                let id: String = sqlx::Row::try_get(&row, "indicator_id")?;
+                let kind: String = sqlx::Row::try_get(&row, "type")?;
+                let value: String = sqlx::Row::try_get(&row, "value")?;
                 let observable = Observable::from_stored(&kind, &value)
-                    .map_err(|_| corrupt("observable", &kind))?;
+                    .map_err(|_| StoreError::corrupt("observable", &kind))?;
                 if let Some(index) = at.get(&id) {
                     indicators[*index].content.observables.push(observable);
                 }
@@ -301,6 +177,18 @@ macro_rules! load_observables_of {
     }};
 }
 pub(crate) use load_observables_of;
+
+/// "The agency `$n` is a member of the item's sharing group", from the directory.
+pub(crate) fn member_sql(agency: &str) -> String {
+    format!(
+        "i.scope_value IN (SELECT m.group_id FROM sharing_group_members m WHERE m.agency_id = {agency})"
+    )
+}
+
+/// "The item `i` is active at `now`" (not revoked, not expired).
+pub(crate) fn active_sql(now: &str) -> String {
+    format!("i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > {now})")
+}
 
 /// What search matches of a fraud method (`indicators.search_text`, migration 9): its
 /// texts joined by spaces, which no search word holds, and lowercased here, as the
@@ -311,375 +199,7 @@ pub(crate) fn search_text(title: &str, description: &str, countermeasures: &str)
         .to_lowercase()
 }
 
-/// The rows of new indicators `fresh` (ids `ids`, as text) of one publisher, stored at
-/// `now`, and of their observables, for [`BackendOps::insert_indicators`].
-fn indicator_rows<'a>(
-    publisher: &'a str,
-    now: Timestamp,
-    fresh: &'a [Indicator],
-    ids: &'a [String],
-) -> crate::backend::IndicatorRows<'a> {
-    crate::backend::IndicatorRows {
-        publisher,
-        created_us: now.as_micros(),
-        indicators: fresh
-            .iter()
-            .zip(ids)
-            .map(|(indicator, id)| {
-                let content = &indicator.content;
-                let method = content.fraud_method.as_ref();
-                let (scope_kind, scope_value) = content.scope.to_storage();
-                crate::backend::IndicatorRow {
-                    id,
-                    source: indicator.source_agency.as_str(),
-                    title: method.map(|m| m.title.as_str()),
-                    description: method.map(|m| m.description.as_str()),
-                    countermeasures: method.map(|m| m.countermeasures.as_str()),
-                    search_text: method
-                        .map(|m| search_text(&m.title, &m.description, &m.countermeasures)),
-                    category: method.map(|m| m.category.as_str()),
-                    language: &content.language,
-                    first_seen_us: content.first_seen.map(Timestamp::as_micros),
-                    valid_until_us: content.valid_until.map(Timestamp::as_micros),
-                    confidence: i64::from(content.confidence),
-                    evaluation: content.evaluation.map(Evaluation::code),
-                    tlp: content.tlp.as_str(),
-                    scope_kind,
-                    scope_value,
-                    anonymous: content.anonymous,
-                }
-            })
-            .collect(),
-        observables: fresh
-            .iter()
-            .zip(ids)
-            .flat_map(|(indicator, id)| {
-                indicator.content.observables.iter().enumerate().map(
-                    move |(ordinal, observable)| {
-                        (
-                            id.as_str(),
-                            ordinal as i64,
-                            observable.kind().as_str(),
-                            observable.value(),
-                        )
-                    },
-                )
-            })
-            .collect(),
-    }
-}
-
 impl Store {
-    /// Stores a new indicator with its outbox row in one transaction; a repeated
-    /// `request_id` of the same publisher returns the first result and stores nothing.
-    ///
-    /// `audit_record` makes the audit record of the publication from the stored indicator;
-    /// it is committed in the same transaction, so no indicator exists without its record.
-    pub async fn publish_indicator(
-        &self,
-        publisher: &PrincipalId,
-        request_id: &str,
-        content: NewIndicator,
-        now: Timestamp,
-        audit_record: &AuditRecordFn<'_>,
-    ) -> Result<PublishOutcome, StoreError> {
-        let attempt =
-            self.try_publish_indicator(publisher, request_id, &content, now, audit_record);
-        match attempt.await {
-            // Two concurrent retries with one request_id: the loser finds the winner's row.
-            Err(error) if error.is_unique_violation() => {
-                self.try_publish_indicator(publisher, request_id, &content, now, audit_record)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn try_publish_indicator(
-        &self,
-        publisher: &PrincipalId,
-        request_id: &str,
-        content: &NewIndicator,
-        now: Timestamp,
-        audit_record: &AuditRecordFn<'_>,
-    ) -> Result<PublishOutcome, StoreError> {
-        let principal_key = publisher.to_string();
-        let indicator = new_indicator(publisher, content.clone(), now);
-        let id = indicator.id.to_string();
-        let record = String::from_utf8_lossy(&audit_record(&indicator)).into_owned();
-        // Its stream event and its audit record; on PostgreSQL the statement also wakes
-        // every replica's sequencer on commit.
-        let outbox = [
-            (TOPIC, IndicatorEventKind::Published.as_str(), None),
-            (crate::audit::TOPIC, "record", Some(record.as_str())),
-        ]
-        .map(|(topic, kind, payload)| crate::backend::OutboxRow {
-            topic,
-            kind,
-            object_id: &id,
-            created_us: now.as_micros(),
-            payload,
-        });
-        let keys = crate::backend::KeyRows {
-            publisher: &principal_key,
-            method: METHOD_PUBLISH,
-            created_us: now.as_micros(),
-            keys: vec![(request_id, id.as_str())],
-        };
-        let rows = indicator_rows(
-            &principal_key,
-            now,
-            std::slice::from_ref(&indicator),
-            std::slice::from_ref(&id),
-        );
-        let stored = with_pool!(self, pool => {
-            pool.publish_one(&self.write_turn, &keys, &rows, &outbox).await?
-        });
-        if !stored {
-            // Used before (the claim waited for any concurrent first use to commit): the
-            // first result.
-            let first = self
-                .published_by_request(publisher, request_id)
-                .await?
-                .ok_or_else(|| corrupt("idempotency key", request_id))?;
-            return Ok(PublishOutcome::Duplicate(first));
-        }
-        self.signals.outbox.notify_one();
-        Ok(PublishOutcome::Stored(indicator))
-    }
-
-    /// Stores many new indicators of one publisher in one transaction, each with its
-    /// idempotency key and stream event, and audit records (from `audit_record`) that name
-    /// the stored indicators, [`RECORD_OBJECTS`] at most per record; an item whose
-    /// request_id was seen (before, or earlier in the batch) comes back as a duplicate. If
-    /// the batch fails as a whole (a concurrent retry of one of its request_ids, a reused
-    /// request_id), it is retried item by item, so each item gets its own outcome (and its
-    /// own record).
-    pub async fn publish_indicators(
-        &self,
-        publisher: &PrincipalId,
-        items: &[(String, NewIndicator)],
-        now: Timestamp,
-        audit_record: &BatchRecordFn<'_>,
-        order: &mut BatchOrder,
-    ) -> Result<Vec<Result<PublishOutcome, StoreError>>, StoreError> {
-        let mut attempt = self
-            .try_publish_batch(publisher, items, now, audit_record, order, Keys::New)
-            .await;
-        if matches!(&attempt, Err(error) if error.is_unique_violation()) {
-            // A request id used before (a stream sent again) or by a concurrent retry: the
-            // batch again, claiming each key, so that the used ones answer as duplicates.
-            attempt = self
-                .try_publish_batch(publisher, items, now, audit_record, order, Keys::Claim)
-                .await;
-        }
-        match attempt {
-            Ok(outcomes) => {
-                order.end();
-                self.signals.outbox.notify_one();
-                let mut results = Vec::with_capacity(outcomes.len());
-                for outcome in outcomes {
-                    results.push(Ok(match outcome {
-                        Ok(stored) => PublishOutcome::Stored(stored),
-                        Err(id) => PublishOutcome::Duplicate(
-                            self.get_indicator(&id)
-                                .await?
-                                .ok_or_else(|| corrupt("missing indicator", id.as_str()))?,
-                        ),
-                    }));
-                }
-                Ok(results)
-            }
-            Err(error) if error.is_unavailable() => Err(error),
-            Err(_) => {
-                order.wait().await;
-                let mut results = Vec::with_capacity(items.len());
-                for (request_id, content) in items {
-                    results.push(
-                        self.publish_indicator(
-                            publisher,
-                            request_id,
-                            content.clone(),
-                            now,
-                            &|indicator| audit_record(std::slice::from_ref(indicator)),
-                        )
-                        .await,
-                    );
-                }
-                Ok(results)
-            }
-        }
-    }
-
-    /// One transaction for a batch: `Ok(indicator)` stored, `Err(id)` a duplicate of `id`.
-    /// A handful of multi-row statements per batch rather than several per item.
-    async fn try_publish_batch(
-        &self,
-        publisher: &PrincipalId,
-        items: &[(String, NewIndicator)],
-        now: Timestamp,
-        audit_record: &BatchRecordFn<'_>,
-        order: &mut BatchOrder,
-        keys: Keys,
-    ) -> Result<Vec<Result<Indicator, ObjectId>>, StoreError> {
-        let principal_key = publisher.to_string();
-        // Rows per multi-row INSERT: well under both backends' bind-parameter limits.
-        const ROWS: usize = 500;
-        // A new indicator for the first use of each request id in the batch; a repeat
-        // within the batch is a duplicate of that first use. Made before the transaction,
-        // so that the write turn is not held for it.
-        let mut first_use: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
-        let mut candidates: Vec<(&str, Indicator)> = Vec::new();
-        // Per item: its candidate, and whether it is the request id's first use.
-        let mut uses: Vec<(usize, bool)> = Vec::with_capacity(items.len());
-        for (request_id, content) in items {
-            match first_use.entry(request_id.as_str()) {
-                std::collections::hash_map::Entry::Occupied(entry) => {
-                    uses.push((*entry.get(), false));
-                }
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(candidates.len());
-                    uses.push((candidates.len(), true));
-                    candidates.push((
-                        request_id.as_str(),
-                        new_indicator(publisher, content.clone(), now),
-                    ));
-                }
-            }
-        }
-        let candidate_ids: Vec<String> = candidates
-            .iter()
-            .map(|(_, indicator)| indicator.id.to_string())
-            .collect();
-        if matches!(self.backend, crate::Backend::Sqlite(_)) {
-            order.wait().await;
-        }
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write(&self.write_turn).await?;
-            let key_rows = crate::backend::KeyRows {
-                publisher: &principal_key,
-                method: METHOD_PUBLISH,
-                created_us: now.as_micros(),
-                keys: candidates
-                    .iter()
-                    .zip(&candidate_ids)
-                    .map(|((request_id, _), id)| (*request_id, id.as_str()))
-                    .collect(),
-            };
-            let claimed: std::collections::HashSet<String> = match keys {
-                Keys::New => {
-                    pool.insert_keys(&mut tx, &key_rows).await?;
-                    candidates.iter().map(|(request_id, _)| request_id.to_string()).collect()
-                }
-                Keys::Claim => pool.claim_keys(&mut tx, &key_rows).await?.into_iter().collect(),
-            };
-            // The first results of request ids used before (retries: usually none).
-            let taken: Vec<&str> = candidates
-                .iter()
-                .map(|(request_id, _)| *request_id)
-                .filter(|request_id| !claimed.contains(*request_id))
-                .collect();
-            let mut earlier = std::collections::HashMap::new();
-            for chunk in taken.chunks(ROWS) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "SELECT request_id, method, object_id FROM idempotency_keys WHERE principal = ",
-                );
-                query.push_bind(principal_key.clone()).push(" AND request_id IN (");
-                let mut list = query.separated(", ");
-                for request_id in chunk {
-                    list.push_bind(request_id.to_string());
-                }
-                list.push_unseparated(")");
-                let rows: Vec<(String, String, String)> =
-                    query.build_query_as().fetch_all(&mut *tx).await?;
-                for (request_id, method, object_id) in rows {
-                    earlier.insert(request_id, (method, object_id));
-                }
-            }
-            let mut outcomes = Vec::with_capacity(items.len());
-            for (candidate, first) in uses {
-                let (request_id, indicator) = &candidates[candidate];
-                if claimed.contains(*request_id) {
-                    outcomes.push(if first { Ok(indicator.clone()) } else { Err(indicator.id.clone()) });
-                    continue;
-                }
-                let (method, object_id) = earlier
-                    .get(*request_id)
-                    .ok_or_else(|| corrupt("idempotency key", request_id))?;
-                if method != METHOD_PUBLISH {
-                    return Err(StoreError::RequestIdReused(method.clone()));
-                }
-                let id = ObjectId::parse(ObjectId::INDICATOR, object_id)
-                    .map_err(|_| corrupt("indicator id", object_id))?;
-                outcomes.push(Err(id));
-            }
-            // The stored indicators, in the order sent.
-            let fresh: Vec<Indicator> = candidates
-                .into_iter()
-                .filter(|(request_id, _)| claimed.contains(*request_id))
-                .map(|(_, indicator)| indicator)
-                .collect();
-            let ids: Vec<String> = fresh.iter().map(|indicator| indicator.id.to_string()).collect();
-            let rows = indicator_rows(&principal_key, now, &fresh, &ids);
-            pool.insert_indicators(&mut tx, &rows).await?;
-            // The stream events of every item, in one outbox row (the sequencer gives each
-            // id its own event, in order), then the audit records naming them.
-            let mut outbox: Vec<(&'static str, &'static str, String, Option<String>)> = Vec::new();
-            if let Some((first, rest)) = fresh.split_first() {
-                let more = crate::sequencer::more_objects(rest.iter().map(|indicator| indicator.id.as_str()));
-                outbox.push((TOPIC, IndicatorEventKind::Published.as_str(), first.id.to_string(), more));
-            }
-            for chunk in fresh.chunks(RECORD_OBJECTS) {
-                let record = String::from_utf8_lossy(&audit_record(chunk)).into_owned();
-                outbox.push((crate::audit::TOPIC, "record", chunk[0].id.to_string(), Some(record)));
-            }
-            let rows: Vec<crate::backend::OutboxRow<'_>> = outbox
-                .iter()
-                .map(|(topic, kind, id, payload)| crate::backend::OutboxRow {
-                    topic,
-                    kind,
-                    object_id: id,
-                    created_us: now.as_micros(),
-                    payload: payload.as_deref(),
-                })
-                .collect();
-            order.wait().await;
-            pool.insert_outbox(&mut tx, &rows).await?;
-            tx.commit().await?;
-            Ok(outcomes)
-        })
-    }
-
-    /// The indicator that `publisher`'s earlier publication with `request_id` stored, if
-    /// any: how a write that stores several indicators under derived keys (ImportStix)
-    /// answers a retry with its first result.
-    pub async fn published_by_request(
-        &self,
-        publisher: &PrincipalId,
-        request_id: &str,
-    ) -> Result<Option<Indicator>, StoreError> {
-        let principal_key = publisher.to_string();
-        let earlier: Option<(String, String)> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT method, object_id FROM idempotency_keys WHERE principal = $1 AND request_id = $2",
-            )
-            .bind(&principal_key)
-            .bind(request_id)
-            .fetch_optional(pool)
-            .await?
-        });
-        let Some((method, object_id)) = earlier else {
-            return Ok(None);
-        };
-        if method != METHOD_PUBLISH {
-            return Err(StoreError::RequestIdReused(method));
-        }
-        let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
-            .map_err(|_| corrupt("indicator id", &object_id))?;
-        self.get_indicator(&id).await
-    }
-
     /// How many indicators are stored, revoked ones included.
     pub async fn indicator_count(&self) -> Result<u64, StoreError> {
         let count: i64 = with_pool!(self, pool => {
@@ -738,9 +258,9 @@ impl Store {
                     let kind: String = row.try_get("type")?;
                     let value: String = row.try_get("value")?;
                     let id = ObjectId::parse(ObjectId::INDICATOR, &id)
-                        .map_err(|_| corrupt("indicator id", &id))?;
+                        .map_err(|_| StoreError::corrupt("indicator id", &id))?;
                     let observable = Observable::from_stored(&kind, &value)
-                        .map_err(|_| corrupt("observable", &kind))?;
+                        .map_err(|_| StoreError::corrupt("observable", &kind))?;
                     if let Some(indicator) = found.get_mut(&id) {
                         indicator.content.observables.push(observable);
                     }
@@ -748,67 +268,5 @@ impl Store {
             });
         }
         Ok(found)
-    }
-
-    /// The indicator events after position `after`, oldest first, at most `limit`, read
-    /// from the database. Only sequenced (hence committed) events exist to be read.
-    pub(crate) async fn load_indicator_events_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<IndicatorEvent>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows: Vec<(i64, String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT position, event_kind, object_id, created_us FROM events
-                 WHERE topic = $1 AND position > $2 ORDER BY position LIMIT {limit}"
-            )))
-            .bind(TOPIC)
-            .bind(after)
-            .fetch_all(pool)
-            .await?
-        });
-        // Each row's kind, indicator and correlation; the indicators are read together.
-        let mut parsed = Vec::with_capacity(rows.len());
-        for (position, kind, object_id, created_us) in rows {
-            let kind = match kind.as_str() {
-                "published" => IndicatorEventKind::Published,
-                "revoked" => IndicatorEventKind::Revoked,
-                "correlation" => IndicatorEventKind::Correlation,
-                _ => return Err(corrupt("event kind", &kind)),
-            };
-            let (indicator_id, correlation) = if kind == IndicatorEventKind::Correlation {
-                let correlation = self
-                    .get_correlation(&object_id)
-                    .await?
-                    .ok_or_else(|| corrupt("correlation", &object_id))?;
-                (correlation.own_indicator.clone(), Some(correlation))
-            } else {
-                let id = ObjectId::parse(ObjectId::INDICATOR, &object_id)
-                    .map_err(|_| corrupt("indicator id", &object_id))?;
-                (id, None)
-            };
-            let position =
-                u64::try_from(position).map_err(|_| corrupt("position", &position.to_string()))?;
-            parsed.push((position, kind, created_us, indicator_id, correlation));
-        }
-        let ids: Vec<ObjectId> = parsed.iter().map(|row| row.3.clone()).collect();
-        let indicators = self.get_indicators(&ids).await?;
-        parsed
-            .into_iter()
-            .map(|(position, kind, created_us, indicator_id, correlation)| {
-                let indicator = indicators
-                    .get(&indicator_id)
-                    .cloned()
-                    .ok_or_else(|| corrupt("missing indicator", indicator_id.as_str()))?;
-                Ok(IndicatorEvent {
-                    position,
-                    kind,
-                    time: Timestamp::from_micros(created_us),
-                    indicator,
-                    correlation,
-                })
-            })
-            .collect()
     }
 }

@@ -173,6 +173,30 @@ pub(crate) struct KeptConnections {
     pub(crate) postgres: Kept<sqlx::Postgres>,
 }
 
+/// A pool's kept connections; implemented for both pools below.
+pub(crate) trait KeptPool {
+    type Db: Database;
+
+    /// This backend's kept connections.
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db>;
+}
+
+impl KeptPool for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db> {
+        &all.sqlite
+    }
+}
+
+impl KeptPool for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+
+    fn kept<'a>(&self, all: &'a KeptConnections) -> &'a Kept<Self::Db> {
+        &all.postgres
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::{sync::atomic::Ordering, time::Duration};

@@ -7,24 +7,21 @@
 //! Streams are served from the `events` table, whose positions the [`sequencer`] assigns
 //! after commit from the `outbox` queue, so that cursor order is commit order.
 
-mod access;
 mod audit;
-mod backend;
+mod bulk;
 mod cbm;
-mod checks;
-mod consultations;
-mod contacts;
 mod directory;
 mod error;
-mod exchange;
+mod gauges;
+mod idempotency;
 mod indicators;
 mod kept;
 mod lookup;
 mod migrate;
 mod mla;
-mod replies;
+mod outbox;
 pub mod sequencer;
-mod tail;
+mod tx;
 mod visibility;
 mod wal;
 
@@ -39,25 +36,30 @@ use sqlx::{
 };
 use tokio::sync::{Notify, watch};
 
-pub use access::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use audit::{AuditLeafRow, AuditQuery, OutcomeClass, StoredCheckpoint};
-pub use cbm::{AckChange, CbmEvent, CbmEventKind, MailboxQuery, WriteOutcome};
-pub use checks::CheckAnswer;
-pub use contacts::PocChange;
-pub use directory::{AgencyRecord, LOAD_FEDERATION_METHOD, Page, StateRecord};
+pub use cbm::checks::CheckAnswer;
+pub use cbm::contacts::PocChange;
+pub use cbm::notifications::{AckChange, MailboxQuery};
+pub use cbm::{CbmEvent, CbmEventKind};
+pub use directory::federation::LOAD_FEDERATION_METHOD;
+pub use directory::read::{AgencyRecord, Page, StateRecord};
+pub use directory::write::{DirectoryChange, DirectoryWrite, SharingGroupRecord};
 pub use error::StoreError;
-pub use exchange::{
-    CorrelationRecord, IndicatorFilter, ListPosition, RevokeOutcome, SIGHTINGS_PER_AGENCY,
-    SightingRecord,
+pub use gauges::StoreGauges;
+pub use idempotency::WriteOutcome;
+pub use indicators::correlations::CorrelationRecord;
+pub use indicators::events::{IndicatorEvent, IndicatorEventKind};
+pub use indicators::list::{IndicatorFilter, ListPosition};
+pub use indicators::publish::{
+    AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, PublishOutcome, RECORD_OBJECTS,
 };
-pub use indicators::{
-    AuditRecordFn, BatchChain, BatchOrder, BatchRecordFn, IndicatorEvent, IndicatorEventKind,
-    PublishOutcome, RECORD_OBJECTS,
-};
+pub use indicators::revoke::RevokeOutcome;
+pub use indicators::sightings::{SIGHTINGS_PER_AGENCY, SightingRecord};
 pub use lookup::Holder;
+pub use mla::evidence::MlaEvidenceRow;
+pub use mla::messages::MlaMessageRow;
 pub use mla::{
-    MlaDeadline, MlaEvent, MlaEvidenceRow, MlaFilter, MlaMessageRow, MlaReceiptRow, MlaRecord,
-    MlaWrite, MlaWriteOutcome,
+    MlaDeadline, MlaEvent, MlaFilter, MlaReceiptRow, MlaRecord, MlaWrite, MlaWriteOutcome,
 };
 pub use visibility::Viewer;
 
@@ -118,9 +120,9 @@ pub struct Store {
     /// The queue of Lookup reads (see `lookup`), started by the first Lookup.
     pub(crate) lookup_reader: Arc<std::sync::OnceLock<lookup::ReadQueue>>,
     /// The live tail of the indicator stream, shared by this process's subscribers.
-    pub(crate) indicator_tail: Arc<tokio::sync::Mutex<tail::Tail>>,
-    /// Writers of this process take turns (SQLite; see `backend::WriteTurn`).
-    pub(crate) write_turn: backend::WriteTurn,
+    pub(crate) indicator_tail: Arc<tokio::sync::Mutex<indicators::tail::Tail>>,
+    /// Writers of this process take turns (SQLite; see `tx::WriteTurn`).
+    pub(crate) write_turn: tx::WriteTurn,
     /// Connections kept out of the pool for the most frequent statements (see `kept`).
     pub(crate) kept: Arc<kept::KeptConnections>,
     /// Wake-ups of the SQLite WAL's checkpointer (see `wal`), started by the first write.
@@ -197,7 +199,7 @@ impl Store {
             audit_writer: Arc::default(),
             lookup_reader: Arc::default(),
             indicator_tail: Arc::default(),
-            write_turn: backend::WriteTurn::default(),
+            write_turn: tx::WriteTurn::default(),
             kept: Arc::default(),
             checkpointer: Arc::default(),
         }
@@ -237,7 +239,7 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         with_pool!(self, pool => {
-            backend::BackendOps::kept(pool, &self.kept).release_all();
+            kept::KeptPool::kept(pool, &self.kept).release_all();
             pool.close().await
         })
     }

@@ -10,29 +10,31 @@
 //! running, its read starts at once. SQLite has no `LATERAL`: there a group is read with
 //! one statement per value, on one connection.
 //!
-//! Measured with `benches/exchange.rs` (32 callers): on PostgreSQL, Lookup calls/s went
-//! from 26–30 % of the health-check rate (four runs before) to 28–34 %, median 31 % (six
-//! full runs after); on SQLite, alternating both ways in one session, 32–34 % grouped
-//! against 30–31 % read call by call. One statement in flight instead of two gave 30–38 %
-//! on PostgreSQL, with more of the CPU idle while callers queued behind it.
+//! Two statements in flight rather than one: with one, more of the CPU sat idle while
+//! callers queued behind it (figures in docs/performance.md, "Store design measurements").
 //!
 //! On PostgreSQL the grouped statement runs with its generic plan, forced for that
 //! transaction only (`SET LOCAL plan_cache_mode`). Its plan is the same for any group:
 //! one pass over the values, index lookups for each. But `UNNEST` of an array parameter
 //! is estimated at 10 rows, so the plan cache kept making a custom plan, 0.3 ms of
-//! planning, for groups of other sizes. Alternating in one session, Lookup-only runs
-//! went from 4,839 / 5,147 / 4,810 / 4,379 calls/s to 5,476 / 5,859 / 5,113 / 5,447.
+//! planning, for groups of other sizes.
 
 use liaison_core::{AgencyId, ObjectId, Observable, Scope, Timestamp, Tlp};
+use sqlx::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    exchange::{SightingRecord, sighting_from_row},
-    indicators::corrupt,
+    indicators::sightings::{SightingRecord, sighting_from_row},
+    kept::KeptPool,
     with_pool,
 };
+
+mod read_pg;
+mod read_sqlite;
+mod sql;
+
+use sql::{ReadKey, RecordRow};
 
 /// Reads waiting at most; further Lookups wait for room.
 const READ_QUEUE: usize = 4_096;
@@ -41,17 +43,18 @@ const READ_BATCH: usize = 64;
 /// Statements running at once at most.
 const READS_IN_FLIGHT: usize = 2;
 
-/// One value to read, the time its items must still be valid at, and whom it is read for
-/// (the [`crate::Viewer`]: its agency, its groups as one text, whether a person), so that
-/// only items the viewer may see are read.
-#[derive(Debug)]
-pub(crate) struct ReadKey {
-    pub(crate) kind: &'static str,
-    pub(crate) value: String,
-    pub(crate) now_us: i64,
-    pub(crate) agency: String,
-    pub(crate) groups: String,
-    pub(crate) person: bool,
+/// Reads a group of Lookups; implemented for both pools in `lookup/read_sqlite.rs` and
+/// `lookup/read_pg.rs`.
+pub(crate) trait ReadRecords: KeptPool {
+    /// What Lookups read of the values `keys` , on `connection`:
+    /// the rows of all, each numbered (`n`) by its key's place in `keys`, from 1.
+    async fn read_records(
+        &self,
+        connection: &mut <Self::Db as Database>::Connection,
+        keys: &[&ReadKey],
+        holders: u32,
+        sightings: u32,
+    ) -> Result<Vec<RecordRow>, sqlx::Error>;
 }
 
 /// A read waiting for the reader: the value, the limits of its two parts, and where to
@@ -64,97 +67,6 @@ pub(crate) struct QueuedRead {
 
 /// The sending side of the reader's queue.
 pub(crate) type ReadQueue = mpsc::Sender<QueuedRead>;
-
-/// What a Lookup reads of one value ($1 type, $2 value, $3 now), for one viewer ($5 agency,
-/// $6 its groups as one text, $7 a person), in one statement (SQLite; PostgreSQL reads
-/// many values in one, [`observable_records_sql`]): the active items holding it that the
-/// viewer may see (decided before the limit: `crate::visibility`), newest first (`part`
-/// 0, of [`Holder`]'s columns only), and its sightings, oldest first, at most
-/// [`crate::SIGHTINGS_PER_AGENCY`] per reporting agency (`part` 1). Every row carries $4
-/// as `n`, the value's number within its group.
-///
-/// A part's rows come from its own ordered, limited subquery, and the statement does not
-/// order the union: the order within a part is restored from `at_us` and `id` after the
-/// read (an outer sort over numbered rows cost PostgreSQL more to set up for each call
-/// than the read itself). Columns a part lacks are NULL, typed so that both backends read
-/// them alike. The two subqueries' layouts:
-///
-/// | column | holders | sightings |
-/// |---|---|---|
-/// | `id` | item id | sighting id |
-/// | `agency` | source agency | reporting agency |
-/// | `first_us` | first seen (nullable) | first seen |
-/// | `at_us` | stored | reported |
-/// | `count`, `last_us` | NULL | count, last seen |
-pub(crate) fn observable_record_sql(holders: u32, sightings: u32) -> String {
-    let (holders, sightings) = parts(
-        "instr",
-        ["$1", "$2", "$3", "$5", "$6", "$7"],
-        holders,
-        sightings,
-    );
-    format!(
-        "SELECT CAST($4 AS BIGINT) AS n, holders.* FROM ({holders}) AS holders
-         UNION ALL
-         SELECT CAST($4 AS BIGINT), sightings.* FROM ({sightings}) AS sightings"
-    )
-}
-
-/// What Lookups read of many values at once (PostgreSQL): for each value of the arrays
-/// $1 (types), $2 (values) and $3 (now, µs), each for its viewer of $4 (agencies), $5
-/// (their groups) and $6 (persons), numbered `n` from 1 in their order, the rows
-/// [`observable_record_sql`] reads of it alone, each part limited per value.
-pub(crate) fn observable_records_sql(holders: u32, sightings: u32) -> String {
-    let (holders, sightings) = parts(
-        "strpos",
-        [
-            "q.type", "q.value", "q.now_us", "q.agency", "q.groups", "q.person",
-        ],
-        holders,
-        sightings,
-    );
-    format!(
-        "SELECT q.n, r.* FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BOOLEAN[])
-           WITH ORDINALITY AS q(type, value, now_us, agency, groups, person, n)
-         CROSS JOIN LATERAL (({holders}) UNION ALL ({sightings})) AS r"
-    )
-}
-
-/// The two parts of a Lookup's read of the value `[type, value, now]` (SQL expressions),
-/// each ordered and limited by itself: `part`, then the columns of the table in
-/// [`observable_record_sql`]. Both statements are made of them.
-fn parts(
-    position: &str,
-    [kind, value, now, agency, groups, person]: [&str; 6],
-    holders: u32,
-    sightings: u32,
-) -> (String, String) {
-    let visible = crate::visibility::viewer_sql(position, agency, groups, person);
-    let per_agency = crate::SIGHTINGS_PER_AGENCY;
-    (
-        format!(
-            "SELECT CAST(0 AS BIGINT) AS part, i.id AS id, i.source_agency_id AS agency, i.tlp AS tlp,
-                    i.scope_kind AS scope_kind, i.scope_value AS scope_value, i.anonymous AS anonymous,
-                    CAST(i.title IS NOT NULL AS BOOLEAN) AS fraud_method, i.first_seen_us AS first_us,
-                    i.created_us AS at_us, CAST(NULL AS BIGINT) AS count, CAST(NULL AS BIGINT) AS last_us
-             FROM indicators i
-             WHERE i.id IN (SELECT o.indicator_id FROM indicator_observables o
-                            WHERE o.type = {kind} AND o.value = {value})
-               AND i.revoked_us IS NULL AND (i.valid_until_us IS NULL OR i.valid_until_us > {now})
-               AND {visible}
-             ORDER BY i.created_us DESC, i.id DESC LIMIT {holders}"
-        ),
-        format!(
-            "SELECT CAST(1 AS BIGINT), s.id, s.agency_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
-                    CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN), s.first_seen_us,
-                    s.reported_us, s.count, s.last_seen_us
-             FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.agency_id ORDER BY s.reported_us, s.id) AS nth
-                   FROM sightings s WHERE s.type = {kind} AND s.value = {value}) s
-             WHERE s.nth <= {per_agency}
-             ORDER BY s.reported_us, s.id LIMIT {sightings}"
-        ),
-    )
-}
 
 /// What a Lookup needs of an active item that holds the value looked up: enough to decide
 /// who may see it and to answer, not its text.
@@ -178,35 +90,21 @@ pub struct Holder {
     pub created: Timestamp,
 }
 
-/// A row of [`observable_record_sql`] or [`observable_records_sql`], either part: `n`,
-/// `part`, then the columns of the table above.
-pub(crate) type RecordRow = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<bool>,
-    Option<bool>,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
 fn holder_from_row(row: RecordRow) -> Result<Holder, StoreError> {
     let (_, _, id, agency, tlp, scope_kind, scope_value, anonymous, fraud_method, first, at, ..) =
         row;
     let tlp = tlp.unwrap_or_default();
     let scope_value = scope_value.unwrap_or_default();
     Ok(Holder {
-        id: ObjectId::parse(ObjectId::INDICATOR, &id).map_err(|_| corrupt("indicator id", &id))?,
-        source_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency id", &agency))?,
+        id: ObjectId::parse(ObjectId::INDICATOR, &id)
+            .map_err(|_| StoreError::corrupt("indicator id", &id))?,
+        source_agency: AgencyId::parse(&agency)
+            .map_err(|_| StoreError::corrupt("agency id", &agency))?,
         scope: Scope::from_storage(&scope_kind.unwrap_or_default(), &scope_value)
-            .map_err(|_| corrupt("scope", &scope_value))?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+            .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         anonymous: anonymous.unwrap_or_default(),
         fraud_method: fraud_method.unwrap_or_default(),
         first_seen: first.map(Timestamp::from_micros),

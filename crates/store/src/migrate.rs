@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0011_consultation_version.sql"),
         postgres_only: false,
     },
+    Migration {
+        version: 12,
+        name: "audit cosignatures",
+        sql: include_str!("../migrations/0012_audit_cosignatures.sql"),
+        postgres_only: false,
+    },
 ];
 
 /// SQLite spellings and their PostgreSQL equivalents.
@@ -101,6 +107,11 @@ fn for_postgres(sql: &str) -> String {
 
 /// Arbitrary key of the PostgreSQL advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x4c49_4149_534f_4e01;
+
+/// The version of the newest migration this build knows.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |migration| migration.version)
+}
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     let is_postgres = matches!(store.backend, crate::Backend::Postgres(_));

@@ -18,7 +18,15 @@ use std::{future::Future, time::Duration};
 use liaison_core::Timestamp;
 use tokio::task::JoinHandle;
 
-use crate::{Backend, Store, StoreError, backend::BackendOps, with_pool};
+use crate::{
+    Backend, Store, StoreError,
+    audit::leaf::Leaf,
+    tx::{WritePool, WriteTx},
+    with_pool,
+};
+
+mod pass_pg;
+mod pass_sqlite;
 
 /// Most outbox rows read in one transaction.
 const BATCH: i64 = 2_000;
@@ -27,35 +35,39 @@ const BATCH: i64 = 2_000;
 /// stands for up to 500 events, so rows are taken only up to this many.
 const MADE_MAX: usize = 2_000;
 
-/// The `payload` of an outbox row of an event topic that stands for the events of several
-/// objects: the ids after the row's own `object_id`, in order, one per line; `None` when
-/// there are none. Used by batches (PublishMany), so that a batch adds one outbox row
-/// rather than one per item.
-pub(crate) fn more_objects<'a>(ids: impl Iterator<Item = &'a str>) -> Option<String> {
-    let ids: Vec<&str> = ids.collect();
-    (!ids.is_empty()).then(|| ids.join("\n"))
+/// One sequenced event to insert: position, topic, kind, object id, created.
+pub(crate) type EventRow = (i64, String, String, String, i64);
+
+/// What one sequencer pass writes (see [`PassWrite::write_pass`]).
+pub(crate) struct Pass<'a> {
+    /// The events made, positioned.
+    pub(crate) events: &'a [EventRow],
+    /// The audit leaves made, indexed.
+    pub(crate) leaves: &'a [Leaf],
+    /// The log's size after them.
+    pub(crate) size: i64,
+    /// The outbox rows taken.
+    pub(crate) ids: &'a [i64],
+    /// The last position given.
+    pub(crate) high_water: i64,
+    /// When the pass ran.
+    pub(crate) sequenced_us: i64,
 }
 
-/// Inserts an outbox row inside transaction `$tx` of pool `$pool`, and on PostgreSQL
-/// queues the notification that wakes the sequencer of every replica on commit.
-macro_rules! write_outbox {
-    ($tx:ident, $pool:ident, $topic:expr, $kind:expr, $object_id:expr, $now:expr, $payload:expr) => {{
-        sqlx::query(
-            "INSERT INTO outbox (topic, event_kind, object_id, created_us, payload) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($topic)
-        .bind($kind)
-        .bind($object_id)
-        .bind($now.as_micros())
-        .bind($payload)
-        .execute(&mut *$tx)
-        .await?;
-        if let Some(sql) = $pool.notify_outbox_sql() {
-            sqlx::query(sql).execute(&mut *$tx).await?;
-        }
-    }};
+/// Writes a sequencer pass; implemented for both pools in `sequencer/pass_sqlite.rs` and
+/// `sequencer/pass_pg.rs`.
+pub(crate) trait PassWrite: WritePool {
+    /// Writes what a sequencer pass made inside its transaction: the `events`, the audit
+    /// `leaves` with their object index (the counter moved to `size`) if any, and the
+    /// deletion of the outbox rows `ids`; on PostgreSQL the same statement as the deletion
+    /// tells every replica's listener, on commit, that events up to `high_water` are
+    /// sequenced. In as few statements as the backend allows.
+    async fn write_pass(
+        &self,
+        tx: &mut WriteTx<Self::Db>,
+        pass: &Pass<'_>,
+    ) -> Result<(), sqlx::Error>;
 }
-pub(crate) use write_outbox;
 
 impl Store {
     /// Moves one batch of committed outbox rows into `events`. Returns how many moved.
@@ -107,7 +119,7 @@ impl Store {
                     if topic == crate::audit::TOPIC {
                         // Audit records become leaves of the Merkle log, in sequencing order.
                         let record = payload.clone().unwrap_or_default();
-                        leaves.push(crate::audit::Leaf::new(leaf_index, record));
+                        leaves.push(Leaf::new(leaf_index, record));
                         leaf_index += 1;
                     } else {
                         let more = payload.as_deref().into_iter().flat_map(|ids| ids.split('\n'));
@@ -121,7 +133,7 @@ impl Store {
                 let rows = &rows[..taken];
                 // Delete exactly the rows taken: a row that committed meanwhile stays queued.
                 let ids: Vec<i64> = rows.iter().map(|row| row.0).collect();
-                let pass = crate::backend::Pass {
+                let pass = Pass {
                     events: &events,
                     leaves: &leaves,
                     size: leaf_index,

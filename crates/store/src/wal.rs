@@ -2,12 +2,10 @@
 //!
 //! A checkpoint copies the pages committed to the WAL back into the database file. By
 //! default SQLite runs one inside the commit that takes the WAL past 1,000 pages, and that
-//! commit returns only after the copy and its fsyncs. Measured with `benches/exchange.rs`
-//! (the `latency` part on SQLite, timing each step): such a commit took 8–10 ms where a
-//! group of audit records otherwise takes 1–2, and it always fell on some audit group that
-//! 50 subscribers' deliveries were waiting for; the slowest publications, which set the
-//! delivery p99, were those. With the checkpoint moved here, p99 went from 13–17 ms to
-//! 8–10 ms.
+//! commit returns only after the copy and its fsyncs: several times what a group of audit
+//! records otherwise takes, and it always fell on some audit group that subscribers'
+//! deliveries were waiting for, so the slowest publications, which set the delivery p99,
+//! were those (figures in docs/performance.md, "Store design measurements").
 //!
 //! So the hub's connections checkpoint by themselves only as a backstop, at
 //! [`BACKSTOP_PAGES`], and a task of the store's own checkpoints [`PAUSE`] after writes,

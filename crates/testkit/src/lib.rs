@@ -70,22 +70,87 @@ pub struct TestHub {
     start_audit_size: u64,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), liaison::HubError>>>,
+    admin_addr: Option<std::net::SocketAddr>,
+}
+
+/// A change a test makes to a hub's configuration before it starts.
+type ConfigChange = Box<dyn FnOnce(&mut HubConfig) + Send>;
+
+/// How a [`TestHub`] is made: `TestHub::builder(backend)`, then what the test changes,
+/// then [`TestHubBuilder::start`]. Everything not set is the default: the example
+/// federation, [`TestHub::default_limits`], every call audited.
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct TestHubBuilder {
+    backend: Backend,
+    audit_calls: bool,
+    limits: Limits,
+    federation_toml: String,
+    changes: Vec<ConfigChange>,
+}
+
+impl std::fmt::Debug for TestHubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHubBuilder")
+            .field("backend", &self.backend)
+            .field("audit_calls", &self.audit_calls)
+            .field("changes", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestHubBuilder {
+    /// The hub's limits (message sizes, streams, rates, deadlines).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The federation file (the example federation with changes, say a
+    /// `[mla_deadlines]` section); `start` fails as the hub does on a bad one.
+    pub fn federation(mut self, federation_toml: &str) -> Self {
+        federation_toml.clone_into(&mut self.federation_toml);
+        self
+    }
+
+    /// Whether calls are recorded in the audit log: benchmarks of what auditing costs
+    /// turn it off.
+    pub fn audit_calls(mut self, audit_calls: bool) -> Self {
+        self.audit_calls = audit_calls;
+        self
+    }
+
+    /// Any other change to the hub's configuration, applied after the PKI and database
+    /// are set up, in the order given.
+    pub fn configure(mut self, change: impl FnOnce(&mut HubConfig) + Send + 'static) -> Self {
+        self.changes.push(Box::new(change));
+        self
+    }
+
+    /// Starts the hub on a fresh PKI and database.
+    pub async fn start(self) -> anyhow::Result<TestHub> {
+        TestHub::start_full(self).await
+    }
 }
 
 impl TestHub {
-    /// Starts a hub on a fresh PKI and database.
+    /// Starts a hub on a fresh PKI and database, with every default.
     pub async fn start(backend: Backend) -> anyhow::Result<Self> {
-        Self::start_with(backend, true).await
+        Self::builder(backend).start().await
     }
 
-    /// Starts a hub that records calls in its audit log or, for benchmarks of what
-    /// auditing costs, does not.
-    pub async fn start_with(backend: Backend, audit_calls: bool) -> anyhow::Result<Self> {
-        Self::start_configured(backend, audit_calls, Self::default_limits()).await
+    /// A hub to be started with changes to its defaults.
+    pub fn builder(backend: Backend) -> TestHubBuilder {
+        TestHubBuilder {
+            backend,
+            audit_calls: true,
+            limits: Self::default_limits(),
+            federation_toml: EXAMPLE_FEDERATION.to_owned(),
+            changes: Vec::new(),
+        }
     }
 
     /// The hub's default limits, but no free-space reserve for evidence: test hubs share
-    /// one disk, and the reserve is tested on its own (`start_with_limits`).
+    /// one disk, and the reserve is tested on its own.
     pub fn default_limits() -> Limits {
         Limits {
             min_evidence_free_bytes: 0,
@@ -93,40 +158,19 @@ impl TestHub {
         }
     }
 
-    /// Starts a hub with the given limits (message sizes, streams, rates, deadlines).
-    pub async fn start_with_limits(backend: Backend, limits: Limits) -> anyhow::Result<Self> {
-        Self::start_configured(backend, true, limits).await
-    }
-
-    /// Starts a hub on the federation file `federation_toml` (the example federation
-    /// with changes, say a `[mla_deadlines]` section); fails as the hub does on a bad one.
-    pub async fn start_with_federation(
-        backend: Backend,
-        federation_toml: &str,
-    ) -> anyhow::Result<Self> {
-        Self::start_full(backend, true, Self::default_limits(), federation_toml).await
-    }
-
-    /// Starts a hub with every setting a test may choose.
-    pub async fn start_configured(
-        backend: Backend,
-        audit_calls: bool,
-        limits: Limits,
-    ) -> anyhow::Result<Self> {
-        Self::start_full(backend, audit_calls, limits, EXAMPLE_FEDERATION).await
-    }
-
-    async fn start_full(
-        backend: Backend,
-        audit_calls: bool,
-        limits: Limits,
-        federation_toml: &str,
-    ) -> anyhow::Result<Self> {
+    async fn start_full(builder: TestHubBuilder) -> anyhow::Result<Self> {
+        let TestHubBuilder {
+            backend,
+            audit_calls,
+            limits,
+            federation_toml,
+            changes,
+        } = builder;
         if std::env::var_os("LIAISON_LOG").is_some() {
             liaison_telemetry::init(liaison_telemetry::LogFormat::Text, "info");
         }
         let data_dir = tempfile::tempdir().context("temporary data directory")?;
-        let federation = Federation::from_toml(federation_toml)?;
+        let federation = Federation::from_toml(&federation_toml)?;
         let (tls, audit_key, _) = ensure_dev_pki(data_dir.path(), &federation)?;
         let database = match backend {
             Backend::Sqlite => DatabaseConfig::Sqlite(data_dir.path().join("liaison.db")),
@@ -138,7 +182,7 @@ impl TestHub {
             listen: "127.0.0.1:0".parse()?,
             database,
             tls,
-            federation_toml: federation_toml.to_owned(),
+            federation_toml,
             audit_key,
             receipt_key: None,
             access: AccessConfig {
@@ -160,10 +204,14 @@ impl TestHub {
             limits,
             evidence_dir: data_dir.path().join("evidence"),
             check_schedule: None,
+            admin_listen: None,
         };
         let pki = DevPkiPaths::in_dir(&data_dir.path().join("pki"));
         config.access.token_key = pki.token_key.clone();
         config.access.crl = Some(pki.crl.clone());
+        for change in changes {
+            change(&mut config);
+        }
         Self::launch(data_dir, config, pki).await
     }
 
@@ -175,6 +223,7 @@ impl TestHub {
         let hub = liaison::Hub::bind(config.clone()).await?;
         let endpoint = format!("https://127.0.0.1:{}", hub.local_addr().port());
         let store = hub.store().clone();
+        let admin_addr = hub.admin_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hub.serve(async move {
             let _ = stopped.await;
@@ -188,6 +237,7 @@ impl TestHub {
             start_audit_size: 0,
             stop: Some(stop),
             task: Some(task),
+            admin_addr,
         };
         // What the start itself logged (the federation file's seeding of the directory)
         // is sequenced before the test makes its first call.
@@ -207,6 +257,11 @@ impl TestHub {
     /// deadlines pass without sleeping.
     pub fn clock(&self) -> &liaison_rpc::Clock {
         &self.config.clock
+    }
+
+    /// The admin listener's address, when the hub was configured with one.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin_addr
     }
 
     /// `https://127.0.0.1:PORT`.

@@ -14,6 +14,7 @@ mod convert;
 mod export;
 mod query;
 mod signer;
+mod witnesses;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,7 @@ use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
 pub use signer::{sign_new_records, spawn_signer};
+pub use witnesses::{WitnessPeer, spawn_witnessing};
 
 /// The audit service.
 #[derive(Debug, Clone)]
@@ -112,6 +114,23 @@ impl AuditServiceImpl {
         prove(&tree).map_err(|error| ServiceError::invalid(field, error.to_string()))
     }
 
+    /// The consistency proof from `old` to `new` leaves, for the witnesses.
+    pub(crate) async fn consistency(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<liaison_audit::Hash>, ServiceError> {
+        if old == 0 || old == new {
+            return Ok(Vec::new());
+        }
+        self.with_tree(
+            new,
+            |tree| tree.consistency_proof(old, new),
+            "old_tree_size",
+        )
+        .await
+    }
+
     fn lock_tree(&self) -> std::sync::MutexGuard<'_, ProofTree> {
         // The tree is only ever extended whole leaves at a time; a poisoned lock still
         // holds a consistent prefix.
@@ -141,9 +160,19 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         let checkpoint = Checkpoint::verify(&stored.note, &self.verifier).map_err(|error| {
             ServiceError::Store(liaison_store::StoreError::Corrupt(error.to_string()))
         })?;
+        // The witnesses' cosignatures, checked when they came, as further signature lines.
+        let mut note = stored.note;
+        for line in self
+            .store
+            .cosignatures(checkpoint.size())
+            .await
+            .map_err(ServiceError::from)?
+        {
+            note.push_str(&line);
+        }
         Ok(Response::new(v1::GetCheckpointResponse {
             checkpoint: Some(v1::AuditCheckpoint {
-                signed_note: stored.note,
+                signed_note: note,
                 origin: checkpoint.origin().to_owned(),
                 tree_size: checkpoint.size(),
                 root_hash: checkpoint.root().to_vec(),

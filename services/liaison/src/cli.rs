@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:50051]
     #[arg(long, env = "LIAISON_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Plain-HTTP admin listener for orchestrators: /healthz, /readyz and /metrics
+    /// (Prometheus text). Off unless set; bind it to localhost or the pod address only.
+    #[arg(long, env = "LIAISON_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
     /// Data directory: the SQLite database and, with --dev, the development PKI [default: ./liaison-data]
     #[arg(long, env = "LIAISON_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -446,6 +450,7 @@ pub fn serve_config(args: Box<ServeArgs>) -> Result<HubConfig, String> {
         limits,
         evidence_dir: data_dir.join("evidence"),
         check_schedule,
+        admin_listen: args.admin_listen.or(file.admin_listen),
     })
 }
 
@@ -635,6 +640,14 @@ mod tests {
         let config: ConfigFile = toml::from_str(&embedded).expect("embedded liaison.toml parses");
         let port = config.listen.expect("listen").port();
         assert!(manifest.contains(&format!("containerPort: {port}")));
+        // The probes ask the admin port, which the configuration opens.
+        let admin = config.admin_listen.expect("admin_listen").port();
+        assert!(manifest.contains(&format!(
+            "name: admin\n              containerPort: {admin}"
+        )));
+        for path in ["/healthz", "/readyz"] {
+            assert!(manifest.contains(&format!("path: {path}\n              port: admin")));
+        }
         let compose = std::fs::read_to_string(deploy_dir().join("compose.yaml")).unwrap();
         assert!(compose.contains(&format!("\"{port}:{port}\"")));
         assert!(compose.contains(&format!("0.0.0.0:{port}")));

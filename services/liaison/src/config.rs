@@ -132,6 +132,8 @@ pub struct HubConfig {
     /// Communication checks of every member's points of contact, started by the hub on a
     /// schedule; `None`: only the operator starts them.
     pub check_schedule: Option<liaison_cbm::CheckSchedule>,
+    /// The plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`); `None`: off.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// Limits against abuse, each settable as a flag, a `LIAISON_*` variable or a key of the
@@ -369,6 +371,8 @@ impl Limits {
 pub struct ConfigFile {
     /// `listen = "127.0.0.1:50051"`.
     pub listen: Option<SocketAddr>,
+    /// `admin_listen = "127.0.0.1:9090"`: health and metrics over plain HTTP.
+    pub admin_listen: Option<SocketAddr>,
     /// `data_dir = "/var/lib/liaison"`.
     pub data_dir: Option<PathBuf>,
     /// `database_url = "postgres://…"`.

@@ -62,6 +62,14 @@ pub enum HubError {
         /// What is wrong.
         reason: String,
     },
+    /// A witness of the federation file has an unusable key.
+    #[error("federation file: witness {name}: {reason}")]
+    WitnessKey {
+        /// The witness.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A limit is out of range.
     #[error("limits: {0}")]
     Limits(String),

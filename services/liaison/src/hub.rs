@@ -56,6 +56,7 @@ impl Hub {
     pub async fn bind(config: HubConfig) -> Result<BoundHub, HubError> {
         config.limits.validate().map_err(HubError::Limits)?;
         let federation = Federation::from_toml(&config.federation_toml)?;
+        let witnesses = witness_peers(&federation)?;
         let revocations = Revocations::new();
         let (tls_config, verifier) = tls::server_config(
             &config.tls,
@@ -159,6 +160,14 @@ impl Hub {
                 address: config.listen,
                 source,
             })?;
+        let admin = match config.admin_listen {
+            Some(address) => Some(
+                crate::admin::bind(address)
+                    .await
+                    .map_err(|source| HubError::Bind { address, source })?,
+            ),
+            None => None,
+        };
         Ok(BoundHub {
             local_addr: listener.local_addr().map_err(|source| HubError::Bind {
                 address: config.listen,
@@ -174,10 +183,38 @@ impl Hub {
             receipt_key: Arc::new(receipt_key),
             retired_receipt_keys,
             audit_origin,
+            witnesses,
+            admin_addr: admin
+                .as_ref()
+                .and_then(|listener| listener.local_addr().ok()),
+            admin,
             store,
             config,
         })
     }
+}
+
+/// The federation's witnesses, with their keys checked.
+fn witness_peers(
+    federation: &Federation,
+) -> Result<Vec<liaison_audit_service::WitnessPeer>, HubError> {
+    federation
+        .witnesses()
+        .iter()
+        .map(|entry| {
+            let key = liaison_audit::CosignerKey::parse(&entry.key).map_err(|error| {
+                HubError::WitnessKey {
+                    name: entry.name().to_owned(),
+                    reason: error.to_string(),
+                }
+            })?;
+            Ok(liaison_audit_service::WitnessPeer {
+                agency: entry.agency.to_string(),
+                key,
+                endpoint: entry.endpoint.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A hub that is bound and ready to serve.
@@ -196,6 +233,11 @@ pub struct BoundHub {
     receipt_key: Arc<SigningKey>,
     retired_receipt_keys: Vec<(Arc<SigningKey>, liaison_core::Timestamp)>,
     audit_origin: String,
+    /// The federation's witnesses of the audit log.
+    witnesses: Vec<liaison_audit_service::WitnessPeer>,
+    /// The admin listener, when configured.
+    admin: Option<TcpListener>,
+    admin_addr: Option<SocketAddr>,
     store: Store,
 }
 
@@ -203,6 +245,11 @@ impl BoundHub {
     /// The address the hub listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin listener's address (with the real port when bound to port 0).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The hub's store, for tests that inspect what was written.
@@ -226,6 +273,21 @@ impl BoundHub {
             self.store.clone(),
             self.audit_key.clone(),
             self.audit_origin.clone(),
+            stop.clone(),
+        );
+        let audit_service = AuditServiceImpl::new(
+            self.store.clone(),
+            self.access.clone(),
+            &self.audit_key,
+            stop.clone(),
+        );
+        let gauges = crate::gauges::spawn_gauges(self.store.clone(), stop.clone());
+        let admin = self
+            .admin
+            .map(|listener| crate::admin::spawn(listener, self.store.clone(), stop.clone()));
+        let witnessing = liaison_audit_service::spawn_witnessing(
+            audit_service.clone(),
+            self.witnesses.clone(),
             stop.clone(),
         );
         let mla_deadlines = liaison_mla::spawn_deadline_scanner(
@@ -330,6 +392,11 @@ impl BoundHub {
         let router = Server::builder()
             // Counts each call as open on its connection, for the idle timeout (tls.rs).
             .layer(ActivityLayer)
+            // One span per call, started by the hub (an incoming traceparent is linked);
+            // the audit layer names the caller and the outcome on it.
+            .layer(liaison_telemetry::RpcTraceLayer::new(
+                liaison_rpc::is_known_method,
+            ))
             // Outermost of the call's limits: the per-principal rate limit, before anything is recorded or
             // looked up, so that a flood costs no database writes (see liaison_rpc::limits).
             // It also caps the streams open per principal and per agency: each writes audit
@@ -414,15 +481,7 @@ impl BoundHub {
                 )
                 .into_server()
             ))
-            .add_service(limited!(
-                AuditServiceImpl::new(
-                    self.store.clone(),
-                    self.access.clone(),
-                    &self.audit_key,
-                    stop.clone(),
-                )
-                .into_server()
-            ));
+            .add_service(limited!(audit_service.clone().into_server()));
 
         tracing::info!(address = %self.local_addr, "hub serving");
         let signal = async move {
@@ -448,6 +507,11 @@ impl BoundHub {
             crl_watch.abort();
         }
         let _ = signer.await;
+        let _ = witnessing.await;
+        let _ = gauges.await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         let _ = mla_deadlines.await;
         let _ = escalator.await;
         if let Some(check_schedule) = check_schedule {

@@ -2,9 +2,11 @@
 //! every service into one gRPC server. The `liaison` binary and `liaison-testkit` both
 //! start hubs through [`Hub::bind`].
 
+mod admin;
 pub mod config;
 pub mod dev;
 mod error;
+mod gauges;
 mod hub;
 mod tls;
 

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => {
-            liaison_telemetry::init(args.log_format.into(), "info");
+            let format = args.log_format.into();
             let config = match cli::serve_config(args) {
                 Ok(config) => config,
                 Err(message) => {
@@ -19,6 +19,14 @@ async fn main() -> ExitCode {
                     return ExitCode::from(cli::EX_USAGE);
                 }
             };
+            // Traces and metrics go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set, and to
+            // the admin port's /metrics when that is on.
+            let telemetry = liaison_telemetry::init_with(
+                format,
+                "info",
+                liaison_telemetry::Export::from_env()
+                    .with_prometheus(config.admin_listen.is_some()),
+            );
             let hub = match liaison::Hub::bind(config).await {
                 Ok(hub) => hub,
                 Err(error) => {
@@ -30,7 +38,9 @@ async fn main() -> ExitCode {
                 "liaison: listening on {} (mutual TLS, TLS 1.3)",
                 hub.local_addr()
             );
-            match hub.serve(cli::shutdown_signal()).await {
+            let served = hub.serve(cli::shutdown_signal()).await;
+            telemetry.shutdown();
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("liaison: {error}");

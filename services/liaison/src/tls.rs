@@ -406,6 +406,7 @@ struct Refusals {
 impl Refusals {
     /// Counts a refusal; `Some(total so far)` when this one is to be logged.
     fn count(&self) -> Option<u64> {
+        liaison_telemetry::metrics::refused("connection");
         let total = self.total.fetch_add(1, Ordering::Relaxed) + 1;
         let mut last = self
             .last_logged

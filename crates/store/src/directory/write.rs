@@ -8,7 +8,7 @@
 
 use liaison_core::{AgencyId, GroupId, PrincipalId, Role, Timestamp};
 
-use crate::{AgencyRecord, Store, StoreError, backend::BackendOps, with_pool};
+use crate::{AgencyRecord, Store, StoreError, tx::WritePool, with_pool};
 
 /// What a directory write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +167,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(
+            crate::outbox::write_outbox!(
                 tx, pool, crate::audit::TOPIC, "record", change.object_id.as_str(), change.now, Some(record)
             );
             tx.commit().await?;

@@ -10,8 +10,9 @@ use sqlx::Row;
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{WriteOutcome, insert_notification, record_request, seen_request},
+    cbm::insert_notification,
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -19,10 +20,6 @@ const METHOD_SET: &str = "liaison.v1.DirectoryService/SetPointOfContact";
 const METHOD_DELETE: &str = "liaison.v1.DirectoryService/DeletePointOfContact";
 const COLUMNS: &str =
     "id, agency_id, level, function, channels, languages, hours, around_the_clock, confirm_us";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
 
 /// A change of a point of contact, with what announces and records it.
 #[derive(Debug)]
@@ -56,18 +53,20 @@ where
         .map(|line| {
             let (kind, address) = line
                 .split_once('\t')
-                .ok_or_else(|| corrupt("channel", line))?;
+                .ok_or_else(|| StoreError::corrupt("channel", line))?;
             Ok((
-                ChannelKind::parse(kind).ok_or_else(|| corrupt("channel kind", kind))?,
+                ChannelKind::parse(kind)
+                    .ok_or_else(|| StoreError::corrupt("channel kind", kind))?,
                 address.to_owned(),
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(PointOfContact {
-        id: ObjectId::parse(POC_PREFIX, &id).map_err(|_| corrupt("poc id", &id))?,
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+        id: ObjectId::parse(POC_PREFIX, &id).map_err(|_| StoreError::corrupt("poc id", &id))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency", &agency))?,
         content: PocContent {
-            level: ContactLevel::parse(&level).ok_or_else(|| corrupt("level", &level))?,
+            level: ContactLevel::parse(&level)
+                .ok_or_else(|| StoreError::corrupt("level", &level))?,
             function: row.try_get("function")?,
             channels,
             languages: languages
@@ -126,7 +125,7 @@ impl Store {
             insert_notification!(tx, pool, announcement);
             record_request!(tx, &actor, change.request_id, METHOD_SET, poc.id.as_str(), now);
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", poc.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", poc.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -152,7 +151,7 @@ impl Store {
             insert_notification!(tx, pool, announcement);
             record_request!(tx, &actor, change.request_id, METHOD_DELETE, id.as_str(), now);
             let record = String::from_utf8_lossy(&change.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();

@@ -13,21 +13,15 @@ use sqlx::Row;
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{
-        CbmEventKind, TOPIC, WriteOutcome, insert_notification, parse_principal, record_request,
-        seen_request,
-    },
+    cbm::{CbmEventKind, TOPIC, insert_notification, parse_principal},
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
 const COLUMNS: &str = "id, requester, subject, subject_language, description, description_language, state, tlp, \
      related_ids, request_notification_id, proposed_us, schedule_us, duration_us, venue, venue_language, agenda, \
      agenda_language, hold_us, summary, summary_language, outcome, close_us, created_us, update_us, version";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
 
 fn text_pair(text: Option<String>, language: Option<String>) -> Option<LocalizedText> {
     text.map(|text| LocalizedText {
@@ -58,7 +52,8 @@ where
             .map(Timestamp::from_micros))
     };
     Ok(Consultation {
-        id: ObjectId::parse(CONSULTATION_PREFIX, &id).map_err(|_| corrupt("consultation", &id))?,
+        id: ObjectId::parse(CONSULTATION_PREFIX, &id)
+            .map_err(|_| StoreError::corrupt("consultation", &id))?,
         requester: parse_principal(&requester)?,
         participants: Vec::new(),
         subject: LocalizedText {
@@ -69,24 +64,28 @@ where
             row.try_get("description")?,
             row.try_get("description_language")?,
         ),
-        state: ConsultationState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+        state: ConsultationState::parse(&state)
+            .ok_or_else(|| StoreError::corrupt("state", &state))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         related: related
             .split('\n')
             .filter(|id| !id.is_empty())
             .map(|id| {
-                ObjectId::parse(NOTIFICATION_PREFIX, id).map_err(|_| corrupt("notification", id))
+                ObjectId::parse(NOTIFICATION_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("notification", id))
             })
             .collect::<Result<_, _>>()?,
         request_notification: ObjectId::parse(NOTIFICATION_PREFIX, &request)
-            .map_err(|_| corrupt("notification", &request))?,
+            .map_err(|_| StoreError::corrupt("notification", &request))?,
         proposed: proposed
             .split('\n')
             .filter(|time| !time.is_empty())
             .map(|time| {
                 time.parse::<i64>()
                     .map(Timestamp::from_micros)
-                    .map_err(|_| corrupt("time", time))
+                    .map_err(|_| StoreError::corrupt("time", time))
             })
             .collect::<Result<_, _>>()?,
         schedule: micros("schedule_us")?,
@@ -97,7 +96,10 @@ where
         held: micros("hold_us")?,
         summary: text_pair(row.try_get("summary")?, row.try_get("summary_language")?),
         outcome: outcome
-            .map(|code| ConsultationOutcome::parse(&code).ok_or_else(|| corrupt("outcome", &code)))
+            .map(|code| {
+                ConsultationOutcome::parse(&code)
+                    .ok_or_else(|| StoreError::corrupt("outcome", &code))
+            })
             .transpose()?,
         closed: micros("close_us")?,
         created: Timestamp::from_micros(row.try_get("created_us")?),
@@ -265,13 +267,13 @@ impl Store {
             }
             write_consultation!(tx, &stored);
             if let Some(reply) = reply {
-                crate::replies::insert_reply!(tx, pool, reply);
+                crate::cbm::replies::insert_reply!(tx, pool, reply);
             }
             record_request!(tx, actor, request_id, method, consultation.id.as_str(), now);
             let (kind, object) = CbmEventKind::ConsultationChanged(consultation.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", consultation.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", consultation.id.as_str(), now, Some(record));
             tx.commit().await?;
             Some(WriteOutcome::Stored(()))
         });
@@ -303,7 +305,8 @@ impl Store {
         });
         for (agency, requester, acknowledged, by, attended) in rows {
             consultation.participants.push(Participant {
-                agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+                agency: AgencyId::parse(&agency)
+                    .map_err(|_| StoreError::corrupt("agency", &agency))?,
                 requester,
                 acknowledged: acknowledged.map(Timestamp::from_micros),
                 acknowledged_by: by.as_deref().map(parse_principal).transpose()?,
@@ -332,7 +335,8 @@ impl Store {
         });
         ids.iter()
             .map(|id| {
-                ObjectId::parse(CONSULTATION_PREFIX, id).map_err(|_| corrupt("consultation", id))
+                ObjectId::parse(CONSULTATION_PREFIX, id)
+                    .map_err(|_| StoreError::corrupt("consultation", id))
             })
             .collect()
     }

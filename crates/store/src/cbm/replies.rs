@@ -10,8 +10,9 @@ use liaison_core::{
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{WriteOutcome, parse_principal, record_request, seen_request},
+    cbm::parse_principal,
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
@@ -32,28 +33,30 @@ type ReplyRow = (
     i64,
 );
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 fn reply_from_row(row: ReplyRow) -> Result<Reply, StoreError> {
     let (id, parent, agency, sender, body, language, audience, in_reply_to, tlp, created) = row;
     Ok(Reply {
-        id: ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| corrupt("reply id", &id))?,
+        id: ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| StoreError::corrupt("reply id", &id))?,
         parent: ObjectId::parse(NOTIFICATION_PREFIX, &parent)
             .or_else(|_| ObjectId::parse(CONSULTATION_PREFIX, &parent))
-            .map_err(|_| corrupt("reply parent", &parent))?,
-        sender_agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+            .map_err(|_| StoreError::corrupt("reply parent", &parent))?,
+        sender_agency: AgencyId::parse(&agency)
+            .map_err(|_| StoreError::corrupt("agency", &agency))?,
         sender: parse_principal(&sender)?,
         body: LocalizedText {
             text: body,
             language,
         },
-        audience: ReplyAudience::parse(&audience).ok_or_else(|| corrupt("audience", &audience))?,
+        audience: ReplyAudience::parse(&audience)
+            .ok_or_else(|| StoreError::corrupt("audience", &audience))?,
         in_reply_to: in_reply_to
-            .map(|id| ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| corrupt("reply id", &id)))
+            .map(|id| {
+                ObjectId::parse(REPLY_PREFIX, &id).map_err(|_| StoreError::corrupt("reply id", &id))
+            })
             .transpose()?,
-        tlp: tlp.parse::<Tlp>().map_err(|_| corrupt("tlp", &tlp))?,
+        tlp: tlp
+            .parse::<Tlp>()
+            .map_err(|_| StoreError::corrupt("tlp", &tlp))?,
         created: Timestamp::from_micros(created),
     })
 }
@@ -79,7 +82,7 @@ macro_rules! insert_reply {
         .execute(&mut *$tx)
         .await?;
         let (kind, object) = $crate::cbm::CbmEventKind::ReplyPosted($reply.id.clone()).storage();
-        crate::sequencer::write_outbox!(
+        crate::outbox::write_outbox!(
             $tx,
             $pool,
             $crate::cbm::TOPIC,
@@ -109,7 +112,7 @@ impl Store {
             insert_reply!(tx, pool, reply);
             record_request!(tx, &sender, request_id, METHOD_POST, reply.id.as_str(), now);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", reply.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", reply.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();

@@ -8,17 +8,14 @@ use liaison_core::{
 
 use crate::{
     Store, StoreError,
-    backend::BackendOps,
-    cbm::{CbmEventKind, TOPIC, WriteOutcome, parse_principal, record_request, seen_request},
+    cbm::{CbmEventKind, TOPIC, parse_principal},
+    idempotency::{WriteOutcome, record_request, seen_request},
+    tx::WritePool,
     with_pool,
 };
 
 const METHOD_START: &str = "liaison.v1.CbmService/StartCommunicationCheck";
 const METHOD_RESPOND: &str = "liaison.v1.CbmService/RespondToCommunicationCheck";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
 
 /// An answer to a communication check.
 #[derive(Debug)]
@@ -71,13 +68,15 @@ fn check_from_row(row: CheckRow) -> Result<CommunicationCheck, StoreError> {
         challenge,
     ) = row;
     Ok(CommunicationCheck {
-        id: ObjectId::parse(CHECK_PREFIX, &id).map_err(|_| corrupt("check id", &id))?,
+        id: ObjectId::parse(CHECK_PREFIX, &id).map_err(|_| StoreError::corrupt("check id", &id))?,
         started_by: started_by.as_deref().map(parse_principal).transpose()?,
         scope: Scope::from_storage(&scope_kind, &scope_value)
-            .map_err(|_| corrupt("scope", &scope_value))?,
+            .map_err(|_| StoreError::corrupt("scope", &scope_value))?,
         contact_level: match level.as_str() {
             "all" => None,
-            other => Some(ContactLevel::parse(other).ok_or_else(|| corrupt("level", other))?),
+            other => Some(
+                ContactLevel::parse(other).ok_or_else(|| StoreError::corrupt("level", other))?,
+            ),
         },
         started: Timestamp::from_micros(start),
         window: std::time::Duration::from_micros(u64::try_from(window).unwrap_or(0)),
@@ -109,14 +108,17 @@ const RESULT_SELECT: &str =
 fn result_from_row(row: ResultRow) -> Result<CheckResult, StoreError> {
     let (check, start, due, agency, respond, responder, poc, comment, language) = row;
     Ok(CheckResult {
-        check: ObjectId::parse(CHECK_PREFIX, &check).map_err(|_| corrupt("check id", &check))?,
+        check: ObjectId::parse(CHECK_PREFIX, &check)
+            .map_err(|_| StoreError::corrupt("check id", &check))?,
         check_started: Timestamp::from_micros(start),
         check_due: Timestamp::from_micros(due),
-        agency: AgencyId::parse(&agency).map_err(|_| corrupt("agency", &agency))?,
+        agency: AgencyId::parse(&agency).map_err(|_| StoreError::corrupt("agency", &agency))?,
         responded: respond.map(Timestamp::from_micros),
         responder: responder.as_deref().map(parse_principal).transpose()?,
         point_of_contact: poc
-            .map(|id| ObjectId::parse(POC_PREFIX, &id).map_err(|_| corrupt("poc id", &id)))
+            .map(|id| {
+                ObjectId::parse(POC_PREFIX, &id).map_err(|_| StoreError::corrupt("poc id", &id))
+            })
             .transpose()?,
         comment: comment.map(|text| LocalizedText {
             text,
@@ -183,9 +185,9 @@ impl Store {
             }
             record_request!(tx, &actor, request_id, METHOD_START, check.id.as_str(), now);
             let (kind, object) = CbmEventKind::CheckStarted(check.id.clone()).storage();
-            crate::sequencer::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
+            crate::outbox::write_outbox!(tx, pool, TOPIC, kind, object, now, None::<String>);
             let record = String::from_utf8_lossy(audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", check.id.as_str(), now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", check.id.as_str(), now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -218,7 +220,7 @@ impl Store {
             .await?;
             record_request!(tx, &responder, answer.request_id, METHOD_RESPOND, answer.check.as_str(), answer.now);
             let record = String::from_utf8_lossy(&answer.audit_record).into_owned();
-            crate::sequencer::write_outbox!(tx, pool, crate::audit::TOPIC, "record", answer.check.as_str(), answer.now, Some(record));
+            crate::outbox::write_outbox!(tx, pool, crate::audit::TOPIC, "record", answer.check.as_str(), answer.now, Some(record));
             tx.commit().await?;
         });
         self.signals.outbox.notify_one();
@@ -246,7 +248,7 @@ impl Store {
                     .await?
                     .rows_affected();
                 if changed == 1 {
-                    crate::sequencer::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
+                    crate::outbox::write_outbox!(tx, pool, TOPIC, "check_closed", id.as_str(), now, None::<String>);
                     closed += 1;
                 }
             }
