@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use prost::Message as _;
+
 use liaison_testkit::{Backend, TestHub};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -20,14 +22,20 @@ async fn health_reports_serving(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let client = hub.client("EU-ENISA", "feed").await?;
     let mut health = HealthClient::new(client.channel());
-    for service in [
-        "",
-        "liaison.v1.DirectoryService",
-        "liaison.v1.IndicatorService",
-    ] {
+    // The hub as a whole, and every service of the API (from the descriptor set, so that
+    // a new service is checked too).
+    let set = prost_types::FileDescriptorSet::decode(liaison_proto::FILE_DESCRIPTOR_SET)?;
+    let mut services = vec![String::new()];
+    for file in set.file {
+        for service in &file.service {
+            services.push(format!("{}.{}", file.package(), service.name()));
+        }
+    }
+    assert!(services.len() > 1, "no service in the descriptor set");
+    for service in services {
         let answer = health
             .check(HealthCheckRequest {
-                service: service.into(),
+                service: service.clone(),
             })
             .await?
             .into_inner();

@@ -7,7 +7,7 @@
 //!    validated, so a caller without the role learns nothing from error details. A method
 //!    without a row is refused: a new RPC is closed until someone writes its rule (and the
 //!    authorization matrix test fails until it has a row there too).
-//! 2. **The object** ([`authorize`] with an [`Action`]): the rules of DESIGN.md on the
+//! 2. **The object** ([`authorize`] with an [`Action`]): the rules below, on the
 //!    stored record the call acts on — scope and TLP for shared items, the two parties for
 //!    an MLA request, the owner for a change. The record is always the one loaded from the
 //!    store, never ids or copies sent in the request.
@@ -16,6 +16,7 @@
 //! (or NOT_FOUND where even existence must not leak).
 
 use liaison_core::{AgencyId, PrincipalKind, Role, Scope, Tlp};
+use liaison_proto::methods;
 
 use crate::policy::{Caller, Denied};
 
@@ -54,362 +55,105 @@ const OPERATOR: &[Role] = &[Role::Operator];
 const NONE: &[Role] = &[];
 
 /// Every RPC's gate, by full method path without the leading slash.
+#[rustfmt::skip]
 pub const RULES: &[(&str, Gate)] = &[
     // Directory: reads and tokens for everyone the hub knows; contacts for officers; the
     // rest is the operator's.
-    (
-        "liaison.v1.DirectoryService/WhoAmI",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/ListAgencies",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/GetAgency",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/ListPointsOfContact",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/SetPointOfContact",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.DirectoryService/DeletePointOfContact",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.DirectoryService/ListSharingGroups",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/GetSharingGroup",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/CreateSharingGroup",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/UpdateSharingGroup",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/IssueToken",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/GetTokenKeys",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.DirectoryService/RegisterAgency",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/SuspendAgency",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/ReinstateAgency",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/RegisterCertificate",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/RevokeCertificate",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.DirectoryService/AssignRoles",
-        rule(Who::Hub, OPERATOR),
-    ),
+    (methods::DIRECTORY_WHO_AM_I, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_LIST_AGENCIES, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_GET_AGENCY, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_LIST_POINTS_OF_CONTACT, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_SET_POINT_OF_CONTACT, rule(Who::Members, OFFICER)),
+    (methods::DIRECTORY_DELETE_POINT_OF_CONTACT, rule(Who::Members, OFFICER)),
+    (methods::DIRECTORY_LIST_SHARING_GROUPS, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_GET_SHARING_GROUP, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_CREATE_SHARING_GROUP, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_UPDATE_SHARING_GROUP, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_ISSUE_TOKEN, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_GET_TOKEN_KEYS, rule(Who::Anyone, NONE)),
+    (methods::DIRECTORY_REGISTER_AGENCY, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_SUSPEND_AGENCY, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_REINSTATE_AGENCY, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_REGISTER_CERTIFICATE, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_REVOKE_CERTIFICATE, rule(Who::Hub, OPERATOR)),
+    (methods::DIRECTORY_ASSIGN_ROLES, rule(Who::Hub, OPERATOR)),
     // Indicators: systems and officers of member agencies.
-    (
-        "liaison.v1.IndicatorService/Publish",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/PublishMany",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/GetIndicator",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/ListIndicators",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/Subscribe",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/RevokeIndicator",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/LinkObservables",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/ReportSighting",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/Lookup",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/ExportStix",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.IndicatorService/ImportStix",
-        rule(Who::Members, EXCHANGE),
-    ),
+    (methods::INDICATOR_PUBLISH, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_PUBLISH_MANY, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_GET_INDICATOR, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_LIST_INDICATORS, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_SUBSCRIBE, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_REVOKE_INDICATOR, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_LINK_OBSERVABLES, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_REPORT_SIGHTING, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_LOOKUP, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_EXPORT_STIX, rule(Who::Members, EXCHANGE)),
+    (methods::INDICATOR_IMPORT_STIX, rule(Who::Members, EXCHANGE)),
     // Audit: records for auditors (agency auditors see their agency's); checkpoints,
     // proofs and keys reveal no record content and are open to every principal, so that
     // anyone can act as a witness.
-    (
-        "liaison.v1.AuditService/QueryRecords",
-        rule(Who::MembersAndHub, AUDITORS),
-    ),
-    (
-        "liaison.v1.AuditService/ExportRecords",
-        rule(Who::MembersAndHub, AUDITORS),
-    ),
-    (
-        "liaison.v1.AuditService/GetCheckpoint",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.AuditService/GetInclusionProof",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.AuditService/GetConsistencyProof",
-        rule(Who::Anyone, NONE),
-    ),
-    (
-        "liaison.v1.AuditService/GetLogKeys",
-        rule(Who::Anyone, NONE),
-    ),
+    (methods::AUDIT_QUERY_RECORDS, rule(Who::MembersAndHub, AUDITORS)),
+    (methods::AUDIT_EXPORT_RECORDS, rule(Who::MembersAndHub, AUDITORS)),
+    (methods::AUDIT_GET_CHECKPOINT, rule(Who::Anyone, NONE)),
+    (methods::AUDIT_GET_INCLUSION_PROOF, rule(Who::Anyone, NONE)),
+    (methods::AUDIT_GET_CONSISTENCY_PROOF, rule(Who::Anyone, NONE)),
+    (methods::AUDIT_GET_LOG_KEYS, rule(Who::Anyone, NONE)),
     // MLA: decisions and content for officers of the parties; request metadata also for
     // auditors; receipt keys for everyone.
-    (
-        "liaison.v1.MlaService/CreateDraft",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/UpdateDraft",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/DeleteDraft",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/SubmitRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/AcknowledgeRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/StartAssessment",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/RequestMoreInformation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ProvideInformation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ProposeConditions",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/AcceptConditions",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/AcceptRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/StartExecution",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ReportExecution",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/CloseRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/RefuseRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/PostponeRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ResumeAssessment",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/WithdrawRequest",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ConfirmPreservation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/RequestPreservationExtension",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ExtendPreservation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/HoldPreservation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ReleasePreservation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/GetRequest",
-        rule(Who::MembersAndHub, MLA_READERS),
-    ),
-    (
-        "liaison.v1.MlaService/ListRequests",
-        rule(Who::MembersAndHub, MLA_READERS),
-    ),
-    (
-        "liaison.v1.MlaService/WatchRequests",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/PostMessage",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ListMessages",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/UploadEvidence",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/DownloadEvidence",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ListEvidence",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.MlaService/ListReceipts",
-        rule(Who::MembersAndHub, MLA_READERS),
-    ),
-    (
-        "liaison.v1.MlaService/GetReceiptKeys",
-        rule(Who::Anyone, NONE),
-    ),
+    (methods::MLA_CREATE_DRAFT, rule(Who::Members, OFFICER)),
+    (methods::MLA_UPDATE_DRAFT, rule(Who::Members, OFFICER)),
+    (methods::MLA_DELETE_DRAFT, rule(Who::Members, OFFICER)),
+    (methods::MLA_SUBMIT_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_ACKNOWLEDGE_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_START_ASSESSMENT, rule(Who::Members, OFFICER)),
+    (methods::MLA_REQUEST_MORE_INFORMATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_PROVIDE_INFORMATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_PROPOSE_CONDITIONS, rule(Who::Members, OFFICER)),
+    (methods::MLA_ACCEPT_CONDITIONS, rule(Who::Members, OFFICER)),
+    (methods::MLA_ACCEPT_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_START_EXECUTION, rule(Who::Members, OFFICER)),
+    (methods::MLA_REPORT_EXECUTION, rule(Who::Members, OFFICER)),
+    (methods::MLA_CLOSE_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_REFUSE_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_POSTPONE_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_RESUME_ASSESSMENT, rule(Who::Members, OFFICER)),
+    (methods::MLA_WITHDRAW_REQUEST, rule(Who::Members, OFFICER)),
+    (methods::MLA_CONFIRM_PRESERVATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_REQUEST_PRESERVATION_EXTENSION, rule(Who::Members, OFFICER)),
+    (methods::MLA_EXTEND_PRESERVATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_HOLD_PRESERVATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_RELEASE_PRESERVATION, rule(Who::Members, OFFICER)),
+    (methods::MLA_GET_REQUEST, rule(Who::MembersAndHub, MLA_READERS)),
+    (methods::MLA_LIST_REQUESTS, rule(Who::MembersAndHub, MLA_READERS)),
+    (methods::MLA_WATCH_REQUESTS, rule(Who::Members, OFFICER)),
+    (methods::MLA_POST_MESSAGE, rule(Who::Members, OFFICER)),
+    (methods::MLA_LIST_MESSAGES, rule(Who::Members, OFFICER)),
+    (methods::MLA_UPLOAD_EVIDENCE, rule(Who::Members, OFFICER)),
+    (methods::MLA_DOWNLOAD_EVIDENCE, rule(Who::Members, OFFICER)),
+    (methods::MLA_LIST_EVIDENCE, rule(Who::Members, OFFICER)),
+    (methods::MLA_LIST_RECEIPTS, rule(Who::MembersAndHub, MLA_READERS)),
+    (methods::MLA_GET_RECEIPT_KEYS, rule(Who::Anyone, NONE)),
     // CBM: officers act; systems may read and follow (never TLP:RED); auditors read;
     // communication checks are started by the operator.
-    ("liaison.v1.CbmService/Notify", rule(Who::Members, OFFICER)),
-    (
-        "liaison.v1.CbmService/GetNotification",
-        rule(Who::MembersAndHub, CBM_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/ListNotifications",
-        rule(Who::MembersAndHub, CBM_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/AcknowledgeNotification",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/PostReply",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/ListReplies",
-        rule(Who::MembersAndHub, CBM_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/RequestConsultation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/AcknowledgeConsultation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/ScheduleConsultation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/RecordConsultationHeld",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/CloseConsultation",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/GetConsultation",
-        rule(Who::MembersAndHub, CBM_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/ListConsultations",
-        rule(Who::MembersAndHub, CBM_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/WatchInbox",
-        rule(Who::Members, EXCHANGE),
-    ),
-    (
-        "liaison.v1.CbmService/StartCommunicationCheck",
-        rule(Who::Hub, OPERATOR),
-    ),
-    (
-        "liaison.v1.CbmService/RespondToCommunicationCheck",
-        rule(Who::Members, OFFICER),
-    ),
-    (
-        "liaison.v1.CbmService/GetCommunicationCheckReport",
-        rule(Who::MembersAndHub, CHECK_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/ListCommunicationChecks",
-        rule(Who::MembersAndHub, CHECK_READERS),
-    ),
-    (
-        "liaison.v1.CbmService/ListCommunicationCheckResults",
-        rule(Who::MembersAndHub, CHECK_READERS),
-    ),
+    (methods::CBM_NOTIFY, rule(Who::Members, OFFICER)),
+    (methods::CBM_GET_NOTIFICATION, rule(Who::MembersAndHub, CBM_READERS)),
+    (methods::CBM_LIST_NOTIFICATIONS, rule(Who::MembersAndHub, CBM_READERS)),
+    (methods::CBM_ACKNOWLEDGE_NOTIFICATION, rule(Who::Members, OFFICER)),
+    (methods::CBM_POST_REPLY, rule(Who::Members, OFFICER)),
+    (methods::CBM_LIST_REPLIES, rule(Who::MembersAndHub, CBM_READERS)),
+    (methods::CBM_REQUEST_CONSULTATION, rule(Who::Members, OFFICER)),
+    (methods::CBM_ACKNOWLEDGE_CONSULTATION, rule(Who::Members, OFFICER)),
+    (methods::CBM_SCHEDULE_CONSULTATION, rule(Who::Members, OFFICER)),
+    (methods::CBM_RECORD_CONSULTATION_HELD, rule(Who::Members, OFFICER)),
+    (methods::CBM_CLOSE_CONSULTATION, rule(Who::Members, OFFICER)),
+    (methods::CBM_GET_CONSULTATION, rule(Who::MembersAndHub, CBM_READERS)),
+    (methods::CBM_LIST_CONSULTATIONS, rule(Who::MembersAndHub, CBM_READERS)),
+    (methods::CBM_WATCH_INBOX, rule(Who::Members, EXCHANGE)),
+    (methods::CBM_START_COMMUNICATION_CHECK, rule(Who::Hub, OPERATOR)),
+    (methods::CBM_RESPOND_TO_COMMUNICATION_CHECK, rule(Who::Members, OFFICER)),
+    (methods::CBM_GET_COMMUNICATION_CHECK_REPORT, rule(Who::MembersAndHub, CHECK_READERS)),
+    (methods::CBM_LIST_COMMUNICATION_CHECKS, rule(Who::MembersAndHub, CHECK_READERS)),
+    (methods::CBM_LIST_COMMUNICATION_CHECK_RESULTS, rule(Who::MembersAndHub, CHECK_READERS)),
 ];
 
 const MLA_READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::OversightAuditor];

@@ -109,6 +109,15 @@ pub enum AgencyKind {
 }
 
 impl AgencyKind {
+    /// Every value, in declaration order.
+    pub const ALL: [AgencyKind; 5] = [
+        AgencyKind::Police,
+        AgencyKind::Cert,
+        AgencyKind::Ministry,
+        AgencyKind::International,
+        AgencyKind::Hub,
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

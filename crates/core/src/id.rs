@@ -126,6 +126,9 @@ impl<'de> Deserialize<'de> for PrincipalName {
 
 /// A server-made object id: a prefix naming the kind (`ind`, `mla`, `cbm`, …), an
 /// underscore and a ULID in lowercase, so ids sort by creation time.
+///
+/// Every prefix is one of the constants below and listed in [`ObjectId::PREFIXES`]; a
+/// test keeps them distinct, so an id names its kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(String);
 
@@ -136,6 +139,48 @@ impl ObjectId {
     pub const SIGHTING: &'static str = "sgt";
     /// Prefix of correlation ids.
     pub const CORRELATION: &'static str = "cor";
+    /// Prefix of MLA request ids.
+    pub const MLA_REQUEST: &'static str = "mla";
+    /// Prefix of MLA receipt ids.
+    pub const MLA_RECEIPT: &'static str = "rct";
+    /// Prefix of MLA message ids.
+    pub const MLA_MESSAGE: &'static str = "msg";
+    /// Prefix of MLA evidence ids.
+    pub const MLA_EVIDENCE: &'static str = "evd";
+    /// Prefix of CBM notification ids.
+    pub const CBM_NOTIFICATION: &'static str = "cbm";
+    /// Prefix of point-of-contact ids.
+    pub const POINT_OF_CONTACT: &'static str = "poc";
+    /// Prefix of communication-check ids.
+    pub const CBM_CHECK: &'static str = "chk";
+    /// Prefix of new CBM reply ids. Replies made before it existed carry `msg`, the
+    /// prefix of MLA messages: those ids are stored (in replies, events, audit records)
+    /// and so stay as they are, and [`ObjectId::parse`] still accepts them as replies
+    /// (see [`ObjectId::EARLIER_PREFIXES`]). MLA messages keep `msg`.
+    pub const CBM_REPLY: &'static str = "rpl";
+    /// Prefix of consultation ids.
+    pub const CBM_CONSULTATION: &'static str = "cns";
+
+    /// Every prefix in use, with the kind of object it names.
+    pub const PREFIXES: &'static [(&'static str, &'static str)] = &[
+        (Self::INDICATOR, "indicator"),
+        (Self::SIGHTING, "sighting"),
+        (Self::CORRELATION, "correlation"),
+        (Self::MLA_REQUEST, "MLA request"),
+        (Self::MLA_RECEIPT, "MLA receipt"),
+        (Self::MLA_MESSAGE, "MLA message"),
+        (Self::MLA_EVIDENCE, "MLA evidence"),
+        (Self::CBM_NOTIFICATION, "CBM notification"),
+        (Self::POINT_OF_CONTACT, "point of contact"),
+        (Self::CBM_CHECK, "communication check"),
+        (Self::CBM_REPLY, "CBM reply"),
+        (Self::CBM_CONSULTATION, "consultation"),
+    ];
+
+    /// Prefixes that ids of a kind carried before its own: `(prefix, earlier)`. Parsing
+    /// for `prefix` accepts `earlier` too; new ids always carry `prefix`.
+    pub const EARLIER_PREFIXES: &'static [(&'static str, &'static str)] =
+        &[(Self::CBM_REPLY, Self::MLA_MESSAGE)];
 
     /// A new id with the given prefix.
     pub fn generate(prefix: &'static str) -> Self {
@@ -145,14 +190,22 @@ impl ObjectId {
         ))
     }
 
-    /// Parses an id that must carry `prefix`.
+    /// Parses an id that must carry `prefix` (or an earlier prefix of the same kind, see
+    /// [`ObjectId::EARLIER_PREFIXES`]).
     pub fn parse(prefix: &'static str, text: &str) -> Result<Self, IdError> {
         let error = IdError::Object {
             expected_prefix: prefix,
         };
-        let body = text
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('_'))
+        let earlier = Self::EARLIER_PREFIXES
+            .iter()
+            .filter(|(current, _)| *current == prefix)
+            .map(|(_, earlier)| *earlier);
+        let body = std::iter::once(prefix)
+            .chain(earlier)
+            .find_map(|accepted| {
+                text.strip_prefix(accepted)
+                    .and_then(|rest| rest.strip_prefix('_'))
+            })
             .ok_or(error.clone())?;
         let upper = body.to_ascii_uppercase();
         if body.len() == 26
@@ -239,6 +292,35 @@ mod tests {
         assert!(ObjectId::parse("ind", "ind_").is_err());
         assert!(ObjectId::parse("ind", &id.as_str().to_ascii_uppercase()).is_err());
         assert!(ObjectId::parse("ind", "ind_../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn object_id_prefixes_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for (prefix, kind) in ObjectId::PREFIXES {
+            assert!(seen.insert(*prefix), "{prefix} ({kind}) is used twice");
+            assert!(
+                !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_lowercase()),
+                "{prefix}"
+            );
+        }
+        for (current, earlier) in ObjectId::EARLIER_PREFIXES {
+            assert!(seen.contains(current), "{current} is not registered");
+            assert_ne!(current, earlier);
+        }
+    }
+
+    #[test]
+    fn a_reply_id_of_the_earlier_prefix_still_parses() {
+        let new = ObjectId::generate(ObjectId::CBM_REPLY);
+        assert!(new.as_str().starts_with("rpl_"));
+        let old = format!("msg_{}", &new.as_str()[4..]);
+        assert_eq!(
+            ObjectId::parse(ObjectId::CBM_REPLY, &old).map(|id| id.to_string()),
+            Ok(old.clone())
+        );
+        assert!(ObjectId::parse(ObjectId::MLA_MESSAGE, new.as_str()).is_err());
+        assert!(ObjectId::parse(ObjectId::CBM_NOTIFICATION, &old).is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use machine::{
     step,
 };
 
-/// Prefix of MLA request ids (`mla_…`).
-pub const REQUEST_ID_PREFIX: &str = "mla";
-/// Prefix of receipt ids (`rct_…`).
-pub const RECEIPT_ID_PREFIX: &str = "rct";
+/// Prefix of MLA request ids (`mla_…`, [`crate::ObjectId::MLA_REQUEST`]).
+pub const REQUEST_ID_PREFIX: &str = crate::ObjectId::MLA_REQUEST;
+/// Prefix of receipt ids (`rct_…`, [`crate::ObjectId::MLA_RECEIPT`]).
+pub const RECEIPT_ID_PREFIX: &str = crate::ObjectId::MLA_RECEIPT;

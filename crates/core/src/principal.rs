@@ -18,6 +18,9 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
+    /// Every value, in declaration order.
+    pub const ALL: [PrincipalKind; 2] = [PrincipalKind::System, PrincipalKind::Person];
+
     /// The name used in URIs and the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +58,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every value, in declaration order.
+    pub const ALL: [Role; 5] = [
+        Role::System,
+        Role::Officer,
+        Role::Auditor,
+        Role::OversightAuditor,
+        Role::Operator,
+    ];
+
     /// The name used in the federation file and the database.
     pub fn as_str(self) -> &'static str {
         match self {

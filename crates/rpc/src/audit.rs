@@ -171,6 +171,11 @@ impl AuditContext {
         });
     }
 
+    /// Notes objects the call touched, in order.
+    pub fn touch_all(&self, objects: impl IntoIterator<Item = ObjectAccess>) {
+        self.with(|state| state.record.objects.extend(objects));
+    }
+
     /// The caller's justification, if sent.
     pub fn justification(&self) -> Option<String> {
         self.with(|state| state.record.justification.clone())

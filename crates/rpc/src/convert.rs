@@ -1,17 +1,5 @@
-//! Conversions between prost and domain values.
-
-use liaison_core::Timestamp;
-
-/// A domain timestamp as `google.protobuf.Timestamp`.
-pub fn to_timestamp(time: Timestamp) -> prost_types::Timestamp {
-    let (seconds, nanos) = time.seconds_nanos();
-    prost_types::Timestamp { seconds, nanos }
-}
-
-/// A `google.protobuf.Timestamp` from a request; `None` when out of range.
-pub fn from_timestamp(time: &prost_types::Timestamp) -> Option<Timestamp> {
-    Timestamp::from_seconds_nanos(time.seconds, time.nanos)
-}
+//! What every handler checks of paging and request ids. Enum and timestamp conversions
+//! live in `liaison_proto::domain`.
 
 /// The offset an offset page token stands for: 0 for the first page (no token), else the
 /// number this server put in the previous page's `next_page_token`.

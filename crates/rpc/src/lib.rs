@@ -6,16 +6,20 @@
 //!   roles and memberships from the directory;
 //! - [`ServiceError`]: the one table from error kind to gRPC code, with field violations
 //!   for bad input and safe messages;
+//! - [`Call`]: the caller and audit context every handler starts from;
 //! - [`AuditLayer`] and [`AuditContext`]: every call leaves an audit record;
+//! - [`EventStream`]: the one delivery loop of the streams that page the `events` table;
 //! - [`ActivityLayer`]: counts the calls open on each connection, for the hub's idle
 //!   timeout;
 //! - [`RateLimitLayer`] and [`DeadlineLayer`]: the per-principal rate limit, the caps on
 //!   open streams per principal and per agency ([`StreamCaps`]), and the cap on how long
 //!   a call may take to answer;
-//! - conversions between prost and domain values that several services need.
+//! - paging and request-id checks every service needs (enum and timestamp conversions
+//!   are in `liaison_proto::domain`).
 
 mod activity;
 mod audit;
+mod call;
 mod caller;
 mod clock;
 mod convert;
@@ -26,14 +30,15 @@ mod streams;
 
 pub use activity::{ActivityLayer, ActivityMiddleware, CallGuard, ConnectionActivity};
 pub use audit::{AuditContext, AuditLayer, AuditMiddleware, PURPOSE_HEADER, percent_decode};
+pub use call::Call;
 pub use caller::{AUTHORIZATION_HEADER, AccessControl, AccessWatch, Authenticator, ConnectionInfo};
 pub use clock::Clock;
-pub use convert::{
-    check_request_id, from_timestamp, page_offset, page_size, request_id, to_timestamp,
-};
+pub use convert::{check_request_id, page_offset, page_size, request_id};
 pub use error::ServiceError;
+/// The timestamp conversions, from their home in `liaison_proto::domain`.
+pub use liaison_proto::domain::{from_timestamp, to_timestamp};
 pub use revocation::Revocations;
-pub use stream::{BACKSTOP, StreamWait};
+pub use stream::{BACKSTOP, CHANNEL, Delivery, EventFeed, EventStream, PAGE, delivered};
 pub use streams::{StreamCaps, audited_method, is_known_method, is_server_streaming};
 
 mod shutdown;

@@ -12,8 +12,6 @@ use std::{
     sync::{Arc, Mutex, OnceLock},
 };
 
-use prost::Message as _;
-
 /// Methods the hub serves besides the Liaison API: health and reflection.
 const OTHER_METHODS: &[&str] = &[
     "/grpc.health.v1.Health/Check",
@@ -30,27 +28,17 @@ struct Methods {
 fn methods() -> &'static Methods {
     static METHODS: OnceLock<Methods> = OnceLock::new();
     METHODS.get_or_init(|| {
+        let path = |method: &str| format!("/{method}");
         let mut all: HashSet<String> = OTHER_METHODS.iter().map(|m| (*m).to_owned()).collect();
-        let mut server_streaming = HashSet::new();
-        if let Ok(set) = prost_types::FileDescriptorSet::decode(liaison_proto::FILE_DESCRIPTOR_SET)
-        {
-            for file in set.file {
-                let package = file.package.unwrap_or_default();
-                for service in file.service {
-                    let service_name = service.name.unwrap_or_default();
-                    for method in service.method {
-                        let path = format!(
-                            "/{package}.{service_name}/{}",
-                            method.name.unwrap_or_default()
-                        );
-                        if method.server_streaming == Some(true) {
-                            server_streaming.insert(path.clone());
-                        }
-                        all.insert(path);
-                    }
-                }
-            }
-        }
+        all.extend(
+            liaison_proto::methods::ALL
+                .iter()
+                .map(|method| path(method)),
+        );
+        let mut server_streaming: HashSet<String> = liaison_proto::methods::SERVER_STREAMING
+            .iter()
+            .map(|method| path(method))
+            .collect();
         // Health watches and reflection streams are streams too: without a permit they
         // could be held open without bound on a certificate alone.
         for method in [

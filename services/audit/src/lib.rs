@@ -22,7 +22,7 @@ use std::sync::Arc;
 use liaison_audit::{Checkpoint, SigningKey, VerifierKey};
 use liaison_auth::{Action, authorize};
 use liaison_proto::v1::{self, audit_service_server};
-use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown};
+use liaison_rpc::{AccessControl, AuditContext, Authenticator, Call, ServiceError, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -122,8 +122,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetCheckpointRequest>,
     ) -> Result<Response<v1::GetCheckpointResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let stored = self
             .store
             .latest_checkpoint()
@@ -158,8 +161,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetInclusionProofRequest>,
     ) -> Result<Response<v1::GetInclusionProofResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let request = request.into_inner();
         self.check_size(request.tree_size, "leaf_index").await?;
         let proof = self
@@ -186,8 +192,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetConsistencyProofRequest>,
     ) -> Result<Response<v1::GetConsistencyProofResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         let request = request.into_inner();
         self.check_size(request.new_tree_size, "old_tree_size")
             .await?;
@@ -207,8 +216,11 @@ impl audit_service_server::AuditService for AuditServiceImpl {
         &self,
         request: Request<v1::GetLogKeysRequest>,
     ) -> Result<Response<v1::GetLogKeysResponse>, Status> {
-        self.auth.caller(&request).await?;
-        AuditContext::of(&request).commit_read(&self.store).await?;
+        Call::begin(&self.auth, &request)
+            .await?
+            .audit
+            .commit_read(&self.store)
+            .await?;
         Ok(Response::new(v1::GetLogKeysResponse {
             keys: vec![v1::AuditLogKey {
                 key_name: self.verifier.name().to_owned(),

@@ -17,10 +17,11 @@ use liaison_core::{
     },
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
-use liaison_rpc::{
-    AuditContext, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
+use liaison_proto::{
+    domain::{check_contact_level, principal_ref},
+    v1,
 };
+use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp};
 use liaison_store::{CheckAnswer, WriteOutcome};
 use tonic::Request;
 
@@ -57,7 +58,7 @@ pub(crate) fn result_to_proto(result: &CheckResult, now: Timestamp) -> v1::CbmCh
         outcome: outcome_to_proto(result.outcome(now)),
         respond_time: result.responded.map(to_timestamp),
         response_time: result.response_time().map(convert::duration_to_proto),
-        responder: result.responder.as_ref().map(convert::principal_to_proto),
+        responder: result.responder.as_ref().map(principal_ref),
         point_of_contact_id: result
             .point_of_contact
             .as_ref()
@@ -101,7 +102,7 @@ pub(crate) fn check_to_proto(
     let person = caller.principal().kind() == liaison_core::PrincipalKind::Person;
     v1::CbmCommunicationCheck {
         id: check.id.to_string(),
-        started_by: check.started_by.as_ref().map(convert::principal_to_proto),
+        started_by: check.started_by.as_ref().map(principal_ref),
         schedule_name: String::new(),
         scope: Some(convert::scope_to_proto(&check.scope)),
         contact_level: level_to_proto(check.contact_level),
@@ -185,8 +186,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::StartCommunicationCheckRequest>,
     ) -> Result<v1::StartCommunicationCheckResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -216,11 +216,9 @@ impl CbmServiceImpl {
                 checked
             }
         };
-        let contact_level = match v1::CbmContactLevel::try_from(request.contact_level) {
-            Ok(v1::CbmContactLevel::Unspecified | v1::CbmContactLevel::All) => None,
-            Ok(v1::CbmContactLevel::Policy) => Some(ContactLevel::Policy),
-            Ok(v1::CbmContactLevel::Technical) => Some(ContactLevel::Technical),
-            Err(_) => {
+        let contact_level = match check_contact_level(request.contact_level) {
+            Some(level) => level,
+            None => {
                 violations.add("contact_level", "unknown contact level");
                 None
             }
@@ -296,8 +294,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::RespondToCommunicationCheckRequest>,
     ) -> Result<v1::RespondToCommunicationCheckResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_check_id(&request.check_id, "check_id")?;
@@ -404,8 +401,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetCommunicationCheckReportRequest>,
     ) -> Result<v1::GetCommunicationCheckReportResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_check_id(&request.get_ref().check_id, "check_id")?;
         let (check, results) = self.visible_check(&caller, &id).await?;
         audit.touch(id.as_str(), Access::Read, None);
@@ -424,8 +420,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListCommunicationChecksRequest>,
     ) -> Result<v1::ListCommunicationChecksResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
@@ -460,8 +455,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListCommunicationCheckResultsRequest>,
     ) -> Result<v1::ListCommunicationCheckResultsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             if caller.is_hub() {

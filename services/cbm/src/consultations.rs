@@ -17,9 +17,12 @@ use liaison_core::{
     federation::AgencyKind,
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    methods, v1,
+};
 use liaison_rpc::{
-    AuditContext, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
+    AuditContext, Call, ServiceError, from_timestamp, page_size, request_id, to_timestamp,
 };
 use liaison_store::WriteOutcome;
 use tonic::Request;
@@ -28,42 +31,6 @@ use crate::{CbmServiceImpl, convert};
 
 /// The acknowledgement period of a consultation request when the requester sets none.
 const DEFAULT_ACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
-
-const STATES: [(v1::CbmConsultationState, ConsultationState); 5] = [
-    (
-        v1::CbmConsultationState::Requested,
-        ConsultationState::Requested,
-    ),
-    (
-        v1::CbmConsultationState::Acknowledged,
-        ConsultationState::Acknowledged,
-    ),
-    (
-        v1::CbmConsultationState::Scheduled,
-        ConsultationState::Scheduled,
-    ),
-    (v1::CbmConsultationState::Held, ConsultationState::Held),
-    (v1::CbmConsultationState::Closed, ConsultationState::Closed),
-];
-
-const OUTCOMES: [(v1::CbmConsultationOutcome, ConsultationOutcome); 4] = [
-    (
-        v1::CbmConsultationOutcome::Resolved,
-        ConsultationOutcome::Resolved,
-    ),
-    (
-        v1::CbmConsultationOutcome::Unresolved,
-        ConsultationOutcome::Unresolved,
-    ),
-    (
-        v1::CbmConsultationOutcome::Declined,
-        ConsultationOutcome::Declined,
-    ),
-    (
-        v1::CbmConsultationOutcome::Withdrawn,
-        ConsultationOutcome::Withdrawn,
-    ),
-];
 
 /// May `caller` see `consultation`?
 pub(crate) fn may_see(caller: &Caller, consultation: &Consultation) -> bool {
@@ -90,17 +57,14 @@ pub(crate) fn consultation_to_proto(c: &Consultation) -> v1::CbmConsultation {
                 agency_id: p.agency.to_string(),
                 requester: p.requester,
                 acknowledge_time: p.acknowledged.map(to_timestamp),
-                acknowledged_by: p.acknowledged_by.as_ref().map(convert::principal_to_proto),
+                acknowledged_by: p.acknowledged_by.as_ref().map(principal_ref),
                 attended: p.attended,
             })
             .collect(),
         subject: Some(convert::text_to_proto(&c.subject)),
         description: text(&c.description),
-        state: STATES
-            .iter()
-            .find(|(_, state)| *state == c.state)
-            .map_or(0, |(proto, _)| *proto as i32),
-        tlp: convert::tlp_to_proto(c.tlp),
+        state: c.state.to_proto(),
+        tlp: c.tlp.to_proto(),
         related_notification_ids: c.related.iter().map(ToString::to_string).collect(),
         request_notification_id: c.request_notification.to_string(),
         proposed_times: c.proposed.iter().copied().map(to_timestamp).collect(),
@@ -110,17 +74,12 @@ pub(crate) fn consultation_to_proto(c: &Consultation) -> v1::CbmConsultation {
         agenda: text(&c.agenda),
         hold_time: c.held.map(to_timestamp),
         summary: text(&c.summary),
-        outcome: c.outcome.map_or(0, |outcome| {
-            OUTCOMES
-                .iter()
-                .find(|(_, domain)| *domain == outcome)
-                .map_or(0, |(proto, _)| *proto as i32)
-        }),
+        outcome: c.outcome.map_or(0, ProtoEnum::to_proto),
         close_time: c.closed.map(to_timestamp),
         meta: Some(v1::RecordMeta {
             create_time: Some(to_timestamp(c.created)),
             update_time: Some(to_timestamp(c.updated)),
-            creator: Some(convert::principal_to_proto(&c.requester)),
+            creator: Some(principal_ref(&c.requester)),
         }),
     }
 }
@@ -256,12 +215,43 @@ impl CbmServiceImpl {
         self.consultation_for(caller, &consultation.id).await
     }
 
+    /// Takes `step` on consultation `id` for `call`, as `method` with `request_id_value`:
+    /// a retry answers with the consultation as it is now; otherwise the step's state is
+    /// set, `change` completes the consultation, and it is committed.
+    async fn consultation_step(
+        &self,
+        call: &Call,
+        method: &'static str,
+        request_id_value: &str,
+        id: &ObjectId,
+        taken: ConsultationStep,
+        change: impl FnOnce(&mut Consultation) -> Result<(), ServiceError>,
+    ) -> Result<Consultation, ServiceError> {
+        if let Some(current) = self
+            .retried(&call.caller, request_id_value, method, id)
+            .await?
+        {
+            return Ok(current);
+        }
+        let mut consultation = self.consultation_for(&call.caller, id).await?;
+        consultation.state = step(&consultation, taken)?;
+        change(&mut consultation)?;
+        self.commit_step(
+            &call.caller,
+            &call.audit,
+            consultation,
+            None,
+            method,
+            request_id_value,
+        )
+        .await
+    }
+
     pub(crate) async fn request_consultation_call(
         &self,
         request: Request<v1::RequestConsultationRequest>,
     ) -> Result<v1::RequestConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -292,7 +282,7 @@ impl CbmServiceImpl {
             _ => violations.add("subject", "required: a text with its language tag"),
         }
         let description = optional_text(request.description, "description", &mut violations);
-        let tlp = convert::tlp_from_proto(request.tlp);
+        let tlp = Tlp::from_proto(request.tlp);
         if matches!(tlp, None | Some(Tlp::Clear)) {
             violations.add("tlp", "tlp is required: green, amber, amber+strict or red");
         }
@@ -330,7 +320,7 @@ impl CbmServiceImpl {
         let severity = match request.severity {
             0 => Some(Severity::Medium),
             value => {
-                let severity = convert::severity_from_proto(value);
+                let severity = Severity::from_proto(value);
                 if severity.is_none() {
                     violations.add("severity", "unknown severity");
                 }
@@ -455,12 +445,11 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::AcknowledgeConsultationRequest>,
     ) -> Result<v1::AcknowledgeConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = parse_id(&request.consultation_id)?;
-        let method = "liaison.v1.CbmService/AcknowledgeConsultation";
+        let method = methods::CBM_ACKNOWLEDGE_CONSULTATION;
         if let Some(current) = self
             .retried(&caller, &request.request_id, method, &id)
             .await?
@@ -503,7 +492,7 @@ impl CbmServiceImpl {
                 &audit,
                 consultation,
                 comment,
-                "liaison.v1.CbmService/AcknowledgeConsultation",
+                method,
                 &request.request_id,
             )
             .await?;
@@ -516,8 +505,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ScheduleConsultationRequest>,
     ) -> Result<v1::ScheduleConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -543,29 +531,20 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/ScheduleConsultation";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::ScheduleConsultationResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::Schedule)?;
-        consultation.schedule = start;
-        consultation.planned_duration = duration;
-        consultation.venue = venue.or(consultation.venue);
-        consultation.agenda = agenda.or(consultation.agenda);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
-                "liaison.v1.CbmService/ScheduleConsultation",
+            .consultation_step(
+                &call,
+                methods::CBM_SCHEDULE_CONSULTATION,
                 &request.request_id,
+                &id,
+                ConsultationStep::Schedule,
+                |consultation| {
+                    consultation.schedule = start;
+                    consultation.planned_duration = duration;
+                    consultation.venue = venue.or(consultation.venue.take());
+                    consultation.agenda = agenda.or(consultation.agenda.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::ScheduleConsultationResponse {
@@ -577,8 +556,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::RecordConsultationHeldRequest>,
     ) -> Result<v1::RecordConsultationHeldResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -609,39 +587,30 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/RecordConsultationHeld";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::RecordConsultationHeldResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::RecordHeld)?;
-        if let Some(stranger) = attending
-            .iter()
-            .find(|agency| consultation.participant(agency).is_none())
-        {
-            return Err(ServiceError::invalid(
-                "attending_agency_ids",
-                format!("{stranger} does not take part in this consultation"),
-            ));
-        }
-        for participant in &mut consultation.participants {
-            participant.attended = attending.contains(&participant.agency);
-        }
-        consultation.held = held.or(consultation.schedule).or(Some(self.clock.now()));
-        consultation.summary = summary.or(consultation.summary);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
-                "liaison.v1.CbmService/RecordConsultationHeld",
+            .consultation_step(
+                &call,
+                methods::CBM_RECORD_CONSULTATION_HELD,
                 &request.request_id,
+                &id,
+                ConsultationStep::RecordHeld,
+                |consultation| {
+                    if let Some(stranger) = attending
+                        .iter()
+                        .find(|agency| consultation.participant(agency).is_none())
+                    {
+                        return Err(ServiceError::invalid(
+                            "attending_agency_ids",
+                            format!("{stranger} does not take part in this consultation"),
+                        ));
+                    }
+                    for participant in &mut consultation.participants {
+                        participant.attended = attending.contains(&participant.agency);
+                    }
+                    consultation.held = held.or(consultation.schedule).or(Some(self.clock.now()));
+                    consultation.summary = summary.or(consultation.summary.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::RecordConsultationHeldResponse {
@@ -653,8 +622,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::CloseConsultationRequest>,
     ) -> Result<v1::CloseConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -662,10 +630,7 @@ impl CbmServiceImpl {
             "consultation_id",
             ObjectId::parse(CONSULTATION_PREFIX, &request.consultation_id),
         );
-        let outcome = OUTCOMES
-            .iter()
-            .find(|(proto, _)| *proto as i32 == request.outcome)
-            .map(|(_, outcome)| *outcome);
+        let outcome = ConsultationOutcome::from_proto(request.outcome);
         if outcome.is_none() {
             violations.add("outcome", "outcome is required");
         }
@@ -673,28 +638,19 @@ impl CbmServiceImpl {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(violations.into());
         };
-        let method = "liaison.v1.CbmService/CloseConsultation";
-        if let Some(current) = self
-            .retried(&caller, &request.request_id, method, &id)
-            .await?
-        {
-            return Ok(v1::CloseConsultationResponse {
-                consultation: Some(consultation_to_proto(&current)),
-            });
-        }
-        let mut consultation = self.consultation_for(&caller, &id).await?;
-        consultation.state = step(&consultation, ConsultationStep::Close)?;
-        consultation.outcome = outcome;
-        consultation.closed = Some(self.clock.now());
-        consultation.summary = summary.or(consultation.summary);
         let stored = self
-            .commit_step(
-                &caller,
-                &audit,
-                consultation,
-                None,
-                "liaison.v1.CbmService/CloseConsultation",
+            .consultation_step(
+                &call,
+                methods::CBM_CLOSE_CONSULTATION,
                 &request.request_id,
+                &id,
+                ConsultationStep::Close,
+                |consultation| {
+                    consultation.outcome = outcome;
+                    consultation.closed = Some(self.clock.now());
+                    consultation.summary = summary.or(consultation.summary.take());
+                    Ok(())
+                },
             )
             .await?;
         Ok(v1::CloseConsultationResponse {
@@ -706,8 +662,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetConsultationRequest>,
     ) -> Result<v1::GetConsultationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_id(&request.get_ref().consultation_id)?;
         let consultation = self.consultation_for(&caller, &id).await?;
         audit.touch(
@@ -725,16 +680,15 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListConsultationsRequest>,
     ) -> Result<v1::ListConsultationsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
         let mut violations = Violations::new();
         let mut states = Vec::new();
         for (index, value) in request.states.iter().enumerate() {
-            match STATES.iter().find(|(proto, _)| *proto as i32 == *value) {
-                Some((_, state)) => states.push(*state),
+            match ConsultationState::from_proto(*value) {
+                Some(state) => states.push(state),
                 None => violations.add(format!("states[{index}]"), "unknown state"),
             }
         }

@@ -2,102 +2,18 @@
 //! [`draft_from_proto`] and [`NewNotification::validate`].
 
 use liaison_core::{
-    PrincipalId, PrincipalKind, Scope, Timestamp, Tlp,
+    Scope, Timestamp, Tlp,
     cbm::{
         AckStatus, Acknowledgement, LocalizedText, NewNotification, Notification,
         NotificationDraft, NotificationKind, Severity,
     },
     indicator::ScopeDraft,
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
 use liaison_rpc::{from_timestamp, to_timestamp};
-
-const TLPS: [(v1::Tlp, Tlp); 5] = [
-    (v1::Tlp::Clear, Tlp::Clear),
-    (v1::Tlp::Green, Tlp::Green),
-    (v1::Tlp::Amber, Tlp::Amber),
-    (v1::Tlp::AmberStrict, Tlp::AmberStrict),
-    (v1::Tlp::Red, Tlp::Red),
-];
-
-const KINDS: [(v1::CbmNotificationKind, NotificationKind); 7] = [
-    (
-        v1::CbmNotificationKind::NationalThreatView,
-        NotificationKind::NationalThreatView,
-    ),
-    (
-        v1::CbmNotificationKind::Incident,
-        NotificationKind::Incident,
-    ),
-    (
-        v1::CbmNotificationKind::ConsultationRequest,
-        NotificationKind::ConsultationRequest,
-    ),
-    (
-        v1::CbmNotificationKind::PolicyUpdate,
-        NotificationKind::PolicyUpdate,
-    ),
-    (
-        v1::CbmNotificationKind::PocUpdate,
-        NotificationKind::PocUpdate,
-    ),
-    (
-        v1::CbmNotificationKind::VulnerabilityDisclosure,
-        NotificationKind::VulnerabilityDisclosure,
-    ),
-    (
-        v1::CbmNotificationKind::ExerciseAnnouncement,
-        NotificationKind::ExerciseAnnouncement,
-    ),
-];
-
-const SEVERITIES: [(v1::CbmSeverity, Severity); 5] = [
-    (v1::CbmSeverity::Info, Severity::Info),
-    (v1::CbmSeverity::Low, Severity::Low),
-    (v1::CbmSeverity::Medium, Severity::Medium),
-    (v1::CbmSeverity::High, Severity::High),
-    (v1::CbmSeverity::Critical, Severity::Critical),
-];
-
-const ACK_STATUSES: [(v1::CbmAckStatus, AckStatus); 3] = [
-    (v1::CbmAckStatus::Pending, AckStatus::Pending),
-    (v1::CbmAckStatus::Received, AckStatus::Received),
-    (v1::CbmAckStatus::Responded, AckStatus::Responded),
-];
-
-fn from_proto<P: Copy + Into<i32>, D: Copy>(table: &[(P, D)], value: i32) -> Option<D> {
-    table
-        .iter()
-        .find(|(proto, _)| (*proto).into() == value)
-        .map(|(_, domain)| *domain)
-}
-
-fn to_proto<P: Copy + Into<i32>, D: Copy + PartialEq>(table: &[(P, D)], value: D) -> i32 {
-    table
-        .iter()
-        .find(|(_, domain)| *domain == value)
-        .map_or(0, |(proto, _)| (*proto).into())
-}
-
-pub(crate) fn tlp_from_proto(value: i32) -> Option<Tlp> {
-    from_proto(&TLPS, value)
-}
-
-pub(crate) fn tlp_to_proto(value: Tlp) -> i32 {
-    to_proto(&TLPS, value)
-}
-
-pub(crate) fn kind_from_proto(value: i32) -> Option<NotificationKind> {
-    from_proto(&KINDS, value)
-}
-
-pub(crate) fn severity_from_proto(value: i32) -> Option<Severity> {
-    from_proto(&SEVERITIES, value)
-}
-
-pub(crate) fn ack_status_from_proto(value: i32) -> Option<AckStatus> {
-    from_proto(&ACK_STATUSES, value)
-}
 
 /// A sector's stored code: its proto name without the prefix, lowercase.
 fn sector_code(value: i32) -> Option<String> {
@@ -152,17 +68,6 @@ pub(crate) fn scope_to_proto(scope: &Scope) -> v1::Scope {
     }
 }
 
-pub(crate) fn principal_to_proto(principal: &PrincipalId) -> v1::PrincipalRef {
-    v1::PrincipalRef {
-        agency_id: principal.agency().to_string(),
-        kind: match principal.kind() {
-            PrincipalKind::System => v1::PrincipalKind::System,
-            PrincipalKind::Person => v1::PrincipalKind::Person,
-        } as i32,
-        name: principal.name().to_string(),
-    }
-}
-
 /// A `google.protobuf.Duration` as a period: `Some(None)` when negative or malformed.
 pub(crate) fn duration_from_proto(
     duration: Option<prost_types::Duration>,
@@ -186,8 +91,8 @@ pub(crate) fn duration_to_proto(duration: std::time::Duration) -> prost_types::D
 /// A notification as the sender wrote it; server-set fields are ignored.
 pub(crate) fn draft_from_proto(notification: v1::CbmNotification) -> NotificationDraft {
     NotificationDraft {
-        kind: kind_from_proto(notification.kind),
-        severity: severity_from_proto(notification.severity),
+        kind: NotificationKind::from_proto(notification.kind),
+        severity: Severity::from_proto(notification.severity),
         title: text_from_proto(notification.title),
         body: text_from_proto(notification.body),
         sectors: notification
@@ -196,7 +101,7 @@ pub(crate) fn draft_from_proto(notification: v1::CbmNotification) -> Notificatio
             .map(|sector| sector_code(*sector))
             .collect(),
         other_sectors: notification.other_sectors,
-        tlp: tlp_from_proto(notification.tlp),
+        tlp: Tlp::from_proto(notification.tlp),
         scope: scope_draft(notification.scope),
         ack_within: duration_from_proto(notification.ack_within),
         references: notification.references,
@@ -210,11 +115,11 @@ pub(crate) fn ack_to_proto(ack: &Acknowledgement, now: Timestamp) -> v1::CbmAckn
     v1::CbmAcknowledgement {
         notification_id: ack.notification.to_string(),
         agency_id: ack.agency.to_string(),
-        status: to_proto(&ACK_STATUSES, ack.status),
+        status: ack.status.to_proto(),
         deliver_time: ack.delivered.map(to_timestamp),
         receive_time: ack.received.map(to_timestamp),
         respond_time: ack.responded.map(to_timestamp),
-        acknowledged_by: ack.acknowledged_by.as_ref().map(principal_to_proto),
+        acknowledged_by: ack.acknowledged_by.as_ref().map(principal_ref),
         due_time: ack.due.map(to_timestamp),
         overdue: ack.is_overdue(now),
         escalate_time: ack.escalated.map(to_timestamp),
@@ -248,9 +153,9 @@ pub(crate) fn notification_to_proto(
     v1::CbmNotification {
         id: notification.id.to_string(),
         sender_agency_id: notification.sender_agency.to_string(),
-        sender: Some(principal_to_proto(&notification.sender)),
-        kind: to_proto(&KINDS, content.kind),
-        severity: to_proto(&SEVERITIES, content.severity),
+        sender: Some(principal_ref(&notification.sender)),
+        kind: content.kind.to_proto(),
+        severity: content.severity.to_proto(),
         title: Some(text_to_proto(&content.title)),
         body: Some(text_to_proto(&content.body)),
         affected_sectors: content
@@ -259,7 +164,7 @@ pub(crate) fn notification_to_proto(
             .map(|code| sector_from_code(code))
             .collect(),
         other_sectors: content.other_sectors.clone(),
-        tlp: to_proto(&TLPS, content.tlp),
+        tlp: content.tlp.to_proto(),
         scope: Some(scope_to_proto(&content.scope)),
         ack_within: content.ack_within.map(duration_to_proto),
         references: content.references.clone(),
@@ -284,7 +189,7 @@ pub(crate) fn notification_to_proto(
         meta: Some(v1::RecordMeta {
             create_time: Some(to_timestamp(notification.created)),
             update_time: Some(to_timestamp(notification.created)),
-            creator: Some(principal_to_proto(&notification.sender)),
+            creator: Some(principal_ref(&notification.sender)),
         }),
     }
 }

@@ -37,7 +37,7 @@ pub mod fuzzing {
 
 pub use escalate::spawn_escalator;
 use liaison_proto::v1::{self, cbm_service_server};
-use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};
+use liaison_rpc::{AccessControl, Authenticator, Call, Clock, Shutdown};
 use liaison_store::Store;
 pub use schedule::{CheckSchedule, spawn_check_schedule, start_scheduled_check};
 use tonic::{Request, Response, Status, codegen::BoxStream};
@@ -100,23 +100,25 @@ impl cbm_service_server::CbmService for CbmServiceImpl {
         &self,
         request: Request<v1::WatchInboxRequest>,
     ) -> Result<Response<Self::WatchInboxStream>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = liaison_rpc::AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let kinds = watch::kinds_from_request(&request)?;
-        let after = request.after.map_or(0, |cursor| cursor.position);
-        Ok(Response::new(watch::spawn(
-            watch::Watcher {
+        let watcher = watch::Watcher {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            caller: call.caller.clone(),
+            kinds,
+        };
+        Ok(Response::new(
+            liaison_rpc::EventStream {
                 store: self.store.clone(),
                 auth: self.auth.clone(),
-                clock: self.clock.clone(),
-                caller,
-                audit,
-                kinds,
-            },
-            after,
-            self.shutdown.clone(),
-        )))
+                call,
+                shutdown: self.shutdown.clone(),
+                after: request.after.map_or(0, |cursor| cursor.position),
+            }
+            .spawn(watcher),
+        ))
     }
     async fn post_reply(
         &self,

@@ -8,6 +8,7 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, authorize};
+use liaison_core::cbm::{NotificationKind, Severity};
 use liaison_core::{
     AgencyId, ObjectId, Role, Scope, Violations,
     cbm::{
@@ -17,8 +18,8 @@ use liaison_core::{
     federation::AgencyKind,
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, request_id};
+use liaison_proto::{domain::ProtoEnum, methods, v1};
+use liaison_rpc::{Call, ServiceError, from_timestamp, page_size, request_id};
 use liaison_store::{AckChange, MailboxQuery, Store, WriteOutcome};
 use tonic::Request;
 
@@ -120,8 +121,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::NotifyRequest>,
     ) -> Result<v1::NotifyResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let draft = request
@@ -203,8 +203,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::GetNotificationRequest>,
     ) -> Result<v1::GetNotificationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let id = parse_notification_id(&request.get_ref().notification_id, "notification_id")?;
         let mut visible = self.visible(&caller, &id).await?;
         audit.touch(
@@ -236,15 +235,14 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListNotificationsRequest>,
     ) -> Result<v1::ListNotificationsResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let offset = liaison_rpc::page_offset(&request.page_token)?;
         let mut violations = Violations::new();
         let mut kinds = Vec::new();
         for (index, kind) in request.kinds.iter().enumerate() {
-            match convert::kind_from_proto(*kind) {
+            match NotificationKind::from_proto(*kind) {
                 Some(kind) => kinds.push(kind),
                 None => violations.add(format!("kinds[{index}]"), "unknown notification kind"),
             }
@@ -252,7 +250,7 @@ impl CbmServiceImpl {
         let min_severity = match request.min_severity {
             0 => None,
             value => {
-                let severity = convert::severity_from_proto(value);
+                let severity = Severity::from_proto(value);
                 if severity.is_none() {
                     violations.add("min_severity", "unknown severity");
                 }
@@ -346,8 +344,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::AcknowledgeNotificationRequest>,
     ) -> Result<v1::AcknowledgeNotificationResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -355,8 +352,8 @@ impl CbmServiceImpl {
             "notification_id",
             ObjectId::parse(NOTIFICATION_PREFIX, &request.notification_id),
         );
-        let status = convert::ack_status_from_proto(request.status)
-            .filter(|status| *status != AckStatus::Pending);
+        let status =
+            AckStatus::from_proto(request.status).filter(|status| *status != AckStatus::Pending);
         if status.is_none() {
             violations.add("status", AckError::NotAnAcknowledgement.to_string());
         }
@@ -395,7 +392,7 @@ impl CbmServiceImpl {
             .earlier_request(caller.principal(), &request.request_id)
             .await?
         {
-            if method != "liaison.v1.CbmService/AcknowledgeNotification" || object != id.as_str() {
+            if method != methods::CBM_ACKNOWLEDGE_NOTIFICATION || object != id.as_str() {
                 return Err(ServiceError::invalid(
                     "request_id",
                     "request_id was already used for a different call",

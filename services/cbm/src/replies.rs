@@ -16,8 +16,11 @@ use liaison_core::{
     },
     indicator::is_language_tag,
 };
-use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, page_size, to_timestamp};
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
+use liaison_rpc::{Call, ServiceError, page_size, to_timestamp};
 use liaison_store::{Store, WriteOutcome};
 use tonic::Request;
 
@@ -98,7 +101,7 @@ pub(crate) fn reply_to_proto(reply: &Reply) -> v1::CbmReply {
         id: reply.id.to_string(),
         parent: Some(parent),
         sender_agency_id: reply.sender_agency.to_string(),
-        sender: Some(convert::principal_to_proto(&reply.sender)),
+        sender: Some(principal_ref(&reply.sender)),
         body: Some(convert::text_to_proto(&reply.body)),
         audience: match reply.audience {
             ReplyAudience::Sender => v1::CbmReplyAudience::Sender,
@@ -110,7 +113,7 @@ pub(crate) fn reply_to_proto(reply: &Reply) -> v1::CbmReply {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        tlp: convert::tlp_to_proto(reply.tlp),
+        tlp: reply.tlp.to_proto(),
         create_time: Some(to_timestamp(reply.created)),
     }
 }
@@ -143,8 +146,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::PostReplyRequest>,
     ) -> Result<v1::PostReplyResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         liaison_rpc::check_request_id(&mut violations, &request.request_id, "request_id");
@@ -171,10 +173,7 @@ impl CbmServiceImpl {
             }
         }
         let audience = match v1::CbmReplyAudience::try_from(request.audience) {
-            Ok(v1::CbmReplyAudience::Unspecified) => None,
-            Ok(v1::CbmReplyAudience::Sender) => Some(ReplyAudience::Sender),
-            Ok(v1::CbmReplyAudience::AllRecipients) => Some(ReplyAudience::AllRecipients),
-            Ok(v1::CbmReplyAudience::Participants) => Some(ReplyAudience::Participants),
+            Ok(audience) => ReplyAudience::from_proto_enum(audience),
             Err(_) => {
                 violations.add("audience", "unknown audience");
                 None
@@ -183,7 +182,7 @@ impl CbmServiceImpl {
         let tlp = match request.tlp {
             0 => None,
             value => {
-                let tlp = convert::tlp_from_proto(value);
+                let tlp = Tlp::from_proto(value);
                 if tlp.is_none() {
                     violations.add("tlp", "unknown TLP marking");
                 }
@@ -295,8 +294,7 @@ impl CbmServiceImpl {
         &self,
         request: Request<v1::ListRepliesRequest>,
     ) -> Result<v1::ListRepliesResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let mut violations = Violations::new();
         let parent = match request.parent {

@@ -1,37 +1,23 @@
 //! WatchInbox: the caller's agency's CBM events, resumable from a cursor.
 //!
-//! Built like indicators' Subscribe: each watcher reads the sequenced `events` table
-//! (topic `cbm`) after its cursor in pages, waits on the high-water mark when caught up,
-//! and re-checks its caller whenever access changes (revocation, suspension, roles), ending
-//! the stream when the caller lost access. Each event is resolved against the stored
-//! objects as they are now, and delivered only to those who may see them.
+//! The loop (pages of topic `cbm` after the cursor, waits, re-checks of the caller,
+//! audit records, back-pressure) is [`liaison_rpc::EventStream`]'s. Each event is resolved
+//! here against the stored objects as they are now, and delivered only to those who may
+//! see them.
 
-use liaison_audit::Access;
 use liaison_auth::Caller;
 use liaison_core::{AgencyId, ObjectId, cbm::Notification};
 use liaison_proto::v1;
-use liaison_rpc::{
-    AuditContext, Authenticator, Clock, ServiceError, Shutdown, StreamWait, to_timestamp,
-};
+use liaison_rpc::{Call, Clock, Delivery, EventFeed, ServiceError, delivered, to_timestamp};
 use liaison_store::{CbmEvent, CbmEventKind, Store};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, codegen::BoxStream};
 
 use crate::{convert, notify::may_receive};
-
-/// Events read from the store per query.
-const PAGE: u32 = 256;
-/// Messages buffered per watcher before the reader waits for the client.
-const CHANNEL: usize = 64;
 
 /// One watcher's fixed state.
 pub(crate) struct Watcher {
     pub(crate) store: Store,
-    pub(crate) auth: Authenticator,
     pub(crate) clock: Clock,
     pub(crate) caller: Caller,
-    pub(crate) audit: AuditContext,
     /// Event kinds asked for; empty for all.
     pub(crate) kinds: Vec<v1::CbmEventKind>,
 }
@@ -52,22 +38,70 @@ pub(crate) fn kinds_from_request(
     violations.into_result(|| kinds).map_err(ServiceError::from)
 }
 
-/// Starts delivering to a new watcher; the returned stream is the response body.
-pub(crate) fn spawn(
-    watcher: Watcher,
-    after: u64,
-    shutdown: Shutdown,
-) -> BoxStream<v1::WatchInboxResponse> {
-    let (sender, receiver) = mpsc::channel(CHANNEL);
-    tokio::spawn(deliver(watcher, after, sender, shutdown));
-    Box::pin(ReceiverStream::new(receiver))
+impl EventFeed for Watcher {
+    type Event = CbmEvent;
+    type Message = v1::WatchInboxResponse;
+    /// The notifications the page delivers first to the caller's agency.
+    type Page = Vec<ObjectId>;
+
+    async fn read_after(
+        &self,
+        store: &Store,
+        cursor: u64,
+        limit: u32,
+    ) -> Result<Vec<CbmEvent>, ServiceError> {
+        Ok(store.cbm_events_after(cursor, limit).await?)
+    }
+
+    fn position(event: &CbmEvent) -> u64 {
+        event.position
+    }
+
+    fn open_page(&self, _call: &Call) -> Vec<ObjectId> {
+        Vec::new()
+    }
+
+    async fn resolve(
+        &self,
+        _call: &Call,
+        first_deliveries: &mut Vec<ObjectId>,
+        event: &CbmEvent,
+    ) -> Result<Option<Delivery<v1::WatchInboxResponse>>, ServiceError> {
+        let resolved = self.event_message(event, first_deliveries).await?;
+        Ok(resolved.map(|(message, id, owner)| Delivery {
+            message: v1::WatchInboxResponse {
+                event: Some(message),
+            },
+            objects: vec![delivered(id.as_str(), owner.as_ref(), false)],
+        }))
+    }
+
+    /// The deliver times of the notifications the page delivers first commit with its
+    /// record.
+    async fn commit(
+        &self,
+        store: &Store,
+        call: &Call,
+        first_deliveries: Vec<ObjectId>,
+    ) -> Result<(), ServiceError> {
+        if first_deliveries.is_empty() {
+            return call.audit.commit_read(store).await;
+        }
+        let record = call.audit.write_record_of(std::iter::empty());
+        let now = self.clock.now();
+        store
+            .mark_delivered(&first_deliveries, call.caller.agency(), now, record)
+            .await?;
+        call.audit.mark_recorded();
+        Ok(())
+    }
 }
 
 impl Watcher {
     /// The event as this watcher may see it, or `None`.
     /// A notification delivered for the first time to the caller's agency is added to
     /// `delivered`, for the page's record to stamp.
-    async fn resolve(
+    async fn event_message(
         &self,
         event: &CbmEvent,
         delivered: &mut Vec<ObjectId>,
@@ -305,106 +339,5 @@ fn escalation(
         due_time: due.map(to_timestamp),
         escalate_time: escalated.map(to_timestamp),
         point_of_contact_ids: Vec::new(),
-    }
-}
-
-async fn deliver(
-    watcher: Watcher,
-    mut cursor: u64,
-    sender: mpsc::Sender<Result<v1::WatchInboxResponse, Status>>,
-    mut shutdown: Shutdown,
-) {
-    let store = watcher.store.clone();
-    let auth = watcher.auth.clone();
-    let caller = watcher.caller.clone();
-    let mut high_water = store.watch_high_water();
-    let mut access = auth.watch_access();
-    loop {
-        let events = match store.cbm_events_after(cursor, PAGE).await {
-            Ok(events) => events,
-            Err(error) => {
-                let _ = sender.send(Err(ServiceError::from(error).into())).await;
-                return;
-            }
-        };
-        if events.is_empty() {
-            let mut wait = StreamWait {
-                high_water: &mut high_water,
-                shutdown: &mut shutdown,
-                access: &mut access,
-                auth: &auth,
-                caller: &caller,
-            };
-            if !wait.until_more(cursor, &sender).await {
-                return;
-            }
-            continue;
-        }
-        // A client that went away ends its task here, not only once caught up: its permit
-        // is already given back, and pages it would never read must not be scanned.
-        if sender.is_closed() {
-            return;
-        }
-        // A directory change made here applies to this very page.
-        if let Err(error) = auth.recheck_if_changed(&mut access, &caller).await {
-            let _ = sender.send(Err(error.into())).await;
-            return;
-        }
-        let delivery = watcher.audit.fork();
-        let mut batch = Vec::new();
-        let mut first_deliveries = Vec::new();
-        for event in &events {
-            cursor = event.position;
-            match watcher.resolve(event, &mut first_deliveries).await {
-                Ok(None) => {}
-                Ok(Some((message, id, owner))) => {
-                    delivery.touch(id.as_str(), Access::Deliver, owner.as_ref());
-                    batch.push(v1::WatchInboxResponse {
-                        event: Some(message),
-                    });
-                }
-                Err(error) => {
-                    let _ = sender.send(Err(error.into())).await;
-                    return;
-                }
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        // One record per page delivered, committed before the page leaves the hub; the
-        // deliver times of the notifications it delivers first commit with it.
-        let committed = if first_deliveries.is_empty() {
-            delivery.commit_read(&store).await
-        } else {
-            let record = delivery.write_record_of(std::iter::empty());
-            let now = watcher.clock.now();
-            store
-                .mark_delivered(&first_deliveries, caller.agency(), now, record)
-                .await
-                .map(|()| delivery.mark_recorded())
-                .map_err(ServiceError::from)
-        };
-        if let Err(error) = committed {
-            let _ = sender.send(Err(error.into())).await;
-            return;
-        }
-        for response in batch {
-            let permit = loop {
-                tokio::select! {
-                    permit = sender.reserve() => match permit {
-                        Ok(permit) => break permit,
-                        Err(_) => return,
-                    },
-                    () = access.changed() => {
-                        if let Err(error) = auth.recheck(&caller).await {
-                            let _ = sender.try_send(Err(error.into()));
-                            return;
-                        }
-                    }
-                }
-            };
-            permit.send(Ok(response));
-        }
     }
 }

@@ -12,44 +12,25 @@ use liaison_core::{
         Notification, NotificationKind, POC_PREFIX, PocContent, PocDraft, PointOfContact, Severity,
     },
 };
-use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, page_size, request_id, to_timestamp};
+use liaison_proto::{domain::ProtoEnum, v1};
+use liaison_rpc::{Call, ServiceError, page_size, request_id, to_timestamp};
 use liaison_store::{PocChange, WriteOutcome};
 use tonic::Request;
 
 use crate::DirectoryService;
 
-const LEVELS: [(v1::point_of_contact::Level, ContactLevel); 2] = [
-    (v1::point_of_contact::Level::Policy, ContactLevel::Policy),
-    (
-        v1::point_of_contact::Level::Technical,
-        ContactLevel::Technical,
-    ),
-];
-
-const CHANNELS: [(v1::contact_channel::Kind, ChannelKind); 4] = [
-    (v1::contact_channel::Kind::Phone, ChannelKind::Phone),
-    (v1::contact_channel::Kind::Email, ChannelKind::Email),
-    (v1::contact_channel::Kind::Liaison, ChannelKind::Liaison),
-    (v1::contact_channel::Kind::Other, ChannelKind::Other),
-];
-
 pub(crate) fn draft_from_proto(poc: &v1::PointOfContact) -> PocDraft {
     PocDraft {
-        level: LEVELS
-            .iter()
-            .find(|(proto, _)| *proto as i32 == poc.level)
-            .map(|(_, level)| *level),
+        level: ContactLevel::from_proto(poc.level),
         function: poc.function.clone(),
         channels: poc
             .channels
             .iter()
             .map(|channel| {
-                let kind = CHANNELS
-                    .iter()
-                    .find(|(proto, _)| *proto as i32 == channel.kind)
-                    .map(|(_, kind)| *kind);
-                (kind, channel.address.clone())
+                (
+                    ChannelKind::from_proto(channel.kind),
+                    channel.address.clone(),
+                )
             })
             .collect(),
         languages: poc.languages.clone(),
@@ -63,19 +44,13 @@ fn to_proto(poc: &PointOfContact, now: liaison_core::Timestamp) -> v1::PointOfCo
     v1::PointOfContact {
         id: poc.id.to_string(),
         agency_id: poc.agency.to_string(),
-        level: LEVELS
-            .iter()
-            .find(|(_, level)| *level == content.level)
-            .map_or(0, |(proto, _)| *proto as i32),
+        level: content.level.to_proto(),
         function: content.function.clone(),
         channels: content
             .channels
             .iter()
             .map(|(kind, address)| v1::ContactChannel {
-                kind: CHANNELS
-                    .iter()
-                    .find(|(_, domain)| domain == kind)
-                    .map_or(0, |(proto, _)| *proto as i32),
+                kind: kind.to_proto(),
                 address: address.clone(),
             })
             .collect(),
@@ -150,8 +125,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::ListPointsOfContactRequest>,
     ) -> Result<v1::ListPointsOfContactResponse, ServiceError> {
-        self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let audit = Call::begin(&self.auth, &request).await?.audit;
         let request = request.into_inner();
         let agency = if request.agency_id.is_empty() {
             None
@@ -186,8 +160,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::SetPointOfContactRequest>,
     ) -> Result<v1::SetPointOfContactResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let poc = request.point_of_contact.ok_or_else(|| {
@@ -266,8 +239,7 @@ impl DirectoryService {
         &self,
         request: Request<v1::DeletePointOfContactRequest>,
     ) -> Result<v1::DeletePointOfContactResponse, ServiceError> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         request_id(&request.request_id, "request_id")?;
         let id = ObjectId::parse(POC_PREFIX, &request.point_of_contact_id)

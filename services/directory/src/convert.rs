@@ -1,29 +1,7 @@
 //! Directory records to API messages.
 
-use liaison_core::{PrincipalId, PrincipalKind, Role, federation::AgencyKind};
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_store::{AgencyRecord, SharingGroupRecord};
-
-pub(crate) fn principal_ref(principal: &PrincipalId) -> v1::PrincipalRef {
-    v1::PrincipalRef {
-        agency_id: principal.agency().to_string(),
-        kind: match principal.kind() {
-            PrincipalKind::System => v1::PrincipalKind::System,
-            PrincipalKind::Person => v1::PrincipalKind::Person,
-        } as i32,
-        name: principal.name().to_string(),
-    }
-}
-
-pub(crate) fn role(role: Role) -> v1::Role {
-    match role {
-        Role::System => v1::Role::System,
-        Role::Officer => v1::Role::Officer,
-        Role::Auditor => v1::Role::Auditor,
-        Role::OversightAuditor => v1::Role::OversightAuditor,
-        Role::Operator => v1::Role::Operator,
-    }
-}
 
 pub(crate) fn agency(record: AgencyRecord) -> v1::Agency {
     v1::Agency {
@@ -32,13 +10,7 @@ pub(crate) fn agency(record: AgencyRecord) -> v1::Agency {
         native_name: record
             .native_name
             .map(|(text, language)| v1::LocalizedText { text, language }),
-        kind: match record.kind {
-            AgencyKind::Police => v1::AgencyKind::Police,
-            AgencyKind::Cert => v1::AgencyKind::Cert,
-            AgencyKind::Ministry => v1::AgencyKind::Ministry,
-            AgencyKind::International => v1::AgencyKind::International,
-            AgencyKind::Hub => v1::AgencyKind::Hub,
-        } as i32,
+        kind: record.kind.to_proto(),
         state: record.state.map(|state| v1::StateInfo {
             code: state.code,
             name: state.name,

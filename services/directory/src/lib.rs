@@ -32,9 +32,13 @@ use sha2::Digest;
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Caller, PeerIdentity};
 use liaison_core::{AgencyId, GroupId, Timestamp, Violations};
-use liaison_proto::v1::{self, directory_service_server};
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    methods,
+    v1::{self, directory_service_server},
+};
 use liaison_rpc::{
-    AccessControl, AuditContext, Authenticator, ServiceError, page_size, to_timestamp,
+    AccessControl, AuditContext, Authenticator, Call, ServiceError, page_size, to_timestamp,
 };
 use liaison_store::{AgencyRecord, DirectoryChange, DirectoryWrite, SharingGroupRecord, Store};
 use tonic::{Request, Response, Status};
@@ -154,9 +158,9 @@ impl DirectoryService {
             ));
         }
         let method = if suspended {
-            "liaison.v1.DirectoryService/SuspendAgency"
+            methods::DIRECTORY_SUSPEND_AGENCY
         } else {
-            "liaison.v1.DirectoryService/ReinstateAgency"
+            methods::DIRECTORY_REINSTATE_AGENCY
         };
         let change = Self::change(
             request,
@@ -225,9 +229,9 @@ impl DirectoryService {
         self.group_members_exist(&members).await?;
         let record = SharingGroupRecord { id, name, members };
         let method = if create {
-            "liaison.v1.DirectoryService/CreateSharingGroup"
+            methods::DIRECTORY_CREATE_SHARING_GROUP
         } else {
-            "liaison.v1.DirectoryService/UpdateSharingGroup"
+            methods::DIRECTORY_UPDATE_SHARING_GROUP
         };
         let change = Self::change(
             request,
@@ -283,12 +287,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         let agency = self.read_agency(&request, caller.agency()).await?;
         Ok(Response::new(v1::WhoAmIResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(caller.principal())),
-                roles: caller
-                    .roles()
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(caller.principal())),
+                roles: caller.roles().iter().map(|role| role.to_proto()).collect(),
             }),
             agency: Some(convert::agency(agency)),
             certificate_sha256: caller.identity().certificate_sha256().to_owned(),
@@ -300,8 +300,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<v1::ListAgenciesRequest>,
     ) -> Result<Response<v1::ListAgenciesResponse>, Status> {
-        self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let audit = Call::begin(&self.auth, &request).await?.audit;
         let request = request.into_inner();
         let limit = page_size(request.page_size, 100, 500)?;
         let after = if request.page_token.is_empty() {
@@ -371,8 +370,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
         &self,
         request: Request<v1::ListSharingGroupsRequest>,
     ) -> Result<Response<v1::ListSharingGroupsResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         // The hub's principals see every group; members the groups they belong to.
         let member = (!caller.is_hub()).then(|| caller.agency().clone());
         let groups = self
@@ -540,7 +538,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RegisterAgency",
+            methods::DIRECTORY_REGISTER_AGENCY,
             agency.id.as_str(),
             Some(&agency.id),
         );
@@ -667,7 +665,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RegisterCertificate",
+            methods::DIRECTORY_REGISTER_CERTIFICATE,
             &format!("certificate:{}", identity.certificate_sha256()),
             Some(principal.agency()),
         );
@@ -686,11 +684,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         tracing::info!(principal = %principal, certificate = identity.certificate_sha256(), operator = %caller.principal(), "certificate registered");
         Ok(Response::new(v1::RegisterCertificateResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(principal)),
-                roles: roles
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(principal)),
+                roles: roles.iter().map(|role| role.to_proto()).collect(),
             }),
             certificate_sha256: identity.certificate_sha256().to_owned(),
         }))
@@ -720,7 +715,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/RevokeCertificate",
+            methods::DIRECTORY_REVOKE_CERTIFICATE,
             &format!("certificate:{fingerprint}"),
             None,
         );
@@ -776,7 +771,7 @@ impl directory_service_server::DirectoryService for DirectoryService {
             &request,
             &caller,
             &message.request_id,
-            "liaison.v1.DirectoryService/AssignRoles",
+            methods::DIRECTORY_ASSIGN_ROLES,
             &format!("principal:{principal}"),
             Some(principal.agency()),
         );
@@ -789,11 +784,8 @@ impl directory_service_server::DirectoryService for DirectoryService {
         tracing::info!(principal = %principal, operator = %caller.principal(), "roles assigned");
         Ok(Response::new(v1::AssignRolesResponse {
             principal: Some(v1::Principal {
-                r#ref: Some(convert::principal_ref(&principal)),
-                roles: roles
-                    .iter()
-                    .map(|role| convert::role(*role) as i32)
-                    .collect(),
+                r#ref: Some(principal_ref(&principal)),
+                roles: roles.iter().map(|role| role.to_proto()).collect(),
             }),
         }))
     }

@@ -5,31 +5,15 @@ use liaison_core::{
     AgencyId, GroupId, PrincipalId, PrincipalKind, PrincipalName, Role, Violations,
     federation::AgencyKind,
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_store::{AgencyRecord, StateRecord};
 
 /// Longest name or reason accepted, in characters.
 const TEXT_MAX: usize = 500;
 
-pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
-    match v1::Role::try_from(value).ok()? {
-        v1::Role::System => Some(Role::System),
-        v1::Role::Officer => Some(Role::Officer),
-        v1::Role::Auditor => Some(Role::Auditor),
-        v1::Role::OversightAuditor => Some(Role::OversightAuditor),
-        v1::Role::Operator => Some(Role::Operator),
-        v1::Role::Unspecified => None,
-    }
-}
-
+/// An agency kind an operator may register: not the hub's.
 fn kind_from_proto(value: i32) -> Option<AgencyKind> {
-    match v1::AgencyKind::try_from(value).ok()? {
-        v1::AgencyKind::Police => Some(AgencyKind::Police),
-        v1::AgencyKind::Cert => Some(AgencyKind::Cert),
-        v1::AgencyKind::Ministry => Some(AgencyKind::Ministry),
-        v1::AgencyKind::International => Some(AgencyKind::International),
-        v1::AgencyKind::Hub | v1::AgencyKind::Unspecified => None,
-    }
+    AgencyKind::from_proto(value).filter(|kind| *kind != AgencyKind::Hub)
 }
 
 /// The violations of an operator write, starting with its `request_id`'s.
@@ -66,7 +50,7 @@ pub(crate) fn roles(
     let mut roles = Vec::new();
     for (index, value) in values.iter().enumerate() {
         let field = format!("{field}[{index}]");
-        let Some(role) = role_from_proto(*value) else {
+        let Some(role) = Role::from_proto(*value) else {
             violations.add(field, "unknown role");
             continue;
         };
@@ -112,14 +96,11 @@ pub(crate) fn principal(
         return None;
     };
     let agency = agency_id(violations, &format!("{field}.agency_id"), &value.agency_id);
-    let kind = match v1::PrincipalKind::try_from(value.kind) {
-        Ok(v1::PrincipalKind::System) => Some(PrincipalKind::System),
-        Ok(v1::PrincipalKind::Person) => Some(PrincipalKind::Person),
-        _ => {
-            violations.add(format!("{field}.kind"), "system or person");
-            None
-        }
-    };
+    let kind = PrincipalKind::from_proto(value.kind);
+    if kind.is_none() {
+        violations.add(format!("{field}.kind"), "system or person");
+    }
+
     let name = violations.check(format!("{field}.name"), PrincipalName::parse(&value.name));
     Some(PrincipalId::new(agency?, kind?, name?))
 }

@@ -6,118 +6,12 @@ use liaison_core::{
     FraudCategory, Indicator, ObservableType, Tlp,
     indicator::{FraudMethodDraft, IndicatorDraft, ScopeDraft},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{from_timestamp, to_timestamp};
-
-pub(crate) fn tlp_from_proto(value: i32) -> Option<Tlp> {
-    match v1::Tlp::try_from(value).ok()? {
-        v1::Tlp::Unspecified => None,
-        v1::Tlp::Clear => Some(Tlp::Clear),
-        v1::Tlp::Green => Some(Tlp::Green),
-        v1::Tlp::Amber => Some(Tlp::Amber),
-        v1::Tlp::AmberStrict => Some(Tlp::AmberStrict),
-        v1::Tlp::Red => Some(Tlp::Red),
-    }
-}
-
-fn tlp_to_proto(tlp: Tlp) -> v1::Tlp {
-    match tlp {
-        Tlp::Clear => v1::Tlp::Clear,
-        Tlp::Green => v1::Tlp::Green,
-        Tlp::Amber => v1::Tlp::Amber,
-        Tlp::AmberStrict => v1::Tlp::AmberStrict,
-        Tlp::Red => v1::Tlp::Red,
-    }
-}
-
-const CATEGORIES: [(v1::FraudCategory, FraudCategory); 11] = [
-    (v1::FraudCategory::Phishing, FraudCategory::Phishing),
-    (
-        v1::FraudCategory::BusinessEmailCompromise,
-        FraudCategory::BusinessEmailCompromise,
-    ),
-    (
-        v1::FraudCategory::InvestmentFraud,
-        FraudCategory::InvestmentFraud,
-    ),
-    (v1::FraudCategory::RomanceFraud, FraudCategory::RomanceFraud),
-    (
-        v1::FraudCategory::TechSupportFraud,
-        FraudCategory::TechSupportFraud,
-    ),
-    (v1::FraudCategory::SimSwap, FraudCategory::SimSwap),
-    (
-        v1::FraudCategory::CardNotPresentFraud,
-        FraudCategory::CardNotPresentFraud,
-    ),
-    (
-        v1::FraudCategory::RansomwareExtortion,
-        FraudCategory::RansomwareExtortion,
-    ),
-    (
-        v1::FraudCategory::CryptoAssetFraud,
-        FraudCategory::CryptoAssetFraud,
-    ),
-    (
-        v1::FraudCategory::FakeOnlineShop,
-        FraudCategory::FakeOnlineShop,
-    ),
-    (v1::FraudCategory::Other, FraudCategory::Other),
-];
-
-pub(crate) fn category_from_proto(value: i32) -> Option<FraudCategory> {
-    CATEGORIES
-        .iter()
-        .find(|(proto, _)| *proto as i32 == value)
-        .map(|(_, domain)| *domain)
-}
-
-fn category_to_proto(category: FraudCategory) -> v1::FraudCategory {
-    CATEGORIES
-        .iter()
-        .find(|(_, domain)| *domain == category)
-        .map_or(v1::FraudCategory::Unspecified, |(proto, _)| *proto)
-}
-
-const OBSERVABLE_TYPES: [(v1::ObservableType, ObservableType); 13] = [
-    (v1::ObservableType::Domain, ObservableType::Domain),
-    (v1::ObservableType::Url, ObservableType::Url),
-    (v1::ObservableType::Ipv4, ObservableType::Ipv4),
-    (v1::ObservableType::Ipv6, ObservableType::Ipv6),
-    (v1::ObservableType::Email, ObservableType::Email),
-    (v1::ObservableType::Phone, ObservableType::Phone),
-    (v1::ObservableType::Iban, ObservableType::Iban),
-    (
-        v1::ObservableType::CryptoWallet,
-        ObservableType::CryptoWallet,
-    ),
-    (v1::ObservableType::Sha256, ObservableType::Sha256),
-    (v1::ObservableType::Sha1, ObservableType::Sha1),
-    (v1::ObservableType::Md5, ObservableType::Md5),
-    (v1::ObservableType::CardBin, ObservableType::CardBin),
-    (
-        v1::ObservableType::MessengerHandle,
-        ObservableType::MessengerHandle,
-    ),
-];
-
-pub(crate) fn observable_type_from_proto(value: i32) -> Option<ObservableType> {
-    OBSERVABLE_TYPES
-        .iter()
-        .find(|(proto, _)| *proto as i32 == value)
-        .map(|(_, domain)| *domain)
-}
-
-fn observable_type_to_proto(kind: ObservableType) -> v1::ObservableType {
-    OBSERVABLE_TYPES
-        .iter()
-        .find(|(_, domain)| *domain == kind)
-        .map_or(v1::ObservableType::Unspecified, |(proto, _)| *proto)
-}
 
 pub(crate) fn observable_to_proto(observable: &liaison_core::Observable) -> v1::Observable {
     v1::Observable {
-        r#type: observable_type_to_proto(observable.kind()) as i32,
+        r#type: observable.kind().to_proto(),
         value: observable.value().to_owned(),
     }
 }
@@ -130,14 +24,14 @@ pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
             title: method.title,
             description: method.description,
             countermeasures: method.countermeasures,
-            category: category_from_proto(method.category),
+            category: FraudCategory::from_proto(method.category),
         }),
         observables: indicator
             .observables
             .into_iter()
             .map(|observable| {
                 (
-                    observable_type_from_proto(observable.r#type),
+                    ObservableType::from_proto(observable.r#type),
                     observable.value,
                 )
             })
@@ -160,7 +54,7 @@ pub(crate) fn draft_from_proto(indicator: v1::Indicator) -> IndicatorDraft {
                 .filter(|accuracy| (1..=4).contains(accuracy));
             (source, accuracy)
         }),
-        tlp: tlp_from_proto(indicator.tlp),
+        tlp: Tlp::from_proto(indicator.tlp),
         scope: scope_draft(indicator.scope),
         anonymous: indicator.anonymous,
     }
@@ -194,7 +88,7 @@ pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::
             title: method.title.clone(),
             description: method.description.clone(),
             countermeasures: method.countermeasures.clone(),
-            category: category_to_proto(method.category) as i32,
+            category: method.category.to_proto(),
         }),
         observables: content
             .observables
@@ -214,7 +108,7 @@ pub(crate) fn indicator_to_proto(indicator: &Indicator, viewer: &Caller) -> v1::
             } as i32,
             information_accuracy: i32::from(evaluation.information_accuracy()),
         }),
-        tlp: tlp_to_proto(content.tlp) as i32,
+        tlp: content.tlp.to_proto(),
         scope: Some(scope_to_proto(&content.scope)),
         source_agency_id: if reveal_source {
             indicator.source_agency.to_string()

@@ -5,16 +5,20 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_auth::{Action, Caller, agency_may_receive, authorize};
+use liaison_core::ObservableType;
 use liaison_core::{
-    AgencyId, Indicator, ObjectId, Observable, PrincipalKind, Scope, Timestamp, Tlp, Violations,
+    AgencyId, Indicator, ObjectId, Observable, PrincipalKind, Timestamp, Violations,
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{AuditContext, ServiceError, from_timestamp, page_size, to_timestamp};
 use liaison_store::{
     CorrelationRecord, Holder, IndicatorFilter, RevokeOutcome, SightingRecord, Store, Viewer,
 };
 
-use crate::{convert, subscribe::Filter};
+use crate::{
+    convert,
+    visibility::{Filter, receives, visible, without_personal_data},
+};
 
 /// Longest revocation reason, in characters.
 const REASON_MAX: usize = 500;
@@ -36,39 +40,13 @@ pub(crate) fn viewer(caller: &Caller) -> Viewer {
     }
 }
 
-/// `indicator` without its personal-data observables (e-mail, phone, IBAN, messenger):
-/// what a caller that stated no purpose is given.
-pub(crate) fn without_personal_data(indicator: &Indicator) -> Indicator {
-    let mut shown = indicator.clone();
-    shown
-        .content
-        .observables
-        .retain(|observable| !observable.kind().is_personal_data());
-    shown
-}
-
 fn now() -> Timestamp {
     Timestamp::from_system_time(std::time::SystemTime::now())
-}
-
-/// True when `caller` may see `indicator`.
-pub(crate) fn visible(caller: &Caller, indicator: &Indicator) -> bool {
-    receives(
-        caller,
-        &indicator.source_agency,
-        &indicator.content.scope,
-        indicator.content.tlp,
-    )
 }
 
 /// [`visible`] for an item a Lookup found.
 fn holder_visible(caller: &Caller, holder: &Holder) -> bool {
     receives(caller, &holder.source_agency, &holder.scope, holder.tlp)
-}
-
-/// Whether the caller may receive an item of `source` with this scope and TLP.
-fn receives(caller: &Caller, source: &AgencyId, scope: &Scope, tlp: Tlp) -> bool {
-    authorize(caller, Action::Receive { source, scope, tlp }).is_ok()
 }
 
 pub(crate) fn observable_from_proto(
@@ -80,7 +58,7 @@ pub(crate) fn observable_from_proto(
         violations.add(field, "required");
         return None;
     };
-    let Some(kind) = convert::observable_type_from_proto(observable.r#type) else {
+    let Some(kind) = ObservableType::from_proto(observable.r#type) else {
         violations.add(format!("{field}.type"), "unknown observable type");
         return None;
     };

@@ -8,6 +8,7 @@ mod convert;
 mod exchange;
 mod stix;
 mod subscribe;
+mod visibility;
 
 /// Entry points for the fuzz harness (`tests/fuzz`): not a stable interface.
 #[doc(hidden)]
@@ -32,7 +33,10 @@ use liaison_core::{
     Indicator, NewIndicator, ObjectId, ObservableType, Scope, Timestamp, Violations,
 };
 use liaison_proto::v1::{self, indicator_service_server};
-use liaison_rpc::{AccessControl, AuditContext, Authenticator, ServiceError, Shutdown, request_id};
+use liaison_rpc::{
+    AccessControl, AuditContext, Authenticator, Call, EventStream, ServiceError, Shutdown,
+    request_id,
+};
 use liaison_store::{BatchChain, BatchOrder, PublishOutcome, Store};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, codegen::BoxStream};
@@ -462,8 +466,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: Request<v1::PublishRequest>,
     ) -> Result<Response<v1::PublishResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
         let outcome = self
             .publish_one(&caller, &audit, &request.request_id, request.indicator)
@@ -485,8 +488,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: Request<Streaming<v1::PublishManyRequest>>,
     ) -> Result<Response<Self::PublishManyStream>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let items = request.into_inner();
         // A few answers in flight: a client that does not read them stops this task, which
         // stops reading its items, so HTTP/2 flow control slows the client down.
@@ -557,23 +559,23 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: Request<v1::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let call = Call::begin(&self.auth, &request).await?;
         let request = request.into_inner();
-        let filter = subscribe::Filter::from_request(&request)?;
+        let filter = visibility::Filter::from_request(&request)?;
         if filter.may_deliver_personal_data() {
-            audit.require_justification()?;
+            call.audit.require_justification()?;
         }
-        let after = request.after.map_or(0, |cursor| cursor.position);
-        let stream = subscribe::spawn(
-            self.store.clone(),
-            self.auth.clone(),
-            caller,
-            audit,
+        let stream = EventStream {
+            store: self.store.clone(),
+            auth: self.auth.clone(),
+            call,
+            shutdown: self.shutdown.clone(),
+            after: request.after.map_or(0, |cursor| cursor.position),
+        }
+        .spawn(subscribe::Subscription {
+            store: self.store.clone(),
             filter,
-            after,
-            self.shutdown.clone(),
-        );
+        });
         Ok(Response::new(stream))
     }
 
@@ -581,8 +583,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ListIndicatorsRequest>,
     ) -> Result<tonic::Response<v1::ListIndicatorsResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = exchange::list(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -590,8 +591,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::RevokeIndicatorRequest>,
     ) -> Result<tonic::Response<v1::RevokeIndicatorResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = exchange::revoke(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -599,8 +599,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::LinkObservablesRequest>,
     ) -> Result<tonic::Response<v1::LinkObservablesResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = exchange::link(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(tonic::Response::new(response))
     }
@@ -608,8 +607,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ReportSightingRequest>,
     ) -> Result<tonic::Response<v1::ReportSightingResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response =
             exchange::report_sighting(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
@@ -618,8 +616,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::LookupRequest>,
     ) -> Result<tonic::Response<v1::LookupResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = exchange::lookup(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -627,8 +624,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ExportStixRequest>,
     ) -> Result<tonic::Response<v1::ExportStixResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = stix::export(&self.store, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -636,8 +632,7 @@ impl indicator_service_server::IndicatorService for IndicatorService {
         &self,
         request: tonic::Request<v1::ImportStixRequest>,
     ) -> Result<tonic::Response<v1::ImportStixResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let audit = AuditContext::of(&request);
+        let Call { caller, audit } = Call::begin(&self.auth, &request).await?;
         let response = stix::import(self, &caller, &audit, request.into_inner()).await?;
         Ok(Response::new(response))
     }

@@ -3,12 +3,13 @@
 
 use liaison_audit::Access;
 use liaison_auth::{Action, Caller, authorize};
+use liaison_core::Tlp;
 use liaison_core::{ObjectId, ObservableType, Violations, stix};
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{AuditContext, ServiceError};
 use liaison_store::{PublishOutcome, StoreError};
 
-use crate::{IndicatorService, convert, exchange};
+use crate::{IndicatorService, convert, exchange, visibility};
 
 /// ExportStix: exactly the visibility of GetIndicator — NOT_FOUND for what the caller may
 /// not see — and, like it, a purpose for personal data and a read record before the data.
@@ -23,7 +24,7 @@ pub(crate) async fn export(
     let indicator = store
         .get_indicator(&id)
         .await?
-        .filter(|indicator| exchange::visible(caller, indicator))
+        .filter(|indicator| visibility::visible(caller, indicator))
         .ok_or(ServiceError::NotFound("indicator"))?;
     if indicator
         .observable_types()
@@ -98,7 +99,7 @@ pub(crate) fn check_import(
     let default_tlp = match request.default_tlp {
         0 => None,
         value => {
-            let tlp = convert::tlp_from_proto(value);
+            let tlp = Tlp::from_proto(value);
             if tlp.is_none() {
                 violations.add("default_tlp", "unknown TLP");
             }

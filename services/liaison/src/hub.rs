@@ -38,88 +38,12 @@ use liaison_rpc::{
     AccessControl, ActivityLayer, AuditLayer, DeadlineLayer, RateLimit, RateLimitLayer,
     Revocations, Shutdown, StreamCaps,
 };
-use liaison_store::{Store, StoreError};
+use liaison_store::Store;
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{codec::CompressionEncoding, transport::Server};
 
-use crate::{DatabaseConfig, HubConfig, tls};
-
-/// Why a hub could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum HubError {
-    /// A TLS file is missing or unusable.
-    #[error("{path}: {reason}")]
-    Tls {
-        /// The file at fault.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The federation file is invalid.
-    #[error("federation file: {0}")]
-    Federation(#[from] liaison_core::FederationError),
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
-    /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: SocketAddr,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The audit signing key is missing or unusable.
-    #[error("audit signing key {path}: {reason}")]
-    AuditKey {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The receipt signing key is missing or unusable.
-    #[error("receipt signing key {path}: {reason}")]
-    ReceiptKey {
-        /// The key file (the audit key's when no receipt key is set).
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A token key is missing or unusable.
-    #[error("token signing key {path}: {reason}")]
-    TokenKey {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A witness of the federation file has an unusable key.
-    #[error("federation file: witness {name}: {reason}")]
-    WitnessKey {
-        /// The witness.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A limit is out of range.
-    #[error("limits: {0}")]
-    Limits(String),
-    /// The gRPC server failed.
-    #[error("server: {0}")]
-    Serve(#[from] tonic::transport::Error),
-    /// The reflection service could not be built.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-}
+use crate::{DatabaseConfig, HubConfig, error::HubError, tls};
 
 /// Starts hubs.
 #[derive(Debug)]
@@ -432,6 +356,15 @@ impl BoundHub {
             .await;
         health
             .set_serving::<v1::indicator_service_server::IndicatorServiceServer<IndicatorService>>()
+            .await;
+        health
+            .set_serving::<v1::mla_service_server::MlaServiceServer<MlaServiceImpl>>()
+            .await;
+        health
+            .set_serving::<v1::cbm_service_server::CbmServiceServer<CbmServiceImpl>>()
+            .await;
+        health
+            .set_serving::<v1::audit_service_server::AuditServiceServer<AuditServiceImpl>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)

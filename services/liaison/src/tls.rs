@@ -43,7 +43,7 @@ use tokio_rustls::{LazyConfigAcceptor, server::TlsStream};
 use tonic::transport::server::Connected;
 use x509_parser::prelude::FromDer;
 
-use crate::{TlsFiles, hub::HubError};
+use crate::{TlsFiles, error::HubError};
 
 /// The client-certificate verifier of every handshake: the hub CA's chain and CRL (rebuilt
 /// when the CRL file changes, without a restart), then the operator's revocations by

@@ -2,95 +2,19 @@
 //! need, and a stored request as the API shows it.
 
 use liaison_core::{
-    AgencyId, PrincipalId, PrincipalKind, Timestamp,
-    mla::{
-        DataCategory, DeadlineKind, DeadlinePolicy, LegalBasis, MlaState, PreservationState, Side,
-        SubmissionFacts, Urgency,
-    },
+    AgencyId, Timestamp,
+    mla::{DataCategory, DeadlinePolicy, LegalBasis, Side, SubmissionFacts, Urgency},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, v1};
 use liaison_rpc::{ServiceError, to_timestamp};
 use liaison_store::{MlaDeadline, MlaRecord, StoreError};
 use prost::Message;
-
-const BASES: [LegalBasis; 8] = [
-    LegalBasis::Art29Preservation,
-    LegalBasis::Art30DisclosureOfPreservedTrafficData,
-    LegalBasis::Art31AccessToStoredData,
-    LegalBasis::Art33RealTimeTrafficData,
-    LegalBasis::Art34InterceptionOfContent,
-    LegalBasis::ProtocolArt9EmergencyDisclosure,
-    LegalBasis::ProtocolArt10EmergencyAssistance,
-    LegalBasis::BilateralTreaty,
-];
-const URGENCIES: [Urgency; 3] = [Urgency::Routine, Urgency::Urgent, Urgency::Emergency];
-const CATEGORIES: [DataCategory; 3] = [
-    DataCategory::Subscriber,
-    DataCategory::Traffic,
-    DataCategory::Content,
-];
-
-/// Proto enum number (1-based, in declaration order) of the item at `index`.
-fn number(index: usize) -> i32 {
-    i32::try_from(index + 1).unwrap_or(0)
-}
-
-/// The item whose proto number is `value`.
-fn from_number<T: Copy>(all: &[T], value: i32) -> Option<T> {
-    usize::try_from(value)
-        .ok()
-        .and_then(|value| value.checked_sub(1))
-        .and_then(|index| all.get(index).copied())
-}
-
-fn to_number<T: PartialEq>(all: &[T], item: &T) -> i32 {
-    all.iter().position(|x| x == item).map_or(0, number)
-}
-
-pub(crate) fn basis(value: i32) -> Option<LegalBasis> {
-    from_number(&BASES, value)
-}
-
-pub(crate) fn urgency(value: i32) -> Option<Urgency> {
-    from_number(&URGENCIES, value)
-}
-
-pub(crate) fn category(value: i32) -> Option<DataCategory> {
-    from_number(&CATEGORIES, value)
-}
-
-pub(crate) fn state(value: i32) -> Option<MlaState> {
-    from_number(&MlaState::ALL, value)
-}
-
-pub(crate) fn state_to_proto(state: MlaState) -> i32 {
-    to_number(&MlaState::ALL, &state)
-}
-
-pub(crate) fn preservation_to_proto(state: PreservationState) -> i32 {
-    to_number(&PreservationState::ALL, &state)
-}
-
-pub(crate) fn deadline_kind_to_proto(kind: DeadlineKind) -> i32 {
-    to_number(&DeadlineKind::ALL, &kind)
-}
 
 pub(crate) fn side_to_proto(side: Side) -> i32 {
     match side {
         Side::Requesting => v1::MlaPartyRole::Requesting as i32,
         Side::Requested => v1::MlaPartyRole::Requested as i32,
         Side::Hub => v1::MlaPartyRole::Unspecified as i32,
-    }
-}
-
-pub(crate) fn principal_ref(principal: &PrincipalId) -> v1::PrincipalRef {
-    v1::PrincipalRef {
-        agency_id: principal.agency().to_string(),
-        kind: match principal.kind() {
-            PrincipalKind::System => v1::PrincipalKind::System as i32,
-            PrincipalKind::Person => v1::PrincipalKind::Person as i32,
-        },
-        name: principal.name().to_string(),
     }
 }
 
@@ -101,9 +25,9 @@ fn has_text(text: Option<&v1::LocalizedText>) -> bool {
 /// What the submission rules need to know of `content`.
 pub(crate) fn submission_facts(content: &v1::MlaRequestContent) -> SubmissionFacts {
     SubmissionFacts {
-        basis: basis(content.legal_basis),
+        basis: LegalBasis::from_proto(content.legal_basis),
         has_bilateral_treaty: has_text(content.bilateral_treaty.as_ref()),
-        urgency: urgency(content.urgency),
+        urgency: Urgency::from_proto(content.urgency),
         has_emergency_justification: has_text(content.emergency_justification.as_ref()),
         has_requesting_authority: has_text(content.requesting_authority.as_ref()),
         has_offence: content
@@ -132,7 +56,7 @@ pub(crate) fn categories(content: &v1::MlaRequestContent) -> Vec<DataCategory> {
     content
         .data_sought
         .iter()
-        .filter_map(|item| category(item.category))
+        .filter_map(|item| DataCategory::from_proto(item.category))
         .collect()
 }
 
@@ -165,7 +89,7 @@ fn deadline_to_proto(
         v1::MlaDeadlineStatus::Pending
     };
     v1::MlaDeadline {
-        kind: deadline_kind_to_proto(deadline.kind),
+        kind: deadline.kind.to_proto(),
         due_time: Some(to_timestamp(deadline.due)),
         meet_time: deadline.met.map(to_timestamp),
         status: status as i32,
@@ -184,12 +108,10 @@ pub(crate) fn request_to_proto(
     let mut request = decode_document(record)?;
     request.id = record.id.to_string();
     request.requesting_agency_id = record.requesting.to_string();
-    request.state = state_to_proto(record.status.state);
+    request.state = record.status.state.to_proto();
     request.etag = record.version.to_string();
     match record.status.preservation {
-        Some(line) => {
-            request.preservation.get_or_insert_default().state = preservation_to_proto(line)
-        }
+        Some(line) => request.preservation.get_or_insert_default().state = line.to_proto(),
         None => request.preservation = None,
     }
     request.deadlines = record
@@ -226,44 +148,46 @@ pub(crate) fn request_to_proto(
 
 #[cfg(test)]
 mod tests {
+    use liaison_core::mla::{DeadlineKind, MlaState, PreservationState};
+
     use super::*;
 
     #[test]
     fn enum_numbers_follow_the_proto_declarations() {
-        assert_eq!(state_to_proto(MlaState::Draft), v1::MlaState::Draft as i32);
+        assert_eq!(MlaState::Draft.to_proto(), v1::MlaState::Draft as i32);
         assert_eq!(
-            state_to_proto(MlaState::Withdrawn),
+            MlaState::Withdrawn.to_proto(),
             v1::MlaState::Withdrawn as i32
         );
         assert_eq!(
-            state(v1::MlaState::PartiallyExecuted as i32),
+            MlaState::from_proto(v1::MlaState::PartiallyExecuted as i32),
             Some(MlaState::PartiallyExecuted)
         );
         assert_eq!(
-            basis(v1::MlaLegalBasis::BilateralTreaty as i32),
+            LegalBasis::from_proto(v1::MlaLegalBasis::BilateralTreaty as i32),
             Some(LegalBasis::BilateralTreaty)
         );
         assert_eq!(
-            basis(v1::MlaLegalBasis::ProtocolArt9EmergencyDisclosure as i32),
+            LegalBasis::from_proto(v1::MlaLegalBasis::ProtocolArt9EmergencyDisclosure as i32),
             Some(LegalBasis::ProtocolArt9EmergencyDisclosure)
         );
         assert_eq!(
-            urgency(v1::MlaUrgency::Emergency as i32),
+            Urgency::from_proto(v1::MlaUrgency::Emergency as i32),
             Some(Urgency::Emergency)
         );
         assert_eq!(
-            category(v1::MlaDataCategory::Traffic as i32),
+            DataCategory::from_proto(v1::MlaDataCategory::Traffic as i32),
             Some(DataCategory::Traffic)
         );
         assert_eq!(
-            preservation_to_proto(PreservationState::Released),
+            PreservationState::Released.to_proto(),
             v1::MlaPreservationState::Released as i32
         );
         assert_eq!(
-            deadline_kind_to_proto(DeadlineKind::PostponementEnd),
+            DeadlineKind::PostponementEnd.to_proto(),
             v1::MlaDeadlineKind::PostponementEnd as i32
         );
-        assert_eq!(basis(0), None);
-        assert_eq!(state(99), None);
+        assert_eq!(LegalBasis::from_proto(0), None);
+        assert_eq!(MlaState::from_proto(99), None);
     }
 }

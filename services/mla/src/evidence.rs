@@ -21,7 +21,7 @@ use liaison_core::{
     ObjectId,
     mla::{MlaState, Side},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::principal_ref, methods, v1};
 use liaison_rpc::{ServiceError, next_within, request_id, to_timestamp};
 use liaison_store::{MlaEvidenceRow, MlaWriteOutcome};
 use prost::Message;
@@ -35,13 +35,11 @@ use tonic::{Status, Streaming, codegen::BoxStream};
 
 use crate::{
     MlaServiceImpl,
-    convert::{decode_document, principal_ref},
+    convert::decode_document,
     receipts::ReceiptKind,
     workflow::{Call, parse_id, side_of},
 };
 
-/// Prefix of evidence ids (`evd_…`).
-const EVIDENCE_ID_PREFIX: &str = "evd";
 /// Largest evidence file accepted.
 const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Largest chunk of an upload.
@@ -163,7 +161,7 @@ impl MlaServiceImpl {
         call: &Call,
         mut stream: Streaming<v1::UploadEvidenceRequest>,
     ) -> Result<v1::UploadEvidenceResponse, Status> {
-        const METHOD: &str = "liaison.v1.MlaService/UploadEvidence";
+        const METHOD: &str = methods::MLA_UPLOAD_EVIDENCE;
         let first = next_within(&mut stream, self.upload_idle)
             .await?
             .unwrap_or_default();
@@ -311,7 +309,7 @@ impl MlaServiceImpl {
 
         let now = self.clock.now();
         let evidence = v1::MlaEvidence {
-            id: ObjectId::generate(EVIDENCE_ID_PREFIX).to_string(),
+            id: ObjectId::generate(ObjectId::MLA_EVIDENCE).to_string(),
             mla_request_id: record.id.to_string(),
             uploader: Some(principal_ref(call.caller.principal())),
             file_name: metadata.file_name,
@@ -391,7 +389,7 @@ impl MlaServiceImpl {
         call: Call,
         message: v1::DownloadEvidenceRequest,
     ) -> Result<BoxStream<v1::DownloadEvidenceResponse>, Status> {
-        ObjectId::parse(EVIDENCE_ID_PREFIX, &message.evidence_id)
+        ObjectId::parse(ObjectId::MLA_EVIDENCE, &message.evidence_id)
             .map_err(|error| ServiceError::invalid("evidence_id", error.to_string()))?;
         let row = self
             .store

@@ -40,7 +40,7 @@ use std::{path::PathBuf, sync::Arc};
 use liaison_audit::SigningKey;
 use liaison_core::mla::DeadlinePolicy;
 use liaison_proto::v1::{self, mla_service_server};
-use liaison_rpc::{AccessControl, AuditContext, Authenticator, Clock, ServiceError, Shutdown};
+use liaison_rpc::{AccessControl, Authenticator, Clock, Shutdown};
 use liaison_store::Store;
 use tonic::{Request, Response, Status, codegen::BoxStream};
 
@@ -136,15 +136,6 @@ impl MlaServiceImpl {
     pub fn into_server(self) -> mla_service_server::MlaServiceServer<Self> {
         mla_service_server::MlaServiceServer::new(self)
     }
-
-    /// The caller (past the method's gate) and the call's audit context.
-    async fn begin<T>(&self, request: &Request<T>) -> Result<Call, ServiceError> {
-        let caller = self.auth.caller(request).await?;
-        Ok(Call {
-            caller,
-            audit: AuditContext::of(request),
-        })
-    }
 }
 
 /// Runs a step handler of `steps.rs`: `$handler(call, message)` returns
@@ -167,7 +158,7 @@ macro_rules! step_rpc {
             Self: 'async_trait,
         {
             Box::pin(async move {
-                let call = self.begin(&request).await?;
+                let call = Call::begin(&self.auth, &request).await?;
                 let (mla_request, receipt) = self.$handler(&call, request.into_inner()).await?;
                 Ok(Response::new(v1::$response {
                     mla_request: Some(mla_request),
@@ -184,7 +175,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::CreateDraftRequest>,
     ) -> Result<Response<v1::CreateDraftResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         let mla_request = self.create(&call, request.into_inner()).await?;
         Ok(Response::new(v1::CreateDraftResponse {
             mla_request: Some(mla_request),
@@ -195,7 +186,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::UpdateDraftRequest>,
     ) -> Result<Response<v1::UpdateDraftResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         let (mla_request, _) = self.update(&call, request.into_inner()).await?;
         Ok(Response::new(v1::UpdateDraftResponse {
             mla_request: Some(mla_request),
@@ -206,7 +197,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::DeleteDraftRequest>,
     ) -> Result<Response<v1::DeleteDraftResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         self.delete(&call, request.into_inner()).await?;
         Ok(Response::new(v1::DeleteDraftResponse {}))
     }
@@ -336,7 +327,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::GetRequestRequest>,
     ) -> Result<Response<v1::GetRequestResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         let mla_request = self.get(&call, request.into_inner()).await?;
         Ok(Response::new(v1::GetRequestResponse {
             mla_request: Some(mla_request),
@@ -347,7 +338,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::ListRequestsRequest>,
     ) -> Result<Response<v1::ListRequestsResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(self.list(&call, request.into_inner()).await?))
     }
 
@@ -356,7 +347,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(self.watch(call, request.into_inner())?))
     }
 
@@ -364,7 +355,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::PostMessageRequest>,
     ) -> Result<Response<v1::PostMessageResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         let message = self.post(&call, request.into_inner()).await?;
         Ok(Response::new(v1::PostMessageResponse {
             message: Some(message),
@@ -374,7 +365,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::ListMessagesRequest>,
     ) -> Result<Response<v1::ListMessagesResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(
             self.messages(&call, request.into_inner()).await?,
         ))
@@ -383,7 +374,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<tonic::Streaming<v1::UploadEvidenceRequest>>,
     ) -> Result<Response<v1::UploadEvidenceResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(
             self.upload(&call, request.into_inner()).await?,
         ))
@@ -393,7 +384,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::DownloadEvidenceRequest>,
     ) -> Result<Response<Self::DownloadEvidenceStream>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(
             self.download(call, request.into_inner()).await?,
         ))
@@ -402,7 +393,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::ListEvidenceRequest>,
     ) -> Result<Response<v1::ListEvidenceResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(
             self.evidence_of(&call, request.into_inner()).await?,
         ))
@@ -412,7 +403,7 @@ impl mla_service_server::MlaService for MlaServiceImpl {
         &self,
         request: Request<v1::ListReceiptsRequest>,
     ) -> Result<Response<v1::ListReceiptsResponse>, Status> {
-        let call = self.begin(&request).await?;
+        let call = Call::begin(&self.auth, &request).await?;
         Ok(Response::new(
             self.receipts_of(&call, request.into_inner()).await?,
         ))

@@ -4,19 +4,16 @@
 
 use liaison_audit::{Access, ObjectAccess};
 use liaison_core::{ObjectId, mla::MlaState};
-use liaison_proto::v1;
+use liaison_proto::{domain::principal_ref, v1};
 use liaison_rpc::{ServiceError, page_size, request_id, to_timestamp};
 use liaison_store::{MlaMessageRow, MlaWriteOutcome};
 use prost::Message;
 
 use crate::{
     MlaServiceImpl,
-    convert::principal_ref,
     workflow::{Call, parse_id, side_of},
 };
 
-/// Prefix of message ids (`msg_…`).
-const MESSAGE_ID_PREFIX: &str = "msg";
 /// Longest message, in characters.
 const BODY_MAX: usize = 20_000;
 
@@ -63,7 +60,7 @@ impl MlaServiceImpl {
         }
         let now = self.clock.now();
         let stored = v1::MlaMessage {
-            id: ObjectId::generate(MESSAGE_ID_PREFIX).to_string(),
+            id: ObjectId::generate(ObjectId::MLA_MESSAGE).to_string(),
             mla_request_id: record.id.to_string(),
             sender: Some(principal_ref(call.caller.principal())),
             body: Some(body),

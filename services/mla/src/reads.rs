@@ -3,17 +3,18 @@
 //! leave the hub; content (the full view) needs an officer and `x-liaison-purpose`.
 
 use liaison_audit::Access;
+use liaison_core::mla::Urgency;
 use liaison_core::{
     AgencyId, Role,
     mla::{MlaState, MlaStep, Side},
 };
-use liaison_proto::v1;
+use liaison_proto::{domain::ProtoEnum, methods, v1};
 use liaison_rpc::{ServiceError, page_size};
 use liaison_store::MlaFilter;
 
 use crate::{
     MlaServiceImpl,
-    convert::{self, request_to_proto},
+    convert::request_to_proto,
     receipts::{ReceiptKind, receipt_to_proto},
     workflow::{Call, Loaded, parse_id, side_of},
 };
@@ -82,7 +83,7 @@ impl MlaServiceImpl {
         call: &Call,
         record: &liaison_store::MlaRecord,
     ) -> Result<v1::MlaRequest, ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/GetRequest";
+        const METHOD: &str = methods::MLA_GET_REQUEST;
         // Delivery is the hub's record of a read: its own idempotency key, per request.
         let key = format!("deliver:{}", record.id);
         let version = record.version.to_string();
@@ -141,13 +142,13 @@ impl MlaServiceImpl {
         }
         for state in &message.states {
             filter.states.push(
-                convert::state(*state)
+                MlaState::from_proto(*state)
                     .ok_or_else(|| ServiceError::invalid("states", "unknown state"))?,
             );
         }
         for urgency in &message.urgencies {
             filter.urgencies.push(
-                convert::urgency(*urgency)
+                Urgency::from_proto(*urgency)
                     .ok_or_else(|| ServiceError::invalid("urgencies", "unknown urgency"))?,
             );
         }

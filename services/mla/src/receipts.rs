@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use liaison_audit::SigningKey;
 use liaison_core::{ObjectId, PrincipalId, Timestamp, mla::RECEIPT_ID_PREFIX};
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
 use liaison_rpc::to_timestamp;
 use liaison_store::MlaReceiptRow;
 use prost::Message;
 use sha2::{Digest, Sha256};
-
-use crate::convert::{principal_ref, state_to_proto};
 
 /// What a receipt attests, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +167,7 @@ impl ReceiptSigner {
             receipt_id: id.to_string(),
             kind: kind.to_proto() as i32,
             mla_request_id: request_id.to_string(),
-            state: state_to_proto(state),
+            state: state.to_proto(),
             content_version: request.content_version,
             content_sha256: content_sha256(content),
             evidence,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use liaison_audit::{Access, ObjectAccess};
+use liaison_core::mla::{DataCategory, LegalBasis, Urgency};
 use liaison_core::{
     AgencyId, ObjectId, Timestamp, Violations,
     mla::{
@@ -12,14 +13,17 @@ use liaison_core::{
         check_parties, check_submission, deadlines::after, preservation_until,
     },
 };
-use liaison_proto::v1;
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    methods, v1,
+};
 use liaison_rpc::{ServiceError, from_timestamp, request_id, to_timestamp};
 use liaison_store::{MlaRecord, MlaWrite, MlaWriteOutcome};
 use prost::Message;
 
 use crate::{
     MlaServiceImpl,
-    convert::{self, principal_ref, request_to_proto, requested_agency, submission_facts},
+    convert::{self, request_to_proto, requested_agency, submission_facts},
     receipts::ReceiptKind,
     workflow::{Call, Decided, Loaded, cancel_deadlines, meet_deadline, parse_id, set_deadline},
 };
@@ -79,10 +83,10 @@ pub(crate) fn check_draft(
             Ok(_) => {}
         }
     }
-    if content.legal_basis != 0 && convert::basis(content.legal_basis).is_none() {
+    if content.legal_basis != 0 && LegalBasis::from_proto(content.legal_basis).is_none() {
         violations.add("content.legal_basis", "unknown legal basis");
     }
-    if content.urgency != 0 && convert::urgency(content.urgency).is_none() {
+    if content.urgency != 0 && Urgency::from_proto(content.urgency).is_none() {
         violations.add("content.urgency", "unknown urgency");
     }
     if content.case_reference.chars().count() > CASE_REFERENCE_MAX {
@@ -92,7 +96,7 @@ pub(crate) fn check_draft(
         );
     }
     for (index, item) in content.data_sought.iter().enumerate() {
-        if item.category != 0 && convert::category(item.category).is_none() {
+        if item.category != 0 && DataCategory::from_proto(item.category).is_none() {
             violations.add(
                 format!("content.data_sought[{index}].category"),
                 "unknown data category",
@@ -127,7 +131,7 @@ pub(crate) fn check_draft(
 /// Applies a draft's content to its record's columns.
 fn apply_content(record: &mut MlaRecord, content: &v1::MlaRequestContent) {
     record.requested = requested_agency(content);
-    record.urgency = convert::urgency(content.urgency);
+    record.urgency = Urgency::from_proto(content.urgency);
     record.case_reference = content.case_reference.clone();
 }
 
@@ -187,7 +191,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::CreateDraftRequest,
     ) -> Result<v1::MlaRequest, ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/CreateDraft";
+        const METHOD: &str = methods::MLA_CREATE_DRAFT;
         request_id(&message.request_id, "request_id")?;
         let content = message
             .content
@@ -281,7 +285,7 @@ impl MlaServiceImpl {
         check_draft(&content, call.caller.agency())?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/UpdateDraft",
+            methods::MLA_UPDATE_DRAFT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -304,7 +308,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::DeleteDraftRequest,
     ) -> Result<(), ServiceError> {
-        const METHOD: &str = "liaison.v1.MlaService/DeleteDraft";
+        const METHOD: &str = methods::MLA_DELETE_DRAFT;
         let loaded = self
             .load_step(
                 call,
@@ -368,7 +372,7 @@ impl MlaServiceImpl {
         call: &Call,
         message: v1::SubmitRequestRequest,
     ) -> StepResult {
-        const METHOD: &str = "liaison.v1.MlaService/SubmitRequest";
+        const METHOD: &str = methods::MLA_SUBMIT_REQUEST;
         let loaded = self
             .load_step(
                 call,
@@ -486,7 +490,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcknowledgeRequest",
+            methods::MLA_ACKNOWLEDGE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -513,7 +517,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/StartAssessment",
+            methods::MLA_START_ASSESSMENT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -536,7 +540,7 @@ impl MlaServiceImpl {
         let policy = self.policy.clone();
         self.step_with(
             call,
-            "liaison.v1.MlaService/RequestMoreInformation",
+            methods::MLA_REQUEST_MORE_INFORMATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -588,7 +592,7 @@ impl MlaServiceImpl {
         let policy = self.policy.clone();
         self.step_with(
             call,
-            "liaison.v1.MlaService/ProvideInformation",
+            methods::MLA_PROVIDE_INFORMATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -650,7 +654,7 @@ impl MlaServiceImpl {
                         }
                     }
                     decided.record.case_reference = content.case_reference.clone();
-                    decided.record.urgency = convert::urgency(content.urgency);
+                    decided.record.urgency = Urgency::from_proto(content.urgency);
                     decided.document.content = Some(content);
                     decided.document.content_version += 1;
                 }
@@ -679,7 +683,7 @@ impl MlaServiceImpl {
             .ok_or_else(|| ServiceError::invalid("conditions", "state the conditions"))?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ProposeConditions",
+            methods::MLA_PROPOSE_CONDITIONS,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -704,7 +708,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcceptConditions",
+            methods::MLA_ACCEPT_CONDITIONS,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -729,7 +733,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/AcceptRequest",
+            methods::MLA_ACCEPT_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -749,7 +753,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/StartExecution",
+            methods::MLA_START_EXECUTION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -788,7 +792,7 @@ impl MlaServiceImpl {
         let partial = message.partial;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ReportExecution",
+            methods::MLA_REPORT_EXECUTION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -814,7 +818,7 @@ impl MlaServiceImpl {
     pub(crate) async fn close(&self, call: &Call, message: v1::CloseRequestRequest) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/CloseRequest",
+            methods::MLA_CLOSE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -860,7 +864,7 @@ impl MlaServiceImpl {
         let reasons_text = message.reasons;
         self.step_with(
             call,
-            "liaison.v1.MlaService/RefuseRequest",
+            methods::MLA_REFUSE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -892,7 +896,7 @@ impl MlaServiceImpl {
         let reasons_text = message.reasons;
         self.step_with(
             call,
-            "liaison.v1.MlaService/PostponeRequest",
+            methods::MLA_POSTPONE_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -933,7 +937,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/ResumeAssessment",
+            methods::MLA_RESUME_ASSESSMENT,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -960,7 +964,7 @@ impl MlaServiceImpl {
     ) -> StepResult {
         self.step_with(
             call,
-            "liaison.v1.MlaService/WithdrawRequest",
+            methods::MLA_WITHDRAW_REQUEST,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -985,7 +989,7 @@ impl MlaServiceImpl {
         let note = message.note;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ConfirmPreservation",
+            methods::MLA_CONFIRM_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1036,7 +1040,7 @@ impl MlaServiceImpl {
             })?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/RequestPreservationExtension",
+            methods::MLA_REQUEST_PRESERVATION_EXTENSION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1066,7 +1070,7 @@ impl MlaServiceImpl {
         let note = message.note;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ExtendPreservation",
+            methods::MLA_EXTEND_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1127,7 +1131,7 @@ impl MlaServiceImpl {
         }
         self.step_with(
             call,
-            "liaison.v1.MlaService/HoldPreservation",
+            methods::MLA_HOLD_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,
@@ -1166,7 +1170,7 @@ impl MlaServiceImpl {
         let reason = required(message.reason, "reason", "state why preservation ends")?;
         self.step_with(
             call,
-            "liaison.v1.MlaService/ReleasePreservation",
+            methods::MLA_RELEASE_PRESERVATION,
             &message.request_id,
             &message.mla_request_id,
             &message.etag,

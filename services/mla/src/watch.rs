@@ -1,10 +1,10 @@
 //! WatchRequests, and the deadline scanner that puts deadline events on its stream.
 //!
-//! Like indicator subscriptions, each watcher reads the sequenced `events` table itself
-//! (topic `mla`) after its cursor and waits on the high-water mark; it delivers only
-//! events on requests its agency is a party to (drafts only to their author's agency),
-//! each with the request in the basic view, and commits one audit record per page before
-//! sending it. Message bodies and step comments only go to a watch with a purpose.
+//! The loop (pages of topic `mla` after the cursor, waits, re-checks of the caller, one
+//! audit record per page committed before it is sent) is [`liaison_rpc::EventStream`]'s.
+//! A watch receives only events on requests its agency is a party to (drafts only to
+//! their author's agency), each with the request in the basic view. Message bodies and
+//! step comments only go to a watch with a purpose.
 //!
 //! The scanner follows the hub's clock (`liaison_rpc::Clock`, manual in tests): when a
 //! running deadline comes within the policy's warning period, or passes, it marks the
@@ -18,25 +18,20 @@ use liaison_core::{
     ObjectId, Timestamp,
     mla::{Actor, DeadlineKind, DeadlinePolicy, MlaStep, deadlines::after, step},
 };
-use liaison_proto::v1;
-use liaison_rpc::{Clock, ServiceError, Shutdown, StreamWait, to_timestamp};
+use liaison_proto::{domain::ProtoEnum, v1};
+use liaison_rpc::{
+    Call, Clock, Delivery, EventFeed, EventStream, ServiceError, Shutdown, delivered, to_timestamp,
+};
 use liaison_store::{MlaEvent, MlaRecord, MlaWrite, Store};
 use prost::Message;
-use tokio::{sync::mpsc, task::JoinHandle};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, codegen::BoxStream};
+use tokio::task::JoinHandle;
+use tonic::codegen::BoxStream;
 
 use crate::{
     MlaServiceImpl,
-    convert::{
-        deadline_kind_to_proto, decode_document, preservation_to_proto, request_to_proto,
-        state_to_proto,
-    },
-    workflow::{Call, parse_id, side_of},
+    convert::{decode_document, request_to_proto},
+    workflow::{parse_id, side_of},
 };
-
-const PAGE: u32 = 256;
-const CHANNEL: usize = 64;
 /// How often the scanner looks again when nothing woke it (the system clock moves on
 /// its own; a manual clock wakes it when moved).
 const SCAN_POLL: Duration = Duration::from_secs(1);
@@ -90,6 +85,42 @@ struct Filter {
     kinds: Vec<i32>,
 }
 
+/// One watch: the service's store, clock and policy, and what the watch asked for.
+struct Watch {
+    service: MlaServiceImpl,
+    filter: Filter,
+}
+
+impl EventFeed for Watch {
+    type Event = MlaEvent;
+    type Message = v1::WatchRequestsResponse;
+    type Page = ();
+
+    async fn read_after(
+        &self,
+        store: &Store,
+        cursor: u64,
+        limit: u32,
+    ) -> Result<Vec<MlaEvent>, ServiceError> {
+        Ok(store.mla_events_after(cursor, limit).await?)
+    }
+
+    fn position(event: &MlaEvent) -> u64 {
+        event.position
+    }
+
+    fn open_page(&self, _call: &Call) {}
+
+    async fn resolve(
+        &self,
+        call: &Call,
+        _page: &mut (),
+        event: &MlaEvent,
+    ) -> Result<Option<Delivery<v1::WatchRequestsResponse>>, ServiceError> {
+        self.service.event_message(call, &self.filter, event).await
+    }
+}
+
 impl MlaServiceImpl {
     pub(crate) fn watch(
         &self,
@@ -112,10 +143,17 @@ impl MlaServiceImpl {
             ids,
             kinds: message.kinds,
         };
-        let after = message.after.map_or(0, |cursor| cursor.position);
-        let (sender, receiver) = mpsc::channel(CHANNEL);
-        tokio::spawn(self.clone().feed_watcher(call, filter, after, sender));
-        Ok(Box::pin(ReceiverStream::new(receiver)))
+        let stream = EventStream {
+            store: self.store.clone(),
+            auth: self.auth.clone(),
+            call,
+            shutdown: self.shutdown.clone(),
+            after: message.after.map_or(0, |cursor| cursor.position),
+        };
+        Ok(stream.spawn(Watch {
+            service: self.clone(),
+            filter,
+        }))
     }
 
     async fn event_message(
@@ -123,7 +161,7 @@ impl MlaServiceImpl {
         call: &Call,
         filter: &Filter,
         event: &MlaEvent,
-    ) -> Result<Option<v1::WatchRequestsResponse>, ServiceError> {
+    ) -> Result<Option<Delivery<v1::WatchRequestsResponse>>, ServiceError> {
         let (kind, reference) = event_kind(&event.kind);
         if !filter.kinds.is_empty() && !filter.kinds.contains(&(kind as i32)) {
             return Ok(None);
@@ -144,12 +182,13 @@ impl MlaServiceImpl {
         let now = self.clock.now();
         let request = request_to_proto(&record, false, &self.policy, now)?;
         let mut message = v1::MlaEvent::default();
+        let mut objects = Vec::new();
         match reference {
             Reference::Deadline(kind) => {
                 message.deadline = request
                     .deadlines
                     .iter()
-                    .find(|deadline| deadline.kind == deadline_kind_to_proto(kind))
+                    .find(|deadline| deadline.kind == kind.to_proto())
                     .cloned();
             }
             Reference::History(index) => {
@@ -159,8 +198,7 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::MessagePosted => {
                     message.message = match self.store.get_mla_message(id).await? {
                         Some(row) if row.request_id == record.id => {
-                            call.audit
-                                .touch(&row.id, Access::Deliver, Some(&row.sender_agency));
+                            objects.push(delivered(&row.id, Some(&row.sender_agency), false));
                             Some(crate::messages::message_to_proto(&row)?)
                         }
                         _ => None,
@@ -169,8 +207,7 @@ impl MlaServiceImpl {
                 v1::MlaEventKind::EvidenceAdded => {
                     message.evidence = match self.store.get_mla_evidence(id).await? {
                         Some(row) if row.request_id == record.id => {
-                            call.audit
-                                .touch(&row.id, Access::Deliver, Some(&row.uploader_agency));
+                            objects.push(delivered(&row.id, Some(&row.uploader_agency), false));
                             Some(crate::evidence::evidence_to_proto(&row)?)
                         }
                         _ => None,
@@ -200,111 +237,26 @@ impl MlaServiceImpl {
                 entry.comment = None;
             }
         }
-        call.audit.touch(
+        objects.push(delivered(
             record.id.as_str(),
-            Access::Deliver,
             Some(&record.requesting),
-        );
-        Ok(Some(v1::WatchRequestsResponse {
-            event: Some(v1::MlaEvent {
-                cursor: Some(v1::Cursor {
-                    position: event.position,
+            false,
+        ));
+        Ok(Some(Delivery {
+            message: v1::WatchRequestsResponse {
+                event: Some(v1::MlaEvent {
+                    cursor: Some(v1::Cursor {
+                        position: event.position,
+                    }),
+                    kind: kind as i32,
+                    event_time: Some(to_timestamp(event.time)),
+                    mla_request_id: record.id.to_string(),
+                    mla_request: Some(request),
+                    ..message
                 }),
-                kind: kind as i32,
-                event_time: Some(to_timestamp(event.time)),
-                mla_request_id: record.id.to_string(),
-                mla_request: Some(request),
-                ..message
-            }),
+            },
+            objects,
         }))
-    }
-
-    async fn feed_watcher(
-        self,
-        call: Call,
-        filter: Filter,
-        mut cursor: u64,
-        sender: mpsc::Sender<Result<v1::WatchRequestsResponse, Status>>,
-    ) {
-        let mut high_water = self.store.watch_high_water();
-        let mut access = self.auth.watch_access();
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let events = match self.store.mla_events_after(cursor, PAGE).await {
-                Ok(events) => events,
-                Err(error) => {
-                    let _ = sender.send(Err(ServiceError::from(error).into())).await;
-                    return;
-                }
-            };
-            if events.is_empty() {
-                let mut wait = StreamWait {
-                    high_water: &mut high_water,
-                    shutdown: &mut shutdown,
-                    access: &mut access,
-                    auth: &self.auth,
-                    caller: &call.caller,
-                };
-                if !wait.until_more(cursor, &sender).await {
-                    return;
-                }
-                continue;
-            }
-            // A client that went away ends its task here, not only once caught up: its permit
-            // is already given back, and pages it would never read must not be scanned.
-            if sender.is_closed() {
-                return;
-            }
-            // A directory change made here applies to this very page.
-            if let Err(error) = self
-                .auth
-                .recheck_if_changed(&mut access, &call.caller)
-                .await
-            {
-                let _ = sender.send(Err(error.into())).await;
-                return;
-            }
-            let page = Call {
-                caller: call.caller.clone(),
-                audit: call.audit.fork(),
-            };
-            let mut batch = Vec::new();
-            for event in &events {
-                cursor = event.position;
-                match self.event_message(&page, &filter, event).await {
-                    Ok(Some(message)) => batch.push(message),
-                    Ok(None) => {}
-                    Err(error) => {
-                        let _ = sender.send(Err(error.into())).await;
-                        return;
-                    }
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            if let Err(error) = page.audit.commit_read(&self.store).await {
-                let _ = sender.send(Err(error.into())).await;
-                return;
-            }
-            for message in batch {
-                let permit = loop {
-                    tokio::select! {
-                        permit = sender.reserve() => match permit {
-                            Ok(permit) => break permit,
-                            Err(_) => return,
-                        },
-                        () = access.changed() => {
-                            if let Err(error) = self.auth.recheck(&call.caller).await {
-                                let _ = sender.try_send(Err(error.into()));
-                                return;
-                            }
-                        }
-                    }
-                };
-                permit.send(Ok(message));
-            }
-        }
     }
 }
 
@@ -367,9 +319,9 @@ async fn expire_preservation(
         time: Some(to_timestamp(now)),
         actor: None,
         action: v1::MlaAction::ExpirePreservation as i32,
-        from_state: state_to_proto(record.status.state),
-        to_state: state_to_proto(status.state),
-        preservation_state: status.preservation.map_or(0, preservation_to_proto),
+        from_state: record.status.state.to_proto(),
+        to_state: status.state.to_proto(),
+        preservation_state: status.preservation.map_or(0, ProtoEnum::to_proto),
         comment: None,
         content_version: document.content_version,
     });

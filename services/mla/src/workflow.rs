@@ -12,24 +12,21 @@ use liaison_core::{
     ObjectId, Role, Timestamp,
     mla::{DeadlineKind, MlaStatus, MlaStep, REQUEST_ID_PREFIX, Side, StepError, step},
 };
-use liaison_proto::v1;
-use liaison_rpc::{AuditContext, ServiceError, request_id, to_timestamp};
+use liaison_proto::{
+    domain::{ProtoEnum, principal_ref},
+    v1,
+};
+use liaison_rpc::{ServiceError, request_id, to_timestamp};
 use liaison_store::{MlaDeadline, MlaRecord, MlaWrite, MlaWriteOutcome};
 use prost::Message;
 
 use crate::{
     MlaServiceImpl,
-    convert::{
-        decode_document, preservation_to_proto, principal_ref, request_to_proto, state_to_proto,
-    },
+    convert::{decode_document, request_to_proto},
     receipts::ReceiptKind,
 };
 
-/// The caller of a call and its audit context.
-pub(crate) struct Call {
-    pub caller: Caller,
-    pub audit: AuditContext,
-}
+pub(crate) use liaison_rpc::Call;
 
 /// A step decided by the machine, to be completed by its handler and committed.
 pub(crate) struct Decided {
@@ -233,9 +230,9 @@ impl MlaServiceImpl {
             time: Some(to_timestamp(now)),
             actor: Some(principal_ref(call.caller.principal())),
             action: action as i32,
-            from_state: state_to_proto(record.status.state),
-            to_state: state_to_proto(after.state),
-            preservation_state: after.preservation.map_or(0, preservation_to_proto),
+            from_state: record.status.state.to_proto(),
+            to_state: after.state.to_proto(),
+            preservation_state: after.preservation.map_or(0, ProtoEnum::to_proto),
             comment,
             content_version: document.content_version,
         });

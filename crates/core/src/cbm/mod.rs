@@ -2,18 +2,18 @@
 //! no I/O: notifications and their acknowledgements (`notification`), points of contact
 //! (`contact`), communication checks (`check`) and consultations (`consultation`).
 
-use crate::{Scope, Violations, indicator::ScopeDraft};
+use crate::{ObjectId, Scope, Violations, indicator::ScopeDraft};
 
-/// Prefix of notification ids.
-pub const NOTIFICATION_PREFIX: &str = "cbm";
-/// Prefix of point-of-contact ids.
-pub const POC_PREFIX: &str = "poc";
-/// Prefix of communication-check ids.
-pub const CHECK_PREFIX: &str = "chk";
-/// Prefix of reply ids.
-pub const REPLY_PREFIX: &str = "msg";
-/// Prefix of consultation ids.
-pub const CONSULTATION_PREFIX: &str = "cns";
+/// Prefix of notification ids ([`ObjectId::CBM_NOTIFICATION`]).
+pub const NOTIFICATION_PREFIX: &str = ObjectId::CBM_NOTIFICATION;
+/// Prefix of point-of-contact ids ([`ObjectId::POINT_OF_CONTACT`]).
+pub const POC_PREFIX: &str = ObjectId::POINT_OF_CONTACT;
+/// Prefix of communication-check ids ([`ObjectId::CBM_CHECK`]).
+pub const CHECK_PREFIX: &str = ObjectId::CBM_CHECK;
+/// Prefix of new reply ids ([`ObjectId::CBM_REPLY`]; earlier replies carry `msg`).
+pub const REPLY_PREFIX: &str = ObjectId::CBM_REPLY;
+/// Prefix of consultation ids ([`ObjectId::CBM_CONSULTATION`]).
+pub const CONSULTATION_PREFIX: &str = ObjectId::CBM_CONSULTATION;
 
 /// Limits on notification content.
 pub mod limits {

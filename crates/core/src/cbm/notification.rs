@@ -330,7 +330,7 @@ code_enum!(
 /// A reply on a notification or in a consultation's thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    /// Id (`msg_…`).
+    /// Id (`rpl_…`; `msg_…` for replies made before that prefix).
     pub id: ObjectId,
     /// The notification (`cbm_…`) or consultation (`cns_…`).
     pub parent: ObjectId,

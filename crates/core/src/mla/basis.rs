@@ -36,6 +36,18 @@ pub enum Treaty {
 }
 
 impl LegalBasis {
+    /// Every value, in declaration order.
+    pub const ALL: [LegalBasis; 8] = [
+        LegalBasis::Art29Preservation,
+        LegalBasis::Art30DisclosureOfPreservedTrafficData,
+        LegalBasis::Art31AccessToStoredData,
+        LegalBasis::Art33RealTimeTrafficData,
+        LegalBasis::Art34InterceptionOfContent,
+        LegalBasis::ProtocolArt9EmergencyDisclosure,
+        LegalBasis::ProtocolArt10EmergencyAssistance,
+        LegalBasis::BilateralTreaty,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,6 +90,9 @@ pub enum Urgency {
 }
 
 impl Urgency {
+    /// Every value, in declaration order.
+    pub const ALL: [Urgency; 3] = [Urgency::Routine, Urgency::Urgent, Urgency::Emergency];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -104,6 +119,15 @@ pub enum DataCategory {
     Traffic,
     /// Content data.
     Content,
+}
+
+impl DataCategory {
+    /// Every value, in declaration order.
+    pub const ALL: [DataCategory; 3] = [
+        DataCategory::Subscriber,
+        DataCategory::Traffic,
+        DataCategory::Content,
+    ];
 }
 
 /// A state's ratifications, as the federation file records them. International bodies
