@@ -2,12 +2,10 @@
 
 use liaison_client::{Client, ClientConfig, ClientError};
 
-use crate::{cli::ConnectionArgs, commands::Failure};
-
-/// Exit code: bad configuration (sysexits `EX_CONFIG` family; `EX_USAGE`).
-pub const EXIT_CONFIG: u8 = 64;
-/// Exit code: the hub cannot be reached (`EX_UNAVAILABLE`).
-pub const EXIT_UNREACHABLE: u8 = 69;
+use crate::{
+    cli::ConnectionArgs,
+    failure::{EXIT_CONFIG, EXIT_UNREACHABLE, Failure},
+};
 
 /// Resolves the certificate, key and CA files and connects.
 pub async fn connect(args: &ConnectionArgs) -> Result<Client, Failure> {

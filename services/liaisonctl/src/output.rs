@@ -5,6 +5,21 @@ use std::fmt::Write as _;
 use liaison_proto::v1;
 use serde_json::{Value, json};
 
+/// Output format: tables for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Prints a JSON value, pretty.
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 /// Renders rows under headers, columns padded to the widest cell (in characters, so
 /// Cyrillic and Vietnamese text lines up).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -64,6 +79,12 @@ pub fn tlp(value: i32) -> &'static str {
 pub fn enum_name(name: Option<&str>) -> String {
     name.map(|name| name.to_ascii_lowercase())
         .unwrap_or_else(|| "?".into())
+}
+
+/// The lowercase name of an enum value without its prefix
+/// (`MLA_STATE_SUBMITTED` → `submitted`), or `?`.
+pub fn short_name(full: Option<&str>, prefix: &str) -> String {
+    enum_name(full.map(|name| name.trim_start_matches(prefix)))
 }
 
 fn scope(scope: Option<&v1::Scope>) -> String {

@@ -8,8 +8,12 @@ use liaison_client::Client;
 use liaison_proto::v1;
 use serde_json::{Value, json};
 
-use super::{named, short_name, state_name};
-use crate::{cli::OutputFormat, commands::Failure, output};
+use super::view::state_name;
+use crate::{
+    failure::Failure,
+    output::{self, OutputFormat, short_name},
+    parse::enum_number as named,
+};
 
 /// `mla watch`.
 #[derive(Debug, Args)]
