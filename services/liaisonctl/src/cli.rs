@@ -7,15 +7,16 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{
     commands::{
-        admin::AdminCommand, audit::AuditCommand, cbm::CbmCommand, directory::AgenciesCommand,
-        indicators::IndicatorsCommand, mla::MlaCommand,
+        admin::AdminCommand, audit::AuditCommand, cbm::CbmCommand, config::ConfigCommand,
+        directory::AgenciesCommand, indicators::IndicatorsCommand, mla::MlaCommand,
     },
     output::OutputFormat,
 };
 
 /// liaisonctl: talk to a Liaison hub over mutual TLS.
 ///
-/// Connection settings come from flags or LIAISON_* environment variables. With
+/// Connection settings come from flags or LIAISON_* environment variables, else from
+/// a profile (`liaisonctl config --help`; --profile NAME or LIAISON_PROFILE). With
 /// `--dev --as AGENCY-ID/name`, the certificate, key and CA are taken from the
 /// development PKI that `liaison serve --dev` created in its data directory.
 ///
@@ -29,8 +30,9 @@ pub struct Cli {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// Output format: tables for people, JSON for scripts.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "LIAISON_OUTPUT")]
-    pub output: OutputFormat,
+    /// [default: the profile's, else table]
+    #[arg(long, short = 'o', global = true, value_enum, env = "LIAISON_OUTPUT")]
+    pub output: Option<OutputFormat>,
     /// Why you are reading: a case reference or legal basis. Required to read personal data
     /// (e-mail addresses, phone numbers, IBANs, messenger handles); kept in the audit log.
     #[arg(long, global = true, env = "LIAISON_PURPOSE")]
@@ -41,14 +43,12 @@ pub struct Cli {
 /// How to reach the hub and who to be.
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
-    /// Hub endpoint.
-    #[arg(
-        long,
-        global = true,
-        env = "LIAISON_ENDPOINT",
-        default_value = "https://127.0.0.1:50051"
-    )]
-    pub endpoint: String,
+    /// The profile to use (see `liaisonctl config`) [default: the configuration's default]
+    #[arg(long, global = true, env = "LIAISON_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Hub endpoint [default: the profile's, else https://127.0.0.1:50051]
+    #[arg(long, global = true, env = "LIAISON_ENDPOINT")]
+    pub endpoint: Option<String>,
     /// Hub CA certificate (PEM).
     #[arg(long, global = true, env = "LIAISON_CA")]
     pub ca: Option<PathBuf>,
@@ -69,14 +69,9 @@ pub struct ConnectionArgs {
         value_name = "AGENCY-ID/NAME"
     )]
     pub as_principal: Option<String>,
-    /// With --dev: the hub's data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "LIAISON_DATA_DIR",
-        default_value = "liaison-data"
-    )]
-    pub data_dir: PathBuf,
+    /// With --dev: the hub's data directory [default: the profile's, else liaison-data]
+    #[arg(long, global = true, env = "LIAISON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,4 +97,8 @@ pub enum Command {
     /// Mutual legal assistance requests: new, steps, messages, the overdue list, receipts.
     #[command(subcommand)]
     Mla(MlaCommand),
+    /// Hub profiles: endpoint(s), CA, certificate, key and output format, kept in the
+    /// XDG config directory so that no connection flags are needed.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cbm;
+pub mod config;
 pub mod directory;
 pub mod indicators;
 pub mod mla;

@@ -2,13 +2,58 @@
 
 use liaison_client::{Client, ClientConfig, ClientError};
 
+use std::path::PathBuf;
+
 use crate::{
     cli::ConnectionArgs,
     failure::{EXIT_CONFIG, EXIT_UNREACHABLE, Failure},
+    profile::Profile,
 };
 
+/// The endpoint when neither a flag, a variable nor a profile names one.
+const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:50051";
+
+/// How to reach the hub and who to be, after flags, `LIAISON_*` variables and the profile.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoint: String,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub dev: bool,
+    pub as_principal: Option<String>,
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// The settings for a call to `service`: each flag or variable given, else the
+    /// profile's value, else the default.
+    pub fn resolve(args: &ConnectionArgs, profile: Option<&Profile>, service: &str) -> Self {
+        let from = |flag: &Option<PathBuf>, saved: fn(&Profile) -> Option<PathBuf>| {
+            flag.clone().or_else(|| profile.and_then(saved))
+        };
+        Self {
+            endpoint: args
+                .endpoint
+                .clone()
+                .or_else(|| profile.and_then(|p| p.endpoint_for(service).map(str::to_owned)))
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
+            ca: from(&args.ca, |p| p.ca.clone()),
+            cert: from(&args.cert, |p| p.cert.clone()),
+            key: from(&args.key, |p| p.key.clone()),
+            dev: args.dev || profile.is_some_and(|p| p.dev),
+            as_principal: args
+                .as_principal
+                .clone()
+                .or_else(|| profile.and_then(|p| p.as_principal.clone())),
+            data_dir: from(&args.data_dir, |p| p.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("liaison-data")),
+        }
+    }
+}
+
 /// Resolves the certificate, key and CA files and connects.
-pub async fn connect(args: &ConnectionArgs) -> Result<Client, Failure> {
+pub async fn connect(args: &Settings) -> Result<Client, Failure> {
     let (ca, cert, key) = if args.dev {
         let principal = args.as_principal.as_deref().ok_or_else(|| {
             Failure::new(
@@ -50,7 +95,8 @@ pub async fn connect(args: &ConnectionArgs) -> Result<Client, Failure> {
                 return Err(Failure::new(
                     EXIT_CONFIG,
                     "no client certificate: pass --ca, --cert and --key (or LIAISON_CA, LIAISON_CERT, \
-                     LIAISON_KEY), or --dev --as AGENCY-ID/name against a hub started with --dev",
+                     LIAISON_KEY), or a profile (`liaisonctl config set --help`), or --dev --as \
+                     AGENCY-ID/name against a hub started with --dev",
                 ));
             }
         }

@@ -1,21 +1,39 @@
-//! The thin dispatcher: the few commands that need no hub run offline; every other one
-//! connects and hands the client to its group's `run`.
+//! The thin dispatcher: picks the profile, runs the few commands that need no hub
+//! offline, and connects every other one to its service's endpoint, handing the client to
+//! its group's `run`.
 
 use crate::{
-    cli::{Cli, Command},
-    commands::{admin, audit, cbm, directory, indicators, mla},
-    connect::connect,
+    cli::{Cli, Command, ConnectionArgs},
+    commands::{admin, audit, cbm, config, directory, indicators, mla},
+    connect::{Settings, connect},
     failure::Failure,
+    output::OutputFormat,
+    profile::{Config, Profile, config_path},
 };
 
 /// Runs the command the arguments name.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let format = cli.output;
     let purpose = cli.purpose.as_deref();
+    if let Command::Config(command) = cli.command {
+        let format = cli.output.unwrap_or(OutputFormat::Table);
+        return config::run(format, command, given(&cli.connection, cli.output));
+    }
+    let profile = match config_path() {
+        Some(path) => Config::load(&path)?.pick(cli.connection.profile.as_deref(), &path)?,
+        None => None,
+    };
+    let format =
+        cli.output.unwrap_or_else(
+            || match profile.as_ref().and_then(|p| p.output.as_deref()) {
+                Some("json") => OutputFormat::Json,
+                _ => OutputFormat::Table,
+            },
+        );
+    let settings = Settings::resolve(&cli.connection, profile.as_ref(), service(&cli.command));
     let command = match cli.command {
         // Verifying an exported file needs no hub.
         Command::Audit(audit::AuditCommand::Verify(args)) if args.file.is_some() => {
-            return audit::verify(None, &cli.connection.endpoint, format, args).await;
+            return audit::verify(None, &settings.endpoint, format, args).await;
         }
         // Verifying a saved receipt against a saved key needs no hub either.
         Command::Mla(mla::MlaCommand::VerifyReceipt(args)) if args.keys.is_some() => {
@@ -23,16 +41,47 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         command => command,
     };
-    let client = connect(&cli.connection).await?;
+    let client = connect(&settings).await?;
     match command {
         Command::Whoami => directory::whoami(&client, format).await,
         Command::Agencies(command) => directory::run(&client, format, command).await,
         Command::Indicators(command) => indicators::run(&client, format, purpose, command).await,
-        Command::Audit(command) => {
-            audit::run(&client, &cli.connection.endpoint, format, command).await
-        }
+        Command::Audit(command) => audit::run(&client, &settings.endpoint, format, command).await,
         Command::Admin(command) => admin::run(&client, format, command).await,
         Command::Mla(command) => mla::run(&client, format, purpose, command).await,
         Command::Cbm(command) => cbm::run(&client, format, command).await,
+        Command::Config(_) => Ok(()),
+    }
+}
+
+/// The service a command calls, for a profile with one endpoint per service.
+fn service(command: &Command) -> &'static str {
+    match command {
+        Command::Indicators(_) => "indicators",
+        Command::Mla(_) => "mla",
+        Command::Cbm(cbm::CbmCommand::Poc(_)) => "directory",
+        Command::Cbm(_) => "cbm",
+        Command::Audit(_) => "audit",
+        Command::Whoami | Command::Agencies(_) | Command::Admin(_) | Command::Config(_) => {
+            "directory"
+        }
+    }
+}
+
+/// The connection flags of the command line, as `config set` saves them.
+fn given(args: &ConnectionArgs, output: Option<OutputFormat>) -> Profile {
+    Profile {
+        endpoint: args.endpoint.clone(),
+        ca: args.ca.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+        output: output.map(|format| match format {
+            OutputFormat::Json => "json".to_owned(),
+            OutputFormat::Table => "table".to_owned(),
+        }),
+        dev: args.dev,
+        as_principal: args.as_principal.clone(),
+        data_dir: args.data_dir.clone(),
+        ..Profile::default()
     }
 }

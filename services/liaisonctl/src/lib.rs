@@ -9,10 +9,12 @@ mod call;
 mod cli;
 mod commands;
 mod connect;
+pub mod coverage;
 mod dispatch;
 mod failure;
 mod output;
 mod parse;
+mod profile;
 mod progress;
 
 pub use cli::Cli;

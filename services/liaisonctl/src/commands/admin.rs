@@ -157,6 +157,11 @@ pub enum GroupCommand {
     },
     /// List sharing groups (all of them for the operator).
     List,
+    /// Show one sharing group.
+    Show {
+        /// Group id.
+        id: String,
+    },
 }
 
 /// A fingerprint given as hex, or computed from a PEM file.
@@ -417,6 +422,16 @@ async fn group(
                         name,
                         member_agency_ids: members,
                     }),
+                })
+                .await
+                .map_err(failed)?
+                .into_inner();
+            print_group(format, &group.sharing_group.unwrap_or_default());
+        }
+        GroupCommand::Show { id } => {
+            let group = directory
+                .get_sharing_group(v1::GetSharingGroupRequest {
+                    sharing_group_id: id,
                 })
                 .await
                 .map_err(failed)?

@@ -31,6 +31,16 @@ pub enum AuditCommand {
     Verify(verify::AuditVerifyArgs),
     /// Follow new audit records as they are logged (Ctrl-C to stop).
     Tail(AuditTailArgs),
+    /// Show the latest signed checkpoint: tree size, root and the signed note.
+    Checkpoint,
+    /// Prove that one record is in the log: its inclusion proof against a tree size.
+    Prove {
+        /// The record's leaf index.
+        leaf: u64,
+        /// The tree size to prove against [default: the latest checkpoint's]
+        #[arg(long)]
+        size: Option<u64>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +96,8 @@ pub async fn run(
         AuditCommand::Export(args) => verify::export(client, args).await,
         AuditCommand::Verify(args) => verify::verify(Some(client), endpoint, format, args).await,
         AuditCommand::Tail(args) => tail(client, format, args).await,
+        AuditCommand::Checkpoint => checkpoint(client, format).await,
+        AuditCommand::Prove { leaf, size } => prove(client, format, leaf, size).await,
     }
 }
 
@@ -275,4 +287,74 @@ pub async fn tail(
             OutputFormat::Table => println!("{}", record_row(&record).join("  ")),
         }
     }
+}
+
+/// `audit checkpoint`.
+async fn checkpoint(client: &Client, format: OutputFormat) -> Result<(), Failure> {
+    let checkpoint = latest_checkpoint(client).await?;
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "origin": checkpoint.origin,
+            "tree_size": checkpoint.tree_size,
+            "root": hex::encode(&checkpoint.root_hash),
+            "sign_time": output::time(checkpoint.sign_time.as_ref()),
+            "signed_note": checkpoint.signed_note,
+        })),
+        OutputFormat::Table => print!("{}", checkpoint.signed_note),
+    }
+    Ok(())
+}
+
+async fn latest_checkpoint(client: &Client) -> Result<v1::AuditCheckpoint, Failure> {
+    Ok(client
+        .audit()
+        .get_checkpoint(v1::GetCheckpointRequest {})
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .checkpoint
+        .unwrap_or_default())
+}
+
+/// `audit prove`: the audit path of one leaf (RFC 9162 §2.1.3.1).
+async fn prove(
+    client: &Client,
+    format: OutputFormat,
+    leaf_index: u64,
+    size: Option<u64>,
+) -> Result<(), Failure> {
+    let tree_size = match size {
+        Some(size) => size,
+        None => latest_checkpoint(client).await?.tree_size,
+    };
+    let proof = client
+        .audit()
+        .get_inclusion_proof(v1::GetInclusionProofRequest {
+            leaf_index,
+            tree_size,
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner();
+    let hashes: Vec<String> = proof.hashes.iter().map(hex::encode).collect();
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "leaf_index": proof.leaf_index,
+            "tree_size": proof.tree_size,
+            "leaf_hash": hex::encode(&proof.leaf_hash),
+            "hashes": hashes,
+        })),
+        OutputFormat::Table => {
+            println!(
+                "leaf {} of {}: {}",
+                proof.leaf_index,
+                proof.tree_size,
+                hex::encode(&proof.leaf_hash)
+            );
+            for hash in hashes {
+                println!("  {hash}");
+            }
+        }
+    }
+    Ok(())
 }

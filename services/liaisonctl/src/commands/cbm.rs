@@ -4,6 +4,7 @@
 //! `cbm/poc.rs`.
 
 mod check;
+mod consultation;
 mod poc;
 mod view;
 
@@ -35,6 +36,11 @@ pub enum CbmCommand {
     Show(ShowArgs),
     /// Follow your agency's CBM events (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// The replies on a notification, or with --consultation on a consultation.
+    Replies(RepliesArgs),
+    /// Consultations: request, ack, schedule, held, close, show, list.
+    #[command(subcommand)]
+    Consult(consultation::ConsultCommand),
     /// Communication checks of points of contact.
     #[command(subcommand)]
     Check(check::CheckCommand),
@@ -96,6 +102,17 @@ pub struct WatchArgs {
     pub limit: Option<u64>,
 }
 
+/// `cbm replies`.
+#[derive(Debug, Args)]
+pub struct RepliesArgs {
+    /// Notification id (cbm_…); or give --consultation.
+    #[arg(required_unless_present = "consultation")]
+    pub id: Option<String>,
+    /// The consultation whose replies to list.
+    #[arg(long, conflicts_with = "id")]
+    pub consultation: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
     /// national-threat-view, incident, policy-update, vulnerability-disclosure,
@@ -144,6 +161,8 @@ pub async fn run(
         CbmCommand::Reply(args) => reply(client, format, args).await,
         CbmCommand::Show(args) => show_one(client, format, args).await,
         CbmCommand::Watch(args) => watch(client, format, args).await,
+        CbmCommand::Replies(args) => replies(client, format, args).await,
+        CbmCommand::Consult(command) => consultation::run(client, format, command).await,
         CbmCommand::Check(command) => check::run(client, format, command).await,
         CbmCommand::Poc(command) => poc::run(client, format, command).await,
     }
@@ -381,6 +400,65 @@ async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Result
             ),
             OutputFormat::Table => println!("{cursor:<8}  {kind:<24}  {object}"),
         }
+    }
+    Ok(())
+}
+
+/// `cbm replies`: every page, oldest first.
+async fn replies(client: &Client, format: OutputFormat, args: RepliesArgs) -> Result<(), Failure> {
+    use v1::list_replies_request::Parent;
+    let parent = match (args.id, args.consultation) {
+        (_, Some(consultation)) => Parent::ConsultationId(consultation),
+        (Some(id), None) => Parent::NotificationId(id),
+        (None, None) => {
+            return Err(Failure::usage(
+                "cbm replies needs a notification id or --consultation",
+            ));
+        }
+    };
+    let mut cbm = client.cbm();
+    let (mut replies, mut page_token) = (Vec::new(), String::new());
+    loop {
+        let page = cbm
+            .list_replies(v1::ListRepliesRequest {
+                parent: Some(parent.clone()),
+                page_size: 100,
+                page_token,
+            })
+            .await
+            .map_err(failed(client))?
+            .into_inner();
+        replies.extend(page.replies);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let rows: Vec<Vec<String>> = replies
+        .iter()
+        .map(|reply| {
+            vec![
+                reply.id.clone(),
+                output::time(reply.create_time.as_ref()),
+                reply.sender_agency_id.clone(),
+                reply
+                    .body
+                    .as_ref()
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    match format {
+        OutputFormat::Json => print_json(&json!(
+            rows.iter()
+                .map(|r| json!({"id": r[0], "time": r[1], "sender_agency_id": r[2], "body": r[3]}))
+                .collect::<Vec<_>>()
+        )),
+        OutputFormat::Table => print!(
+            "{}",
+            output::table(&["REPLY", "TIME", "FROM", "TEXT"], &rows)
+        ),
     }
     Ok(())
 }

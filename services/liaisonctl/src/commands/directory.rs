@@ -15,6 +15,11 @@ use crate::{
 pub enum AgenciesCommand {
     /// List every member agency.
     List,
+    /// Show one agency.
+    Show {
+        /// Agency id.
+        id: String,
+    },
 }
 
 /// Runs an `agencies` subcommand.
@@ -25,6 +30,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     match command {
         AgenciesCommand::List => agencies_list(client, format).await,
+        AgenciesCommand::Show { id } => agency_show(client, format, id).await,
     }
 }
 
@@ -152,6 +158,50 @@ async fn agencies_list(client: &Client, format: OutputFormat) -> Result<(), Fail
                 "{}",
                 output::table(&["ID", "KIND", "STATE", "BUDAPEST", "NAME"], &rows)
             );
+        }
+    }
+    Ok(())
+}
+
+/// `agencies show`: one agency's names, kind, state and status.
+async fn agency_show(client: &Client, format: OutputFormat, id: String) -> Result<(), Failure> {
+    let agency = client
+        .directory()
+        .get_agency(v1::GetAgencyRequest { agency_id: id })
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .agency
+        .unwrap_or_default();
+    let kind = output::short_name(
+        v1::AgencyKind::try_from(agency.kind)
+            .ok()
+            .map(|kind| kind.as_str_name()),
+        "AGENCY_KIND_",
+    );
+    let status = output::short_name(
+        v1::AgencyStatus::try_from(agency.status)
+            .ok()
+            .map(|status| status.as_str_name()),
+        "AGENCY_STATUS_",
+    );
+    let native = agency.native_name.as_ref().map(|n| n.text.clone());
+    let state = agency.state.as_ref().map(|s| s.code.clone());
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "id": agency.id, "name": agency.name, "native_name": native,
+            "kind": kind, "state": state, "status": status,
+        })),
+        OutputFormat::Table => {
+            let rows = vec![
+                vec!["id".into(), agency.id.clone()],
+                vec!["name".into(), agency.name.clone()],
+                vec!["native name".into(), native.unwrap_or_else(|| "-".into())],
+                vec!["kind".into(), kind],
+                vec!["state".into(), state.unwrap_or_else(|| "-".into())],
+                vec!["status".into(), status],
+            ];
+            print!("{}", output::table(&["FIELD", "VALUE"], &rows));
         }
     }
     Ok(())

@@ -82,6 +82,26 @@ pub enum IndicatorsCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Link standalone observables of your agency to one of its fraud methods.
+    Link {
+        /// The fraud method (ind_…).
+        fraud_method: String,
+        /// A standalone observable indicator to link (ind_…, repeatable).
+        #[arg(long = "indicator", required = true)]
+        indicators: Vec<String>,
+    },
+    /// Import a STIX 2.1 bundle on the hub, all or nothing (see ImportStix); unlike
+    /// `publish --file`, an object the hub cannot map refuses the whole bundle.
+    ImportStix {
+        /// The bundle (JSON).
+        file: PathBuf,
+        /// TLP of objects with no TLP marking.
+        #[arg(long, default_value = "green")]
+        tlp: String,
+        /// Who receives them: all, group:GROUP-ID, or agencies:ID,ID,…
+        #[arg(long, default_value = "all")]
+        scope: String,
+    },
     /// Report that you saw an observable (count and time).
     Sight(SightArgs),
     /// Export an indicator you may see as a STIX 2.1 bundle (JSON).
@@ -126,6 +146,13 @@ pub async fn run(
             exchange::revoke(client, format, id, reason).await
         }
         IndicatorsCommand::Sight(args) => exchange::sight(client, format, args).await,
+        IndicatorsCommand::Link {
+            fraud_method,
+            indicators,
+        } => link(client, format, fraud_method, indicators).await,
+        IndicatorsCommand::ImportStix { file, tlp, scope } => {
+            import_stix(client, format, &file, &tlp, &scope).await
+        }
     }
 }
 
@@ -317,4 +344,71 @@ fn print_correlation(format: OutputFormat, cursor: u64, matched: &v1::Correlatio
             ])
         ),
     }
+}
+
+/// `indicators link`.
+async fn link(
+    client: &Client,
+    format: OutputFormat,
+    fraud_method_id: String,
+    indicator_ids: Vec<String>,
+) -> Result<(), Failure> {
+    let method = client
+        .indicators()
+        .link_observables(v1::LinkObservablesRequest {
+            request_id: request_id(),
+            fraud_method_id,
+            indicator_ids,
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .fraud_method
+        .unwrap_or_default();
+    match format {
+        OutputFormat::Json => print_json(&output::indicator_json(&method)),
+        OutputFormat::Table => print!("{}", output::indicator_details(&method)),
+    }
+    Ok(())
+}
+
+/// `indicators import-stix`.
+async fn import_stix(
+    client: &Client,
+    format: OutputFormat,
+    file: &std::path::Path,
+    tlp: &str,
+    scope: &str,
+) -> Result<(), Failure> {
+    let bundle_json = std::fs::read_to_string(file)
+        .map_err(|error| Failure::usage(format!("{}: {error}", file.display())))?;
+    let response = client
+        .indicators()
+        .import_stix(v1::ImportStixRequest {
+            request_id: request_id(),
+            bundle_json,
+            default_tlp: parse_tlp(tlp)? as i32,
+            scope: Some(parse_scope(scope)?),
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner();
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "duplicate": response.duplicate,
+            "indicators": response.indicators.iter().map(output::indicator_json).collect::<Vec<_>>(),
+        })),
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = response
+                .indicators
+                .iter()
+                .map(|indicator| output::watch_row(0, "imported", indicator)[2..].to_vec())
+                .collect();
+            print!(
+                "{}",
+                output::table(&["ID", "SOURCE", "TLP", "TITLE"], &rows)
+            );
+        }
+    }
+    Ok(())
 }

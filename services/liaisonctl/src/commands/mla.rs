@@ -5,9 +5,11 @@
 
 mod content;
 mod evidence;
+mod lists;
 mod new;
 mod receipt_file;
 mod receipts;
+mod steps;
 mod view;
 mod watch;
 
@@ -59,6 +61,26 @@ pub enum MlaCommand {
     Execute(ExecuteArgs),
     /// Posts a message to the other party.
     Message(TextArgs),
+    /// Lists a request's messages, oldest first (the texts need --purpose).
+    Messages(lists::RequestArgs),
+    /// Replaces a draft's content from a file (requesting agency; drafts only).
+    Update(steps::UpdateArgs),
+    /// Deletes a draft that was never submitted (requesting agency).
+    Delete(steps::DeleteArgs),
+    /// Answers a request for more information (requesting agency).
+    ProvideInfo(steps::ProvideArgs),
+    /// Postpones the request with reasons (requested agency, Art. 27(5)).
+    Postpone(steps::PostponeArgs),
+    /// Resumes the assessment of a postponed request (requested agency).
+    Resume(steps::NoteArgs),
+    /// Conditions for granting the request: propose, accept.
+    #[command(subcommand)]
+    Conditions(steps::ConditionsCommand),
+    /// Expedited preservation (Art. 29): confirm, request-extension, extend, hold, release.
+    #[command(subcommand)]
+    Preservation(steps::PreservationCommand),
+    /// Lists a request's evidence files.
+    Evidence(lists::RequestArgs),
     /// Uploads a file as evidence on a request, its SHA-256 checked by the hub.
     Upload(evidence::UploadArgs),
     /// Downloads an evidence file, its SHA-256 checked (needs --purpose).
@@ -207,6 +229,23 @@ pub async fn run(
         MlaCommand::RequestInfo(args) => request_info(client, args).await?,
         MlaCommand::Execute(args) => execute(client, args).await?,
         MlaCommand::Message(args) => return message(client, format, args).await,
+        MlaCommand::Messages(args) => return lists::messages(client, format, purpose, args).await,
+        MlaCommand::Evidence(args) => return lists::evidence(client, format, args).await,
+        MlaCommand::Update(args) => steps::update(client, args).await?,
+        MlaCommand::Delete(args) => {
+            let id = args.id.clone();
+            steps::delete(client, args).await?;
+            match format {
+                OutputFormat::Json => print_json(&json!({ "deleted": id })),
+                OutputFormat::Table => println!("deleted draft {id}"),
+            }
+            return Ok(());
+        }
+        MlaCommand::ProvideInfo(args) => steps::provide(client, args).await?,
+        MlaCommand::Postpone(args) => steps::postpone(client, args).await?,
+        MlaCommand::Resume(args) => steps::resume(client, args).await?,
+        MlaCommand::Conditions(command) => steps::conditions(client, command).await?,
+        MlaCommand::Preservation(command) => steps::preservation(client, command).await?,
         MlaCommand::Receipts(args) => return receipts::receipts(client, format, args).await,
         MlaCommand::VerifyReceipt(args) => return verify_receipt(client, format, args).await,
         MlaCommand::Watch(args) => return watch::watch(client, format, args).await,

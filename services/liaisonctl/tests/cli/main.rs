@@ -7,6 +7,7 @@ use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
 mod mla;
+mod profiles;
 mod support;
 
 use support::{
@@ -43,7 +44,7 @@ async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
     drop(reader);
     // (`output()` would replace the pipe with its own; the command, and with it this
     // process's copy of the write end, is dropped once the child runs.)
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let child = crate::support::liaisonctl_command(&hub.data_dir())
         .args(["--endpoint", hub.endpoint(), "--dev", "--data-dir"])
         .arg(hub.data_dir())
         .args(["--as", "RS-MUP/feed", "agencies", "list"])

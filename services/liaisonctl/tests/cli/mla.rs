@@ -103,7 +103,7 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     let dir = tempfile::tempdir()?;
     let id = submitted_request(&hub, dir.path()).await?;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let mut child = crate::support::liaisonctl_command(&hub.data_dir())
         .arg("--endpoint")
         .arg(hub.endpoint())
         .args(["--dev", "--data-dir"])
@@ -495,7 +495,7 @@ async fn new_with_input(
     input: &str,
 ) -> anyhow::Result<std::process::Output> {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let mut child = crate::support::liaisonctl_command(&hub.data_dir())
         .arg("--endpoint")
         .arg(hub.endpoint())
         .args(["--dev", "--data-dir"])

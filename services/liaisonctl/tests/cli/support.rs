@@ -17,7 +17,7 @@ pub async fn liaisonctl_raw(
     principal: &str,
     args: &[&str],
 ) -> anyhow::Result<Output> {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let output = liaisonctl_command(data_dir)
         .arg("--endpoint")
         .arg(endpoint)
         .arg("--dev")
@@ -26,14 +26,42 @@ pub async fn liaisonctl_raw(
         .arg("--as")
         .arg(principal)
         .args(args)
-        .env_remove("LIAISON_CA")
-        .env_remove("LIAISON_CERT")
-        .env_remove("LIAISON_KEY")
-        .env_remove("LIAISON_OUTPUT")
         .env("LIAISON_PURPOSE", "Lieta Nr. 7/2026 (CLI test)")
         .kill_on_drop(true)
         .output();
     Ok(tokio::time::timeout(Duration::from_secs(30), output).await??)
+}
+
+/// The variables a run may read from its environment, cleared for each test run.
+const LIAISON_VARIABLES: [&str; 12] = [
+    "LIAISON_PROFILE",
+    "LIAISON_ENDPOINT",
+    "LIAISON_CA",
+    "LIAISON_CERT",
+    "LIAISON_KEY",
+    "LIAISON_DEV",
+    "LIAISON_AS",
+    "LIAISON_DATA_DIR",
+    "LIAISON_OUTPUT",
+    "LIAISON_PURPOSE",
+    "LIAISON_STATE_DIR",
+    "XDG_RUNTIME_DIR",
+];
+
+/// The binary with an environment of its own: no `LIAISON_*` variable of the caller, and
+/// a home, configuration and state directory under `data_dir/home` rather than the
+/// user's, so that no test reads or writes a real profile or witness state.
+pub fn liaisonctl_command(data_dir: &Path) -> tokio::process::Command {
+    let home = data_dir.join("home");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"));
+    for variable in LIAISON_VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_STATE_HOME", home.join(".local/state"));
+    command
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -26,6 +26,18 @@ pub enum CheckCommand {
     Answer(AnswerArgs),
     /// A check's report: per agency answered, late or no answer, with response times.
     Report(ReportArgs),
+    /// Lists communication checks, newest first, with their figures.
+    List,
+    /// One agency's results across checks.
+    Results(ResultsArgs),
+}
+
+/// `cbm check results`.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// The agency [default: yours]
+    #[arg(long)]
+    pub agency: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +93,8 @@ pub async fn run(
         CheckCommand::Start(args) => start(client, format, args).await,
         CheckCommand::Answer(args) => answer(client, format, args).await,
         CheckCommand::Report(args) => report(client, format, args).await,
+        CheckCommand::List => list(client, format).await,
+        CheckCommand::Results(args) => results(client, format, args).await,
     }
 }
 
@@ -202,6 +216,77 @@ async fn report(client: &Client, format: OutputFormat, args: ReportArgs) -> Resu
         OutputFormat::Table => print!(
             "{}",
             output::table(&["AGENCY", "OUTCOME", "RESPONSE TIME"], &rows)
+        ),
+    }
+    Ok(())
+}
+
+/// `cbm check list`: the first page (the hub's default size), newest first.
+async fn list(client: &Client, format: OutputFormat) -> Result<(), Failure> {
+    let checks = client
+        .cbm()
+        .list_communication_checks(v1::ListCommunicationChecksRequest::default())
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .communication_checks;
+    let rows: Vec<Vec<String>> = checks
+        .iter()
+        .map(|check| {
+            vec![
+                check.id.clone(),
+                output::time(check.start_time.as_ref()),
+                output::time(check.due_time.as_ref()),
+                output::short_name(
+                    v1::CbmCheckState::try_from(check.state)
+                        .ok()
+                        .map(|s| s.as_str_name()),
+                    "CBM_CHECK_STATE_",
+                ),
+            ]
+        })
+        .collect();
+    match format {
+        OutputFormat::Json => print_json(&json!(rows)),
+        OutputFormat::Table => print!(
+            "{}",
+            output::table(&["CHECK", "STARTED", "DUE", "STATE"], &rows)
+        ),
+    }
+    Ok(())
+}
+
+/// `cbm check results`: the first page of one agency's results.
+async fn results(client: &Client, format: OutputFormat, args: ResultsArgs) -> Result<(), Failure> {
+    let results = client
+        .cbm()
+        .list_communication_check_results(v1::ListCommunicationCheckResultsRequest {
+            agency_id: args.agency.unwrap_or_default(),
+            ..v1::ListCommunicationCheckResultsRequest::default()
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner()
+        .results;
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|result| {
+            vec![
+                result.check_id.clone(),
+                result.agency_id.clone(),
+                outcome_name(result.outcome),
+                result
+                    .response_time
+                    .map(|time| format!("{}s", time.seconds))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    match format {
+        OutputFormat::Json => print_json(&json!(rows)),
+        OutputFormat::Table => print!(
+            "{}",
+            output::table(&["CHECK", "AGENCY", "OUTCOME", "RESPONSE TIME"], &rows)
         ),
     }
     Ok(())

@@ -18,6 +18,11 @@ pub enum PocCommand {
     List(ListArgs),
     /// Create (or with --id replace and confirm) one of your agency's points of contact.
     Set(Box<PocArgs>),
+    /// Delete one of your agency's points of contact.
+    Delete {
+        /// The contact (poc_…).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +66,21 @@ pub async fn run(
     match command {
         PocCommand::List(args) => list(client, format, args).await,
         PocCommand::Set(args) => set(client, format, *args).await,
+        PocCommand::Delete { id } => {
+            client
+                .directory()
+                .delete_point_of_contact(v1::DeletePointOfContactRequest {
+                    request_id: request_id(),
+                    point_of_contact_id: id.clone(),
+                })
+                .await
+                .map_err(failed(client))?;
+            match format {
+                OutputFormat::Json => print_json(&json!({ "deleted": id })),
+                OutputFormat::Table => println!("deleted {id}"),
+            }
+            Ok(())
+        }
     }
 }
 

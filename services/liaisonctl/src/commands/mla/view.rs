@@ -24,6 +24,10 @@ pub fn request_json(request: &v1::MlaRequest) -> Value {
         "case_reference": content.case_reference,
         "overdue": request.overdue,
         "etag": request.etag,
+        "preservation": request.preservation.as_ref().map(|p| json!({
+            "state": short_name(v1::MlaPreservationState::try_from(p.state).ok().map(|s| s.as_str_name()), "MLA_PRESERVATION_STATE_"),
+            "preserve_until": output::time(p.preserve_until.as_ref()),
+        })),
         "deadlines": request.deadlines.iter().map(|deadline| json!({
             "kind": short_name(v1::MlaDeadlineKind::try_from(deadline.kind).ok().map(|k| k.as_str_name()), "MLA_DEADLINE_KIND_"),
             "due": output::time(deadline.due_time.as_ref()),
@@ -68,6 +72,16 @@ pub fn print_request(request: &v1::MlaRequest, format: OutputFormat) {
                     },
                 ],
             ];
+            if let Some(preservation) = &request.preservation {
+                rows.push(vec![
+                    "preservation".into(),
+                    format!(
+                        "{} until {}",
+                        value["preservation"]["state"].as_str().unwrap_or("-"),
+                        output::time(preservation.preserve_until.as_ref())
+                    ),
+                ]);
+            }
             for deadline in value["deadlines"].as_array().into_iter().flatten() {
                 rows.push(vec![
                     format!("deadline {}", deadline["kind"].as_str().unwrap_or("-")),
