@@ -174,6 +174,22 @@ pub fn parse_duration(text: &str) -> Result<prost_types::Duration, Failure> {
     }
 }
 
+/// A time given as RFC 3339 (`at`) or as a period from now (`from_now`, `90d`).
+pub fn parse_when(
+    at: Option<&str>,
+    from_now: Option<&str>,
+) -> Result<Option<prost_types::Timestamp>, Failure> {
+    if let Some(period) = from_now {
+        let period = parse_duration(period)?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        return Ok(Some(prost_types::Timestamp {
+            seconds: now + period.seconds,
+            nanos: 0,
+        }));
+    }
+    at.map(parse_time).transpose()
+}
+
 /// A role: `officer`, `auditor`, `oversight-auditor`, `operator` or `system`.
 pub fn parse_role(text: &str) -> Result<v1::Role, Failure> {
     v1::Role::from_str_name(&api_name("ROLE_", text))

@@ -177,6 +177,10 @@ pub struct ExecuteArgs {
     /// What was not done and why.
     #[arg(long)]
     pub not_executed: Option<String>,
+    /// An evidence file your agency uploaded that goes with the report (`evd_…`,
+    /// repeatable).
+    #[arg(long = "evidence")]
+    pub evidence_ids: Vec<String>,
     /// The language of the text (BCP 47).
     #[arg(long, default_value = "en")]
     pub lang: String,
@@ -463,6 +467,7 @@ async fn execute(client: &Client, args: ExecuteArgs) -> Result<Option<v1::MlaReq
                 .not_executed
                 .as_deref()
                 .and_then(|t| text(t, &args.lang)),
+            evidence_ids: args.evidence_ids,
             ..v1::ReportExecutionRequest::default()
         })
         .await

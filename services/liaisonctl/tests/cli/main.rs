@@ -9,6 +9,7 @@ mod files;
 mod mla;
 mod profiles;
 mod support;
+mod walkthrough;
 
 use support::{
     assert_success, liaisonctl, liaisonctl_ok, liaisonctl_raw, stderr, stdout, wait_for_checkpoint,

@@ -10,7 +10,7 @@ use crate::{
     call::{request_id, text},
     failure::{Failure, failed},
     output::{self, OutputFormat, print_json, short_name},
-    parse::{enum_value, parse_duration, parse_time, parse_tlp},
+    parse::{enum_value, parse_duration, parse_time, parse_tlp, parse_when},
 };
 
 /// `liaisonctl cbm consult …`.
@@ -90,8 +90,11 @@ pub struct ScheduleArgs {
     /// Consultation id.
     pub id: String,
     /// When, RFC 3339.
-    #[arg(long)]
-    pub at: String,
+    #[arg(long, required_unless_present = "within")]
+    pub at: Option<String>,
+    /// In this period from now (7d), instead of --at.
+    #[arg(long = "in", value_name = "PERIOD", conflicts_with = "at")]
+    pub within: Option<String>,
     /// Planned duration (90m, 2h).
     #[arg(long)]
     pub duration: Option<String>,
@@ -111,9 +114,9 @@ pub struct ScheduleArgs {
 pub struct HeldArgs {
     /// Consultation id.
     pub id: String,
-    /// When it took place, RFC 3339.
+    /// When it took place, RFC 3339 [default: now]
     #[arg(long)]
-    pub at: String,
+    pub at: Option<String>,
     /// An agency that attended (repeatable).
     #[arg(long = "attended")]
     pub attended: Vec<String>,
@@ -167,7 +170,7 @@ pub async fn run(
             cbm.schedule_consultation(v1::ScheduleConsultationRequest {
                 request_id: request_id(),
                 consultation_id: args.id,
-                schedule_time: Some(parse_time(&args.at)?),
+                schedule_time: parse_when(args.at.as_deref(), args.within.as_deref())?,
                 planned_duration: args.duration.as_deref().map(parse_duration).transpose()?,
                 venue: note(args.venue.as_deref(), &args.language),
                 agenda: note(args.agenda.as_deref(), &args.language),
@@ -181,7 +184,7 @@ pub async fn run(
             cbm.record_consultation_held(v1::RecordConsultationHeldRequest {
                 request_id: request_id(),
                 consultation_id: args.id,
-                hold_time: Some(parse_time(&args.at)?),
+                hold_time: args.at.as_deref().map(parse_time).transpose()?,
                 attending_agency_ids: args.attended,
                 summary: note(args.summary.as_deref(), &args.language),
             })

@@ -10,7 +10,7 @@ use super::{content, new};
 use crate::{
     call::{request_id, text},
     failure::{Failure, failed},
-    parse::{parse_duration, parse_time},
+    parse::{parse_duration, parse_time, parse_when},
 };
 
 /// `mla update`: replace a draft's content from a file.
@@ -125,9 +125,12 @@ pub enum PreservationCommand {
 pub struct UntilArgs {
     /// The request (`mla_…`).
     pub id: String,
-    /// Preserved until, RFC 3339 [default: the hub's minimum]
+    /// Preserved until, RFC 3339 [default for confirm: the period requested]
     #[arg(long)]
     pub until: Option<String>,
+    /// Preserved for this period from now (90d), instead of --until.
+    #[arg(long = "for", value_name = "PERIOD", conflicts_with = "until")]
+    pub period: Option<String>,
     /// A note for the history.
     #[arg(long)]
     pub note: Option<String>,
@@ -309,7 +312,7 @@ pub async fn preservation(client: &Client, command: PreservationCommand) -> Afte
                 request_id: request_id(),
                 mla_request_id: args.id,
                 etag: String::new(),
-                preserve_until: args.until.as_deref().map(parse_time).transpose()?,
+                preserve_until: parse_when(args.until.as_deref(), args.period.as_deref())?,
                 note: note(args.note.as_deref(), &args.lang),
             })
             .await
@@ -335,7 +338,7 @@ pub async fn preservation(client: &Client, command: PreservationCommand) -> Afte
                 request_id: request_id(),
                 mla_request_id: args.id,
                 etag: String::new(),
-                preserve_until: args.until.as_deref().map(parse_time).transpose()?,
+                preserve_until: parse_when(args.until.as_deref(), args.period.as_deref())?,
                 note: note(args.note.as_deref(), &args.lang),
             })
             .await
