@@ -201,7 +201,9 @@ fn print_agency(format: OutputFormat, verb: &str, agency: &v1::Agency) {
         OutputFormat::Json => print_json(&json!({
             "id": agency.id, "name": agency.name, "status": status,
         })),
-        OutputFormat::Table => println!("{verb}: {} ({}), {status}", agency.id, agency.name),
+        OutputFormat::Table => {
+            crate::output::say!("{verb}: {} ({}), {status}", agency.id, agency.name)
+        }
     }
 }
 
@@ -210,7 +212,7 @@ fn print_group(format: OutputFormat, group: &v1::SharingGroup) {
         OutputFormat::Json => print_json(&json!({
             "id": group.id, "name": group.name, "members": group.member_agency_ids,
         })),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "{}  {}  members: {}",
             group.id,
             group.name,
@@ -351,7 +353,7 @@ async fn certificate(
                 OutputFormat::Json => print_json(&json!({
                     "principal": name, "certificate_sha256": response.certificate_sha256,
                 })),
-                OutputFormat::Table => println!(
+                OutputFormat::Table => crate::output::say!(
                     "registered certificate {} for {name}",
                     response.certificate_sha256
                 ),
@@ -373,7 +375,9 @@ async fn certificate(
                 .map_err(failed)?;
             match format {
                 OutputFormat::Json => print_json(&json!({ "revoked": certificate_sha256 })),
-                OutputFormat::Table => println!("revoked certificate {certificate_sha256}"),
+                OutputFormat::Table => {
+                    crate::output::say!("revoked certificate {certificate_sha256}")
+                }
             }
         }
     }
@@ -471,7 +475,7 @@ async fn roles(client: &Client, format: OutputFormat, args: RolesArgs) -> Result
     let roles: Vec<String> = roles.iter().map(|role| role.to_ascii_lowercase()).collect();
     match format {
         OutputFormat::Json => print_json(&json!({ "principal": principal, "roles": roles })),
-        OutputFormat::Table => println!("{principal}: {}", roles.join(", ")),
+        OutputFormat::Table => crate::output::say!("{principal}: {}", roles.join(", ")),
     }
     Ok(())
 }
@@ -484,6 +488,6 @@ async fn token_keys(client: &Client) -> Result<(), Failure> {
         .await
         .map_err(failed(client))?
         .into_inner();
-    println!("{}", keys.jwks_json);
+    println!("{}", crate::output::safe::escape_json(&keys.jwks_json));
     Ok(())
 }

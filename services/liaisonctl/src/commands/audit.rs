@@ -283,8 +283,8 @@ pub async fn tail(
         seen += 1;
         let Some(record) = leaf.record else { continue };
         match format {
-            OutputFormat::Json => println!("{}", record_json(&record)),
-            OutputFormat::Table => println!("{}", record_row(&record).join("  ")),
+            OutputFormat::Json => crate::output::print_json_line(&record_json(&record)),
+            OutputFormat::Table => crate::output::say!("{}", record_row(&record).join("  ")),
         }
     }
 }
@@ -345,14 +345,14 @@ async fn prove(
             "hashes": hashes,
         })),
         OutputFormat::Table => {
-            println!(
+            crate::output::say!(
                 "leaf {} of {}: {}",
                 proof.leaf_index,
                 proof.tree_size,
                 hex::encode(&proof.leaf_hash)
             );
             for hash in hashes {
-                println!("  {hash}");
+                crate::output::say!("  {hash}");
             }
         }
     }

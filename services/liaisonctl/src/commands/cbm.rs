@@ -290,7 +290,7 @@ async fn ack(client: &Client, format: OutputFormat, args: AckArgs) -> Result<(),
         OutputFormat::Json => print_json(
             &json!({"agency_id": row.agency_id, "status": status_name(row.status), "overdue": row.overdue}),
         ),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "{} {} by {}",
             row.notification_id,
             status_name(row.status),
@@ -329,7 +329,7 @@ async fn reply(client: &Client, format: OutputFormat, args: ReplyArgs) -> Result
         .unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&json!({"id": reply.id})),
-        OutputFormat::Table => println!("{}", reply.id),
+        OutputFormat::Table => crate::output::say!("{}", reply.id),
     }
     Ok(())
 }
@@ -394,11 +394,10 @@ async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Result
             None => String::new(),
         };
         match format {
-            OutputFormat::Json => println!(
-                "{}",
-                json!({"cursor": cursor, "kind": kind, "object": object})
+            OutputFormat::Json => crate::output::print_json_line(
+                &json!({"cursor": cursor, "kind": kind, "object": object}),
             ),
-            OutputFormat::Table => println!("{cursor:<8}  {kind:<24}  {object}"),
+            OutputFormat::Table => crate::output::say!("{cursor:<8}  {kind:<24}  {object}"),
         }
     }
     Ok(())

@@ -205,7 +205,7 @@ async fn publish(client: &Client, format: OutputFormat, args: PublishArgs) -> Re
             } else {
                 "published"
             };
-            println!("{verb}: {}", indicator.id);
+            crate::output::say!("{verb}: {}", indicator.id);
             print!("{}", output::indicator_details(&indicator));
         }
     }
@@ -269,7 +269,7 @@ async fn watch(
             "watching indicators after cursor {} (Ctrl-C to stop)",
             args.after
         );
-        println!(
+        crate::output::say!(
             "{}",
             output::watch_line(
                 &["CURSOR", "EVENT", "ID", "SOURCE", "TLP", "TITLE"].map(String::from)
@@ -299,11 +299,10 @@ async fn watch(
             None => continue,
         };
         match format {
-            OutputFormat::Json => println!(
-                "{}",
-                json!({ "cursor": cursor, "event": kind, "indicator": output::indicator_json(indicator) })
+            OutputFormat::Json => crate::output::print_json_line(
+                &json!({ "cursor": cursor, "event": kind, "indicator": output::indicator_json(indicator) }),
             ),
-            OutputFormat::Table => println!(
+            OutputFormat::Table => crate::output::say!(
                 "{}",
                 output::watch_line(&output::watch_row(cursor, kind, indicator))
             ),
@@ -325,14 +324,13 @@ fn print_correlation(format: OutputFormat, cursor: u64, matched: &v1::Correlatio
         matched.other_agency_id.clone()
     };
     match format {
-        OutputFormat::Json => println!(
-            "{}",
-            json!({ "cursor": cursor, "event": "correlation", "value": value,
+        OutputFormat::Json => crate::output::print_json_line(
+            &json!({ "cursor": cursor, "event": "correlation", "value": value,
                 "own_indicator_id": matched.own_indicator_id,
                 "other_indicator_id": matched.other_indicator_id,
-                "other_agency_id": matched.other_agency_id })
+                "other_agency_id": matched.other_agency_id }),
         ),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "{}",
             output::watch_line(&[
                 cursor.to_string(),

@@ -241,7 +241,7 @@ pub async fn run(
             steps::delete(client, args).await?;
             match format {
                 OutputFormat::Json => print_json(&json!({ "deleted": id })),
-                OutputFormat::Table => println!("deleted draft {id}"),
+                OutputFormat::Table => crate::output::say!("deleted draft {id}"),
             }
             return Ok(());
         }
@@ -493,7 +493,7 @@ async fn message(client: &Client, format: OutputFormat, args: TextArgs) -> Resul
         .unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&json!({ "id": message.id })),
-        OutputFormat::Table => println!("{}", message.id),
+        OutputFormat::Table => crate::output::say!("{}", message.id),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::{process::Output, time::Duration};
 use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
+mod hostile;
 mod mla;
 mod profiles;
 mod support;

@@ -33,7 +33,8 @@ pub async fn liaisonctl_raw(
 }
 
 /// The variables a run may read from its environment, cleared for each test run.
-const LIAISON_VARIABLES: [&str; 12] = [
+const LIAISON_VARIABLES: [&str; 13] = [
+    "COLUMNS",
     "LIAISON_PROFILE",
     "LIAISON_ENDPOINT",
     "LIAISON_CA",

@@ -138,7 +138,7 @@ async fn start(client: &Client, format: OutputFormat, args: StartArgs) -> Result
         OutputFormat::Json => print_json(
             &json!({"id": check.id, "challenge": check.challenge, "due_time": output::time(check.due_time.as_ref())}),
         ),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "{} (challenge {}, due {})",
             check.id,
             check.challenge,
@@ -182,7 +182,7 @@ async fn answer(client: &Client, format: OutputFormat, args: AnswerArgs) -> Resu
             "outcome": outcome,
             "response_time_seconds": result.response_time.map(|time| time.seconds),
         })),
-        OutputFormat::Table => println!("{id}: {} {outcome}", result.agency_id),
+        OutputFormat::Table => crate::output::say!("{id}: {} {outcome}", result.agency_id),
     }
     Ok(())
 }

@@ -77,7 +77,7 @@ pub async fn run(
                 .map_err(failed(client))?;
             match format {
                 OutputFormat::Json => print_json(&json!({ "deleted": id })),
-                OutputFormat::Table => println!("deleted {id}"),
+                OutputFormat::Table => crate::output::say!("deleted {id}"),
             }
             Ok(())
         }
@@ -178,7 +178,7 @@ async fn set(client: &Client, format: OutputFormat, args: PocArgs) -> Result<(),
         .unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&json!({"id": poc.id})),
-        OutputFormat::Table => println!("{}", poc.id),
+        OutputFormat::Table => crate::output::say!("{}", poc.id),
     }
     Ok(())
 }

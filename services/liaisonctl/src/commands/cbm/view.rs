@@ -52,18 +52,22 @@ pub fn show(format: OutputFormat, notification: &v1::CbmNotification) {
     match format {
         OutputFormat::Json => print_json(&notification_json(notification)),
         OutputFormat::Table => {
-            println!(
-                "{}  {}  {}  from {}\n{}\n",
+            crate::output::say!(
+                "{}  {}  {}  from {}",
                 notification.id,
                 kind_name(notification.kind),
                 output::tlp(notification.tlp),
                 notification.sender_agency_id,
+            );
+            crate::output::say!(
+                "{}",
                 notification
                     .title
                     .as_ref()
                     .map(|t| t.text.as_str())
                     .unwrap_or_default()
             );
+            println!();
             let rows: Vec<Vec<String>> = notification
                 .acknowledgements
                 .iter()

@@ -158,7 +158,7 @@ pub async fn revoke(
         .unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&output::indicator_json(&indicator)),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "revoked {} at {}",
             indicator.id,
             output::time(indicator.revoke_time.as_ref())
@@ -190,7 +190,7 @@ pub async fn sight(client: &Client, format: OutputFormat, args: SightArgs) -> Re
     let value = stored.observable.map(|o| o.value).unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&json!({ "value": value, "count": stored.count })),
-        OutputFormat::Table => println!("sighting recorded: {value} ×{}", stored.count),
+        OutputFormat::Table => crate::output::say!("sighting recorded: {value} ×{}", stored.count),
     }
     Ok(())
 }
@@ -222,7 +222,7 @@ pub async fn export_stix(
             })?;
             eprintln!("wrote {}", path.display());
         }
-        None => println!("{bundle}"),
+        None => println!("{}", crate::output::safe::escape_json(&bundle)),
     }
     Ok(())
 }

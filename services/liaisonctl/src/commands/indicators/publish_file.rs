@@ -125,7 +125,7 @@ impl Summary {
                     .collect::<Vec<_>>(),
             })),
             OutputFormat::Table => {
-                println!(
+                crate::output::say!(
                     "accepted {}, duplicate {}, rejected {}",
                     self.accepted,
                     self.duplicate,

@@ -314,7 +314,7 @@ pub fn verify_file(
                 ]);
             }
             print!("{}", output::table(&["FIELD", "VALUE"], &rows));
-            println!("VERIFIED: {proves}.");
+            crate::output::say!("VERIFIED: {proves}.");
         }
     }
     Ok(())
