@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     commands::{
         admin::AdminCommand, audit::AuditCommand, cbm::CbmCommand, config::ConfigCommand,
-        directory::AgenciesCommand, indicators::IndicatorsCommand, mla::MlaCommand,
+        directory::AgenciesCommand, inbox::InboxArgs, indicators::IndicatorsCommand,
+        mla::MlaCommand,
     },
     output::OutputFormat,
 };
@@ -76,6 +77,9 @@ pub struct ConnectionArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// What needs your agency now: MLA steps (overdue first), notifications to
+    /// acknowledge, checks to answer, consultations — each with its command.
+    Inbox(InboxArgs),
     /// Show who the hub thinks you are: principal, agency, roles, certificate.
     Whoami,
     /// Member agencies.

@@ -7,5 +7,6 @@ pub mod audit;
 pub mod cbm;
 pub mod config;
 pub mod directory;
+pub mod inbox;
 pub mod indicators;
 pub mod mla;

@@ -4,7 +4,7 @@
 
 use crate::{
     cli::{Cli, Command, ConnectionArgs},
-    commands::{admin, audit, cbm, config, directory, indicators, mla},
+    commands::{admin, audit, cbm, config, directory, inbox, indicators, mla},
     connect::{Settings, connect},
     failure::Failure,
     output::OutputFormat,
@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     };
     let client = connect(&settings).await?;
     match command {
+        Command::Inbox(args) => inbox::run(&client, format, args).await,
         Command::Whoami => directory::whoami(&client, format).await,
         Command::Agencies(command) => directory::run(&client, format, command).await,
         Command::Indicators(command) => indicators::run(&client, format, purpose, command).await,
@@ -62,9 +63,11 @@ fn service(command: &Command) -> &'static str {
         Command::Cbm(cbm::CbmCommand::Poc(_)) => "directory",
         Command::Cbm(_) => "cbm",
         Command::Audit(_) => "audit",
-        Command::Whoami | Command::Agencies(_) | Command::Admin(_) | Command::Config(_) => {
-            "directory"
-        }
+        Command::Inbox(_)
+        | Command::Whoami
+        | Command::Agencies(_)
+        | Command::Admin(_)
+        | Command::Config(_) => "directory",
     }
 }
 

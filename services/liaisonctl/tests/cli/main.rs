@@ -7,6 +7,7 @@ use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
 mod hostile;
+mod inbox;
 mod mla;
 mod profiles;
 mod support;
