@@ -105,4 +105,25 @@ pub enum Command {
     /// XDG config directory so that no connection flags are needed.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `liaisonctl completions bash > …` (see docs/cli.md).
+    Completions {
+        /// bash, zsh or fish.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the man pages (liaisonctl.1 and one per subcommand) to --out DIR, or print
+    /// the main page.
+    Man {
+        /// The directory to write them to, e.g. ~/.local/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }

@@ -7,6 +7,7 @@ use crate::{
     commands::{admin, audit, cbm, config, directory, inbox, indicators, mla},
     connect::{Settings, connect},
     failure::Failure,
+    generate,
     output::OutputFormat,
     profile::{Config, Profile, config_path},
 };
@@ -14,9 +15,14 @@ use crate::{
 /// Runs the command the arguments name.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let purpose = cli.purpose.as_deref();
-    if let Command::Config(command) = cli.command {
-        let format = cli.output.unwrap_or(OutputFormat::Table);
-        return config::run(format, command, given(&cli.connection, cli.output));
+    match cli.command {
+        Command::Config(command) => {
+            let format = cli.output.unwrap_or(OutputFormat::Table);
+            return config::run(format, command, given(&cli.connection, cli.output));
+        }
+        Command::Completions { shell } => return generate::completions(shell),
+        Command::Man { out } => return generate::man(out.as_deref()),
+        _ => {}
     }
     let profile = match config_path() {
         Some(path) => Config::load(&path)?.pick(cli.connection.profile.as_deref(), &path)?,
@@ -51,7 +57,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Admin(command) => admin::run(&client, format, command).await,
         Command::Mla(command) => mla::run(&client, format, purpose, command).await,
         Command::Cbm(command) => cbm::run(&client, format, command).await,
-        Command::Config(_) => Ok(()),
+        Command::Config(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
     }
 }
 
@@ -67,7 +73,9 @@ fn service(command: &Command) -> &'static str {
         | Command::Whoami
         | Command::Agencies(_)
         | Command::Admin(_)
-        | Command::Config(_) => "directory",
+        | Command::Config(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => "directory",
     }
 }
 

@@ -12,6 +12,7 @@ mod connect;
 pub mod coverage;
 mod dispatch;
 mod failure;
+mod generate;
 mod output;
 mod parse;
 mod profile;

@@ -6,6 +6,7 @@ use std::{process::Output, time::Duration};
 use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
+mod generated;
 mod hostile;
 mod inbox;
 mod mla;
