@@ -26,27 +26,40 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings for a call to `service`: each flag or variable given, else the
-    /// profile's value, else the default.
+    /// The settings for a call to `service`: the endpoint given, else the profile's; the
+    /// identity given (any of --dev, --ca, --cert, --key), else the profile's whole — never
+    /// a mix of the two, so `--dev` is not paired with a profile's files; `--as` picks the
+    /// principal of a development profile.
     pub fn resolve(args: &ConnectionArgs, profile: Option<&Profile>, service: &str) -> Self {
-        let from = |flag: &Option<PathBuf>, saved: fn(&Profile) -> Option<PathBuf>| {
-            flag.clone().or_else(|| profile.and_then(saved))
-        };
+        let given = args.dev || args.ca.is_some() || args.cert.is_some() || args.key.is_some();
+        let identity = if given { None } else { profile };
         Self {
             endpoint: args
                 .endpoint
                 .clone()
                 .or_else(|| profile.and_then(|p| p.endpoint_for(service).map(str::to_owned)))
                 .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
-            ca: from(&args.ca, |p| p.ca.clone()),
-            cert: from(&args.cert, |p| p.cert.clone()),
-            key: from(&args.key, |p| p.key.clone()),
-            dev: args.dev || profile.is_some_and(|p| p.dev),
+            ca: args
+                .ca
+                .clone()
+                .or_else(|| identity.and_then(|p| p.ca.clone())),
+            cert: args
+                .cert
+                .clone()
+                .or_else(|| identity.and_then(|p| p.cert.clone())),
+            key: args
+                .key
+                .clone()
+                .or_else(|| identity.and_then(|p| p.key.clone())),
+            dev: args.dev || identity.is_some_and(|p| p.dev),
             as_principal: args
                 .as_principal
                 .clone()
-                .or_else(|| profile.and_then(|p| p.as_principal.clone())),
-            data_dir: from(&args.data_dir, |p| p.data_dir.clone())
+                .or_else(|| identity.and_then(|p| p.as_principal.clone())),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or_else(|| profile.and_then(|p| p.data_dir.clone()))
                 .unwrap_or_else(|| PathBuf::from("liaison-data")),
         }
     }

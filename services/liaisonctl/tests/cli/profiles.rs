@@ -76,8 +76,29 @@ async fn a_profile_driven_session_needs_no_connection_flags(
         stdout(&whoami)
     );
 
-    // A second, on the development PKI, with JSON output by default.
+    // An identity on the command line replaces the profile's whole: --dev is not paired
+    // with the profile's certificate.
     let data_dir = hub.data_dir().to_string_lossy().into_owned();
+    let flags = run(
+        &hub,
+        &[],
+        &[
+            "--dev",
+            "--data-dir",
+            &data_dir,
+            "--as",
+            "RS-MUP/officer",
+            "whoami",
+        ],
+    )
+    .await?;
+    assert!(
+        stdout(&flags).contains("RS-MUP/person/officer"),
+        "{}",
+        stdout(&flags)
+    );
+
+    // A second, on the development PKI, with JSON output by default.
     let rs = [
         "config",
         "set",
