@@ -1,23 +1,26 @@
 //! `liaisonctl` as a library: the commands the binary (`main.rs`) runs, and the readers of
 //! `indicators publish --file`, which the fuzz harness (`tests/fuzz`) feeds.
+//!
+//! Layers, each using only those below it: `dispatch` (the top-level match) → `connect`
+//! → `cli` (arguments) → `commands/*` (one file per command group, none using another)
+//! → the leaves `call`, `parse`, `output`, `progress` → `failure`.
 
-mod admin;
-mod audit;
-mod cbm;
+mod call;
 mod cli;
 mod commands;
 mod connect;
-mod csv;
-mod exchange;
-mod file_rows;
-mod mla;
+pub mod coverage;
+mod dispatch;
+mod failure;
+mod generate;
 mod output;
+mod parse;
+mod profile;
 mod progress;
-mod publish_file;
-mod stix_convert;
 
 pub use cli::Cli;
-pub use commands::{Failure, run};
+pub use dispatch::run;
+pub use failure::Failure;
 
 /// Entry points for the fuzz harness (`liaison-fuzz`): not a stable interface.
 #[doc(hidden)]
@@ -38,12 +41,13 @@ pub mod fuzzing {
             argv.extend(["--format", format]);
         }
         let cli = crate::Cli::try_parse_from(argv).map_err(|error| error.to_string())?;
-        let crate::cli::Command::Indicators(crate::cli::IndicatorsCommand::Publish(args)) =
-            cli.command
+        let crate::cli::Command::Indicators(
+            crate::commands::indicators::IndicatorsCommand::Publish(args),
+        ) = cli.command
         else {
             return Err("not indicators publish".into());
         };
-        let rows = crate::publish_file::read_rows(std::path::Path::new(path), text, &args)
+        let rows = crate::commands::indicators::read_rows(std::path::Path::new(path), text, &args)
             .map_err(|failure| failure.message)?;
         Ok(rows.into_iter().map(|row| (row.label, row.item)).collect())
     }

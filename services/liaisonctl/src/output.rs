@@ -1,35 +1,103 @@
-//! Tables for people, JSON for scripts.
+//! Tables for people, JSON for scripts. Whatever is printed passes through `safe`: text
+//! from other agencies never reaches the terminal as control sequences, and table columns
+//! are measured in terminal columns.
 
-use std::fmt::Write as _;
+pub mod safe;
+
+use std::{fmt::Write as _, io::IsTerminal};
 
 use liaison_proto::v1;
 use serde_json::{Value, json};
 
-/// Renders rows under headers, columns padded to the widest cell (in characters, so
-/// Cyrillic and Vietnamese text lines up).
+/// Output format: tables for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Prints a JSON value, pretty.
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        safe::escape_json(&serde_json::to_string_pretty(value).unwrap_or_default())
+    );
+}
+
+/// Prints a JSON value on one line (a followed stream's event).
+pub fn print_json_line(value: &Value) {
+    println!("{}", safe::escape_json(&value.to_string()));
+}
+
+/// Prints one line that may hold other agencies' text, every unsafe character (line
+/// breaks included) escaped.
+pub fn print_line(text: &str) {
+    println!("{}", safe::escape(text));
+}
+
+/// `println!` for text that may hold other agencies' text (see [`print_line`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(&format!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// The width tables wrap their last column at: `COLUMNS` when set, else 100 on a
+/// terminal; no wrapping into a pipe or file.
+fn wrap_width() -> Option<usize> {
+    match std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        Some(columns) => Some(columns),
+        None => std::io::stdout().is_terminal().then_some(100),
+    }
+}
+
+/// Renders rows under headers, columns padded to the widest cell in terminal columns (so
+/// Cyrillic, Vietnamese and Latvian text lines up), every cell escaped by `safe`; the last
+/// column wraps when the table would be wider than the terminal (`COLUMNS`).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers
+    table_within(headers, rows, wrap_width())
+}
+
+/// [`table`] wrapping its last column at `columns`.
+pub fn table_within(headers: &[&str], rows: &[Vec<String>], columns: Option<usize>) -> String {
+    let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|header| header.chars().count())
+        .map(|row| row.iter().map(|cell| safe::escape(cell)).collect())
         .collect();
-    for row in rows {
+    let mut widths: Vec<usize> = headers.iter().map(|header| safe::width(header)).collect();
+    for row in &rows {
         for (index, cell) in row.iter().enumerate() {
-            widths[index] = widths[index].max(cell.chars().count());
+            if let Some(width) = widths.get_mut(index) {
+                *width = (*width).max(safe::width(cell));
+            }
         }
     }
+    let last = widths.len().saturating_sub(1);
+    let indent: usize = widths[..last].iter().map(|width| width + 2).sum();
+    let last_width = columns.map(|columns| columns.saturating_sub(indent).max(20));
     let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+    let mut line = |cells: &[&str]| {
         let mut text = String::new();
-        for (index, cell) in cells.enumerate() {
-            let pad = widths[index].saturating_sub(cell.chars().count());
+        for (index, cell) in cells.iter().enumerate() {
+            if index == last
+                && let Some(room) = last_width
+                && safe::width(cell) > room
+            {
+                let wrapped = safe::wrap(cell, room);
+                let continuation = format!("\n{}", " ".repeat(indent));
+                let _ = write!(text, "{}", wrapped.join(&continuation));
+                break;
+            }
+            let pad = widths[index].saturating_sub(safe::width(cell));
             let _ = write!(text, "{cell}{}  ", " ".repeat(pad));
         }
         out.push_str(text.trim_end());
         out.push('\n');
     };
-    line(&mut headers.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(String::as_str));
+    line(headers);
+    for row in &rows {
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     out
 }
@@ -64,6 +132,12 @@ pub fn tlp(value: i32) -> &'static str {
 pub fn enum_name(name: Option<&str>) -> String {
     name.map(|name| name.to_ascii_lowercase())
         .unwrap_or_else(|| "?".into())
+}
+
+/// The lowercase name of an enum value without its prefix
+/// (`MLA_STATE_SUBMITTED` → `submitted`), or `?`.
+pub fn short_name(full: Option<&str>, prefix: &str) -> String {
+    enum_name(full.map(|name| name.trim_start_matches(prefix)))
 }
 
 fn scope(scope: Option<&v1::Scope>) -> String {
@@ -204,16 +278,50 @@ mod tests {
 
     #[test]
     fn tables_align_multilingual_text() {
-        let rendered = table(
+        let rendered = table_within(
             &["AGENCY", "NAME"],
             &[
                 vec!["RS-MUP".into(), "Министарство унутрашњих послова".into()],
                 vec!["VN-BCA".into(), "Bộ Công an".into()],
             ],
+            None,
         );
         assert_eq!(
             rendered,
             "AGENCY  NAME\nRS-MUP  Министарство унутрашњих послова\nVN-BCA  Bộ Công an\n"
         );
+    }
+
+    #[test]
+    fn tables_measure_columns_escape_and_wrap() {
+        let rendered = table_within(
+            &["AGENCY", "TITLE"],
+            &[
+                vec!["VN-BCA".into(), "Bo\u{302}\u{323} Co\u{302}ng an".into()],
+                vec!["LV-VP".into(), "Valsts policija: krāpšana Rīgā".into()],
+                vec!["XX-EVIL".into(), "\u{1b}[2Jwiped\u{202e}txt.exe".into()],
+            ],
+            None,
+        );
+        assert!(!rendered.contains('\u{1b}') && !rendered.contains('\u{202e}'));
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines[1], "VN-BCA   Bo\u{302}\u{323} Co\u{302}ng an");
+        assert_eq!(lines[2], "LV-VP    Valsts policija: krāpšana Rīgā");
+        assert_eq!(lines[3], "XX-EVIL  \\u{1b}[2Jwiped\\u{202e}txt.exe");
+        let wrapped = table_within(
+            &["ID", "TEXT"],
+            &[vec![
+                "msg_1".into(),
+                "Фішингова кампанія від імені банку; кошти виведено до Сербії".into(),
+            ]],
+            Some(30),
+        );
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert_eq!(lines.len(), 4, "{wrapped}");
+        assert!(
+            lines.iter().all(|line| safe::width(line) <= 30),
+            "{wrapped}"
+        );
+        assert!(lines[2].starts_with("       "), "{wrapped}");
     }
 }

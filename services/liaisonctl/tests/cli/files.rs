@@ -3,7 +3,7 @@
 use liaison_testkit::{Backend, TestHub, both};
 use serde_json::Value;
 
-use super::{liaisonctl, stderr, stdout};
+use crate::support::{liaisonctl, liaisonctl_ok, stderr, stdout};
 
 both!(
     publish_a_json_file_once,
@@ -40,14 +40,12 @@ async fn publish_a_json_file_once(backend: Backend) -> anyhow::Result<()> {
     )?;
     let path = file.to_string_lossy().into_owned();
     let args = ["indicators", "publish", "--file", &path, "-o", "json"];
-    let first = liaisonctl(&hub, "VN-BCA/officer", &args).await?;
-    assert!(first.status.success(), "{}", stderr(&first));
+    let first = liaisonctl_ok(&hub, "VN-BCA/officer", &args).await?;
     let value = summary(&first)?;
     assert_eq!(value["accepted"], 2, "{value}");
     assert_eq!(value["rejected"], serde_json::json!([]));
     // The same file again stores nothing twice.
-    let again = liaisonctl(&hub, "VN-BCA/officer", &args).await?;
-    assert!(again.status.success(), "{}", stderr(&again));
+    let again = liaisonctl_ok(&hub, "VN-BCA/officer", &args).await?;
     let value = summary(&again)?;
     assert_eq!(
         (value["accepted"].clone(), value["duplicate"].clone()),
@@ -119,7 +117,7 @@ async fn publish_a_csv_file_with_bad_rows(backend: Backend) -> anyhow::Result<()
 
 async fn export_stix_and_publish_the_bundle(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let published = liaisonctl(
+    let published = liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &[
@@ -142,7 +140,6 @@ async fn export_stix_and_publish_the_bundle(backend: Backend) -> anyhow::Result<
         ],
     )
     .await?;
-    assert!(published.status.success(), "{}", stderr(&published));
     let id = summary(&published)?["indicator"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -151,13 +148,12 @@ async fn export_stix_and_publish_the_bundle(backend: Backend) -> anyhow::Result<
     let directory = tempfile::tempdir()?;
     let file = directory.path().join("bundle.json");
     let path = file.to_string_lossy().into_owned();
-    let exported = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &["indicators", "export", &id, "--stix", "--out", &path],
     )
     .await?;
-    assert!(exported.status.success(), "{}", stderr(&exported));
     let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
     assert_eq!(bundle["type"], "bundle");
     let to_stdout = liaisonctl(

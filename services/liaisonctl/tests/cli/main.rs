@@ -1,12 +1,22 @@
 //! `liaisonctl` end to end: the real binary against a real hub over mutual TLS, the way a
 //! liaison officer uses it (`--dev --as AGENCY/name` against the hub's data directory).
 
-use std::{path::Path, process::Output, time::Duration};
+use std::{process::Output, time::Duration};
 
 use liaison_testkit::{Backend, TestHub, both};
 
 mod files;
+mod generated;
+mod hostile;
+mod inbox;
 mod mla;
+mod profiles;
+mod support;
+mod walkthrough;
+
+use support::{
+    assert_success, liaisonctl, liaisonctl_ok, liaisonctl_raw, stderr, stdout, wait_for_checkpoint,
+};
 
 both!(
     whoami_and_agencies,
@@ -18,48 +28,9 @@ both!(
     cbm_notify_inbox_ack_and_show,
 );
 
-/// Runs liaisonctl as `principal` (AGENCY/name) of the hub's development PKI.
-async fn liaisonctl(hub: &TestHub, principal: &str, args: &[&str]) -> anyhow::Result<Output> {
-    liaisonctl_raw(hub.endpoint(), &hub.data_dir(), principal, args).await
-}
-
-async fn liaisonctl_raw(
-    endpoint: &str,
-    data_dir: &Path,
-    principal: &str,
-    args: &[&str],
-) -> anyhow::Result<Output> {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
-        .arg("--endpoint")
-        .arg(endpoint)
-        .arg("--dev")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--as")
-        .arg(principal)
-        .args(args)
-        .env_remove("LIAISON_CA")
-        .env_remove("LIAISON_CERT")
-        .env_remove("LIAISON_KEY")
-        .env_remove("LIAISON_OUTPUT")
-        .env("LIAISON_PURPOSE", "Lieta Nr. 7/2026 (CLI test)")
-        .kill_on_drop(true)
-        .output();
-    Ok(tokio::time::timeout(Duration::from_secs(30), output).await??)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let table = liaisonctl(&hub, "UA-CERT/officer", &["whoami"]).await?;
-    assert!(table.status.success(), "{}", stderr(&table));
+    let table = liaisonctl_ok(&hub, "UA-CERT/officer", &["whoami"]).await?;
     let text = stdout(&table);
     assert!(text.starts_with("FIELD "), "{text}");
     assert!(text.contains("UA-CERT/person/officer"), "{text}");
@@ -77,7 +48,7 @@ async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
     drop(reader);
     // (`output()` would replace the pipe with its own; the command, and with it this
     // process's copy of the write end, is dropped once the child runs.)
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let child = crate::support::liaisonctl_command(&hub.data_dir())
         .args(["--endpoint", hub.endpoint(), "--dev", "--data-dir"])
         .arg(hub.data_dir())
         .args(["--as", "RS-MUP/feed", "agencies", "list"])
@@ -104,7 +75,7 @@ async fn whoami_and_agencies(backend: Backend) -> anyhow::Result<()> {
 
 async fn publish_get_and_watch(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let published = liaisonctl(
+    let published = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -131,7 +102,6 @@ async fn publish_get_and_watch(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    assert!(published.status.success(), "{}", stderr(&published));
     let value: serde_json::Value = serde_json::from_slice(&published.stdout)?;
     let id = value["indicator"]["id"].as_str().expect("id").to_owned();
     assert_eq!(
@@ -140,21 +110,19 @@ async fn publish_get_and_watch(backend: Backend) -> anyhow::Result<()> {
     );
     assert_eq!(value["indicator"]["tlp"], "AMBER");
 
-    let shown = liaisonctl(&hub, "ME-UP/officer", &["indicators", "get", &id]).await?;
-    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown = liaisonctl_ok(&hub, "ME-UP/officer", &["indicators", "get", &id]).await?;
     assert!(stdout(&shown).contains("Lažni investicioni sajt sa kriptovalutama"));
 
     let hidden = liaisonctl(&hub, "HU-NNI/officer", &["indicators", "get", &id]).await?;
     assert_eq!(hidden.status.code(), Some(1));
     assert!(stderr(&hidden).contains("not found"), "{}", stderr(&hidden));
 
-    let watched = liaisonctl(
+    let watched = liaisonctl_ok(
         &hub,
         "ME-UP/feed",
         &["indicators", "watch", "--limit", "1", "-o", "json"],
     )
     .await?;
-    assert!(watched.status.success(), "{}", stderr(&watched));
     let line: serde_json::Value =
         serde_json::from_str(stdout(&watched).lines().next().unwrap_or_default())?;
     assert_eq!(line["indicator"]["id"], id.as_str());
@@ -302,7 +270,7 @@ async fn verify_live(hub: &TestHub, state_dir: &str) -> anyhow::Result<Output> {
 /// checkpoint covers at least `titles.len()` records after those of the hub's start.
 async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> anyhow::Result<()> {
     for title in titles {
-        let published = liaisonctl(
+        liaisonctl_ok(
             hub,
             principal,
             &[
@@ -315,19 +283,8 @@ async fn publish_and_sign(hub: &TestHub, principal: &str, titles: &[&str]) -> an
             ],
         )
         .await?;
-        assert!(published.status.success(), "{}", stderr(&published));
     }
     wait_for_checkpoint(hub, hub.start_audit_size() + titles.len() as u64).await
-}
-
-async fn wait_for_checkpoint(hub: &TestHub, size: u64) -> anyhow::Result<()> {
-    let mut watch = hub.store().watch_checkpoint_size();
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        watch.wait_for(|current| *current >= size),
-    )
-    .await??;
-    Ok(())
 }
 
 async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
@@ -335,7 +292,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
     for title in ["Rēķinu krāpšana", "Viltus investīciju platforma"] {
-        let published = liaisonctl(
+        liaisonctl_ok(
             &hub,
             "UA-CERT/officer",
             &[
@@ -350,11 +307,10 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
             ],
         )
         .await?;
-        assert!(published.status.success(), "{}", stderr(&published));
     }
     wait_for_checkpoint(&hub, hub.start_audit_size() + 2).await?;
 
-    let query = liaisonctl(
+    let query = liaisonctl_ok(
         &hub,
         "INT-HUB/auditor",
         &[
@@ -367,7 +323,6 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    assert!(query.status.success(), "{}", stderr(&query));
     let records: Vec<serde_json::Value> = serde_json::from_slice(&query.stdout)?;
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["principal"], "UA-CERT/person/officer");
@@ -375,7 +330,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
 
     // First live verification pins the hub's key and remembers the checkpoint.
     let live = verify_live(&hub, &state_dir).await?;
-    assert!(live.status.success(), "{}", stderr(&live));
+    assert_success(&live);
     assert!(
         stdout(&live).contains("pinned the hub's key"),
         "{}",
@@ -384,15 +339,14 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
 
     let file = state.path().join("export.jsonl");
     let file_arg = file.to_str().unwrap_or_default().to_owned();
-    let exported = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "INT-HUB/auditor",
         &["audit", "export", "-f", &file_arg],
     )
     .await?;
-    assert!(exported.status.success(), "{}", stderr(&exported));
     let verified = verify_file(&hub, &file_arg, &state_dir).await?;
-    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert_success(&verified);
 
     // Tampering with the file is caught and the record named.
     let text = std::fs::read_to_string(&file)?;
@@ -447,7 +401,7 @@ async fn audit_query_export_and_verify(backend: Backend) -> anyhow::Result<()> {
     let old_size = before["size"].as_u64().unwrap_or(0);
     wait_for_checkpoint(&hub, old_size + 1).await?;
     let again = verify_live(&hub, &state_dir).await?;
-    assert!(again.status.success(), "{}", stderr(&again));
+    assert_success(&again);
     assert!(
         stdout(&again).contains("consistent with the checkpoint"),
         "{}",
@@ -569,7 +523,7 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
     let first = verify_live(&hub, &state_dir).await?;
-    assert!(first.status.success(), "{}", stderr(&first));
+    assert_success(&first);
 
     // The second record of the test, after those of the hub's start.
     let base = hub.start_audit_size();
@@ -602,7 +556,7 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
     );
     // A witness that never looked before cannot tell: the rewritten log is self-consistent.
     let fresh = tempfile::tempdir()?;
-    let naive = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "INT-HUB/auditor",
         &[
@@ -613,14 +567,13 @@ async fn a_hub_that_rewrote_its_history_is_caught_by_a_witness(
         ],
     )
     .await?;
-    assert!(naive.status.success(), "{}", stderr(&naive));
     hub.stop().await
 }
 
 async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
     let operator = "INT-HUB/operator";
-    let registered = liaisonctl(
+    let registered = liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -637,7 +590,6 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(registered.status.success(), "{}", stderr(&registered));
     let value: serde_json::Value = serde_json::from_slice(&registered.stdout)?;
     assert_eq!(value["status"], "active");
 
@@ -657,7 +609,7 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
     liaison_pki::write_file(&cert_path, &issued.cert_pem, false)?;
     liaison_pki::write_file(&key_path, &issued.key_pem, true)?;
     let cert = cert_path.to_string_lossy().into_owned();
-    let registered = liaisonctl(
+    let registered = liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -670,13 +622,12 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(registered.status.success(), "{}", stderr(&registered));
     assert!(stdout(&registered).contains("INT-CYBERLAB/person/analyst"));
     let me = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami", "-o", "json"]).await?;
     let value: serde_json::Value = serde_json::from_slice(&me.stdout)?;
     assert_eq!(value["roles"], serde_json::json!(["officer"]));
 
-    let roles = liaisonctl(
+    liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -690,9 +641,8 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(roles.status.success(), "{}", stderr(&roles));
 
-    let group = liaisonctl(
+    let group = liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -710,7 +660,6 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(group.status.success(), "{}", stderr(&group));
     let value: serde_json::Value = serde_json::from_slice(&group.stdout)?;
     assert_eq!(
         value["members"],
@@ -718,7 +667,7 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
     );
 
     // Suspension: the agency's principals are refused (exit 77), then served again.
-    let suspended = liaisonctl(
+    liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -731,10 +680,9 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(suspended.status.success(), "{}", stderr(&suspended));
     let refused = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami"]).await?;
     assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
-    let reinstated = liaisonctl(
+    liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -747,10 +695,9 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(reinstated.status.success(), "{}", stderr(&reinstated));
 
     // Revocation by the certificate's file: the certificate is refused from then on.
-    let revoked = liaisonctl(
+    liaisonctl_ok(
         &hub,
         operator,
         &[
@@ -763,7 +710,6 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
         ],
     )
     .await?;
-    assert!(revoked.status.success(), "{}", stderr(&revoked));
     let refused = liaisonctl(&hub, "INT-CYBERLAB/analyst", &["whoami"]).await?;
     assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
 
@@ -792,7 +738,7 @@ async fn operator_administers_the_federation(backend: Backend) -> anyhow::Result
 
 async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let published = liaisonctl(
+    let published = liaisonctl_ok(
         &hub,
         "SI-POLICIJA/officer",
         &[
@@ -811,25 +757,23 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
         ],
     )
     .await?;
-    assert!(published.status.success(), "{}", stderr(&published));
     let value: serde_json::Value = serde_json::from_slice(&published.stdout)?;
     let id = value["indicator"]["id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
 
-    let found = liaisonctl(
+    let found = liaisonctl_ok(
         &hub,
         "HU-NNI/officer",
         &["indicators", "search", "investicijska", "-o", "json"],
     )
     .await?;
-    assert!(found.status.success(), "{}", stderr(&found));
     let list: Vec<serde_json::Value> = serde_json::from_slice(&found.stdout)?;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["id"], id.as_str());
 
-    let sight = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "HU-NNI/officer",
         &[
@@ -841,8 +785,7 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
         ],
     )
     .await?;
-    assert!(sight.status.success(), "{}", stderr(&sight));
-    let lookup = liaisonctl(
+    let lookup = liaisonctl_ok(
         &hub,
         "RS-MUP/feed",
         &[
@@ -854,7 +797,6 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
         ],
     )
     .await?;
-    assert!(lookup.status.success(), "{}", stderr(&lookup));
     let value: serde_json::Value = serde_json::from_slice(&lookup.stdout)?;
     assert_eq!(value["reporting_agencies"], 1);
     assert_eq!(value["sightings"], 3);
@@ -872,7 +814,7 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
     )
     .await?;
     assert_eq!(not_mine.status.code(), Some(77), "{}", stderr(&not_mine));
-    let revoked = liaisonctl(
+    let revoked = liaisonctl_ok(
         &hub,
         "SI-POLICIJA/officer",
         &[
@@ -884,7 +826,6 @@ async fn search_lookup_sight_and_revoke(backend: Backend) -> anyhow::Result<()> 
         ],
     )
     .await?;
-    assert!(revoked.status.success(), "{}", stderr(&revoked));
     assert!(stdout(&revoked).contains("revoked"));
     let gone = liaisonctl(
         &hub,
@@ -903,30 +844,27 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
     let file = dir.path().join("request.json");
     std::fs::write(&file, mla::preservation_json().to_string())?;
     let path = file.to_string_lossy().into_owned();
-    let created = liaisonctl(
+    let created = liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &["mla", "new", "--file", &path, "-o", "json"],
     )
     .await?;
-    assert!(created.status.success(), "{}", stderr(&created));
     let draft: serde_json::Value = serde_json::from_slice(&created.stdout)?;
     assert_eq!(draft["state"], "draft");
     let id = draft["id"].as_str().expect("an id").to_owned();
 
-    let submitted = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &["mla", "submit", &id, "-o", "json"],
     )
     .await?;
-    assert!(submitted.status.success(), "{}", stderr(&submitted));
-    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
-    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown = liaisonctl_ok(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
     let text = stdout(&shown);
     assert!(text.contains("delivered"), "{text}");
     assert!(text.contains("КП-2026/0042"), "{text}");
-    let acked = liaisonctl(
+    let acked = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -940,7 +878,6 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         ],
     )
     .await?;
-    assert!(acked.status.success(), "{}", stderr(&acked));
     assert!(
         stdout(&acked).contains("acknowledged"),
         "{}",
@@ -952,7 +889,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
     let contents = "2025-10-09T08:53:20Z;203.0.113.7;prijava\n".repeat(50_000);
     std::fs::write(&evidence_file, &contents)?;
     let evidence_path = evidence_file.to_string_lossy().into_owned();
-    let uploaded = liaisonctl(
+    let uploaded = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -967,12 +904,11 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         ],
     )
     .await?;
-    assert!(uploaded.status.success(), "{}", stderr(&uploaded));
     let evidence: serde_json::Value = serde_json::from_slice(&uploaded.stdout)?;
     let evidence_id = evidence["id"].as_str().expect("an evidence id").to_owned();
     let out = dir.path().join("received.csv");
     let out_path = out.to_string_lossy().into_owned();
-    let downloaded = liaisonctl(
+    let downloaded = liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &[
@@ -986,7 +922,6 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         ],
     )
     .await?;
-    assert!(downloaded.status.success(), "{}", stderr(&downloaded));
     assert_eq!(std::fs::read_to_string(&out)?, contents);
     let report: serde_json::Value = serde_json::from_slice(&downloaded.stdout)?;
     assert_eq!(report["sha256"], evidence["sha256"]);
@@ -1011,8 +946,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         0
     );
 
-    let receipts = liaisonctl(&hub, "UA-CERT/officer", &["mla", "receipts", &id]).await?;
-    assert!(receipts.status.success(), "{}", stderr(&receipts));
+    let receipts = liaisonctl_ok(&hub, "UA-CERT/officer", &["mla", "receipts", &id]).await?;
     let text = stdout(&receipts);
     assert_eq!(text.matches("verified").count(), 5, "{text}");
     assert!(
@@ -1020,7 +954,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         "{text}"
     );
 
-    let refused = liaisonctl(
+    let refused = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -1034,7 +968,6 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
         ],
     )
     .await?;
-    assert!(refused.status.success(), "{}", stderr(&refused));
     assert!(stdout(&refused).contains("refused"), "{}", stdout(&refused));
     let close = liaisonctl(&hub, "UA-CERT/officer", &["mla", "close", &id]).await?;
     assert_eq!(close.status.code(), Some(1));
@@ -1051,7 +984,7 @@ async fn mla_requests_from_the_command_line(backend: Backend) -> anyhow::Result<
 
 async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
     let hub = TestHub::start(backend).await?;
-    let sent = liaisonctl(
+    let sent = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -1078,25 +1011,21 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    assert!(sent.status.success(), "{}", stderr(&sent));
     let value: serde_json::Value = serde_json::from_slice(&sent.stdout)?;
     let id = value["id"].as_str().unwrap_or_default().to_owned();
     assert!(id.starts_with("cbm_"), "{value}");
     assert_eq!(value["acknowledgements"].as_array().map(Vec::len), Some(2));
 
-    let inbox = liaisonctl(
+    let inbox = liaisonctl_ok(
         &hub,
         "HU-NNI/officer",
         &["cbm", "inbox", "--unacknowledged"],
     )
     .await?;
-    assert!(inbox.status.success(), "{}", stderr(&inbox));
     assert!(stdout(&inbox).contains(&id), "{}", stdout(&inbox));
-    let ack = liaisonctl(&hub, "HU-NNI/officer", &["cbm", "ack", &id]).await?;
-    assert!(ack.status.success(), "{}", stderr(&ack));
+    liaisonctl_ok(&hub, "HU-NNI/officer", &["cbm", "ack", &id]).await?;
 
-    let show = liaisonctl(&hub, "RS-MUP/officer", &["cbm", "show", &id]).await?;
-    assert!(show.status.success(), "{}", stderr(&show));
+    let show = liaisonctl_ok(&hub, "RS-MUP/officer", &["cbm", "show", &id]).await?;
     let table = stdout(&show);
     let line = |agency: &str| {
         table
@@ -1121,7 +1050,7 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
     .await?;
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 
-    let poc = liaisonctl(
+    let poc = liaisonctl_ok(
         &hub,
         "HU-NNI/officer",
         &[
@@ -1140,7 +1069,6 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    assert!(poc.status.success(), "{}", stderr(&poc));
     let poc_id = stdout(&poc).trim().to_owned();
     assert!(poc_id.starts_with("poc_"), "{poc_id}");
     let listed = liaisonctl(
@@ -1156,7 +1084,7 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
     );
 
     // The operator starts a communication check; its report lists the agency as pending.
-    let started = liaisonctl(
+    let started = liaisonctl_ok(
         &hub,
         "INT-HUB/operator",
         &[
@@ -1174,17 +1102,15 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    assert!(started.status.success(), "{}", stderr(&started));
     let check: serde_json::Value = serde_json::from_slice(&started.stdout)?;
     let check_id = check["id"].as_str().unwrap_or_default().to_owned();
     assert!(check_id.starts_with("chk_"), "{check}");
-    let report = liaisonctl(
+    let report = liaisonctl_ok(
         &hub,
         "INT-HUB/operator",
         &["cbm", "check", "report", &check_id],
     )
     .await?;
-    assert!(report.status.success(), "{}", stderr(&report));
     let table = stdout(&report);
     assert!(
         table
@@ -1226,7 +1152,7 @@ async fn cbm_notify_inbox_ack_and_show(backend: Backend) -> anyhow::Result<()> {
         stderr(&without)
     );
     let answered = answer(Some(&poc_id)).await?;
-    assert!(answered.status.success(), "{}", stderr(&answered));
+    assert_success(&answered);
     assert!(
         stdout(&answered).contains("HU-NNI answered"),
         "{}",
@@ -1279,7 +1205,7 @@ async fn an_agency_auditors_redacted_export_verifies_and_a_forged_opening_does_n
         &["Фішинг «Дія»", "Шахрайство з OLX"],
     )
     .await?;
-    let listed = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -1292,40 +1218,36 @@ async fn an_agency_auditors_redacted_export_verifies_and_a_forged_opening_does_n
         ],
     )
     .await?;
-    assert!(listed.status.success(), "{}", stderr(&listed));
     let size = hub.store().audit_size().await?;
     wait_for_checkpoint(&hub, size).await?;
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
-    let live = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "UA-CERT/auditor",
         &["audit", "verify", "--state-dir", &state_dir],
     )
     .await?;
-    assert!(live.status.success(), "{}", stderr(&live));
     let file = state.path().join("export.jsonl");
     let file_arg = file.to_str().unwrap_or_default().to_owned();
-    let exported = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "UA-CERT/auditor",
         &["audit", "export", "-f", &file_arg],
     )
     .await?;
-    assert!(exported.status.success(), "{}", stderr(&exported));
     let text = std::fs::read_to_string(&file)?;
     assert!(text.contains("\"opening\""), "no openings in {text}");
     assert!(
         !text.contains("Predmet 5/2026"),
         "RS-MUP's purpose leaked: {text}"
     );
-    let verified = liaisonctl(
+    liaisonctl_ok(
         &hub,
         "UA-CERT/auditor",
         &["audit", "verify", &file_arg, "--state-dir", &state_dir],
     )
     .await?;
-    assert!(verified.status.success(), "{}", stderr(&verified));
     // The reader edits an opening to claim another owner for its own object.
     let forged = text.replacen(
         "\\\"owner\\\":\\\"UA-CERT\\\"",
@@ -1362,7 +1284,7 @@ async fn a_log_under_another_origin_is_not_taken_for_the_hubs(
     let state = tempfile::tempdir()?;
     let state_dir = state.path().to_str().unwrap_or_default().to_owned();
     let first = verify_live(&hub, &state_dir).await?;
-    assert!(first.status.success(), "{}", stderr(&first));
+    assert_success(&first);
 
     let (key, _) = liaison_audit::SigningKey::generate("elsewhere.example/audit")?;
     let leaf = liaison_audit::leaf_hash(b"an empty history");

@@ -8,7 +8,7 @@ use liaison_testkit::{Backend, TestHub, both};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 
-use crate::{liaisonctl, liaisonctl_raw, stderr, stdout};
+use crate::support::{assert_success, liaisonctl, liaisonctl_ok, liaisonctl_raw, stderr, stdout};
 
 both!(
     mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes,
@@ -51,7 +51,7 @@ pub(crate) async fn submitted_request(
 ) -> anyhow::Result<String> {
     let file = dir.join("request.json");
     std::fs::write(&file, preservation_json().to_string())?;
-    let created = liaisonctl(
+    let created = liaisonctl_ok(
         hub,
         "UA-CERT/officer",
         &[
@@ -64,13 +64,11 @@ pub(crate) async fn submitted_request(
         ],
     )
     .await?;
-    assert!(created.status.success(), "{}", stderr(&created));
     let id = serde_json::from_slice::<Value>(&created.stdout)?["id"]
         .as_str()
         .expect("an id")
         .to_owned();
-    let submitted = liaisonctl(hub, "UA-CERT/officer", &["mla", "submit", &id]).await?;
-    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    liaisonctl_ok(hub, "UA-CERT/officer", &["mla", "submit", &id]).await?;
     Ok(id)
 }
 
@@ -105,7 +103,7 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     let dir = tempfile::tempdir()?;
     let id = submitted_request(&hub, dir.path()).await?;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let mut child = crate::support::liaisonctl_command(&hub.data_dir())
         .arg("--endpoint")
         .arg(hub.endpoint())
         .args(["--dev", "--data-dir"])
@@ -158,12 +156,10 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
 
     // Meanwhile RS-MUP reads the request (delivery) and acknowledges it, late; resuming
     // after the last event seen shows the steps and nothing from before.
-    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
-    assert!(shown.status.success(), "{}", stderr(&shown));
-    let acked = liaisonctl(&hub, "RS-MUP/officer", &["mla", "ack", &id]).await?;
-    assert!(acked.status.success(), "{}", stderr(&acked));
+    liaisonctl_ok(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
+    liaisonctl_ok(&hub, "RS-MUP/officer", &["mla", "ack", &id]).await?;
     let after = last.to_string();
-    let resumed = liaisonctl(
+    let resumed = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &[
@@ -180,7 +176,6 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
         ],
     )
     .await?;
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
     let events = stdout(&resumed)
         .lines()
         .map(serde_json::from_str)
@@ -194,8 +189,8 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     assert_eq!(event["detail"]["by"], "RS-MUP/officer");
 
     // A message names its id and sender.
-    let posted = liaisonctl(&hub, "UA-CERT/officer", &["mla", "message", &id, "Дякуємо"]).await?;
-    assert!(posted.status.success(), "{}", stderr(&posted));
+    let posted =
+        liaisonctl_ok(&hub, "UA-CERT/officer", &["mla", "message", &id, "Дякуємо"]).await?;
     let message_id = stdout(&posted).trim().to_owned();
     let message = liaisonctl(
         &hub,
@@ -217,7 +212,7 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
     assert_eq!(message["detail"]["from"], "UA-CERT/officer");
 
     // The table for people, and a kind that does not exist.
-    let table = liaisonctl(
+    let table = liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &[
@@ -232,7 +227,6 @@ async fn mla_watch_follows_deadlines_stops_on_ctrl_c_and_resumes(
         ],
     )
     .await?;
-    assert!(table.status.success(), "{}", stderr(&table));
     let text = stdout(&table);
     assert!(text.starts_with("CURSOR"), "{text}");
     assert!(
@@ -259,13 +253,12 @@ async fn saved_receipts(
 ) -> anyhow::Result<(std::path::PathBuf, Vec<Value>)> {
     let saved = dir.join("receipts");
     let saved_path = saved.to_string_lossy().into_owned();
-    let listed = liaisonctl(
+    let listed = liaisonctl_ok(
         hub,
         "UA-CERT/officer",
         &["mla", "receipts", id, "--out", &saved_path, "-o", "json"],
     )
     .await?;
-    assert!(listed.status.success(), "{}", stderr(&listed));
     Ok((saved, serde_json::from_slice(&listed.stdout)?))
 }
 
@@ -278,8 +271,7 @@ async fn receipts_lists_and_saves_every_page(backend: Backend) -> anyhow::Result
     let hub = TestHub::start(backend).await?;
     let dir = tempfile::tempdir()?;
     let id = submitted_request(&hub, dir.path()).await?;
-    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
-    assert!(shown.status.success(), "{}", stderr(&shown));
+    liaisonctl_ok(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
     let mut mla = hub.client("RS-MUP", "officer").await?.mla();
     for file in 0..FILES {
         let bytes = format!("2025-10-09T08:53:20Z;203.0.113.7;prijava {file}\n").into_bytes();
@@ -333,21 +325,19 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
     let hub = TestHub::start(backend).await?;
     let dir = tempfile::tempdir()?;
     let id = submitted_request(&hub, dir.path()).await?;
-    let shown = liaisonctl(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
-    assert!(shown.status.success(), "{}", stderr(&shown));
+    liaisonctl_ok(&hub, "RS-MUP/officer", &["mla", "show", &id]).await?;
     let evidence = dir.path().join("izvod.csv");
     std::fs::write(
         &evidence,
         "2025-10-09T08:53:20Z;203.0.113.7;prijava\n".repeat(1000),
     )?;
     let evidence_path = evidence.to_string_lossy().into_owned();
-    let uploaded = liaisonctl(
+    let uploaded = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &["mla", "upload", &id, &evidence_path, "-o", "json"],
     )
     .await?;
-    assert!(uploaded.status.success(), "{}", stderr(&uploaded));
     let uploaded: Value = serde_json::from_slice(&uploaded.stdout)?;
 
     // UA-CERT saves the request's receipts and the hub's keys.
@@ -389,7 +379,7 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
         evidence_path.clone(),
     ])
     .await?;
-    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert_success(&verified);
     let text = stdout(&verified);
     assert!(text.contains(&format!("{id} (UA-CERT → RS-MUP)")), "{text}");
     assert!(text.contains("evidence_submission"), "{text}");
@@ -405,13 +395,12 @@ async fn saved_receipts_verify_offline_and_any_changed_byte_fails(
 
     // The same check as JSON, and against the keys the hub publishes.
     let accepted = file_of("submission_accepted");
-    let online = liaisonctl(
+    let online = liaisonctl_ok(
         &hub,
         "RS-MUP/officer",
         &["mla", "verify-receipt", &accepted, "-o", "json"],
     )
     .await?;
-    assert!(online.status.success(), "{}", stderr(&online));
     let report: Value = serde_json::from_slice(&online.stdout)?;
     assert_eq!(report["verified"], true);
     assert_eq!(report["kind"], "submission_accepted");
@@ -506,7 +495,7 @@ async fn new_with_input(
     input: &str,
 ) -> anyhow::Result<std::process::Output> {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"))
+    let mut child = crate::support::liaisonctl_command(&hub.data_dir())
         .arg("--endpoint")
         .arg(hub.endpoint())
         .args(["--dev", "--data-dir"])
@@ -529,7 +518,7 @@ async fn new_with_input(
 async fn submits(hub: &TestHub, id: &str) -> anyhow::Result<Value> {
     let submitted =
         liaisonctl(hub, "UA-CERT/officer", &["mla", "submit", id, "-o", "json"]).await?;
-    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    assert_success(&submitted);
     Ok(serde_json::from_slice(&submitted.stdout)?)
 }
 
@@ -561,7 +550,7 @@ provider = "Példa Fizetés Kft."
 identifiers = [{ type = "EMAIL", value = "mule@example.hu", time = 2026-11-20T08:53:20Z, time_zone = "Europe/Budapest" }]
 "#,
     )?;
-    let created = liaisonctl(
+    let created = liaisonctl_ok(
         &hub,
         "UA-CERT/officer",
         &[
@@ -574,7 +563,6 @@ identifiers = [{ type = "EMAIL", value = "mule@example.hu", time = 2026-11-20T08
         ],
     )
     .await?;
-    assert!(created.status.success(), "{}", stderr(&created));
     let draft: Value = serde_json::from_slice(&created.stdout)?;
     assert_eq!(draft["state"], "draft");
     assert_eq!(draft["requested_agency_id"], "HU-NNI");
@@ -657,7 +645,7 @@ identifiers = [{ type = "EMAIL", value = "mule@example.hu", time = 2026-11-20T08
         &(answers.join("\n") + "\n"),
     )
     .await?;
-    assert!(prompted.status.success(), "{}", stderr(&prompted));
+    assert_success(&prompted);
     let asked = stderr(&prompted);
     assert!(asked.contains("8) BILATERAL_TREATY"), "{asked}");
     assert!(asked.contains("\"7\" is not one of the choices"), "{asked}");

@@ -6,13 +6,12 @@ use liaison_proto::v1;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{args::PublishArgs, csv, stix_convert};
 use crate::{
-    cli::PublishArgs,
-    commands::{
-        EXIT_USAGE, Failure, parse_category, parse_evaluation, parse_observable, parse_scope,
-        parse_time, parse_tlp,
+    failure::{EXIT_USAGE, Failure},
+    parse::{
+        parse_category, parse_evaluation, parse_observable, parse_scope, parse_time, parse_tlp,
     },
-    csv,
 };
 
 /// One item of the file: where it is (`line 4`, `item 2`, a STIX id) and the message to
@@ -249,7 +248,7 @@ pub(crate) fn stix_rows(
         })
         .collect();
     for imported in items {
-        let mut indicator = crate::stix_convert::indicator_to_proto(&imported.indicator);
+        let mut indicator = stix_convert::indicator_to_proto(&imported.indicator);
         indicator.scope = defaults.scope.clone();
         indicator.anonymous = args.anonymous;
         rows.push(Row {

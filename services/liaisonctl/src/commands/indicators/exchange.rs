@@ -1,69 +1,16 @@
 //! `liaisonctl indicators search | lookup | revoke | sight | export --stix`.
 
-use clap::Args;
 use liaison_client::Client;
 use liaison_proto::v1;
 use serde_json::json;
 
+use super::args::{SearchArgs, SightArgs};
 use crate::{
-    cli::OutputFormat,
-    commands::{Failure, parse_category, parse_observable, parse_time, parse_tlp, print_json},
-    output,
+    call::{request as with_purpose, request_id},
+    failure::{Failure, failed},
+    output::{self, OutputFormat, print_json},
+    parse::{parse_category, parse_observable, parse_time, parse_tlp},
 };
-
-#[derive(Debug, Args)]
-pub struct SearchArgs {
-    /// Words to find in titles, descriptions and countermeasures (any script).
-    pub text: Option<String>,
-    /// Only these categories (repeatable), as for `publish --category`.
-    #[arg(long = "category")]
-    pub categories: Vec<String>,
-    /// Only these TLP markings (repeatable).
-    #[arg(long = "tlp")]
-    pub tlps: Vec<String>,
-    /// Only from these agencies (repeatable).
-    #[arg(long = "source")]
-    pub sources: Vec<String>,
-    /// Include revoked and expired indicators.
-    #[arg(long)]
-    pub all: bool,
-    /// At most this many results.
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
-}
-
-#[derive(Debug, Args)]
-pub struct SightArgs {
-    /// The observable seen, TYPE=VALUE.
-    pub observable: String,
-    /// How many times.
-    #[arg(long, default_value_t = 1)]
-    pub count: u32,
-    /// First seen, RFC 3339 [default: now]
-    #[arg(long)]
-    pub first_seen: Option<String>,
-    /// Last seen, RFC 3339 [default: now]
-    #[arg(long)]
-    pub last_seen: Option<String>,
-}
-
-fn failed(client: &Client) -> impl Fn(tonic::Status) -> Failure + '_ {
-    move |status| Failure::from_status(client, &status)
-}
-
-fn request_id() -> String {
-    format!(
-        "liaisonctl-{}",
-        ulid::Ulid::new().to_string().to_ascii_lowercase()
-    )
-}
-
-fn with_purpose<T>(message: T, purpose: Option<&str>) -> tonic::Request<T> {
-    match purpose {
-        Some(purpose) => liaison_client::with_purpose(message, purpose),
-        None => tonic::Request::new(message),
-    }
-}
 
 /// `indicators search`: pages through ListIndicators until `limit`.
 pub async fn search(
@@ -211,7 +158,7 @@ pub async fn revoke(
         .unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&output::indicator_json(&indicator)),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "revoked {} at {}",
             indicator.id,
             output::time(indicator.revoke_time.as_ref())
@@ -243,7 +190,7 @@ pub async fn sight(client: &Client, format: OutputFormat, args: SightArgs) -> Re
     let value = stored.observable.map(|o| o.value).unwrap_or_default();
     match format {
         OutputFormat::Json => print_json(&json!({ "value": value, "count": stored.count })),
-        OutputFormat::Table => println!("sighting recorded: {value} ×{}", stored.count),
+        OutputFormat::Table => crate::output::say!("sighting recorded: {value} ×{}", stored.count),
     }
     Ok(())
 }
@@ -269,13 +216,13 @@ pub async fn export_stix(
         Some(path) => {
             std::fs::write(&path, format!("{bundle}\n")).map_err(|error| {
                 Failure::new(
-                    crate::commands::EXIT_USAGE,
+                    crate::failure::EXIT_USAGE,
                     format!("{}: {error}", path.display()),
                 )
             })?;
             eprintln!("wrote {}", path.display());
         }
-        None => println!("{bundle}"),
+        None => println!("{}", crate::output::safe::escape_json(&bundle)),
     }
     Ok(())
 }

@@ -16,11 +16,10 @@ use prost::Message;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{short_name, state_name};
+use super::view::state_name;
 use crate::{
-    cli::OutputFormat,
-    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, print_json},
-    output,
+    failure::{EXIT_CALL_FAILED, EXIT_USAGE, Failure},
+    output::{self, OutputFormat, print_json, short_name},
 };
 
 /// The `format` of a receipt file.
@@ -232,36 +231,10 @@ pub fn verify_file(
             failure.message
         ))
     })?;
-    let mut matched = None;
-    if let Some(path) = &args.evidence {
-        let mut file = std::fs::File::open(path).map_err(|error| unreadable(path, error))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).map_err(|error| unreadable(path, error))?;
-        let sha256 = hex::encode(hasher.finalize());
-        let Some(digest) = statement.evidence.iter().find(|d| d.sha256 == sha256) else {
-            return Err(refused(format!(
-                "{}: the receipt verifies, but {} is not a file it attests: its SHA-256 is {sha256}, \
-                 the receipt names {}",
-                args.file.display(),
-                path.display(),
-                if statement.evidence.is_empty() {
-                    "no evidence file".to_owned()
-                } else {
-                    statement
-                        .evidence
-                        .iter()
-                        .map(|d| d.sha256.clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            )));
-        };
-        matched = Some((
-            path.display().to_string(),
-            digest.evidence_id.clone(),
-            sha256,
-        ));
-    }
+    let matched = match &args.evidence {
+        Some(path) => Some(attested_file(&args.file, path, &statement)?),
+        None => None,
+    };
     let kind = short_name(
         v1::MlaReceiptKind::try_from(statement.kind)
             .ok()
@@ -341,8 +314,44 @@ pub fn verify_file(
                 ]);
             }
             print!("{}", output::table(&["FIELD", "VALUE"], &rows));
-            println!("VERIFIED: {proves}.");
+            crate::output::say!("VERIFIED: {proves}.");
         }
     }
     Ok(())
+}
+
+/// The evidence file at `path` matched against the files `statement` attests: its path,
+/// evidence id and SHA-256, or why it is not one of them.
+fn attested_file(
+    receipt_path: &Path,
+    path: &Path,
+    statement: &v1::MlaReceiptStatement,
+) -> Result<(String, String, String), Failure> {
+    let mut file = std::fs::File::open(path).map_err(|error| unreadable(path, error))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|error| unreadable(path, error))?;
+    let sha256 = hex::encode(hasher.finalize());
+    let Some(digest) = statement.evidence.iter().find(|d| d.sha256 == sha256) else {
+        return Err(refused(format!(
+            "{}: the receipt verifies, but {} is not a file it attests: its SHA-256 is {sha256}, \
+         the receipt names {}",
+            receipt_path.display(),
+            path.display(),
+            if statement.evidence.is_empty() {
+                "no evidence file".to_owned()
+            } else {
+                statement
+                    .evidence
+                    .iter()
+                    .map(|d| d.sha256.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )));
+    };
+    Ok((
+        path.display().to_string(),
+        digest.evidence_id.clone(),
+        sha256,
+    ))
 }

@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::{Map, Value};
 
-use crate::commands::{EXIT_USAGE, Failure};
+use crate::failure::{EXIT_USAGE, Failure};
 
 fn usage(message: impl Into<String>) -> Failure {
     Failure::new(EXIT_USAGE, message)
@@ -137,6 +137,13 @@ pub fn from_prompts(input: &mut dyn BufRead, output: &mut dyn Write) -> Result<V
             prompter.yes_no("Will a full request follow?", true)?.into(),
         );
     }
+    let data_sought = data_sought(&mut prompter)?;
+    put("data_sought", data_sought);
+    Ok(Value::Object(request))
+}
+
+/// The items of data sought, one after another until the user says there is no other.
+fn data_sought(prompter: &mut Prompter<'_>) -> Result<Value, Failure> {
     let mut data_sought = Vec::new();
     loop {
         prompter.say(&format!("Data sought, item {}:", data_sought.len() + 1))?;
@@ -186,8 +193,7 @@ pub fn from_prompts(input: &mut dyn BufRead, output: &mut dyn Write) -> Result<V
             break;
         }
     }
-    put("data_sought", Value::Array(data_sought));
-    Ok(Value::Object(request))
+    Ok(Value::Array(data_sought))
 }
 
 struct Prompter<'a> {

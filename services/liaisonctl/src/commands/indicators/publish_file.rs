@@ -9,14 +9,14 @@ use liaison_proto::v1;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    cli::{FileFormat, OutputFormat, PublishArgs},
-    commands::{
-        EXIT_CALL_FAILED, EXIT_USAGE, Failure, parse_evaluation, parse_scope, parse_time,
-        parse_tlp, print_json,
-    },
+use super::{
+    args::{FileFormat, PublishArgs},
     file_rows::{Row, csv_rows, json_rows, stix_rows},
-    output,
+};
+use crate::{
+    failure::{EXIT_CALL_FAILED, EXIT_USAGE, Failure},
+    output::{self, OutputFormat, print_json},
+    parse::{parse_evaluation, parse_scope, parse_time, parse_tlp},
     progress::{Progress, Unit},
 };
 
@@ -125,7 +125,7 @@ impl Summary {
                     .collect::<Vec<_>>(),
             })),
             OutputFormat::Table => {
-                println!(
+                crate::output::say!(
                     "accepted {}, duplicate {}, rejected {}",
                     self.accepted,
                     self.duplicate,

@@ -43,7 +43,7 @@ pub fn indicator_to_proto(indicator: &NewIndicator) -> v1::Indicator {
         confidence: u32::from(indicator.confidence),
         evaluation: indicator
             .evaluation
-            .and_then(|evaluation| crate::commands::parse_evaluation(&evaluation.code()).ok()),
+            .and_then(|evaluation| crate::parse::parse_evaluation(&evaluation.code()).ok()),
         tlp: match indicator.tlp {
             Tlp::Clear => v1::Tlp::Clear,
             Tlp::Green => v1::Tlp::Green,

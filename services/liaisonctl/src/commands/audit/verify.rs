@@ -1,10 +1,13 @@
-//! `liaisonctl audit …`: query, export, verify (with a witness's memory), tail.
+//! `liaisonctl audit export | verify`: the log's records as JSON lines with the signed
+//! checkpoint that covers them, and their verification — offline from such a file, or
+//! live — with a witness's memory of the last checkpoint verified for the hub.
 
 use std::{
     io::{BufRead, Write},
     path::{Path, PathBuf},
 };
 
+use clap::Args;
 use liaison_audit::{
     Checkpoint, Hash, Opening, TreeBuilder, VerifierKey, leaf_hash, verify_consistency,
 };
@@ -13,155 +16,36 @@ use liaison_proto::v1;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{AuditExportArgs, AuditQueryArgs, AuditTailArgs, AuditVerifyArgs, OutputFormat},
-    commands::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, next_followed, parse_time, print_json},
-    output,
+    failure::{EXIT_CALL_FAILED, EXIT_USAGE, Failure, failed},
+    output::{OutputFormat, print_json},
 };
 
 /// Exit code: the log failed verification.
 const EXIT_VERIFY_FAILED: u8 = 1;
 
-pub async fn query(
-    client: &Client,
-    format: OutputFormat,
-    args: AuditQueryArgs,
-) -> Result<(), Failure> {
-    let principal = match &args.principal {
-        None => None,
-        Some(text) => {
-            let parts: Vec<&str> = text.split('/').collect();
-            let [agency, kind, name] = parts[..] else {
-                return Err(Failure::new(
-                    EXIT_USAGE,
-                    format!("--principal {text:?}: expected AGENCY-ID/kind/name"),
-                ));
-            };
-            Some(v1::PrincipalRef {
-                agency_id: agency.into(),
-                kind: if kind == "system" {
-                    v1::PrincipalKind::System
-                } else {
-                    v1::PrincipalKind::Person
-                } as i32,
-                name: name.into(),
-            })
-        }
-    };
-    let outcome_class = match args.outcome.as_deref() {
-        None => v1::AuditOutcomeClass::Unspecified,
-        Some("ok") => v1::AuditOutcomeClass::Ok,
-        Some("denied") => v1::AuditOutcomeClass::Denied,
-        Some("failed") => v1::AuditOutcomeClass::Failed,
-        Some(other) => {
-            return Err(Failure::new(
-                EXIT_USAGE,
-                format!("--outcome {other:?}: expected ok, denied or failed"),
-            ));
-        }
-    };
-    let mut request = v1::QueryRecordsRequest {
-        page_size: i32::try_from(args.limit.min(1_000)).unwrap_or(1_000),
-        start_time: args.since.as_deref().map(parse_time).transpose()?,
-        end_time: args.until.as_deref().map(parse_time).transpose()?,
-        agency_id: args.agency.unwrap_or_default(),
-        principal,
-        method: args.method.unwrap_or_default(),
-        object_id: args.object.unwrap_or_default(),
-        owner_agency_id: args.owner.unwrap_or_default(),
-        outcome_class: outcome_class as i32,
-        newest_first: args.newest_first,
-        ..v1::QueryRecordsRequest::default()
-    };
-    let mut audit = client.audit();
-    let mut records = Vec::new();
-    while records.len() < args.limit {
-        let page = audit
-            .query_records(request.clone())
-            .await
-            .map_err(|status| Failure::from_status(client, &status))?
-            .into_inner();
-        records.extend(page.records);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        request.page_token = page.next_page_token;
-    }
-    records.truncate(args.limit);
-    match format {
-        OutputFormat::Json => {
-            print_json(&json!(records.iter().map(record_json).collect::<Vec<_>>()))
-        }
-        OutputFormat::Table => {
-            let rows: Vec<Vec<String>> = records.iter().map(record_row).collect();
-            print!(
-                "{}",
-                output::table(
-                    &["INDEX", "TIME", "PRINCIPAL", "METHOD", "OUTCOME", "OBJECTS"],
-                    &rows
-                )
-            );
-        }
-    }
-    Ok(())
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// First leaf index.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Write to this file instead of standard output.
+    #[arg(long = "file", short = 'f')]
+    pub file: Option<PathBuf>,
 }
 
-fn principal_text(record: &v1::AuditRecord) -> String {
-    record
-        .actor
-        .as_ref()
-        .and_then(|actor| actor.principal.as_ref())
-        .map(|p| {
-            let kind = if p.kind == v1::PrincipalKind::System as i32 {
-                "system"
-            } else {
-                "person"
-            };
-            format!("{}/{}/{}", p.agency_id, kind, p.name)
-        })
-        .unwrap_or_else(|| "-".into())
-}
-
-fn outcome_text(record: &v1::AuditRecord) -> String {
-    let code = record.outcome.as_ref().map_or(2, |outcome| outcome.code);
-    format!("{:?}", tonic::Code::from_i32(code))
-}
-
-fn record_row(record: &v1::AuditRecord) -> Vec<String> {
-    vec![
-        record.leaf_index.to_string(),
-        output::time(record.time.as_ref()),
-        principal_text(record),
-        record.method.trim_start_matches("/liaison.v1.").to_owned(),
-        outcome_text(record),
-        record
-            .objects
-            .iter()
-            .map(|o| o.object_id.clone())
-            .collect::<Vec<_>>()
-            .join(","),
-    ]
-}
-
-fn record_json(record: &v1::AuditRecord) -> Value {
-    json!({
-        "leaf_index": record.leaf_index,
-        "time": output::time(record.time.as_ref()),
-        "principal": principal_text(record),
-        "certificate_sha256": record.actor.as_ref().map(|a| a.certificate_sha256.clone()),
-        "method": record.method,
-        "outcome": record.outcome.as_ref().map_or(2, |o| o.code),
-        "deny_reason": record.outcome.as_ref().map(|o| o.deny_reason.clone()).filter(|r| !r.is_empty()),
-        "justification": Some(record.justification.clone()).filter(|j| !j.is_empty()),
-        "client_address": record.client_address,
-        "objects": record.objects.iter().map(|o| json!({
-            "id": o.object_id,
-            "access": output::enum_name(v1::AuditAccessKind::try_from(o.access).ok()
-                .map(|a| a.as_str_name().trim_start_matches("AUDIT_ACCESS_KIND_"))),
-            "owner": Some(o.owner_agency_id.clone()).filter(|owner| !owner.is_empty()),
-            "anonymous": o.anonymous.then_some(true),
-        })).collect::<Vec<_>>(),
-        "redacted": record.redacted.then_some(true),
-    })
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// An exported file to verify offline; without it the live log is verified.
+    pub file: Option<PathBuf>,
+    /// The hub's log verifier key (`name+keyid+base64`, from the operator or
+    /// GetLogKeys); default: the key this client pinned for the hub on first use. (Not
+    /// `--key`, which is the client's private key.)
+    #[arg(long = "log-key", value_name = "VERIFIER_KEY")]
+    pub log_key: Option<String>,
+    /// Where the witness state (pinned key, last verified checkpoint) is kept
+    /// [default: $XDG_STATE_HOME/liaisonctl or ~/.local/state/liaisonctl]
+    #[arg(long, env = "LIAISON_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// One line of an export file: the leaf's index, hash and data (`record`), and the
@@ -194,7 +78,7 @@ pub async fn export(client: &Client, args: AuditExportArgs) -> Result<(), Failur
         .audit()
         .export_records(request)
         .await
-        .map_err(|status| Failure::from_status(client, &status))?
+        .map_err(failed(client))?
         .into_inner();
     let mut out: Box<dyn Write> = match &args.file {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -205,11 +89,7 @@ pub async fn export(client: &Client, args: AuditExportArgs) -> Result<(), Failur
         None => Box::new(std::io::stdout().lock()),
     };
     let mut count = 0u64;
-    while let Some(message) = stream
-        .message()
-        .await
-        .map_err(|status| Failure::from_status(client, &status))?
-    {
+    while let Some(message) = stream.message().await.map_err(failed(client))? {
         let line = match message.item {
             Some(v1::export_records_response::Item::Leaf(leaf)) => {
                 count += 1;
@@ -435,6 +315,9 @@ fn check_leaves(
     Ok(witness_root)
 }
 
+/// `audit verify`: an exported file (`client` is `None`) or the live log, against a signed
+/// checkpoint and the hub's key, and as a witness against the last checkpoint verified
+/// for the hub at `endpoint`.
 pub async fn verify(
     client: Option<&Client>,
     endpoint: &str,
@@ -476,22 +359,42 @@ pub async fn verify(
             ),
         ));
     }
-    let key_text = args
-        .log_key
-        .clone()
+    let (key_text, key) = trusted_key(&witness, args.log_key.as_deref(), live_key.as_deref())?;
+    let pinned_now = args.log_key.is_none() && witness.key().is_none();
+    let checkpoint = Checkpoint::verify(&note, &key).map_err(|error| {
+        Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!("the checkpoint does not verify with the hub's key: {error}"),
+        )
+    })?;
+    let last = witness.last();
+    extends_last(client, &leaves, &checkpoint, last).await?;
+    witness.save(&key_text, &checkpoint, &note)?;
+    print_verified(format, &checkpoint, last, &key_text, pinned_now);
+    Ok(())
+}
+
+/// The key to verify with: `--log-key`, else the key pinned for the hub, else the key the
+/// live hub publishes (pinned on first use); refused when the live key is not the pinned one.
+fn trusted_key(
+    witness: &Witness,
+    log_key: Option<&str>,
+    live_key: Option<&str>,
+) -> Result<(String, VerifierKey), Failure> {
+    let key_text = log_key
+        .map(str::to_owned)
         .or_else(|| witness.key())
-        .or_else(|| live_key.clone())
+        .or_else(|| live_key.map(str::to_owned))
         .ok_or_else(|| {
             Failure::new(
                 EXIT_USAGE,
                 "no hub key: pass --log-key, or verify the live log once to pin it",
             )
         })?;
-    let pinned_now = args.log_key.is_none() && witness.key().is_none();
     let key: VerifierKey = key_text
         .parse()
         .map_err(|error| Failure::new(EXIT_USAGE, format!("--log-key: {error}")))?;
-    if let (Some(live), Some(pinned)) = (&live_key, witness.key())
+    if let (Some(live), Some(pinned)) = (live_key, witness.key())
         && *live != pinned
     {
         return Err(Failure::new(
@@ -504,13 +407,17 @@ pub async fn verify(
             ),
         ));
     }
-    let checkpoint = Checkpoint::verify(&note, &key).map_err(|error| {
-        Failure::new(
-            EXIT_VERIFY_FAILED,
-            format!("the checkpoint does not verify with the hub's key: {error}"),
-        )
-    })?;
-    let last = witness.last();
+    Ok((key_text, key))
+}
+
+/// Checks the leaves against the checkpoint and that the log extends the checkpoint
+/// `last` verified before (locally, and live with the hub's consistency proof).
+async fn extends_last(
+    client: Option<&Client>,
+    leaves: &[ExportedLeaf],
+    checkpoint: &Checkpoint,
+    last: Option<(u64, Hash)>,
+) -> Result<(), Failure> {
     if let Some((size, _)) = last
         && size > checkpoint.size()
     {
@@ -523,43 +430,54 @@ pub async fn verify(
             ),
         ));
     }
-    let witness_root = check_leaves(&leaves, &checkpoint, last.map(|(size, _)| size))?;
-    if let Some((size, root)) = last {
-        // The export starts at leaf 0, so the earlier tree is recomputed locally; a live
-        // verification also asks the hub for a consistency proof.
-        if witness_root != Some(root) {
-            return Err(Failure::new(
-                EXIT_VERIFY_FAILED,
-                format!(
-                    "the log does not extend the checkpoint of size {size} verified before: its history was rewritten or forked"
-                ),
-            ));
-        }
-        if let Some(client) = client {
-            let proof = client
-                .audit()
-                .get_consistency_proof(v1::GetConsistencyProofRequest {
-                    old_tree_size: size,
-                    new_tree_size: checkpoint.size(),
-                })
-                .await
-                .map_err(|status| Failure::from_status(client, &status))?
-                .into_inner();
-            let hashes: Vec<Hash> = proof
-                .hashes
-                .iter()
-                .filter_map(|h| Hash::try_from(h.as_slice()).ok())
-                .collect();
-            verify_consistency(size, checkpoint.size(), &root, checkpoint.root(), &hashes)
-                .map_err(|error| {
-                    Failure::new(
-                        EXIT_VERIFY_FAILED,
-                        format!("the hub's consistency proof from size {size} fails: {error}"),
-                    )
-                })?;
-        }
+    let witness_root = check_leaves(leaves, checkpoint, last.map(|(size, _)| size))?;
+    let Some((size, root)) = last else {
+        return Ok(());
+    };
+    // The export starts at leaf 0, so the earlier tree is recomputed locally; a live
+    // verification also asks the hub for a consistency proof.
+    if witness_root != Some(root) {
+        return Err(Failure::new(
+            EXIT_VERIFY_FAILED,
+            format!(
+                "the log does not extend the checkpoint of size {size} verified before: its history was rewritten or forked"
+            ),
+        ));
     }
-    witness.save(&key_text, &checkpoint, &note)?;
+    let Some(client) = client else {
+        return Ok(());
+    };
+    let proof = client
+        .audit()
+        .get_consistency_proof(v1::GetConsistencyProofRequest {
+            old_tree_size: size,
+            new_tree_size: checkpoint.size(),
+        })
+        .await
+        .map_err(failed(client))?
+        .into_inner();
+    let hashes: Vec<Hash> = proof
+        .hashes
+        .iter()
+        .filter_map(|h| Hash::try_from(h.as_slice()).ok())
+        .collect();
+    verify_consistency(size, checkpoint.size(), &root, checkpoint.root(), &hashes).map_err(
+        |error| {
+            Failure::new(
+                EXIT_VERIFY_FAILED,
+                format!("the hub's consistency proof from size {size} fails: {error}"),
+            )
+        },
+    )
+}
+
+fn print_verified(
+    format: OutputFormat,
+    checkpoint: &Checkpoint,
+    last: Option<(u64, Hash)>,
+    key_text: &str,
+    pinned_now: bool,
+) {
     match format {
         OutputFormat::Json => print_json(&json!({
             "verified": true,
@@ -584,7 +502,6 @@ pub async fn verify(
             }
         }
     }
-    Ok(())
 }
 
 /// Every leaf from 0 and the checkpoint covering them, from the live hub, with its key.
@@ -595,22 +512,18 @@ async fn live_leaves(
     let keys = audit
         .get_log_keys(v1::GetLogKeysRequest {})
         .await
-        .map_err(|status| Failure::from_status(client, &status))?
+        .map_err(failed(client))?
         .into_inner()
         .keys;
     let key = keys.first().map(|key| key.verifier_key.clone());
     let mut stream = audit
         .export_records(v1::ExportRecordsRequest::default())
         .await
-        .map_err(|status| Failure::from_status(client, &status))?
+        .map_err(failed(client))?
         .into_inner();
     let mut leaves = Vec::new();
     let mut note = None;
-    while let Some(message) = stream
-        .message()
-        .await
-        .map_err(|status| Failure::from_status(client, &status))?
-    {
+    while let Some(message) = stream.message().await.map_err(failed(client))? {
         match message.item {
             Some(v1::export_records_response::Item::Leaf(leaf)) => {
                 let hash = Hash::try_from(leaf.leaf_hash.as_slice()).map_err(|_| {
@@ -644,47 +557,4 @@ async fn live_leaves(
         )
     })?;
     Ok((leaves, note, key))
-}
-
-pub async fn tail(
-    client: &Client,
-    format: OutputFormat,
-    args: AuditTailArgs,
-) -> Result<(), Failure> {
-    let mut audit = client.audit();
-    let start = audit
-        .get_checkpoint(v1::GetCheckpointRequest {})
-        .await
-        .map(|response| response.into_inner().checkpoint.map_or(0, |c| c.tree_size))
-        .unwrap_or(0);
-    let mut stream = audit
-        .export_records(v1::ExportRecordsRequest {
-            start_index: start,
-            follow: true,
-            ..v1::ExportRecordsRequest::default()
-        })
-        .await
-        .map_err(|status| Failure::from_status(client, &status))?
-        .into_inner();
-    if format == OutputFormat::Table {
-        eprintln!("following the audit log from record {start} (Ctrl-C to stop)");
-    }
-    let mut seen = 0u64;
-    loop {
-        if args.limit.is_some_and(|limit| seen >= limit) {
-            return Ok(());
-        }
-        let Some(message) = next_followed(client, &mut stream).await? else {
-            return Ok(());
-        };
-        let Some(v1::export_records_response::Item::Leaf(leaf)) = message.item else {
-            continue;
-        };
-        seen += 1;
-        let Some(record) = leaf.record else { continue };
-        match format {
-            OutputFormat::Json => println!("{}", record_json(&record)),
-            OutputFormat::Table => println!("{}", record_row(&record).join("  ")),
-        }
-    }
 }

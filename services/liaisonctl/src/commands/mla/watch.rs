@@ -8,8 +8,12 @@ use liaison_client::Client;
 use liaison_proto::v1;
 use serde_json::{Value, json};
 
-use super::{named, short_name, state_name};
-use crate::{cli::OutputFormat, commands::Failure, output};
+use super::view::state_name;
+use crate::{
+    failure::Failure,
+    output::{self, OutputFormat, short_name},
+    parse::enum_number as named,
+};
 
 /// `mla watch`.
 #[derive(Debug, Args)]
@@ -146,9 +150,12 @@ pub async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Re
             "watching MLA requests after cursor {} (Ctrl-C to stop)",
             args.after
         );
-        println!(
+        crate::output::say!(
             "{:<8}  {:<20}  {:<20}  {:<30}  DETAIL",
-            "CURSOR", "TIME", "EVENT", "REQUEST"
+            "CURSOR",
+            "TIME",
+            "EVENT",
+            "REQUEST"
         );
     }
     let (mut seen, mut last) = (0_u64, args.after);
@@ -180,17 +187,14 @@ pub async fn watch(client: &Client, format: OutputFormat, args: WatchArgs) -> Re
         let time = output::time(event.event_time.as_ref());
         let detail = detail(&event);
         match format {
-            OutputFormat::Json => println!(
-                "{}",
-                json!({
-                    "cursor": last,
-                    "time": time,
-                    "kind": kind,
-                    "mla_request_id": event.mla_request_id,
-                    "detail": detail,
-                })
-            ),
-            OutputFormat::Table => println!(
+            OutputFormat::Json => crate::output::print_json_line(&json!({
+                "cursor": last,
+                "time": time,
+                "kind": kind,
+                "mla_request_id": event.mla_request_id,
+                "detail": detail,
+            })),
+            OutputFormat::Table => crate::output::say!(
                 "{last:<8}  {time:<20}  {kind:<20}  {:<30}  {}",
                 event.mla_request_id,
                 detail_text(&detail)

@@ -10,9 +10,10 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::{
-    cli::OutputFormat,
-    commands::{EXIT_USAGE, Failure, print_json},
-    output,
+    call,
+    failure::{Failure, failed},
+    output::{self, OutputFormat, print_json},
+    parse::{parse_agency_kind, parse_principal, parse_roles},
 };
 
 #[derive(Debug, Subcommand)]
@@ -42,12 +43,7 @@ pub struct RequestId {
 
 impl RequestId {
     fn value(self) -> String {
-        self.request_id.unwrap_or_else(|| {
-            format!(
-                "liaisonctl-{}",
-                ulid::Ulid::new().to_string().to_ascii_lowercase()
-            )
-        })
+        self.request_id.unwrap_or_else(call::request_id)
     }
 }
 
@@ -161,65 +157,11 @@ pub enum GroupCommand {
     },
     /// List sharing groups (all of them for the operator).
     List,
-}
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure::new(EXIT_USAGE, message)
-}
-
-fn parse_role(text: &str) -> Result<v1::Role, Failure> {
-    match text.to_ascii_lowercase().replace('_', "-").as_str() {
-        "system" => Ok(v1::Role::System),
-        "officer" => Ok(v1::Role::Officer),
-        "auditor" => Ok(v1::Role::Auditor),
-        "oversight-auditor" => Ok(v1::Role::OversightAuditor),
-        "operator" => Ok(v1::Role::Operator),
-        _ => Err(usage(format!(
-            "unknown role {text:?}: system, officer, auditor, oversight-auditor or operator"
-        ))),
-    }
-}
-
-fn parse_roles(texts: &[String]) -> Result<Vec<i32>, Failure> {
-    texts
-        .iter()
-        .map(|text| parse_role(text).map(|role| role as i32))
-        .collect()
-}
-
-fn parse_kind(text: &str) -> Result<v1::AgencyKind, Failure> {
-    match text.to_ascii_lowercase().as_str() {
-        "police" => Ok(v1::AgencyKind::Police),
-        "cert" => Ok(v1::AgencyKind::Cert),
-        "ministry" => Ok(v1::AgencyKind::Ministry),
-        "international" => Ok(v1::AgencyKind::International),
-        _ => Err(usage(format!(
-            "unknown agency kind {text:?}: police, cert, ministry or international"
-        ))),
-    }
-}
-
-fn parse_principal(text: &str) -> Result<v1::PrincipalRef, Failure> {
-    let parts: Vec<&str> = text.split('/').collect();
-    let [agency, kind, name] = parts.as_slice() else {
-        return Err(usage(format!(
-            "principal {text:?} must be AGENCY-ID/system/NAME or AGENCY-ID/person/NAME"
-        )));
-    };
-    let kind = match *kind {
-        "system" => v1::PrincipalKind::System,
-        "person" => v1::PrincipalKind::Person,
-        other => {
-            return Err(usage(format!(
-                "principal kind {other:?} must be system or person"
-            )));
-        }
-    };
-    Ok(v1::PrincipalRef {
-        agency_id: (*agency).to_owned(),
-        kind: kind as i32,
-        name: (*name).to_owned(),
-    })
+    /// Show one sharing group.
+    Show {
+        /// Group id.
+        id: String,
+    },
 }
 
 /// A fingerprint given as hex, or computed from a PEM file.
@@ -228,12 +170,12 @@ fn fingerprint(text: &str) -> Result<String, Failure> {
         return Ok(text.to_ascii_lowercase());
     }
     let pem = std::fs::read_to_string(text).map_err(|error| {
-        usage(format!(
+        Failure::usage(format!(
             "{text:?} is neither a SHA-256 fingerprint (64 hex digits) nor a readable PEM file: {error}"
         ))
     })?;
     let der = pem_certificate_der(&pem)
-        .ok_or_else(|| usage(format!("{text}: holds no PEM certificate")))?;
+        .ok_or_else(|| Failure::usage(format!("{text}: holds no PEM certificate")))?;
     Ok(hex::encode(sha2::Sha256::digest(&der)))
 }
 
@@ -259,7 +201,9 @@ fn print_agency(format: OutputFormat, verb: &str, agency: &v1::Agency) {
         OutputFormat::Json => print_json(&json!({
             "id": agency.id, "name": agency.name, "status": status,
         })),
-        OutputFormat::Table => println!("{verb}: {} ({}), {status}", agency.id, agency.name),
+        OutputFormat::Table => {
+            crate::output::say!("{verb}: {} ({}), {status}", agency.id, agency.name)
+        }
     }
 }
 
@@ -268,7 +212,7 @@ fn print_group(format: OutputFormat, group: &v1::SharingGroup) {
         OutputFormat::Json => print_json(&json!({
             "id": group.id, "name": group.name, "members": group.member_agency_ids,
         })),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => crate::output::say!(
             "{}  {}  members: {}",
             group.id,
             group.name,
@@ -283,10 +227,25 @@ pub async fn run(
     format: OutputFormat,
     command: AdminCommand,
 ) -> Result<(), Failure> {
-    let failed = |status: tonic::Status| Failure::from_status(client, &status);
+    match command {
+        AdminCommand::Agency(command) => agency(client, format, command).await,
+        AdminCommand::Certificate(command) => certificate(client, format, command).await,
+        AdminCommand::Roles(args) => roles(client, format, args).await,
+        AdminCommand::Group(command) => group(client, format, command).await,
+        AdminCommand::TokenKeys => token_keys(client).await,
+    }
+}
+
+/// `admin agency register | suspend | reinstate`.
+async fn agency(
+    client: &Client,
+    format: OutputFormat,
+    command: AgencyCommand,
+) -> Result<(), Failure> {
+    let failed = failed(client);
     let mut directory = client.directory();
     match command {
-        AdminCommand::Agency(AgencyCommand::Register {
+        AgencyCommand::Register {
             id,
             name,
             kind,
@@ -294,7 +253,7 @@ pub async fn run(
             native_language,
             state,
             request_id,
-        }) => {
+        } => {
             let agency = v1::Agency {
                 id,
                 name,
@@ -302,7 +261,7 @@ pub async fn run(
                     text,
                     language: native_language.unwrap_or_default(),
                 }),
-                kind: parse_kind(&kind)? as i32,
+                kind: parse_agency_kind(&kind)? as i32,
                 state: state.map(|code| v1::StateInfo {
                     code,
                     ..v1::StateInfo::default()
@@ -319,11 +278,11 @@ pub async fn run(
                 .into_inner();
             print_agency(format, "registered", &registered.agency.unwrap_or_default());
         }
-        AdminCommand::Agency(AgencyCommand::Suspend {
+        AgencyCommand::Suspend {
             id,
             reason,
             request_id,
-        }) => {
+        } => {
             let response = directory
                 .suspend_agency(v1::SuspendAgencyRequest {
                     request_id: request_id.value(),
@@ -335,11 +294,11 @@ pub async fn run(
                 .into_inner();
             print_agency(format, "suspended", &response.agency.unwrap_or_default());
         }
-        AdminCommand::Agency(AgencyCommand::Reinstate {
+        AgencyCommand::Reinstate {
             id,
             reason,
             request_id,
-        }) => {
+        } => {
             let response = directory
                 .reinstate_agency(v1::ReinstateAgencyRequest {
                     request_id: request_id.value(),
@@ -351,13 +310,26 @@ pub async fn run(
                 .into_inner();
             print_agency(format, "reinstated", &response.agency.unwrap_or_default());
         }
-        AdminCommand::Certificate(CertificateCommand::Register {
+    }
+    Ok(())
+}
+
+/// `admin certificate register | revoke`.
+async fn certificate(
+    client: &Client,
+    format: OutputFormat,
+    command: CertificateCommand,
+) -> Result<(), Failure> {
+    let failed = failed(client);
+    let mut directory = client.directory();
+    match command {
+        CertificateCommand::Register {
             file,
             roles,
             request_id,
-        }) => {
+        } => {
             let certificate_pem = std::fs::read_to_string(&file)
-                .map_err(|error| usage(format!("{}: {error}", file.display())))?;
+                .map_err(|error| Failure::usage(format!("{}: {error}", file.display())))?;
             let response = directory
                 .register_certificate(v1::RegisterCertificateRequest {
                     request_id: request_id.value(),
@@ -381,17 +353,17 @@ pub async fn run(
                 OutputFormat::Json => print_json(&json!({
                     "principal": name, "certificate_sha256": response.certificate_sha256,
                 })),
-                OutputFormat::Table => println!(
+                OutputFormat::Table => crate::output::say!(
                     "registered certificate {} for {name}",
                     response.certificate_sha256
                 ),
             }
         }
-        AdminCommand::Certificate(CertificateCommand::Revoke {
+        CertificateCommand::Revoke {
             certificate,
             reason,
             request_id,
-        }) => {
+        } => {
             let certificate_sha256 = fingerprint(&certificate)?;
             directory
                 .revoke_certificate(v1::RevokeCertificateRequest {
@@ -403,35 +375,29 @@ pub async fn run(
                 .map_err(failed)?;
             match format {
                 OutputFormat::Json => print_json(&json!({ "revoked": certificate_sha256 })),
-                OutputFormat::Table => println!("revoked certificate {certificate_sha256}"),
-            }
-        }
-        AdminCommand::Roles(RolesArgs {
-            principal,
-            roles,
-            request_id,
-        }) => {
-            directory
-                .assign_roles(v1::AssignRolesRequest {
-                    request_id: request_id.value(),
-                    principal: Some(parse_principal(&principal)?),
-                    roles: parse_roles(&roles)?,
-                })
-                .await
-                .map_err(failed)?;
-            let roles: Vec<String> = roles.iter().map(|role| role.to_ascii_lowercase()).collect();
-            match format {
-                OutputFormat::Json => {
-                    print_json(&json!({ "principal": principal, "roles": roles }))
+                OutputFormat::Table => {
+                    crate::output::say!("revoked certificate {certificate_sha256}")
                 }
-                OutputFormat::Table => println!("{principal}: {}", roles.join(", ")),
             }
         }
-        AdminCommand::Group(GroupCommand::Create {
+    }
+    Ok(())
+}
+
+/// `admin group create | update | list`.
+async fn group(
+    client: &Client,
+    format: OutputFormat,
+    command: GroupCommand,
+) -> Result<(), Failure> {
+    let failed = failed(client);
+    let mut directory = client.directory();
+    match command {
+        GroupCommand::Create {
             name,
             members,
             request_id,
-        }) => {
+        } => {
             let group = directory
                 .create_sharing_group(v1::CreateSharingGroupRequest {
                     request_id: request_id.value(),
@@ -446,12 +412,12 @@ pub async fn run(
                 .into_inner();
             print_group(format, &group.sharing_group.unwrap_or_default());
         }
-        AdminCommand::Group(GroupCommand::Update {
+        GroupCommand::Update {
             id,
             name,
             members,
             request_id,
-        }) => {
+        } => {
             let group = directory
                 .update_sharing_group(v1::UpdateSharingGroupRequest {
                     request_id: request_id.value(),
@@ -466,7 +432,17 @@ pub async fn run(
                 .into_inner();
             print_group(format, &group.sharing_group.unwrap_or_default());
         }
-        AdminCommand::Group(GroupCommand::List) => {
+        GroupCommand::Show { id } => {
+            let group = directory
+                .get_sharing_group(v1::GetSharingGroupRequest {
+                    sharing_group_id: id,
+                })
+                .await
+                .map_err(failed)?
+                .into_inner();
+            print_group(format, &group.sharing_group.unwrap_or_default());
+        }
+        GroupCommand::List => {
             let groups = directory
                 .list_sharing_groups(v1::ListSharingGroupsRequest::default())
                 .await
@@ -476,14 +452,42 @@ pub async fn run(
                 print_group(format, group);
             }
         }
-        AdminCommand::TokenKeys => {
-            let keys = directory
-                .get_token_keys(v1::GetTokenKeysRequest {})
-                .await
-                .map_err(failed)?
-                .into_inner();
-            println!("{}", keys.jwks_json);
-        }
     }
+    Ok(())
+}
+
+/// `admin roles`: replaces a principal's roles.
+async fn roles(client: &Client, format: OutputFormat, args: RolesArgs) -> Result<(), Failure> {
+    let RolesArgs {
+        principal,
+        roles,
+        request_id,
+    } = args;
+    client
+        .directory()
+        .assign_roles(v1::AssignRolesRequest {
+            request_id: request_id.value(),
+            principal: Some(parse_principal(&principal)?),
+            roles: parse_roles(&roles)?,
+        })
+        .await
+        .map_err(failed(client))?;
+    let roles: Vec<String> = roles.iter().map(|role| role.to_ascii_lowercase()).collect();
+    match format {
+        OutputFormat::Json => print_json(&json!({ "principal": principal, "roles": roles })),
+        OutputFormat::Table => crate::output::say!("{principal}: {}", roles.join(", ")),
+    }
+    Ok(())
+}
+
+/// `admin token-keys`: the JSON Web Key Set that verifies access tokens.
+async fn token_keys(client: &Client) -> Result<(), Failure> {
+    let keys = client
+        .directory()
+        .get_token_keys(v1::GetTokenKeysRequest {})
+        .await
+        .map_err(failed(client))?
+        .into_inner();
+    println!("{}", crate::output::safe::escape_json(&keys.jwks_json));
     Ok(())
 }
